@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Install LocalStack into its own venv (it needs Python >= 3.12; the agent runs on 3.11).
+# Idempotent: does nothing when the pinned version is already there.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+venv="${SHIPPER_LOCALSTACK_VENV:-$HOME/.cache/shipper/localstack-venv}"
+version="2026.3.0"
+
+find_python() {
+  local candidate
+  for candidate in python3.13 python3.12 \
+      "$HOME"/.pyenv/versions/3.13*/bin/python3 "$HOME"/.pyenv/versions/3.12*/bin/python3 \
+      /usr/bin/python3.13 /usr/bin/python3.12; do
+    if command -v "$candidate" >/dev/null 2>&1 &&
+       "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then
+      command -v "$candidate"; return 0
+    fi
+  done
+  return 1
+}
+
+if [ -x "$venv/bin/python" ] &&
+   "$venv/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('localstack-core') != '$version')" 2>/dev/null; then
+  echo "localstack $version already installed in $venv"
+  exit 0
+fi
+
+python="$(find_python)" || {
+  echo "error: LocalStack needs Python >= 3.12 and none was found (tried python3.13, python3.12, pyenv)." >&2
+  echo "       install one (for example 'pyenv install 3.12') and run this script again." >&2
+  exit 1
+}
+echo "installing localstack $version with $python into $venv"
+rm -rf "$venv"
+"$python" -m venv "$venv"
+"$venv/bin/pip" install --quiet --upgrade pip
+"$venv/bin/pip" install --quiet -c "$here/constraints.txt" "localstack-core[base-runtime]==$version" moto-ext
+echo "localstack $version installed"

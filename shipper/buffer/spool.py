@@ -1,0 +1,305 @@
+"""The disk buffer: a SQLite database (WAL) of record blocks, source checkpoints and sink cursors.
+
+Guarantees:
+- A block of records and the checkpoint of the source that read it commit in one transaction.
+- Each sink has a cursor `(block_id, index)`: every record before it has been acknowledged.
+- A block is deleted once the cursor of every sink taking its source has passed it.
+- `append` waits while the spool holds `max_size` bytes or more: sources pause, nothing is dropped.
+- A database that cannot be opened or fails its integrity check is moved aside, never fatal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import orjson
+
+from shipper.observe import metrics
+from shipper.record import Block, Record
+
+log = logging.getLogger(__name__)
+
+SPOOL_FILE = "spool.db"
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS blocks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    source TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    bytes INTEGER NOT NULL,
+    created REAL NOT NULL,
+    common BLOB NOT NULL,
+    records BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS blocks_by_source ON blocks (source, id);
+CREATE TABLE IF NOT EXISTS checkpoints (
+    source TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value BLOB NOT NULL,
+    PRIMARY KEY (source, key)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS cursors (
+    sink TEXT PRIMARY KEY,
+    block INTEGER NOT NULL,
+    position INTEGER NOT NULL
+) WITHOUT ROWID;
+"""
+
+
+class Position(NamedTuple):
+    """A place in the spool: every record of blocks before `block`, and `index` records of it."""
+
+    block: int
+    index: int
+
+
+@dataclass(slots=True)
+class StoredBlock:
+    id: int
+    source: str
+    common: dict[str, Any]
+    records: list[Record]
+    start: int  # the first record not yet read by the sink that asked for it
+
+    def end(self) -> Position:
+        """The position just after this block's last record."""
+        return Position(self.id + 1, 0)
+
+
+class Spool:
+    def __init__(self, connection: sqlite3.Connection, path: Path, max_size: int):
+        self._db = connection
+        self.path = path
+        self.max_size = max_size
+        self._sink_sources: dict[str, frozenset[str]] = {}
+        self._cursors: dict[str, Position] = {}
+        self._appended = asyncio.Event()
+        self._freed = asyncio.Event()
+        row = self._db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'blocks'").fetchone()
+        self._last_block_id: int = row[0] if row else 0
+        self._recount()
+
+    # -- opening -------------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, data_dir: str | Path, max_size: int) -> Spool:
+        """Open (or create) the spool in `data_dir`; a corrupt file is moved aside and replaced."""
+        directory = Path(data_dir)
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / SPOOL_FILE
+        try:
+            connection = _connect(path)
+        except sqlite3.DatabaseError as error:
+            aside = _move_aside(path)
+            metrics.spool_corrupt.inc()
+            log.error("spool %s is corrupt (%s); moved it to %s and starting with an empty spool", path, error, aside)
+            connection = _connect(path)
+        return cls(connection, path, max_size)
+
+    def close(self) -> None:
+        self._db.close()
+
+    # -- sources ---------------------------------------------------------------------------------
+
+    def checkpoints(self, source: str) -> dict[str, bytes]:
+        rows = self._db.execute("SELECT key, value FROM checkpoints WHERE source = ?", (source,))
+        return dict(rows.fetchall())
+
+    async def append(self, block: Block | None, checkpoints: Mapping[str, bytes | None], source: str = "") -> None:
+        """Store a block and the source's checkpoints atomically; waits while the spool is full.
+
+        A checkpoint value of None deletes that checkpoint.
+        """
+        if block is not None:
+            source = block.source
+            common = orjson.dumps(block.common)
+            records = orjson.dumps(block.records)
+            size = len(common) + len(records)
+            while self.size > 0 and self.size + size > self.max_size:
+                self._freed.clear()
+                await self._freed.wait()
+        with self._db:
+            if block is not None:
+                inserted = self._db.execute(
+                    "INSERT INTO blocks (source, count, bytes, created, common, records) VALUES (?, ?, ?, ?, ?, ?)",
+                    (source, len(block.records), size, time.time(), common, records),
+                )
+            self._write_checkpoints(source, checkpoints)
+        if block is not None:
+            self._last_block_id = inserted.lastrowid
+            self.size += size
+            self.events += len(block.records)
+            self._update_gauges()
+            self._appended.set()
+
+    def _write_checkpoints(self, source: str, checkpoints: Mapping[str, bytes | None]) -> None:
+        for key, value in checkpoints.items():
+            if value is None:
+                self._db.execute("DELETE FROM checkpoints WHERE source = ? AND key = ?", (source, key))
+            else:
+                self._db.execute(
+                    "INSERT INTO checkpoints (source, key, value) VALUES (?, ?, ?) "
+                    "ON CONFLICT (source, key) DO UPDATE SET value = excluded.value",
+                    (source, key, value),
+                )
+
+    @property
+    def is_full(self) -> bool:
+        return self.size >= self.max_size
+
+    # -- sinks -------------------------------------------------------------------------------------
+
+    def attach_sinks(self, sink_sources: Mapping[str, Iterable[str]]) -> None:
+        """Declare the sinks and their inputs; returns nothing, cursors are read with `cursor()`.
+
+        A sink seen for the first time starts at the end of the spool (it takes new records only).
+        Blocks of sources that no sink takes any more are dropped, with a warning.
+        """
+        self._sink_sources = {sink: frozenset(sources) for sink, sources in sink_sources.items()}
+        stored = dict(
+            (sink, Position(block, index))
+            for sink, block, index in self._db.execute("SELECT sink, block, position FROM cursors")
+        )
+        end = Position(self._next_block_id(), 0)
+        with self._db:
+            for sink in self._sink_sources:
+                self._cursors[sink] = stored.get(sink, end)
+                if sink not in stored:
+                    self._save_cursor(sink, end)
+        taken = set().union(*self._sink_sources.values()) if self._sink_sources else set()
+        orphans = self._db.execute(
+            f"SELECT source, SUM(count) FROM blocks WHERE source NOT IN ({_marks(taken)}) GROUP BY source",
+            tuple(taken),
+        ).fetchall()
+        for source, count in orphans:
+            log.warning("dropping %d spooled records of source %r: no sink takes it any more", count, source)
+            metrics.events_discarded.labels(source, "spool", "source_removed").inc(count)
+        if orphans:
+            with self._db:
+                self._db.execute(f"DELETE FROM blocks WHERE source NOT IN ({_marks(taken)})", tuple(taken))
+            self._recount()
+        self._collect()
+
+    def cursor(self, sink: str) -> Position:
+        return self._cursors[sink]
+
+    def read(self, sink: str, after: Position, max_records: int) -> list[StoredBlock]:
+        """Blocks for `sink` from position `after`, holding at most about `max_records` records."""
+        sources = self._sink_sources[sink]
+        rows = self._db.execute(
+            f"SELECT id, source, count, common, records FROM blocks WHERE id >= ? AND source IN ({_marks(sources)}) "
+            "ORDER BY id",
+            (after.block, *sources),
+        )
+        blocks: list[StoredBlock] = []
+        total = 0
+        for block_id, source, count, common, records in rows:
+            start = after.index if block_id == after.block else 0
+            if start >= count:
+                continue
+            blocks.append(StoredBlock(block_id, source, orjson.loads(common), orjson.loads(records), start))
+            total += count - start
+            if total >= max_records:
+                break
+        return blocks
+
+    def tail(self) -> Position:
+        """The position after the newest block: a sink there has nothing left to read."""
+        return Position(self._next_block_id(), 0)
+
+    async def wait_for_append(self, after: Position) -> None:
+        """Return once a block at or beyond `after` exists."""
+        while self._next_block_id() <= after.block:
+            self._appended.clear()
+            await self._appended.wait()
+
+    def ack(self, sink: str, position: Position) -> None:
+        """Everything of `sink` before `position` is delivered; blocks no sink needs are deleted."""
+        if position <= self._cursors[sink]:
+            return
+        self._cursors[sink] = position
+        with self._db:
+            self._save_cursor(sink, position)
+        self._collect()
+
+    def backlog(self, sink: str) -> int:
+        """Records waiting for `sink` (read from the database: for status and shutdown, not hot paths)."""
+        cursor = self._cursors[sink]
+        sources = self._sink_sources[sink]
+        (count,) = self._db.execute(
+            f"SELECT COALESCE(SUM(count), 0) FROM blocks WHERE id >= ? AND source IN ({_marks(sources)})",
+            (cursor.block, *sources),
+        ).fetchone()
+        return count - cursor.index if count else 0
+
+    def _save_cursor(self, sink: str, position: Position) -> None:
+        self._db.execute(
+            "INSERT INTO cursors (sink, block, position) VALUES (?, ?, ?) "
+            "ON CONFLICT (sink) DO UPDATE SET block = excluded.block, position = excluded.position",
+            (sink, position.block, position.index),
+        )
+
+    def _collect(self) -> None:
+        """Delete blocks that every sink taking their source has passed."""
+        needed_from: dict[str, int] = {}
+        for sink, sources in self._sink_sources.items():
+            for source in sources:
+                block = self._cursors[sink].block
+                needed_from[source] = min(needed_from.get(source, block), block)
+        deleted = 0
+        with self._db:
+            for source, first_needed in needed_from.items():
+                deleted += self._db.execute(
+                    "DELETE FROM blocks WHERE source = ? AND id < ?", (source, first_needed)
+                ).rowcount
+        if deleted:
+            self._recount()
+            self._freed.set()
+
+    def _recount(self) -> None:
+        self.size, self.events = self._db.execute(
+            "SELECT COALESCE(SUM(bytes), 0), COALESCE(SUM(count), 0) FROM blocks"
+        ).fetchone()
+        self._update_gauges()
+
+    def _next_block_id(self) -> int:
+        return self._last_block_id + 1
+
+    def _update_gauges(self) -> None:
+        metrics.spool_bytes.set(self.size)
+        metrics.spool_events.set(self.events)
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    try:
+        connection.isolation_level = "DEFERRED"
+        connection.execute("PRAGMA journal_mode=WAL").fetchone()
+        connection.execute("PRAGMA synchronous=NORMAL")
+        (verdict,) = connection.execute("PRAGMA quick_check").fetchone()
+        if verdict != "ok":
+            raise sqlite3.DatabaseError(f"integrity check failed: {verdict}")
+        connection.executescript(_SCHEMA)
+    except sqlite3.DatabaseError:
+        connection.close()
+        raise
+    return connection
+
+
+def _move_aside(path: Path) -> Path:
+    aside = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}")
+    for suffix in ("", "-wal", "-shm"):
+        candidate = Path(f"{path}{suffix}")
+        if candidate.exists():
+            candidate.rename(Path(f"{aside}{suffix}"))
+    return aside
+
+
+def _marks(values: Iterable[Any]) -> str:
+    return ", ".join("?" for _ in values) or "NULL"

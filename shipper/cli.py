@@ -1,0 +1,85 @@
+"""Command line: `shipper run`, `shipper check`, `shipper --version`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from shipper import __version__
+from shipper.config.errors import ConfigError
+from shipper.config.load import load_config
+from shipper.config.model import AgentConfig
+
+EXIT_CONFIG = 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_CONFIG
+    return args.handler(args)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="shipper", description="Node logging agent that never loses a line.")
+    parser.add_argument("--version", action="version", version=f"shipper {__version__}")
+    commands = parser.add_subparsers(dest="command")
+
+    run = commands.add_parser("run", help="run the agent")
+    run.add_argument("--config", "-c", required=True, help="YAML configuration file")
+    run.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    run.set_defaults(handler=_run)
+
+    check = commands.add_parser("check", help="validate a configuration and print the pipeline")
+    check.add_argument("--config", "-c", required=True, help="YAML configuration file")
+    check.set_defaults(handler=_check)
+    return parser
+
+
+def _load(path: str) -> AgentConfig | None:
+    try:
+        return load_config(path)
+    except ConfigError as error:
+        print(error.render(), file=sys.stderr)
+        return None
+
+
+def _check(args: argparse.Namespace) -> int:
+    config = _load(args.config)
+    if config is None:
+        return EXIT_CONFIG
+    print(describe_pipeline(config))
+    return 0
+
+
+def describe_pipeline(config: AgentConfig) -> str:
+    lines = [f"data_dir: {config.data_dir}  buffer.max_size: {config.buffer.max_size} bytes  "
+             f"shutdown_timeout: {config.shutdown_timeout:g}s", "sources:"]
+    for source_id, source in config.sources.items():
+        include = ", ".join(source.include)
+        lines.append(f"  {source_id} ({source.type}): {include}")
+    lines.append("sinks:")
+    for sink_id, sink in config.sinks.items():
+        lines.append(f"  {sink_id} ({sink.type}) <- {', '.join(sink.inputs)}")
+    return "\n".join(lines)
+
+
+def _run(args: argparse.Namespace) -> int:
+    config = _load(args.config)
+    if config is None:
+        return EXIT_CONFIG
+    logging.basicConfig(
+        level=args.log_level.upper(), stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    from shipper.agent import Agent
+
+    return asyncio.run(Agent(config).run())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

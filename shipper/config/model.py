@@ -1,0 +1,93 @@
+"""The typed configuration. Every option is documented here; unknown keys are errors."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from shipper.config.units import ByteSize, Duration
+
+COMPONENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]*$")
+
+
+class Options(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+
+class BufferOptions(Options):
+    max_size: ByteSize = Field(
+        1024**3,
+        description="Most bytes of records the spool holds; when full, sources pause reading (nothing is dropped).",
+        ge=1024 * 1024,
+    )
+
+
+class TailOptions(Options):
+    """What every tailing source shares."""
+
+    include: list[str] = Field(description="Glob patterns of the files to read.", min_length=1)
+    exclude: list[str] = Field(default_factory=list, description="Glob patterns of files never to read.")
+    read_from: Literal["beginning", "end"] = Field(
+        "beginning", description="Where to start in a file that has no checkpoint yet."
+    )
+    max_line_size: ByteSize = Field(
+        256 * 1024, ge=1024, description="Longer lines are split into pieces of this size (counted), never dropped."
+    )
+    read_block_size: ByteSize = Field(
+        1024 * 1024, ge=4096, description="Bytes read from a file per spool transaction."
+    )
+    discover_interval: Duration = Field(1.0, gt=0, description="How often the include globs are searched again.")
+    poll_interval: Duration = Field(0.25, gt=0, description="How often open files are checked for new data.")
+
+    @field_validator("include", "exclude")
+    @classmethod
+    def _absolute(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            if not pattern.startswith("/"):
+                raise ValueError(f"{pattern!r} is not an absolute path")
+        return patterns
+
+
+class FileSource(TailOptions):
+    type: Literal["file"]
+    format: Literal["plain", "json"] = Field(
+        "plain", description="`plain`: one record per line; `json`: one JSON object per line, parsed into fields."
+    )
+
+
+SourceOptions = Annotated[FileSource, Field(discriminator="type")]
+
+
+class SinkOptions(Options):
+    inputs: list[str] = Field(min_length=1, description="Ids of the sources whose records this sink takes.")
+
+
+class ConsoleSink(SinkOptions):
+    type: Literal["console"]
+    encoding: Literal["json", "text"] = Field(
+        "json", description="`json`: one object per record with all its fields; `text`: the message alone."
+    )
+
+
+SinkOptionsUnion = Annotated[ConsoleSink, Field(discriminator="type")]
+
+
+class AgentConfig(Options):
+    data_dir: str = Field("/var/lib/shipper", description="Where the spool and checkpoints live.")
+    buffer: BufferOptions = Field(default_factory=BufferOptions)
+    shutdown_timeout: Duration = Field(
+        20.0, description="On SIGTERM, how long sinks may drain before the agent exits (keep the rest on disk)."
+    )
+    sources: dict[str, SourceOptions] = Field(min_length=1)
+    sinks: dict[str, SinkOptionsUnion] = Field(min_length=1)
+
+    @field_validator("sources", "sinks")
+    @classmethod
+    def _component_ids(cls, components: dict) -> dict:
+        for name in components:
+            if not COMPONENT_ID.match(name):
+                raise ValueError(f"{name!r} is not a valid id (letters, digits, '_' and '-')")
+        return components
+

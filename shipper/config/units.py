@@ -1,0 +1,53 @@
+"""Sizes (`512MiB`) and durations (`5s`) as users write them in the configuration."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from pydantic import BeforeValidator
+
+_SIZE_UNITS = {
+    "": 1, "b": 1,
+    "kb": 1000, "mb": 1000**2, "gb": 1000**3, "tb": 1000**4,
+    "kib": 1024, "mib": 1024**2, "gib": 1024**3, "tib": 1024**4,
+    "k": 1024, "m": 1024**2, "g": 1024**3,
+}
+_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_QUANTITY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*$")
+
+
+def parse_size(value: object) -> int:
+    """Bytes from an int or a string such as `512MiB`, `10MB` or `4096`."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a size such as 512MiB, got {value!r}")
+    if isinstance(value, int):
+        if value < 0:
+            raise ValueError(f"size must not be negative, got {value}")
+        return value
+    match = _QUANTITY.match(str(value))
+    unit = match.group(2).lower() if match else None
+    if not match or unit not in _SIZE_UNITS:
+        raise ValueError(
+            f"{value!r} is not a size; use a number with one of the units B, KB, MB, GB, KiB, MiB, GiB"
+        )
+    return int(float(match.group(1)) * _SIZE_UNITS[unit])
+
+
+def parse_duration(value: object) -> float:
+    """Seconds from a number or a string such as `5s`, `250ms`, `2m`, `1h`."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a duration such as 5s, got {value!r}")
+    if isinstance(value, int | float):
+        if value < 0:
+            raise ValueError(f"duration must not be negative, got {value}")
+        return float(value)
+    match = _QUANTITY.match(str(value))
+    unit = match.group(2).lower() if match else None
+    if not match or unit not in _DURATION_UNITS:
+        raise ValueError(f"{value!r} is not a duration; use a number with one of the units ms, s, m, h, d")
+    return float(match.group(1)) * _DURATION_UNITS[unit]
+
+
+ByteSize = Annotated[int, BeforeValidator(parse_size)]
+Duration = Annotated[float, BeforeValidator(parse_duration)]

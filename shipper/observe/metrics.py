@@ -1,0 +1,28 @@
+"""The metrics every component shares, with the same names everywhere (Prometheus conventions).
+
+Components count per block or per batch, never per record, so counting costs nothing measurable.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge
+
+_COMPONENT = ("component_id", "component_type")
+
+events_received = Counter("shipper_events_received", "Records a component took in.", _COMPONENT)
+bytes_received = Counter("shipper_bytes_received", "Bytes a component took in.", _COMPONENT)
+events_sent = Counter("shipper_events_sent", "Records a component delivered onward.", _COMPONENT)
+bytes_sent = Counter("shipper_bytes_sent", "Bytes a component delivered onward.", _COMPONENT)
+events_discarded = Counter(
+    "shipper_events_discarded", "Records a component dropped, by reason.", (*_COMPONENT, "reason")
+)
+errors = Counter("shipper_errors", "Errors by stage and kind.", (*_COMPONENT, "stage", "error"))
+input_anomalies = Counter(
+    "shipper_input_anomalies",
+    "Input that was shipped after repair (invalid UTF-8, split long lines, malformed JSON), by kind.",
+    (*_COMPONENT, "kind"),
+)
+
+spool_events = Gauge("shipper_spool_events", "Records waiting in the spool.")
+spool_bytes = Gauge("shipper_spool_bytes", "Bytes of records waiting in the spool.")
+spool_corrupt = Counter("shipper_spool_corrupt", "Spool files found corrupt at start and moved aside.")

@@ -1,0 +1,57 @@
+"""What flows through the pipeline.
+
+A *record* is a plain 3-sequence `(timestamp_ns, message, fields)`: a tuple where sources build it,
+a list once decoded from the spool. `fields` holds what differs per record (`stream`, parsed JSON,
+journald fields) or is None. What every record of a block shares (file path, host, Kubernetes
+metadata) lives once in the block's `common` mapping instead of in each record.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+Record = Sequence[Any]  # (timestamp_ns: int, message: str, fields: dict | None)
+TIMESTAMP, MESSAGE, FIELDS = 0, 1, 2
+
+
+@dataclass(slots=True)
+class Block:
+    """Records read together from one source, appended to the spool in one transaction."""
+
+    source: str
+    common: Mapping[str, Any]
+    records: list[Record]
+
+
+def lookup(common: Mapping[str, Any], record: Record, path: tuple[str, ...]) -> Any:
+    """A field by dotted path: the record's own fields first, then the block's common ones."""
+    if path == ("message",):
+        return record[MESSAGE]
+    for scope in (record[FIELDS], common):
+        value: Any = scope
+        for key in path:
+            if not isinstance(value, Mapping) or key not in value:
+                value = None
+                break
+            value = value[key]
+        if value is not None:
+            return value
+    return None
+
+
+def as_event(common: Mapping[str, Any], record: Record) -> dict[str, Any]:
+    """One flat mapping with every field of the record, for JSON encodings."""
+    event: dict[str, Any] = {"timestamp": rfc3339(record[TIMESTAMP]), "message": record[MESSAGE]}
+    event.update(common)
+    if record[FIELDS]:
+        event.update(record[FIELDS])
+    return event
+
+
+def rfc3339(timestamp_ns: int) -> str:
+    """UTC time with nanoseconds, e.g. `2026-11-22T10:15:00.123456789Z`."""
+    seconds, nanos = divmod(timestamp_ns, 1_000_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{nanos:09d}Z"

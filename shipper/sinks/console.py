@@ -1,0 +1,63 @@
+"""`console`: one line per record on standard output (JSON objects, or the bare message)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import stat
+import sys
+from typing import IO
+
+import orjson
+
+from shipper.buffer.spool import StoredBlock
+from shipper.config.model import ConsoleSink as ConsoleOptions
+from shipper.record import MESSAGE, as_event
+from shipper.sinks.base import Sink, count_sent
+
+
+class ConsoleSink(Sink):
+    type = "console"
+    options: ConsoleOptions
+
+    _writer: asyncio.StreamWriter | None = None
+    _file: IO[bytes] | None = None
+
+    async def deliver(self, blocks: list[StoredBlock]) -> None:
+        lines = []
+        for block in blocks:
+            records = block.records[block.start :] if block.start else block.records
+            if self.options.encoding == "json":
+                lines += [orjson.dumps(as_event(block.common, record)) for record in records]
+            else:
+                lines += [record[MESSAGE].encode("utf-8", "surrogateescape") for record in records]
+        payload = b"\n".join(lines) + b"\n"
+        await self._write(payload)
+        count_sent(self, len(lines), len(payload))
+
+    async def _write(self, payload: bytes) -> None:
+        """Write without blocking the event loop when stdout is a pipe that a slow reader drains."""
+        if self._writer is None and self._file is None:
+            await self._open()
+        if self._writer is not None:
+            self._writer.write(payload)
+            await self._writer.drain()
+        else:
+            assert self._file is not None
+            self._file.write(payload)
+            self._file.flush()
+
+    async def _open(self) -> None:
+        fd = os.dup(sys.stdout.fileno())
+        if stat.S_ISREG(os.fstat(fd).st_mode):
+            self._file = os.fdopen(fd, "wb")
+            return
+        loop = asyncio.get_running_loop()
+        transport, protocol = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, os.fdopen(fd, "wb"))
+        self._writer = asyncio.StreamWriter(transport, protocol, None, loop)
+
+    async def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+        if self._file is not None:
+            self._file.close()

@@ -1,0 +1,106 @@
+"""Reading complete lines from an open file by offset.
+
+The offset only moves past bytes that ended a line (or were split off a line longer than the
+limit), so a line still being written is read again whole on the next call and a checkpoint never
+points into the middle of a line.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from shipper.sources.files.identity import FINGERPRINT_BYTES, FileIdentity, Fingerprint
+
+
+@dataclass(slots=True)
+class Lines:
+    texts: list[str]
+    end_offset: int  # where the next read starts once these lines are committed
+    bytes_read: int
+    invalid_utf8: int = 0  # lines that had bytes replaced by U+FFFD
+    split: int = 0  # pieces cut off lines longer than the limit
+
+
+@dataclass(slots=True)
+class TailedFile:
+    path: str
+    fd: int
+    identity: FileIdentity
+    offset: int
+    fingerprint: Fingerprint
+    rotated_at: float | None = None  # when the path stopped naming this file
+    deleted: bool = False
+    at_eof: bool = False
+    common: dict = field(default_factory=dict)
+
+    def read_lines(self, block_size: int, max_line: int, final: bool = False) -> Lines | None:
+        """Complete lines from `offset`; with `final`, a trailing line without newline counts too."""
+        data = os.pread(self.fd, max(block_size, max_line + 1), self.offset)
+        if not data:
+            self.at_eof = True
+            return None
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            if len(data) > max_line:
+                piece = data[: utf8_boundary(data, max_line)]
+                return _decode([piece], self.offset + len(piece), split=1)
+            if final:
+                return _decode([data], self.offset + len(data))
+            self.at_eof = True
+            return None
+        self.at_eof = cut + 1 == len(data) and len(data) < block_size
+        lines = data[:cut].split(b"\n")
+        split = 0
+        if max_line and any(len(line) > max_line for line in lines):
+            lines, split = _split_long(lines, max_line)
+        return _decode(lines, self.offset + cut + 1, split=split)
+
+    def refresh_fingerprint(self) -> None:
+        if self.fingerprint.length < FINGERPRINT_BYTES:
+            self.fingerprint = Fingerprint.read(self.fd)
+
+    def size(self) -> int:
+        return os.fstat(self.fd).st_size
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+def _decode(lines: list[bytes], end_offset: int, split: int = 0) -> Lines:
+    size = sum(len(line) + 1 for line in lines)
+    joined = b"\n".join(lines)
+    try:
+        return Lines(joined.decode("utf-8").split("\n"), end_offset, size, split=split)
+    except UnicodeDecodeError:
+        texts, invalid = [], 0
+        for line in lines:
+            try:
+                texts.append(line.decode("utf-8"))
+            except UnicodeDecodeError:
+                texts.append(line.decode("utf-8", "replace"))
+                invalid += 1
+        return Lines(texts, end_offset, size, invalid_utf8=invalid, split=split)
+
+
+def _split_long(lines: list[bytes], max_line: int) -> tuple[list[bytes], int]:
+    out: list[bytes] = []
+    split = 0
+    for line in lines:
+        while len(line) > max_line:
+            cut = utf8_boundary(line, max_line)
+            out.append(line[:cut])
+            line = line[cut:]
+            split += 1
+        out.append(line)
+    return out, split
+
+
+def utf8_boundary(data: bytes, limit: int) -> int:
+    """The largest cut <= limit that does not fall inside a UTF-8 sequence (limit if the bytes are not UTF-8)."""
+    if limit >= len(data):
+        return len(data)
+    for cut in range(limit, max(limit - 3, 1) - 1, -1):
+        if (data[cut] & 0xC0) != 0x80:
+            return cut
+    return limit

@@ -1,0 +1,162 @@
+"""The `file` source: discovers files, follows them through rotation, commits lines with offsets.
+
+Where a record enters: `_read` turns a block of complete lines into records and appends them to
+the spool together with the file's checkpoint, in one transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import stat
+import time
+
+from shipper.config.model import FileSource as FileOptions
+from shipper.record import Block
+from shipper.sources.base import Source
+from shipper.sources.files.checkpoint import FileCheckpoint
+from shipper.sources.files.discover import discover
+from shipper.sources.files.formats import DECODERS
+from shipper.sources.files.identity import FileIdentity, Fingerprint
+from shipper.sources.files.reader import TailedFile
+
+log = logging.getLogger(__name__)
+
+ROTATE_WAIT = 5.0  # seconds a renamed file stays open for a writer's last lines
+
+
+class FileSource(Source):
+    type = "file"
+    options: FileOptions
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.files: dict[FileIdentity, TailedFile] = {}
+        self.decode = DECODERS[self.options.format]
+        self._checkpoints: dict[str, FileCheckpoint] = {}
+
+    async def run(self) -> None:
+        self._checkpoints = {
+            key: FileCheckpoint.decode(value) for key, value in self.spool.checkpoints(self.id).items()
+        }
+        first = True
+        next_discovery = 0.0
+        try:
+            while not self.stopping.is_set():
+                if time.monotonic() >= next_discovery:
+                    self._discover(first)
+                    first = False
+                    next_discovery = time.monotonic() + self.options.discover_interval
+                progressed = False
+                for tailed in list(self.files.values()):
+                    if self.stopping.is_set():
+                        break
+                    progressed |= await self._read(tailed)
+                await self._close_finished()
+                if not progressed:
+                    await self.pause(self.options.poll_interval)
+        finally:
+            for tailed in self.files.values():
+                tailed.close()
+            self.files.clear()
+
+    # -- discovery -----------------------------------------------------------------------------
+
+    def _discover(self, first: bool) -> None:
+        seen: set[FileIdentity] = set()
+        for path in discover(self.options.include, self.options.exclude):
+            try:
+                status = os.stat(path)
+            except OSError:
+                continue
+            if not stat.S_ISREG(status.st_mode):
+                self._skip(path, "not_regular_file")
+                continue
+            identity = FileIdentity.of(status)
+            seen.add(identity)
+            tailed = self.files.get(identity)
+            if tailed is None:
+                self._open(path, identity, status, first)
+            elif tailed.path != path or tailed.rotated_at is not None:  # renamed to a name still included
+                tailed.path, tailed.rotated_at = path, None
+                tailed.common = {**tailed.common, "file": path}
+        for identity, tailed in self.files.items():
+            if identity not in seen and tailed.rotated_at is None:  # renamed away, or deleted
+                tailed.rotated_at = time.monotonic()
+
+    def _open(self, path: str, identity: FileIdentity, status: os.stat_result, first: bool) -> None:
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError as error:
+            self._skip(path, type(error).__name__)
+            return
+        if FileIdentity.of(os.fstat(fd)) != identity:  # replaced between stat and open: next round
+            os.close(fd)
+            return
+        fingerprint = Fingerprint.read(fd)
+        offset = self._start_offset(identity, fd, status, first)
+        self.files[identity] = TailedFile(
+            path, fd, identity, offset, fingerprint,
+            common={"file": path, "host": self.hostname, "source_type": self.type},
+        )
+        log.info("tailing %s from offset %d", path, offset)
+
+    def _start_offset(self, identity: FileIdentity, fd: int, status: os.stat_result, first: bool) -> int:
+        checkpoint = self._checkpoints.get(identity.key)
+        if checkpoint is not None and checkpoint.fingerprint.matches(fd) and checkpoint.offset <= status.st_size:
+            return checkpoint.offset
+        if checkpoint is not None:
+            log.info("inode of %s was reused by a new file; reading it from the start", checkpoint.path)
+        if first and self.options.read_from == "end":
+            return status.st_size
+        return 0
+
+    def _skip(self, path: str, reason: str) -> None:
+        self.count_error("discover", reason)
+        log.warning("skipping %s: %s", path, reason)
+
+    # -- reading -------------------------------------------------------------------------------
+
+    async def _read(self, tailed: TailedFile) -> bool:
+        """Commit one block of lines from `tailed`; False when there was nothing new."""
+        size = tailed.size()
+        if size < tailed.offset:
+            log.warning("%s was truncated (size %d < offset %d); reading it from the start",
+                        tailed.path, size, tailed.offset)
+            self.count_anomaly("truncated")
+            tailed.offset = 0
+        final = tailed.rotated_at is not None and self._writer_gone(tailed)
+        lines = tailed.read_lines(self.options.read_block_size, self.options.max_line_size, final=final)
+        if lines is None:
+            return False
+        records, malformed = self.decode(lines.texts, time.time_ns())
+        tailed.refresh_fingerprint()
+        checkpoint = FileCheckpoint(tailed.path, lines.end_offset, tailed.fingerprint)
+        await self.spool.append(Block(self.id, tailed.common, records), {tailed.identity.key: checkpoint.encode()})
+        tailed.offset = lines.end_offset
+        self.received_events.inc(len(records))
+        self.received_bytes.inc(lines.bytes_read)
+        for kind, count in (("invalid_utf8", lines.invalid_utf8), ("split_long_line", lines.split),
+                            ("malformed", malformed)):
+            if count:
+                self.count_anomaly(kind, count)
+        return True
+
+    def _writer_gone(self, tailed: TailedFile) -> bool:
+        """A rotated or deleted file will get no more lines: flush its unterminated last line."""
+        return os.fstat(tailed.fd).st_nlink == 0 or time.monotonic() - tailed.rotated_at >= ROTATE_WAIT
+
+    async def _close_finished(self) -> None:
+        """Close rotated files read to their end once the writer has had time to finish."""
+        for identity, tailed in list(self.files.items()):
+            deleted = os.fstat(tailed.fd).st_nlink == 0
+            if deleted and tailed.rotated_at is None:
+                tailed.rotated_at = time.monotonic()
+            if tailed.rotated_at is None or not tailed.at_eof or not self._writer_gone(tailed):
+                continue
+            if tailed.read_lines(self.options.read_block_size, self.options.max_line_size, final=True):
+                continue  # bytes arrived after the last read: the next round commits them first
+            log.info("finished %s (%s)", tailed.path, "deleted" if deleted else "rotated")
+            await self.spool.append(None, {identity.key: None}, source=self.id)
+            tailed.close()
+            del self.files[identity]

@@ -1,0 +1,125 @@
+"""Drive the real agent binary as a child process, and read its spool from outside."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+import yaml
+
+
+def write_config(path: Path, config: dict[str, Any]) -> Path:
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+class AgentProcess:
+    """One `shipper run` child; stdout goes where the test says (a file, a pipe)."""
+
+    _runs = 0
+
+    def __init__(self, config_path: Path, stdout: IO[bytes] | int):
+        AgentProcess._runs += 1
+        self.log_path = config_path.parent / f"agent-{AgentProcess._runs}.log"
+        with open(self.log_path, "wb") as stderr:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "shipper", "run", "--config", str(config_path)],
+                stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL,
+            )
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_until_running(self, timeout: float = 30) -> None:
+        """Until the agent has started its components (and handles signals)."""
+        wait_for(lambda: "running " in self.log() or self.process.poll() is not None, timeout, "agent start")
+        assert self.process.poll() is None, self.log()
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait()
+
+    def terminate(self, timeout: float) -> int:
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout)
+
+    def signal(self, signum: int) -> None:
+        self.process.send_signal(signum)
+
+    def wait(self, timeout: float) -> int:
+        return self.process.wait(timeout)
+
+
+def wait_for(condition: Callable[[], bool], timeout: float, what: str, interval: float = 0.05) -> None:
+    """Poll a condition that only an outside process can change (files, a database)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+def spooled_messages(data_dir: Path) -> list[tuple[str, str]]:
+    """(file, message) of every record in the spool, in spool order; [] when there is no spool yet."""
+    path = data_dir / "spool.db"
+    if not path.exists():
+        return []
+    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+    try:
+        rows = connection.execute("SELECT common, records FROM blocks ORDER BY id").fetchall()
+    except sqlite3.OperationalError:  # not created yet
+        return []
+    finally:
+        connection.close()
+    out = []
+    for common, records in rows:
+        file = orjson.loads(common).get("file")
+        out += [(file, record[1]) for record in orjson.loads(records)]
+    return out
+
+
+def committed_offsets(data_dir: Path) -> dict[str, int]:
+    """File path -> committed offset, from the checkpoints table."""
+    path = data_dir / "spool.db"
+    if not path.exists():
+        return {}
+    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+    try:
+        rows = connection.execute("SELECT value FROM checkpoints").fetchall()
+    except sqlite3.OperationalError:
+        return {}
+    finally:
+        connection.close()
+    return {data["path"]: data["offset"] for data in (orjson.loads(value) for (value,) in rows)}
+
+
+def blocked_pipe() -> tuple[int, int]:
+    """A pipe whose buffer is already full: a console sink writing to it can never finish a write."""
+    read_end, write_end = os.pipe()
+    os.set_blocking(write_end, False)
+    try:
+        while True:
+            os.write(write_end, b"#" * 65536)
+    except BlockingIOError:
+        pass
+    os.set_blocking(write_end, True)
+    return read_end, write_end
+
+
+def output_messages(path: Path) -> list[str]:
+    """Messages of the JSON lines a console sink wrote to `path` (a line cut by a kill is ignored)."""
+    messages = []
+    for line in path.read_bytes().splitlines():
+        try:
+            messages.append(orjson.loads(line)["message"])
+        except orjson.JSONDecodeError:
+            continue
+    return messages

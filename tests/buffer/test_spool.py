@@ -1,0 +1,182 @@
+"""The spool: atomic blocks with checkpoints, per-sink cursors, backpressure, recovery."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+
+import pytest
+
+from shipper.buffer.spool import SPOOL_FILE, Position, Spool
+from shipper.observe import metrics
+from shipper.record import Block
+
+
+def block(source: str, *messages: str) -> Block:
+    return Block(source, {"file": f"/{source}.log"}, [(i, m, None) for i, m in enumerate(messages)])
+
+
+def messages(blocks) -> list[str]:
+    return [record[1] for b in blocks for record in b.records[b.start :]]
+
+
+@pytest.fixture
+def spool(tmp_path):
+    spool = Spool.open(tmp_path, max_size=10 * 1024 * 1024)
+    yield spool
+    spool.close()
+
+
+async def test_records_and_checkpoint_commit_together_and_survive_reopen(tmp_path, spool):
+    spool.attach_sinks({"out": ["app"]})
+    await spool.append(block("app", "a", "b"), {"1:2": b"offset-4"})
+    spool.close()
+
+    reopened = Spool.open(tmp_path, max_size=10 * 1024 * 1024)
+    reopened.attach_sinks({"out": ["app"]})
+
+    assert reopened.checkpoints("app") == {"1:2": b"offset-4"}
+    assert messages(reopened.read("out", reopened.cursor("out"), 100)) == ["a", "b"]
+    reopened.close()
+
+
+async def test_a_block_leaves_only_when_every_sink_taking_it_has_acknowledged(spool):
+    spool.attach_sinks({"fast": ["app"], "slow": ["app", "other"]})
+    await spool.append(block("app", "a"), {})
+    await spool.append(block("other", "b"), {})
+
+    first = spool.read("fast", spool.cursor("fast"), 100)
+    spool.ack("fast", first[-1].end())
+    assert spool.events == 2
+
+    everything = spool.read("slow", spool.cursor("slow"), 100)
+    assert messages(everything) == ["a", "b"]
+    spool.ack("slow", everything[0].end())
+    assert spool.events == 1
+    spool.ack("slow", everything[1].end())
+    assert spool.events == 0
+    assert spool.size == 0
+
+
+async def test_a_partial_ack_resumes_inside_the_block(spool):
+    spool.attach_sinks({"out": ["app"]})
+    await spool.append(block("app", "a", "b", "c"), {})
+    (stored,) = spool.read("out", spool.cursor("out"), 100)
+
+    spool.ack("out", Position(stored.id, 2))
+
+    assert messages(spool.read("out", spool.cursor("out"), 100)) == ["c"]
+    assert spool.backlog("out") == 1
+
+
+async def test_a_sink_reads_only_its_inputs(spool):
+    spool.attach_sinks({"out": ["app"], "all": ["app", "other"]})
+    await spool.append(block("other", "x"), {})
+    await spool.append(block("app", "y"), {})
+
+    assert messages(spool.read("out", spool.cursor("out"), 100)) == ["y"]
+
+
+async def test_a_new_sink_starts_at_the_end_and_old_cursors_are_kept(tmp_path, spool):
+    spool.attach_sinks({"out": ["app"]})
+    await spool.append(block("app", "old"), {})
+    spool.close()
+
+    reopened = Spool.open(tmp_path, max_size=10 * 1024 * 1024)
+    reopened.attach_sinks({"out": ["app"], "new": ["app"]})
+    await reopened.append(block("app", "fresh"), {})
+
+    assert messages(reopened.read("out", reopened.cursor("out"), 100)) == ["old", "fresh"]
+    assert messages(reopened.read("new", reopened.cursor("new"), 100)) == ["fresh"]
+    reopened.close()
+
+
+async def test_append_waits_while_full_and_resumes_when_a_sink_frees_space(tmp_path):
+    spool = Spool.open(tmp_path, max_size=1024 * 1024)
+    spool.attach_sinks({"out": ["app"]})
+    big = "x" * (600 * 1024)
+    await spool.append(block("app", big), {})
+
+    second = asyncio.create_task(spool.append(block("app", big), {"k": b"v"}))
+    await asyncio.sleep(0)
+    assert not second.done()
+    assert spool.checkpoints("app") == {}
+
+    (stored,) = spool.read("out", spool.cursor("out"), 100)
+    spool.ack("out", stored.end())
+    await asyncio.wait_for(second, 5)
+
+    assert spool.checkpoints("app") == {"k": b"v"}
+    assert spool.events == 1
+    spool.close()
+
+
+async def test_wait_for_append_wakes_on_a_new_block(spool):
+    spool.attach_sinks({"out": ["app"]})
+    waiter = asyncio.create_task(spool.wait_for_append(spool.tail()))
+    await asyncio.sleep(0)
+    assert not waiter.done()
+
+    await spool.append(block("app", "a"), {})
+
+    await asyncio.wait_for(waiter, 5)
+
+
+async def test_a_checkpoint_of_none_deletes_it(spool):
+    spool.attach_sinks({"out": ["app"]})
+    await spool.append(None, {"k": b"v"}, source="app")
+    await spool.append(None, {"k": None}, source="app")
+
+    assert spool.checkpoints("app") == {}
+
+
+async def test_blocks_of_a_source_no_sink_takes_any_more_are_dropped_and_counted(tmp_path, spool):
+    spool.attach_sinks({"out": ["app", "gone"]})
+    await spool.append(block("gone", "a", "b"), {})
+    spool.close()
+    before = metrics.events_discarded.labels("gone", "spool", "source_removed")._value.get()
+
+    reopened = Spool.open(tmp_path, max_size=10 * 1024 * 1024)
+    reopened.attach_sinks({"out": ["app"]})
+
+    assert reopened.events == 0
+    assert metrics.events_discarded.labels("gone", "spool", "source_removed")._value.get() == before + 2
+    reopened.close()
+
+
+@pytest.mark.parametrize("damage", ["random-bytes", "truncated", "empty-header"])
+async def test_a_corrupt_spool_is_moved_aside_and_a_fresh_one_starts(tmp_path, damage, caplog):
+    spool = Spool.open(tmp_path, max_size=10 * 1024 * 1024)
+    spool.attach_sinks({"out": ["app"]})
+    for i in range(200):
+        await spool.append(block("app", f"record {i} " + "y" * 500), {"k": str(i).encode()})
+    spool._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    spool.close()
+    path = tmp_path / SPOOL_FILE
+    if damage == "random-bytes":
+        path.write_bytes(os.urandom(path.stat().st_size))
+    elif damage == "truncated":
+        os.truncate(path, path.stat().st_size // 2)
+    else:
+        with open(path, "r+b") as f:
+            f.write(b"\0" * 100)
+    before = metrics.spool_corrupt._value.get()
+
+    fresh = Spool.open(tmp_path, max_size=10 * 1024 * 1024)
+    fresh.attach_sinks({"out": ["app"]})
+    await fresh.append(block("app", "after"), {})
+
+    assert messages(fresh.read("out", fresh.cursor("out"), 100)) == ["after"]
+    assert metrics.spool_corrupt._value.get() == before + 1
+    assert any("is corrupt" in r.message for r in caplog.records)
+    assert [p.name for p in tmp_path.iterdir() if ".corrupt-" in p.name]
+    fresh.close()
+
+
+def test_the_spool_uses_write_ahead_logging(tmp_path):
+    Spool.open(tmp_path, max_size=1024 * 1024).close()
+
+    (mode,) = sqlite3.connect(tmp_path / SPOOL_FILE).execute("PRAGMA journal_mode").fetchone()
+
+    assert mode == "wal"

@@ -1,0 +1,196 @@
+"""`shipper check`: a good configuration prints the pipeline; every mistake names key, reason and line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from shipper.cli import main
+from shipper.config.load import parse_config
+
+GOOD = """\
+data_dir: ${DATA_DIR:-/tmp/shipper-test}
+buffer: {max_size: 512MiB}
+shutdown_timeout: 5s
+sources:
+  app:
+    type: file
+    include: [/var/log/app/*.log]
+    format: json
+sinks:
+  out:
+    type: console
+    inputs: [app]
+"""
+
+
+def check(tmp_path: Path, text: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    path = tmp_path / "shipper.yaml"
+    path.write_text(textwrap.dedent(text))
+    code = main(["check", "--config", str(path)])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_check_prints_the_resolved_pipeline_and_exits_0(tmp_path, capsys):
+    code, out, err = check(tmp_path, GOOD, capsys)
+
+    assert code == 0, err
+    assert out.splitlines() == [
+        "data_dir: /tmp/shipper-test  buffer.max_size: 536870912 bytes  shutdown_timeout: 5s",
+        "sources:",
+        "  app (file): /var/log/app/*.log",
+        "sinks:",
+        "  out (console) <- app",
+    ]
+
+
+def test_env_references_expand_with_defaults_and_escapes():
+    text = GOOD.replace("5s", "${GRACE}").replace("/var/log/app/*.log", "'/logs/$${literal}/*.log'")
+
+    config = parse_config(text, "x.yaml", {"GRACE": "250ms", "DATA_DIR": ""})
+
+    assert config.data_dir == "/tmp/shipper-test"
+    assert config.shutdown_timeout == 0.25
+    assert config.sources["app"].include == ["/logs/${literal}/*.log"]
+
+
+MISTAKES = [
+    pytest.param(
+        ("    type: file\n", "    type: file\n    inclde: x\n"),
+        "sources.app.inclde: unknown key 'inclde' (did you mean 'include'?) (line 7)",
+        id="unknown-key",
+    ),
+    pytest.param(
+        ("shutdown_timeout: 5s", "shutdown_timeout: soon"),
+        "shutdown_timeout: 'soon' is not a duration; use a number with one of the units ms, s, m, h, d (line 3)",
+        id="bad-duration",
+    ),
+    pytest.param(
+        ("max_size: 512MiB", "max_size: 512Mibs"),
+        "buffer.max_size: '512Mibs' is not a size; use a number with one of the units B, KB, MB, GB, KiB, MiB, GiB "
+        "(line 2)",
+        id="bad-size-unit",
+    ),
+    pytest.param(
+        ("    include: [/var/log/app/*.log]\n", ""),
+        "sources.app.include: required key is missing (line 5)",
+        id="missing-required",
+    ),
+    pytest.param(
+        ("inputs: [app]", "inputs: [app, ghost]"),
+        "sinks.out.inputs[1]: 'ghost' is not a source id (sources: app) (line 12)",
+        id="unknown-input",
+    ),
+    pytest.param(
+        ("5s", "${SHIPPER_TEST_UNSET_VARIABLE}"),
+        "shutdown_timeout: environment variable SHIPPER_TEST_UNSET_VARIABLE is not set and has no default (line 3)",
+        id="unset-env-var",
+    ),
+    pytest.param(
+        ("    format: json\n", "    format: json\n   bad: [\n"),
+        "invalid YAML: expected <block end>, but found '<block mapping start>' (line 9)",
+        id="invalid-yaml",
+    ),
+    pytest.param(
+        ("type: console", "type: kafka"),
+        "sinks.out.type: type 'kafka' is not one of 'console' (line 11)",
+        id="unknown-component-type",
+    ),
+    pytest.param(
+        ("format: json", "format: xml"),
+        "sources.app.format: 'xml' is not one of 'plain' or 'json' (line 8)",
+        id="bad-choice",
+    ),
+    pytest.param(
+        ("include: [/var/log/app/*.log]", "include: /var/log/app/*.log"),
+        "sources.app.include: expected a list, got '/var/log/app/*.log' (line 7)",
+        id="wrong-type",
+    ),
+    pytest.param(
+        ("include: [/var/log/app/*.log]", "include: [var/log/app/*.log]"),
+        "sources.app.include: 'var/log/app/*.log' is not an absolute path (line 7)",
+        id="relative-path",
+    ),
+    pytest.param(
+        ("    format: json\n", "    format: json\n    type: file\n"),
+        "sources.app: duplicate key 'type' (line 9)",
+        id="duplicate-key",
+    ),
+    pytest.param(
+        ("max_size: 512MiB", "max_size: 1KiB"),
+        "buffer.max_size: 1024 must be at least 1048576 (line 2)",
+        id="out-of-range",
+    ),
+    pytest.param(
+        ("sinks:\n  out:\n    type: console\n    inputs: [app]\n", "sinks:\n  out:\n    type: console\n"),
+        "sinks.out.inputs: required key is missing (line 10)",
+        id="sink-without-inputs",
+    ),
+    pytest.param(
+        ("  app:\n", "  bad id:\n"),
+        "sources: 'bad id' is not a valid id (letters, digits, '_' and '-') (line 4)",
+        id="bad-component-id",
+    ),
+]
+
+
+@pytest.mark.parametrize(("edit", "message"), MISTAKES)
+def test_check_names_the_key_and_the_reason_and_exits_2(tmp_path, capsys, edit, message):
+    old, new = edit
+    assert old in GOOD
+    code, out, err = check(tmp_path, GOOD.replace(old, new, 1), capsys)
+
+    assert code == 2
+    assert out == ""
+    assert f"  {message}\n" in err, err
+
+
+def test_every_mistake_in_a_file_is_reported_at_once(tmp_path, capsys):
+    broken = GOOD.replace("512MiB", "lots").replace("format: json", "format: xml").replace("[app]", "[nope]")
+
+    code, _, err = check(tmp_path, broken, capsys)
+
+    assert code == 2
+    assert err.splitlines()[0].endswith("shipper.yaml: 2 configuration error(s)")
+    assert "buffer.max_size:" in err and "sources.app.format:" in err
+
+
+def test_a_source_no_sink_takes_is_an_error(tmp_path, capsys):
+    text = GOOD.replace("sinks:", "  spare:\n    type: file\n    include: [/tmp/*.log]\nsinks:")
+
+    code, _, err = check(tmp_path, text, capsys)
+
+    assert code == 2
+    assert "  sources.spare: no sink takes this source in its inputs (line 9)\n" in err
+
+
+def test_a_missing_file_is_a_clear_error(tmp_path, capsys):
+    code = main(["check", "--config", str(tmp_path / "absent.yaml")])
+
+    assert code == 2
+    assert "cannot read the file" in capsys.readouterr().err
+
+
+def test_run_with_a_broken_config_exits_2_before_creating_anything(tmp_path):
+    data_dir = tmp_path / "data"
+    config = tmp_path / "broken.yaml"
+    config.write_text(GOOD.replace("/tmp/shipper-test", str(data_dir)).replace("5s", "never"))
+
+    result = subprocess.run([sys.executable, "-m", "shipper", "run", "--config", str(config)],
+                            capture_output=True, text=True, timeout=60)
+
+    assert result.returncode == 2
+    assert "shutdown_timeout: 'never' is not a duration" in result.stderr
+    assert not data_dir.exists()
+
+
+def test_version_prints_the_package_version():
+    result = subprocess.run([sys.executable, "-m", "shipper", "--version"], capture_output=True, text=True)
+
+    assert result.returncode == 0
+    assert result.stdout.startswith("shipper 0.")
