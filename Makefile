@@ -14,7 +14,7 @@ $(BIN)/shipper: pyproject.toml
 install: $(BIN)/shipper
 
 lint: install
-	$(BIN)/ruff check shipper tests bench
+	$(BIN)/ruff check shipper tests demo
 
 test: install lint
 	$(BIN)/pytest -q

@@ -46,15 +46,13 @@ class Writer(threading.Thread):
     def run(self) -> None:
         data = {path: "".join(f"{line}\n" for line in lines).encode() for path, lines in self.lines.items()}
         written = dict.fromkeys(data, 0)
-        handles = {path: open(path, "ab", buffering=0) for path in data}
         while any(written[p] < len(data[p]) for p in data):
             for path, payload in data.items():
                 step = self.random.randint(1, 20_000)
-                handles[path].write(payload[written[path] : written[path] + step])
+                with open(path, "ab", buffering=0) as handle:
+                    handle.write(payload[written[path] : written[path] + step])
                 written[path] = min(len(payload), written[path] + step)
             time.sleep(0.005)
-        for handle in handles.values():
-            handle.close()
 
     def total(self) -> int:
         return sum(len(lines) for lines in self.lines.values())
