@@ -22,10 +22,11 @@ from shipper.sinks.base import Sink
 from shipper.sinks.console import ConsoleSink
 from shipper.sources.base import Source
 from shipper.sources.files.source import FileSource
+from shipper.sources.kubernetes_logs.source import KubernetesLogsSource
 
 log = logging.getLogger(__name__)
 
-SOURCE_TYPES: dict[str, type[Source]] = {"file": FileSource}
+SOURCE_TYPES: dict[str, type[Source]] = {"file": FileSource, "kubernetes_logs": KubernetesLogsSource}
 SINK_TYPES: dict[str, type[Sink]] = {"console": ConsoleSink}
 EXIT_FORCED = 130
 RESTART_DELAY = (0.5, 30.0)  # a component that crashed is restarted after this backoff range

@@ -57,7 +57,15 @@ class FileSource(TailOptions):
     )
 
 
-SourceOptions = Annotated[FileSource, Field(discriminator="type")]
+class KubernetesLogsSource(TailOptions):
+    """Container logs written by the kubelet: CRI or docker json-file lines, detected per file."""
+
+    type: Literal["kubernetes_logs"]
+    include: list[str] = Field(["/var/log/containers/*.log"], min_length=1,
+                               description="Glob patterns of the container log files (symlinks are followed).")
+
+
+SourceOptions = Annotated[FileSource | KubernetesLogsSource, Field(discriminator="type")]
 
 
 class SinkOptions(Options):

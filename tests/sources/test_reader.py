@@ -8,13 +8,14 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from shipper.sources.files.formats import PlainDecoder
 from shipper.sources.files.identity import FileIdentity, Fingerprint
 from shipper.sources.files.reader import TailedFile, utf8_boundary
 
 
 def tailed(path: Path) -> TailedFile:
     fd = os.open(path, os.O_RDONLY)
-    return TailedFile(str(path), fd, FileIdentity.of(os.fstat(fd)), 0, Fingerprint.read(fd))
+    return TailedFile(str(path), fd, FileIdentity.of(os.fstat(fd)), 0, Fingerprint.read(fd), PlainDecoder())
 
 
 def drain(file: TailedFile, block: int, max_line: int, final: bool = False) -> list[str]:

@@ -1,8 +1,13 @@
-"""Turning lines into records, per `format` of the `file` source."""
+"""Turning lines into records. One decoder per open file; container formats carry partial lines.
+
+A decoder's `carry()` is what it holds of an incomplete record (CRI `P` fragments, docker 16 KiB
+pieces). It is stored in the file's checkpoint, so the offset can move past those fragments and a
+restart neither loses them nor reads them twice.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from typing import Any, Protocol
 
 import orjson
 
@@ -11,27 +16,60 @@ from shipper.record import Record
 MALFORMED_JSON = {"parse_error": "not a JSON object"}
 
 
-def plain(texts: list[str], now_ns: int) -> tuple[list[Record], int]:
-    """One record per line, stamped with the read time. Returns the records and the malformed count."""
-    return [(now_ns, text, None) for text in texts], 0
+class Decoder(Protocol):
+    malformed: int  # lines of the last `decode` call that were shipped raw and flagged
+    split: int  # pieces cut off over-long joined records so far
+
+    def decode(self, texts: list[str], now_ns: int) -> list[Record]: ...
+
+    def carry(self) -> Any: ...
+
+    def restore(self, carry: Any) -> None: ...
+
+    def flush(self) -> list[Record]:
+        """Whatever is held as a record of its own: the file will not grow any more."""
+        ...
 
 
-def json_lines(texts: list[str], now_ns: int) -> tuple[list[Record], int]:
-    """One JSON object per line, its keys as the record's fields; anything else shipped raw and flagged."""
-    records: list[Record] = []
+class PlainDecoder:
+    """One record per line, stamped with the read time."""
+
     malformed = 0
-    for text in texts:
-        try:
-            parsed = orjson.loads(text)
-        except orjson.JSONDecodeError:
-            parsed = None
-        if isinstance(parsed, dict):
-            records.append((now_ns, text, parsed))
-        else:
-            records.append((now_ns, text, MALFORMED_JSON))
-            malformed += 1
-    return records, malformed
+    split = 0
+
+    def __init__(self, max_line: int = 0):
+        del max_line
+
+    def decode(self, texts: list[str], now_ns: int) -> list[Record]:
+        return [(now_ns, text, None) for text in texts]
+
+    def carry(self) -> Any:
+        return None
+
+    def restore(self, carry: Any) -> None:
+        pass
+
+    def flush(self) -> list[Record]:
+        return []
 
 
-Decoder = Callable[[list[str], int], tuple[list[Record], int]]
-DECODERS: dict[str, Decoder] = {"plain": plain, "json": json_lines}
+class JsonDecoder(PlainDecoder):
+    """One JSON object per line, its keys as the record's fields; anything else shipped raw and flagged."""
+
+    def decode(self, texts: list[str], now_ns: int) -> list[Record]:
+        records: list[Record] = []
+        self.malformed = 0
+        for text in texts:
+            try:
+                parsed = orjson.loads(text)
+            except orjson.JSONDecodeError:
+                parsed = None
+            if isinstance(parsed, dict):
+                records.append((now_ns, text, parsed))
+            else:
+                records.append((now_ns, text, MALFORMED_JSON))
+                self.malformed += 1
+        return records
+
+
+DECODERS: dict[str, type[PlainDecoder]] = {"plain": PlainDecoder, "json": JsonDecoder}

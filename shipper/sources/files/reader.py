@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from shipper.sources.files.formats import Decoder
 from shipper.sources.files.identity import FINGERPRINT_BYTES, FileIdentity, Fingerprint
 
 
@@ -29,6 +30,7 @@ class TailedFile:
     identity: FileIdentity
     offset: int
     fingerprint: Fingerprint
+    decoder: Decoder
     rotated_at: float | None = None  # when the path stopped naming this file
     deleted: bool = False
     at_eof: bool = False

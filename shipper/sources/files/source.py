@@ -10,13 +10,14 @@ import logging
 import os
 import stat
 import time
+from typing import Any
 
 from shipper.config.model import FileSource as FileOptions
 from shipper.record import Block
 from shipper.sources.base import Source
 from shipper.sources.files.checkpoint import FileCheckpoint
 from shipper.sources.files.discover import discover
-from shipper.sources.files.formats import DECODERS
+from shipper.sources.files.formats import DECODERS, Decoder
 from shipper.sources.files.identity import FileIdentity, Fingerprint
 from shipper.sources.files.reader import TailedFile
 
@@ -32,7 +33,6 @@ class FileSource(Source):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.files: dict[FileIdentity, TailedFile] = {}
-        self.decode = DECODERS[self.options.format]
         self._checkpoints: dict[str, FileCheckpoint] = {}
 
     async def run(self) -> None:
@@ -79,7 +79,7 @@ class FileSource(Source):
                 self._open(path, identity, status, first)
             elif tailed.path != path or tailed.rotated_at is not None:  # renamed to a name still included
                 tailed.path, tailed.rotated_at = path, None
-                tailed.common = {**tailed.common, "file": path}
+                tailed.common = self.common_fields(path)
         for identity, tailed in self.files.items():
             if identity not in seen and tailed.rotated_at is None:  # renamed away, or deleted
                 tailed.rotated_at = time.monotonic()
@@ -93,17 +93,26 @@ class FileSource(Source):
         if FileIdentity.of(os.fstat(fd)) != identity:  # replaced between stat and open: next round
             os.close(fd)
             return
-        fingerprint = Fingerprint.read(fd)
-        offset = self._start_offset(identity, fd, status, first)
+        decoder = self.decoder()
+        offset = self._resume(identity, fd, status, first, decoder)
         self.files[identity] = TailedFile(
-            path, fd, identity, offset, fingerprint,
-            common={"file": path, "host": self.hostname, "source_type": self.type},
+            path, fd, identity, offset, Fingerprint.read(fd), decoder, common=self.common_fields(path)
         )
         log.info("tailing %s from offset %d", path, offset)
 
-    def _start_offset(self, identity: FileIdentity, fd: int, status: os.stat_result, first: bool) -> int:
+    def decoder(self) -> Decoder:
+        """A fresh decoder for one file (the container source detects CRI or docker per file)."""
+        return DECODERS[self.options.format](self.options.max_line_size)
+
+    def common_fields(self, path: str) -> dict[str, Any]:
+        """Fields every record of the file at `path` shares."""
+        return {"file": path, "host": self.hostname, "source_type": self.type}
+
+    def _resume(self, identity: FileIdentity, fd: int, status: os.stat_result, first: bool, decoder: Decoder) -> int:
+        """The offset to start reading at, with the decoder given what it held at the checkpoint."""
         checkpoint = self._checkpoints.get(identity.key)
         if checkpoint is not None and checkpoint.fingerprint.matches(fd) and checkpoint.offset <= status.st_size:
+            decoder.restore(checkpoint.carry)
             return checkpoint.offset
         if checkpoint is not None:
             log.info("inode of %s was reused by a new file; reading it from the start", checkpoint.path)
@@ -129,15 +138,18 @@ class FileSource(Source):
         lines = tailed.read_lines(self.options.read_block_size, self.options.max_line_size, final=final)
         if lines is None:
             return False
-        records, malformed = self.decode(lines.texts, time.time_ns())
+        decoder = tailed.decoder
+        splits_before = decoder.split
+        records = decoder.decode(lines.texts, time.time_ns())
         tailed.refresh_fingerprint()
-        checkpoint = FileCheckpoint(tailed.path, lines.end_offset, tailed.fingerprint)
+        checkpoint = FileCheckpoint(tailed.path, lines.end_offset, tailed.fingerprint, decoder.carry())
         await self.spool.append(Block(self.id, tailed.common, records), {tailed.identity.key: checkpoint.encode()})
         tailed.offset = lines.end_offset
         self.received_events.inc(len(records))
         self.received_bytes.inc(lines.bytes_read)
-        for kind, count in (("invalid_utf8", lines.invalid_utf8), ("split_long_line", lines.split),
-                            ("malformed", malformed)):
+        splits = lines.split + decoder.split - splits_before
+        for kind, count in (("invalid_utf8", lines.invalid_utf8), ("split_long_line", splits),
+                            ("malformed", decoder.malformed)):
             if count:
                 self.count_anomaly(kind, count)
         return True
@@ -157,6 +169,8 @@ class FileSource(Source):
             if tailed.read_lines(self.options.read_block_size, self.options.max_line_size, final=True):
                 continue  # bytes arrived after the last read: the next round commits them first
             log.info("finished %s (%s)", tailed.path, "deleted" if deleted else "rotated")
-            await self.spool.append(None, {identity.key: None}, source=self.id)
+            held = tailed.decoder.flush()  # fragments whose completing line will never come
+            block = Block(self.id, tailed.common, held) if held else None
+            await self.spool.append(block, {identity.key: None}, source=self.id)
             tailed.close()
             del self.files[identity]

@@ -1,0 +1,166 @@
+"""Container runtime log lines: CRI (containerd, CRI-O) and docker json-file, detected per file.
+
+CRI:    `2026-11-22T10:15:00.123456789Z stdout F text`; a `P` line continues in the next line of
+        the same stream. Fragments are joined by content, never cut by a timer.
+docker: `{"log":"text\\n","stream":"stdout","time":"..."}`; a `log` without the final newline
+        (docker splits at 16 KiB) continues in the next line of the same stream.
+A joined record longer than `max_line` is shipped in pieces of that size (counted as splits).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from shipper.record import Record
+from shipper.sources.files.timestamps import parse_rfc3339_ns
+
+STREAM_FIELDS = {"stdout": {"stream": "stdout"}, "stderr": {"stream": "stderr"}}
+MALFORMED_CRI = {"stream": "unknown", "parse_error": "not a CRI log line"}
+MALFORMED_DOCKER = {"stream": "unknown", "parse_error": "not a docker json-file line"}
+
+
+class _Partials:
+    """Fragments of one record per stream, waiting for the fragment that completes it."""
+
+    def __init__(self, max_line: int):
+        self.max_line = max_line
+        self.held: dict[str, list[Any]] = {}  # stream -> [timestamp_ns of the first fragment, [texts], size]
+        self.split = 0
+
+    def add(self, stream: str, timestamp_ns: int, text: str, out: list[Record]) -> None:
+        held = self.held.get(stream)
+        if held is None:
+            self.held[stream] = held = [timestamp_ns, [], 0]
+        held[1].append(text)
+        held[2] += len(text)
+        if held[2] >= self.max_line:
+            joined = "".join(held[1])
+            while len(joined) >= self.max_line:
+                out.append((held[0], joined[: self.max_line], STREAM_FIELDS[stream]))
+                joined = joined[self.max_line :]
+                self.split += 1
+            held[1], held[2] = ([joined], len(joined)) if joined else ([], 0)
+
+    def complete(self, stream: str, timestamp_ns: int, text: str) -> Record:
+        held = self.held.pop(stream, None)
+        if held is None:
+            return (timestamp_ns, text, STREAM_FIELDS[stream])
+        return (held[0], "".join(held[1]) + text, STREAM_FIELDS[stream])
+
+    def carry(self) -> dict[str, list[Any]] | None:
+        return {stream: [h[0], "".join(h[1])] for stream, h in self.held.items()} or None
+
+    def restore(self, carry: dict[str, list[Any]] | None) -> None:
+        self.held = {stream: [ts, [text], len(text)] for stream, (ts, text) in (carry or {}).items()}
+
+    def flush(self) -> list[Record]:
+        records = [(h[0], "".join(h[1]), STREAM_FIELDS[s]) for s, h in self.held.items()]
+        self.held = {}
+        return records
+
+
+class CriDecoder:
+    def __init__(self, max_line: int):
+        self.partials = _Partials(max_line)
+        self.malformed = 0
+
+    @property
+    def split(self) -> int:
+        return self.partials.split
+
+    def decode(self, texts: list[str], now_ns: int) -> list[Record]:
+        out: list[Record] = []
+        self.malformed = 0
+        partials = self.partials
+        for text in texts:
+            fields = text.split(" ", 3)
+            try:
+                stream, tag = fields[1], fields[2]
+                if stream not in STREAM_FIELDS or tag not in ("F", "P"):
+                    raise ValueError(text)
+                timestamp = parse_rfc3339_ns(fields[0])
+            except (IndexError, ValueError):
+                out.append((now_ns, text, MALFORMED_CRI))
+                self.malformed += 1
+                continue
+            message = fields[3] if len(fields) == 4 else ""
+            if tag == "P":
+                partials.add(stream, timestamp, message, out)
+            else:
+                out.append(partials.complete(stream, timestamp, message))
+        return out
+
+    def carry(self) -> Any:
+        return self.partials.carry()
+
+    def restore(self, carry: Any) -> None:
+        self.partials.restore(carry)
+
+    def flush(self) -> list[Record]:
+        return self.partials.flush()
+
+
+class DockerDecoder(CriDecoder):
+    def decode(self, texts: list[str], now_ns: int) -> list[Record]:
+        out: list[Record] = []
+        self.malformed = 0
+        partials = self.partials
+        for text in texts:
+            try:
+                entry = orjson.loads(text)
+                message, stream = entry["log"], entry["stream"]
+                timestamp = parse_rfc3339_ns(entry["time"])
+                if stream not in STREAM_FIELDS or not isinstance(message, str):
+                    raise ValueError(text)
+            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+                out.append((now_ns, text, MALFORMED_DOCKER))
+                self.malformed += 1
+                continue
+            if message.endswith("\n"):
+                out.append(partials.complete(stream, timestamp, message[:-1]))
+            else:
+                partials.add(stream, timestamp, message, out)
+        return out
+
+
+class ContainerDecoder:
+    """Picks CRI or docker from a file's first line, then delegates to it."""
+
+    def __init__(self, max_line: int):
+        self.max_line = max_line
+        self.format: str | None = None
+        self.inner: CriDecoder | None = None
+        self.malformed = 0
+
+    @property
+    def split(self) -> int:
+        return self.inner.split if self.inner else 0
+
+    def decode(self, texts: list[str], now_ns: int) -> list[Record]:
+        if self.inner is None:
+            if not texts:
+                return []
+            self._choose("docker" if texts[0].startswith("{") else "cri")
+        records = self.inner.decode(texts, now_ns)
+        self.malformed = self.inner.malformed
+        return records
+
+    def _choose(self, name: str) -> None:
+        self.format = name
+        self.inner = (DockerDecoder if name == "docker" else CriDecoder)(self.max_line)
+
+    def carry(self) -> Any:
+        if self.inner is None:
+            return None
+        held = self.inner.carry()
+        return {"format": self.format, "partial": held} if held else None
+
+    def restore(self, carry: Any) -> None:
+        if carry:
+            self._choose(carry["format"])
+            self.inner.restore(carry["partial"])
+
+    def flush(self) -> list[Record]:
+        return self.inner.flush() if self.inner else []
