@@ -34,6 +34,7 @@ class FileSource(Source):
         super().__init__(*args, **kwargs)
         self.files: dict[FileIdentity, TailedFile] = {}
         self._checkpoints: dict[str, FileCheckpoint] = {}
+        self._forget: list[str] = []  # checkpoints of files that no longer exist anywhere
 
     async def run(self) -> None:
         self._checkpoints = {
@@ -46,6 +47,9 @@ class FileSource(Source):
                 if time.monotonic() >= next_discovery:
                     self._discover(first)
                     first = False
+                    if self._forget:
+                        await self.spool.append(None, dict.fromkeys(self._forget), source=self.id)
+                        self._forget.clear()
                     next_discovery = time.monotonic() + self.options.discover_interval
                 progressed = False
                 for tailed in list(self.files.values()):
@@ -83,6 +87,55 @@ class FileSource(Source):
         for identity, tailed in self.files.items():
             if identity not in seen and tailed.rotated_at is None:  # renamed away, or deleted
                 tailed.rotated_at = time.monotonic()
+        if first:
+            self._recover_rotated_while_stopped()
+
+    def _recover_rotated_while_stopped(self) -> None:
+        """Finish files that were rotated while the agent was not running.
+
+        A checkpoint whose file is no longer at its path is looked for, by inode and fingerprint,
+        beside the file the path leads to (kubelet's `0.log.<timestamp>`, logrotate's `app.log.1`).
+        A file that is gone entirely is reported: its unread bytes were rotated away.
+        """
+        open_keys = {identity.key for identity in self.files}
+        for key, checkpoint in self._checkpoints.items():
+            if key in open_keys:
+                continue
+            found = self._find_rotated(key, checkpoint)
+            if found is None:
+                log.warning("%s was rotated away while shipper was stopped; bytes after offset %d, if any, "
+                            "were not read", checkpoint.path, checkpoint.offset)
+                self.count_error("rotation", "rotated_before_read")
+                self._forget.append(key)
+                continue
+            real_path, fd, identity = found
+            decoder = self.decoder()
+            decoder.restore(checkpoint.carry)
+            tailed = TailedFile(checkpoint.path, fd, identity, checkpoint.offset, checkpoint.fingerprint, decoder,
+                                common=self.common_fields(checkpoint.path))
+            tailed.rotated_at = time.monotonic() - ROTATE_WAIT  # its writer is long gone
+            self.files[identity] = tailed
+            log.info("finishing %s, rotated while stopped, from offset %d", real_path, checkpoint.offset)
+
+    def _find_rotated(self, key: str, checkpoint: FileCheckpoint) -> tuple[str, int, FileIdentity] | None:
+        directory = os.path.dirname(os.path.realpath(checkpoint.path))
+        try:
+            entries = list(os.scandir(directory))
+        except OSError:
+            return None
+        for entry in entries:
+            try:
+                status = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            identity = FileIdentity.of(status)
+            if identity.key != key or not stat.S_ISREG(status.st_mode):
+                continue
+            fd = os.open(entry.path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+            if checkpoint.fingerprint.matches(fd) and checkpoint.offset <= status.st_size:
+                return entry.path, fd, identity
+            os.close(fd)
+        return None
 
     def _open(self, path: str, identity: FileIdentity, status: os.stat_result, first: bool) -> None:
         try:

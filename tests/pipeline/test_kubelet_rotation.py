@@ -1,0 +1,106 @@
+"""Container logs rotated the way kubelet does it, under a steady writer, with the agent killed midway."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import random
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import orjson
+import pytest
+
+from tests.agent_process import AgentProcess, output_messages, wait_for, write_config
+
+CONTAINER_ID = "a" * 64
+
+
+class KubeletWriter(threading.Thread):
+    """Writes CRI lines (some split into P fragments) to 0.log; rotates it like kubelet every N lines:
+    rename to 0.log.<timestamp>, create a new 0.log, later gzip the rotated file and delete it."""
+
+    def __init__(self, pod_dir: Path, lines: int, rotate_every: int, seed: int):
+        super().__init__(daemon=True)
+        self.pod_dir = pod_dir
+        self.lines = [f"msg {i:06d} " + "p" * (i % 50) for i in range(lines)]
+        self.rotate_every = rotate_every
+        self.random = random.Random(seed)
+        self.rotations = 0
+
+    def run(self) -> None:
+        log = self.pod_dir / "0.log"
+        rotated: list[Path] = []
+        handle = open(log, "a")  # noqa: SIM115 - the writer keeps it open across rotations, like a runtime
+        for i, line in enumerate(self.lines):
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{i % 10**9:09d}Z"
+            if i % 7 == 0 and len(line) > 12:
+                handle.write(f"{stamp} stdout P {line[:12]}\n{stamp} stdout F {line[12:]}\n")
+            else:
+                handle.write(f"{stamp} stdout F {line}\n")
+            handle.flush()
+            if i and i % self.rotate_every == 0:
+                handle.close()
+                target = self.pod_dir / f"0.log.{time.strftime('%Y%m%d-%H%M%S')}-{i}"
+                log.rename(target)
+                rotated.append(target)
+                handle = open(log, "a")  # noqa: SIM115
+                self.rotations += 1
+                self._compress_and_delete(rotated)
+            if i % 200 == 0:
+                time.sleep(0.01)
+        handle.close()
+
+    def _compress_and_delete(self, rotated: list[Path]) -> None:
+        if len(rotated) >= 2:  # kubelet compresses all but the newest rotated file
+            old = rotated.pop(0)
+            with open(old, "rb") as src, gzip.open(f"{old}.gz", "wb") as dst:
+                dst.write(src.read())
+            old.unlink()
+        for gz in sorted(self.pod_dir.glob("0.log.*.gz"))[:-1]:
+            gz.unlink()
+
+
+@pytest.mark.slow
+def test_kubelet_rotation_with_kills_delivers_every_line_with_pod_metadata(tmp_path):
+    pod_dir = tmp_path / "pods" / "shop_web-1_11111111-2222-3333-4444-555555555555" / "app"
+    pod_dir.mkdir(parents=True)
+    (pod_dir / "0.log").touch()
+    containers = tmp_path / "containers"
+    containers.mkdir()
+    os.symlink(pod_dir / "0.log", containers / f"web-1_shop_app-{CONTAINER_ID}.log")
+    cfg = write_config(tmp_path / "shipper.yaml", {
+        "data_dir": str(tmp_path / "data"),
+        "shutdown_timeout": "3s",
+        "sources": {"pods": {"type": "kubernetes_logs", "include": [str(containers / "*.log")],
+                             "poll_interval": "20ms", "discover_interval": "100ms", "read_block_size": "64KiB"}},
+        "sinks": {"out": {"type": "console", "inputs": ["pods"]}},
+    })
+    writer = KubeletWriter(pod_dir, lines=30_000, rotate_every=4_000, seed=3)
+    rng = random.Random(11)
+    outputs: list[Path] = []
+    writer.start()
+    while writer.is_alive():
+        outputs.append(tmp_path / f"run-{len(outputs)}.jsonl")
+        with open(outputs[-1], "wb") as stdout:
+            agent = AgentProcess(cfg, stdout=stdout)
+            time.sleep(rng.uniform(0.3, 1.0))
+            agent.kill()
+    outputs.append(tmp_path / "final.jsonl")
+    with open(outputs[-1], "wb") as stdout:
+        agent = AgentProcess(cfg, stdout=stdout)
+        agent.wait_until_running()
+        wait_for(lambda: {m for p in outputs for m in output_messages(p)} >= set(writer.lines), 60,
+                 "every line delivered")
+        assert agent.terminate(timeout=10) == 0
+
+    delivered = Counter(m for p in outputs for m in output_messages(p))
+    assert writer.rotations >= 6
+    assert set(delivered) == set(writer.lines), "lost lines: " + repr(sorted(set(writer.lines) - set(delivered))[:5])
+    last = orjson.loads(next(p for p in reversed(outputs) if output_messages(p)).read_bytes().splitlines()[0])
+    assert last["kubernetes"] == {"pod_name": "web-1", "namespace": "shop", "container_name": "app",
+                                  "container_id": CONTAINER_ID,
+                                  "pod_uid": "11111111-2222-3333-4444-555555555555"}
+    assert last["stream"] == "stdout"
