@@ -54,7 +54,7 @@ class TailedFile:
         self.at_eof = cut + 1 == len(data) and len(data) < block_size
         lines = data[:cut].split(b"\n")
         split = 0
-        if max_line and any(len(line) > max_line for line in lines):
+        if cut > max_line and max(map(len, lines)) > max_line:
             lines, split = _split_long(lines, max_line)
         return _decode(lines, self.offset + cut + 1, split=split)
 
@@ -70,8 +70,8 @@ class TailedFile:
 
 
 def _decode(lines: list[bytes], end_offset: int, split: int = 0) -> Lines:
-    size = sum(len(line) + 1 for line in lines)
     joined = b"\n".join(lines)
+    size = len(joined) + 1
     try:
         return Lines(joined.decode("utf-8").split("\n"), end_offset, size, split=split)
     except UnicodeDecodeError:

@@ -1,0 +1,96 @@
+"""Benchmark: tail N CRI lines (~200 bytes) from a kubelet-style file into the spool.
+
+    .venv/bin/python bench/tail_to_spool.py [--lines 1000000] [--runs 3]
+
+Prints lines/s, CPU-seconds per million lines and peak RSS (median, min, max over the runs).
+Each run happens in a fresh process so RSS and caches do not carry over.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from shipper.buffer.spool import Spool  # noqa: E402
+from shipper.config.model import KubernetesLogsSource as Options  # noqa: E402
+from shipper.sources.kubernetes_logs.source import KubernetesLogsSource  # noqa: E402
+
+
+def generate(path: Path, lines: int) -> None:
+    body = "x" * 150
+    with open(path, "w") as f:
+        for i in range(lines):
+            stamp = f"2026-11-22T10:{(i // 60000) % 60:02d}:{(i // 1000) % 60:02d}.{i % 1000:03d}456789Z"
+            f.write(f"{stamp} stdout F request {i:09d} handled {body}\n")
+
+
+async def ingest(data_dir: Path, include: str, size: int) -> None:
+    spool = Spool.open(data_dir, max_size=8 * 1024**3)
+    spool.attach_sinks({"bench": ["pods"]})
+    source = KubernetesLogsSource("pods", Options(type="kubernetes_logs", include=[include]), spool, "bench")
+    task = asyncio.create_task(source.run())
+    while not any(t.offset >= size for t in source.files.values()):
+        await asyncio.sleep(0.01)
+    source.stop()
+    await task
+    spool.close()
+
+
+def one_run(workdir: Path) -> dict[str, float]:
+    """CPU and wall time from the first read to the last commit (interpreter start-up excluded)."""
+    log = next(workdir.glob("pods/*/app/0.log"))
+    include = str(workdir / "containers" / "*.log")
+    data_dir = workdir / f"data-{time.monotonic_ns()}"
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    asyncio.run(ingest(data_dir, include, log.stat().st_size))
+    cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {"cpu": cpu, "wall": wall, "rss_mb": peak_kib / 1024}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--lines", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--one-run", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one_run:
+        print(json.dumps(one_run(Path(args.one_run))))
+        return
+    with tempfile.TemporaryDirectory(prefix="shipper-bench-") as tmp:
+        workdir = Path(tmp)
+        pod = workdir / "pods" / "bench_gen-1_00000000-0000-0000-0000-000000000001" / "app"
+        pod.mkdir(parents=True)
+        generate(pod / "0.log", args.lines)
+        (workdir / "containers").mkdir()
+        os.symlink(pod / "0.log", workdir / "containers" / f"gen-1_bench_app-{'b' * 64}.log")
+        size = (pod / "0.log").stat().st_size
+        print(f"{args.lines} CRI lines, {size / args.lines:.0f} bytes each, {args.runs} runs")
+        results = []
+        for _ in range(args.runs):
+            out = subprocess.run([sys.executable, __file__, "--one-run", tmp], capture_output=True, text=True,
+                                 check=True)
+            results.append(json.loads(out.stdout))
+    per_million = [r["cpu"] * 1e6 / args.lines for r in results]
+    rate = [args.lines / r["wall"] for r in results]
+    rss = [r["rss_mb"] for r in results]
+    for name, values, unit in (("CPU-seconds per million lines", per_million, ""),
+                               ("lines per second (wall)", rate, ""), ("peak RSS", rss, " MB")):
+        print(f"{name:32} median {statistics.median(values):12,.2f}{unit}  "
+              f"(min {min(values):,.2f}, max {max(values):,.2f})")
+
+
+if __name__ == "__main__":
+    main()
