@@ -35,6 +35,7 @@ class FileSource(Source):
         self.files: dict[FileIdentity, TailedFile] = {}
         self._checkpoints: dict[str, FileCheckpoint] = {}
         self._forget: list[str] = []  # checkpoints of files that no longer exist anywhere
+        self._skipped: set[tuple[str, str]] = set()
 
     async def run(self) -> None:
         self._checkpoints = {
@@ -174,8 +175,11 @@ class FileSource(Source):
         return 0
 
     def _skip(self, path: str, reason: str) -> None:
-        self.count_error("discover", reason)
-        log.warning("skipping %s: %s", path, reason)
+        """Count and report a path that cannot be read; it is tried again at every discovery."""
+        if (path, reason) not in self._skipped:  # warn once, not once per discovery round
+            self._skipped.add((path, reason))
+            self.count_error("discover", reason)
+            log.warning("skipping %s: %s", path, reason)
 
     # -- reading -------------------------------------------------------------------------------
 
