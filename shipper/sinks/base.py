@@ -6,7 +6,7 @@ import asyncio
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
-from shipper.buffer.spool import Position, Spool, StoredBlock
+from shipper.buffer.spool import Spool, StoredBlock
 from shipper.observe import metrics
 
 
@@ -50,5 +50,3 @@ def count_sent(sink: Sink, events: int, size: int) -> None:
     sink.sent_events.inc(events)
     sink.sent_bytes.inc(size)
 
-
-__all__ = ["Position", "Sink", "count_sent"]

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 from shipper.record import Record
-from shipper.sources.files.timestamps import parse_rfc3339_ns
+from shipper.sources.files.timestamps import parse_rfc3339_ns, utc_second_ns
 
 STREAM_FIELDS = {"stdout": {"stream": "stdout"}, "stderr": {"stream": "stderr"}}
 MALFORMED_CRI = {"stream": "unknown", "parse_error": "not a CRI log line"}
@@ -84,7 +84,7 @@ class CriDecoder:
                 if len(stamp) == 30 and stamp[29] == "Z" and stamp[19] == ".":
                     if stamp[:19] != second:
                         second = stamp[:19]
-                        second_ns = parse_rfc3339_ns(second + ".0Z")
+                        second_ns = utc_second_ns(second)
                     timestamp = second_ns + int(stamp[20:29])
                 else:
                     timestamp = parse_rfc3339_ns(stamp)

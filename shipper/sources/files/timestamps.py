@@ -6,8 +6,6 @@ import calendar
 import time
 from functools import lru_cache
 
-_SECONDS_UTC: dict[str, int] = {}  # "2026-11-22T10:15:00" -> epoch seconds, for the fast path
-
 
 def parse_rfc3339_ns(text: str) -> int:
     """Nanoseconds since the epoch from `2026-11-22T10:15:00.123456789Z` (or a `+01:00` offset).
@@ -15,12 +13,7 @@ def parse_rfc3339_ns(text: str) -> int:
     Raises ValueError on anything else.
     """
     if len(text) == 30 and text[29] == "Z" and text[19] == ".":  # kubelet's own form: 9 digits, UTC
-        seconds = _SECONDS_UTC.get(text[:19])
-        if seconds is None:
-            seconds = _SECONDS_UTC[text[:19]] = _epoch_seconds(text[:19], "Z")
-            if len(_SECONDS_UTC) > 4096:
-                _SECONDS_UTC.clear()
-        return seconds * 1_000_000_000 + int(text[20:29])
+        return utc_second_ns(text[:19]) + int(text[20:29])
     if len(text) < 20 or text[10] not in "Tt ":
         raise ValueError(f"not an RFC 3339 timestamp: {text!r}")
     rest = text[19:]
@@ -34,6 +27,11 @@ def parse_rfc3339_ns(text: str) -> int:
         nanos = int(rest[1:end][:9].ljust(9, "0"))
         rest = rest[end:]
     return (_epoch_seconds(text[:19], rest) * 1_000_000_000) + nanos
+
+
+def utc_second_ns(date_time: str) -> int:
+    """Nanoseconds since the epoch of a UTC `2026-11-22T10:15:00` (cached per distinct second)."""
+    return _epoch_seconds(date_time, "Z") * 1_000_000_000
 
 
 @lru_cache(maxsize=4096)
