@@ -14,7 +14,7 @@ $(BIN)/shipper: pyproject.toml
 install: $(BIN)/shipper
 
 lint: install
-	$(BIN)/ruff check shipper tests demo bench
+	$(BIN)/ruff check shipper tests demo bench peers
 
 test: install lint
 	$(BIN)/pytest -q

@@ -19,6 +19,7 @@ from shipper.buffer.spool import Spool
 from shipper.config.model import AgentConfig
 from shipper.observe import metrics
 from shipper.sinks.base import Sink
+from shipper.sinks.cloudwatch.sink import CloudWatchLogsSink
 from shipper.sinks.console import ConsoleSink
 from shipper.sources.base import Source
 from shipper.sources.files.source import FileSource
@@ -27,7 +28,7 @@ from shipper.sources.kubernetes_logs.source import KubernetesLogsSource
 log = logging.getLogger(__name__)
 
 SOURCE_TYPES: dict[str, type[Source]] = {"file": FileSource, "kubernetes_logs": KubernetesLogsSource}
-SINK_TYPES: dict[str, type[Sink]] = {"console": ConsoleSink}
+SINK_TYPES: dict[str, type[Sink]] = {"console": ConsoleSink, "cloudwatch_logs": CloudWatchLogsSink}
 EXIT_FORCED = 130
 RESTART_DELAY = (0.5, 30.0)  # a component that crashed is restarted after this backoff range
 
@@ -64,6 +65,8 @@ class Agent:
         for source in sources:
             source.stop()
         await self._wait_until(asyncio.gather(*source_tasks, return_exceptions=True), deadline)
+        for sink in sinks:
+            sink.drain()
         await self._wait_until(asyncio.gather(*(s.idle.wait() for s in sinks)), deadline)
 
         for task in (*source_tasks, *sink_tasks):

@@ -3,6 +3,8 @@
 Guarantees:
 - A block of records and the checkpoint of the source that read it commit in one transaction.
 - Each sink has a cursor `(block_id, index)`: every record before it has been acknowledged.
+- A sink may keep state rows (e.g. batches in flight) that are forgotten in the same transaction as
+  the acknowledgement that makes them useless.
 - A block is deleted once the cursor of every sink taking its source has passed it.
 - `append` waits while the spool holds `max_size` bytes or more: sources pause, nothing is dropped.
 - A database that cannot be opened or fails its integrity check is moved aside, never fatal.
@@ -43,6 +45,12 @@ CREATE TABLE IF NOT EXISTS checkpoints (
     key TEXT NOT NULL,
     value BLOB NOT NULL,
     PRIMARY KEY (source, key)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS sink_state (
+    sink TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value BLOB NOT NULL,
+    PRIMARY KEY (sink, key)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS cursors (
     sink TEXT PRIMARY KEY,
@@ -219,14 +227,31 @@ class Spool:
             self._appended.clear()
             await self._appended.wait()
 
-    def ack(self, sink: str, position: Position) -> None:
-        """Everything of `sink` before `position` is delivered; blocks no sink needs are deleted."""
-        if position <= self._cursors[sink]:
+    def ack(self, sink: str, position: Position, forget: Iterable[str] = ()) -> None:
+        """Everything of `sink` before `position` is delivered; blocks no sink needs are deleted.
+
+        `forget` names state rows of the sink deleted in the same transaction.
+        """
+        forget = list(forget)
+        if position <= self._cursors[sink] and not forget:
             return
-        self._cursors[sink] = position
+        self._cursors[sink] = max(position, self._cursors[sink])
         with self._db:
-            self._save_cursor(sink, position)
+            self._save_cursor(sink, self._cursors[sink])
+            self._db.executemany("DELETE FROM sink_state WHERE sink = ? AND key = ?", [(sink, k) for k in forget])
         self._collect()
+
+    def sink_state(self, sink: str) -> dict[str, bytes]:
+        rows = self._db.execute("SELECT key, value FROM sink_state WHERE sink = ?", (sink,))
+        return dict(rows.fetchall())
+
+    def save_sink_state(self, sink: str, key: str, value: bytes) -> None:
+        with self._db:
+            self._db.execute(
+                "INSERT INTO sink_state (sink, key, value) VALUES (?, ?, ?) "
+                "ON CONFLICT (sink, key) DO UPDATE SET value = excluded.value",
+                (sink, key, value),
+            )
 
     def backlog(self, sink: str) -> int:
         """Records waiting for `sink` (read from the database: for status and shutdown, not hot paths)."""

@@ -5,15 +5,13 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
+from shipper.config.base import Options, SinkOptions
 from shipper.config.units import ByteSize, Duration
+from shipper.sinks.cloudwatch.config import CloudWatchLogsSink
 
 COMPONENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]*$")
-
-
-class Options(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
 
 
 class BufferOptions(Options):
@@ -68,10 +66,6 @@ class KubernetesLogsSource(TailOptions):
 SourceOptions = Annotated[FileSource | KubernetesLogsSource, Field(discriminator="type")]
 
 
-class SinkOptions(Options):
-    inputs: list[str] = Field(min_length=1, description="Ids of the sources whose records this sink takes.")
-
-
 class ConsoleSink(SinkOptions):
     type: Literal["console"]
     encoding: Literal["json", "text"] = Field(
@@ -79,7 +73,7 @@ class ConsoleSink(SinkOptions):
     )
 
 
-SinkOptionsUnion = Annotated[ConsoleSink, Field(discriminator="type")]
+SinkOptionsUnion = Annotated[ConsoleSink | CloudWatchLogsSink, Field(discriminator="type")]
 
 
 class AgentConfig(Options):

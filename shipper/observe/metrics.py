@@ -26,3 +26,18 @@ input_anomalies = Counter(
 spool_events = Gauge("shipper_spool_events", "Records waiting in the spool.")
 spool_bytes = Gauge("shipper_spool_bytes", "Bytes of records waiting in the spool.")
 spool_corrupt = Counter("shipper_spool_corrupt", "Spool files found corrupt at start and moved aside.")
+
+api_calls = Counter(
+    "shipper_api_calls", "Calls to a backend's API, by operation and result (`ok` or the error code).",
+    (*_COMPONENT, "operation", "result"),
+)
+retries = Counter("shipper_retries", "Requests sent again after a failure, by kind.", (*_COMPONENT, "failure"))
+events_fallback_named = Counter(
+    "shipper_events_fallback_named",
+    "Records sent to a fallback group or stream because they lack a field a name template uses.", _COMPONENT,
+)
+bytes_billed = Counter(
+    "shipper_cloudwatch_bytes_billed", "Bytes CloudWatch counts for ingestion (message + 26 per event).", _COMPONENT,
+)
+sink_ready = Gauge("shipper_sink_ready", "1 while a sink can deliver; 0 after an error it cannot retry away.",
+                   _COMPONENT)

@@ -1,4 +1,4 @@
-"""What every sink shares: reading its cursor in the spool, acknowledging, reporting idleness."""
+"""What every sink shares: its cursor in the spool, acknowledging, reporting idleness, draining."""
 
 from __future__ import annotations
 
@@ -12,18 +12,33 @@ from shipper.observe import metrics
 
 class Sink(ABC):
     type: ClassVar[str]
-    batch_max_records: ClassVar[int] = 10_000
 
     def __init__(self, sink_id: str, options: Any, spool: Spool):
         self.id = sink_id
         self.options = options
         self.spool = spool
         self.idle = asyncio.Event()  # set while everything in the spool for this sink is acknowledged
+        self.draining = False  # the agent is stopping: send what is waiting now, shorten retry waits
         self.sent_events = metrics.events_sent.labels(sink_id, self.type)
         self.sent_bytes = metrics.bytes_sent.labels(sink_id, self.type)
 
+    @abstractmethod
     async def run(self) -> None:
-        """Deliver blocks in spool order, one batch at a time, acknowledging each after delivery."""
+        """Deliver what the spool holds for this sink, forever; acknowledge only what was accepted."""
+
+    def drain(self) -> None:
+        self.draining = True
+
+    async def close(self) -> None:  # noqa: B027 - most sinks hold nothing to release
+        """Release connections; called once the sink has stopped running."""
+
+
+class SequentialSink(Sink):
+    """A sink that delivers one batch at a time, in spool order."""
+
+    batch_max_records: ClassVar[int] = 10_000
+
+    async def run(self) -> None:
         position = self.spool.cursor(self.id)
         while True:
             blocks = self.spool.read(self.id, position, self.batch_max_records)
@@ -42,11 +57,7 @@ class Sink(ABC):
     async def deliver(self, blocks: list[StoredBlock]) -> None:
         """Send every record of `blocks` from each block's `start`; return only once accepted."""
 
-    async def close(self) -> None:  # noqa: B027 - most sinks hold nothing to release
-        """Release connections; called once the sink has stopped running."""
-
 
 def count_sent(sink: Sink, events: int, size: int) -> None:
     sink.sent_events.inc(events)
     sink.sent_bytes.inc(size)
-

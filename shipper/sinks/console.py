@@ -13,10 +13,10 @@ import orjson
 from shipper.buffer.spool import StoredBlock
 from shipper.config.model import ConsoleSink as ConsoleOptions
 from shipper.record import MESSAGE, as_event
-from shipper.sinks.base import Sink, count_sent
+from shipper.sinks.base import SequentialSink, count_sent
 
 
-class ConsoleSink(Sink):
+class ConsoleSink(SequentialSink):
     type = "console"
     options: ConsoleOptions
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import gzip
 import os
 import random
-import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -14,53 +12,7 @@ import orjson
 import pytest
 
 from tests.agent_process import AgentProcess, output_messages, wait_for, write_config
-
-CONTAINER_ID = "a" * 64
-
-
-class KubeletWriter(threading.Thread):
-    """Writes CRI lines (some split into P fragments) to 0.log; rotates it like kubelet every N lines:
-    rename to 0.log.<timestamp>, create a new 0.log, later gzip the rotated file and delete it."""
-
-    def __init__(self, pod_dir: Path, lines: int, rotate_every: int, seed: int):
-        super().__init__(daemon=True)
-        self.pod_dir = pod_dir
-        self.lines = [f"msg {i:06d} " + "p" * (i % 50) for i in range(lines)]
-        self.rotate_every = rotate_every
-        self.random = random.Random(seed)
-        self.rotations = 0
-
-    def run(self) -> None:
-        log = self.pod_dir / "0.log"
-        rotated: list[Path] = []
-        handle = open(log, "a")  # noqa: SIM115 - the writer keeps it open across rotations, like a runtime
-        for i, line in enumerate(self.lines):
-            stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{i % 10**9:09d}Z"
-            if i % 7 == 0 and len(line) > 12:
-                handle.write(f"{stamp} stdout P {line[:12]}\n{stamp} stdout F {line[12:]}\n")
-            else:
-                handle.write(f"{stamp} stdout F {line}\n")
-            handle.flush()
-            if i and i % self.rotate_every == 0:
-                handle.close()
-                target = self.pod_dir / f"0.log.{time.strftime('%Y%m%d-%H%M%S')}-{i}"
-                log.rename(target)
-                rotated.append(target)
-                handle = open(log, "a")  # noqa: SIM115
-                self.rotations += 1
-                self._compress_and_delete(rotated)
-            if i % 200 == 0:
-                time.sleep(0.01)
-        handle.close()
-
-    def _compress_and_delete(self, rotated: list[Path]) -> None:
-        if len(rotated) >= 2:  # kubelet compresses all but the newest rotated file
-            old = rotated.pop(0)
-            with open(old, "rb") as src, gzip.open(f"{old}.gz", "wb") as dst:
-                dst.write(src.read())
-            old.unlink()
-        for gz in sorted(self.pod_dir.glob("0.log.*.gz"))[:-1]:
-            gz.unlink()
+from tests.node import CONTAINER_ID, KubeletWriter
 
 
 @pytest.mark.slow

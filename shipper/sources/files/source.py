@@ -54,8 +54,8 @@ class FileSource(Source):
                     next_discovery = time.monotonic() + self.options.discover_interval
                 progressed = False
                 for tailed in list(self.files.values()):
-                    if self.stopping.is_set():
-                        break
+                    if self.stopping.is_set() or time.monotonic() >= next_discovery:
+                        break  # a busy round must not delay finding new files (they may rotate soon)
                     progressed |= await self._read(tailed)
                 await self._close_finished()
                 if not progressed:

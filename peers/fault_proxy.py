@@ -1,0 +1,156 @@
+"""An HTTP proxy in front of LocalStack that injects CloudWatch faults on command.
+
+Faults apply to requests of one API operation (PutLogEvents by default) and are used up in order:
+- `throttle(n)`: answer 400 ThrottlingException without forwarding;
+- `unavailable(n, status)`: answer 500/503 without forwarding;
+- `reset(n)`: close the connection without forwarding (the request never landed);
+- `reset_after_forward(n)`: forward, let LocalStack accept, then close the connection without the
+  answer (the request landed, the client cannot know);
+- `hang(n)`: never answer (the client's read timeout fires);
+- `deny(on)`: answer 400 AccessDeniedException until switched off;
+- `slow(seconds)`: forward, then hold every answer this long (a window in which a batch has landed
+  but the agent does not know it yet).
+Requests are counted by operation (`X-Amz-Target`, or the `Action` of a query-protocol call such as
+STS AssumeRoleWithWebIdentity).
+It runs its own event loop in a thread, so synchronous tests can drive it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import Counter, deque
+
+import aiohttp
+from aiohttp import web
+
+_TARGET_PREFIX = "Logs_20140328."
+_HOP_HEADERS = {"host", "content-length", "transfer-encoding", "connection", "keep-alive"}
+
+
+class FaultProxy:
+    def __init__(self, upstream: str, operation: str = "PutLogEvents"):
+        self.upstream = upstream.rstrip("/")
+        self.operation = operation
+        self.faults: deque[tuple[str, int]] = deque()
+        self.denying = False
+        self.delay = 0.0
+        self.seen: Counter = Counter()  # operation -> requests received
+        self.injected: Counter = Counter()  # fault -> times applied
+        self.url = ""
+        self._loop = asyncio.new_event_loop()
+        self._started = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name="fault-proxy", daemon=True)
+        self._lock = threading.Lock()
+
+    # -- commands ----------------------------------------------------------------------------
+
+    def throttle(self, count: int) -> None:
+        self._add("throttle", count)
+
+    def unavailable(self, count: int, status: int = 503) -> None:
+        self._add(f"status:{status}", count)
+
+    def reset(self, count: int) -> None:
+        self._add("reset", count)
+
+    def reset_after_forward(self, count: int) -> None:
+        self._add("reset_after_forward", count)
+
+    def hang(self, count: int) -> None:
+        self._add("hang", count)
+
+    def deny(self, on: bool) -> None:
+        self.denying = on
+
+    def slow(self, seconds: float) -> None:
+        self.delay = seconds
+
+    def pending(self) -> int:
+        with self._lock:
+            return len(self.faults)
+
+    def _add(self, fault: str, count: int) -> None:
+        with self._lock:
+            self.faults.extend((fault, 0) for _ in range(count))
+
+    # -- serving -----------------------------------------------------------------------------
+
+    def start(self) -> FaultProxy:
+        self._thread.start()
+        self._started.wait(10)
+        return self
+
+    def stop(self) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+
+    def _serve(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        self._loop.run_until_complete(self._setup())
+        self._started.set()
+        self._loop.run_forever()
+
+    async def _setup(self) -> None:
+        self._session = aiohttp.ClientSession(auto_decompress=False)
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        body = await request.read()
+        operation = request.headers.get("X-Amz-Target", "").removeprefix(_TARGET_PREFIX) or _query_action(body)
+        self.seen[operation] += 1
+        fault = self._next_fault() if operation == self.operation else None
+        if self.denying and operation == self.operation:
+            return _error(400, "AccessDeniedException", "User is not authorized to perform logs:PutLogEvents")
+        if fault == "throttle":
+            return _error(400, "ThrottlingException", "Rate exceeded")
+        if fault and fault.startswith("status:"):
+            status = int(fault.split(":")[1])
+            return _error(status, "ServiceUnavailableException" if status == 503 else "InternalFailure", "injected")
+        if fault == "reset":
+            request.transport.abort()
+            raise ConnectionResetError
+        if fault == "hang":
+            await asyncio.sleep(3600)
+        status, headers, answer = await self._forward(request, body)
+        if fault == "reset_after_forward":
+            request.transport.abort()
+            raise ConnectionResetError
+        if self.delay and operation == self.operation:
+            await asyncio.sleep(self.delay)
+        return web.Response(status=status, headers=headers, body=answer)
+
+    def _next_fault(self) -> str | None:
+        with self._lock:
+            if not self.faults:
+                return None
+            fault, _ = self.faults.popleft()
+        self.injected[fault] += 1
+        return fault
+
+    async def _forward(self, request: web.Request, body: bytes) -> tuple[int, dict[str, str], bytes]:
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_HEADERS}
+        async with self._session.request(request.method, self.upstream + request.path_qs, headers=headers,
+                                         data=body) as answer:
+            payload = await answer.read()
+            out = {k: v for k, v in answer.headers.items() if k.lower() not in _HOP_HEADERS}
+            return answer.status, out, payload
+
+
+def _query_action(body: bytes) -> str:
+    for pair in body.split(b"&"):
+        if pair.startswith(b"Action="):
+            return pair[7:].decode("ascii", "replace")
+    return ""
+
+
+def _error(status: int, code: str, message: str) -> web.Response:
+    return web.json_response({"__type": code, "message": message}, status=status,
+                             content_type="application/x-amz-json-1.1")

@@ -1,0 +1,121 @@
+"""Events and PutLogEvents batches within every limit of the API.
+
+An *event* is a tuple `(timestamp_ms, message, size, block, index, part, segment)`: `size` is the
+message's UTF-8 length, `(block, index, part)` its place in the spool (part > 0 for the later pieces
+of a split message) and `segment` the read segment that acknowledges it.
+
+Limits (DESIGN section 4): at most 1,048,576 bytes per call counting 26 per event, 10,000 events,
+at most 24 hours between the first and the last event, events in chronological order; one event at
+most `max_event_size` bytes including the 26 (longer messages are split, never dropped).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+from typing import Any
+
+import orjson
+
+from shipper.sinks.cloudwatch.config import EVENT_OVERHEAD
+
+MAX_BATCH_BYTES = 1_048_576
+MAX_BATCH_EVENTS = 10_000
+MAX_BATCH_SPAN_MS = 24 * 3600 * 1000 - 1
+EMPTY_MESSAGE = " "  # CloudWatch refuses an empty message; an empty line is sent as one space
+
+TIMESTAMP, MESSAGE, SIZE, BLOCK, INDEX, PART, SEGMENT = range(7)
+Event = tuple[int, str, int, int, int, int, Any]
+
+
+def utf8_size(message: str) -> int:
+    return len(message) if message.isascii() else len(message.encode("utf-8"))
+
+
+def valid_text(message: str) -> str:
+    """The message itself, or, if it holds lone surrogates (not encodable), with them replaced."""
+    try:
+        message.encode("utf-8")
+    except UnicodeEncodeError:
+        return message.encode("utf-8", "replace").decode("utf-8")
+    return message
+
+
+def split_message(message: str, max_bytes: int) -> list[str]:
+    """Pieces of at most `max_bytes` UTF-8 bytes each, cut between characters, in order."""
+    data = message.encode("utf-8")
+    pieces = []
+    start = 0
+    while start < len(data):
+        end = min(start + max_bytes, len(data))
+        while end < len(data) and (data[end] & 0xC0) == 0x80:  # never cut inside a character
+            end -= 1
+        pieces.append(data[start:end].decode("utf-8"))
+        start = end
+    return pieces
+
+
+def make_events(timestamp_ms: int, message: str, block: int, index: int, segment: Any,
+                max_event_size: int) -> list[Event]:
+    """The events of one record: one, or several when the message is too long for one event."""
+    if not message:
+        message = EMPTY_MESSAGE
+    try:
+        size = utf8_size(message)
+    except UnicodeEncodeError:  # lone surrogates cannot go into JSON: replace them, never fail the batch
+        message = valid_text(message)
+        size = utf8_size(message)
+    if size + EVENT_OVERHEAD <= max_event_size:
+        return [(timestamp_ms, message, size, block, index, 0, segment)]
+    pieces = split_message(message, max_event_size - EVENT_OVERHEAD)
+    return [(timestamp_ms, piece, utf8_size(piece), block, index, part, segment)
+            for part, piece in enumerate(pieces)]
+
+
+def take_batch(queue: deque[Event], limit: int | None = None) -> list[Event]:
+    """Pop from the left of `queue` the longest run of events that fits one PutLogEvents call.
+
+    `limit` caps the number of events taken (used to rebuild a batch recorded before a restart).
+    """
+    batch: list[Event] = []
+    if not queue:
+        return batch
+    most = min(MAX_BATCH_EVENTS, limit if limit is not None else MAX_BATCH_EVENTS)
+    total = 0
+    first = queue[0][TIMESTAMP]
+    low = high = first
+    while queue and len(batch) < most:
+        event = queue[0]
+        timestamp = event[TIMESTAMP]
+        cost = event[SIZE] + EVENT_OVERHEAD
+        if total + cost > MAX_BATCH_BYTES:
+            break
+        if timestamp < low or timestamp > high:
+            if max(high, timestamp) - min(low, timestamp) > MAX_BATCH_SPAN_MS:
+                break
+            low, high = min(low, timestamp), max(high, timestamp)
+        batch.append(queue.popleft())
+        total += cost
+    return batch
+
+
+def chronological(batch: Iterable[Event]) -> list[Event]:
+    """The batch sorted by time; events of the same millisecond keep the order they were read in."""
+    return sorted(batch, key=_timestamp)
+
+
+def request_body(group: str, stream: str, events: list[Event]) -> bytes:
+    """The PutLogEvents JSON body, built in one pass (botocore would walk every event twice)."""
+    return orjson.dumps({
+        "logGroupName": group,
+        "logStreamName": stream,
+        "logEvents": [{"timestamp": e[TIMESTAMP], "message": e[MESSAGE]} for e in events],
+    })
+
+
+def billed_bytes(events: Iterable[Event]) -> int:
+    return sum(e[SIZE] + EVENT_OVERHEAD for e in events)
+
+
+def _timestamp(event: Event) -> int:
+    return event[TIMESTAMP]

@@ -1,0 +1,118 @@
+"""The CloudWatch Logs API through aiobotocore: credentials, signing, endpoints and HTTP.
+
+PutLogEvents bodies are built by us with orjson (batch.request_body) and put in place of the one
+botocore would serialize, through its `before-call` hook: validating and serializing 10,000 events
+would cost botocore more CPU than the whole rest of the pipeline (DESIGN section 7). botocore's own
+retries are off; the sink retries (retry.py). Sequence tokens are never sent.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from contextlib import AsyncExitStack
+from typing import Any
+
+from aiobotocore.config import AioConfig
+from aiobotocore.session import get_session
+from botocore.exceptions import ClientError
+
+from shipper import __version__
+from shipper.observe import metrics
+from shipper.sinks.cloudwatch.config import CloudWatchLogsSink as Options
+
+_BODY: contextvars.ContextVar[bytes | None] = contextvars.ContextVar("put_log_events_body", default=None)
+GET_EVENTS_LIMIT = 10_000
+
+
+class CloudWatchLogs:
+    def __init__(self, sink_id: str, options: Options):
+        self.sink_id = sink_id
+        self.options = options
+        self._stack = AsyncExitStack()
+        self._client: Any = None
+
+    async def open(self) -> None:
+        config = AioConfig(
+            parameter_validation=False,
+            retries={"total_max_attempts": 1, "mode": "standard"},
+            connect_timeout=min(10.0, self.options.request_timeout),
+            read_timeout=self.options.request_timeout,
+            max_pool_connections=self.options.max_requests_in_flight + 2,
+            user_agent_extra=f"shipper/{__version__}",
+            tcp_keepalive=True,
+        )
+        session = get_session()
+        self._client = await self._stack.enter_async_context(session.create_client(
+            "logs", region_name=self.options.region, endpoint_url=self.options.endpoint, config=config,
+        ))
+        self._client.meta.events.register("before-call.cloudwatch-logs.PutLogEvents", _use_prepared_body)
+
+    async def close(self) -> None:
+        await self._stack.aclose()
+
+    async def put_log_events(self, group: str, stream: str, body: bytes) -> dict[str, Any]:
+        """Send a body built by batch.request_body; returns `rejectedLogEventsInfo` (or {})."""
+        token = _BODY.set(body)
+        try:
+            response = await self._call("PutLogEvents", logGroupName=group, logStreamName=stream, logEvents=[])
+        finally:
+            _BODY.reset(token)
+        return response.get("rejectedLogEventsInfo") or {}
+
+    async def create_log_group(self, group: str, tags: dict[str, str]) -> bool:
+        """Create a group; False if it already existed (another node won the race)."""
+        return await self._create("CreateLogGroup", logGroupName=group, **({"tags": tags} if tags else {}))
+
+    async def put_retention_policy(self, group: str, days: int) -> None:
+        await self._call("PutRetentionPolicy", logGroupName=group, retentionInDays=days)
+
+    async def create_log_stream(self, group: str, stream: str) -> bool:
+        return await self._create("CreateLogStream", logGroupName=group, logStreamName=stream)
+
+    async def get_log_events(self, group: str, stream: str, start_ms: int, end_ms: int) -> list[tuple[int, str]]:
+        """(timestamp, message) of the stream's events in [start_ms, end_ms], oldest first."""
+        events: list[tuple[int, str]] = []
+        token = None
+        while True:
+            page = await self._call(
+                "GetLogEvents", logGroupName=group, logStreamName=stream, startTime=start_ms, endTime=end_ms + 1,
+                startFromHead=True, limit=GET_EVENTS_LIMIT, **({"nextToken": token} if token else {}),
+            )
+            events += [(e["timestamp"], e["message"]) for e in page.get("events", [])]
+            following = page.get("nextForwardToken")
+            if not page.get("events") or following is None or following == token:
+                return events
+            token = following
+
+    async def _create(self, operation: str, **params: Any) -> bool:
+        try:
+            await self._call(operation, **params)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ResourceAlreadyExistsException":
+                return False
+            raise
+        return True
+
+    async def _call(self, operation: str, **params: Any) -> dict[str, Any]:
+        method = getattr(self._client, _snake(operation))
+        try:
+            response = await method(**params)
+        except ClientError as error:
+            code = str(error.response.get("Error", {}).get("Code", "Unknown"))
+            metrics.api_calls.labels(self.sink_id, "cloudwatch_logs", operation, code).inc()
+            raise
+        except Exception as error:
+            metrics.api_calls.labels(self.sink_id, "cloudwatch_logs", operation, type(error).__name__).inc()
+            raise
+        metrics.api_calls.labels(self.sink_id, "cloudwatch_logs", operation, "ok").inc()
+        return response
+
+
+def _use_prepared_body(params: dict[str, Any], **_: Any) -> None:
+    body = _BODY.get()
+    if body is not None:
+        params["body"] = body
+
+
+def _snake(operation: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in operation).lstrip("_")

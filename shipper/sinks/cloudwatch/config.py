@@ -1,0 +1,79 @@
+"""Options of the `cloudwatch_logs` sink."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from shipper.config.base import SinkOptions
+from shipper.config.units import ByteSize, Duration
+from shipper.sinks.cloudwatch import naming
+from shipper.templates import Template
+
+RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+                  3288, 3653)
+EVENT_OVERHEAD = 26  # bytes CloudWatch adds to every event when it counts a batch
+MAX_EVENT_SIZE = 1024 * 1024
+
+
+class CloudWatchLogsSink(SinkOptions):
+    type: Literal["cloudwatch_logs"]
+    region: str | None = Field(None, description="AWS region; by default the SDK's (AWS_REGION, profile, IMDS).")
+    endpoint: str | None = Field(None, description="Endpoint URL instead of AWS's (LocalStack in tests); '' = AWS.")
+    group_name: str = Field(description="Log group name; a template such as /eks/{kubernetes.namespace}.")
+    stream_name: str = Field(description="Log stream name; a template such as {kubernetes.pod_name}.")
+    fallback_group_name: str = Field(
+        "/shipper/unrouted", description="Group for records that lack a field the group template names (counted)."
+    )
+    fallback_stream_name: str = Field(
+        "unrouted", description="Stream for records that lack a field the stream template names (counted)."
+    )
+    create_missing_group: bool = Field(False, description="Create log groups that do not exist.")
+    create_missing_stream: bool = Field(True, description="Create log streams that do not exist.")
+    retention_days: int | None = Field(None, description="Retention applied to the groups this sink creates.")
+    tags: dict[str, str] = Field(default_factory=dict, description="Tags given to the groups this sink creates.")
+    encoding: Literal["text", "json"] = Field(
+        "text", description="`text`: the log line as the event message; `json`: an object with every field."
+    )
+    max_event_size: ByteSize = Field(
+        256 * 1024, ge=1024, le=MAX_EVENT_SIZE,
+        description="Largest event (message bytes + 26); longer messages are split into ordered parts.",
+    )
+    batch_timeout: Duration = Field(1.0, gt=0, description="Longest a record waits for its batch to fill.")
+    max_requests_in_flight: int = Field(16, ge=1, le=256, description="Requests in flight over all streams.")
+    request_timeout: Duration = Field(30.0, gt=0, description="Time to wait for one API response.")
+
+    @field_validator("group_name", "stream_name")
+    @classmethod
+    def _template(cls, value: str) -> str:
+        Template(value)  # raises ValueError naming the problem
+        if not value:
+            raise ValueError("must not be empty")
+        return value
+
+    @field_validator("fallback_group_name")
+    @classmethod
+    def _group(cls, value: str) -> str:
+        return naming.check_group_name(value)
+
+    @field_validator("fallback_stream_name")
+    @classmethod
+    def _stream(cls, value: str) -> str:
+        return naming.check_stream_name(value)
+
+    @field_validator("retention_days")
+    @classmethod
+    def _retention(cls, value: int | None) -> int | None:
+        if value is not None and value not in RETENTION_DAYS:
+            raise ValueError(f"{value} is not one of {', '.join(map(str, RETENTION_DAYS))}")
+        return value
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"{value!r} is not an http:// or https:// URL")
+        return value

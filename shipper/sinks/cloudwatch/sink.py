@@ -1,0 +1,420 @@
+"""`cloudwatch_logs`: records leave the spool here for CloudWatch Logs.
+
+Flow: the reader takes segments of the spool and routes each record's events to the queue of its
+(group, stream); one worker per stream sends that queue's batches one at a time (order kept),
+under a bound on requests in flight over all streams; the ack tracker moves the spool cursor once
+every event of a segment is delivered. See reconcile.py for how a crash avoids duplicates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import Counter, deque
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from shipper.buffer.spool import Position, Spool, StoredBlock
+from shipper.observe import metrics
+from shipper.record import MESSAGE, TIMESTAMP, as_event
+from shipper.sinks.acks import AckTracker
+from shipper.sinks.base import Sink, count_sent
+from shipper.sinks.cloudwatch import reconcile
+from shipper.sinks.cloudwatch.batch import (
+    MAX_BATCH_BYTES,
+    MAX_BATCH_EVENTS,
+    PART,
+    SEGMENT,
+    SIZE,
+    Event,
+    billed_bytes,
+    chronological,
+    make_events,
+    request_body,
+    take_batch,
+)
+from shipper.sinks.cloudwatch.client import CloudWatchLogs
+from shipper.sinks.cloudwatch.config import EVENT_OVERHEAD
+from shipper.sinks.cloudwatch.config import CloudWatchLogsSink as Options
+from shipper.sinks.cloudwatch.naming import Namer
+from shipper.sinks.cloudwatch.reconcile import BatchRow
+from shipper.sinks.cloudwatch.retry import Failure, Retryable, classify, error_code, retrying
+
+log = logging.getLogger(__name__)
+
+READ_RECORDS = 10_000  # records per spool read (one segment)
+MAX_PENDING_EVENTS = 200_000  # events held in memory across all stream queues
+DRAIN_BACKOFF_MAX = 1.0  # longest retry wait once the agent is stopping
+
+
+class InvalidBatch(Exception):
+    """CloudWatch refuses the request itself (InvalidParameterException)."""
+
+
+class StreamQueue:
+    """The events waiting for one log stream, and the worker that sends them in order."""
+
+    def __init__(self, group: str, stream: str):
+        self.group = group
+        self.stream = stream
+        self.events: deque[Event] = deque()
+        self.size = 0
+        self.since: float | None = None  # when the oldest waiting event was queued
+        self.wake = asyncio.Event()
+        self.task: asyncio.Task | None = None
+        self.recovered: deque[BatchRow] = deque()  # rows of batches sent before a restart
+        self.previous: Counter | None = None  # (timestamp, message) of the last batch sent
+
+    def full(self) -> bool:
+        return len(self.events) >= MAX_BATCH_EVENTS or self.size >= MAX_BATCH_BYTES
+
+
+class CloudWatchLogsSink(Sink):
+    type = "cloudwatch_logs"
+    options: Options
+
+    def __init__(self, sink_id: str, options: Options, spool: Spool):
+        super().__init__(sink_id, options, spool)
+        self.client = CloudWatchLogs(sink_id, options)
+        self.namer = Namer(options.group_name, options.stream_name, options.fallback_group_name,
+                           options.fallback_stream_name)
+        self.queues: dict[tuple[str, str], StreamQueue] = {}
+        self.tracker = AckTracker(spool, sink_id, self._on_all_acked)
+        self.ready = True
+        self.last_error = ""
+        self._requests = asyncio.Semaphore(options.max_requests_in_flight)
+        self._pending = 0
+        self._room = asyncio.Event()
+        self._routed = Position(0, 0)  # set from the cursor when run() starts
+        self._at_tail = False
+        self._awaiting_routing: set[StreamQueue] = set()
+        self._received = metrics.events_received.labels(sink_id, self.type)
+        self._received_bytes = metrics.bytes_received.labels(sink_id, self.type)
+        self._billed = metrics.bytes_billed.labels(sink_id, self.type)
+        self._fallbacks = metrics.events_fallback_named.labels(sink_id, self.type)
+        self._ready_gauge = metrics.sink_ready.labels(sink_id, self.type)
+        self._ready_gauge.set(1)
+
+    # -- reading and routing --------------------------------------------------------------------
+
+    async def run(self) -> None:
+        await self.client.open()
+        self._recover()
+        try:
+            await self._read()
+        finally:
+            tasks = [q.task for q in self.queues.values() if q.task is not None]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            self.queues.clear()
+
+    async def _read(self) -> None:
+        position = self._routed = self.spool.cursor(self.id)
+        while True:
+            while self._pending >= MAX_PENDING_EVENTS and not self._awaiting_routing:
+                self._room.clear()
+                await self._room.wait()
+            blocks = self.spool.read(self.id, position, READ_RECORDS)
+            if blocks:
+                self._at_tail = False
+                self.idle.clear()
+                position = blocks[-1].end()
+                self._route(blocks, position)
+                continue
+            tail = self.spool.tail()
+            if tail > position:  # only blocks of sources this sink does not take: pass them
+                position = tail
+                self.tracker.seal(self.tracker.open(position), 0)
+            self._at_tail = True
+            if self.tracker.empty:
+                self.idle.set()
+            await self.spool.wait_for_append(position)
+
+    def _route(self, blocks: list[StoredBlock], end: Position) -> None:
+        segment = self.tracker.open(end)
+        touched: set[StreamQueue] = set()
+        events = 0
+        received_bytes = 0
+        records_total = 0
+        now = time.monotonic()
+        max_size = self.options.max_event_size
+        for block in blocks:
+            records = block.records[block.start:] if block.start else block.records
+            records_total += len(records)
+            per_record = self.namer.per_record(records)
+            queue = None if per_record else self._queue_for(block.common, records[0], len(records))
+            for index, record in enumerate(records, start=block.start):
+                if per_record:
+                    queue = self._queue_for(block.common, record, 1)
+                message = self._message(block.common, record)
+                produced = make_events(record[TIMESTAMP] // 1_000_000, message, block.id, index, segment, max_size)
+                queue.events.extend(produced)
+                for event in produced:
+                    queue.size += event[SIZE] + EVENT_OVERHEAD
+                    received_bytes += event[SIZE]
+                events += len(produced)
+                touched.add(queue)
+        self._received.inc(records_total)
+        self._received_bytes.inc(received_bytes)
+        self._pending += events
+        self._routed = end
+        for queue in touched:
+            if queue.since is None:
+                queue.since = now
+        for queue in (*touched, *self._awaiting_routing):
+            self._start(queue)
+            queue.wake.set()
+        self.tracker.seal(segment, events)
+
+    def _queue_for(self, common: Mapping[str, Any], record: Any, records: int) -> StreamQueue:
+        before = self.namer.fallbacks
+        key = self.namer.name(common, record)
+        if self.namer.fallbacks != before:
+            self._fallbacks.inc(records)
+        queue = self.queues.get(key)
+        if queue is None:
+            queue = self.queues[key] = StreamQueue(*key)
+        return queue
+
+    def _message(self, common: Mapping[str, Any], record: Any) -> str:
+        if self.options.encoding == "text":
+            return record[MESSAGE]
+        return orjson.dumps(as_event(common, record)).decode("utf-8")
+
+    def _start(self, queue: StreamQueue) -> None:
+        if queue.task is None or queue.task.done():
+            queue.task = asyncio.create_task(self._work(queue), name=f"cloudwatch {queue.group} {queue.stream}")
+
+    def _on_all_acked(self) -> None:
+        if self._at_tail:
+            self.idle.set()
+
+    # -- one worker per stream --------------------------------------------------------------------
+
+    async def _work(self, queue: StreamQueue) -> None:
+        while queue.events:
+            if not self._due(queue):
+                queue.wake.clear()
+                wait = queue.since + self.options.batch_timeout - time.monotonic() if queue.since else None
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(queue.wake.wait(), wait)
+                continue
+            batch, row = self._next_batch(queue)
+            if not batch:
+                queue.wake.clear()
+                await queue.wake.wait()
+                continue
+            queue.since = time.monotonic() if queue.events else None
+            await self._deliver(queue, batch, row)
+        queue.size = 0
+        queue.since = None
+
+    def _due(self, queue: StreamQueue) -> bool:
+        return bool(
+            queue.full() or queue.recovered or self.draining
+            or (queue.since is not None and time.monotonic() - queue.since >= self.options.batch_timeout)
+        )
+
+    def _next_batch(self, queue: StreamQueue) -> tuple[list[Event], BatchRow | None]:
+        """The next batch of the stream: as recorded before a restart if it was, else as many as fit."""
+        self._awaiting_routing.discard(queue)
+        while queue.recovered:
+            row = queue.recovered[0]
+            head = reconcile.place(queue.events[0])
+            if head > row.last:
+                queue.recovered.popleft()  # its records were acknowledged
+                continue
+            if head < row.first:  # names or order changed since (new configuration): send as new
+                log.warning("%s: batches recorded for %s/%s no longer match the spool; sending them again",
+                            self.id, queue.group, queue.stream)
+                queue.recovered.clear()
+                break
+            if (row.last[0], row.last[1]) >= tuple(self._routed):
+                self._awaiting_routing.add(queue)  # the rest of the batch is not read yet
+                return [], None
+            queue.recovered.popleft()
+            count = 0
+            for event in queue.events:
+                if reconcile.place(event) > row.last:
+                    break
+                count += 1
+            return self._pop(queue, count), row
+        return self._pop(queue, None), None
+
+    def _pop(self, queue: StreamQueue, count: int | None) -> list[Event]:
+        batch = take_batch(queue.events, count)
+        queue.size -= sum(e[SIZE] + EVENT_OVERHEAD for e in batch)
+        return batch
+
+    async def _deliver(self, queue: StreamQueue, batch: list[Event], row: BatchRow | None) -> None:
+        maybe_landed = row is not None
+        if row is None:
+            row = reconcile.row_for(queue.group, queue.stream, batch, queue.previous)
+            self.spool.save_sink_state(self.id, row.key, row.encode())
+            self.tracker.forget_when_acked(row.last[0], row.last[1], row.key)
+        if not row.landed:
+            events = chronological(batch)
+            try:
+                await self._put(queue, events, row, maybe_landed)
+            except InvalidBatch:
+                await self._bisect(queue, events)
+        self._finish(queue, batch, row)
+
+    def _finish(self, queue: StreamQueue, batch: list[Event], row: BatchRow) -> None:
+        """The batch is in CloudWatch (or refused event by event, counted): acknowledge it."""
+        queue.previous = Counter((e[0], e[1]) for e in batch)
+        self._pending -= len(batch)
+        self._room.set()
+        count_sent(self, sum(1 for e in batch if e[PART] == 0), sum(e[SIZE] for e in batch))
+        self._billed.inc(billed_bytes(batch))
+        row.landed = True
+        self.tracker.done(e[SEGMENT] for e in batch)
+        if not self.tracker.forgotten(row.key):
+            self.spool.save_sink_state(self.id, row.key, row.encode())
+
+    async def _put(self, queue: StreamQueue, events: list[Event], row: BatchRow, maybe_landed: bool) -> None:
+        """Send until CloudWatch has the batch (or says it already had it)."""
+        state = {"maybe_landed": maybe_landed}
+        async for attempt in retrying(self._sleep, self._on_retry):
+            with attempt:
+                async with self._requests:
+                    if state["maybe_landed"] and await self._already_there(queue, events, row):
+                        log.info("%s: a batch of %d events for %s/%s had landed before; not sending it again",
+                                 self.id, len(events), queue.group, queue.stream)
+                        self._set_ready()
+                        return
+                    try:
+                        rejected = await self._send(queue, events)
+                    except Retryable as failure:
+                        if failure.failure is Failure.AMBIGUOUS:
+                            state["maybe_landed"] = True
+                        raise
+                self._set_ready()
+                self._count_rejected(rejected, len(events))
+                return
+
+    async def _send(self, queue: StreamQueue, events: list[Event]) -> dict[str, Any]:
+        body = request_body(queue.group, queue.stream, events)
+        created = False
+        while True:
+            try:
+                return await self.client.put_log_events(queue.group, queue.stream, body)
+            except Exception as error:
+                failure = classify(error)
+                if failure is Failure.INVALID:
+                    raise InvalidBatch(str(error)) from error
+                if failure is not Failure.MISSING or created:
+                    raise Retryable(failure, error) from error
+                await self._create(queue, error)
+                created = True  # a group or stream deleted while running is made again, once per attempt
+
+    async def _create(self, queue: StreamQueue, missing: Exception) -> None:
+        options = self.options
+        if not options.create_missing_stream:
+            raise Retryable(Failure.FORBIDDEN, missing)
+        try:
+            await self.client.create_log_stream(queue.group, queue.stream)
+            return
+        except Exception as error:
+            if classify(error) is not Failure.MISSING:
+                raise Retryable(classify(error), error) from error
+            if not options.create_missing_group:
+                raise Retryable(Failure.FORBIDDEN, error) from error
+        try:
+            if await self.client.create_log_group(queue.group, options.tags):
+                log.info("%s: created log group %s", self.id, queue.group)
+                if options.retention_days:
+                    await self.client.put_retention_policy(queue.group, options.retention_days)
+            await self.client.create_log_stream(queue.group, queue.stream)
+        except Exception as error:
+            raise Retryable(classify(error), error) from error
+
+    async def _already_there(self, queue: StreamQueue, events: list[Event], row: BatchRow) -> bool:
+        want = reconcile.expected(events, row)
+        if not want:
+            return True
+        low = min(ts for ts, _ in want)
+        high = max(ts for ts, _ in want)
+        try:
+            found = await self.client.get_log_events(queue.group, queue.stream, low, high)
+        except Exception as error:
+            failure = classify(error)
+            if failure is Failure.MISSING:
+                return False
+            raise Retryable(failure, error) from error
+        return reconcile.all_there(want, found)
+
+    async def _bisect(self, queue: StreamQueue, events: list[Event]) -> None:
+        """Send halves of a refused batch; an event refused alone is dropped and counted."""
+        if len(events) == 1:
+            log.error("%s: CloudWatch refuses an event of %s/%s; dropping it", self.id, queue.group, queue.stream)
+            metrics.events_discarded.labels(self.id, self.type, "invalid").inc()
+            return
+        middle = len(events) // 2
+        for half in (events[:middle], events[middle:]):
+            row = reconcile.BatchRow(queue.group, queue.stream, reconcile.place(half[0]), reconcile.place(half[-1]))
+            try:
+                await self._put(queue, half, row, maybe_landed=False)
+            except InvalidBatch:
+                await self._bisect(queue, half)
+
+    def _count_rejected(self, rejected: dict[str, Any], total: int) -> int:
+        """Count events CloudWatch refused one by one; they are acknowledged, never sent again."""
+        if not rejected:
+            return 0
+        too_old = rejected.get("tooOldLogEventEndIndex", -1) + 1
+        expired = max(0, rejected.get("expiredLogEventEndIndex", -1) + 1 - too_old)
+        too_new = total - rejected["tooNewLogEventStartIndex"] if "tooNewLogEventStartIndex" in rejected else 0
+        for reason, count in (("too_old", too_old), ("expired", expired), ("too_new", too_new)):
+            if count:
+                metrics.events_discarded.labels(self.id, self.type, reason).inc(count)
+                log.warning("%s: CloudWatch rejected %d event(s) as %s", self.id, count, reason.replace("_", " "))
+        return too_old + expired + too_new
+
+    # -- health and retries -----------------------------------------------------------------------
+
+    def _on_retry(self, failure: Retryable, wait: float) -> None:
+        metrics.retries.labels(self.id, self.type, failure.failure.value).inc()
+        metrics.errors.labels(self.id, self.type, "deliver", error_code(failure.cause)).inc()
+        self.last_error = str(failure)
+        if failure.failure is Failure.FORBIDDEN:
+            if self.ready:
+                log.error("%s: not ready: %s (records stay in the spool; retrying)", self.id, failure)
+            self.ready = False
+            self._ready_gauge.set(0)
+        else:
+            log.warning("%s: %s; retrying in %.1fs", self.id, failure, wait)
+
+    def _set_ready(self) -> None:
+        if not self.ready:
+            log.info("%s: ready again", self.id)
+            self.ready = True
+            self._ready_gauge.set(1)
+
+    async def _sleep(self, seconds: float) -> None:
+        await asyncio.sleep(min(seconds, DRAIN_BACKOFF_MAX) if self.draining else seconds)
+
+    # -- restart ----------------------------------------------------------------------------------
+
+    def _recover(self) -> None:
+        """Load the rows of batches sent before the last stop, to skip the ones that landed."""
+        rows = sorted((BatchRow.decode(v) for v in self.spool.sink_state(self.id).values()), key=lambda r: r.first)
+        for row in rows:
+            key = (row.group, row.stream)
+            queue = self.queues.get(key)
+            if queue is None:
+                queue = self.queues[key] = StreamQueue(*key)
+            queue.recovered.append(row)
+            self.tracker.forget_when_acked(row.last[0], row.last[1], row.key)
+        if rows:
+            log.info("%s: %d batch(es) were in flight or unacknowledged at the last stop; checking them",
+                     self.id, len(rows))
+
+    async def close(self) -> None:
+        await self.client.close()
+

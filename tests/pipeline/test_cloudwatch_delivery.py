@@ -1,0 +1,248 @@
+"""The cloudwatch_logs sink against LocalStack: exactly once, in order, through faults and kills."""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import subprocess
+import time
+from collections import Counter
+from pathlib import Path
+
+import orjson
+import pytest
+
+from peers.fault_proxy import FaultProxy
+from tests.agent_process import AgentProcess, wait_for
+from tests.cloudwatch import agent_config, arrived, count_arrived, groups, logs_client, unique_prefix
+from tests.node import KubeletWriter, cri_time, make_pod
+
+pytestmark = pytest.mark.localstack
+
+
+@pytest.fixture
+def proxy(localstack):
+    running = FaultProxy(localstack).start()
+    yield running
+    running.stop()
+
+
+def make_pods(root: Path, count: int, lines: int, rotate_every: int, namespaces=("shop", "billing"),
+              pause_every: int = 200) -> list[tuple[str, str, KubeletWriter]]:
+    """Pods with their writers not started yet: start them once the agent tails the files, or the
+    first rotation may come before the agent ever saw the file (lines no tailer could know of)."""
+    pods = []
+    for i in range(count):
+        namespace = namespaces[i % len(namespaces)]
+        pod = f"web-{i}"
+        pod_dir = make_pod(root, namespace, pod, uid=f"00000000-0000-0000-0000-{i:012d}")
+        writer = KubeletWriter(pod_dir, lines, rotate_every, seed=i, prefix=pod, pause_every=pause_every)
+        pods.append((namespace, pod, writer))
+    return pods
+
+
+def start_writers(agent: AgentProcess, pods) -> None:
+    wait_for(lambda: agent.log().count("tailing ") >= len(pods), 30, "the agent to tail every pod")
+    for _, _, writer in pods:
+        writer.start()
+
+
+def expected_streams(prefix: str, pods) -> dict[tuple[str, str], list[str]]:
+    return {(f"{prefix}/{namespace}", f"{pod}.app"): writer.lines for namespace, pod, writer in pods}
+
+
+def assert_exactly_once_in_order(got: dict[tuple[str, str], list[str]], want: dict[tuple[str, str], list[str]]):
+    assert set(got) == set(want)
+    for key, lines in want.items():
+        counts = Counter(got[key])
+        lost = [line for line in lines if line not in counts]
+        duplicated = [line for line, n in counts.items() if n > 1]
+        assert not lost, f"{key}: {len(lost)} lost, first {lost[:3]}"
+        assert not duplicated, f"{key}: {len(duplicated)} duplicated, first {duplicated[:3]}"
+        assert got[key] == lines, f"{key}: out of order"
+
+
+def wait_until_arrived(client, prefix: str, total: int, timeout: float) -> None:
+    wait_for(lambda: count_arrived(client, prefix) >= total, timeout, f"{total} events in CloudWatch", interval=1.0)
+
+
+@pytest.mark.slow
+def test_200k_lines_of_20_rotating_pods_arrive_exactly_once_in_order_in_their_streams(tmp_path, localstack, aws_env):
+    prefix = unique_prefix()
+    client = logs_client(localstack)
+    cfg = agent_config(tmp_path, localstack, prefix, [str(tmp_path / "containers" / "*.log")], retention_days=14,
+                       tags={"team": "platform"})
+    pods = make_pods(tmp_path, count=20, lines=10_000, rotate_every=2_500, pause_every=25)
+    agent = AgentProcess(cfg, stdout=subprocess.DEVNULL)
+    start_writers(agent, pods)
+
+    for _, _, writer in pods:
+        writer.join()
+    wait_until_arrived(client, prefix, 200_000, timeout=240)
+    assert agent.terminate(timeout=30) == 0
+
+    assert_exactly_once_in_order(arrived(client, prefix), expected_streams(prefix, pods))
+    assert all(w.rotations >= 3 for _, _, w in pods)
+    created = {g["logGroupName"]: g for g in groups(client, prefix)}
+    assert set(created) == {f"{prefix}/shop", f"{prefix}/billing"}
+    assert all(g.get("retentionInDays") == 14 for g in created.values())
+    tags = client.list_tags_for_resource(resourceArn=created[f"{prefix}/shop"]["logGroupArn"])["tags"]
+    assert tags == {"team": "platform"}
+
+
+def test_throttling_5xx_resets_and_hangs_lose_nothing_and_duplicate_nothing(tmp_path, localstack, proxy, aws_env):
+    prefix = unique_prefix()
+    client = logs_client(localstack)
+    cfg = agent_config(tmp_path, proxy.url, prefix, [str(tmp_path / "containers" / "*.log")],
+                       request_timeout="1s", batch_timeout="100ms")
+    pods = make_pods(tmp_path, count=4, lines=5_000, rotate_every=1_500, pause_every=50)
+    for group, stream in expected_streams(prefix, pods):  # so that faulted requests would land
+        with contextlib.suppress(client.exceptions.ResourceAlreadyExistsException):
+            client.create_log_group(logGroupName=group)
+        client.create_log_stream(logGroupName=group, logStreamName=stream)
+    proxy.throttle(12)
+    proxy.unavailable(4, 503)
+    proxy.unavailable(2, 500)
+    proxy.reset(3)
+    proxy.reset_after_forward(3)
+    proxy.hang(2)
+    agent = AgentProcess(cfg, stdout=subprocess.DEVNULL)
+    start_writers(agent, pods)
+
+    for _, _, writer in pods:
+        writer.join()
+    wait_until_arrived(client, prefix, 20_000, timeout=180)
+    wait_for(lambda: proxy.pending() == 0, 30, "every fault used")
+    assert agent.terminate(timeout=30) == 0
+
+    assert_exactly_once_in_order(arrived(client, prefix), expected_streams(prefix, pods))
+    assert proxy.injected["reset_after_forward"] == 3
+    assert "had landed before; not sending it again" in agent.log()
+
+
+@pytest.mark.slow
+def test_sigkill_at_random_points_during_delivery_then_restart_duplicates_nothing(tmp_path, localstack, proxy,
+                                                                                 aws_env):
+    prefix = unique_prefix()
+    client = logs_client(localstack)
+    cfg = agent_config(tmp_path, proxy.url, prefix, [str(tmp_path / "containers" / "*.log")],
+                       batch_timeout="100ms")
+    proxy.slow(0.4)  # every batch lands 0.4 s before the agent learns it: kills often fall in between
+    pods = make_pods(tmp_path, count=3, lines=6_000, rotate_every=2_000, pause_every=20)
+    rng = random.Random(7)
+    kills = 0
+    while any(w.is_alive() for _, _, w in pods) or kills < 8:
+        agent = AgentProcess(cfg, stdout=subprocess.DEVNULL)
+        if kills == 0:
+            start_writers(agent, pods)
+        time.sleep(rng.uniform(0.6, 2.0))
+        agent.kill()
+        kills += 1
+    proxy.slow(0)
+    agent = AgentProcess(cfg, stdout=subprocess.DEVNULL)
+    wait_until_arrived(client, prefix, 18_000, timeout=180)
+    assert agent.terminate(timeout=30) == 0
+
+    assert_exactly_once_in_order(arrived(client, prefix), expected_streams(prefix, pods))
+    assert kills >= 8
+
+
+def test_a_log_group_deleted_while_running_is_created_again_and_the_batch_resent(tmp_path, localstack, aws_env):
+    prefix = unique_prefix()
+    client = logs_client(localstack)
+    cfg = agent_config(tmp_path, localstack, prefix, [str(tmp_path / "containers" / "*.log")])
+    pod_dir = make_pod(tmp_path, "shop", "web-0")
+    agent = AgentProcess(cfg, stdout=subprocess.DEVNULL)
+    write_cri(pod_dir, ["before 1", "before 2"])
+    wait_until_arrived(client, prefix, 2, timeout=30)
+
+    client.delete_log_group(logGroupName=f"{prefix}/shop")
+    write_cri(pod_dir, ["after 1", "after 2"])
+    wait_until_arrived(client, prefix, 2, timeout=30)
+    assert agent.terminate(timeout=30) == 0
+
+    assert arrived(client, prefix) == {(f"{prefix}/shop", "web-0.app"): ["after 1", "after 2"]}
+
+
+def test_access_denied_keeps_the_records_and_delivers_them_once_access_returns(tmp_path, localstack, proxy, aws_env):
+    prefix = unique_prefix()
+    client = logs_client(localstack)
+    cfg = agent_config(tmp_path, proxy.url, prefix, [str(tmp_path / "containers" / "*.log")])
+    pod_dir = make_pod(tmp_path, "shop", "web-0")
+    proxy.deny(True)
+    agent = AgentProcess(cfg, stdout=subprocess.DEVNULL)
+    write_cri(pod_dir, [f"line {i}" for i in range(100)])
+
+    wait_for(lambda: "not ready: forbidden: AccessDeniedException" in agent.log(), 30, "the sink to report it")
+    assert count_arrived(client, prefix) == 0
+    proxy.deny(False)
+    wait_until_arrived(client, prefix, 100, timeout=60)
+    assert agent.terminate(timeout=30) == 0
+
+    assert arrived(client, prefix)[(f"{prefix}/shop", "web-0.app")] == [f"line {i}" for i in range(100)]
+    assert "ready again" in agent.log()
+
+
+def test_records_lacking_a_template_field_go_to_the_fallback_names_and_bad_characters_are_replaced(
+        tmp_path, localstack, aws_env):
+    prefix = unique_prefix()
+    client = logs_client(localstack)
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "a.log").write_text('{"service": "pay:ments*", "msg": "one"}\n{"msg": "two"}\n')
+    cfg = agent_config(tmp_path, localstack, prefix, [str(tmp_path / "app" / "*.log")],
+                       source={"type": "file", "format": "json"},
+                       group_name=prefix + "/{service}", stream_name="{service}",
+                       fallback_group_name=prefix + "/unrouted", fallback_stream_name="unrouted")
+    agent = AgentProcess(cfg, stdout=subprocess.DEVNULL)
+
+    wait_until_arrived(client, prefix, 2, timeout=30)
+    assert agent.terminate(timeout=30) == 0
+
+    got = arrived(client, prefix)
+    assert set(got) == {(f"{prefix}/pay_ments_", "pay_ments_"), (f"{prefix}/unrouted", "unrouted")}
+    assert [orjson.loads(m)["msg"] for m in got[(f"{prefix}/unrouted", "unrouted")]] == ["two"]
+
+
+def test_json_encoding_sends_an_object_with_the_fields_and_kubernetes_metadata(tmp_path, localstack, aws_env):
+    prefix = unique_prefix()
+    client = logs_client(localstack)
+    cfg = agent_config(tmp_path, localstack, prefix, [str(tmp_path / "containers" / "*.log")], encoding="json")
+    pod_dir = make_pod(tmp_path, "shop", "web-0")
+    agent = AgentProcess(cfg, stdout=subprocess.DEVNULL)
+    write_cri(pod_dir, ["hello"], stream="stderr")
+
+    wait_until_arrived(client, prefix, 1, timeout=30)
+    assert agent.terminate(timeout=30) == 0
+
+    (message,) = arrived(client, prefix)[(f"{prefix}/shop", "web-0.app")]
+    event = orjson.loads(message)
+    assert event["message"] == "hello" and event["stream"] == "stderr"
+    assert event["kubernetes"]["pod_name"] == "web-0" and event["kubernetes"]["namespace"] == "shop"
+
+
+def test_irsa_web_identity_token_is_exchanged_at_sts_and_delivers(tmp_path, localstack, proxy, aws_env, monkeypatch):
+    prefix = unique_prefix()
+    client = logs_client(localstack)
+    token = tmp_path / "token"
+    token.write_text("eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6c2hpcHBlcjpzaGlwcGVyIn0.sig")
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("AWS_ROLE_ARN", "arn:aws:iam::000000000000:role/shipper")
+    monkeypatch.setenv("AWS_WEB_IDENTITY_TOKEN_FILE", str(token))
+    monkeypatch.setenv("AWS_ENDPOINT_URL_STS", proxy.url)
+    cfg = agent_config(tmp_path, localstack, prefix, [str(tmp_path / "containers" / "*.log")])
+    pod_dir = make_pod(tmp_path, "shop", "web-0")
+    agent = AgentProcess(cfg, stdout=subprocess.DEVNULL)
+    write_cri(pod_dir, ["via irsa"])
+
+    wait_until_arrived(client, prefix, 1, timeout=60)
+    assert agent.terminate(timeout=30) == 0
+
+    assert proxy.seen["AssumeRoleWithWebIdentity"] >= 1
+    assert arrived(client, prefix) == {(f"{prefix}/shop", "web-0.app"): ["via irsa"]}
+
+
+def write_cri(pod_dir: Path, lines: list[str], stream: str = "stdout") -> None:
+    with open(pod_dir / "0.log", "a") as log:
+        for line in lines:
+            log.write(f"{cri_time(time.time_ns())} {stream} F {line}\n")
