@@ -11,9 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import resource
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -23,17 +21,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.workload import make_node, summarize  # noqa: E402
 from shipper.buffer.spool import Spool  # noqa: E402
 from shipper.config.model import KubernetesLogsSource as Options  # noqa: E402
 from shipper.sources.kubernetes_logs.source import KubernetesLogsSource  # noqa: E402
-
-
-def generate(path: Path, lines: int) -> None:
-    body = "x" * 150
-    with open(path, "w") as f:
-        for i in range(lines):
-            stamp = f"2026-11-22T10:{(i // 60000) % 60:02d}:{(i // 1000) % 60:02d}.{i % 1000:03d}456789Z"
-            f.write(f"{stamp} stdout F request {i:09d} handled {body}\n")
 
 
 async def ingest(data_dir: Path, include: str, size: int) -> None:
@@ -71,26 +62,15 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory(prefix="shipper-bench-") as tmp:
         workdir = Path(tmp)
-        pod = workdir / "pods" / "bench_gen-1_00000000-0000-0000-0000-000000000001" / "app"
-        pod.mkdir(parents=True)
-        generate(pod / "0.log", args.lines)
-        (workdir / "containers").mkdir()
-        os.symlink(pod / "0.log", workdir / "containers" / f"gen-1_bench_app-{'b' * 64}.log")
-        size = (pod / "0.log").stat().st_size
+        log = make_node(workdir, args.lines)
+        size = log.stat().st_size
         print(f"{args.lines} CRI lines, {size / args.lines:.0f} bytes each, {args.runs} runs")
         results = []
         for _ in range(args.runs):
             out = subprocess.run([sys.executable, __file__, "--one-run", tmp], capture_output=True, text=True,
                                  check=True)
             results.append(json.loads(out.stdout))
-    per_million = [r["cpu"] * 1e6 / args.lines for r in results]
-    rate = [args.lines / r["wall"] for r in results]
-    rss = [r["rss_mb"] for r in results]
-    for name, values, unit in (("CPU-seconds per million lines", per_million, ""),
-                               ("lines per second (wall)", rate, ""), ("peak RSS", rss, " MB")):
-        print(f"{name:32} median {statistics.median(values):12,.2f}{unit}  "
-              f"(min {min(values):,.2f}, max {max(values):,.2f})")
-
+    print("\n".join(summarize(args.lines, results)))
 
 if __name__ == "__main__":
     main()

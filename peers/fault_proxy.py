@@ -24,12 +24,15 @@ from collections import Counter, deque
 import aiohttp
 from aiohttp import web
 
+from peers.server import ThreadedServer
+
 _TARGET_PREFIX = "Logs_20140328."
 _HOP_HEADERS = {"host", "content-length", "transfer-encoding", "connection", "keep-alive"}
 
 
-class FaultProxy:
+class FaultProxy(ThreadedServer):
     def __init__(self, upstream: str, operation: str = "PutLogEvents"):
+        super().__init__()
         self.upstream = upstream.rstrip("/")
         self.operation = operation
         self.faults: deque[tuple[str, int]] = deque()
@@ -37,10 +40,6 @@ class FaultProxy:
         self.delay = 0.0
         self.seen: Counter = Counter()  # operation -> requests received
         self.injected: Counter = Counter()  # fault -> times applied
-        self.url = ""
-        self._loop = asyncio.new_event_loop()
-        self._started = threading.Event()
-        self._thread = threading.Thread(target=self._serve, name="fault-proxy", daemon=True)
         self._lock = threading.Lock()
 
     # -- commands ----------------------------------------------------------------------------
@@ -76,31 +75,11 @@ class FaultProxy:
 
     # -- serving -----------------------------------------------------------------------------
 
-    def start(self) -> FaultProxy:
-        self._thread.start()
-        self._started.wait(10)
-        return self
-
-    def stop(self) -> None:
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-
-    def _serve(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        self._loop.run_until_complete(self._setup())
-        self._started.set()
-        self._loop.run_forever()
-
-    async def _setup(self) -> None:
+    async def on_start(self) -> None:
         self._session = aiohttp.ClientSession(auto_decompress=False)
-        app = web.Application(client_max_size=64 * 1024 * 1024)
+
+    def routes(self, app: web.Application) -> None:
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}"
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()

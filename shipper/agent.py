@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
+import importlib
 import logging
 import signal
 import socket
@@ -19,8 +21,6 @@ from shipper.buffer.spool import Spool
 from shipper.config.model import AgentConfig
 from shipper.observe import metrics
 from shipper.sinks.base import Sink
-from shipper.sinks.cloudwatch.sink import CloudWatchLogsSink
-from shipper.sinks.console import ConsoleSink
 from shipper.sources.base import Source
 from shipper.sources.files.source import FileSource
 from shipper.sources.kubernetes_logs.source import KubernetesLogsSource
@@ -28,9 +28,26 @@ from shipper.sources.kubernetes_logs.source import KubernetesLogsSource
 log = logging.getLogger(__name__)
 
 SOURCE_TYPES: dict[str, type[Source]] = {"file": FileSource, "kubernetes_logs": KubernetesLogsSource}
-SINK_TYPES: dict[str, type[Sink]] = {"console": ConsoleSink, "cloudwatch_logs": CloudWatchLogsSink}
+SINK_TYPES = {  # imported when configured: the AWS SDK alone adds most of a second to start-up
+    "console": "shipper.sinks.console:ConsoleSink",
+    "cloudwatch_logs": "shipper.sinks.cloudwatch.sink:CloudWatchLogsSink",
+}
 EXIT_FORCED = 130
+GC_THRESHOLD = 20_000  # allocations between young collections (Python's default is 700)
 RESTART_DELAY = (0.5, 30.0)  # a component that crashed is restarted after this backoff range
+
+
+def sink_class(sink_type: str) -> type[Sink]:
+    module, name = SINK_TYPES[sink_type].split(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def _settle_heap() -> None:
+    """Start-up leaves a large heap of long-lived objects (botocore's service models, pydantic
+    schemas): keep the collector from walking it again and again while records stream through."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_THRESHOLD, 20, 20)
 
 
 class Agent:
@@ -44,7 +61,10 @@ class Agent:
         self._install_signal_handlers()
         spool = Spool.open(self.config.data_dir, self.config.buffer.max_size)
         try:
-            sinks = [SINK_TYPES[o.type](sink_id, o, spool) for sink_id, o in self.config.sinks.items()]
+            sinks = [sink_class(o.type)(sink_id, o, spool) for sink_id, o in self.config.sinks.items()]
+            for sink in sinks:
+                await sink.open()
+            _settle_heap()
             spool.attach_sinks({sink.id: self.config.sinks[sink.id].inputs for sink in sinks})
             sources = [
                 SOURCE_TYPES[o.type](source_id, o, spool, self.hostname)

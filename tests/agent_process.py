@@ -10,7 +10,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, ClassVar
 
 import orjson
 import yaml
@@ -25,6 +25,7 @@ class AgentProcess:
     """One `shipper run` child; stdout goes where the test says (a file, a pipe)."""
 
     _runs = 0
+    started: ClassVar[list[AgentProcess]] = []  # killed after each test by conftest, pass or fail
 
     def __init__(self, config_path: Path, stdout: IO[bytes] | int):
         AgentProcess._runs += 1
@@ -34,6 +35,7 @@ class AgentProcess:
                 [sys.executable, "-m", "shipper", "run", "--config", str(config_path)],
                 stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL,
             )
+        AgentProcess.started.append(self)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")

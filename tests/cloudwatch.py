@@ -69,7 +69,7 @@ def agent_config(tmp_path: Path, endpoint: str, prefix: str, include: Iterable[s
         "type": "cloudwatch_logs", "inputs": ["pods"], "region": "us-east-1", "endpoint": endpoint,
         "group_name": prefix + "/{kubernetes.namespace}",
         "stream_name": "{kubernetes.pod_name}.{kubernetes.container_name}",
-        "create_missing_group": True, "batch_timeout": "200ms", "request_timeout": "3s",
+        "create_missing_group": True, "batch_timeout": "200ms", "request_timeout": "10s",
         **sink,
     }
     return write_config(tmp_path / "shipper.yaml", {

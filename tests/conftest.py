@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.agent_process import AgentProcess
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -38,3 +40,12 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+
+
+@pytest.fixture(autouse=True)
+def no_agent_outlives_its_test() -> Iterator[None]:
+    yield
+    while AgentProcess.started:
+        agent = AgentProcess.started.pop()
+        if agent.process.poll() is None:
+            agent.kill()

@@ -1,22 +1,24 @@
 """In-order acknowledgement for sinks whose batches finish out of order (one request per stream).
 
-A sink reads the spool in *segments* (one read each); every event routed from a segment holds a
-reference to it. The spool cursor moves past a segment once all of its events, and those of every
+A sink reads the spool in *segments* (one read each); every event routed from a segment holds its
+number (an int, so that events stay tuples of atoms the garbage collector need not track).
+The spool cursor moves past a segment once all of its events, and those of every
 earlier segment, are delivered: the cursor never passes a record still in flight.
 """
 
 from __future__ import annotations
 
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterable
 
 from shipper.buffer.spool import Position, Spool
 
 
 class Segment:
-    __slots__ = ("end", "outstanding", "sealed")
+    __slots__ = ("end", "number", "outstanding", "sealed")
 
-    def __init__(self, end: Position):
+    def __init__(self, number: int, end: Position):
+        self.number = number
         self.end = end
         self.outstanding = 0
         self.sealed = False  # every event of the segment has been counted in `outstanding`
@@ -27,23 +29,29 @@ class AckTracker:
         self.spool = spool
         self.sink_id = sink_id
         self._segments: deque[Segment] = deque()
+        self._numbered: dict[int, Segment] = {}
+        self._next_number = 0
         self._on_empty = on_empty
         self._forget: dict[str, tuple[int, int]] = {}  # state key -> the record whose ack makes it useless
 
-    def open(self, end: Position) -> Segment:
-        segment = Segment(end)
+    def open(self, end: Position) -> int:
+        """A new segment ending at `end`; returns its number."""
+        self._next_number += 1
+        segment = Segment(self._next_number, end)
         self._segments.append(segment)
-        return segment
+        self._numbered[segment.number] = segment
+        return self._next_number
 
-    def seal(self, segment: Segment, events: int) -> None:
+    def seal(self, number: int, events: int) -> None:
+        segment = self._numbered[number]
         segment.outstanding += events
         segment.sealed = True
         self._advance()
 
-    def done(self, segments: Iterable[Segment]) -> None:
-        """One call per delivered (or dropped) event, given as the segment each came from."""
-        for segment in segments:
-            segment.outstanding -= 1
+    def done(self, numbers: Iterable[int]) -> None:
+        """Delivered (or dropped) events, given as the number of the segment each came from."""
+        for number, count in Counter(numbers).items():
+            self._numbered[number].outstanding -= count
         self._advance()
 
     def forget_when_acked(self, block: int, index: int, key: str) -> None:
@@ -58,7 +66,9 @@ class AckTracker:
         position = None
         segments = self._segments
         while segments and segments[0].sealed and segments[0].outstanding <= 0:
-            position = segments.popleft().end
+            segment = segments.popleft()
+            del self._numbered[segment.number]
+            position = segment.end
         if position is None:
             return
         forget = [key for key, at in self._forget.items() if at < position]

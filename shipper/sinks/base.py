@@ -26,6 +26,9 @@ class Sink(ABC):
     async def run(self) -> None:
         """Deliver what the spool holds for this sink, forever; acknowledge only what was accepted."""
 
+    async def open(self) -> None:  # noqa: B027 - most sinks have nothing to prepare
+        """Prepare clients before the pipeline starts (credentials are resolved lazily, on first use)."""
+
     def drain(self) -> None:
         self.draining = True
 

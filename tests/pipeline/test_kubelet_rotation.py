@@ -30,7 +30,8 @@ def test_kubelet_rotation_with_kills_delivers_every_line_with_pod_metadata(tmp_p
                              "poll_interval": "20ms", "discover_interval": "100ms", "read_block_size": "64KiB"}},
         "sinks": {"out": {"type": "console", "inputs": ["pods"]}},
     })
-    writer = KubeletWriter(pod_dir, lines=30_000, rotate_every=4_000, seed=3)
+    # two rotations (a file rotated away entirely) take longer than an agent restart, as with kubelet
+    writer = KubeletWriter(pod_dir, lines=30_000, rotate_every=4_000, seed=3, pause_every=50)
     rng = random.Random(11)
     outputs: list[Path] = []
     writer.start()
@@ -38,6 +39,7 @@ def test_kubelet_rotation_with_kills_delivers_every_line_with_pod_metadata(tmp_p
         outputs.append(tmp_path / f"run-{len(outputs)}.jsonl")
         with open(outputs[-1], "wb") as stdout:
             agent = AgentProcess(cfg, stdout=stdout)
+            agent.wait_until_running()
             time.sleep(rng.uniform(0.3, 1.0))
             agent.kill()
     outputs.append(tmp_path / "final.jsonl")

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable
+from itertools import islice
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -80,7 +82,14 @@ def take_batch(queue: deque[Event], limit: int | None = None) -> list[Event]:
     batch: list[Event] = []
     if not queue:
         return batch
-    most = min(MAX_BATCH_EVENTS, limit if limit is not None else MAX_BATCH_EVENTS)
+    most = min(MAX_BATCH_EVENTS, limit if limit is not None else MAX_BATCH_EVENTS, len(queue))
+    head = list(islice(queue, most))
+    times = list(map(itemgetter(TIMESTAMP), head))
+    if (sum(map(itemgetter(SIZE), head)) + EVENT_OVERHEAD * most <= MAX_BATCH_BYTES
+            and max(times) - min(times) <= MAX_BATCH_SPAN_MS):  # the usual case: all of them fit
+        for _ in range(most):
+            queue.popleft()
+        return head
     total = 0
     first = queue[0][TIMESTAMP]
     low = high = first

@@ -52,12 +52,23 @@ class BatchRow:
                    [tuple(item) for item in data["overlap"]])
 
 
-def row_for(group: str, stream: str, batch: list[Event], previous: Counter | None) -> BatchRow:
-    """The ledger row of a batch in read order; `previous` holds the stream's previous batch keys."""
+def row_for(group: str, stream: str, batch: list[Event], previous: list[Event]) -> BatchRow:
+    """The ledger row of a batch (in read order), given the stream's previous batch (chronological).
+
+    Events of the previous batch that share a millisecond and a text with this one are recorded:
+    the check after a crash must find them in addition to this batch's own.
+    """
     row = BatchRow(group, stream, place(batch[0]), place(batch[-1]))
     if previous:
-        wanted = Counter((e[TIMESTAMP], e[MESSAGE]) for e in batch)
-        row.overlap = [(ts, message, previous[(ts, message)]) for ts, message in wanted if (ts, message) in previous]
+        low = min(e[TIMESTAMP] for e in batch)
+        earlier = Counter()
+        for event in reversed(previous):  # chronological: only its tail can reach into this batch's range
+            if event[TIMESTAMP] < low:
+                break
+            earlier[(event[TIMESTAMP], event[MESSAGE])] += 1
+        if earlier:
+            wanted = {(e[TIMESTAMP], e[MESSAGE]) for e in batch}
+            row.overlap = [(ts, message, n) for (ts, message), n in earlier.items() if (ts, message) in wanted]
     return row
 
 

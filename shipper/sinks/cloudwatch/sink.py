@@ -12,8 +12,9 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Mapping
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -31,7 +32,6 @@ from shipper.sinks.cloudwatch.batch import (
     SEGMENT,
     SIZE,
     Event,
-    billed_bytes,
     chronological,
     make_events,
     request_body,
@@ -47,7 +47,8 @@ from shipper.sinks.cloudwatch.retry import Failure, Retryable, classify, error_c
 log = logging.getLogger(__name__)
 
 READ_RECORDS = 10_000  # records per spool read (one segment)
-MAX_PENDING_EVENTS = 200_000  # events held in memory across all stream queues
+MAX_PENDING_EVENTS = 60_000  # events held in memory across all stream queues...
+MAX_PENDING_BYTES = 24 * 1024 * 1024  # ... and their bytes: enough to keep every request slot busy
 DRAIN_BACKOFF_MAX = 1.0  # longest retry wait once the agent is stopping
 
 
@@ -67,7 +68,7 @@ class StreamQueue:
         self.wake = asyncio.Event()
         self.task: asyncio.Task | None = None
         self.recovered: deque[BatchRow] = deque()  # rows of batches sent before a restart
-        self.previous: Counter | None = None  # (timestamp, message) of the last batch sent
+        self.previous: list[Event] = []  # the last batch sent (its events may share a millisecond with the next)
 
     def full(self) -> bool:
         return len(self.events) >= MAX_BATCH_EVENTS or self.size >= MAX_BATCH_BYTES
@@ -88,6 +89,7 @@ class CloudWatchLogsSink(Sink):
         self.last_error = ""
         self._requests = asyncio.Semaphore(options.max_requests_in_flight)
         self._pending = 0
+        self._pending_bytes = 0
         self._room = asyncio.Event()
         self._routed = Position(0, 0)  # set from the cursor when run() starts
         self._at_tail = False
@@ -101,8 +103,10 @@ class CloudWatchLogsSink(Sink):
 
     # -- reading and routing --------------------------------------------------------------------
 
-    async def run(self) -> None:
+    async def open(self) -> None:
         await self.client.open()
+
+    async def run(self) -> None:
         self._recover()
         try:
             await self._read()
@@ -116,7 +120,7 @@ class CloudWatchLogsSink(Sink):
     async def _read(self) -> None:
         position = self._routed = self.spool.cursor(self.id)
         while True:
-            while self._pending >= MAX_PENDING_EVENTS and not self._awaiting_routing:
+            while self._full() and not self._awaiting_routing:
                 self._room.clear()
                 await self._room.wait()
             blocks = self.spool.read(self.id, position, READ_RECORDS)
@@ -139,30 +143,41 @@ class CloudWatchLogsSink(Sink):
         segment = self.tracker.open(end)
         touched: set[StreamQueue] = set()
         events = 0
-        received_bytes = 0
+        size_total = 0
         records_total = 0
-        now = time.monotonic()
-        max_size = self.options.max_event_size
+        max_message = self.options.max_event_size - EVENT_OVERHEAD
+        text = self.options.encoding == "text"
         for block in blocks:
             records = block.records[block.start:] if block.start else block.records
             records_total += len(records)
             per_record = self.namer.per_record(records)
             queue = None if per_record else self._queue_for(block.common, records[0], len(records))
+            block_id = block.id
             for index, record in enumerate(records, start=block.start):
                 if per_record:
                     queue = self._queue_for(block.common, record, 1)
-                message = self._message(block.common, record)
-                produced = make_events(record[TIMESTAMP] // 1_000_000, message, block.id, index, segment, max_size)
-                queue.events.extend(produced)
-                for event in produced:
-                    queue.size += event[SIZE] + EVENT_OVERHEAD
-                    received_bytes += event[SIZE]
-                events += len(produced)
+                message = record[MESSAGE] if text else self._json_message(block.common, record)
+                if message and message.isascii() and len(message) <= max_message:  # the common case, inline
+                    size = len(message)
+                    queue.events.append((record[TIMESTAMP] // 1_000_000, message, size, block_id, index, 0, segment))
+                    queue.size += size + EVENT_OVERHEAD
+                    size_total += size
+                    events += 1
+                else:
+                    produced = make_events(record[TIMESTAMP] // 1_000_000, message, block_id, index, segment,
+                                           self.options.max_event_size)
+                    queue.events.extend(produced)
+                    for event in produced:
+                        queue.size += event[SIZE] + EVENT_OVERHEAD
+                        size_total += event[SIZE]
+                    events += len(produced)
                 touched.add(queue)
         self._received.inc(records_total)
-        self._received_bytes.inc(received_bytes)
+        self._received_bytes.inc(size_total)
         self._pending += events
+        self._pending_bytes += size_total
         self._routed = end
+        now = time.monotonic()
         for queue in touched:
             if queue.since is None:
                 queue.since = now
@@ -170,6 +185,9 @@ class CloudWatchLogsSink(Sink):
             self._start(queue)
             queue.wake.set()
         self.tracker.seal(segment, events)
+
+    def _full(self) -> bool:
+        return self._pending >= MAX_PENDING_EVENTS or self._pending_bytes >= MAX_PENDING_BYTES
 
     def _queue_for(self, common: Mapping[str, Any], record: Any, records: int) -> StreamQueue:
         before = self.namer.fallbacks
@@ -181,9 +199,7 @@ class CloudWatchLogsSink(Sink):
             queue = self.queues[key] = StreamQueue(*key)
         return queue
 
-    def _message(self, common: Mapping[str, Any], record: Any) -> str:
-        if self.options.encoding == "text":
-            return record[MESSAGE]
+    def _json_message(self, common: Mapping[str, Any], record: Any) -> str:
         return orjson.dumps(as_event(common, record)).decode("utf-8")
 
     def _start(self, queue: StreamQueue) -> None:
@@ -257,31 +273,36 @@ class CloudWatchLogsSink(Sink):
             row = reconcile.row_for(queue.group, queue.stream, batch, queue.previous)
             self.spool.save_sink_state(self.id, row.key, row.encode())
             self.tracker.forget_when_acked(row.last[0], row.last[1], row.key)
+        events = chronological(batch)
         if not row.landed:
-            events = chronological(batch)
             try:
                 await self._put(queue, events, row, maybe_landed)
             except InvalidBatch:
                 await self._bisect(queue, events)
-        self._finish(queue, batch, row)
+        self._finish(queue, events, row)
 
     def _finish(self, queue: StreamQueue, batch: list[Event], row: BatchRow) -> None:
-        """The batch is in CloudWatch (or refused event by event, counted): acknowledge it."""
-        queue.previous = Counter((e[0], e[1]) for e in batch)
+        """The batch (chronological) is in CloudWatch, or refused event by event and counted: acknowledge it."""
+        queue.previous = batch
+        size = sum(map(itemgetter(SIZE), batch))
         self._pending -= len(batch)
+        self._pending_bytes -= size
         self._room.set()
-        count_sent(self, sum(1 for e in batch if e[PART] == 0), sum(e[SIZE] for e in batch))
-        self._billed.inc(billed_bytes(batch))
+        count_sent(self, sum(1 for e in batch if e[PART] == 0), size)
+        self._billed.inc(size + EVENT_OVERHEAD * len(batch))
         row.landed = True
-        self.tracker.done(e[SEGMENT] for e in batch)
+        self.tracker.done(map(itemgetter(SEGMENT), batch))
         if not self.tracker.forgotten(row.key):
             self.spool.save_sink_state(self.id, row.key, row.encode())
 
     async def _put(self, queue: StreamQueue, events: list[Event], row: BatchRow, maybe_landed: bool) -> None:
         """Send until CloudWatch has the batch (or says it already had it)."""
-        state = {"maybe_landed": maybe_landed}
+        state = {"maybe_landed": maybe_landed, "timed_out": False}
         async for attempt in retrying(self._sleep, self._on_retry):
             with attempt:
+                if state["timed_out"]:  # the server may still be working on it: let it finish before asking
+                    await asyncio.sleep(self.options.request_timeout)
+                    state["timed_out"] = False
                 async with self._requests:
                     if state["maybe_landed"] and await self._already_there(queue, events, row):
                         log.info("%s: a batch of %d events for %s/%s had landed before; not sending it again",
@@ -293,6 +314,7 @@ class CloudWatchLogsSink(Sink):
                     except Retryable as failure:
                         if failure.failure is Failure.AMBIGUOUS:
                             state["maybe_landed"] = True
+                            state["timed_out"] = "Timeout" in error_code(failure.cause)
                         raise
                 self._set_ready()
                 self._count_rejected(rejected, len(events))
