@@ -1,0 +1,54 @@
+"""cloudwatch_logs options are checked when the configuration loads, with the key and the reason."""
+
+from __future__ import annotations
+
+import pytest
+
+from shipper.config.errors import ConfigError
+from shipper.config.load import parse_config
+
+BASE = """\
+sources:
+  pods: {type: kubernetes_logs}
+sinks:
+  cw:
+    type: cloudwatch_logs
+    inputs: [pods]
+    group_name: /eks/{kubernetes.namespace}
+    stream_name: "{kubernetes.pod_name}"
+"""
+
+
+def errors(extra: str) -> str:
+    with pytest.raises(ConfigError) as raised:
+        parse_config(BASE + extra, "shipper.yaml", {})
+    return raised.value.render()
+
+
+def test_a_valid_sink_loads_with_safe_defaults():
+    sink = parse_config(BASE, "shipper.yaml", {}).sinks["cw"]
+
+    assert (sink.create_missing_group, sink.create_missing_stream, sink.max_event_size) == (False, True, 262144)
+    assert sink.encoding == "text" and sink.endpoint is None
+
+
+def test_retention_days_must_be_a_value_cloudwatch_offers():
+    assert ("sinks.cw.retention_days: 8 is not one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, "
+            "731, 1096, 1827, 2192, 2557, 2922, 3288, 3653 (line 9)") in errors("    retention_days: 8\n")
+
+
+def test_a_broken_name_template_is_reported():
+    with pytest.raises(ConfigError) as raised:
+        parse_config(BASE.replace('"{kubernetes.pod_name}"', '"{kubernetes.pod_name"'), "shipper.yaml", {})
+
+    assert "sinks.cw.stream_name: template '{kubernetes.pod_name': '{' at position 0 is never closed (line 8)" \
+        in raised.value.render()
+
+
+def test_a_fallback_name_cloudwatch_would_refuse_is_reported():
+    assert "sinks.cw.fallback_group_name: 'no spaces' is not a log group name" in \
+        errors("    fallback_group_name: no spaces\n")
+
+
+def test_the_event_size_cannot_exceed_what_cloudwatch_accepts():
+    assert "sinks.cw.max_event_size: 2097152 must be at most 1048576" in errors("    max_event_size: 2MiB\n")
