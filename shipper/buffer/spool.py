@@ -192,6 +192,9 @@ class Spool:
             with self._db:
                 self._db.execute(f"DELETE FROM blocks WHERE source NOT IN ({_marks(taken)})", tuple(taken))
             self._recount()
+        with self._db:  # state of sinks no longer configured would otherwise stay forever
+            sinks = tuple(self._sink_sources)
+            self._db.execute(f"DELETE FROM sink_state WHERE sink NOT IN ({_marks(sinks)})", sinks)
         self._collect()
 
     def cursor(self, sink: str) -> Position:

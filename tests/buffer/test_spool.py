@@ -180,3 +180,17 @@ def test_the_spool_uses_write_ahead_logging(tmp_path):
     (mode,) = sqlite3.connect(tmp_path / SPOOL_FILE).execute("PRAGMA journal_mode").fetchone()
 
     assert mode == "wal"
+
+
+def test_sink_state_is_forgotten_with_the_acknowledgement_and_when_the_sink_is_removed(tmp_path):
+    spool = Spool.open(tmp_path, max_size=1024**3)
+    spool.attach_sinks({"cw": ["app"], "gone": ["app"]})
+    spool.save_sink_state("cw", "1:0:0", b"batch")
+    spool.save_sink_state("cw", "2:0:0", b"batch")
+    spool.save_sink_state("gone", "1:0:0", b"batch")
+
+    spool.ack("cw", Position(2, 0), forget=["1:0:0"])
+    spool.attach_sinks({"cw": ["app"]})
+
+    assert spool.sink_state("cw") == {"2:0:0": b"batch"}
+    assert spool.sink_state("gone") == {}

@@ -122,9 +122,5 @@ def request_body(group: str, stream: str, events: list[Event]) -> bytes:
     })
 
 
-def billed_bytes(events: Iterable[Event]) -> int:
-    return sum(e[SIZE] + EVENT_OVERHEAD for e in events)
-
-
 def _timestamp(event: Event) -> int:
     return event[TIMESTAMP]
