@@ -385,10 +385,10 @@ class CloudWatchLogsSink(Sink):
             except InvalidBatch:
                 await self._bisect(queue, half)
 
-    def _count_rejected(self, rejected: dict[str, Any], total: int) -> int:
+    def _count_rejected(self, rejected: dict[str, Any], total: int) -> None:
         """Count events CloudWatch refused one by one; they are acknowledged, never sent again."""
         if not rejected:
-            return 0
+            return
         too_old = rejected.get("tooOldLogEventEndIndex", -1) + 1
         expired = max(0, rejected.get("expiredLogEventEndIndex", -1) + 1 - too_old)
         too_new = total - rejected["tooNewLogEventStartIndex"] if "tooNewLogEventStartIndex" in rejected else 0
@@ -396,7 +396,6 @@ class CloudWatchLogsSink(Sink):
             if count:
                 metrics.events_discarded.labels(self.id, self.type, reason).inc(count)
                 log.warning("%s: CloudWatch rejected %d event(s) as %s", self.id, count, reason.replace("_", " "))
-        return too_old + expired + too_new
 
     # -- health and retries -----------------------------------------------------------------------
 
