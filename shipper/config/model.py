@@ -22,6 +22,29 @@ class BufferOptions(Options):
     )
 
 
+class MultilineOptions(Options):
+    """Consecutive lines grouped into one record (stack traces); see `sources/files/multiline.py`."""
+
+    start_pattern: str = Field(
+        description="Regular expression; a line it matches (anywhere, use `^` to anchor) starts a new record, "
+        "any other line joins the record before it. Example: `^\\d{4}-\\d{2}-\\d{2}` for lines that begin "
+        "with a date."
+    )
+    timeout: Duration = Field(
+        1.0, gt=0,
+        description="A group whose stream has been quiet this long is shipped without waiting for the next start line.",
+    )
+
+    @field_validator("start_pattern")
+    @classmethod
+    def _compiles(cls, pattern: str) -> str:
+        try:
+            re.compile(pattern)
+        except re.error as error:
+            raise ValueError(f"not a valid regular expression: {error}") from None
+        return pattern
+
+
 class TailOptions(Options):
     """What every tailing source shares."""
 
@@ -38,6 +61,9 @@ class TailOptions(Options):
     )
     discover_interval: Duration = Field(1.0, gt=0, description="How often the include globs are searched again.")
     poll_interval: Duration = Field(0.25, gt=0, description="How often open files are checked for new data.")
+    multiline: MultilineOptions | None = Field(
+        None, description="Group stack traces and other multi-line messages into one record (off by default)."
+    )
 
     @field_validator("include", "exclude")
     @classmethod

@@ -54,6 +54,7 @@ class ConsoleSink(SequentialSink):
             return
         loop = asyncio.get_running_loop()
         transport, protocol = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, os.fdopen(fd, "wb"))
+        transport.set_write_buffer_limits(high=0)  # drain() returns once every byte is in the pipe, not before
         self._writer = asyncio.StreamWriter(transport, protocol, None, loop)
 
     async def close(self) -> None:

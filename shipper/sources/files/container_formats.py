@@ -4,7 +4,7 @@ CRI:    `2026-11-22T10:15:00.123456789Z stdout F text`; a `P` line continues in 
         the same stream. Fragments are joined by content, never cut by a timer.
 docker: `{"log":"text\\n","stream":"stdout","time":"..."}`; a `log` without the final newline
         (docker splits at 16 KiB) continues in the next line of the same stream.
-A joined record longer than `max_line` is shipped in pieces of that size (counted as splits).
+A joined record longer than `max_line` bytes is shipped in pieces of that size (counted as splits).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 from shipper.record import Record
+from shipper.sources.files.text import cut_utf8, utf8_size
 from shipper.sources.files.timestamps import parse_rfc3339_ns, utc_second_ns
 
 STREAM_FIELDS = {"stdout": {"stream": "stdout"}, "stderr": {"stream": "stderr"}}
@@ -34,14 +35,14 @@ class _Partials:
         if held is None:
             self.held[stream] = held = [timestamp_ns, [], 0]
         held[1].append(text)
-        held[2] += len(text)
+        held[2] += utf8_size(text)
         if held[2] >= self.max_line:
             joined = "".join(held[1])
-            while len(joined) >= self.max_line:
-                out.append((held[0], joined[: self.max_line], STREAM_FIELDS[stream]))
-                joined = joined[self.max_line :]
+            while utf8_size(joined) >= self.max_line:
+                piece, joined = cut_utf8(joined, self.max_line)
+                out.append((held[0], piece, STREAM_FIELDS[stream]))
                 self.split += 1
-            held[1], held[2] = ([joined], len(joined)) if joined else ([], 0)
+            held[1], held[2] = ([joined], utf8_size(joined)) if joined else ([], 0)
 
     def complete(self, stream: str, timestamp_ns: int, text: str) -> Record:
         held = self.held.pop(stream, None)
@@ -53,7 +54,7 @@ class _Partials:
         return {stream: [h[0], "".join(h[1])] for stream, h in self.held.items()} or None
 
     def restore(self, carry: dict[str, list[Any]] | None) -> None:
-        self.held = {stream: [ts, [text], len(text)] for stream, (ts, text) in (carry or {}).items()}
+        self.held = {stream: [ts, [text], utf8_size(text)] for stream, (ts, text) in (carry or {}).items()}
 
     def flush(self) -> list[Record]:
         records = [(h[0], "".join(h[1]), STREAM_FIELDS[s]) for s, h in self.held.items()]

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from shipper.sources.files.formats import Decoder
 from shipper.sources.files.identity import FINGERPRINT_BYTES, FileIdentity, Fingerprint
+from shipper.sources.files.text import utf8_boundary
 
 
 @dataclass(slots=True)
@@ -96,13 +97,3 @@ def _split_long(lines: list[bytes], max_line: int) -> tuple[list[bytes], int]:
             split += 1
         out.append(line)
     return out, split
-
-
-def utf8_boundary(data: bytes, limit: int) -> int:
-    """The largest cut <= limit that does not fall inside a UTF-8 sequence (limit if the bytes are not UTF-8)."""
-    if limit >= len(data):
-        return len(data)
-    for cut in range(limit, max(limit - 3, 1) - 1, -1):
-        if (data[cut] & 0xC0) != 0x80:
-            return cut
-    return limit

@@ -19,6 +19,7 @@ from shipper.sources.files.checkpoint import FileCheckpoint
 from shipper.sources.files.discover import discover
 from shipper.sources.files.formats import DECODERS, Decoder
 from shipper.sources.files.identity import FileIdentity, Fingerprint
+from shipper.sources.files.multiline import MultilineDecoder
 from shipper.sources.files.reader import TailedFile
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,8 @@ class FileSource(Source):
                         break  # a busy round must not delay finding new files (they may rotate soon)
                     progressed |= await self._read(tailed)
                 await self._close_finished()
+                if self.options.multiline is not None:
+                    await self._ship_quiet_groups()
                 if not progressed:
                     await self.pause(self.options.poll_interval)
         finally:
@@ -155,7 +158,15 @@ class FileSource(Source):
         log.info("tailing %s from offset %d", path, offset)
 
     def decoder(self) -> Decoder:
-        """A fresh decoder for one file (the container source detects CRI or docker per file)."""
+        """A fresh decoder for one file, grouping multi-line records when configured."""
+        lines = self.line_decoder()
+        multiline = self.options.multiline
+        if multiline is None:
+            return lines
+        return MultilineDecoder(lines, multiline.start_pattern, multiline.timeout, self.options.max_line_size)
+
+    def line_decoder(self) -> Decoder:
+        """A fresh line decoder for one file (the container source detects CRI or docker per file)."""
         return DECODERS[self.options.format](self.options.max_line_size)
 
     def common_fields(self, path: str) -> dict[str, Any]:
@@ -210,6 +221,18 @@ class FileSource(Source):
             if count:
                 self.count_anomaly(kind, count)
         return True
+
+    async def _ship_quiet_groups(self) -> None:
+        """Commit multi-line groups that no further line has joined within the timeout."""
+        now = time.monotonic()
+        for tailed in list(self.files.values()):
+            decoder = tailed.decoder
+            assert isinstance(decoder, MultilineDecoder)
+            records = decoder.expired(now)
+            if records:
+                checkpoint = FileCheckpoint(tailed.path, tailed.offset, tailed.fingerprint, decoder.carry())
+                await self.spool.append(Block(self.id, tailed.common, records),
+                                        {tailed.identity.key: checkpoint.encode()})
 
     def _writer_gone(self, tailed: TailedFile) -> bool:
         """A rotated or deleted file will get no more lines: flush its unterminated last line."""

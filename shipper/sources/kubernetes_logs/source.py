@@ -15,7 +15,7 @@ class KubernetesLogsSource(FileSource):
     type = "kubernetes_logs"
     options: KubernetesLogsOptions
 
-    def decoder(self) -> Decoder:
+    def line_decoder(self) -> Decoder:
         return ContainerDecoder(self.options.max_line_size)
 
     def common_fields(self, path: str) -> dict[str, Any]:

@@ -1,0 +1,69 @@
+"""Multi-line grouping in the running agent: the last trace is shipped by the timeout, and a kill -9
+while a group is open neither loses nor repeats its lines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.agent_process import (
+    AgentProcess,
+    blocked_pipe,
+    committed_offsets,
+    spooled_messages,
+    wait_for,
+    write_config,
+)
+from tests.sources.test_multiline import DATED, GO, JAVA, PYTHON
+
+
+def config(tmp_path: Path, timeout: str) -> Path:
+    return write_config(tmp_path / "shipper.yaml", {
+        "data_dir": str(tmp_path / "data"),
+        "sources": {"app": {"type": "file", "include": [str(tmp_path / "logs" / "*.log")],
+                            "poll_interval": "20ms", "multiline": {"start_pattern": DATED, "timeout": timeout}}},
+        "sinks": {"out": {"type": "console", "inputs": ["app"]}},
+    })
+
+
+def append(path: Path, lines: list[str]) -> None:
+    with open(path, "a") as handle:
+        handle.write("".join(f"{line}\n" for line in lines))
+
+
+def spooled(tmp_path: Path) -> list[str]:
+    return [message for _, message in spooled_messages(tmp_path / "data")]
+
+
+def test_the_last_trace_is_shipped_by_the_timeout_without_a_following_line(tmp_path):
+    (tmp_path / "logs").mkdir()
+    log = tmp_path / "logs" / "app.log"
+    append(log, [*JAVA, *PYTHON, *GO])
+    _, write_end = blocked_pipe()
+    agent = AgentProcess(config(tmp_path, timeout="300ms"), stdout=write_end)
+
+    wait_for(lambda: len(spooled(tmp_path)) == 3, 20, "three grouped records")
+
+    assert spooled(tmp_path) == ["\n".join(JAVA), "\n".join(PYTHON), "\n".join(GO)]
+    agent.kill()
+
+
+def test_kill_9_with_a_group_open_then_restart_ships_it_once_and_whole(tmp_path):
+    (tmp_path / "logs").mkdir()
+    log = tmp_path / "logs" / "app.log"
+    cfg = config(tmp_path, timeout="1h")  # only a start line closes a group in this test
+    _, write_end = blocked_pipe()
+    append(log, [*JAVA, *PYTHON[:3]])
+    agent = AgentProcess(cfg, stdout=write_end)
+    wait_for(lambda: spooled(tmp_path) == ["\n".join(JAVA)], 20, "the Java trace committed")
+    size = log.stat().st_size
+    wait_for(lambda: committed_offsets(tmp_path / "data").get(str(log)) == size, 20,
+             "the offset past the open Python group")
+    agent.kill()
+
+    append(log, [*PYTHON[3:], *GO, "2026-11-22 10:15:09 INFO done"])
+    agent = AgentProcess(cfg, stdout=write_end)
+
+    wait_for(lambda: len(spooled(tmp_path)) == 3, 20, "the Python and Go traces")
+    assert spooled(tmp_path) == ["\n".join(JAVA), "\n".join(PYTHON), "\n".join(GO)]
+    agent.kill()
+
