@@ -29,12 +29,14 @@ class TailedFile:
     path: str
     fd: int
     identity: FileIdentity
-    offset: int
+    offset: int  # where the next read starts
     fingerprint: Fingerprint
     decoder: Decoder
     rotated_at: float | None = None  # when the path stopped naming this file
     deleted: bool = False
     at_eof: bool = False
+    checkpointed: int = 0  # the offset in the last checkpoint committed
+    mtime_ns: int = 0  # at the last read: a change with the same size may be a rewrite after truncation
     common: dict = field(default_factory=dict)
 
     def read_lines(self, block_size: int, max_line: int, final: bool = False) -> Lines | None:
@@ -62,9 +64,6 @@ class TailedFile:
     def refresh_fingerprint(self) -> None:
         if self.fingerprint.length < FINGERPRINT_BYTES:
             self.fingerprint = Fingerprint.read(self.fd)
-
-    def size(self) -> int:
-        return os.fstat(self.fd).st_size
 
     def close(self) -> None:
         os.close(self.fd)

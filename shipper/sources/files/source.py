@@ -6,6 +6,8 @@ the spool together with the file's checkpoint, in one transaction.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
 import stat
@@ -21,6 +23,7 @@ from shipper.sources.files.formats import DECODERS, Decoder
 from shipper.sources.files.identity import FileIdentity, Fingerprint
 from shipper.sources.files.multiline import MultilineDecoder
 from shipper.sources.files.reader import TailedFile
+from shipper.sources.files.watcher import DirectoryWatcher, directories_of
 
 log = logging.getLogger(__name__)
 
@@ -35,38 +38,65 @@ class FileSource(Source):
         super().__init__(*args, **kwargs)
         self.files: dict[FileIdentity, TailedFile] = {}
         self._checkpoints: dict[str, FileCheckpoint] = {}
-        self._forget: list[str] = []  # checkpoints of files that no longer exist anywhere
+        # checkpoints to store after a scan: files just opened (so that a rotation while the agent is
+        # down finds them), and None for files that no longer exist anywhere
+        self._scanned: dict[str, bytes | None] = {}
         self._skipped: set[tuple[str, str]] = set()
+        self._wake = asyncio.Event()  # set by stop() and by the watcher
+        self._scan_now = False  # a watched directory changed: scan before the discovery interval ends
 
     async def run(self) -> None:
         self._checkpoints = {
             key: FileCheckpoint.decode(value) for key, value in self.spool.checkpoints(self.id).items()
         }
+        watcher = DirectoryWatcher(self._directory_changed)
+        watcher.start()
         first = True
         next_discovery = 0.0
         try:
             while not self.stopping.is_set():
-                if time.monotonic() >= next_discovery:
+                if self._scan_now or time.monotonic() >= next_discovery:
+                    self._scan_now = False
                     self._discover(first)
+                    watcher.watch(directories_of(self.options.include, self.files_paths()))
                     first = False
-                    if self._forget:
-                        await self.spool.append(None, dict.fromkeys(self._forget), source=self.id)
-                        self._forget.clear()
+                    if self._scanned:
+                        await self.spool.append(None, self._scanned, source=self.id)
+                        self._scanned = {}
                     next_discovery = time.monotonic() + self.options.discover_interval
                 progressed = False
                 for tailed in list(self.files.values()):
-                    if self.stopping.is_set() or time.monotonic() >= next_discovery:
+                    if self.stopping.is_set() or self._scan_now or time.monotonic() >= next_discovery:
                         break  # a busy round must not delay finding new files (they may rotate soon)
                     progressed |= await self._read(tailed)
                 await self._close_finished()
                 if self.options.multiline is not None:
                     await self._ship_quiet_groups()
                 if not progressed:
-                    await self.pause(self.options.poll_interval)
+                    await self._idle()
+            await self._drain_deleted()
         finally:
+            await watcher.close()
             for tailed in self.files.values():
                 tailed.close()
             self.files.clear()
+
+    def stop(self) -> None:
+        super().stop()
+        self._wake.set()
+
+    def _directory_changed(self) -> None:
+        self._scan_now = True
+        self._wake.set()
+
+    async def _idle(self) -> None:
+        """Wait for the poll interval, a stop, or a change in a watched directory."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), self.options.poll_interval)
+        self._wake.clear()
+
+    def files_paths(self) -> list[str]:
+        return [tailed.path for tailed in self.files.values()]
 
     # -- discovery -----------------------------------------------------------------------------
 
@@ -110,18 +140,23 @@ class FileSource(Source):
                 log.warning("%s was rotated away while shipper was stopped; bytes after offset %d, if any, "
                             "were not read", checkpoint.path, checkpoint.offset)
                 self.count_error("rotation", "rotated_before_read")
-                self._forget.append(key)
+                self._scanned[key] = None
                 continue
             real_path, fd, identity = found
             decoder = self.decoder()
             decoder.restore(checkpoint.carry)
             tailed = TailedFile(checkpoint.path, fd, identity, checkpoint.offset, checkpoint.fingerprint, decoder,
                                 common=self.common_fields(checkpoint.path))
+            tailed.checkpointed = checkpoint.offset
             tailed.rotated_at = time.monotonic() - ROTATE_WAIT  # its writer is long gone
             self.files[identity] = tailed
             log.info("finishing %s, rotated while stopped, from offset %d", real_path, checkpoint.offset)
 
     def _find_rotated(self, key: str, checkpoint: FileCheckpoint) -> tuple[str, int, FileIdentity] | None:
+        """The file with the checkpoint's inode and first bytes in the directory of its path.
+
+        Other first bytes mean the inode was reused by another file, perhaps a copy of lines already
+        read: never read that one."""
         directory = os.path.dirname(os.path.realpath(checkpoint.path))
         try:
             entries = list(os.scandir(directory))
@@ -152,9 +187,10 @@ class FileSource(Source):
             return
         decoder = self.decoder()
         offset = self._resume(identity, fd, status, first, decoder)
-        self.files[identity] = TailedFile(
-            path, fd, identity, offset, Fingerprint.read(fd), decoder, common=self.common_fields(path)
-        )
+        tailed = TailedFile(path, fd, identity, offset, Fingerprint.read(fd), decoder, common=self.common_fields(path))
+        self.files[identity] = tailed
+        tailed.checkpointed = offset
+        self._scanned[identity.key] = FileCheckpoint(path, offset, tailed.fingerprint, decoder.carry()).encode()
         log.info("tailing %s from offset %d", path, offset)
 
     def decoder(self) -> Decoder:
@@ -196,24 +232,31 @@ class FileSource(Source):
 
     async def _read(self, tailed: TailedFile) -> bool:
         """Commit one block of lines from `tailed`; False when there was nothing new."""
-        size = tailed.size()
-        if size < tailed.offset:
-            log.warning("%s was truncated (size %d < offset %d); reading it from the start",
+        status = os.fstat(tailed.fd)
+        size, modified = status.st_size, status.st_mtime_ns != tailed.mtime_ns
+        tailed.mtime_ns = status.st_mtime_ns
+        if size == tailed.offset and not modified and tailed.rotated_at is None:
+            tailed.at_eof = True
+            return False
+        held: list = []
+        if size < tailed.offset or (modified and not tailed.fingerprint.matches(tailed.fd)):
+            # copytruncate: shorter than what was read, or already rewritten past it with other first bytes
+            log.warning("%s was truncated (size %d, offset %d); reading it from the start",
                         tailed.path, size, tailed.offset)
             self.count_anomaly("truncated")
+            held = tailed.decoder.flush()  # fragments whose completing line went with the truncation
             tailed.offset = 0
+            tailed.fingerprint = Fingerprint.read(tailed.fd)
         final = tailed.rotated_at is not None and self._writer_gone(tailed)
         lines = tailed.read_lines(self.options.read_block_size, self.options.max_line_size, final=final)
         if lines is None:
-            return False
+            if tailed.offset != tailed.checkpointed:  # truncated: checkpoint the new start
+                await self._commit(tailed, held, tailed.offset)
+            return bool(held)
         decoder = tailed.decoder
         splits_before = decoder.split
         records = decoder.decode(lines.texts, time.time_ns())
-        tailed.refresh_fingerprint()
-        checkpoint = FileCheckpoint(tailed.path, lines.end_offset, tailed.fingerprint, decoder.carry())
-        await self.spool.append(Block(self.id, tailed.common, records), {tailed.identity.key: checkpoint.encode()})
-        tailed.offset = lines.end_offset
-        self.received_events.inc(len(records))
+        await self._commit(tailed, held + records if held else records, lines.end_offset)
         self.received_bytes.inc(lines.bytes_read)
         splits = lines.split + decoder.split - splits_before
         for kind, count in (("invalid_utf8", lines.invalid_utf8), ("split_long_line", splits),
@@ -221,6 +264,15 @@ class FileSource(Source):
             if count:
                 self.count_anomaly(kind, count)
         return True
+
+    async def _commit(self, tailed: TailedFile, records: list, end_offset: int) -> None:
+        """Records and the checkpoint after them, in one spool transaction."""
+        tailed.refresh_fingerprint()
+        checkpoint = FileCheckpoint(tailed.path, end_offset, tailed.fingerprint, tailed.decoder.carry())
+        block = Block(self.id, tailed.common, records) if records else None
+        await self.spool.append(block, {tailed.identity.key: checkpoint.encode()}, source=self.id)
+        tailed.offset = tailed.checkpointed = end_offset
+        self.received_events.inc(len(records))
 
     async def _ship_quiet_groups(self) -> None:
         """Commit multi-line groups that no further line has joined within the timeout."""
@@ -230,9 +282,7 @@ class FileSource(Source):
             assert isinstance(decoder, MultilineDecoder)
             records = decoder.expired(now)
             if records:
-                checkpoint = FileCheckpoint(tailed.path, tailed.offset, tailed.fingerprint, decoder.carry())
-                await self.spool.append(Block(self.id, tailed.common, records),
-                                        {tailed.identity.key: checkpoint.encode()})
+                await self._commit(tailed, records, tailed.offset)
 
     def _writer_gone(self, tailed: TailedFile) -> bool:
         """A rotated or deleted file will get no more lines: flush its unterminated last line."""
@@ -240,7 +290,7 @@ class FileSource(Source):
 
     async def _close_finished(self) -> None:
         """Close rotated files read to their end once the writer has had time to finish."""
-        for identity, tailed in list(self.files.items()):
+        for tailed in list(self.files.values()):
             deleted = os.fstat(tailed.fd).st_nlink == 0
             if deleted and tailed.rotated_at is None:
                 tailed.rotated_at = time.monotonic()
@@ -248,9 +298,23 @@ class FileSource(Source):
                 continue
             if tailed.read_lines(self.options.read_block_size, self.options.max_line_size, final=True):
                 continue  # bytes arrived after the last read: the next round commits them first
-            log.info("finished %s (%s)", tailed.path, "deleted" if deleted else "rotated")
-            held = tailed.decoder.flush()  # fragments whose completing line will never come
-            block = Block(self.id, tailed.common, held) if held else None
-            await self.spool.append(block, {identity.key: None}, source=self.id)
-            tailed.close()
-            del self.files[identity]
+            await self._finish(tailed, "deleted" if deleted else "rotated")
+
+    async def _drain_deleted(self) -> None:
+        """On stop, a deleted file's descriptor is the last way to its lines: read them all first."""
+        for tailed in list(self.files.values()):
+            if os.fstat(tailed.fd).st_nlink == 0:
+                tailed.rotated_at = tailed.rotated_at or time.monotonic()
+                while await self._read(tailed):
+                    pass
+                await self._finish(tailed, "deleted")
+
+    async def _finish(self, tailed: TailedFile, why: str) -> None:
+        """Ship what the decoder holds, forget the checkpoint and close the file."""
+        log.info("finished %s (%s)", tailed.path, why)
+        held = tailed.decoder.flush()  # fragments whose completing line will never come
+        block = Block(self.id, tailed.common, held) if held else None
+        await self.spool.append(block, {tailed.identity.key: None}, source=self.id)
+        self.received_events.inc(len(held))
+        tailed.close()
+        del self.files[tailed.identity]
