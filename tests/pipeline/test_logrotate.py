@@ -6,7 +6,6 @@ import shutil
 import subprocess
 from pathlib import Path
 
-
 from tests.agent_process import (
     AgentProcess,
     blocked_pipe,
