@@ -31,6 +31,7 @@ SOURCE_TYPES: dict[str, type[Source]] = {"file": FileSource, "kubernetes_logs": 
 SINK_TYPES = {  # imported when configured: the AWS SDK alone adds most of a second to start-up
     "console": "shipper.sinks.console:ConsoleSink",
     "cloudwatch_logs": "shipper.sinks.cloudwatch.sink:CloudWatchLogsSink",
+    "syslog": "shipper.sinks.syslog.sink:SyslogSink",
 }
 EXIT_FORCED = 130
 GC_THRESHOLD = 20_000  # allocations between young collections (Python's default is 700)

@@ -308,6 +308,8 @@ def _connect(path: Path) -> sqlite3.Connection:
     connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     try:
         connection.isolation_level = "DEFERRED"
+        # Blocks are ~1 MiB blobs: 16 KiB pages halve the CPU of writing them (applies to new files only)
+        connection.execute("PRAGMA page_size=16384")
         connection.execute("PRAGMA journal_mode=WAL").fetchone()
         connection.execute("PRAGMA synchronous=NORMAL")
         (verdict,) = connection.execute("PRAGMA quick_check").fetchone()

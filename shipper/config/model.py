@@ -10,6 +10,7 @@ from pydantic import Field, field_validator
 from shipper.config.base import Options, SinkOptions
 from shipper.config.units import ByteSize, Duration
 from shipper.sinks.cloudwatch.config import CloudWatchLogsSink
+from shipper.sinks.syslog.config import SyslogSink
 
 COMPONENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]*$")
 
@@ -99,7 +100,7 @@ class ConsoleSink(SinkOptions):
     )
 
 
-SinkOptionsUnion = Annotated[ConsoleSink | CloudWatchLogsSink, Field(discriminator="type")]
+SinkOptionsUnion = Annotated[ConsoleSink | CloudWatchLogsSink | SyslogSink, Field(discriminator="type")]
 
 
 class AgentConfig(Options):

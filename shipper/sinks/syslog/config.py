@@ -1,0 +1,110 @@
+"""Options of the `syslog` sink: RFC 5424 over TLS (RFC 5425) to Papertrail or any receiver."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from shipper.config.base import Options, SinkOptions
+from shipper.config.units import ByteSize, Duration
+from shipper.templates import Template
+
+FACILITIES = ("kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron", "authpriv",
+              "ftp", "ntp", "audit", "alert", "clock", "local0", "local1", "local2", "local3", "local4",
+              "local5", "local6", "local7")
+SEVERITIES = ("emerg", "alert", "crit", "err", "warning", "notice", "info", "debug")
+SD_NAME = re.compile(r'^[!#-<>-\\^-~]{1,32}$')  # printable ASCII except space, '=', ']' and '"'
+
+
+class TlsOptions(Options):
+    ca_file: str | None = Field(None, description="CA bundle that signs the server's certificate; None = the system's.")
+    cert_file: str | None = Field(None, description="Client certificate, for receivers that require mutual TLS.")
+    key_file: str | None = Field(None, description="Key of the client certificate.")
+    server_name: str | None = Field(None, description="Name to verify and send as SNI; by default the address host.")
+    verify_certificate: bool = Field(True, description="Check the server's certificate chain against ca_file.")
+    verify_hostname: bool = Field(True, description="Check that the certificate names the server.")
+
+    @model_validator(mode="after")
+    def _pairs(self) -> TlsOptions:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("cert_file and key_file go together (mutual TLS)")
+        if self.verify_hostname and not self.verify_certificate:
+            raise ValueError("verify_hostname needs verify_certificate")
+        return self
+
+
+class SyslogSink(SinkOptions):
+    type: Literal["syslog"]
+    address: str = Field(description="host:port of the receiver, e.g. logs.papertrailapp.com:12345.")
+    mode: Literal["tls", "tcp"] = Field("tls", description="`tls` (RFC 5425); `tcp` only when you mean plain text.")
+    tls: TlsOptions = Field(default_factory=TlsOptions)
+    framing: Literal["octet_counting", "newline"] = Field(
+        "octet_counting", description="`octet_counting` (RFC 5425/6587) carries any byte; `newline` ends each message "
+        "with LF, so newlines inside a message are handled as `newlines` says."
+    )
+    newlines: Literal["escape", "split"] = Field(
+        "escape", description="With newline framing: `escape` writes LF inside a message as `\\n`; `split` sends "
+        "each line as its own message."
+    )
+    facility: Literal[FACILITIES] = Field("user", description="Facility of every message.")  # type: ignore[valid-type]
+    severity: Literal[SEVERITIES] = Field(
+        "info", description="Severity of records without one of their own (stderr is err; journald keeps PRIORITY)."
+    )  # type: ignore[valid-type]
+    hostname: str = Field("{host}", description="HOSTNAME template.")
+    app_name: str = Field("{kubernetes.container_name}", description="APP-NAME template (cut to 48 characters).")
+    procid: str = Field("-", description="PROCID template.")
+    msgid: str = Field("-", description="MSGID template.")
+    structured_data: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description="SD elements: {sd-id: {param: template}}, e.g. "
+        "{\"k8s@32473\": {\"pod\": \"{kubernetes.pod_name}\"}}; a param whose field is missing is left out.",
+    )
+    max_message_size: ByteSize = Field(64 * 1024, ge=480, description="Largest message, header included.")
+    oversize: Literal["split", "truncate"] = Field(
+        "split", description="A longer message is `split` into several (never dropped) or `truncate`d; counted."
+    )
+    connect_timeout: Duration = Field(10.0, gt=0)
+    write_timeout: Duration = Field(30.0, gt=0, description="A write that cannot finish in this long is a failure.")
+    idle_reconnect: Duration = Field(
+        60.0, gt=0, description="A connection idle longer than this is replaced before the next write: receivers "
+        "and load balancers drop idle connections without telling (remote_syslog2 #176)."
+    )
+    settle_time: Duration = Field(
+        1.0, ge=0, description="How long a written batch must go without a connection error before it is "
+        "acknowledged to the spool (a reset or close in that window sends it again)."
+    )
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        host, _, port = value.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"{value!r} is not host:port")
+        return value
+
+    @field_validator("hostname", "app_name", "procid", "msgid")
+    @classmethod
+    def _template(cls, value: str) -> str:
+        Template(value)
+        return value
+
+    @field_validator("structured_data")
+    @classmethod
+    def _sd(cls, value: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        for sd_id, params in value.items():
+            for name in (sd_id, *params):
+                if not SD_NAME.match(name):
+                    raise ValueError(f"{name!r} is not an SD name (1-32 printable ASCII, no space, =, ] or \")")
+            for template in params.values():
+                Template(template)
+        return value
+
+    @property
+    def host(self) -> str:
+        return self.address.rpartition(":")[0].strip("[]")
+
+    @property
+    def port(self) -> int:
+        return int(self.address.rpartition(":")[2])

@@ -1,0 +1,145 @@
+"""The `syslog` sink: RFC 5424 messages over one TLS connection, acknowledged once they have settled.
+
+Syslog has no application acknowledgements. A batch counts as delivered when its bytes have left
+the transport's buffer for the kernel and the connection has then gone `settle_time` without a
+close or reset from the server; only then is it acknowledged to the spool. A failure inside that
+window rewinds to the last acknowledged position and sends everything after it again on a new
+connection: duplicates are possible; losses only of bytes the server took into its socket and then
+threw away while the connection still looked healthy for `settle_time`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+
+from tenacity import RetryCallState, wait_random_exponential
+
+from shipper.buffer.spool import Position, StoredBlock
+from shipper.observe import metrics
+from shipper.sinks.base import Sink, count_sent
+from shipper.sinks.syslog.config import SyslogSink as SyslogOptions
+from shipper.sinks.syslog.framing import fit, newline, newline_bodies, octet_counting
+from shipper.sinks.syslog.rfc5424 import Rfc5424
+from shipper.sinks.syslog.transport import CertificateError, Connection, TransportError
+
+log = logging.getLogger(__name__)
+
+BATCH_RECORDS = 5_000
+BACKOFF = wait_random_exponential(multiplier=0.25, max=30)  # full jitter
+
+
+def backoff(attempt: int) -> float:
+    state = RetryCallState(None, None, (), {})
+    state.attempt_number = attempt
+    return BACKOFF(state)
+
+
+class SyslogSink(Sink):
+    type = "syslog"
+    options: SyslogOptions
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.format = Rfc5424(self.options)
+        self.frame = octet_counting if self.options.framing == "octet_counting" else newline
+        self.connection = Connection(self.options)
+        self.ready = metrics.sink_ready.labels(self.id, self.type)
+        self.ready.set(1)
+        self._oversize = metrics.input_anomalies.labels(self.id, self.type, f"oversize_{self.options.oversize}")
+
+    async def run(self) -> None:
+        acked = sent = self.spool.cursor(self.id)
+        unsettled: deque[tuple[Position, float]] = deque()  # written, waiting for settle_time
+        failures = 0
+        while True:
+            try:
+                blocks = self.spool.read(self.id, sent, BATCH_RECORDS)
+                if blocks:
+                    await self._send(blocks)
+                    sent = blocks[-1].end()
+                    unsettled.append((sent, time.monotonic() + self.options.settle_time))
+                elif not unsettled:
+                    acked = sent = max(sent, self.spool.tail())
+                    self.spool.ack(self.id, acked)
+                    await self._wait_idle(sent)
+                    continue
+                acked = self._settle(unsettled, acked)
+                if not blocks and unsettled:
+                    await self._wait(unsettled[0][1], sent)
+                failures = 0
+            except TransportError as error:
+                failures += 1
+                await self._failed(error, failures)
+                if sent != acked:
+                    metrics.retries.labels(self.id, self.type, "connection").inc()
+                sent = acked  # everything not settled goes again
+                unsettled.clear()
+
+    async def _send(self, blocks: list[StoredBlock]) -> None:
+        if not self.connection.usable:
+            await self.connection.open()
+            self.ready.set(1)
+        payload, events = self._encode(blocks)
+        await self.connection.write(payload)
+        count_sent(self, events, len(payload))
+
+    def _settle(self, unsettled: deque[tuple[Position, float]], acked: Position) -> Position:
+        """Acknowledge the batches that went `settle_time` on a connection that is still healthy."""
+        now = time.monotonic()
+        if not self.connection.usable and unsettled:
+            raise TransportError("the server closed the connection after a write")
+        if not self.connection.flushed:
+            return acked  # bytes still on their way to the kernel: settle later
+        while unsettled and unsettled[0][1] <= now:
+            acked = unsettled.popleft()[0]
+            self.spool.ack(self.id, acked)
+        return acked
+
+    async def _wait(self, until: float, position: Position) -> None:
+        """Sleep until a batch may settle, waking early when new records arrive."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.spool.wait_for_append(position), max(0.0, until - time.monotonic()))
+
+    async def _wait_idle(self, position: Position) -> None:
+        self.idle.set()
+        await self.spool.wait_for_append(position)
+        self.idle.clear()
+
+    async def _failed(self, error: TransportError, failures: int) -> None:
+        await self.connection.close()
+        metrics.errors.labels(self.id, self.type, "send", type(error).__name__).inc()
+        if isinstance(error, CertificateError):
+            self.ready.set(0)
+            log.error("sink %s: %s; records stay in the spool", self.id, error)
+        else:
+            log.warning("sink %s: %s; retrying", self.id, error)
+        await asyncio.sleep(backoff(failures))
+
+    def _encode(self, blocks: list[StoredBlock]) -> tuple[bytes, int]:
+        frames: list[bytes] = []
+        events = 0
+        options, fmt, frame = self.options, self.format, self.frame
+        for block in blocks:
+            records = block.records[block.start :] if block.start else block.records
+            block_headers = None
+            for record in records:
+                if fmt.per_record(record):
+                    headers = fmt.headers(block.common, record)
+                else:
+                    headers = block_headers = block_headers or fmt.headers(block.common, record)
+                prefix = fmt.prefix(record, headers)
+                bodies = newline_bodies(record[1], options.newlines) if frame is newline else [record[1]]
+                for body in bodies:
+                    parts, cut = fit(prefix, body, options.max_message_size, options.oversize)
+                    if cut:
+                        self._oversize.inc()
+                    frames.extend(frame((prefix + part).encode("utf-8", "replace")) for part in parts)
+            events += len(records)
+        return b"".join(frames), events
+
+    async def close(self) -> None:
+        await self.connection.close()

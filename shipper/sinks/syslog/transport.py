@@ -1,0 +1,97 @@
+"""One persistent TCP or TLS connection to the receiver.
+
+A write returns once the transport's buffer is below its high-water mark; `flushed` tells when every
+byte has left it for the kernel (a high-water mark of 0 would be simpler, but stalls asyncio's TLS
+transport for good). Before each write the connection is checked: a close or reset the server sent is
+seen here (remote_syslog2 #176), and a connection idle for long is replaced, because load balancers
+drop idle connections without a word and writes into them vanish.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import ssl
+import time
+
+from shipper.sinks.syslog.config import SyslogSink
+
+
+class TransportError(Exception):
+    """The connection failed or could not be made; what was not acknowledged is sent again."""
+
+
+class CertificateError(TransportError):
+    """The server's certificate failed verification: no retry will fix it until the config or cert changes."""
+
+
+def tls_context(options: SyslogSink) -> ssl.SSLContext | None:
+    if options.mode == "tcp":
+        return None
+    tls = options.tls
+    context = ssl.create_default_context(cafile=tls.ca_file)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.check_hostname = tls.verify_hostname
+    context.verify_mode = ssl.CERT_REQUIRED if tls.verify_certificate else ssl.CERT_NONE
+    if tls.cert_file and tls.key_file:
+        context.load_cert_chain(tls.cert_file, tls.key_file)
+    return context
+
+
+class Connection:
+    def __init__(self, options: SyslogSink):
+        self.options = options
+        self.context = tls_context(options)
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._last_write = 0.0
+
+    @property
+    def usable(self) -> bool:
+        """Open, not closed or reset by the server, and not idle past `idle_reconnect`."""
+        if self._writer is None or self._reader is None:
+            return False
+        if self._writer.transport.is_closing() or self._reader.at_eof() or self._reader.exception() is not None:
+            return False
+        return time.monotonic() - self._last_write < self.options.idle_reconnect
+
+    @property
+    def flushed(self) -> bool:
+        return self._writer is not None and self._writer.transport.get_write_buffer_size() == 0
+
+    async def open(self) -> None:
+        await self.close()
+        options = self.options
+        server_name = (options.tls.server_name or options.host) if self.context else None
+        try:
+            self._reader, self._writer = await asyncio.wait_for(
+                asyncio.open_connection(options.host, options.port, ssl=self.context, server_hostname=server_name),
+                options.connect_timeout,
+            )
+        except ssl.SSLCertVerificationError as error:
+            raise CertificateError(f"certificate of {options.address} failed verification: "
+                                   f"{error.verify_message or error.reason}") from error
+        except (OSError, TimeoutError) as error:
+            raise TransportError(f"cannot connect to {options.address}: {error or type(error).__name__}") from error
+        sock = self._writer.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        self._last_write = time.monotonic()
+
+    async def write(self, data: bytes) -> None:
+        if self._writer is None:
+            raise TransportError("not connected")
+        try:
+            self._writer.write(data)
+            await asyncio.wait_for(self._writer.drain(), self.options.write_timeout)
+        except (OSError, TimeoutError, RuntimeError) as error:
+            raise TransportError(f"write to {self.options.address} failed: {error or type(error).__name__}") from error
+        self._last_write = time.monotonic()
+
+    async def close(self) -> None:
+        writer, self._writer, self._reader = self._writer, None, None
+        if writer is not None:
+            writer.close()
+            with contextlib.suppress(OSError, TimeoutError, ssl.SSLError):  # a broken connection: nothing to save
+                await asyncio.wait_for(writer.wait_closed(), 2)

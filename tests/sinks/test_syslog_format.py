@@ -1,0 +1,102 @@
+"""RFC 5424 formatting and framing, checked with the tests' own strict parser."""
+
+from __future__ import annotations
+
+import pydantic
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from shipper.sinks.syslog.config import SyslogSink as Options
+from shipper.sinks.syslog.framing import fit, newline_bodies, octet_counting
+from shipper.sinks.syslog.rfc5424 import Rfc5424
+from tests.syslog import parse
+
+T0 = 1795342500_123456789
+COMMON = {"host": "node-1", "kubernetes": {"namespace": "prod", "pod_name": "web-0", "container_name": "nginx"}}
+
+
+def options(**overrides) -> Options:
+    return Options.model_validate({"type": "syslog", "inputs": ["app"], "address": "localhost:6514", **overrides})
+
+
+def formatted(fmt: Rfc5424, record, common=COMMON) -> str:
+    return fmt.prefix(record, fmt.headers(common, record)) + record[1]
+
+
+def test_a_container_record_becomes_a_valid_message_with_its_fields():
+    fmt = Rfc5424(options(facility="local0", procid="{kubernetes.pod_name}"))
+
+    message = parse(formatted(fmt, (T0, "GET / 200", {"stream": "stdout"})))
+
+    assert (message.facility, message.severity) == (16, 6)
+    assert message.timestamp == "2026-11-22T10:15:00.123456Z"
+    assert (message.hostname, message.app_name, message.procid, message.msgid) == ("node-1", "nginx", "web-0", "-")
+    assert message.msg == "GET / 200"
+
+
+def test_stderr_is_err_and_a_record_severity_is_kept():
+    fmt = Rfc5424(options())
+
+    assert parse(formatted(fmt, (T0, "x", {"stream": "stderr"}))).severity == 3
+    assert parse(formatted(fmt, (T0, "x", {"severity": 2}))).severity == 2
+    assert parse(formatted(fmt, (T0, "x", {"severity": "warning"}))).severity == 4
+    assert parse(formatted(fmt, (T0, "x", None))).severity == 6
+
+
+def test_header_fields_are_printable_ascii_cut_to_their_rfc_lengths_or_nil():
+    fmt = Rfc5424(options(app_name="{kubernetes.container_name}", msgid="{missing.field}"))
+    common = {"host": "", "kubernetes": {"container_name": "a very long container name é " * 3}}
+
+    message = parse(formatted(fmt, (T0, "x", None), common))
+
+    assert message.hostname == "-"
+    assert len(message.app_name) == 48 and " " not in message.app_name
+    assert message.msgid == "-"
+
+
+def test_structured_data_escapes_quote_backslash_and_bracket():
+    fmt = Rfc5424(options(structured_data={"k8s@32473": {"pod": "{kubernetes.pod_name}", "odd": "{odd}",
+                                                         "gone": "{no.such}"}}))
+    common = {**COMMON, "odd": 'a"b\\c]d'}
+
+    message = parse(formatted(fmt, (T0, "x", None), common))
+
+    assert message.structured_data == {"k8s@32473": {"pod": "web-0", "odd": 'a"b\\c]d'}}
+
+
+@given(st.text(st.characters(blacklist_categories=("Cs",)), max_size=300), st.integers(480, 700))
+def test_split_bodies_fit_the_limit_and_join_back_exactly(text, max_size):
+    prefix = "<14>1 2026-11-22T10:15:00.123456Z host app - - - "
+
+    bodies, cut = fit(prefix, text, max_size, "split")
+
+    assert "".join(bodies) == text
+    assert all(len((prefix + body).encode()) <= max_size for body in bodies)
+    assert cut == (len((prefix + text).encode()) > max_size)
+
+
+def test_truncate_keeps_the_head_at_a_character_boundary():
+    bodies, cut = fit("<14>1 - - - - - - ", "é" * 1000, 480, "truncate")
+
+    assert cut and len(bodies) == 1
+    assert bodies[0] == "é" * ((480 - 18) // 2)
+
+
+def test_newline_framing_escapes_or_splits_embedded_newlines():
+    assert newline_bodies("a\nb", "escape") == ["a\\nb"]
+    assert newline_bodies("a\nb", "split") == ["a", "b"]
+    assert newline_bodies("ab", "split") == ["ab"]
+
+
+def test_octet_counting_counts_bytes_not_characters():
+    assert octet_counting("é".encode()) == b"2 \xc3\xa9"
+
+
+def test_a_broken_address_or_sd_name_is_a_config_error():
+    with pytest.raises(pydantic.ValidationError, match="host:port"):
+        options(address="localhost")
+    with pytest.raises(pydantic.ValidationError, match="SD name"):
+        options(structured_data={"bad id": {}})
+    with pytest.raises(pydantic.ValidationError, match="cert_file and key_file"):
+        options(tls={"cert_file": "/x.crt"})
