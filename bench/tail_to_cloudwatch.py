@@ -12,76 +12,26 @@ The agent runs as `shipper run` in a child process; its CPU time and peak RSS co
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import signal
-import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import yaml
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.agent_run import run_agent  # noqa: E402
 from bench.workload import make_node, summarize  # noqa: E402
 from peers.fake_cloudwatch import FakeCloudWatch  # noqa: E402
 
 
-def delivered(data_dir: Path, log: Path) -> bool:
-    """Whether the source committed the whole file and the spool holds nothing any more."""
-    path = data_dir / "spool.db"
-    if not path.exists():
-        return False
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
-    try:
-        offsets = [json.loads(v)["offset"] for (v,) in db.execute("SELECT value FROM checkpoints")]
-        (waiting,) = db.execute("SELECT COUNT(*) FROM blocks").fetchone()
-        (in_flight,) = db.execute("SELECT COUNT(*) FROM sink_state").fetchone()
-    except sqlite3.OperationalError:
-        return False
-    finally:
-        db.close()
-    return offsets == [log.stat().st_size] and waiting == 0 and in_flight == 0
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def one_run(workdir: Path, log: Path, endpoint: str, run: int) -> dict[str, float]:
-    data_dir = workdir / f"data-{run}"
-    config = workdir / f"shipper-{run}.yaml"
-    config.write_text(yaml.safe_dump({
-        "data_dir": str(data_dir),
-        "sources": {"pods": {"type": "kubernetes_logs", "include": [str(workdir / "containers" / "*.log")]}},
-        "sinks": {"cw": {"type": "cloudwatch_logs", "inputs": ["pods"], "region": "us-east-1", "endpoint": endpoint,
-                         "group_name": f"/bench/run-{run}-{time.time_ns()}/{{kubernetes.namespace}}",
-                         "stream_name": "{kubernetes.pod_name}", "create_missing_group": True}},
-    }))
-    env = {**os.environ, "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench"}
-    stderr = open(workdir / f"agent-{run}.log", "wb")  # noqa: SIM115 - closed below
-    profile = ["-m", "cProfile", "-o", os.environ["BENCH_PROFILE"]] if os.environ.get("BENCH_PROFILE") else []
-    agent = subprocess.Popen([sys.executable, *profile, "-m", "shipper", "run", "--config", str(config)], env=env,
-                             stdout=subprocess.DEVNULL, stderr=stderr, cwd=ROOT)
-    while b"running " not in (workdir / f"agent-{run}.log").read_bytes():
-        time.sleep(0.01)
-    startup_cpu = cpu_seconds(agent.pid)
-    started = time.perf_counter()
-    while not delivered(data_dir, log):
-        time.sleep(0.05)
-    wall = time.perf_counter() - started
-    agent.send_signal(signal.SIGTERM)
-    _, status, usage = os.wait4(agent.pid, 0)
-    stderr.close()
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"agent exited with {status}; see {workdir}/agent-{run}.log")
-    total = usage.ru_utime + usage.ru_stime
-    return {"cpu": total - startup_cpu, "startup_cpu": startup_cpu, "wall": wall, "rss_mb": usage.ru_maxrss / 1024}
+    sink = {"type": "cloudwatch_logs", "inputs": ["pods"], "region": "us-east-1", "endpoint": endpoint,
+            "group_name": f"/bench/run-{run}-{time.time_ns()}/{{kubernetes.namespace}}",
+            "stream_name": "{kubernetes.pod_name}", "create_missing_group": True}
+    env = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench"}
+    return run_agent(workdir, log, {"cw": sink}, run, env)
 
 
 def main() -> None:

@@ -1,0 +1,66 @@
+"""Benchmark: the real agent tails N CRI lines (~200 bytes) and sends them to rsyslog over TLS.
+
+    .venv/bin/python bench/tail_to_syslog.py [--lines 1000000] [--runs 3] [--framing octet_counting|newline]
+
+rsyslog (with rsyslog-gnutls, installed by .ci/run) runs on loopback with a certificate made for the
+run. Prints lines per second, CPU-seconds per million lines (the agent's alone, start-up apart) and
+peak RSS. Every run ends only once rsyslog has written every line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.agent_run import run_agent  # noqa: E402
+from bench.workload import make_node, summarize  # noqa: E402
+from peers.pki import CertificateAuthority  # noqa: E402
+from peers.rsyslog import Rsyslog  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--lines", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--framing", default="octet_counting", choices=["octet_counting", "newline"])
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="shipper-bench-") as tmp:
+        workdir = Path(tmp)
+        log = make_node(workdir, args.lines)
+        ca = CertificateAuthority(workdir / "pki")
+        server = ca.issue("server")
+        print(f"{args.lines} CRI lines of {log.stat().st_size / args.lines:.0f} bytes to rsyslog over TLS "
+              f"({args.framing}), {args.runs} runs")
+        results = []
+        for run in range(args.runs):
+            rsyslog = Rsyslog(workdir / f"rsyslog-{run}", ca, server).start()
+            sink = {"type": "syslog", "inputs": ["pods"], "address": f"localhost:{rsyslog.port}",
+                    "tls": {"ca_file": str(ca.ca_file)}, "framing": args.framing}
+            try:
+                results.append(run_agent(workdir, log, {"syslog": sink}, run))
+                deadline = time.monotonic() + 120
+                while _count_lines(rsyslog.output) < args.lines and time.monotonic() < deadline:
+                    time.sleep(0.2)
+                assert _count_lines(rsyslog.output) >= args.lines, "rsyslog did not receive every line"
+            finally:
+                rsyslog.stop()
+    print("\n".join(summarize(args.lines, results)))
+    startup = sorted(r["startup_cpu"] for r in results)
+    print(f"{'start-up CPU-seconds (apart)':32} median {startup[len(startup) // 2]:12,.2f}")
+
+
+def _count_lines(path: Path) -> int:
+    if not path.exists():
+        return 0
+    with open(path, "rb") as handle:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
+
+
+if __name__ == "__main__":
+    main()
