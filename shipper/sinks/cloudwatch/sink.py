@@ -47,8 +47,8 @@ from shipper.sinks.cloudwatch.retry import Failure, Retryable, classify, error_c
 log = logging.getLogger(__name__)
 
 READ_RECORDS = 10_000  # records per spool read (one segment)
-MAX_PENDING_EVENTS = 60_000  # events held in memory across all stream queues...
-MAX_PENDING_BYTES = 24 * 1024 * 1024  # ... and their bytes: enough to keep every request slot busy
+MAX_PENDING_EVENTS = 30_000  # events held in memory across all stream queues...
+MAX_PENDING_BYTES = 12 * 1024 * 1024  # ... and their bytes: enough to keep every request slot busy
 DRAIN_BACKOFF_MAX = 1.0  # longest retry wait once the agent is stopping
 
 
