@@ -25,11 +25,14 @@ from shipper.observe import metrics
 from shipper.sinks.base import Sink
 from shipper.sources.base import Source
 from shipper.sources.files.source import FileSource
+from shipper.sources.journald.source import JournaldSource
 from shipper.sources.kubernetes_logs.source import KubernetesLogsSource
 
 log = logging.getLogger(__name__)
 
-SOURCE_TYPES: dict[str, type[Source]] = {"file": FileSource, "kubernetes_logs": KubernetesLogsSource}
+SOURCE_TYPES: dict[str, type[Source]] = {
+    "file": FileSource, "kubernetes_logs": KubernetesLogsSource, "journald": JournaldSource,
+}
 SINK_TYPES = {  # imported when configured: the AWS SDK alone adds most of a second to start-up
     "console": "shipper.sinks.console:ConsoleSink",
     "cloudwatch_logs": "shipper.sinks.cloudwatch.sink:CloudWatchLogsSink",

@@ -11,6 +11,7 @@ from shipper.config.base import Options, SinkOptions
 from shipper.config.units import ByteSize, Duration
 from shipper.sinks.cloudwatch.config import CloudWatchLogsSink
 from shipper.sinks.syslog.config import SyslogSink
+from shipper.sources.journald.config import JournaldSource
 
 COMPONENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]*$")
 
@@ -90,7 +91,7 @@ class KubernetesLogsSource(TailOptions):
                                description="Glob patterns of the container log files (symlinks are followed).")
 
 
-SourceOptions = Annotated[FileSource | KubernetesLogsSource, Field(discriminator="type")]
+SourceOptions = Annotated[FileSource | KubernetesLogsSource | JournaldSource, Field(discriminator="type")]
 
 
 class ConsoleSink(SinkOptions):

@@ -1,0 +1,56 @@
+"""Options of the `journald` source."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from shipper.config.base import Options
+from shipper.sinks.syslog.config import SEVERITIES
+
+INSTALL_HINT = ("the journald source needs systemd-python: install libsystemd-dev and pkg-config, "
+                "then `pip install 'shipper[journald]'`")
+
+
+class JournaldSource(Options):
+    """The systemd journal: kubelet, containerd, docker and the rest of the node's system logs."""
+
+    type: Literal["journald"]
+    directory: str | None = Field(
+        None, description="A journal directory to read (on a node: /var/log/journal); by default the local "
+        "system journal.",
+    )
+    files: list[str] = Field(default_factory=list, description="Journal files to read instead of a directory.")
+    units: list[str] = Field(default_factory=list, description="Only these `_SYSTEMD_UNIT`s (or the identifiers).")
+    identifiers: list[str] = Field(default_factory=list, description="Only these `SYSLOG_IDENTIFIER`s (or the units).")
+    max_priority: Literal[SEVERITIES] | int | None = Field(  # type: ignore[valid-type]
+        None, description="Only entries at least this important: a name (`warning`) or 0-7."
+    )
+    matches: dict[str, list[str]] = Field(
+        default_factory=dict, description="Other fields an entry must have, each one of the values listed."
+    )
+    keep_all_fields: bool = Field(False, description="Keep every journal field, not only the mapped ones.")
+    read_from: Literal["beginning", "end"] = Field(
+        "end", description="Where to start when there is no cursor yet (later starts resume after the cursor)."
+    )
+    batch_size: int = Field(2000, ge=1, le=100_000, description="Entries per spool transaction.")
+
+    @field_validator("max_priority")
+    @classmethod
+    def _priority(cls, value: str | int | None) -> int | None:
+        if isinstance(value, str):
+            return SEVERITIES.index(value)
+        if value is not None and not 0 <= value <= 7:
+            raise ValueError(f"{value} is not a priority from 0 (emerg) to 7 (debug)")
+        return value
+
+    @model_validator(mode="after")
+    def _installed(self) -> JournaldSource:
+        if self.directory and self.files:
+            raise ValueError("give `directory` or `files`, not both")
+        try:
+            import systemd.journal  # noqa: F401 - only whether it is there
+        except ImportError:
+            raise ValueError(INSTALL_HINT) from None
+        return self

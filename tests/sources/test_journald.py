@@ -1,0 +1,156 @@
+"""The journald source on real journal files written by systemd-journal-remote."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+
+from shipper.buffer.spool import Spool
+from shipper.sources.journald.config import JournaldSource as JournaldOptions
+from shipper.sources.journald.source import JournaldSource
+from tests.journal import T0_US, entry, write_journal
+from tests.sources.test_watcher import until
+
+
+def options(directory: Path, **overrides) -> JournaldOptions:
+    return JournaldOptions.model_validate({"type": "journald", "directory": str(directory),
+                                           "read_from": "beginning", **overrides})
+
+
+def spooled(data_dir: Path) -> list[tuple[int, str, dict]]:
+    import sqlite3
+
+    path = data_dir / "spool.db"
+    if not path.exists():
+        return []
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        rows = db.execute("SELECT records FROM blocks ORDER BY id").fetchall()
+    finally:
+        db.close()
+    return [tuple(record) for (records,) in rows for record in orjson.loads(records)]
+
+
+class Harness:
+    """The source on a real spool, started and stopped like the agent does."""
+
+    def __init__(self, tmp_path: Path, opts: JournaldOptions):
+        self.data = tmp_path / "data"
+        self.opts = opts
+
+    async def __aenter__(self) -> Harness:
+        self.spool = Spool.open(self.data, 64 * 1024 * 1024)
+        self.spool.attach_sinks({"out": ["journal"]})
+        self.source = JournaldSource("journal", self.opts, self.spool, "host")
+        self.task = asyncio.create_task(self.source.run())
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        self.source.stop()
+        await self.task
+        self.spool.close()
+
+    def messages(self) -> list[str]:
+        return [record[1] for record in spooled(self.data)]
+
+
+async def test_entries_are_shipped_once_with_fields_mapped_multiline_and_binary_included(tmp_path):
+    journal = tmp_path / "journal" / "system.journal"
+    write_journal(journal, [entry(1, "plain"), entry(2, "line one\nline two", priority=3),
+                            entry(3, b"bad \xff bytes", unit="containerd.service", identifier="containerd")])
+
+    async with Harness(tmp_path, options(journal.parent)) as harness:
+        await until(lambda: len(harness.messages()) == 3)
+
+    records = spooled(tmp_path / "data")
+    assert [r[1] for r in records] == ["plain", "line one\nline two", "bad \ufffd bytes"]
+    assert records[0][0] == (T0_US + 1) * 1000
+    assert records[1][2] == {"_SYSTEMD_UNIT": "kubelet.service", "SYSLOG_IDENTIFIER": "kubelet", "_PID": 42,
+                             "_HOSTNAME": "node-1", "_BOOT_ID": "0123456789abcdef0123456789abcdef", "severity": 3}
+    assert records[2][2]["_SYSTEMD_UNIT"] == "containerd.service"
+
+
+@pytest.mark.parametrize(("filters", "expected"), [
+    ({"units": ["containerd.service"]}, ["containerd says"]),
+    ({"identifiers": ["dockerd"]}, ["docker says"]),
+    ({"units": ["containerd.service"], "identifiers": ["dockerd"]}, ["containerd says", "docker says"]),
+    ({"max_priority": "warning"}, ["kubelet warns", "docker says"]),
+    ({"matches": {"_PID": ["42"], "SYSLOG_IDENTIFIER": ["kubelet"]}}, ["kubelet info", "kubelet warns"]),
+])
+async def test_filters_keep_only_the_entries_asked_for(tmp_path, filters, expected):
+    journal = tmp_path / "journal" / "system.journal"
+    write_journal(journal, [
+        entry(1, "kubelet info"), entry(2, "kubelet warns", priority=4),
+        entry(3, "containerd says", unit="containerd.service", identifier="containerd"),
+        entry(4, "docker says", unit="docker.service", identifier="dockerd", priority=2),
+    ])
+
+    async with Harness(tmp_path, options(journal.parent, **filters)) as harness:
+        await until(lambda: harness.source.spool.checkpoints("journal") != {})
+        await asyncio.sleep(0.1)
+
+    assert [r[1] for r in spooled(tmp_path / "data")] == expected
+
+
+async def test_appends_are_picked_up_within_a_second_and_a_restart_resumes_after_the_cursor(tmp_path):
+    journal = tmp_path / "journal" / "system.journal"
+    write_journal(journal, [entry(i, f"first {i}") for i in range(100)])
+
+    async with Harness(tmp_path, options(journal.parent)) as harness:
+        await until(lambda: len(harness.messages()) == 100)
+        write_journal(journal, [entry(100 + i, f"appended {i}") for i in range(50)])
+        await until(lambda: len(harness.messages()) == 150)
+    write_journal(journal, [entry(150 + i, f"while stopped {i}") for i in range(50)])
+    async with Harness(tmp_path, options(journal.parent)) as harness:
+        await until(lambda: len(harness.messages()) >= 200)
+        await asyncio.sleep(0.2)
+
+    assert harness.messages() == ([f"first {i}" for i in range(100)] + [f"appended {i}" for i in range(50)]
+                                  + [f"while stopped {i}" for i in range(50)])
+
+
+async def test_rotation_while_reading_loses_nothing(tmp_path):
+    directory = tmp_path / "journal"
+    write_journal(directory / "system.journal", [entry(i, f"before {i}") for i in range(3000)])
+
+    async with Harness(tmp_path, options(directory, batch_size=100)) as harness:
+        await until(lambda: len(harness.messages()) >= 100)
+        os.rename(directory / "system.journal", directory / "system@0000000000000001-0000000000000001.journal~")
+        write_journal(directory / "system.journal", [entry(3000 + i, f"after {i}") for i in range(1000)])
+        await until(lambda: len(harness.messages()) == 4000, timeout=10)
+
+    assert harness.messages() == [f"before {i}" for i in range(3000)] + [f"after {i}" for i in range(1000)]
+
+
+async def test_a_vacuumed_cursor_is_reported_and_reading_resumes_at_the_oldest_entry(tmp_path, caplog):
+    directory = tmp_path / "journal"
+    write_journal(directory / "old.journal", [entry(i, f"old {i}") for i in range(10)])
+    async with Harness(tmp_path, options(directory)) as harness:
+        await until(lambda: len(harness.messages()) == 10)
+    (directory / "old.journal").unlink()  # vacuumed while the agent was stopped
+    write_journal(directory / "new.journal", [entry(100 + i, f"new {i}", _BOOT_ID="ab" * 16) for i in range(5)])
+
+    async with Harness(tmp_path, options(directory)) as harness:
+        await until(lambda: len(harness.messages()) == 15)
+
+    assert "cursor of journal is gone" in caplog.text
+    assert harness.messages()[10:] == [f"new {i}" for i in range(5)]
+
+
+def test_a_journald_source_without_systemd_python_is_a_config_error_naming_the_fix(tmp_path):
+    config = tmp_path / "shipper.yaml"
+    config.write_text(f"data_dir: {tmp_path}\nsources:\n  journal: {{type: journald}}\n"
+                      "sinks:\n  out: {type: console, inputs: [journal]}\n")
+    hide = "import sys; sys.modules['systemd'] = None; from shipper.cli import main; sys.exit(main())"
+
+    result = subprocess.run([sys.executable, "-c", hide, "check", "--config", str(config)],
+                            capture_output=True, text=True, cwd=Path(__file__).parents[2])
+
+    assert result.returncode == 2
+    assert "sources.journal" in result.stderr and "pip install 'shipper[journald]'" in result.stderr
