@@ -154,3 +154,15 @@ def test_a_journald_source_without_systemd_python_is_a_config_error_naming_the_f
 
     assert result.returncode == 2
     assert "sources.journal" in result.stderr and "pip install 'shipper[journald]'" in result.stderr
+
+
+async def test_read_from_end_skips_what_was_there_at_the_first_start_and_commits_that_place(tmp_path):
+    journal = tmp_path / "journal" / "system.journal"
+    write_journal(journal, [entry(i, f"old {i}") for i in range(20)])
+
+    async with Harness(tmp_path, options(journal.parent, read_from="end")) as harness:
+        await until(lambda: harness.source.spool.checkpoints("journal") != {})  # positioned at the end
+        write_journal(journal, [entry(20 + i, f"new {i}") for i in range(5)])
+        await until(lambda: len(harness.messages()) == 5)
+
+    assert harness.messages() == [f"new {i}" for i in range(5)]

@@ -28,6 +28,7 @@ class Journal:
             self.reader = journal.Reader()
         self.options = options
         self._pending: list[dict[str, Any]] = []  # read while seeking, not yet returned
+        self.start_cursor: str | None = None  # with read_from end, the entry a first start skips to
 
     def seek(self, cursor: str | None) -> bool:
         """Position after `cursor` (seek_cursor lands ON it); False if the cursor's entry is gone."""
@@ -37,7 +38,8 @@ class Journal:
                 reader.seek_head()
             else:
                 reader.seek_tail()
-                reader.get_previous()  # now at the last entry: the next read returns what comes after
+                last = reader.get_previous()  # now at the last entry: the next read returns what follows
+                self.start_cursor = last.get("__CURSOR") if last else None
             return True
         reader.seek_cursor(cursor)
         landed = reader.get_next()

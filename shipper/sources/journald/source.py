@@ -35,6 +35,8 @@ class JournaldSource(Source):
                 log.warning("journal cursor of %s is gone (vacuumed or rotated away while stopped); "
                             "resuming at the oldest entry still there: entries in between were lost", self.id)
                 self.count_error("read", "cursor_not_found")
+            if cursor is None and journal.start_cursor:  # so a restart skips no entry written meanwhile
+                await self.spool.append(None, {CURSOR_KEY: journal.start_cursor.encode()}, source=self.id)
             common = {"host": self.hostname, "source_type": self.type}
             while not self.stopping.is_set():
                 entries = await asyncio.to_thread(journal.read, self.options.batch_size)
