@@ -91,7 +91,17 @@ class Agent:
                 SOURCE_TYPES[o.type](source_id, o, spool, self.hostname)
                 for source_id, o in self.config.sources.items()
             ]
-            return await self._run(sources, sinks)
+            api = None
+            if self.config.api is not None:
+                from shipper.observe.api import Api  # aiohttp's server, imported only when configured
+
+                api = Api(self.config.api.address, spool, sinks)
+                await api.start()
+            try:
+                return await self._run(sources, sinks)
+            finally:
+                if api is not None:
+                    await api.stop()
         finally:
             spool.close()
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any, ClassVar
@@ -125,3 +128,25 @@ def output_messages(path: Path) -> list[str]:
         except orjson.JSONDecodeError:
             continue
     return messages
+
+
+def with_api(config_path: Path) -> str:
+    """Turn on the agent's HTTP API on a free loopback port; returns its base URL."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = yaml.safe_load(config_path.read_text())
+    config["api"] = {"address": f"127.0.0.1:{port}"}
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return f"http://127.0.0.1:{port}"
+
+
+def http_get(url: str) -> tuple[int, str]:
+    """Status and body of a GET; (0, error) when nothing answers."""
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+    except OSError as error:
+        return 0, str(error)

@@ -104,9 +104,24 @@ class ConsoleSink(SinkOptions):
 SinkOptionsUnion = Annotated[ConsoleSink | CloudWatchLogsSink | SyslogSink, Field(discriminator="type")]
 
 
+class ApiOptions(Options):
+    address: str = Field(
+        "127.0.0.1:8686", description="host:port of /metrics, /healthz and /readyz (0.0.0.0:8686 for kubelet probes)."
+    )
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        host, _, port = value.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"{value!r} is not host:port")
+        return value
+
+
 class AgentConfig(Options):
     data_dir: str = Field("/var/lib/shipper", description="Where the spool and checkpoints live.")
     buffer: BufferOptions = Field(default_factory=BufferOptions)
+    api: ApiOptions | None = Field(None, description="The HTTP API; off unless configured.")
     shutdown_timeout: Duration = Field(
         20.0, description="On SIGTERM, how long sinks may drain before the agent exits (keep the rest on disk)."
     )

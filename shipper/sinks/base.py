@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
 from shipper.buffer.spool import Spool, StoredBlock
 from shipper.observe import metrics
+
+log = logging.getLogger(__name__)
 
 
 class Sink(ABC):
@@ -21,10 +24,28 @@ class Sink(ABC):
         self.draining = False  # the agent is stopping: send what is waiting now, shorten retry waits
         self.sent_events = metrics.events_sent.labels(sink_id, self.type)
         self.sent_bytes = metrics.bytes_sent.labels(sink_id, self.type)
+        self.ready = True  # False after an error retries cannot fix (access denied, a bad certificate)
+        self.last_error = ""
+        self._ready_gauge = metrics.sink_ready.labels(sink_id, self.type)
+        self._ready_gauge.set(1)
 
     @abstractmethod
     async def run(self) -> None:
         """Deliver what the spool holds for this sink, forever; acknowledge only what was accepted."""
+
+    def mark_not_ready(self, reason: str) -> None:
+        """An error that needs an operator: reported once, in /readyz and `shipper_sink_ready`."""
+        self.last_error = reason
+        if self.ready:
+            log.error("%s: not ready: %s (records stay in the spool; retrying)", self.id, reason)
+        self.ready = False
+        self._ready_gauge.set(0)
+
+    def mark_ready(self) -> None:
+        if not self.ready:
+            log.info("%s: ready again", self.id)
+        self.ready = True
+        self._ready_gauge.set(1)
 
     async def open(self) -> None:  # noqa: B027 - most sinks have nothing to prepare
         """Prepare clients before the pipeline starts (credentials are resolved lazily, on first use)."""

@@ -13,7 +13,7 @@ import orjson
 import pytest
 
 from peers.fault_proxy import FaultProxy
-from tests.agent_process import AgentProcess, wait_for
+from tests.agent_process import AgentProcess, http_get, wait_for, with_api
 from tests.cloudwatch import agent_config, arrived, count_arrived, groups, logs_client, unique_prefix
 from tests.node import KubeletWriter, cri_time, make_pod
 
@@ -168,15 +168,20 @@ def test_access_denied_keeps_the_records_and_delivers_them_once_access_returns(t
     prefix = unique_prefix()
     client = logs_client(localstack)
     cfg = agent_config(tmp_path, proxy.url, prefix, [str(tmp_path / "containers" / "*.log")])
+    api = with_api(cfg)
     pod_dir = make_pod(tmp_path, "shop", "web-0")
     proxy.deny(True)
     agent = AgentProcess(cfg, stdout=subprocess.DEVNULL)
     write_cri(pod_dir, [f"line {i}" for i in range(100)])
 
     wait_for(lambda: "not ready: forbidden: AccessDeniedException" in agent.log(), 30, "the sink to report it")
+    status, body = http_get(f"{api}/readyz")
+    assert status == 503 and "AccessDeniedException" in body
+    assert http_get(f"{api}/healthz")[0] == 200
     assert count_arrived(client, prefix) == 0
     proxy.deny(False)
     wait_until_arrived(client, prefix, 100, timeout=60)
+    wait_for(lambda: http_get(f"{api}/readyz")[0] == 200, 30, "/readyz ready again")
     assert agent.terminate(timeout=30) == 0
 
     assert arrived(client, prefix)[(f"{prefix}/shop", "web-0.app")] == [f"line {i}" for i in range(100)]

@@ -85,8 +85,6 @@ class CloudWatchLogsSink(Sink):
                            options.fallback_stream_name)
         self.queues: dict[tuple[str, str], StreamQueue] = {}
         self.tracker = AckTracker(spool, sink_id, self._on_all_acked)
-        self.ready = True
-        self.last_error = ""
         self._requests = asyncio.Semaphore(options.max_requests_in_flight)
         self._pending = 0
         self._pending_bytes = 0
@@ -98,8 +96,6 @@ class CloudWatchLogsSink(Sink):
         self._received_bytes = metrics.bytes_received.labels(sink_id, self.type)
         self._billed = metrics.bytes_billed.labels(sink_id, self.type)
         self._fallbacks = metrics.events_fallback_named.labels(sink_id, self.type)
-        self._ready_gauge = metrics.sink_ready.labels(sink_id, self.type)
-        self._ready_gauge.set(1)
 
     # -- reading and routing --------------------------------------------------------------------
 
@@ -307,7 +303,7 @@ class CloudWatchLogsSink(Sink):
                     if state["maybe_landed"] and await self._already_there(queue, events, row):
                         log.info("%s: a batch of %d events for %s/%s had landed before; not sending it again",
                                  self.id, len(events), queue.group, queue.stream)
-                        self._set_ready()
+                        self.mark_ready()
                         return
                     try:
                         rejected = await self._send(queue, events)
@@ -316,7 +312,7 @@ class CloudWatchLogsSink(Sink):
                             state["maybe_landed"] = True
                             state["timed_out"] = "Timeout" in error_code(failure.cause)
                         raise
-                self._set_ready()
+                self.mark_ready()
                 self._count_rejected(rejected, len(events))
                 return
 
@@ -404,18 +400,9 @@ class CloudWatchLogsSink(Sink):
         metrics.errors.labels(self.id, self.type, "deliver", error_code(failure.cause)).inc()
         self.last_error = str(failure)
         if failure.failure is Failure.FORBIDDEN:
-            if self.ready:
-                log.error("%s: not ready: %s (records stay in the spool; retrying)", self.id, failure)
-            self.ready = False
-            self._ready_gauge.set(0)
+            self.mark_not_ready(str(failure))
         else:
             log.warning("%s: %s; retrying in %.1fs", self.id, failure, wait)
-
-    def _set_ready(self) -> None:
-        if not self.ready:
-            log.info("%s: ready again", self.id)
-            self.ready = True
-            self._ready_gauge.set(1)
 
     async def _sleep(self, seconds: float) -> None:
         await asyncio.sleep(min(seconds, DRAIN_BACKOFF_MAX) if self.draining else seconds)

@@ -47,8 +47,6 @@ class SyslogSink(Sink):
         self.format = Rfc5424(self.options)
         self.frame = octet_counting if self.options.framing == "octet_counting" else newline
         self.connection = Connection(self.options)
-        self.ready = metrics.sink_ready.labels(self.id, self.type)
-        self.ready.set(1)
         self._oversize = metrics.input_anomalies.labels(self.id, self.type, f"oversize_{self.options.oversize}")
 
     async def run(self) -> None:
@@ -82,7 +80,7 @@ class SyslogSink(Sink):
     async def _send(self, blocks: list[StoredBlock]) -> None:
         if not self.connection.usable:
             await self.connection.open()
-            self.ready.set(1)
+            self.mark_ready()
         payload, events = self._encode(blocks)
         await self.connection.write(payload)
         count_sent(self, events, len(payload))
@@ -113,8 +111,7 @@ class SyslogSink(Sink):
         await self.connection.close()
         metrics.errors.labels(self.id, self.type, "send", type(error).__name__).inc()
         if isinstance(error, CertificateError):
-            self.ready.set(0)
-            log.error("sink %s: %s; records stay in the spool", self.id, error)
+            self.mark_not_ready(str(error))
         else:
             log.warning("sink %s: %s; retrying", self.id, error)
         await asyncio.sleep(backoff(failures))

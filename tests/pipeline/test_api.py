@@ -1,0 +1,75 @@
+"""The HTTP API of a running agent: /healthz, /readyz (spool full), and /metrics whose counters
+balance: what a source received = what the sink sent + what is still in the spool."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.agent_process import AgentProcess, blocked_pipe, http_get, wait_for, with_api, write_config
+
+
+def config(tmp_path: Path, **top) -> Path:
+    return write_config(tmp_path / "shipper.yaml", {
+        "data_dir": str(tmp_path / "data"),
+        **top,
+        "sources": {"app": {"type": "file", "include": [str(tmp_path / "logs" / "*.log")], "poll_interval": "20ms"}},
+        "sinks": {"out": {"type": "console", "inputs": ["app"], "encoding": "text"}},
+    })
+
+
+def samples(api: str) -> dict[tuple[str, tuple], float]:
+    status, body = http_get(f"{api}/metrics")
+    assert status == 200
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(body) for s in family.samples}
+
+
+def value(metrics: dict, name: str, **labels: str) -> float:
+    return metrics.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+def test_counters_balance_received_equals_sent_plus_spooled_during_a_run(tmp_path):
+    (tmp_path / "logs").mkdir()
+    cfg = config(tmp_path)
+    api = with_api(cfg)
+    out = tmp_path / "out.txt"
+    with open(out, "wb") as stdout:
+        agent = AgentProcess(cfg, stdout=stdout)
+        wait_for(lambda: http_get(f"{api}/healthz")[0] == 200, 30, "the API")
+        lines = [f"line {i}" for i in range(20_000)]
+        (tmp_path / "logs" / "app.log").write_text("".join(f"{line}\n" for line in lines))
+
+        checks = 0
+        while True:
+            metrics = samples(api)
+            received = value(metrics, "shipper_events_received_total", component_id="app", component_type="file")
+            sent = value(metrics, "shipper_events_sent_total", component_id="out", component_type="console")
+            spooled = value(metrics, "shipper_spool_events")
+            assert received >= sent
+            if received == sent + spooled:
+                checks += 1
+            if sent == len(lines):
+                break
+        assert agent.terminate(timeout=10) == 0
+    assert checks >= 1
+    assert received == sent == len(lines) and spooled == 0
+    assert out.read_text().splitlines() == lines
+
+
+def test_readyz_turns_unready_while_the_spool_is_full_and_healthz_stays_ok(tmp_path):
+    (tmp_path / "logs").mkdir()
+    cfg = config(tmp_path, buffer={"max_size": "1MiB"})
+    api = with_api(cfg)
+    _, write_end = blocked_pipe()  # the sink can never deliver: the spool fills
+    agent = AgentProcess(cfg, stdout=write_end)
+    wait_for(lambda: http_get(f"{api}/readyz")[0] == 200, 30, "ready at start")
+
+    (tmp_path / "logs" / "app.log").write_text("".join(f"line {i:06d} {'x' * 200}\n" for i in range(20_000)))
+
+    wait_for(lambda: http_get(f"{api}/readyz")[0] == 503, 30, "unready when full")
+    _, body = http_get(f"{api}/readyz")
+    assert "spool" in body and "full" in body
+    assert http_get(f"{api}/healthz")[0] == 200
+    agent.kill()
