@@ -108,7 +108,9 @@ class Spool:
             metrics.spool_corrupt.inc()
             log.error("spool %s is corrupt (%s); moved it to %s and starting with an empty spool", path, error, aside)
             connection = _connect(path)
-        return cls(connection, path, max_size)
+        spool = cls(connection, path, max_size)
+        metrics.spool_oldest_age.set_function(spool.oldest_age)
+        return spool
 
     def close(self) -> None:
         self._db.close()
@@ -298,6 +300,11 @@ class Spool:
 
     def _next_block_id(self) -> int:
         return self._last_block_id + 1
+
+    def oldest_age(self) -> float:
+        """Seconds since the oldest record still in the spool was stored; 0 when it is empty."""
+        row = self._db.execute("SELECT created FROM blocks ORDER BY id LIMIT 1").fetchone()
+        return max(0.0, time.time() - row[0]) if row else 0.0
 
     def _update_gauges(self) -> None:
         metrics.spool_bytes.set(self.size)

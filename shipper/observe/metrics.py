@@ -25,6 +25,14 @@ input_anomalies = Counter(
 
 spool_events = Gauge("shipper_spool_events", "Records waiting in the spool.")
 spool_bytes = Gauge("shipper_spool_bytes", "Bytes of records waiting in the spool.")
+spool_oldest_age = Gauge("shipper_spool_oldest_age_seconds", "Age of the oldest record waiting in the spool.")
+file_offset = Gauge("shipper_file_read_offset_bytes", "Where a tailed file has been read (and committed) up to.",
+                    (*_COMPONENT, "file"))
+file_size = Gauge("shipper_file_size_bytes", "Size of a tailed file when last read; size - offset is the lag.",
+                  (*_COMPONENT, "file"))
+bytes_rotated_away = Counter(
+    "shipper_bytes_rotated_away", "Bytes that went with a rotation before they were read (copytruncate).", _COMPONENT
+)
 spool_corrupt = Counter("shipper_spool_corrupt", "Spool files found corrupt at start and moved aside.")
 
 api_calls = Counter(

@@ -52,6 +52,12 @@ def test_counters_balance_received_equals_sent_plus_spooled_during_a_run(tmp_pat
                 checks += 1
             if sent == len(lines):
                 break
+        log = str(tmp_path / "logs" / "app.log")
+        file_labels = {"component_id": "app", "component_type": "file", "file": log}
+        size = (tmp_path / "logs" / "app.log").stat().st_size
+        assert value(metrics, "shipper_file_read_offset_bytes", **file_labels) == size
+        assert value(metrics, "shipper_file_size_bytes", **file_labels) == size
+        assert ("shipper_spool_oldest_age_seconds", ()) in metrics
         assert agent.terminate(timeout=10) == 0
     assert checks >= 1
     assert received == sent == len(lines) and spooled == 0

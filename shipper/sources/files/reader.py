@@ -37,7 +37,12 @@ class TailedFile:
     at_eof: bool = False
     checkpointed: int = 0  # the offset in the last checkpoint committed
     mtime_ns: int = 0  # at the last read: a change with the same size may be a rewrite after truncation
+    size_seen: int = 0  # the file's size at the last read
     common: dict = field(default_factory=dict)
+    label: str = ""  # the path it was opened at, naming it in the per-file metrics
+
+    def __post_init__(self) -> None:
+        self.label = self.label or self.path
 
     def read_lines(self, block_size: int, max_line: int, final: bool = False) -> Lines | None:
         """Complete lines from `offset`; with `final`, a trailing line without newline counts too."""

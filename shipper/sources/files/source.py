@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 from shipper.config.model import FileSource as FileOptions
+from shipper.observe import metrics
 from shipper.record import Block
 from shipper.sources.base import Source
 from shipper.sources.files.checkpoint import FileCheckpoint
@@ -234,7 +235,8 @@ class FileSource(Source):
         """Commit one block of lines from `tailed`; False when there was nothing new."""
         status = os.fstat(tailed.fd)
         size, modified = status.st_size, status.st_mtime_ns != tailed.mtime_ns
-        tailed.mtime_ns = status.st_mtime_ns
+        tailed.mtime_ns, size_seen, tailed.size_seen = status.st_mtime_ns, tailed.size_seen, size
+        self._file_size(tailed).set(size)
         if size == tailed.offset and not modified and tailed.rotated_at is None:
             tailed.at_eof = True
             return False
@@ -244,6 +246,8 @@ class FileSource(Source):
             log.warning("%s was truncated (size %d, offset %d); reading it from the start",
                         tailed.path, size, tailed.offset)
             self.count_anomaly("truncated")
+            if size_seen > tailed.offset:  # seen in the file, gone with the truncation before it was read
+                metrics.bytes_rotated_away.labels(self.id, self.type).inc(size_seen - tailed.offset)
             held = tailed.decoder.flush()  # fragments whose completing line went with the truncation
             tailed.offset = 0
             tailed.fingerprint = Fingerprint.read(tailed.fd)
@@ -273,6 +277,7 @@ class FileSource(Source):
         await self.spool.append(block, {tailed.identity.key: checkpoint.encode()}, source=self.id)
         tailed.offset = tailed.checkpointed = end_offset
         self.received_events.inc(len(records))
+        self._file_offset(tailed).set(end_offset)
 
     async def _ship_quiet_groups(self) -> None:
         """Commit multi-line groups that no further line has joined within the timeout."""
@@ -283,6 +288,12 @@ class FileSource(Source):
             records = decoder.expired(now)
             if records:
                 await self._commit(tailed, records, tailed.offset)
+
+    def _file_offset(self, tailed: TailedFile) -> Any:
+        return metrics.file_offset.labels(self.id, self.type, tailed.label)
+
+    def _file_size(self, tailed: TailedFile) -> Any:
+        return metrics.file_size.labels(self.id, self.type, tailed.label)
 
     def _writer_gone(self, tailed: TailedFile) -> bool:
         """A rotated or deleted file will get no more lines: flush its unterminated last line."""
@@ -318,3 +329,6 @@ class FileSource(Source):
         self.received_events.inc(len(held))
         tailed.close()
         del self.files[tailed.identity]
+        for gauge in (metrics.file_offset, metrics.file_size):
+            with contextlib.suppress(KeyError):
+                gauge.remove(self.id, self.type, tailed.label)
