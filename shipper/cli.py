@@ -1,4 +1,4 @@
-"""Command line: `shipper run`, `shipper check`, `shipper --version`."""
+"""Command line: `shipper run`, `shipper check`, `shipper status`, `shipper --version`."""
 
 from __future__ import annotations
 
@@ -37,6 +37,10 @@ def _parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="validate a configuration and print the pipeline")
     check.add_argument("--config", "-c", required=True, help="YAML configuration file")
     check.set_defaults(handler=_check)
+
+    status = commands.add_parser("status", help="what each source has read and each sink still has to send")
+    status.add_argument("--config", "-c", required=True, help="YAML configuration file")
+    status.set_defaults(handler=_status)
     return parser
 
 
@@ -60,12 +64,22 @@ def describe_pipeline(config: AgentConfig) -> str:
     lines = [f"data_dir: {config.data_dir}  buffer.max_size: {config.buffer.max_size} bytes  "
              f"shutdown_timeout: {config.shutdown_timeout:g}s", "sources:"]
     for source_id, source in config.sources.items():
-        include = ", ".join(source.include)
-        lines.append(f"  {source_id} ({source.type}): {include}")
+        where = source.directory or "the system journal" if source.type == "journald" else ", ".join(source.include)
+        lines.append(f"  {source_id} ({source.type}): {where}")
     lines.append("sinks:")
     for sink_id, sink in config.sinks.items():
         lines.append(f"  {sink_id} ({sink.type}) <- {', '.join(sink.inputs)}")
     return "\n".join(lines)
+
+
+def _status(args: argparse.Namespace) -> int:
+    config = _load(args.config)
+    if config is None:
+        return EXIT_CONFIG
+    from shipper.observe.status import status
+
+    print(status(config, colour=sys.stdout.isatty()))
+    return 0
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -1,0 +1,101 @@
+"""`shipper status` on a live agent: per-file offset, size and lag; per-sink backlog and last error;
+plain text when piped, colours and aligned columns in a terminal (tmux)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from peers.pki import CertificateAuthority
+from peers.rsyslog import Rsyslog
+from tests.agent_process import AgentProcess, blocked_pipe, committed_offsets, wait_for, with_api, write_config
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def config(tmp_path: Path, sink: dict) -> Path:
+    return write_config(tmp_path / "shipper.yaml", {
+        "data_dir": str(tmp_path / "data"),
+        "sources": {"app": {"type": "file", "include": [str(tmp_path / "logs" / "*.log")], "poll_interval": "20ms"}},
+        "sinks": {"out": {"inputs": ["app"], **sink}},
+    })
+
+
+def shipper_status(cfg: Path) -> str:
+    result = subprocess.run([sys.executable, "-m", "shipper", "status", "--config", str(cfg)], capture_output=True,
+                            text=True, check=True, cwd=ROOT)
+    return result.stdout
+
+
+def write_lines(tmp_path: Path, count: int) -> Path:
+    (tmp_path / "logs").mkdir()
+    log = tmp_path / "logs" / "app.log"
+    log.write_text("".join(f"line {i:05d}\n" for i in range(count)))  # 11 bytes a line
+    return log
+
+
+def test_status_shows_offsets_lag_and_backlog_of_a_live_agent_as_plain_text_when_piped(tmp_path):
+    log = write_lines(tmp_path, 1000)
+    cfg = config(tmp_path, {"type": "console"})
+    _, write_end = blocked_pipe()
+    agent = AgentProcess(cfg, stdout=write_end)
+    wait_for(lambda: committed_offsets(tmp_path / "data").get(str(log)) == 11_000, 20, "the file read")
+
+    out = shipper_status(cfg)
+    agent.kill()
+
+    assert "\033[" not in out
+    sources, sinks = out.split("\n\n")
+    assert sources.splitlines()[2].split() == ["app", "file", str(log), "10.7", "KiB", "10.7", "KiB", "0", "B"]
+    assert sinks.splitlines()[2].split()[:3] == ["out", "console", "1000"]  # records waiting for the sink
+
+
+def test_status_shows_a_sinks_last_error_from_the_running_agent(tmp_path):
+    write_lines(tmp_path, 10)
+    ca, other = CertificateAuthority(tmp_path / "pki"), CertificateAuthority(tmp_path / "other", name="other CA")
+    server = Rsyslog(tmp_path / "rsyslog", other, other.issue("server")).start()
+    cfg = config(tmp_path, {"type": "syslog", "address": f"localhost:{server.port}",
+                            "tls": {"ca_file": str(ca.ca_file)}})
+    with_api(cfg)
+    agent = AgentProcess(cfg, stdout=subprocess.DEVNULL)
+    wait_for(lambda: "not ready" in agent.log(), 20, "the certificate refused")
+
+    out = shipper_status(cfg)
+    agent.kill()
+    server.stop()
+
+    assert "failed verification" in out.split("\n\n")[1]
+
+
+def test_in_a_terminal_status_is_coloured_and_its_columns_line_up(tmp_path):
+    log = write_lines(tmp_path, 100)
+    cfg = config(tmp_path, {"type": "console"})
+    _, write_end = blocked_pipe()
+    agent = AgentProcess(cfg, stdout=write_end)
+    wait_for(lambda: committed_offsets(tmp_path / "data").get(str(log)) == 1100, 20, "the file read")
+    tmux = shutil.which("tmux") or "/usr/bin/tmux"
+    session = f"shipper-status-{time.monotonic_ns()}"
+    command = f"cd {ROOT} && {sys.executable} -m shipper status --config {cfg}; sleep 30"
+    subprocess.run([tmux, "new-session", "-d", "-s", session, "-x", "200", "-y", "30", command], check=True)
+    try:
+        def screen(escapes: bool) -> str:
+            flags = ["-e"] if escapes else []
+            return subprocess.run([tmux, "capture-pane", "-p", *flags, "-t", session], capture_output=True,
+                                  text=True, check=True).stdout
+
+        wait_for(lambda: "last error" in screen(False), 10, "status drawn in tmux")
+        coloured, plain = screen(True), screen(False)
+    finally:
+        subprocess.run([tmux, "kill-session", "-t", session], check=False)
+        agent.kill()
+
+    assert "\033[32m0 B" in coloured  # the lag, in green: nothing lagging
+    lines = plain.splitlines()
+    header = next(line for line in lines if line.startswith("source "))
+    row = next(line for line in lines if line.startswith("app "))
+    for column in ("type", "file", "offset", "size", "lag"):
+        start = header.index(column)
+        assert row[start] != " " and row[start - 1] == " ", f"column {column} is not aligned"
