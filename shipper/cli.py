@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 
 from shipper import __version__
 from shipper.config.errors import ConfigError
 from shipper.config.load import load_config
 from shipper.config.model import AgentConfig
+from shipper.observe.logs import setup_logging
 
 EXIT_CONFIG = 2
 
@@ -31,7 +31,6 @@ def _parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="run the agent")
     run.add_argument("--config", "-c", required=True, help="YAML configuration file")
-    run.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     run.set_defaults(handler=_run)
 
     check = commands.add_parser("check", help="validate a configuration and print the pipeline")
@@ -86,10 +85,7 @@ def _run(args: argparse.Namespace) -> int:
     config = _load(args.config)
     if config is None:
         return EXIT_CONFIG
-    logging.basicConfig(
-        level=args.log_level.upper(), stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    setup_logging(config.log.level, config.log.format)
     from shipper.agent import Agent
 
     return asyncio.run(Agent(config).run())

@@ -118,10 +118,16 @@ class ApiOptions(Options):
         return value
 
 
+class LogOptions(Options):
+    level: Literal["debug", "info", "warning", "error"] = Field("info", description="Least severe level written.")
+    format: Literal["text", "json", "logfmt"] = Field("text", description="How each line of the agent's log looks.")
+
+
 class AgentConfig(Options):
     data_dir: str = Field("/var/lib/shipper", description="Where the spool and checkpoints live.")
     buffer: BufferOptions = Field(default_factory=BufferOptions)
     api: ApiOptions | None = Field(None, description="The HTTP API; off unless configured.")
+    log: LogOptions = Field(default_factory=LogOptions, description="The agent's own log, on stderr.")
     shutdown_timeout: Duration = Field(
         20.0, description="On SIGTERM, how long sinks may drain before the agent exits (keep the rest on disk)."
     )

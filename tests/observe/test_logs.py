@@ -1,0 +1,52 @@
+"""The agent's own logs: formats that parse, repeats held back and counted, credentials never written."""
+
+from __future__ import annotations
+
+import logging
+
+import orjson
+
+from shipper.observe.logs import JsonFormatter, LogfmtFormatter, RepeatLimiter, TextFormatter, mask
+
+
+def record(msg: str, *args, level: int = logging.WARNING, name: str = "shipper.sinks") -> logging.LogRecord:
+    return logging.LogRecord(name, level, __file__, 1, msg, args, None)
+
+
+def test_aws_keys_secrets_tokens_and_authorization_headers_are_masked():
+    text = ("creds AKIAIOSFODNN7EXAMPLE aws_secret_access_key=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY "
+            "'Authorization': 'AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20261122' "
+            "X-Amz-Security-Token: FwoGZXIvYXdzEXAMPLE password=hunter2")
+
+    masked = mask(text)
+
+    for secret in ("IOSFODNN7EXAMPLE", "wJalrXUtnFEMI", "AWS4-HMAC", "FwoGZXIvYXdz", "hunter2"):
+        assert secret not in masked
+    assert "AKIA****" in masked and "aws_secret_access_key=****" in masked
+
+
+def test_every_format_masks_and_json_and_logfmt_lines_parse():
+    line = record("sent with %s", "aws_session_token=abc123", level=logging.INFO)
+
+    as_json = orjson.loads(JsonFormatter().format(line))
+    as_logfmt = LogfmtFormatter().format(line)
+    as_text = TextFormatter().format(line)
+
+    assert as_json == {"ts": as_json["ts"], "level": "info", "logger": "shipper.sinks",
+                       "msg": "sent with aws_session_token=****"}
+    assert 'msg="sent with aws_session_token=****"' in as_logfmt and "level=info" in as_logfmt
+    assert "abc123" not in as_text
+
+
+def test_a_repeated_message_is_written_once_per_window_then_says_how_many_were_held_back():
+    now = [0.0]
+    limiter = RepeatLimiter(window=10, clock=lambda: now[0])
+
+    passed = [limiter.filter(record("connection to %s failed", "host")) for _ in range(5)]
+    other = limiter.filter(record("a different message"))
+    now[0] = 10.5
+    after = record("connection to %s failed", "host")
+    passed_after = limiter.filter(after)
+
+    assert passed == [True, False, False, False, False] and other
+    assert passed_after and "(4 similar messages held back in the last 10s)" in after.getMessage()
