@@ -1,6 +1,6 @@
 """The agent's own logs: text, JSON or logfmt on stderr; repeats rate-limited; credentials masked.
 
-A message that repeats (same logger, level and text template) is written once per `REPEAT_WINDOW`;
+A message that repeats (same logger, level and text) is written once per `REPEAT_WINDOW`;
 the next one written says how many were held back. Anything shaped like an AWS key, secret, session
 token or Authorization header is masked before it is written, whoever logged it.
 """
@@ -42,7 +42,7 @@ class RepeatLimiter(logging.Filter):
         self._seen: dict[tuple[str, int, str], list[float | int]] = {}  # key -> [window start, held back]
 
     def filter(self, record: logging.LogRecord) -> bool:
-        key = (record.name, record.levelno, str(record.msg))
+        key = (record.name, record.levelno, record.getMessage())
         now = self.clock()
         seen = self._seen.get(key)
         if seen is not None and now - seen[0] < self.window:
@@ -51,7 +51,7 @@ class RepeatLimiter(logging.Filter):
         held = int(seen[1]) if seen else 0
         self._seen[key] = [now, 0]
         if held:
-            record.msg = f"{record.msg} ({held} similar messages held back in the last {self.window:g}s)"
+            record.msg = f"{record.msg} ({held} identical messages held back in the last {self.window:g}s)"
         return True
 
 

@@ -38,15 +38,15 @@ def test_every_format_masks_and_json_and_logfmt_lines_parse():
     assert "abc123" not in as_text
 
 
-def test_a_repeated_message_is_written_once_per_window_then_says_how_many_were_held_back():
+def test_an_identical_message_is_written_once_per_window_then_says_how_many_were_held_back():
     now = [0.0]
     limiter = RepeatLimiter(window=10, clock=lambda: now[0])
 
     passed = [limiter.filter(record("connection to %s failed", "host")) for _ in range(5)]
-    other = limiter.filter(record("a different message"))
+    other = limiter.filter(record("connection to %s failed", "another host"))
     now[0] = 10.5
     after = record("connection to %s failed", "host")
     passed_after = limiter.filter(after)
 
     assert passed == [True, False, False, False, False] and other
-    assert passed_after and "(4 similar messages held back in the last 10s)" in after.getMessage()
+    assert passed_after and "(4 identical messages held back in the last 10s)" in after.getMessage()
