@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
-import ctypes.util
 import gc
 import importlib
 import logging
@@ -39,7 +37,6 @@ SINK_TYPES = {  # imported when configured: the AWS SDK alone adds most of a sec
     "syslog": "shipper.sinks.syslog.sink:SyslogSink",
 }
 EXIT_FORCED = 130
-M_MMAP_THRESHOLD, MMAP_THRESHOLD = -3, 128 * 1024  # glibc's mallopt parameter, and its default value
 GC_THRESHOLD = 20_000  # allocations between young collections (Python's default is 700)
 RESTART_DELAY = (0.5, 30.0)  # a component that crashed is restarted after this backoff range
 
@@ -55,20 +52,7 @@ def _settle_heap() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(GC_THRESHOLD, 20, 20)
-    _fix_mmap_threshold()
 
-
-def _fix_mmap_threshold() -> None:
-    """Keep glibc serving ~1 MiB buffers (spool blocks, request bodies) from mmap, returned on free.
-
-    By default glibc raises its mmap threshold each time such a buffer is freed, after which they
-    come from the heap, which fragments and never shrinks: measured, 90 MB more resident memory.
-    """
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
-    except (OSError, AttributeError):  # not glibc (musl has no mallopt): nothing to tune
-        pass
 
 
 class Agent:
