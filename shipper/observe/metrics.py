@@ -5,7 +5,7 @@ Components count per block or per batch, never per record, so counting costs not
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge
+from prometheus_client import Counter, Gauge, Histogram
 
 _COMPONENT = ("component_id", "component_type")
 
@@ -49,3 +49,9 @@ bytes_billed = Counter(
 )
 sink_ready = Gauge("shipper_sink_ready", "1 while a sink can deliver; 0 after an error it cannot retry away.",
                    _COMPONENT)
+delivery_latency = Histogram(
+    "shipper_delivery_latency_seconds",
+    "From the time a line was written (its container runtime or journal time; the read time for plain files) to "
+    "the backend accepting it. Sampled: the first, middle and last record of every batch.",
+    _COMPONENT, buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 1800, 3600, 86400),
+)

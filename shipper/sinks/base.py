@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from typing import Any, ClassVar
 
 from shipper.buffer.spool import Spool, StoredBlock
 from shipper.observe import metrics
+from shipper.record import TIMESTAMP
 
 log = logging.getLogger(__name__)
 
@@ -28,10 +31,18 @@ class Sink(ABC):
         self.last_error = ""
         self._ready_gauge = metrics.sink_ready.labels(sink_id, self.type)
         self._ready_gauge.set(1)
+        self._latency = metrics.delivery_latency.labels(sink_id, self.type)
 
     @abstractmethod
     async def run(self) -> None:
         """Deliver what the spool holds for this sink, forever; acknowledge only what was accepted."""
+
+    def observe_latency(self, written: Iterable[float]) -> None:
+        """Delivery latency of a batch just accepted, from the times (seconds) of a sample of its
+        records: the first, middle and last, so it costs nothing per record."""
+        now = time.time()
+        for moment in written:
+            self._latency.observe(max(0.0, now - moment))
 
     def mark_not_ready(self, reason: str) -> None:
         """An error that needs an operator: reported once, in /readyz and `shipper_sink_ready`."""
@@ -74,6 +85,7 @@ class SequentialSink(Sink):
                 self.idle.clear()
                 continue
             await self.deliver(blocks)
+            self.observe_latency(block.records[-1][TIMESTAMP] / 1e9 for block in (blocks[0], blocks[-1]))
             position = blocks[-1].end()
             self.spool.ack(self.id, position)
 

@@ -58,6 +58,10 @@ def test_counters_balance_received_equals_sent_plus_spooled_during_a_run(tmp_pat
         assert value(metrics, "shipper_file_read_offset_bytes", **file_labels) == size
         assert value(metrics, "shipper_file_size_bytes", **file_labels) == size
         assert ("shipper_spool_oldest_age_seconds", ()) in metrics
+        sink = {"component_id": "out", "component_type": "console"}
+        observed = value(metrics, "shipper_delivery_latency_seconds_count", **sink)
+        assert observed > 0
+        assert value(metrics, "shipper_delivery_latency_seconds_sum", **sink) / observed < 60
         assert agent.terminate(timeout=10) == 0
     assert checks >= 1
     assert received == sent == len(lines) and spooled == 0

@@ -314,6 +314,7 @@ class CloudWatchLogsSink(Sink):
                         raise
                 self.mark_ready()
                 self._count_rejected(rejected, len(events))
+                self.observe_latency([events[i][TIMESTAMP] / 1000 for i in (0, len(events) // 2, -1)])
                 return
 
     async def _send(self, queue: StreamQueue, events: list[Event]) -> dict[str, Any]:
@@ -425,4 +426,5 @@ class CloudWatchLogsSink(Sink):
 
     async def close(self) -> None:
         await self.client.close()
+
 

@@ -20,6 +20,7 @@ from tenacity import RetryCallState, wait_random_exponential
 
 from shipper.buffer.spool import Position, StoredBlock
 from shipper.observe import metrics
+from shipper.record import TIMESTAMP
 from shipper.sinks.base import Sink, count_sent
 from shipper.sinks.syslog.config import SyslogSink as SyslogOptions
 from shipper.sinks.syslog.framing import fit, newline, newline_bodies, octet_counting
@@ -84,6 +85,9 @@ class SyslogSink(Sink):
         payload, events = self._encode(blocks)
         await self.connection.write(payload)
         count_sent(self, events, len(payload))
+        middle = blocks[len(blocks) // 2]
+        self.observe_latency(block.records[i][TIMESTAMP] / 1e9 for block, i in
+                             ((blocks[0], blocks[0].start), (middle, len(middle.records) // 2), (blocks[-1], -1)))
 
     def _settle(self, unsettled: deque[tuple[Position, float]], acked: Position) -> Position:
         """Acknowledge the batches that went `settle_time` on a connection that is still healthy."""
