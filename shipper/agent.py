@@ -15,11 +15,16 @@ import logging
 import signal
 import socket
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
 
 from shipper.buffer.spool import Spool
+from shipper.config.errors import ConfigError
+from shipper.config.load import load_config
 from shipper.config.model import AgentConfig
 from shipper.observe import metrics
+from shipper.observe.logs import setup_logging
 from shipper.sinks.base import Sink
 from shipper.sources.base import Source
 from shipper.sources.files.source import FileSource
@@ -55,61 +60,141 @@ def _settle_heap() -> None:
 
 
 
+@dataclass
+class Running:
+    """A source or sink and the supervised task that runs it."""
+
+    component: Source | Sink
+    task: asyncio.Task
+
+
 class Agent:
-    def __init__(self, config: AgentConfig):
+    def __init__(self, config: AgentConfig, config_path: str | None = None):
         self.config = config
+        self.config_path = config_path  # read again on SIGHUP
         self.hostname = socket.gethostname()
+        self.sources: dict[str, Running] = {}
+        self.sinks: dict[str, Running] = {}
         self._stop_requested = asyncio.Event()
+        self._reload_requested = asyncio.Event()
         self._forced = asyncio.Event()
+        self._api: Any = None
 
     async def run(self) -> int:
         self._install_signal_handlers()
-        spool = Spool.open(self.config.data_dir, self.config.buffer.max_size)
+        self.spool = Spool.open(self.config.data_dir, self.config.buffer.max_size)
         try:
-            sinks = [sink_class(o.type)(sink_id, o, spool) for sink_id, o in self.config.sinks.items()]
-            for sink in sinks:
-                await sink.open()
+            sinks = await self._make_sinks(self.config.sinks)
             _settle_heap()
-            spool.attach_sinks({sink.id: self.config.sinks[sink.id].inputs for sink in sinks})
-            sources = [
-                SOURCE_TYPES[o.type](source_id, o, spool, self.hostname)
-                for source_id, o in self.config.sources.items()
-            ]
-            api = None
-            if self.config.api is not None:
-                from shipper.observe.api import Api  # aiohttp's server, imported only when configured
-
-                api = Api(self.config.api.address, spool, sinks)
-                await api.start()
+            self.spool.attach_sinks({sink_id: o.inputs for sink_id, o in self.config.sinks.items()})
+            self._start_sinks(sinks)
+            self._start_sources(self.config.sources)
+            await self._start_api()
             try:
-                return await self._run(sources, sinks)
+                log.info("running %d source(s) and %d sink(s)", len(self.sources), len(self.sinks))
+                while await self._next_request() == "reload":
+                    await self._reload()
+                return await self._shutdown()
             finally:
-                if api is not None:
-                    await api.stop()
+                if self._api is not None:
+                    await self._api.stop()
         finally:
-            spool.close()
+            self.spool.close()
 
-    async def _run(self, sources: list[Source], sinks: list[Sink]) -> int:
-        sink_tasks = [self._supervise(f"sink {s.id}", s.run) for s in sinks]
-        source_tasks = [self._supervise(f"source {s.id}", s.run) for s in sources]
-        log.info("running %d source(s) and %d sink(s)", len(sources), len(sinks))
-        await self._stop_requested.wait()
+    # -- components ------------------------------------------------------------------------------
+
+    async def _make_sinks(self, options: dict[str, Any]) -> list[Sink]:
+        sinks = [sink_class(o.type)(sink_id, o, self.spool) for sink_id, o in options.items()]
+        for sink in sinks:
+            await sink.open()
+        return sinks
+
+    def _start_sinks(self, sinks: list[Sink]) -> None:
+        for sink in sinks:
+            self.sinks[sink.id] = Running(sink, self._supervise(f"sink {sink.id}", sink.run))
+
+    def _start_sources(self, options: dict[str, Any]) -> None:
+        for source_id, o in options.items():
+            source = SOURCE_TYPES[o.type](source_id, o, self.spool, self.hostname)
+            self.sources[source_id] = Running(source, self._supervise(f"source {source_id}", source.run))
+
+    async def _start_api(self) -> None:
+        if self.config.api is not None:
+            from shipper.observe.api import Api  # aiohttp's server, imported only when configured
+
+            self._api = Api(self.config.api.address, self.spool, lambda: [r.component for r in self.sinks.values()])
+            await self._api.start()
+
+    async def _stop_sources(self, ids: Iterable[str], deadline: float) -> None:
+        stopping = [self.sources.pop(source_id) for source_id in ids]
+        for running in stopping:
+            running.component.stop()
+        await self._wait_until(asyncio.gather(*(r.task for r in stopping), return_exceptions=True), deadline)
+
+    async def _stop_sinks(self, ids: Iterable[str]) -> None:
+        stopping = [self.sinks.pop(sink_id) for sink_id in ids]
+        for running in stopping:
+            running.task.cancel()
+        await asyncio.gather(*(r.task for r in stopping), return_exceptions=True)
+        for running in stopping:
+            await running.component.close()
+
+    # -- signals: stop and reload ----------------------------------------------------------------
+
+    async def _next_request(self) -> str:
+        stop = asyncio.ensure_future(self._stop_requested.wait())
+        reload = asyncio.ensure_future(self._reload_requested.wait())
+        await asyncio.wait({stop, reload}, return_when=asyncio.FIRST_COMPLETED)
+        for waiter in (stop, reload):
+            waiter.cancel()
+        if self._stop_requested.is_set():
+            return "stop"
+        self._reload_requested.clear()
+        return "reload"
+
+    async def _reload(self) -> None:
+        """Apply the configuration file again: components added, removed or changed; spool and
+        checkpoints kept. An invalid file, or one that moves data_dir, is refused and nothing changes."""
+        try:
+            new = load_config(self.config_path) if self.config_path else None
+        except ConfigError as error:
+            log.error("SIGHUP: the new configuration is refused; the running one stays:\n%s", error.render())
+            return
+        if new is None:
+            return
+        if new.data_dir != self.config.data_dir:
+            log.error("SIGHUP: data_dir cannot change while running (restart to move the spool); nothing reloaded")
+            return
+        old = self.config
+        sink_changes = _changes(old.sinks, new.sinks)
+        source_changes = _changes(old.sources, new.sources)
+        deadline = time.monotonic() + new.shutdown_timeout
+        await self._stop_sources(source_changes.gone, deadline)
+        await self._stop_sinks(sink_changes.gone)
+        sinks = await self._make_sinks({i: new.sinks[i] for i in sink_changes.new})
+        self.spool.attach_sinks({sink_id: o.inputs for sink_id, o in new.sinks.items()})
+        self._start_sinks(sinks)
+        self._start_sources({i: new.sources[i] for i in source_changes.new})
+        self.spool.max_size = new.buffer.max_size
+        setup_logging(new.log.level, new.log.format)
+        self.config = new
+        if new.api != old.api:
+            if self._api is not None:
+                await self._api.stop()
+                self._api = None
+            await self._start_api()
+        log.info("SIGHUP: configuration reloaded; sources %s, sinks %s", source_changes, sink_changes)
+
+    async def _shutdown(self) -> int:
         deadline = time.monotonic() + self.config.shutdown_timeout
         log.info("stopping: sources first, then draining sinks for up to %.1fs", self.config.shutdown_timeout)
-
-        for source in sources:
-            source.stop()
-        await self._wait_until(asyncio.gather(*source_tasks, return_exceptions=True), deadline)
+        await self._stop_sources(list(self.sources), deadline)
+        sinks = [r.component for r in self.sinks.values()]
         for sink in sinks:
             sink.drain()
         await self._wait_until(asyncio.gather(*(s.idle.wait() for s in sinks)), deadline)
-
-        for task in (*source_tasks, *sink_tasks):
-            task.cancel()
-        await asyncio.gather(*source_tasks, *sink_tasks, return_exceptions=True)
-        for sink in sinks:
-            await sink.close()
-        left = {sink.id: sink.spool.backlog(sink.id) for sink in sinks}
+        await self._stop_sinks(list(self.sinks))
+        left = {sink.id: self.spool.backlog(sink.id) for sink in sinks}
         if any(left.values()):
             log.warning("stopped with undelivered records kept in the spool: %s", left)
         return EXIT_FORCED if self._forced.is_set() else 0
@@ -147,6 +232,7 @@ class Agent:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self._on_signal, signum)
+        loop.add_signal_handler(signal.SIGHUP, self._reload_requested.set)
 
     def _on_signal(self, signum: int) -> None:
         if self._stop_requested.is_set():
@@ -155,3 +241,30 @@ class Agent:
         else:
             log.info("%s received", signal.Signals(signum).name)
             self._stop_requested.set()
+
+
+@dataclass
+class Changes:
+    added: list[str]
+    removed: list[str]
+    changed: list[str]
+
+    @property
+    def gone(self) -> list[str]:
+        """Components to stop: removed, or changed (restarted with the new options)."""
+        return self.removed + self.changed
+
+    @property
+    def new(self) -> list[str]:
+        return self.added + self.changed
+
+    def __str__(self) -> str:
+        return f"+{self.added} -{self.removed} ~{self.changed}"
+
+
+def _changes(old: dict[str, Any], new: dict[str, Any]) -> Changes:
+    return Changes(
+        added=[i for i in new if i not in old],
+        removed=[i for i in old if i not in new],
+        changed=[i for i in new if i in old and new[i] != old[i]],
+    )

@@ -88,7 +88,7 @@ def _run(args: argparse.Namespace) -> int:
     setup_logging(config.log.level, config.log.format)
     from shipper.agent import Agent
 
-    return asyncio.run(Agent(config).run())
+    return asyncio.run(Agent(config, args.config).run())
 
 
 if __name__ == "__main__":

@@ -177,8 +177,12 @@ class Spool:
             for sink, block, index in self._db.execute("SELECT sink, block, position FROM cursors")
         )
         end = Position(self._next_block_id(), 0)
+        for sink in set(self._cursors) - set(self._sink_sources):  # removed by a reload
+            del self._cursors[sink]
         with self._db:
             for sink in self._sink_sources:
+                if sink in self._cursors:  # still running across a reload: its cursor in memory is the newest
+                    continue
                 self._cursors[sink] = stored.get(sink, end)
                 if sink not in stored:
                     self._save_cursor(sink, end)

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 
 
 class Api:
-    def __init__(self, address: str, spool: Spool, sinks: Sequence[Sink]):
+    def __init__(self, address: str, spool: Spool, sinks: Callable[[], Sequence[Sink]]):
         self.host, _, port = address.rpartition(":")
         self.port = int(port)
         self.spool = spool
@@ -44,7 +44,7 @@ class Api:
         return web.json_response({"status": "ok"})  # answering at all proves the event loop runs
 
     async def readyz(self, request: web.Request) -> web.Response:
-        problems = {sink.id: sink.last_error or "not ready" for sink in self.sinks if not sink.ready}
+        problems = {sink.id: sink.last_error or "not ready" for sink in self.sinks() if not sink.ready}
         if self.spool.is_full:
             problems["spool"] = f"full ({self.spool.size} of {self.spool.max_size} bytes); sources are paused"
         status = 200 if not problems else 503
