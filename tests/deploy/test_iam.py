@@ -1,0 +1,70 @@
+"""The IAM documents: valid JSON, accepted by LocalStack's IAM, and the policy's actions are exactly
+the CloudWatch Logs operations the sink code calls."""
+
+from __future__ import annotations
+
+import json
+import re
+import string
+import uuid
+from pathlib import Path
+
+import boto3
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+IAM = ROOT / "iam"
+PLACEHOLDERS = {"ACCOUNT_ID": "000000000000", "REGION": "us-east-1", "LOG_GROUP_PREFIX": "/eks/test/",
+                "OIDC_PROVIDER": "oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE"}
+# CreateLogGroup with tags also needs TagResource (AWS documents it so); it has no call of its own
+IMPLIED = {"logs:TagResource"}
+
+
+def filled(name: str) -> str:
+    return string.Template((IAM / name).read_text()).substitute(PLACEHOLDERS)
+
+
+def called_operations() -> set[str]:
+    source = (ROOT / "shipper" / "sinks" / "cloudwatch" / "client.py").read_text()
+    return {f"logs:{name}" for name in re.findall(r'self\._(?:call|create)\(\s*"(\w+)"', source)}
+
+
+@pytest.mark.parametrize("name", ["policy.json", "irsa-trust.json", "pod-identity-trust.json", "ec2-trust.json"])
+def test_every_document_is_valid_json_once_filled_in(name):
+    document = json.loads(filled(name))
+
+    assert document["Version"] == "2012-10-17" and document["Statement"]
+
+
+def test_the_policy_allows_exactly_what_the_sink_calls_and_only_under_the_prefix():
+    statement = json.loads(filled("policy.json"))["Statement"]
+
+    actions = {action for s in statement for action in s["Action"]}
+    assert called_operations() == {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents",
+                                   "logs:PutRetentionPolicy", "logs:GetLogEvents"}
+    assert actions == called_operations() | IMPLIED
+    resources = [r for s in statement for r in s["Resource"]]
+    assert all(":log-group:/eks/test/*" in r for r in resources)
+
+
+def test_irsa_trust_names_the_service_account_and_the_sts_audience():
+    condition = json.loads(filled("irsa-trust.json"))["Statement"][0]["Condition"]["StringEquals"]
+    provider = PLACEHOLDERS["OIDC_PROVIDER"]
+
+    assert condition == {f"{provider}:sub": "system:serviceaccount:shipper:shipper",
+                         f"{provider}:aud": "sts.amazonaws.com"}
+
+
+@pytest.mark.localstack
+def test_localstack_iam_accepts_the_policy_and_the_three_roles(localstack, aws_env):
+    iam = boto3.client("iam", endpoint_url=localstack, region_name="us-east-1")
+    suffix = uuid.uuid4().hex[:8]
+
+    policy = iam.create_policy(PolicyName=f"shipper-{suffix}", PolicyDocument=filled("policy.json"))["Policy"]
+    for trust in ("irsa-trust.json", "pod-identity-trust.json", "ec2-trust.json"):
+        role = iam.create_role(RoleName=f"shipper-{trust.split('-')[0]}-{suffix}",
+                               AssumeRolePolicyDocument=filled(trust))["Role"]
+        iam.attach_role_policy(RoleName=role["RoleName"], PolicyArn=policy["Arn"])
+
+        attached = iam.list_attached_role_policies(RoleName=role["RoleName"])["AttachedPolicies"]
+        assert [p["PolicyArn"] for p in attached] == [policy["Arn"]]

@@ -1,0 +1,103 @@
+"""The Kubernetes manifests: valid for 1.29 and 1.33 (strict), and consistent with the agent's config."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from shipper.config.load import load_config
+
+ROOT = Path(__file__).resolve().parents[2]
+MANIFESTS = ROOT / "manifests"
+RESOURCES = sorted(p for p in MANIFESTS.glob("*.yaml") if p.name != "kustomization.yaml")
+
+
+def validate(paths: list[Path], version: str) -> tuple[int, str]:
+    """kubernetes-validate --strict; a warning (it only warns on an unknown apiVersion) counts as a failure."""
+    result = subprocess.run([sys.executable, "-m", "kubernetes_validate", "--strict", "-k", version,
+                             *map(str, paths)], capture_output=True, text=True)
+    output = result.stdout + result.stderr
+    failed = result.returncode != 0 or any(line.startswith(("WARN", "ERROR")) for line in output.splitlines())
+    return (1 if failed else 0), output
+
+
+def documents(name: str) -> list[dict]:
+    return [doc for doc in yaml.safe_load_all((MANIFESTS / name).read_text()) if doc]
+
+
+@pytest.mark.parametrize("version", ["1.29.0", "1.33.0"])
+def test_every_manifest_validates_strictly(version):
+    code, output = validate(RESOURCES, version)
+
+    assert code == 0, output
+
+
+def test_an_unknown_api_version_is_rejected_not_just_warned_about(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("apiVersion: apps/v9\nkind: DaemonSet\nmetadata: {name: x}\nspec: {}\n")
+
+    code, output = validate([bad], "1.33.0")
+
+    assert code == 1 and "apps/v9" in output
+
+
+def test_kustomization_lists_every_manifest_and_the_pod_identity_overlay_drops_the_irsa_annotation():
+    kustomization = yaml.safe_load((MANIFESTS / "kustomization.yaml").read_text())
+    overlay = yaml.safe_load((MANIFESTS / "overlays" / "pod-identity" / "kustomization.yaml").read_text())
+
+    assert sorted(kustomization["resources"]) == [p.name for p in RESOURCES]
+    assert yaml.safe_load(overlay["patches"][0]["patch"]) == [
+        {"op": "remove", "path": "/metadata/annotations/eks.amazonaws.com~1role-arn"}]
+    account = documents("serviceaccount.yaml")[0]
+    assert "eks.amazonaws.com/role-arn" in account["metadata"]["annotations"]
+
+
+def test_the_daemonset_mounts_every_path_the_config_reads_and_outlives_the_shutdown_timeout(tmp_path, monkeypatch):
+    daemonset = documents("daemonset.yaml")[0]
+    pod = daemonset["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    config_text = documents("configmap.yaml")[0]["data"]["shipper.yaml"]
+    for name, value in {"AWS_REGION": "us-east-1", "CLUSTER_NAME": "c", "NODE_NAME": "n"}.items():
+        monkeypatch.setenv(name, value)
+    (tmp_path / "shipper.yaml").write_text(config_text)
+    config = load_config(tmp_path / "shipper.yaml")  # the ConfigMap holds a valid configuration
+    mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod["volumes"]}
+
+    assert pod["terminationGracePeriodSeconds"] > config.shutdown_timeout + 5
+    paths = [config.data_dir]
+    for source in config.sources.values():
+        paths += [str(Path(pattern).parent) for pattern in getattr(source, "include", [])]
+        paths += [source.directory] if getattr(source, "directory", None) else []
+    for path in paths:
+        assert any(path == m or path.startswith(m.rstrip("/") + "/") for m in mounts), f"{path} is not mounted"
+    state = next(m for m in container["volumeMounts"] if m["mountPath"] == config.data_dir)
+    assert volumes[state["name"]]["hostPath"]["type"] == "DirectoryOrCreate" and not state.get("readOnly")
+    for path in ("/var/log", "/var/lib/docker/containers", "/run/log/journal"):
+        assert mounts[path]["readOnly"] is True and "hostPath" in volumes[mounts[path]["name"]]
+    port = config.api.address.rpartition(":")[2]
+    assert container["ports"][0]["containerPort"] == int(port)
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+
+
+def test_the_pod_is_locked_down_and_runs_on_every_node():
+    pod = documents("daemonset.yaml")[0]["spec"]["template"]["spec"]
+    security = pod["containers"][0]["securityContext"]
+
+    assert security["capabilities"]["drop"] == ["ALL"]
+    assert security["readOnlyRootFilesystem"] is True and security["allowPrivilegeEscalation"] is False
+    assert pod["priorityClassName"] == "system-node-critical"
+    assert {"operator": "Exists"} in pod["tolerations"]
+    assert {e["name"] for e in pod["containers"][0]["env"]} >= {"NODE_NAME", "AWS_REGION", "CLUSTER_NAME"}
+
+
+def test_rbac_grants_exactly_get_list_watch_on_pods_and_namespaces():
+    role = documents("rbac.yaml")[0]
+
+    assert role["rules"] == [
+        {"apiGroups": [""], "resources": ["pods", "namespaces"], "verbs": ["get", "list", "watch"]}]

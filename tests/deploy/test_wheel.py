@@ -1,0 +1,26 @@
+"""The wheel builds, installs into a clean venv with its dependencies, and its `shipper` command runs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from shipper import __version__
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_wheel_installs_into_a_clean_venv_and_shipper_version_runs(tmp_path):
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(tmp_path / "dist"),
+                    str(ROOT)], check=True)
+    (wheel,) = (tmp_path / "dist").glob("shipper-*.whl")
+    subprocess.run([sys.executable, "-m", "venv", str(tmp_path / "venv")], check=True)
+    venv = tmp_path / "venv" / "bin"
+    subprocess.run([venv / "pip", "install", "--quiet", str(wheel)], check=True)
+
+    result = subprocess.run([venv / "shipper", "--version"], capture_output=True, text=True, check=True,
+                            cwd=tmp_path)  # not the source tree: the installed package must be enough
+
+    assert result.stdout.strip() == f"shipper {__version__}"
+    assert wheel.name.startswith(f"shipper-{__version__}-py3-none-any")
