@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,19 +20,33 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def delivered(data_dir: Path, log: Path) -> bool:
     """Whether the source committed the whole file and the spool holds nothing any more."""
+    return read_whole(data_dir, log) and spool_empty(data_dir)
+
+
+def read_whole(data_dir: Path, log: Path) -> bool:
+    """Whether the source has committed `log` to its end (its only file)."""
+    offsets = _query(data_dir, "SELECT value FROM checkpoints")
+    return offsets is not None and [json.loads(v)["offset"] for (v,) in offsets] == [log.stat().st_size]
+
+
+def spool_empty(data_dir: Path) -> bool:
+    """No record waits in the spool and no batch is in flight."""
+    blocks = _query(data_dir, "SELECT COUNT(*) FROM blocks")
+    in_flight = _query(data_dir, "SELECT COUNT(*) FROM sink_state")
+    return blocks == [(0,)] and in_flight == [(0,)]
+
+
+def _query(data_dir: Path, sql: str) -> list[tuple] | None:
     path = data_dir / "spool.db"
     if not path.exists():
-        return False
+        return None
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
     try:
-        offsets = [json.loads(v)["offset"] for (v,) in db.execute("SELECT value FROM checkpoints")]
-        (waiting,) = db.execute("SELECT COUNT(*) FROM blocks").fetchone()
-        (in_flight,) = db.execute("SELECT COUNT(*) FROM sink_state").fetchone()
+        return db.execute(sql).fetchall()
     except sqlite3.OperationalError:
-        return False
+        return None
     finally:
         db.close()
-    return offsets == [log.stat().st_size] and waiting == 0 and in_flight == 0
 
 
 def cpu_seconds(pid: int) -> float:
@@ -39,16 +54,16 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def run_agent(workdir: Path, log: Path, sinks: dict[str, Any], run: int, env: dict[str, str] | None = None
-              ) -> dict[str, float]:
-    """CPU (start-up apart), wall time and peak RSS of one agent run that delivers all of `log`."""
+def run_agent(workdir: Path, sinks: dict[str, Any], run: int, done: Callable[[Path], bool],
+              env: dict[str, str] | None = None, sources: dict[str, Any] | None = None) -> dict[str, float]:
+    """CPU (start-up apart), wall time and peak RSS of one agent run, until `done(data_dir)`.
+
+    The default source tails the generated pods (`containers/*.log` under `workdir`).
+    """
     data_dir = workdir / f"data-{run}"
     config = workdir / f"shipper-{run}.yaml"
-    config.write_text(yaml.safe_dump({
-        "data_dir": str(data_dir),
-        "sources": {"pods": {"type": "kubernetes_logs", "include": [str(workdir / "containers" / "*.log")]}},
-        "sinks": sinks,
-    }))
+    sources = sources or {"pods": {"type": "kubernetes_logs", "include": [str(workdir / "containers" / "*.log")]}}
+    config.write_text(yaml.safe_dump({"data_dir": str(data_dir), "sources": sources, "sinks": sinks}))
     env = {**os.environ, **(env or {})}
     stderr = open(workdir / f"agent-{run}.log", "wb")  # noqa: SIM115 - closed below
     profile = ["-m", "cProfile", "-o", os.environ["BENCH_PROFILE"]] if os.environ.get("BENCH_PROFILE") else []
@@ -58,7 +73,7 @@ def run_agent(workdir: Path, log: Path, sinks: dict[str, Any], run: int, env: di
         time.sleep(0.01)
     startup_cpu = cpu_seconds(agent.pid)
     started = time.perf_counter()
-    while not delivered(data_dir, log):
+    while not done(data_dir):
         time.sleep(0.05)
     wall = time.perf_counter() - started
     agent.send_signal(signal.SIGTERM)

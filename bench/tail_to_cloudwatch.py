@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.agent_run import run_agent  # noqa: E402
+from bench.agent_run import delivered, run_agent  # noqa: E402
 from bench.workload import make_node, summarize  # noqa: E402
 from peers.fake_cloudwatch import FakeCloudWatch  # noqa: E402
 
@@ -31,7 +31,29 @@ def one_run(workdir: Path, log: Path, endpoint: str, run: int) -> dict[str, floa
             "group_name": f"/bench/run-{run}-{time.time_ns()}/{{kubernetes.namespace}}",
             "stream_name": "{kubernetes.pod_name}", "create_missing_group": True}
     env = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench"}
-    return run_agent(workdir, log, {"cw": sink}, run, env)
+    return run_agent(workdir, {"cw": sink}, run, lambda data: delivered(data, log), env)
+
+
+def measure(lines: int, runs: int, endpoint: str = "fake") -> list[dict[str, float]]:
+    """One result per run (fresh agent, fresh spool) delivering `lines` CRI lines to `endpoint`."""
+    with tempfile.TemporaryDirectory(prefix="shipper-bench-") as tmp:
+        workdir = Path(tmp)
+        log = make_node(workdir, lines)
+        stop = lambda: None  # noqa: E731
+        if endpoint == "fake":
+            fake = FakeCloudWatch(store=False).start()
+            url, stop = fake.url, fake.stop
+        elif endpoint == "localstack":
+            state = workdir / "localstack"
+            url = subprocess.run(["bash", str(ROOT / "localstack" / "start.sh"), str(state)], check=True,
+                                 capture_output=True, text=True).stdout.strip()
+            stop = lambda: subprocess.run(["bash", str(ROOT / "localstack" / "stop.sh"), str(state)])  # noqa: E731
+        else:
+            url = endpoint
+        try:
+            return [one_run(workdir, log, url, run) for run in range(runs)]
+        finally:
+            stop()
 
 
 def main() -> None:
@@ -40,26 +62,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--endpoint", default="fake", help="fake, localstack, or a URL")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="shipper-bench-") as tmp:
-        workdir = Path(tmp)
-        log = make_node(workdir, args.lines)
-        stop = lambda: None  # noqa: E731
-        if args.endpoint == "fake":
-            fake = FakeCloudWatch(store=False).start()
-            endpoint, stop = fake.url, fake.stop
-        elif args.endpoint == "localstack":
-            state = workdir / "localstack"
-            endpoint = subprocess.run(["bash", str(ROOT / "localstack" / "start.sh"), str(state)], check=True,
-                                      capture_output=True, text=True).stdout.strip()
-            stop = lambda: subprocess.run(["bash", str(ROOT / "localstack" / "stop.sh"), str(state)])  # noqa: E731
-        else:
-            endpoint = args.endpoint
-        try:
-            print(f"{args.lines} CRI lines of {log.stat().st_size / args.lines:.0f} bytes to {args.endpoint}, "
-                  f"{args.runs} runs")
-            results = [one_run(workdir, log, endpoint, run) for run in range(args.runs)]
-        finally:
-            stop()
+    print(f"{args.lines} CRI lines of 217 bytes to {args.endpoint}, {args.runs} runs")
+    results = measure(args.lines, args.runs, args.endpoint)
     print("\n".join(summarize(args.lines, results)))
     startup = sorted(r["startup_cpu"] for r in results)
     print(f"{'start-up CPU-seconds (apart)':32} median {startup[len(startup) // 2]:12,.2f}")

@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.workload import make_node, summarize  # noqa: E402
+from bench.workload import generate, make_pod, summarize  # noqa: E402
 from shipper.buffer.spool import Spool  # noqa: E402
 from shipper.config.model import KubernetesLogsSource as Options  # noqa: E402
 from shipper.sources.kubernetes_logs.source import KubernetesLogsSource  # noqa: E402
@@ -51,6 +51,20 @@ def one_run(workdir: Path) -> dict[str, float]:
     return {"cpu": cpu, "wall": wall, "rss_mb": peak_kib / 1024}
 
 
+def measure(lines: int, runs: int, **workload: object) -> tuple[list[dict[str, float]], int]:
+    """One result per run, each in a fresh process; also the number of records the workload holds."""
+    with tempfile.TemporaryDirectory(prefix="shipper-bench-") as tmp:
+        workdir = Path(tmp)
+        pod = make_pod(workdir)
+        records = generate(pod / "0.log", lines, **workload)
+        results = []
+        for _ in range(runs):
+            out = subprocess.run([sys.executable, __file__, "--one-run", tmp], capture_output=True, text=True,
+                                 check=True)
+            results.append(json.loads(out.stdout))
+    return results, records
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--lines", type=int, default=1_000_000)
@@ -60,17 +74,10 @@ def main() -> None:
     if args.one_run:
         print(json.dumps(one_run(Path(args.one_run))))
         return
-    with tempfile.TemporaryDirectory(prefix="shipper-bench-") as tmp:
-        workdir = Path(tmp)
-        log = make_node(workdir, args.lines)
-        size = log.stat().st_size
-        print(f"{args.lines} CRI lines, {size / args.lines:.0f} bytes each, {args.runs} runs")
-        results = []
-        for _ in range(args.runs):
-            out = subprocess.run([sys.executable, __file__, "--one-run", tmp], capture_output=True, text=True,
-                                 check=True)
-            results.append(json.loads(out.stdout))
+    print(f"{args.lines} CRI lines of 217 bytes, {args.runs} runs")
+    results, _ = measure(args.lines, args.runs)
     print("\n".join(summarize(args.lines, results)))
+
 
 if __name__ == "__main__":
     main()

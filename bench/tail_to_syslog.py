@@ -18,10 +18,33 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.agent_run import run_agent  # noqa: E402
+from bench.agent_run import delivered, run_agent  # noqa: E402
 from bench.workload import make_node, summarize  # noqa: E402
 from peers.pki import CertificateAuthority  # noqa: E402
 from peers.rsyslog import Rsyslog  # noqa: E402
+
+
+def measure(lines: int, runs: int, framing: str = "octet_counting") -> list[dict[str, float]]:
+    """One result per run: a fresh agent and a fresh rsyslog receiving `lines` CRI lines over TLS."""
+    with tempfile.TemporaryDirectory(prefix="shipper-bench-") as tmp:
+        workdir = Path(tmp)
+        log = make_node(workdir, lines)
+        ca = CertificateAuthority(workdir / "pki")
+        server = ca.issue("server")
+        results = []
+        for run in range(runs):
+            rsyslog = Rsyslog(workdir / f"rsyslog-{run}", ca, server).start()
+            sink = {"type": "syslog", "inputs": ["pods"], "address": f"localhost:{rsyslog.port}",
+                    "tls": {"ca_file": str(ca.ca_file)}, "framing": framing}
+            try:
+                results.append(run_agent(workdir, {"syslog": sink}, run, lambda data: delivered(data, log)))
+                deadline = time.monotonic() + 120
+                while _count_lines(rsyslog.output) < lines and time.monotonic() < deadline:
+                    time.sleep(0.2)
+                assert _count_lines(rsyslog.output) >= lines, "rsyslog did not receive every line"
+            finally:
+                rsyslog.stop()
+        return results
 
 
 def main() -> None:
@@ -30,26 +53,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--framing", default="octet_counting", choices=["octet_counting", "newline"])
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="shipper-bench-") as tmp:
-        workdir = Path(tmp)
-        log = make_node(workdir, args.lines)
-        ca = CertificateAuthority(workdir / "pki")
-        server = ca.issue("server")
-        print(f"{args.lines} CRI lines of {log.stat().st_size / args.lines:.0f} bytes to rsyslog over TLS "
-              f"({args.framing}), {args.runs} runs")
-        results = []
-        for run in range(args.runs):
-            rsyslog = Rsyslog(workdir / f"rsyslog-{run}", ca, server).start()
-            sink = {"type": "syslog", "inputs": ["pods"], "address": f"localhost:{rsyslog.port}",
-                    "tls": {"ca_file": str(ca.ca_file)}, "framing": args.framing}
-            try:
-                results.append(run_agent(workdir, log, {"syslog": sink}, run))
-                deadline = time.monotonic() + 120
-                while _count_lines(rsyslog.output) < args.lines and time.monotonic() < deadline:
-                    time.sleep(0.2)
-                assert _count_lines(rsyslog.output) >= args.lines, "rsyslog did not receive every line"
-            finally:
-                rsyslog.stop()
+    print(f"{args.lines} CRI lines of 217 bytes to rsyslog over TLS ({args.framing}), {args.runs} runs")
+    results = measure(args.lines, args.runs, args.framing)
     print("\n".join(summarize(args.lines, results)))
     startup = sorted(r["startup_cpu"] for r in results)
     print(f"{'start-up CPU-seconds (apart)':32} median {startup[len(startup) // 2]:12,.2f}")

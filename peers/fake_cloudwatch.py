@@ -30,9 +30,11 @@ TOO_NEW_MS = 2 * 3600 * 1000
 
 
 class FakeCloudWatch(ThreadedServer):
-    def __init__(self, store: bool = True, max_event_size: int = 256 * 1024):
+    def __init__(self, store: bool = True, max_event_size: int = 256 * 1024, latencies: bool = False):
         super().__init__()
         self.store = store
+        # seconds from each accepted event's timestamp to its acceptance, when asked (latency benchmark)
+        self.latencies: list[float] | None = [] if latencies else None
         self.max_event_size = max_event_size
         self.groups: dict[str, dict] = {}
         self.streams: dict[tuple[str, str], list[tuple[int, str]]] = defaultdict(list)
@@ -101,6 +103,9 @@ class FakeCloudWatch(ThreadedServer):
             rejected["tooOldLogEventEndIndex"] = too_old
         kept = batch[(too_old + 1 if too_old is not None else 0):too_new]
         self.accepted += len(kept)
+        if self.latencies is not None:
+            accepted_at = time.time()
+            self.latencies.extend(accepted_at - e["timestamp"] / 1000 for e in kept)
         if self.store:
             events.extend((e["timestamp"], e["message"]) for e in kept)
         return {"rejectedLogEventsInfo": rejected} if rejected else {}

@@ -1,0 +1,116 @@
+"""Every benchmark, one command: figures to bench/results.md and a plot to bench/results.png.
+
+    .venv/bin/pip install -e '.[bench]'      # matplotlib
+    .venv/bin/python bench/run_all.py [--quick] [--runs 3]
+
+Throughput scenarios report CPU-seconds per million lines (the agent's own CPU from the kernel,
+start-up apart), lines per second and peak RSS: median (min-max) over `--runs` fresh processes.
+`--quick` uses smaller workloads to check that everything runs (its figures are not the ones to quote).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench import scenarios, tail_to_cloudwatch, tail_to_spool, tail_to_syslog  # noqa: E402
+from bench.workload import figures, messages  # noqa: E402
+
+TARGETS = {"tail -> spool": "<= 1.5 CPU-s", "tail -> CloudWatch (LocalStack)": "<= 2.5 CPU-s, <= 150 MB"}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench")
+    args = parser.parse_args()
+    lines = 100_000 if args.quick else 1_000_000
+    runs = 1 if args.quick else args.runs
+    rows: list[tuple[str, int, list[dict]]] = []
+
+    def throughput(name: str, count: int, measure) -> None:
+        print(f"{name}: {count:,} lines x {runs} runs ...", flush=True)
+        rows.append((name, count, measure()))
+
+    throughput("tail -> spool", lines, lambda: tail_to_spool.measure(lines, runs)[0])
+    mixed = {"fmt": "docker", "lengths": "lognormal", "multiline_fraction": 0.05}
+    records = sum(1 for _ in messages(lines, mixed["lengths"], mixed["multiline_fraction"]))  # traces add lines
+    throughput("tail -> spool (docker, log-normal lengths, 5% traces)", records,
+               lambda: tail_to_spool.measure(lines, runs, **mixed)[0])
+    throughput("tail -> CloudWatch (fast endpoint)", lines, lambda: tail_to_cloudwatch.measure(lines, runs))
+    local = lines // 5
+    throughput("tail -> CloudWatch (LocalStack)", local, lambda: tail_to_cloudwatch.measure(local, 1, "localstack"))
+    throughput("tail -> syslog TLS (rsyslog)", lines, lambda: tail_to_syslog.measure(lines, runs))
+    entries = lines // 5
+    throughput("journald -> CloudWatch (fast endpoint)", entries,
+               lambda: scenarios.journald_to_cloudwatch(entries, runs))
+    seconds = 15 if args.quick else 60
+    print(f"latency at 5,000 lines/s for {seconds} s ...", flush=True)
+    latency = scenarios.latency(5000, seconds)
+    print("SIGTERM drain of 100,000 records ...", flush=True)
+    drain = [scenarios.sigterm_drain(100_000) for _ in range(runs)]
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    report = render(rows, latency, drain, args.quick)
+    (args.out / "results.md").write_text(report)
+    plot(rows, latency, args.out / "results.png")
+    print(report)
+
+
+def render(rows: list[tuple[str, int, list[dict]]], latency: dict, drain: list[dict], quick: bool) -> str:
+    def cell(values: list[float], fmt: str) -> str:
+        return f"{statistics.median(values):{fmt}} ({min(values):{fmt}}-{max(values):{fmt}})"
+
+    out = [f"# Benchmark results ({time.strftime('%Y-%m-%d')}{', quick run' if quick else ''})", "",
+           "| scenario | lines | CPU-s per million lines | lines/s | peak RSS MB | target |",
+           "|---|---|---|---|---|---|"]
+    for name, count, results in rows:
+        (_, cpu, _), (_, rate, _), (_, rss, _) = figures(count, results)
+        out.append(f"| {name} | {count:,} | {cell(cpu, '.2f')} | {cell(rate, ',.0f')} | {cell(rss, '.0f')} | "
+                   f"{TARGETS.get(name, '')} |")
+    out += ["", f"Delivery latency at 5,000 lines/s (tail -> fast CloudWatch endpoint, kubelet rotation every "
+            f"50,000 lines): p50 {latency['p50']:.2f} s, p99 {latency['p99']:.2f} s, max {latency['max']:.2f} s "
+            f"over {latency['delivered']:,} of {latency['lines']:,} lines (target p99 <= 2 s).", ""]
+    times = [d["seconds"] for d in drain]
+    out.append(f"SIGTERM with 100,000 records queued: drained and exited in {cell(times, '.2f')} s "
+               f"(exit codes {sorted({d['exit_code'] for d in drain})}, left in spool "
+               f"{max(d['left_in_spool'] for d in drain)}; target well inside 20 s).")
+    return "\n".join(out) + "\n"
+
+
+def plot(rows: list[tuple[str, int, list[dict]]], latency: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(14, 5))
+    names = [name for name, _, _ in rows]
+    rates = [statistics.median(figures(count, results)[1][1]) for _, count, results in rows]
+    cpus = [statistics.median(figures(count, results)[0][1]) for _, count, results in rows]
+    bars = left.barh(names, rates, color="#4c72b0")
+    for bar, cpu in zip(bars, cpus, strict=True):
+        left.text(bar.get_width(), bar.get_y() + bar.get_height() / 2, f" {cpu:.2f} CPU-s/M", va="center")
+    left.set_xlabel("lines per second (median)")
+    left.set_title("Throughput (label: CPU-seconds per million lines)")
+    left.invert_yaxis()
+    samples = latency["samples"]
+    right.hist(samples, bins=60, color="#55a868")
+    for q, style in (("p50", "--"), ("p99", ":")):
+        right.axvline(latency[q], color="black", linestyle=style, label=f"{q} {latency[q]:.2f} s")
+    right.set_xlabel("seconds from write to CloudWatch acceptance")
+    right.set_title("Delivery latency at 5,000 lines/s")
+    right.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+if __name__ == "__main__":
+    main()
