@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 $(BIN)/shipper: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev,journald]'
+	$(BIN)/pip install --quiet -e '.[dev,journald,kubernetes]'
 	touch $@
 
 install: $(BIN)/shipper

@@ -113,6 +113,7 @@ class Spool:
         return spool
 
     def close(self) -> None:
+        metrics.spool_oldest_age.set_function(lambda: 0.0)
         self._db.close()
 
     # -- sources ---------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from shipper.config.base import Options, SinkOptions
 from shipper.config.units import ByteSize, Duration
@@ -83,12 +83,47 @@ class FileSource(TailOptions):
     )
 
 
+class KubernetesApiOptions(Options):
+    """Pod metadata from the API server (list + watch of this node's pods)."""
+
+    kubeconfig: str | None = Field(None, description="A kubeconfig file; by default the pod's service account.")
+    node_name: str | None = Field(
+        None, description="This node; by default $NODE_NAME (the downward API's spec.nodeName)."
+    )
+    annotations: list[str] = Field(
+        default_factory=list, description="Pod annotations to copy onto records: keys, or prefixes ending in `*`."
+    )
+    exclude_labels: list[str] = Field(default_factory=list, description="Pod label keys not copied onto records.")
+
+
 class KubernetesLogsSource(TailOptions):
     """Container logs written by the kubelet: CRI or docker json-file lines, detected per file."""
 
     type: Literal["kubernetes_logs"]
     include: list[str] = Field(["/var/log/containers/*.log"], min_length=1,
                                description="Glob patterns of the container log files (symlinks are followed).")
+    api: KubernetesApiOptions | None = Field(
+        None, description="Add labels, annotations, node and image from the API server (off unless configured)."
+    )
+    include_namespaces: list[str] = Field(default_factory=list, description="Only these namespaces (empty: all).")
+    exclude_namespaces: list[str] = Field(default_factory=list, description="Never these namespaces.")
+    include_pod_labels: dict[str, str] = Field(
+        default_factory=dict, description="Only pods with all these labels (needs `api`)."
+    )
+    exclude_pod_labels: dict[str, str] = Field(
+        default_factory=dict, description="Never pods with any of these labels (needs `api`)."
+    )
+
+    @model_validator(mode="after")
+    def _labels_need_the_api(self) -> KubernetesLogsSource:
+        if (self.include_pod_labels or self.exclude_pod_labels) and self.api is None:
+            raise ValueError("include_pod_labels and exclude_pod_labels need `api` (labels come from the API server)")
+        if self.api is not None:
+            try:
+                import kubernetes  # noqa: F401 - only whether it is there
+            except ImportError:
+                raise ValueError("`api` needs the kubernetes client: pip install 'shipper[kubernetes]'") from None
+        return self
 
 
 SourceOptions = Annotated[FileSource | KubernetesLogsSource | JournaldSource, Field(discriminator="type")]

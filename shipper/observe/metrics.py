@@ -33,6 +33,12 @@ file_size = Gauge("shipper_file_size_bytes", "Size of a tailed file when last re
 bytes_rotated_away = Counter(
     "shipper_bytes_rotated_away", "Bytes that went with a rotation before they were read (copytruncate).", _COMPONENT
 )
+files_excluded = Counter("shipper_files_excluded", "Log files a source's filters keep from being read, by rule.",
+                         (*_COMPONENT, "rule"))
+events_without_api_metadata = Counter(
+    "shipper_events_without_api_metadata",
+    "Records shipped with path metadata only: the API server was unreachable or the pod not known yet.", _COMPONENT,
+)
 spool_corrupt = Counter("shipper_spool_corrupt", "Spool files found corrupt at start and moved aside.")
 
 api_calls = Counter(

@@ -112,6 +112,9 @@ class FileSource(Source):
                 self._skip(path, "not_regular_file")
                 continue
             identity = FileIdentity.of(status)
+            if not self.wanted(path):
+                self._drop_excluded(identity)
+                continue
             seen.add(identity)
             tailed = self.files.get(identity)
             if tailed is None:
@@ -124,6 +127,14 @@ class FileSource(Source):
                 tailed.rotated_at = time.monotonic()
         if first:
             self._recover_rotated_while_stopped()
+
+    def _drop_excluded(self, identity: FileIdentity) -> None:
+        """A file open before a filter excluded it (metadata learned later): stop reading it now."""
+        tailed = self.files.pop(identity, None)
+        if tailed is not None:
+            log.info("no longer reading %s: excluded by the source's filters", tailed.path)
+            tailed.close()
+            self.finished(tailed)
 
     def _recover_rotated_while_stopped(self) -> None:
         """Finish files that were rotated while the agent was not running.
@@ -206,6 +217,16 @@ class FileSource(Source):
         """A fresh line decoder for one file (the container source detects CRI or docker per file)."""
         return DECODERS[self.options.format](self.options.max_line_size)
 
+    def wanted(self, path: str) -> bool:
+        """Whether the file at `path` is to be read at all (the container source filters here)."""
+        return True
+
+    def refresh(self, tailed: TailedFile) -> None:
+        """Update what every record of `tailed` shares before a commit (metadata learned later)."""
+
+    def finished(self, tailed: TailedFile) -> None:
+        """`tailed` was read to its end and closed."""
+
     def common_fields(self, path: str) -> dict[str, Any]:
         """Fields every record of the file at `path` shares."""
         return {"file": path, "host": self.hostname, "source_type": self.type}
@@ -271,6 +292,7 @@ class FileSource(Source):
 
     async def _commit(self, tailed: TailedFile, records: list, end_offset: int) -> None:
         """Records and the checkpoint after them, in one spool transaction."""
+        self.refresh(tailed)
         tailed.refresh_fingerprint()
         checkpoint = FileCheckpoint(tailed.path, end_offset, tailed.fingerprint, tailed.decoder.carry())
         block = Block(self.id, tailed.common, records) if records else None
@@ -329,6 +351,7 @@ class FileSource(Source):
         self.received_events.inc(len(held))
         tailed.close()
         del self.files[tailed.identity]
+        self.finished(tailed)
         for gauge in (metrics.file_offset, metrics.file_size):
             with contextlib.suppress(KeyError):
                 gauge.remove(self.id, self.type, tailed.label)

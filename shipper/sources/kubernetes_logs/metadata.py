@@ -1,0 +1,184 @@
+"""Pod metadata from the Kubernetes API server, for the pods of this node only.
+
+A thread lists the pods (`spec.nodeName=<node>`), then watches from the list's resourceVersion;
+`410 Gone` means the version is too old: list again. Any other failure (API down, connection
+reset, a watch cut mid-stream) is retried with exponential backoff and full jitter. A pod the
+cache has not seen yet is fetched once by name (a 404 is remembered for a short while). A deleted
+pod stays until the source says its files are drained, so short-lived pods keep their metadata.
+Nothing here ever blocks the pipeline: a lookup returns what is known now.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from tenacity import RetryCallState, wait_random_exponential
+
+from shipper.observe import metrics
+
+log = logging.getLogger(__name__)
+
+NOT_FOUND_TTL = 30.0  # seconds a pod the API server said does not exist is not asked for again
+DELETED_TTL = 3600.0  # longest a deleted pod's metadata waits for its files to be released
+WATCH_TIMEOUT = 300  # seconds per watch request; the server closes it and we resume from the version
+BACKOFF = wait_random_exponential(multiplier=0.5, max=30)
+
+
+@dataclass
+class PodInfo:
+    namespace: str
+    name: str
+    uid: str
+    node_name: str
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    images: dict[str, str] = field(default_factory=dict)  # container name -> image
+    deleted_at: float | None = None
+
+
+class PodCache:
+    def __init__(self, node_name: str, kubeconfig: str | None, component_id: str):
+        self.node_name = node_name
+        self.kubeconfig = kubeconfig
+        self.pods: dict[str, PodInfo] = {}  # uid -> pod
+        self.synced = threading.Event()  # set after the first successful list
+        self._not_found: dict[tuple[str, str], float] = {}
+        self._fetching: set[tuple[str, str]] = set()
+        self._stopping = threading.Event()
+        self._failures = metrics.errors.labels(component_id, "kubernetes_logs", "kubernetes_api", "unreachable")
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        from kubernetes import client, config
+
+        if self.kubeconfig:
+            api_client = config.new_client_from_config(config_file=self.kubeconfig)
+        else:
+            config.load_incluster_config()
+            api_client = client.ApiClient()
+        self._api = client.CoreV1Api(api_client)
+        threading.Thread(target=self._follow, name="kubernetes-pods", daemon=True).start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    # -- lookups (event loop side) ---------------------------------------------------------------
+
+    def lookup(self, namespace: str, name: str, uid: str) -> PodInfo | None:
+        """What is known of the pod now; an unknown pod is fetched by name in the background."""
+        info = self.pods.get(uid)
+        if info is not None:
+            return info
+        key = (namespace, name)
+        if key in self._fetching or self._not_found.get(key, 0.0) > time.monotonic():
+            return None
+        self._fetching.add(key)
+        threading.Thread(target=self._fetch, args=(namespace, name), daemon=True).start()
+        return None
+
+    def release(self, uid: str) -> None:
+        """The source finished the pod's files: a deleted pod's metadata can go."""
+        info = self.pods.get(uid)
+        if info is not None and info.deleted_at is not None:
+            del self.pods[uid]
+
+    # -- the API (thread side) -------------------------------------------------------------------
+
+    def _follow(self) -> None:
+        from kubernetes import watch
+        from kubernetes.client.exceptions import ApiException
+
+        failures = 0
+        version: str | None = None
+        while not self._stopping.is_set():
+            try:
+                if version is None:
+                    version = self._list()
+                    failures = 0
+                stream = watch.Watch()
+                for event in stream.stream(self._api.list_pod_for_all_namespaces, resource_version=version,
+                                           field_selector=f"spec.nodeName={self.node_name}",
+                                           timeout_seconds=WATCH_TIMEOUT, _request_timeout=WATCH_TIMEOUT + 30):
+                    self._apply(event["type"], event["object"])
+                    version = stream.resource_version
+                    if self._stopping.is_set():
+                        stream.stop()
+                failures = 0
+            except ApiException as error:
+                if error.status == 410:
+                    log.info("pod watch: resourceVersion %s expired (410 Gone); listing again", version)
+                    version = None
+                    continue
+                failures = self._failed(error, failures + 1)
+            except Exception as error:  # connection refused or reset, a watch cut mid-stream
+                failures = self._failed(error, failures + 1)
+
+    def _list(self) -> str:
+        pods = self._api.list_pod_for_all_namespaces(field_selector=f"spec.nodeName={self.node_name}",
+                                                     _request_timeout=30)
+        listed = {p.metadata.uid for p in pods.items}
+        now = time.time()
+        for uid, info in list(self.pods.items()):  # deleted while we were not watching
+            if uid not in listed and info.deleted_at is None:
+                info.deleted_at = now
+        for item in pods.items:
+            self._apply("ADDED", item)
+        if not self.synced.is_set():
+            log.info("kubernetes API: %d pods on node %s", len(pods.items), self.node_name)
+        self.synced.set()
+        return pods.metadata.resource_version
+
+    def _apply(self, kind: str, pod: Any) -> None:
+        info = _info(pod)
+        if kind == "DELETED":
+            known = self.pods.get(info.uid)
+            (known or info).deleted_at = time.time()
+            self.pods.setdefault(info.uid, info)
+        else:
+            self.pods[info.uid] = info
+        self._expire_deleted()
+
+    def _fetch(self, namespace: str, name: str) -> None:
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            pod = self._api.read_namespaced_pod(name, namespace, _request_timeout=10)
+            self.pods[pod.metadata.uid] = _info(pod)
+        except ApiException as error:
+            if error.status == 404:
+                self._not_found[(namespace, name)] = time.monotonic() + NOT_FOUND_TTL
+        except Exception as error:
+            log.debug("kubernetes API: get pod %s/%s failed: %s", namespace, name, error)
+            self._not_found[(namespace, name)] = time.monotonic() + NOT_FOUND_TTL
+        finally:
+            self._fetching.discard((namespace, name))
+
+    def _failed(self, error: Exception, failures: int) -> int:
+        self._failures.inc()
+        state = RetryCallState(None, None, (), {})
+        state.attempt_number = failures
+        wait = BACKOFF(state)
+        if failures == 1:
+            log.warning("kubernetes API unreachable (%s); records keep their path metadata; retrying",
+                        str(error).splitlines()[0][:200])
+        self._stopping.wait(wait)
+        return failures
+
+    def _expire_deleted(self) -> None:
+        cutoff = time.time() - DELETED_TTL
+        for uid in [u for u, i in self.pods.items() if i.deleted_at is not None and i.deleted_at < cutoff]:
+            del self.pods[uid]
+
+
+def _info(pod: Any) -> PodInfo:
+    meta = pod.metadata
+    statuses = (pod.status.container_statuses if pod.status else None) or []
+    images = {c.name: c.image for c in (pod.spec.containers or [])}
+    images.update({s.name: s.image for s in statuses if s.image})
+    return PodInfo(meta.namespace, meta.name, meta.uid, pod.spec.node_name or "", dict(meta.labels or {}),
+                   dict(meta.annotations or {}), images)
