@@ -40,6 +40,8 @@ def main() -> None:
         rows.append((name, count, measure()))
 
     throughput("tail -> spool", lines, lambda: tail_to_spool.measure(lines, runs)[0])
+    throughput("tail -> spool, Kubernetes API enrichment on", lines,
+               lambda: tail_to_spool.measure(lines, runs, api=True)[0])
     mixed = {"fmt": "docker", "lengths": "lognormal", "multiline_fraction": 0.05}
     records = sum(1 for _ in messages(lines, mixed["lengths"], mixed["multiline_fraction"]))  # traces add lines
     throughput("tail -> spool (docker, log-normal lengths, 5% traces)", records,

@@ -22,15 +22,19 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.workload import generate, make_pod, summarize  # noqa: E402
+from peers.kube_api import FakeKubeApi  # noqa: E402
+from peers.kube_api import pod as kube_pod  # noqa: E402
 from shipper.buffer.spool import Spool  # noqa: E402
 from shipper.config.model import KubernetesLogsSource as Options  # noqa: E402
 from shipper.sources.kubernetes_logs.source import KubernetesLogsSource  # noqa: E402
 
 
-async def ingest(data_dir: Path, include: str, size: int) -> None:
+async def ingest(data_dir: Path, include: str, size: int, kubeconfig: str | None = None) -> None:
     spool = Spool.open(data_dir, max_size=8 * 1024**3)
     spool.attach_sinks({"bench": ["pods"]})
-    source = KubernetesLogsSource("pods", Options(type="kubernetes_logs", include=[include]), spool, "bench")
+    api = {"api": {"kubeconfig": kubeconfig, "node_name": "node-1"}} if kubeconfig else {}
+    options = Options.model_validate({"type": "kubernetes_logs", "include": [include], **api})
+    source = KubernetesLogsSource("pods", options, spool, "bench")
     task = asyncio.create_task(source.run())
     while not any(t.offset >= size for t in source.files.values()):
         await asyncio.sleep(0.01)
@@ -39,29 +43,42 @@ async def ingest(data_dir: Path, include: str, size: int) -> None:
     spool.close()
 
 
-def one_run(workdir: Path) -> dict[str, float]:
+def one_run(workdir: Path, kubeconfig: str | None = None) -> dict[str, float]:
     """CPU and wall time from the first read to the last commit (interpreter start-up excluded)."""
     log = next(workdir.glob("pods/*/app/0.log"))
     include = str(workdir / "containers" / "*.log")
     data_dir = workdir / f"data-{time.monotonic_ns()}"
+    if kubeconfig:
+        import kubernetes  # noqa: F401 - its import is start-up, not per-record cost
     cpu0, wall0 = time.process_time(), time.perf_counter()
-    asyncio.run(ingest(data_dir, include, log.stat().st_size))
+    asyncio.run(ingest(data_dir, include, log.stat().st_size, kubeconfig))
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {"cpu": cpu, "wall": wall, "rss_mb": peak_kib / 1024}
 
 
-def measure(lines: int, runs: int, **workload: object) -> tuple[list[dict[str, float]], int]:
-    """One result per run, each in a fresh process; also the number of records the workload holds."""
+def measure(lines: int, runs: int, api: bool = False, **workload: object) -> tuple[list[dict[str, float]], int]:
+    """One result per run, each in a fresh process; also the number of records the workload holds.
+    With `api`, the source enriches from a stand-in API server that knows the pod."""
     with tempfile.TemporaryDirectory(prefix="shipper-bench-") as tmp:
         workdir = Path(tmp)
         pod = make_pod(workdir)
         records = generate(pod / "0.log", lines, **workload)
-        results = []
-        for _ in range(runs):
-            out = subprocess.run([sys.executable, __file__, "--one-run", tmp], capture_output=True, text=True,
-                                 check=True)
-            results.append(json.loads(out.stdout))
+        server, extra = None, []
+        if api:
+            server = FakeKubeApi().start()
+            server.add(kube_pod("bench", "gen-1", "00000000-0000-0000-0000-000000000001",
+                                labels={"app": "gen", "team": "bench"}))
+            extra = ["--kubeconfig", str(server.kubeconfig(workdir / "kubeconfig"))]
+        try:
+            results = []
+            for _ in range(runs):
+                out = subprocess.run([sys.executable, __file__, "--one-run", tmp, *extra], capture_output=True,
+                                     text=True, check=True)
+                results.append(json.loads(out.stdout))
+        finally:
+            if server is not None:
+                server.stop()
     return results, records
 
 
@@ -69,13 +86,15 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--api", action="store_true", help="enrich from a stand-in Kubernetes API server")
     parser.add_argument("--one-run", help=argparse.SUPPRESS)
+    parser.add_argument("--kubeconfig", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one_run:
-        print(json.dumps(one_run(Path(args.one_run))))
+        print(json.dumps(one_run(Path(args.one_run), args.kubeconfig)))
         return
-    print(f"{args.lines} CRI lines of 217 bytes, {args.runs} runs")
-    results, _ = measure(args.lines, args.runs)
+    print(f"{args.lines} CRI lines of 217 bytes, {args.runs} runs{', enriched from the API' if args.api else ''}")
+    results, _ = measure(args.lines, args.runs, api=args.api)
     print("\n".join(summarize(args.lines, results)))
 
 

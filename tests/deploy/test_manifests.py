@@ -96,8 +96,7 @@ def test_the_pod_is_locked_down_and_runs_on_every_node():
     assert {e["name"] for e in pod["containers"][0]["env"]} >= {"NODE_NAME", "AWS_REGION", "CLUSTER_NAME"}
 
 
-def test_rbac_grants_exactly_get_list_watch_on_pods_and_namespaces():
+def test_rbac_grants_exactly_get_list_watch_on_pods():
     role = documents("rbac.yaml")[0]
 
-    assert role["rules"] == [
-        {"apiGroups": [""], "resources": ["pods", "namespaces"], "verbs": ["get", "list", "watch"]}]
+    assert role["rules"] == [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]}]
