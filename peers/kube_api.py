@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +67,13 @@ class FakeKubeApi(ThreadedServer):
             self.oldest_kept = self.version + 1
             self.events.clear()
         self._loop.call_soon_threadsafe(expire)
+
+    def stop(self) -> None:
+        self.break_watches()  # let open watches end before the loop stops under them
+        deadline = time.monotonic() + 2
+        while self._watchers and time.monotonic() < deadline:
+            time.sleep(0.01)
+        super().stop()
 
     def kubeconfig(self, path: Path) -> Path:
         path.write_text(json.dumps({

@@ -8,8 +8,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from tests.agent_process import AgentProcess
+
+# Properties assert behaviour, not speed: on a loaded CI machine one example may take longer than
+# Hypothesis's default 200 ms deadline, which would fail the test for nothing.
+settings.register_profile("shipper", deadline=None)
+settings.load_profile("shipper")
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -66,6 +66,9 @@ class PodCache:
 
     def stop(self) -> None:
         self._stopping.set()
+        api = getattr(self, "_api", None)
+        if api is not None:  # closing the pool ends a watch blocked on the server, so the thread exits
+            api.api_client.close()
 
     # -- lookups (event loop side) ---------------------------------------------------------------
 
