@@ -56,8 +56,6 @@ def main() -> None:
     print(f"{args.lines} CRI lines of 217 bytes to rsyslog over TLS ({args.framing}), {args.runs} runs")
     results = measure(args.lines, args.runs, args.framing)
     print("\n".join(summarize(args.lines, results)))
-    startup = sorted(r["startup_cpu"] for r in results)
-    print(f"{'start-up CPU-seconds (apart)':32} median {startup[len(startup) // 2]:12,.2f}")
 
 
 def _count_lines(path: Path) -> int:

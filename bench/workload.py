@@ -105,6 +105,9 @@ def summarize(lines: int, results: list[dict[str, float]]) -> list[str]:
     for name, values, unit in figures(lines, results):
         rows.append(f"{name:32} median {statistics.median(values):12,.2f}{unit}  "
                     f"(min {min(values):,.2f}, max {max(values):,.2f})")
+    startup = [r["startup_cpu"] for r in results if "startup_cpu" in r]
+    if startup:  # the whole agent as a child process: its start-up is reported apart
+        rows.append(f"{'start-up CPU-seconds (apart)':32} median {statistics.median(startup):12,.2f}")
     return rows
 
 

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 
 from shipper.config.base import Options, SinkOptions
-from shipper.config.units import ByteSize, Duration
+from shipper.config.units import Address, ByteSize, Duration
 from shipper.sinks.cloudwatch.config import CloudWatchLogsSink
 from shipper.sinks.syslog.config import SyslogSink
 from shipper.sources.journald.config import JournaldSource
@@ -140,17 +140,9 @@ SinkOptionsUnion = Annotated[ConsoleSink | CloudWatchLogsSink | SyslogSink, Fiel
 
 
 class ApiOptions(Options):
-    address: str = Field(
+    address: Address = Field(
         "127.0.0.1:8686", description="host:port of /metrics, /healthz and /readyz (0.0.0.0:8686 for kubelet probes)."
     )
-
-    @field_validator("address")
-    @classmethod
-    def _address(cls, value: str) -> str:
-        host, _, port = value.rpartition(":")
-        if not host or not port.isdigit() or not 0 < int(port) < 65536:
-            raise ValueError(f"{value!r} is not host:port")
-        return value
 
 
 class LogOptions(Options):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import BeforeValidator
+from pydantic import AfterValidator, BeforeValidator
 
 _SIZE_UNITS = {
     "": 1, "b": 1,
@@ -51,3 +51,14 @@ def parse_duration(value: object) -> float:
 
 ByteSize = Annotated[int, BeforeValidator(parse_size)]
 Duration = Annotated[float, BeforeValidator(parse_duration)]
+
+
+def check_address(value: str) -> str:
+    """`host:port` (a bracketed IPv6 host too), the port in 1-65535."""
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"{value!r} is not host:port")
+    return value
+
+
+Address = Annotated[str, AfterValidator(check_address)]

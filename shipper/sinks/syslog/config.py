@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from shipper.config.base import Options, SinkOptions
-from shipper.config.units import ByteSize, Duration
+from shipper.config.units import Address, ByteSize, Duration
 from shipper.templates import Template
 
 FACILITIES = ("kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron", "authpriv",
@@ -37,7 +37,7 @@ class TlsOptions(Options):
 
 class SyslogSink(SinkOptions):
     type: Literal["syslog"]
-    address: str = Field(description="host:port of the receiver, e.g. logs.papertrailapp.com:12345.")
+    address: Address = Field(description="host:port of the receiver, e.g. logs.papertrailapp.com:12345.")
     mode: Literal["tls", "tcp"] = Field("tls", description="`tls` (RFC 5425); `tcp` only when you mean plain text.")
     tls: TlsOptions = Field(default_factory=TlsOptions)
     framing: Literal["octet_counting", "newline"] = Field(
@@ -75,14 +75,6 @@ class SyslogSink(SinkOptions):
         1.0, ge=0, description="How long a written batch must go without a connection error before it is "
         "acknowledged to the spool (a reset or close in that window sends it again)."
     )
-
-    @field_validator("address")
-    @classmethod
-    def _address(cls, value: str) -> str:
-        host, _, port = value.rpartition(":")
-        if not host or not port.isdigit() or not 0 < int(port) < 65536:
-            raise ValueError(f"{value!r} is not host:port")
-        return value
 
     @field_validator("hostname", "app_name", "procid", "msgid")
     @classmethod
