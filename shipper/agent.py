@@ -59,7 +59,6 @@ def _settle_heap() -> None:
     gc.set_threshold(GC_THRESHOLD, 20, 20)
 
 
-
 @dataclass
 class Running:
     """A source or sink and the supervised task that runs it."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
@@ -29,11 +28,6 @@ class Source(ABC):
 
     def stop(self) -> None:
         self.stopping.set()
-
-    async def pause(self, seconds: float) -> None:
-        """Sleep, but wake at once when asked to stop."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.stopping.wait(), seconds)
 
     def count_anomaly(self, kind: str, count: int = 1) -> None:
         metrics.input_anomalies.labels(self.id, self.type, kind).inc(count)

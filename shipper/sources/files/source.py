@@ -130,11 +130,10 @@ class FileSource(Source):
 
     def _drop_excluded(self, identity: FileIdentity) -> None:
         """A file open before a filter excluded it (metadata learned later): stop reading it now."""
-        tailed = self.files.pop(identity, None)
+        tailed = self.files.get(identity)
         if tailed is not None:
             log.info("no longer reading %s: excluded by the source's filters", tailed.path)
-            tailed.close()
-            self.finished(tailed)
+            self._close(tailed)
 
     def _recover_rotated_while_stopped(self) -> None:
         """Finish files that were rotated while the agent was not running.
@@ -349,6 +348,10 @@ class FileSource(Source):
         block = Block(self.id, tailed.common, held) if held else None
         await self.spool.append(block, {tailed.identity.key: None}, source=self.id)
         self.received_events.inc(len(held))
+        self._close(tailed)
+
+    def _close(self, tailed: TailedFile) -> None:
+        """Stop following `tailed`: its descriptor, its place in `files` and its per-file gauges go."""
         tailed.close()
         del self.files[tailed.identity]
         self.finished(tailed)

@@ -36,10 +36,6 @@ class DirectoryWatcher:
             log.warning("inotify is not available (%s); new files are found by the periodic scan only", error)
             self._inotify = None
 
-    @property
-    def active(self) -> bool:
-        return self._inotify is not None
-
     def start(self) -> None:
         if self._inotify is not None:
             self._task = asyncio.get_running_loop().create_task(self._listen())
