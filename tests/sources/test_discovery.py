@@ -6,14 +6,11 @@ from __future__ import annotations
 import asyncio
 import os
 
-import pytest
 from prometheus_client import REGISTRY
 
-from shipper.buffer.spool import Spool
 from shipper.config.model import FileSource as FileOptions
 from shipper.sources.files.source import FileSource
-from tests.agent_process import spooled_messages
-from tests.sources.test_watcher import until
+from tests.sources.harness import SourceHarness, until
 
 
 def skipped(reason: str, source_id: str) -> float:
@@ -21,15 +18,7 @@ def skipped(reason: str, source_id: str) -> float:
     return REGISTRY.get_sample_value("shipper_errors_total", labels) or 0.0
 
 
-@pytest.fixture
-def spool(tmp_path):
-    spool = Spool.open(tmp_path / "data", 64 * 1024 * 1024)
-    spool.attach_sinks({"out": ["odd"]})
-    yield spool
-    spool.close()
-
-
-async def test_a_directory_and_a_fifo_are_skipped_counted_once_and_retried_later(tmp_path, spool, caplog):
+async def test_a_directory_and_a_fifo_are_skipped_counted_once_and_retried_later(tmp_path, caplog):
     logs = tmp_path / "logs"
     logs.mkdir()
     (logs / "dir.log").mkdir()
@@ -39,18 +28,15 @@ async def test_a_directory_and_a_fifo_are_skipped_counted_once_and_retried_later
     (logs / "good.log.2.gz").write_bytes(b"\x1f\x8b never read")
     options = FileOptions.model_validate({"type": "file", "include": [f"{logs}/*"],
                                           "discover_interval": "20ms", "poll_interval": "10ms"})
-    source = FileSource("odd", options, spool, "host")
-    task = asyncio.create_task(source.run())
 
-    await until(lambda: len(spooled_messages(tmp_path / "data")) == 1)
-    await asyncio.sleep(0.1)  # several more scans: still one warning and one count each
-    assert skipped("not_regular_file", "odd") == 2
-    assert sum("skipping" in r.message for r in caplog.records) == 2
+    async with SourceHarness(tmp_path, FileSource, "odd", options) as harness:
+        await until(lambda: len(harness.messages()) == 1)
+        await asyncio.sleep(0.1)  # several more scans: still one warning and one count each
+        assert skipped("not_regular_file", "odd") == 2
+        assert sum("skipping" in r.message for r in caplog.records) == 2
 
-    (logs / "dir.log").rmdir()
-    (logs / "dir.log").write_text("a file at last\n")
-    await until(lambda: len(spooled_messages(tmp_path / "data")) == 2)
-    source.stop()
-    await task
+        (logs / "dir.log").rmdir()
+        (logs / "dir.log").write_text("a file at last\n")
+        await until(lambda: len(harness.messages()) == 2)
 
-    assert [m for _, m in spooled_messages(tmp_path / "data")] == ["fine", "a file at last"]
+    assert harness.messages() == ["fine", "a file at last"]

@@ -8,14 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import orjson
 import pytest
 
-from shipper.buffer.spool import Spool
 from shipper.sources.journald.config import JournaldSource as JournaldOptions
 from shipper.sources.journald.source import JournaldSource
 from tests.journal import T0_US, entry, write_journal
-from tests.sources.test_watcher import until
+from tests.sources.harness import SourceHarness, until
 
 
 def options(directory: Path, **overrides) -> JournaldOptions:
@@ -23,41 +21,9 @@ def options(directory: Path, **overrides) -> JournaldOptions:
                                            "read_from": "beginning", **overrides})
 
 
-def spooled(data_dir: Path) -> list[tuple[int, str, dict]]:
-    import sqlite3
-
-    path = data_dir / "spool.db"
-    if not path.exists():
-        return []
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
-        rows = db.execute("SELECT records FROM blocks ORDER BY id").fetchall()
-    finally:
-        db.close()
-    return [tuple(record) for (records,) in rows for record in orjson.loads(records)]
-
-
-class Harness:
-    """The source on a real spool, started and stopped like the agent does."""
-
-    def __init__(self, tmp_path: Path, opts: JournaldOptions):
-        self.data = tmp_path / "data"
-        self.opts = opts
-
-    async def __aenter__(self) -> Harness:
-        self.spool = Spool.open(self.data, 64 * 1024 * 1024)
-        self.spool.attach_sinks({"out": ["journal"]})
-        self.source = JournaldSource("journal", self.opts, self.spool, "host")
-        self.task = asyncio.create_task(self.source.run())
-        return self
-
-    async def __aexit__(self, *exc) -> None:
-        self.source.stop()
-        await self.task
-        self.spool.close()
-
-    def messages(self) -> list[str]:
-        return [record[1] for record in spooled(self.data)]
+def journald(tmp_path: Path, opts: JournaldOptions) -> SourceHarness:
+    """The journald source on a real spool, for `async with`."""
+    return SourceHarness(tmp_path, JournaldSource, "journal", opts)
 
 
 async def test_entries_are_shipped_once_with_fields_mapped_multiline_and_binary_included(tmp_path):
@@ -65,10 +31,10 @@ async def test_entries_are_shipped_once_with_fields_mapped_multiline_and_binary_
     write_journal(journal, [entry(1, "plain"), entry(2, "line one\nline two", priority=3),
                             entry(3, b"bad \xff bytes", unit="containerd.service", identifier="containerd")])
 
-    async with Harness(tmp_path, options(journal.parent)) as harness:
+    async with journald(tmp_path, options(journal.parent)) as harness:
         await until(lambda: len(harness.messages()) == 3)
 
-    records = spooled(tmp_path / "data")
+    records = [record for _, record in harness.records()]
     assert [r[1] for r in records] == ["plain", "line one\nline two", "bad \ufffd bytes"]
     assert records[0][0] == (T0_US + 1) * 1000
     assert records[1][2] == {"_SYSTEMD_UNIT": "kubelet.service", "SYSLOG_IDENTIFIER": "kubelet", "_PID": 42,
@@ -91,23 +57,23 @@ async def test_filters_keep_only_the_entries_asked_for(tmp_path, filters, expect
         entry(4, "docker says", unit="docker.service", identifier="dockerd", priority=2),
     ])
 
-    async with Harness(tmp_path, options(journal.parent, **filters)) as harness:
+    async with journald(tmp_path, options(journal.parent, **filters)) as harness:
         await until(lambda: harness.source.spool.checkpoints("journal") != {})
         await asyncio.sleep(0.1)
 
-    assert [r[1] for r in spooled(tmp_path / "data")] == expected
+    assert harness.messages() == expected
 
 
 async def test_appends_are_picked_up_within_a_second_and_a_restart_resumes_after_the_cursor(tmp_path):
     journal = tmp_path / "journal" / "system.journal"
     write_journal(journal, [entry(i, f"first {i}") for i in range(100)])
 
-    async with Harness(tmp_path, options(journal.parent)) as harness:
+    async with journald(tmp_path, options(journal.parent)) as harness:
         await until(lambda: len(harness.messages()) == 100)
         write_journal(journal, [entry(100 + i, f"appended {i}") for i in range(50)])
         await until(lambda: len(harness.messages()) == 150)
     write_journal(journal, [entry(150 + i, f"while stopped {i}") for i in range(50)])
-    async with Harness(tmp_path, options(journal.parent)) as harness:
+    async with journald(tmp_path, options(journal.parent)) as harness:
         await until(lambda: len(harness.messages()) >= 200)
         await asyncio.sleep(0.2)
 
@@ -119,7 +85,7 @@ async def test_rotation_while_reading_loses_nothing(tmp_path):
     directory = tmp_path / "journal"
     write_journal(directory / "system.journal", [entry(i, f"before {i}") for i in range(3000)])
 
-    async with Harness(tmp_path, options(directory, batch_size=100)) as harness:
+    async with journald(tmp_path, options(directory, batch_size=100)) as harness:
         await until(lambda: len(harness.messages()) >= 100)
         os.rename(directory / "system.journal", directory / "system@0000000000000001-0000000000000001.journal~")
         write_journal(directory / "system.journal", [entry(3000 + i, f"after {i}") for i in range(1000)])
@@ -131,12 +97,12 @@ async def test_rotation_while_reading_loses_nothing(tmp_path):
 async def test_a_vacuumed_cursor_is_reported_and_reading_resumes_at_the_oldest_entry(tmp_path, caplog):
     directory = tmp_path / "journal"
     write_journal(directory / "old.journal", [entry(i, f"old {i}") for i in range(10)])
-    async with Harness(tmp_path, options(directory)) as harness:
+    async with journald(tmp_path, options(directory)) as harness:
         await until(lambda: len(harness.messages()) == 10)
     (directory / "old.journal").unlink()  # vacuumed while the agent was stopped
     write_journal(directory / "new.journal", [entry(100 + i, f"new {i}", _BOOT_ID="ab" * 16) for i in range(5)])
 
-    async with Harness(tmp_path, options(directory)) as harness:
+    async with journald(tmp_path, options(directory)) as harness:
         await until(lambda: len(harness.messages()) == 15)
 
     assert "cursor of journal is gone" in caplog.text
@@ -160,7 +126,7 @@ async def test_read_from_end_skips_what_was_there_at_the_first_start_and_commits
     journal = tmp_path / "journal" / "system.journal"
     write_journal(journal, [entry(i, f"old {i}") for i in range(20)])
 
-    async with Harness(tmp_path, options(journal.parent, read_from="end")) as harness:
+    async with journald(tmp_path, options(journal.parent, read_from="end")) as harness:
         await until(lambda: harness.source.spool.checkpoints("journal") != {})  # positioned at the end
         write_journal(journal, [entry(20 + i, f"new {i}") for i in range(5)])
         await until(lambda: len(harness.messages()) == 5)

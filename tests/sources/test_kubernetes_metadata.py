@@ -4,7 +4,6 @@ resume, the API unreachable, and every filter rule."""
 
 from __future__ import annotations
 
-import asyncio
 import socket
 from pathlib import Path
 
@@ -12,13 +11,13 @@ import pytest
 from prometheus_client import REGISTRY
 
 from peers.kube_api import FakeKubeApi, pod
-from shipper.buffer.spool import Spool
 from shipper.config.model import KubernetesLogsSource as Options
 from shipper.record import lookup
 from shipper.sources.kubernetes_logs.source import KubernetesLogsSource
 from tests.agent_process import wait_for
 from tests.journal import T0_US
 from tests.node import cri_time, make_pod
+from tests.sources.harness import SourceHarness, until
 
 UID = "11111111-2222-3333-4444-555555555555"
 
@@ -35,40 +34,19 @@ def write(pod_dir: Path, *lines: str) -> None:
         handle.write("".join(f"{cri_time(T0_US * 1000)} stdout F {line}\n" for line in lines))
 
 
-class Harness:
-    def __init__(self, tmp_path: Path, options: dict):
-        self.tmp_path = tmp_path
-        self.options = Options.model_validate({"type": "kubernetes_logs", "poll_interval": "20ms",
-                                               "discover_interval": "100ms",
-                                               "include": [str(tmp_path / "containers" / "*.log")], **options})
+API_WAIT = 10.0  # seconds: the client's list and watch run in a thread against the stand-in server
 
-    async def __aenter__(self) -> Harness:
-        self.spool = Spool.open(self.tmp_path / "data", 64 * 1024 * 1024)
-        self.spool.attach_sinks({"out": ["pods"]})
-        self.source = KubernetesLogsSource("pods", self.options, self.spool, "host")
-        self.task = asyncio.create_task(self.source.run())
-        return self
 
-    async def __aexit__(self, *exc) -> None:
-        self.source.stop()
-        await self.task
-        self.final = self.records()
-        self.spool.close()
+def kubernetes_logs(tmp_path: Path, options: dict) -> SourceHarness:
+    """The kubernetes_logs source on a real spool, for `async with`."""
+    return SourceHarness(tmp_path, KubernetesLogsSource, "pods", Options.model_validate({
+        "type": "kubernetes_logs", "poll_interval": "20ms", "discover_interval": "100ms",
+        "include": [str(tmp_path / "containers" / "*.log")], **options}))
 
-    def records(self) -> list[tuple[dict, str]]:
-        """(kubernetes metadata, message) of every record in the spool, in order (kept after the end)."""
-        if hasattr(self, "final"):
-            return self.final
-        out = []
-        for block in self.spool.read("out", self.spool.cursor("out"), 1_000_000):
-            out += [(block.common["kubernetes"], r[1]) for r in block.records[block.start:]]
-        return out
 
-    async def until(self, condition, timeout: float = 10.0) -> None:
-        deadline = asyncio.get_running_loop().time() + timeout
-        while not condition():
-            assert asyncio.get_running_loop().time() < deadline, "timed out"
-            await asyncio.sleep(0.02)
+def pod_records(harness: SourceHarness) -> list[tuple[dict, str]]:
+    """(kubernetes metadata, message) of every record the source spooled, in order."""
+    return [(common["kubernetes"], record[1]) for common, record in harness.records()]
 
 
 def api_options(tmp_path: Path, api: FakeKubeApi, **more) -> dict:
@@ -82,10 +60,10 @@ async def test_records_of_an_existing_pod_carry_its_labels_annotations_node_and_
     pod_dir = make_pod(tmp_path, "shop", "web-0", uid=UID)
     write(pod_dir, "hello")
 
-    async with Harness(tmp_path, api_options(tmp_path, api)) as harness:
-        await harness.until(lambda: any("node_name" in k for k, _ in harness.records()))
+    async with kubernetes_logs(tmp_path, api_options(tmp_path, api)) as harness:
+        await until(lambda: any("node_name" in k for k, _ in pod_records(harness)), API_WAIT)
 
-    kubernetes, message = harness.records()[-1]
+    kubernetes, message = pod_records(harness)[-1]
     assert message == "hello"
     assert kubernetes["labels"] == {"app": "web"}
     assert kubernetes["annotations"] == {"team.example/owner": "payments"}
@@ -97,18 +75,18 @@ async def test_a_pod_created_after_start_is_learned_and_a_deleted_pods_metadata_
         tmp_path, api):
     pod_dir = make_pod(tmp_path, "shop", "late-0", uid=UID)
     write(pod_dir, "before the API knew")
-    async with Harness(tmp_path, api_options(tmp_path, api)) as harness:
-        await harness.until(lambda: len(harness.records()) == 1)
+    async with kubernetes_logs(tmp_path, api_options(tmp_path, api)) as harness:
+        await until(lambda: len(pod_records(harness)) == 1, API_WAIT)
         api.add(pod("shop", "late-0", UID, labels={"app": "late"}))
-        await harness.until(lambda: UID in harness.source.pods.pods)
+        await until(lambda: UID in harness.source.pods.pods, API_WAIT)
         write(pod_dir, "after")
-        await harness.until(lambda: len(harness.records()) == 2)
+        await until(lambda: len(pod_records(harness)) == 2, API_WAIT)
         api.delete("shop", "late-0")
-        await harness.until(lambda: harness.source.pods.pods[UID].deleted_at is not None)
+        await until(lambda: harness.source.pods.pods[UID].deleted_at is not None, API_WAIT)
         write(pod_dir, "while the deleted pod's file drains")
-        await harness.until(lambda: len(harness.records()) == 3)
+        await until(lambda: len(pod_records(harness)) == 3, API_WAIT)
 
-    kubernetes = [k for k, _ in harness.records()]
+    kubernetes = [k for k, _ in pod_records(harness)]
     assert "node_name" not in kubernetes[0] and kubernetes[0]["pod_name"] == "late-0"  # path metadata flowed
     assert kubernetes[1]["labels"] == {"app": "late"} and kubernetes[2]["labels"] == {"app": "late"}
     assert REGISTRY.get_sample_value("shipper_events_without_api_metadata_total",
@@ -116,20 +94,20 @@ async def test_a_pod_created_after_start_is_learned_and_a_deleted_pods_metadata_
 
 
 async def test_a_watch_broken_mid_stream_and_410_on_resume_lose_no_pod(tmp_path, api):
-    async with Harness(tmp_path, api_options(tmp_path, api)) as harness:
+    async with kubernetes_logs(tmp_path, api_options(tmp_path, api)) as harness:
         cache = harness.source.pods
-        await harness.until(cache.synced.is_set)
+        await until(cache.synced.is_set, API_WAIT)
         api.add(pod("shop", "a-0", "uid-a"))
-        await harness.until(lambda: "uid-a" in cache.pods)
+        await until(lambda: "uid-a" in cache.pods, API_WAIT)
 
         api.break_watches()
         api.add(pod("shop", "b-0", "uid-b"))
-        await harness.until(lambda: "uid-b" in cache.pods)
+        await until(lambda: "uid-b" in cache.pods, API_WAIT)
 
         api.expire_history()
         api.break_watches()
         api.add(pod("shop", "c-0", "uid-c"))
-        await harness.until(lambda: "uid-c" in cache.pods)
+        await until(lambda: "uid-c" in cache.pods, API_WAIT)
 
     lists = [r for r in api.requests if r.startswith("list")]
     assert len(lists) >= 2, "a 410 must be answered by listing again"
@@ -146,10 +124,10 @@ async def test_with_the_api_unreachable_at_start_records_flow_with_path_metadata
     write(pod_dir, "one", "two")
     options = {"api": {"kubeconfig": str(kubeconfig), "node_name": "node-1"}}
 
-    async with Harness(tmp_path, options) as harness:
-        await harness.until(lambda: len(harness.records()) == 2)
+    async with kubernetes_logs(tmp_path, options) as harness:
+        await until(lambda: len(pod_records(harness)) == 2, API_WAIT)
 
-    assert [(k["namespace"], k["pod_name"], m) for k, m in harness.records()] == [("shop", "web-0", "one"),
+    assert [(k["namespace"], k["pod_name"], m) for k, m in pod_records(harness)] == [("shop", "web-0", "one"),
                                                                                  ("shop", "web-0", "two")]
 
 
@@ -175,7 +153,7 @@ async def test_filters_keep_excluded_containers_unread(tmp_path, api, rule, expe
     wanted = {f"{name}/{c}" for name in expected for c in ("app", "sidecar")}
     wanted -= {"web-0/app", "web-0/sidecar", "api-0/sidecar"}  # the annotations
 
-    async with Harness(tmp_path, api_options(tmp_path, api, **rule)) as harness:
-        await harness.until(lambda: {m for _, m in harness.records()} >= wanted)
+    async with kubernetes_logs(tmp_path, api_options(tmp_path, api, **rule)) as harness:
+        await until(lambda: {m for _, m in pod_records(harness)} >= wanted, API_WAIT)
 
-    assert {m for _, m in harness.records()} == wanted  # every file exists from the start: none read late
+    assert {m for _, m in pod_records(harness)} == wanted  # every file exists from the start: none read late
