@@ -47,7 +47,7 @@ async def test_kubelet_rotation_behind_a_container_link_is_followed_at_once(tmp_
                                                     "discover_interval": SCAN_EVERY, "poll_interval": "10ms"})
     async with SourceHarness(tmp_path, KubernetesLogsSource, "app", options) as harness:
         await asyncio.sleep(FIRST_SCAN)
-        assert str(pod_dir) in directories_of(options.include, harness.source.files_paths())
+        assert str(pod_dir) in directories_of(options.include, harness.source.file_directories())
 
         os.rename(pod_dir / "0.log", pod_dir / "0.log.20261122-101500")
         (pod_dir / "0.log").write_text("2026-11-22T10:15:00.000000000Z stdout F after rotation\n")

@@ -40,9 +40,11 @@ class TailedFile:
     size_seen: int = 0  # the file's size at the last read
     common: dict = field(default_factory=dict)
     label: str = ""  # the path it was opened at, naming it in the per-file metrics
+    directory: str = ""  # the directory the file really lives in (resolved once, at open)
 
     def __post_init__(self) -> None:
         self.label = self.label or self.path
+        self.directory = self.directory or os.path.dirname(os.path.realpath(self.path))
 
     def read_lines(self, block_size: int, max_line: int, final: bool = False) -> Lines | None:
         """Complete lines from `offset`; with `final`, a trailing line without newline counts too."""

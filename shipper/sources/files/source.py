@@ -59,7 +59,7 @@ class FileSource(Source):
                 if self._scan_now or time.monotonic() >= next_discovery:
                     self._scan_now = False
                     self._discover(first)
-                    watcher.watch(directories_of(self.options.include, self.files_paths()))
+                    watcher.watch(directories_of(self.options.include, self.file_directories()))
                     first = False
                     if self._scanned:
                         await self.spool.append(None, self._scanned, source=self.id)
@@ -96,8 +96,9 @@ class FileSource(Source):
             await asyncio.wait_for(self._wake.wait(), self.options.poll_interval)
         self._wake.clear()
 
-    def files_paths(self) -> list[str]:
-        return [tailed.path for tailed in self.files.values()]
+    def file_directories(self) -> set[str]:
+        """Where the open files really live (behind symlinks): rotation happens there."""
+        return {tailed.directory for tailed in self.files.values()}
 
     # -- discovery -----------------------------------------------------------------------------
 

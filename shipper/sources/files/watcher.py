@@ -71,12 +71,10 @@ class DirectoryWatcher:
             self._inotify.close()
 
 
-def directories_of(patterns: Iterable[str], files: Iterable[str]) -> set[str]:
-    """The existing directories the glob `patterns` can match in, and those `files` really live in."""
-    found: set[str] = set()
+def directories_of(patterns: Iterable[str], file_directories: Iterable[str]) -> set[str]:
+    """The existing directories the glob `patterns` can match in, plus those the files live in."""
+    found = set(file_directories)
     for pattern in patterns:
         parent = os.path.dirname(pattern)
         found.update(path for path in glob.glob(parent, recursive="**" in parent) if os.path.isdir(path))
-    for path in files:
-        found.add(os.path.dirname(os.path.realpath(path)))
     return found
