@@ -9,7 +9,12 @@ Faults apply to requests of one API operation (PutLogEvents by default) and are 
 - `hang(n)`: never answer (the client's read timeout fires);
 - `deny(on)`: answer 400 AccessDeniedException until switched off;
 - `slow(seconds)`: forward, then hold every answer this long (a window in which a batch has landed
-  but the agent does not know it yet).
+  but the agent does not know it yet);
+- `outage(on)`: close the connection of every request, of every operation, until switched off (the
+  backend is down).
+LocalStack's PutLogEvents (moto) reports `tooNewLogEventStartIndex` as the index of the *last* event
+that is too new, where CloudWatch reports the first; the proxy rewrites it to CloudWatch's meaning,
+so an agent counting rejections as AWS documents them is measured against AWS's behaviour.
 Requests are counted by operation (`X-Amz-Target`, or the `Action` of a query-protocol call such as
 STS AssumeRoleWithWebIdentity).
 It runs its own event loop in a thread, so synchronous tests can drive it.
@@ -18,7 +23,9 @@ It runs its own event loop in a thread, so synchronous tests can drive it.
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
+import time
 from collections import Counter, deque
 
 import aiohttp
@@ -27,6 +34,7 @@ from aiohttp import web
 from peers.server import ThreadedServer
 
 _TARGET_PREFIX = "Logs_20140328."
+TOO_NEW_MS = 2 * 3600 * 1000
 _HOP_HEADERS = {"host", "content-length", "transfer-encoding", "connection", "keep-alive"}
 
 
@@ -37,6 +45,7 @@ class FaultProxy(ThreadedServer):
         self.operation = operation
         self.faults: deque[tuple[str, int]] = deque()
         self.denying = False
+        self.down = False
         self.delay = 0.0
         self.seen: Counter = Counter()  # operation -> requests received
         self.injected: Counter = Counter()  # fault -> times applied
@@ -62,6 +71,9 @@ class FaultProxy(ThreadedServer):
     def deny(self, on: bool) -> None:
         self.denying = on
 
+    def outage(self, on: bool) -> None:
+        self.down = on
+
     def slow(self, seconds: float) -> None:
         self.delay = seconds
 
@@ -85,6 +97,10 @@ class FaultProxy(ThreadedServer):
         body = await request.read()
         operation = request.headers.get("X-Amz-Target", "").removeprefix(_TARGET_PREFIX) or _query_action(body)
         self.seen[operation] += 1
+        if self.down:
+            self.injected["outage"] += 1
+            request.transport.abort()
+            raise ConnectionResetError
         fault = self._next_fault() if operation == self.operation else None
         if self.denying and operation == self.operation:
             return _error(400, "AccessDeniedException", "User is not authorized to perform logs:PutLogEvents")
@@ -99,6 +115,8 @@ class FaultProxy(ThreadedServer):
         if fault == "hang":
             await asyncio.sleep(3600)
         status, headers, answer = await self._forward(request, body)
+        if operation == "PutLogEvents" and b"tooNewLogEventStartIndex" in answer:
+            answer = _first_too_new(body, answer)
         if fault == "reset_after_forward":
             request.transport.abort()
             raise ConnectionResetError
@@ -121,6 +139,17 @@ class FaultProxy(ThreadedServer):
             payload = await answer.read()
             out = {k: v for k, v in answer.headers.items() if k.lower() not in _HOP_HEADERS}
             return answer.status, out, payload
+
+
+def _first_too_new(request: bytes, answer: bytes) -> bytes:
+    """CloudWatch's `tooNewLogEventStartIndex`: the first event more than 2 hours ahead (moto's rule)."""
+    events = json.loads(request)["logEvents"]
+    result = json.loads(answer)
+    newest = time.time() * 1000 + TOO_NEW_MS
+    rejected = result["rejectedLogEventsInfo"]
+    rejected["tooNewLogEventStartIndex"] = next(
+        (i for i, event in enumerate(events) if event["timestamp"] > newest), rejected["tooNewLogEventStartIndex"])
+    return json.dumps(result).encode()
 
 
 def _query_action(body: bytes) -> str:

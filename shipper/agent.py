@@ -14,12 +14,13 @@ import importlib
 import logging
 import signal
 import socket
+import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from shipper.buffer.spool import Spool
+from shipper.buffer.spool import Spool, SpoolUnavailable
 from shipper.config.errors import ConfigError
 from shipper.config.load import load_config
 from shipper.config.model import AgentConfig
@@ -42,6 +43,7 @@ SINK_TYPES = {  # imported when configured: the AWS SDK alone adds most of a sec
     "syslog": "shipper.sinks.syslog.sink:SyslogSink",
 }
 EXIT_FORCED = 130
+EXIT_SPOOL_UNAVAILABLE = 75  # EX_TEMPFAIL: the spool cannot be opened now; a restart later may succeed
 GC_THRESHOLD = 20_000  # allocations between young collections (Python's default is 700)
 RESTART_DELAY = (0.5, 30.0)  # a component that crashed is restarted after this backoff range
 
@@ -57,6 +59,17 @@ def _settle_heap() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(GC_THRESHOLD, 20, 20)
+
+
+def _report_failure(name: str, error: Exception, delay: float) -> None:
+    kind, component_id = name.split()
+    if isinstance(error, sqlite3.Error):  # a full or read-only disk: a traceback would tell nothing more
+        log.error("%s failed: the spool cannot be written (%s); restarting it in %.1fs, nothing is lost",
+                  name, error, delay)
+        metrics.errors.labels(component_id, kind, "spool", "unwritable").inc()
+    else:
+        log.exception("%s failed; restarting it in %.1fs", name, delay)
+        metrics.errors.labels(component_id, kind, "run", "crash").inc()
 
 
 @dataclass
@@ -81,7 +94,11 @@ class Agent:
 
     async def run(self) -> int:
         self._install_signal_handlers()
-        self.spool = Spool.open(self.config.data_dir, self.config.buffer.max_size)
+        try:
+            self.spool = Spool.open(self.config.data_dir, self.config.buffer.max_size)
+        except (SpoolUnavailable, OSError) as error:
+            log.error("%s; nothing was read or sent, and the spool is kept as it is", error)
+            return EXIT_SPOOL_UNAVAILABLE
         try:
             sinks = await self._make_sinks(self.config.sinks)
             _settle_heap()
@@ -110,7 +127,26 @@ class Agent:
 
     def _start_sinks(self, sinks: list[Sink]) -> None:
         for sink in sinks:
-            self.sinks[sink.id] = Running(sink, self._supervise(f"sink {sink.id}", sink.run))
+            self.sinks[sink.id] = Running(sink, self._supervise(f"sink {sink.id}", self._sink_runner(sink)))
+
+    def _sink_runner(self, first: Sink) -> Callable[[], Awaitable[None]]:
+        """Runs the sink; after a failure, a new one made from the spool, as after a restart: what the
+        failed one held in memory (batches taken, acknowledgements pending) cannot be trusted."""
+        current = first
+        started = False
+
+        async def run() -> None:
+            nonlocal current, started
+            if started:
+                with contextlib.suppress(Exception):
+                    await current.close()
+                current = sink_class(current.options.type)(current.id, current.options, self.spool)
+                await current.open()
+                self.sinks[current.id].component = current
+            started = True
+            await current.run()
+
+        return run
 
     def _start_sources(self, options: dict[str, Any]) -> None:
         for source_id, o in options.items():
@@ -219,9 +255,8 @@ class Agent:
                     return
                 except asyncio.CancelledError:
                     raise
-                except Exception:
-                    log.exception("%s failed; restarting it in %.1fs", name, delay)
-                    metrics.errors.labels(name.split()[-1], name.split()[0], "run", "crash").inc()
+                except Exception as error:
+                    _report_failure(name, error, delay)
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, RESTART_DELAY[1])
 

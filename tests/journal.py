@@ -34,6 +34,7 @@ def write_journal(path: Path, entries: list[bytes]) -> None:
 
 
 def entry(seq: int, message: str | bytes, unit: str = "kubelet.service", priority: int = 6,
-          identifier: str = "kubelet", **extra: str) -> bytes:
+          identifier: str = "kubelet", realtime_us: int | None = None, **extra: str) -> bytes:
     return export_entry(seq, {"MESSAGE": message, "PRIORITY": str(priority), "_SYSTEMD_UNIT": unit,
-                              "SYSLOG_IDENTIFIER": identifier, "_PID": "42", "_HOSTNAME": "node-1", **extra})
+                              "SYSLOG_IDENTIFIER": identifier, "_PID": "42", "_HOSTNAME": "node-1", **extra},
+                        realtime_us)

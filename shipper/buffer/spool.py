@@ -104,6 +104,8 @@ class Spool:
         try:
             connection = _connect(path)
         except sqlite3.DatabaseError as error:
+            if not _is_corruption(error):  # a full or read-only disk: the spool is fine, only unreachable
+                raise SpoolUnavailable(f"cannot open the spool {path}: {error}") from error
             aside = _move_aside(path)
             metrics.spool_corrupt.inc()
             log.error("spool %s is corrupt (%s); moved it to %s and starting with an empty spool", path, error, aside)
@@ -245,10 +247,11 @@ class Spool:
         forget = list(forget)
         if position <= self._cursors[sink] and not forget:
             return
-        self._cursors[sink] = max(position, self._cursors[sink])
+        cursor = max(position, self._cursors[sink])
         with self._db:
-            self._save_cursor(sink, self._cursors[sink])
+            self._save_cursor(sink, cursor)
             self._db.executemany("DELETE FROM sink_state WHERE sink = ? AND key = ?", [(sink, k) for k in forget])
+        self._cursors[sink] = cursor  # only once it is on disk: a failed write leaves both as they were
         self._collect()
 
     def sink_state(self, sink: str) -> dict[str, bytes]:
@@ -328,10 +331,24 @@ def _connect(path: Path) -> sqlite3.Connection:
         if verdict != "ok":
             raise sqlite3.DatabaseError(f"integrity check failed: {verdict}")
         connection.executescript(_SCHEMA)
+        # SQLite opens a file it cannot write read-only without a word: write once now, so a read-only
+        # data dir is found here and not at the first append
+        (version,) = connection.execute("PRAGMA user_version").fetchone()
+        connection.execute(f"PRAGMA user_version = {int(version)}")
     except sqlite3.DatabaseError:
         connection.close()
         raise
     return connection
+
+
+class SpoolUnavailable(Exception):
+    """The spool exists but cannot be opened for writing now (disk full, read-only, permissions)."""
+
+
+def _is_corruption(error: sqlite3.DatabaseError) -> bool:
+    """Only a damaged file is moved aside; our own integrity check raises a plain DatabaseError."""
+    name = getattr(error, "sqlite_errorname", None)
+    return name is None or name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB"))
 
 
 def _move_aside(path: Path) -> Path:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
+import subprocess
 
 import pytest
 
-from shipper.buffer.spool import SPOOL_FILE, Position, Spool
+from shipper.buffer.spool import SPOOL_FILE, Position, Spool, SpoolUnavailable
 from shipper.observe import metrics
 from shipper.record import Block
 
@@ -194,3 +195,42 @@ def test_sink_state_is_forgotten_with_the_acknowledgement_and_when_the_sink_is_r
 
     assert spool.sink_state("cw") == {"2:0:0": b"batch"}
     assert spool.sink_state("gone") == {}
+
+
+async def test_a_failed_acknowledgement_leaves_the_cursor_where_the_disk_has_it(spool):
+    spool.attach_sinks({"out": ["app"]})
+    await spool.append(block("app", "a", "b"), {})
+    before = spool.cursor("out")
+    blocks = spool.read("out", before, 100)
+    spool._db.execute("PRAGMA query_only = ON")  # every write now fails, as on a full disk
+
+    with pytest.raises(sqlite3.OperationalError):
+        spool.ack("out", blocks[-1].end())
+
+    assert spool.cursor("out") == before
+    assert spool.events == 2
+    spool._db.execute("PRAGMA query_only = OFF")
+    spool.ack("out", blocks[-1].end())
+    assert spool.events == 0
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="bind mounts need root")
+async def test_a_read_only_data_dir_is_refused_at_open_and_the_spool_is_not_moved_aside(tmp_path):
+    data = tmp_path / "data"
+    spool = Spool.open(data, max_size=10 * 1024 * 1024)
+    spool.attach_sinks({"out": ["app"]})
+    await spool.append(block("app", "kept"), {})
+    spool.close()
+    subprocess.run(["mount", "--bind", str(data), str(data)], check=True)
+    subprocess.run(["mount", "-o", "remount,bind,ro", str(data)], check=True)
+    try:
+        with pytest.raises(SpoolUnavailable, match="cannot open the spool"):
+            Spool.open(data, max_size=10 * 1024 * 1024)
+    finally:
+        subprocess.run(["umount", str(data)], check=True)
+
+    assert [p.name for p in data.iterdir() if ".corrupt-" in p.name] == []
+    reopened = Spool.open(data, max_size=10 * 1024 * 1024)
+    reopened.attach_sinks({"out": ["app"]})
+    assert messages(reopened.read("out", reopened.cursor("out"), 100)) == ["kept"]
+    reopened.close()

@@ -104,9 +104,15 @@ class CloudWatchLogsSink(Sink):
 
     async def run(self) -> None:
         self._recover()
+        self._crashed: asyncio.Future = asyncio.get_running_loop().create_future()
+        reader = asyncio.ensure_future(self._read())
         try:
-            await self._read()
+            await asyncio.wait({reader, self._crashed}, return_when=asyncio.FIRST_COMPLETED)
+            if self._crashed.done():
+                raise self._crashed.exception()  # a stream's worker failed: this sink is made again
+            await reader
         finally:
+            reader.cancel()
             tasks = [q.task for q in self.queues.values() if q.task is not None]
             for task in tasks:
                 task.cancel()
@@ -201,6 +207,11 @@ class CloudWatchLogsSink(Sink):
     def _start(self, queue: StreamQueue) -> None:
         if queue.task is None or queue.task.done():
             queue.task = asyncio.create_task(self._work(queue), name=f"cloudwatch {queue.group} {queue.stream}")
+            queue.task.add_done_callback(self._worker_done)
+
+    def _worker_done(self, task: asyncio.Task) -> None:
+        if not task.cancelled() and task.exception() is not None and not self._crashed.done():
+            self._crashed.set_exception(task.exception())
 
     def _on_all_acked(self) -> None:
         if self._at_tail:

@@ -66,7 +66,7 @@ class FileSource(Source):
                         self._scanned = {}
                     next_discovery = time.monotonic() + self.options.discover_interval
                 progressed = False
-                for tailed in list(self.files.values()):
+                for tailed in self._in_write_order():
                     if self.stopping.is_set() or self._scan_now or time.monotonic() >= next_discovery:
                         break  # a busy round must not delay finding new files (they may rotate soon)
                     progressed |= await self._read(tailed)
@@ -81,6 +81,12 @@ class FileSource(Source):
             for tailed in self.files.values():
                 tailed.close()
             self.files.clear()
+
+    def _in_write_order(self) -> list[TailedFile]:
+        """The files to read this round. A file waits while one rotated away from the same path still
+        has lines to read, so a path's lines are shipped in the order they were written."""
+        behind = {t.path for t in self.files.values() if t.rotated_at is not None and not t.at_eof}
+        return [t for t in self.files.values() if t.rotated_at is not None or t.path not in behind]
 
     def stop(self) -> None:
         super().stop()
@@ -126,6 +132,7 @@ class FileSource(Source):
         for identity, tailed in self.files.items():
             if identity not in seen and tailed.rotated_at is None:  # renamed away, or deleted
                 tailed.rotated_at = time.monotonic()
+                tailed.at_eof = False  # lines may have come since its last read: read it before its successor
         if first:
             self._recover_rotated_while_stopped()
 

@@ -1,0 +1,443 @@
+"""One reliability run: a simulated node and real backends, the agent under a seeded fault plan, then
+a verdict with exact counts.
+
+    run = ReliabilityRun(workdir, seed, SHORT, localstack_url)
+    report = run.execute()
+    print(report.render()); assert not report.problems
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import socket
+import threading
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from shipper.agent import EXIT_SPOOL_UNAVAILABLE
+from tests.agent_process import wait_for, write_config
+from tests.cloudwatch import unique_prefix
+from tests.reliability.commits import CommitWatcher
+from tests.reliability.faults import Profile, Step, plan
+from tests.reliability.ledger import NORMAL, REPAIRED, TOO_NEW, TOO_OLD, Ledger, ids_in
+from tests.reliability.node import DockerWriter, Hostile, JournalWriter, PodWriter, Writer, clock_jump_stamps
+from tests.reliability.parts import CloudWatchBackend, DataDisk, Supervisor, SyslogBackend, agent_config, total
+
+SHUTDOWN_GRACE = 20.0  # seconds a SIGTERM'd agent may take (its shutdown_timeout is 5 s)
+ACCOUNT_TIMEOUT = 120.0
+DELIVERY_TIMEOUT = 300.0
+STALL = 20.0
+QUIET_LINES = 200
+
+
+@dataclass
+class Delivery:
+    """What one backend received, measured against the ledger."""
+
+    backend: str
+    received: int = 0
+    lost: list[str] = field(default_factory=list)
+    duplicated: Counter = field(default_factory=Counter)  # id -> extra copies
+    altered: list[str] = field(default_factory=list)
+    out_of_order: list[str] = field(default_factory=list)
+    rejected_arrived: list[str] = field(default_factory=list)  # too old / too new, yet stored
+    arrived: set[str] = field(default_factory=set)
+    big_line_bytes: int = 0
+
+    def row(self) -> str:
+        return (f"{self.backend:<11} received {self.received:>8}  lost {len(self.lost):>6}  duplicated "
+                f"{sum(self.duplicated.values()):>6}  altered {len(self.altered):>4}  out of order "
+                f"{len(self.out_of_order):>4}  big line {self.big_line_bytes} B")
+
+
+@dataclass
+class Report:
+    seed: int
+    profile: Profile
+    steps: list[str] = field(default_factory=list)
+    written: Counter = field(default_factory=Counter)
+    deliveries: list[Delivery] = field(default_factory=list)
+    checks: list[tuple[str, float, float]] = field(default_factory=list)  # what, agent's count, ours
+    problems: list[str] = field(default_factory=list)
+    agent_starts: int = 0
+    unexpected_exits: list[tuple[int, str]] = field(default_factory=list)
+    waited_for_agent: float = 0.0
+
+    def check(self, what: str, agent: float, ours: float) -> None:
+        self.checks.append((what, agent, ours))
+        if agent != ours:
+            self.problems.append(f"{what}: the agent counted {agent:g}, the run {ours:g}")
+
+    def render(self) -> str:
+        lines = [f"seed {self.seed}: {len(self.steps)} steps, {self.agent_starts} agent starts, "
+                 f"{len(self.unexpected_exits)} exits on its own (codes "
+                 f"{sorted(Counter(c for c, _ in self.unexpected_exits).items())})",
+                 "written: " + ", ".join(f"{k} {v}" for k, v in sorted(self.written.items())),
+                 *(d.row() for d in self.deliveries),
+                 *(f"check {what}: agent {a:g}, run {o:g}" for what, a, o in self.checks),
+                 f"kubelet waited {self.waited_for_agent:.1f}s in all for the agent before deleting files",
+                 *(f"PROBLEM {p}" for p in self.problems)]
+        return "\n".join(lines)
+
+
+class ReliabilityRun:
+    def __init__(self, workdir: Path, seed: int, profile: Profile, localstack: str):
+        self.workdir = workdir
+        self.seed = seed
+        self.profile = profile
+        self.localstack = localstack
+        self.random = random.Random(seed)
+        self.report = Report(seed, profile)
+        self.ledger = Ledger()
+        self.pods: list[PodWriter] = []
+        self.writers: list[Writer] = []
+        self.background: list[threading.Thread] = []
+        self.open_windows: set[str] = set()
+        self._pod_count = 0
+
+    # -- the run -----------------------------------------------------------------------------------
+
+    def execute(self) -> Report:
+        try:
+            self._set_up()
+            self._faults()
+            self._settle()
+            self._quiet_phase()
+            self._verdict()
+        finally:
+            self._tear_down()
+        return self.report
+
+    def _set_up(self) -> None:
+        root = self.workdir / "node"
+        (root / "journal").mkdir(parents=True)
+        self.root = root
+        self.disk = DataDisk(self.workdir / "mnt")
+        self.commits = CommitWatcher(self.disk.data_dir / "spool.db")
+        self.commits.start()
+        self.cloudwatch = CloudWatchBackend(self.localstack, unique_prefix())
+        self.syslog = SyslogBackend(self.workdir / "syslog")
+        api = f"http://127.0.0.1:{_free_port()}"
+        config = write_config(self.workdir / "shipper.yaml",
+                              agent_config(root, self.disk.data_dir, api, self.cloudwatch, self.syslog))
+        self.hostile = Hostile(root, self.ledger, random.Random(self.seed + 1))
+        self.journal = JournalWriter(root / "journal", 40, self.ledger, self.commits, self.seed)
+        self.journal.inject([time.time_ns()], NORMAL)  # the journal file exists before the agent starts
+        self.writers.append(self.journal)
+        self.writers.append(DockerWriter(root, 30, self.profile.rotate_bytes, self.ledger, self.commits, self.seed))
+        for _ in range(self.profile.pods):
+            self._add_pod()
+        self.supervisor = Supervisor(config, api)
+        self.supervisor.start()
+        self.supervisor.up()
+        self.supervisor.wait_ready()
+        for writer in self.writers:
+            writer.start()
+
+    def _add_pod(self) -> PodWriter:
+        index = self._pod_count
+        self._pod_count += 1
+        namespace = ("shop", "billing", "search")[index % 3]
+        pod = PodWriter(self.root, namespace, f"web-{index}", self.random.uniform(*self.profile.pod_rate),
+                        self.profile.rotate_bytes, self.ledger, self.commits, self.seed * 1000 + index)
+        self.pods.append(pod)
+        self.writers.append(pod)
+        return pod
+
+    def _faults(self) -> None:
+        started = time.monotonic()
+        for step in plan(self.seed, self.profile):
+            time.sleep(max(0.0, started + step.at - time.monotonic()))
+            self.report.steps.append(f"{time.monotonic() - started:7.1f}s {step}")
+            getattr(self, "_do_" + step.action.replace(":", "_"))(step)
+
+    def _settle(self) -> None:
+        """Every fault off, the node stops writing; then wait until the backends have it all."""
+        self._end_windows()
+        self.hostile.end_big_line()
+        for writer in self.writers:
+            writer.stop()
+        for thread in self.background:
+            thread.join(600)
+        self.supervisor.up()
+        self.supervisor.wait_ready()
+        self._wait_delivered()
+
+    def _quiet_phase(self) -> None:
+        """A clean restart, then lines with no fault at all: the agent's counters must match them."""
+        code = self.supervisor.term(SHUTDOWN_GRACE)
+        if code != 0:
+            self.report.problems.append(f"SIGTERM after delivery: exit {code}")
+        self.supervisor.up()
+        self.supervisor.wait_ready()
+        writers = [w for w in self.writers if w not in self.deleted_pods]
+        for writer in writers:
+            writer.inject([time.time_ns()] * QUIET_LINES, NORMAL)
+        self._wait_delivered()
+        samples = self.supervisor.scrape()
+        received = total(samples, "shipper_events_received_total", component_type="kubernetes_logs") + total(
+            samples, "shipper_events_received_total", component_type="journald") + total(
+            samples, "shipper_events_received_total", component_type="file")
+        self.report.check("received in the quiet phase", received, QUIET_LINES * len(writers))
+        for sink in ("cloudwatch", "syslog"):
+            sent = total(samples, "shipper_events_sent_total", component_id=sink)
+            self.report.check(f"{sink} sent in the quiet phase", sent, QUIET_LINES * len(writers))
+        code = self.supervisor.term(SHUTDOWN_GRACE)
+        if code != 0:
+            self.report.problems.append(f"final SIGTERM: exit {code}")
+
+    @property
+    def deleted_pods(self) -> list[PodWriter]:
+        return [p for p in self.pods if not p.directory.exists()]
+
+    def _tear_down(self) -> None:
+        for part in ("supervisor", "cloudwatch", "syslog", "commits"):
+            if hasattr(self, part):
+                getattr(self, part).stop() if part in ("supervisor", "commits") else getattr(self, part).close()
+        if hasattr(self, "disk"):
+            self.disk.close()
+        if hasattr(self, "supervisor"):
+            self.report.agent_starts = self.supervisor.starts
+            self.report.unexpected_exits = self.supervisor.unexpected_exits
+        self.report.waited_for_agent = sum(w.waited_for_agent for w in self.writers)
+        self.report.written = self.ledger.by_kind()
+
+    # -- waiting -----------------------------------------------------------------------------------
+
+    def _wait_delivered(self) -> None:
+        """Until syslog holds every id and the spool is empty (what is acknowledged has landed), or
+        nothing has moved for STALL seconds with the spool empty: then the verdict counts what is missing."""
+        wanted = self.ledger.ids()
+        deadline = time.monotonic() + DELIVERY_TIMEOUT
+        last_change, last_state = time.monotonic(), None
+        while time.monotonic() < deadline:
+            messages = self.syslog.messages()
+            spooled = total(self.supervisor.scrape(), "shipper_spool_events")
+            big_line_read = not self.hostile.big_line_bytes or self.commits.fully_read(self.hostile.big_file)
+            if spooled == 0 and big_line_read and not wanted - {ids_in(m) for m in messages}:
+                return
+            if (len(messages), spooled) != last_state:
+                last_change, last_state = time.monotonic(), (len(messages), spooled)
+            elif spooled == 0 and time.monotonic() - last_change > STALL:
+                return
+            time.sleep(1)
+        self.report.problems.append(f"still delivering after {DELIVERY_TIMEOUT:g}s")
+
+    def _quiesce(self) -> None:
+        """Before a step that compares counters: the agent up, and no backend fault queued."""
+        self.supervisor.up()
+        self.supervisor.wait_ready()
+        try:
+            wait_for(lambda: self.cloudwatch.proxy.pending() == 0, 30, "queued faults used up", interval=0.2)
+        except AssertionError:
+            self.cloudwatch.quiet()
+
+    def _counter(self, name: str, **labels: str) -> float:
+        return total(self.supervisor.scrape(), name, **labels)
+
+    def _await_count(self, what: str, name: str, baseline: float, expected: int, **labels: str) -> None:
+        with contextlib.suppress(AssertionError):  # a count that never comes is reported by the check
+            wait_for(lambda: self._counter(name, **labels) - baseline >= expected, ACCOUNT_TIMEOUT, what,
+                     interval=0.2)
+        self.report.check(what, self._counter(name, **labels) - baseline, expected)
+
+    # -- steps: the agent --------------------------------------------------------------------------
+
+    def _do_kill(self, step: Step) -> None:
+        self.supervisor.kill()
+        time.sleep(self.random.uniform(0.0, 1.5))
+        self.supervisor.up()
+
+    def _do_term(self, step: Step) -> None:
+        # Graceful stops are tested on a running agent: a SIGTERM in the interpreter's first
+        # milliseconds ends it by the signal, before any code of ours runs (and before it read anything)
+        self.supervisor.up()
+        self.supervisor.wait_ready()
+        code = self.supervisor.term(SHUTDOWN_GRACE)
+        if code not in (0, None):
+            self.report.problems.append(f"SIGTERM at {step.at:.1f}s: exit {code}")
+        self.supervisor.up()
+
+    # -- steps: CloudWatch -------------------------------------------------------------------------
+
+    def _do_throttle(self, step: Step) -> None:
+        self.cloudwatch.proxy.throttle(step.arg)
+
+    def _do_server_error(self, step: Step) -> None:
+        self.cloudwatch.proxy.unavailable(step.arg, self.random.choice((500, 503)))
+
+    def _do_reset(self, step: Step) -> None:
+        self.cloudwatch.proxy.reset(step.arg)
+
+    def _do_reset_after_forward(self, step: Step) -> None:
+        self.cloudwatch.proxy.reset_after_forward(step.arg)
+
+    def _do_hang(self, step: Step) -> None:
+        self.cloudwatch.proxy.hang(step.arg)
+
+    def _do_cloudwatch_outage_start(self, step: Step) -> None:
+        self.open_windows.add("cloudwatch_outage")
+        self.cloudwatch.proxy.outage(True)
+
+    def _do_cloudwatch_outage_end(self, step: Step) -> None:
+        self.open_windows.discard("cloudwatch_outage")
+        self.cloudwatch.proxy.outage(False)
+
+    # -- steps: syslog -----------------------------------------------------------------------------
+
+    def _do_rsyslog_restart(self, step: Step) -> None:
+        if "syslog_outage" not in self.open_windows:
+            self.syslog.stop()
+            self.syslog.start()
+
+    def _do_syslog_outage_start(self, step: Step) -> None:
+        self.open_windows.add("syslog_outage")
+        self.syslog.stop()
+
+    def _do_syslog_outage_end(self, step: Step) -> None:
+        self.open_windows.discard("syslog_outage")
+        self.syslog.start()
+
+    # -- steps: the data dir -----------------------------------------------------------------------
+
+    def _do_disk_full_start(self, step: Step) -> None:
+        self.open_windows.add("disk_full")
+        self.disk.fill()
+
+    def _do_disk_full_end(self, step: Step) -> None:
+        self.open_windows.discard("disk_full")
+        self.disk.free()
+
+    def _do_read_only_start(self, step: Step) -> None:
+        self.open_windows.add("read_only")
+        self.disk.read_only(True)
+
+    def _do_read_only_end(self, step: Step) -> None:
+        self.open_windows.discard("read_only")
+        self.disk.read_only(False)
+
+    def _end_windows(self) -> None:
+        for window in list(self.open_windows):
+            getattr(self, f"_do_{window}_end")(Step(0, window))
+        self.cloudwatch.quiet()
+
+    # -- steps: the node ---------------------------------------------------------------------------
+
+    def _do_pod_added(self, step: Step) -> None:
+        self._add_pod().start()
+
+    def _do_pod_deleted(self, step: Step) -> None:
+        alive = [p for p in self.pods if p.is_alive()]
+        if len(alive) > 1:
+            self._in_background(self.random.choice(alive).delete_pod)
+
+    def _do_clock_jump(self, step: Step) -> None:
+        self._quiesce()
+        samples = self.supervisor.scrape()
+        old, new = clock_jump_stamps(self.random, step.arg)
+        writer = self.random.choice([p for p in self.pods if p.is_alive()] + [self.journal])
+        writer.inject(old, TOO_OLD)
+        writer.inject(new, TOO_NEW)
+        for reason in ("too_old", "too_new"):
+            name = "shipper_events_discarded_total"
+            self._await_count(f"cloudwatch {reason} ({writer.origin})", name,
+                              total(samples, name, component_id="cloudwatch", reason=reason), step.arg,
+                              component_id="cloudwatch", reason=reason)
+
+    # -- steps: hostile input ----------------------------------------------------------------------
+
+    def _do_garbage(self, step: Step) -> None:
+        self._quiesce()
+        name, labels = "shipper_input_anomalies_total", {"component_id": "hostile", "kind": "invalid_utf8"}
+        baseline = self._counter(name, **labels)
+        invalid = self.hostile.garbage(step.arg) + self.hostile.invalid_utf8(step.arg)
+        self._await_count("hostile invalid UTF-8 lines", name, baseline, invalid, **labels)
+        self.commits.wait_fully_read([self.hostile.garbage_file, self.hostile.utf8_file], threading.Event(),
+                                     ACCOUNT_TIMEOUT)
+
+    def _do_tiny_files(self, step: Step) -> None:
+        self.hostile.tiny_files(step.arg)
+
+    def _do_big_line(self, step: Step) -> None:
+        self.hostile.big_line(step.arg)
+
+    def _do_hostile_entries(self, step: Step) -> None:
+        self.hostile.odd_entries()
+        fifo = self.hostile.file_becomes_fifo()
+
+        def replace_when_read() -> None:
+            self.commits.wait_fully_read([fifo], threading.Event())
+            self.hostile.replace_by_fifo(fifo)
+
+        self._in_background(replace_when_read)
+
+    def _in_background(self, work) -> None:
+        thread = threading.Thread(target=work, daemon=True)
+        thread.start()
+        self.background.append(thread)
+
+    # -- verdict -----------------------------------------------------------------------------------
+
+    def _verdict(self) -> None:
+        rejected = self.ledger.ids(TOO_OLD, TOO_NEW)
+        cloudwatch = self._delivery("cloudwatch", [m for ms in self.cloudwatch.messages().values() for m in ms],
+                                    may_miss=rejected)
+        cloudwatch.rejected_arrived = sorted(rejected & cloudwatch.arrived)
+        syslog = self._delivery("syslog", self.syslog.messages(), may_miss=set())
+        self.report.deliveries += [cloudwatch, syslog]
+        problems = self.report.problems
+        for delivery in (cloudwatch, syslog):
+            for what in ("lost", "altered", "out_of_order"):
+                found = getattr(delivery, what)
+                if found:
+                    problems.append(f"{delivery.backend}: {len(found)} {what.replace('_', ' ')}, first {found[:5]}")
+            if delivery.big_line_bytes < self.hostile.big_line_bytes:
+                problems.append(f"{delivery.backend}: {delivery.big_line_bytes} B of the long line arrived, "
+                                f"of {self.hostile.big_line_bytes}")
+        if cloudwatch.duplicated:
+            problems.append(f"cloudwatch: {sum(cloudwatch.duplicated.values())} duplicates, "
+                            f"first {list(cloudwatch.duplicated)[:5]}")
+        if cloudwatch.big_line_bytes != self.hostile.big_line_bytes:
+            problems.append(f"cloudwatch: the long line arrived as {cloudwatch.big_line_bytes} B")
+        if cloudwatch.rejected_arrived:
+            problems.append(f"cloudwatch stored {len(cloudwatch.rejected_arrived)} too old/new events")
+        bad_exits = [(code, tail) for code, tail in self.supervisor.unexpected_exits if code != EXIT_SPOOL_UNAVAILABLE]
+        for code, tail in bad_exits:
+            problems.append(f"the agent exited on its own with {code}:\n{tail}")
+
+    def _delivery(self, backend: str, messages: list[str], may_miss: set[str]) -> Delivery:
+        delivery = Delivery(backend, received=len(messages))
+        counts: Counter = Counter()
+        order: dict[str, list[int]] = defaultdict(list)
+        for message in messages:
+            identifier = ids_in(message)
+            if identifier is None:
+                if message.strip("x") == "":
+                    delivery.big_line_bytes += len(message)
+                continue
+            counts[identifier] += 1
+            kind = self.ledger.kinds.get(identifier)
+            if identifier.startswith("hostile.big:"):
+                delivery.big_line_bytes += len(message) - len(self.ledger.messages[identifier])
+            elif kind == NORMAL and counts[identifier] == 1 and message != self.ledger.messages[identifier]:
+                delivery.altered.append(identifier)
+            if counts[identifier] == 1 and kind in (NORMAL, REPAIRED) and not identifier.startswith("hostile."):
+                origin, seq = identifier.rsplit(":", 1)
+                order[origin].append(int(seq))
+        delivery.arrived = set(counts)
+        delivery.lost = sorted(self.ledger.ids() - delivery.arrived - may_miss)
+        delivery.duplicated = Counter({i: n - 1 for i, n in counts.items() if n > 1})
+        for origin, seqs in order.items():
+            if seqs != sorted(seqs):
+                first = next(i for i in range(1, len(seqs)) if seqs[i] < seqs[i - 1])
+                delivery.out_of_order.append(f"{origin}:{seqs[first]} after {seqs[first - 1]}")
+        return delivery
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

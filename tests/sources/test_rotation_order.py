@@ -1,0 +1,48 @@
+"""A path's lines leave in the order they were written, across a rotation: the file rotated away is
+read to its end before the new file at the same path."""
+
+from __future__ import annotations
+
+from shipper.config.model import FileSource as FileOptions
+from shipper.sources.files.source import FileSource
+from tests.sources.harness import SourceHarness, until
+
+
+def options(logs) -> FileOptions:
+    return FileOptions.model_validate({"type": "file", "include": [f"{logs}/*.log"], "read_block_size": "4KiB",
+                                       "max_line_size": "1KiB", "discover_interval": "20ms",
+                                       "poll_interval": "10ms"})
+
+
+async def test_a_file_rotated_while_stopped_is_read_to_its_end_before_the_new_file(tmp_path):
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    app = logs / "app.log"
+    app.write_text("line 00000\n")
+    async with SourceHarness(tmp_path, FileSource, "app", options(logs)) as harness:
+        await until(lambda: harness.messages() == ["line 00000"])
+    with open(app, "a") as old:  # many read blocks still unread when it is rotated
+        old.writelines(f"line {i:05d}\n" for i in range(1, 3000))
+    app.rename(logs / "app.log.1")
+    app.write_text("".join(f"line {i:05d}\n" for i in range(3000, 6000)))
+
+    async with SourceHarness(tmp_path, FileSource, "app", options(logs)) as harness:
+        await until(lambda: len(harness.messages()) == 6000, timeout=10)
+
+    assert harness.messages() == [f"line {i:05d}" for i in range(6000)]
+
+
+async def test_a_file_rotated_while_the_source_lags_is_read_to_its_end_before_the_new_file(tmp_path):
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    app = logs / "app.log"
+    app.write_text("line 00000\n")
+    async with SourceHarness(tmp_path, FileSource, "app", options(logs)) as harness:
+        await until(lambda: harness.messages() == ["line 00000"])
+        with open(app, "a") as old:
+            old.writelines(f"line {i:05d}\n" for i in range(1, 3000))
+        app.rename(logs / "app.log.1")
+        app.write_text("".join(f"line {i:05d}\n" for i in range(3000, 6000)))
+        await until(lambda: len(harness.messages()) == 6000, timeout=10)
+
+    assert harness.messages() == [f"line {i:05d}" for i in range(6000)]
