@@ -129,10 +129,18 @@ class DataDisk:
         """The data dir becomes read-only for whatever opens it now (files already open stay writable,
         as the kernel cannot remount a filesystem read-only under open writers)."""
         if on:
-            subprocess.run(["mount", "--bind", str(self.data_dir), str(self.data_dir)], check=True)
-            subprocess.run(["mount", "-o", "remount,bind,ro", str(self.data_dir)], check=True)
+            for _ in range(50):
+                subprocess.run(["mount", "--bind", str(self.data_dir), str(self.data_dir)], check=True)
+                if subprocess.run(["mount", "-o", "remount,bind,ro", str(self.data_dir)],
+                                  capture_output=True).returncode == 0:
+                    return
+                # an agent restarting in between opened the spool through the new mount, which is then
+                # busy: let go of it (the agent keeps its files) and try again
+                subprocess.run(["umount", "-l", str(self.data_dir)], check=True)
+                time.sleep(0.1)
+            raise RuntimeError(f"could not make {self.data_dir} read-only")
         else:
-            subprocess.run(["umount", str(self.data_dir)], check=True)
+            subprocess.run(["umount", "-l", str(self.data_dir)], check=True)  # lazily: a starting agent may hold it
 
     def close(self) -> None:
         subprocess.run(["umount", "-l", str(self.data_dir)], capture_output=True)
