@@ -11,7 +11,8 @@ Faults apply to requests of one API operation (PutLogEvents by default) and are 
 - `slow(seconds)`: forward, then hold every answer this long (a window in which a batch has landed
   but the agent does not know it yet);
 - `outage(on)`: close the connection of every request, of every operation, until switched off (the
-  backend is down).
+  backend is down);
+- `clear()`: every queued fault dropped and every switch off.
 LocalStack's PutLogEvents (moto) reports `tooNewLogEventStartIndex` as the index of the *last* event
 that is too new, where CloudWatch reports the first; the proxy rewrites it to CloudWatch's meaning,
 so an agent counting rejections as AWS documents them is measured against AWS's behaviour.
@@ -76,6 +77,13 @@ class FaultProxy(ThreadedServer):
 
     def slow(self, seconds: float) -> None:
         self.delay = seconds
+
+    def clear(self) -> None:
+        """No fault left queued or switched on."""
+        with self._lock:
+            self.faults.clear()
+        self.denying = self.down = False
+        self.delay = 0.0
 
     def pending(self) -> int:
         with self._lock:

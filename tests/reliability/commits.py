@@ -12,6 +12,7 @@ import os
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import orjson
@@ -59,24 +60,14 @@ class CommitWatcher(threading.Thread):
         with self._lock:
             return key in self.finished or key in self.offsets
 
-    def wait_seen(self, path: Path, stopping: threading.Event, timeout: float = 600) -> float:
-        started = time.monotonic()
-        while not self.seen(path):
-            if time.monotonic() - started > timeout:
-                raise AssertionError(f"the agent never opened {path}")
-            if stopping.wait(0.05):
-                break
-        return time.monotonic() - started
+    def wait_seen(self, path: Path, timeout: float = 600) -> float:
+        """Until the agent has opened `path`; returns the seconds waited."""
+        return _wait(lambda: self.seen(path), timeout, f"the agent never opened {path}")
 
-    def wait_fully_read(self, paths: list[Path], stopping: threading.Event, timeout: float = 600) -> float:
+    def wait_fully_read(self, paths: list[Path], timeout: float = 600) -> float:
         """Until the agent has committed every byte of `paths`; returns the seconds waited."""
-        started = time.monotonic()
-        while not all(self.fully_read(p) for p in paths):
-            if time.monotonic() - started > timeout:
-                raise AssertionError(f"the agent never finished reading {paths}")
-            if stopping.wait(0.1):
-                break
-        return time.monotonic() - started
+        return _wait(lambda: all(self.fully_read(p) for p in paths), timeout,
+                     f"the agent never finished reading {paths}")
 
     def _read(self) -> dict[str, int] | None:
         if not self.spool.exists():
@@ -99,3 +90,12 @@ class CommitWatcher(threading.Thread):
 def _key(path: Path) -> str:
     status = os.stat(path)
     return f"{status.st_dev}:{status.st_ino}"
+
+
+def _wait(condition: Callable[[], bool], timeout: float, failure: str) -> float:
+    started = time.monotonic()
+    while not condition():
+        if time.monotonic() - started > timeout:
+            raise AssertionError(failure)
+        time.sleep(0.05)
+    return time.monotonic() - started

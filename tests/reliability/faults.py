@@ -87,38 +87,32 @@ def plan(seed: int, profile: Profile) -> list[Step]:
     some("tiny_files", 1, (profile.tiny_files, profile.tiny_files))
     some("big_line", 1, (profile.big_line, profile.big_line))
     some("hostile_entries", 1)
-    windows = _windows(rng, profile)
+    windows, spans = _windows(rng, profile)
     steps += windows
     for action, count in (("clock_jump", profile.clock_jumps), ("garbage", profile.garbage)):
         for _ in range(count):
-            steps.append(Step(_outside(rng.uniform(2, profile.duration), windows, profile), action, rng.randint(5, 30)))
+            steps.append(Step(_outside(rng.uniform(2, profile.duration), spans), action, rng.randint(5, 30)))
     return sorted(steps, key=lambda s: s.at)
 
 
-def _windows(rng: random.Random, profile: Profile) -> list[Step]:
-    out = []
+def _windows(rng: random.Random, profile: Profile) -> tuple[list[Step], list[tuple[float, float]]]:
+    """The steps that open and close windows, and the (start, end) of each window."""
+    steps, spans = [], []
     for action, count in (("cloudwatch_outage", profile.cloudwatch_outages), ("syslog_outage", profile.syslog_outages),
                           ("disk_full", profile.disk_full), ("read_only", profile.read_only)):
         length = profile.outage if WINDOWS[action] == "outage" else WINDOWS[action]
         for _ in range(count):
             start = rng.uniform(2, max(3, profile.duration - length))
-            out.append(Step(start, f"{action}:start"))
-            out.append(Step(start + length, f"{action}:end"))
+            steps.append(Step(start, f"{action}:start"))
+            steps.append(Step(start + length, f"{action}:end"))
+            spans.append((start, start + length))
             if action == "read_only":  # the running agent keeps its open files: a restart meets the fault
-                out.append(Step(start + length / 2, "kill"))
-    return out
+                steps.append(Step(start + length / 2, "kill"))
+    return steps, spans
 
 
-def _outside(at: float, windows: list[Step], profile: Profile) -> float:
+def _outside(at: float, spans: list[tuple[float, float]]) -> float:
     """`at`, moved past the end of any window it falls in."""
-    starts = {s.action.split(":")[0]: [] for s in windows}
-    spans = []
-    for step in sorted(windows, key=lambda s: s.at):
-        kind, edge = step.action.split(":") if ":" in step.action else (step.action, "")
-        if edge == "start":
-            starts[kind].append(step.at)
-        elif edge == "end":
-            spans.append((starts[kind].pop(0), step.at))
     moved = True
     while moved:
         moved = False

@@ -44,7 +44,7 @@ class Ledger:
             return Counter(self.kinds.values())
 
 
-def ids_in(message: str) -> str | None:
+def id_in(message: str) -> str | None:
     """The id a delivered message carries (the first one: split pieces of a long line carry none)."""
     found = ID.search(message[:200])
     return found.group(1) if found else None

@@ -14,6 +14,7 @@ import shutil
 import threading
 import time
 from pathlib import Path
+from typing import TextIO
 
 from tests.journal import entry, write_journal
 from tests.node import cri_time
@@ -22,11 +23,13 @@ from tests.reliability.ledger import NORMAL, REPAIRED, Ledger, line_id
 
 DAY_NS = 24 * 3600 * 10**9
 TICK = 0.05
-NEVER = threading.Event()  # deletions wait for the agent even while the writer stops
 
 
 class Writer(threading.Thread):
-    """Writes `rate` lines a second until stopped; subclasses say how a line is written and rotated."""
+    """Writes `rate` lines a second, every `tick` seconds, until stopped; subclasses say how a line is
+    written (and rotated), and what `flush` does with lines written in one tick."""
+
+    tick = TICK
 
     def __init__(self, origin: str, rate: float, ledger: Ledger, commits: CommitWatcher, seed: int):
         super().__init__(daemon=True, name=origin)
@@ -38,19 +41,17 @@ class Writer(threading.Thread):
         self.seq = 0
         self.stopping = threading.Event()
         self.waited_for_agent = 0.0  # seconds a deletion waited for the agent to finish a file
-        self._paused = threading.Event()
         self._lock = threading.Lock()  # one writer of the file at a time (the thread or an injection)
 
     def run(self) -> None:
         owed = 0.0
-        while not self.stopping.wait(TICK):
-            if self._paused.is_set():
-                continue
-            owed += self.rate * TICK
+        while not self.stopping.wait(self.tick):
+            owed += self.rate * self.tick
             with self._lock:
                 while owed >= 1:
                     owed -= 1
                     self.write_next(time.time_ns(), NORMAL)
+                self.flush()
 
     def write_next(self, stamp_ns: int, kind: str) -> str:
         identifier = line_id(self.origin, self.seq)
@@ -63,10 +64,21 @@ class Writer(threading.Thread):
     def write(self, text: str, stamp_ns: int) -> None:
         raise NotImplementedError
 
+    def flush(self) -> None:
+        """Lines are written as they come, unless a subclass batches them."""
+
     def inject(self, stamps_ns: list[int], kind: str) -> list[str]:
         """Lines with the given timestamps, between the writer's own (clock jumps)."""
         with self._lock:
-            return [self.write_next(stamp, kind) for stamp in stamps_ns]
+            ids = [self.write_next(stamp, kind) for stamp in stamps_ns]
+            self.flush()
+            return ids
+
+    def _create(self, path: Path) -> TextIO:
+        """Open a new log file for appending, like a container runtime (kept open across writes)."""
+        handle = open(path, "a", encoding="utf-8")  # noqa: SIM115 - the writer keeps it
+        self.commits.created(path)
+        return handle
 
     def stop(self) -> None:
         self.stopping.set()
@@ -90,14 +102,9 @@ class PodWriter(Writer):
         self.log = self.directory / "0.log"
         self.rotate_bytes = rotate_bytes
         self.max_files = max_files
-        self.handle = self._create()
+        self.handle = self._create(self.log)
         os.symlink(self.log, self.link)
         self.rotations = 0
-
-    def _create(self):
-        handle = open(self.log, "a", encoding="utf-8")  # noqa: SIM115 - kept open like a runtime's
-        self.commits.created(self.log)
-        return handle
 
     def write(self, text: str, stamp_ns: int) -> None:
         stamp = cri_time(stamp_ns)
@@ -112,14 +119,14 @@ class PodWriter(Writer):
     def _rotate(self) -> None:
         # A file rotated before the agent ever opened it is out of every agent's reach (rotated names
         # are not tailed); kubelet rotates at 10 MiB, long after any agent has found the file.
-        self.waited_for_agent += self.commits.wait_seen(self.log, NEVER)
+        self.waited_for_agent += self.commits.wait_seen(self.log)
         self.handle.close()
         self.log.rename(self.directory / f"0.log.{time.strftime('%Y%m%d-%H%M%S')}.{self.rotations:04d}")
         self.rotations += 1
-        self.handle = self._create()
+        self.handle = self._create(self.log)
         rotated = sorted(p for p in self.directory.glob("0.log.*") if not p.name.endswith(".gz"))
         for old in rotated[:-1]:  # all but the newest are compressed: the agent must be done with them
-            self.waited_for_agent += self.commits.wait_fully_read([old], NEVER)
+            self.waited_for_agent += self.commits.wait_fully_read([old])
             with open(old, "rb") as src, gzip.open(f"{old}.gz", "wb") as dst:
                 shutil.copyfileobj(src, dst)
             old.unlink()
@@ -131,7 +138,7 @@ class PodWriter(Writer):
         self.stop()
         self.handle.close()
         files = [p for p in self.directory.glob("0.log*") if not p.name.endswith(".gz")]
-        self.waited_for_agent += self.commits.wait_fully_read(files, NEVER)
+        self.waited_for_agent += self.commits.wait_fully_read(files)
         self.link.unlink()
         shutil.rmtree(self.directory.parent)
 
@@ -149,51 +156,36 @@ class DockerWriter(Writer):
         link = root / "containers" / f"docker-app_legacy_app-{container}.log"
         link.parent.mkdir(exist_ok=True)
         self.rotate_bytes = rotate_bytes
-        self.handle = self._create()
+        self.handle = self._create(self.log)
         os.symlink(self.log, link)
-
-    def _create(self):
-        handle = open(self.log, "a", encoding="utf-8")  # noqa: SIM115
-        self.commits.created(self.log)
-        return handle
 
     def write(self, text: str, stamp_ns: int) -> None:
         stamp = cri_time(stamp_ns)
         self.handle.write(json.dumps({"log": text + "\n", "stream": "stdout", "time": stamp}) + "\n")
         self.handle.flush()
         if self.handle.tell() >= self.rotate_bytes:
-            self.waited_for_agent += self.commits.wait_seen(self.log, NEVER)
+            self.waited_for_agent += self.commits.wait_seen(self.log)
             self.handle.close()
             second = Path(f"{self.log}.2")
             if second.exists():  # max-file 3: the oldest goes, once read
-                self.waited_for_agent += self.commits.wait_fully_read([second], NEVER)
+                self.waited_for_agent += self.commits.wait_fully_read([second])
                 second.unlink()
             first = Path(f"{self.log}.1")
             if first.exists():
                 first.rename(second)
             self.log.rename(first)
-            self.handle = self._create()
+            self.handle = self._create(self.log)
 
 
 class JournalWriter(Writer):
     """Entries appended to a journal file by systemd-journal-remote, a batch per tick."""
 
+    tick = TICK * 4  # a systemd-journal-remote process per batch
+
     def __init__(self, directory: Path, rate: float, ledger: Ledger, commits: CommitWatcher, seed: int):
         super().__init__("journal.kubelet", rate, ledger, commits, seed)
         self.path = directory / "remote.journal"
         self.pending: list[bytes] = []
-
-    def run(self) -> None:
-        owed = 0.0
-        while not self.stopping.wait(TICK * 4):
-            if self._paused.is_set():
-                continue
-            owed += self.rate * TICK * 4
-            with self._lock:
-                while owed >= 1:
-                    owed -= 1
-                    self.write_next(time.time_ns(), NORMAL)
-                self.flush()
 
     def write(self, text: str, stamp_ns: int) -> None:
         self.pending.append(entry(self.seq, text, realtime_us=stamp_ns // 1000))
@@ -202,12 +194,6 @@ class JournalWriter(Writer):
         if self.pending:
             write_journal(self.path, self.pending)
             self.pending = []
-
-    def inject(self, stamps_ns: list[int], kind: str) -> list[str]:
-        ids = super().inject(stamps_ns, kind)
-        with self._lock:
-            self.flush()
-        return ids
 
 
 def clock_jump_stamps(rng: random.Random, count: int) -> tuple[list[int], list[int]]:

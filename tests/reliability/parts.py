@@ -158,12 +158,6 @@ class CloudWatchBackend:
     def messages(self) -> dict[tuple[str, str], list[str]]:
         return arrived(self.client, self.prefix)
 
-    def quiet(self) -> None:
-        """No fault left queued or switched on."""
-        self.proxy.outage(False)
-        with self.proxy._lock:
-            self.proxy.faults.clear()
-
     def close(self) -> None:
         self.proxy.stop()
 

@@ -10,19 +10,19 @@ from __future__ import annotations
 
 import contextlib
 import random
-import socket
 import threading
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from peers.rsyslog import free_port
 from shipper.agent import EXIT_SPOOL_UNAVAILABLE
 from tests.agent_process import wait_for, write_config
 from tests.cloudwatch import unique_prefix
 from tests.reliability.commits import CommitWatcher
 from tests.reliability.faults import Profile, Step, plan
-from tests.reliability.ledger import NORMAL, REPAIRED, TOO_NEW, TOO_OLD, Ledger, ids_in
+from tests.reliability.ledger import NORMAL, REPAIRED, TOO_NEW, TOO_OLD, Ledger, id_in
 from tests.reliability.node import DockerWriter, Hostile, JournalWriter, PodWriter, Writer, clock_jump_stamps
 from tests.reliability.parts import CloudWatchBackend, DataDisk, Supervisor, SyslogBackend, agent_config, total
 
@@ -120,7 +120,7 @@ class ReliabilityRun:
         self.commits.start()
         self.cloudwatch = CloudWatchBackend(self.localstack, unique_prefix())
         self.syslog = SyslogBackend(self.workdir / "syslog")
-        api = f"http://127.0.0.1:{_free_port()}"
+        api = f"http://127.0.0.1:{free_port()}"
         config = write_config(self.workdir / "shipper.yaml",
                               agent_config(root, self.disk.data_dir, api, self.cloudwatch, self.syslog))
         self.hostile = Hostile(root, self.ledger, random.Random(self.seed + 1))
@@ -152,7 +152,10 @@ class ReliabilityRun:
         for step in plan(self.seed, self.profile):
             time.sleep(max(0.0, started + step.at - time.monotonic()))
             self.report.steps.append(f"{time.monotonic() - started:7.1f}s {step}")
-            getattr(self, "_do_" + step.action.replace(":", "_"))(step)
+            if ":" in step.action:
+                self._window(*step.action.split(":"))
+            else:
+                getattr(self, "_do_" + step.action)(step)
 
     def _settle(self) -> None:
         """Every fault off, the node stops writing; then wait until the backends have it all."""
@@ -194,11 +197,12 @@ class ReliabilityRun:
         return [p for p in self.pods if not p.directory.exists()]
 
     def _tear_down(self) -> None:
-        for part in ("supervisor", "cloudwatch", "syslog", "commits"):
+        for part in ("supervisor", "commits"):
             if hasattr(self, part):
-                getattr(self, part).stop() if part in ("supervisor", "commits") else getattr(self, part).close()
-        if hasattr(self, "disk"):
-            self.disk.close()
+                getattr(self, part).stop()
+        for part in ("cloudwatch", "syslog", "disk"):
+            if hasattr(self, part):
+                getattr(self, part).close()
         if hasattr(self, "supervisor"):
             self.report.agent_starts = self.supervisor.starts
             self.report.unexpected_exits = self.supervisor.unexpected_exits
@@ -217,7 +221,7 @@ class ReliabilityRun:
             messages = self.syslog.messages()
             spooled = total(self.supervisor.scrape(), "shipper_spool_events")
             big_line_read = not self.hostile.big_line_bytes or self.commits.fully_read(self.hostile.big_file)
-            if spooled == 0 and big_line_read and not wanted - {ids_in(m) for m in messages}:
+            if spooled == 0 and big_line_read and not wanted - {id_in(m) for m in messages}:
                 return
             if (len(messages), spooled) != last_state:
                 last_change, last_state = time.monotonic(), (len(messages), spooled)
@@ -233,7 +237,7 @@ class ReliabilityRun:
         try:
             wait_for(lambda: self.cloudwatch.proxy.pending() == 0, 30, "queued faults used up", interval=0.2)
         except AssertionError:
-            self.cloudwatch.quiet()
+            self.cloudwatch.proxy.clear()
 
     def _counter(self, name: str, **labels: str) -> float:
         return total(self.supervisor.scrape(), name, **labels)
@@ -278,14 +282,6 @@ class ReliabilityRun:
     def _do_hang(self, step: Step) -> None:
         self.cloudwatch.proxy.hang(step.arg)
 
-    def _do_cloudwatch_outage_start(self, step: Step) -> None:
-        self.open_windows.add("cloudwatch_outage")
-        self.cloudwatch.proxy.outage(True)
-
-    def _do_cloudwatch_outage_end(self, step: Step) -> None:
-        self.open_windows.discard("cloudwatch_outage")
-        self.cloudwatch.proxy.outage(False)
-
     # -- steps: syslog -----------------------------------------------------------------------------
 
     def _do_rsyslog_restart(self, step: Step) -> None:
@@ -293,36 +289,27 @@ class ReliabilityRun:
             self.syslog.stop()
             self.syslog.start()
 
-    def _do_syslog_outage_start(self, step: Step) -> None:
-        self.open_windows.add("syslog_outage")
-        self.syslog.stop()
+    # -- windows: a backend down, the data dir full or read-only ---------------------------------------
 
-    def _do_syslog_outage_end(self, step: Step) -> None:
-        self.open_windows.discard("syslog_outage")
-        self.syslog.start()
-
-    # -- steps: the data dir -----------------------------------------------------------------------
-
-    def _do_disk_full_start(self, step: Step) -> None:
-        self.open_windows.add("disk_full")
-        self.disk.fill()
-
-    def _do_disk_full_end(self, step: Step) -> None:
-        self.open_windows.discard("disk_full")
-        self.disk.free()
-
-    def _do_read_only_start(self, step: Step) -> None:
-        self.open_windows.add("read_only")
-        self.disk.read_only(True)
-
-    def _do_read_only_end(self, step: Step) -> None:
-        self.open_windows.discard("read_only")
-        self.disk.read_only(False)
+    def _window(self, name: str, edge: str) -> None:
+        proxy, disk = self.cloudwatch.proxy, self.disk
+        start, end = {
+            "cloudwatch_outage": (lambda: proxy.outage(True), lambda: proxy.outage(False)),
+            "syslog_outage": (self.syslog.stop, self.syslog.start),
+            "disk_full": (disk.fill, disk.free),
+            "read_only": (lambda: disk.read_only(True), lambda: disk.read_only(False)),
+        }[name]
+        if edge == "start":
+            self.open_windows.add(name)
+            start()
+        else:
+            self.open_windows.discard(name)
+            end()
 
     def _end_windows(self) -> None:
         for window in list(self.open_windows):
-            getattr(self, f"_do_{window}_end")(Step(0, window))
-        self.cloudwatch.quiet()
+            self._window(window, "end")
+        self.cloudwatch.proxy.clear()
 
     # -- steps: the node ---------------------------------------------------------------------------
 
@@ -355,8 +342,7 @@ class ReliabilityRun:
         baseline = self._counter(name, **labels)
         invalid = self.hostile.garbage(step.arg) + self.hostile.invalid_utf8(step.arg)
         self._await_count("hostile invalid UTF-8 lines", name, baseline, invalid, **labels)
-        self.commits.wait_fully_read([self.hostile.garbage_file, self.hostile.utf8_file], threading.Event(),
-                                     ACCOUNT_TIMEOUT)
+        self.commits.wait_fully_read([self.hostile.garbage_file, self.hostile.utf8_file], ACCOUNT_TIMEOUT)
 
     def _do_tiny_files(self, step: Step) -> None:
         self.hostile.tiny_files(step.arg)
@@ -369,7 +355,7 @@ class ReliabilityRun:
         fifo = self.hostile.file_becomes_fifo()
 
         def replace_when_read() -> None:
-            self.commits.wait_fully_read([fifo], threading.Event())
+            self.commits.wait_fully_read([fifo])
             self.hostile.replace_by_fifo(fifo)
 
         self._in_background(replace_when_read)
@@ -413,7 +399,7 @@ class ReliabilityRun:
         counts: Counter = Counter()
         order: dict[str, list[int]] = defaultdict(list)
         for message in messages:
-            identifier = ids_in(message)
+            identifier = id_in(message)
             if identifier is None:
                 if message.strip("x") == "":
                     delivery.big_line_bytes += len(message)
@@ -436,8 +422,3 @@ class ReliabilityRun:
                 delivery.out_of_order.append(f"{origin}:{seqs[first]} after {seqs[first - 1]}")
         return delivery
 
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]

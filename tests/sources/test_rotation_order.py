@@ -14,6 +14,15 @@ def options(logs) -> FileOptions:
                                        "poll_interval": "10ms"})
 
 
+def rotate_with_lines_unread(app) -> None:
+    """Lines 1-2999 go to the file, which is then renamed (many read blocks of it still unread), and
+    lines 3000-5999 to a new file at its path."""
+    with open(app, "a") as old:
+        old.writelines(f"line {i:05d}\n" for i in range(1, 3000))
+    app.rename(app.with_name("app.log.1"))
+    app.write_text("".join(f"line {i:05d}\n" for i in range(3000, 6000)))
+
+
 async def test_a_file_rotated_while_stopped_is_read_to_its_end_before_the_new_file(tmp_path):
     logs = tmp_path / "logs"
     logs.mkdir()
@@ -21,10 +30,7 @@ async def test_a_file_rotated_while_stopped_is_read_to_its_end_before_the_new_fi
     app.write_text("line 00000\n")
     async with SourceHarness(tmp_path, FileSource, "app", options(logs)) as harness:
         await until(lambda: harness.messages() == ["line 00000"])
-    with open(app, "a") as old:  # many read blocks still unread when it is rotated
-        old.writelines(f"line {i:05d}\n" for i in range(1, 3000))
-    app.rename(logs / "app.log.1")
-    app.write_text("".join(f"line {i:05d}\n" for i in range(3000, 6000)))
+    rotate_with_lines_unread(app)
 
     async with SourceHarness(tmp_path, FileSource, "app", options(logs)) as harness:
         await until(lambda: len(harness.messages()) == 6000, timeout=10)
@@ -39,10 +45,7 @@ async def test_a_file_rotated_while_the_source_lags_is_read_to_its_end_before_th
     app.write_text("line 00000\n")
     async with SourceHarness(tmp_path, FileSource, "app", options(logs)) as harness:
         await until(lambda: harness.messages() == ["line 00000"])
-        with open(app, "a") as old:
-            old.writelines(f"line {i:05d}\n" for i in range(1, 3000))
-        app.rename(logs / "app.log.1")
-        app.write_text("".join(f"line {i:05d}\n" for i in range(3000, 6000)))
+        rotate_with_lines_unread(app)
         await until(lambda: len(harness.messages()) == 6000, timeout=10)
 
     assert harness.messages() == [f"line {i:05d}" for i in range(6000)]
