@@ -1,14 +1,16 @@
 """The CloudWatch Logs API through aiobotocore: credentials, signing, endpoints and HTTP.
 
 PutLogEvents bodies are built by us with orjson (batch.request_body) and put in place of the one
-botocore would serialize, through its `before-call` hook: validating and serializing 10,000 events
-would cost botocore more CPU than the whole rest of the pipeline (DESIGN section 7). botocore's own
+botocore would serialize: validating and serializing 10,000 events would cost botocore more CPU than
+the whole rest of the pipeline (DESIGN section 7). The body rides in the call's own request context
+(moved there by a `before-parameter-build` hook, put in place by a `before-call` hook), never in a
+context variable: every task and callback created during the call would keep a copy of the
+context, and with it a megabyte of body, until the garbage collector found them. botocore's own
 retries are off; the sink retries (retry.py). Sequence tokens are never sent.
 """
 
 from __future__ import annotations
 
-import contextvars
 from contextlib import AsyncExitStack
 from typing import Any
 
@@ -20,7 +22,7 @@ from shipper import __version__
 from shipper.observe import metrics
 from shipper.sinks.cloudwatch.config import CloudWatchLogsSink as Options
 
-_BODY: contextvars.ContextVar[bytes | None] = contextvars.ContextVar("put_log_events_body", default=None)
+_PREPARED_BODY = "shipperPreparedBody"  # our own parameter: removed before botocore serializes the rest
 GET_EVENTS_LIMIT = 10_000
 
 
@@ -45,18 +47,17 @@ class CloudWatchLogs:
         self._client = await self._stack.enter_async_context(session.create_client(
             "logs", region_name=self.options.region, endpoint_url=self.options.endpoint, config=config,
         ))
-        self._client.meta.events.register("before-call.cloudwatch-logs.PutLogEvents", _use_prepared_body)
+        events = self._client.meta.events
+        events.register("before-parameter-build.cloudwatch-logs.PutLogEvents", _stash_prepared_body)
+        events.register("before-call.cloudwatch-logs.PutLogEvents", _use_prepared_body)
 
     async def close(self) -> None:
         await self._stack.aclose()
 
     async def put_log_events(self, group: str, stream: str, body: bytes) -> dict[str, Any]:
         """Send a body built by batch.request_body; returns `rejectedLogEventsInfo` (or {})."""
-        token = _BODY.set(body)
-        try:
-            response = await self._call("PutLogEvents", logGroupName=group, logStreamName=stream, logEvents=[])
-        finally:
-            _BODY.reset(token)
+        response = await self._call("PutLogEvents", logGroupName=group, logStreamName=stream, logEvents=[],
+                                    **{_PREPARED_BODY: body})
         return response.get("rejectedLogEventsInfo") or {}
 
     async def create_log_group(self, group: str, tags: dict[str, str]) -> bool:
@@ -108,8 +109,13 @@ class CloudWatchLogs:
         return response
 
 
-def _use_prepared_body(params: dict[str, Any], **_: Any) -> None:
-    body = _BODY.get()
+def _stash_prepared_body(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+    if _PREPARED_BODY in params:
+        context[_PREPARED_BODY] = params.pop(_PREPARED_BODY)
+
+
+def _use_prepared_body(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+    body = context.pop(_PREPARED_BODY, None)
     if body is not None:
         params["body"] = body
 
