@@ -18,6 +18,8 @@ from typing import IO, Any, ClassVar
 import orjson
 import yaml
 
+from shipper.buffer import columns
+
 
 def write_config(path: Path, config: dict[str, Any]) -> Path:
     path.write_text(yaml.safe_dump(config, sort_keys=False))
@@ -79,15 +81,17 @@ def spooled_messages(data_dir: Path) -> list[tuple[str, str]]:
         return []
     connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
     try:
-        rows = connection.execute("SELECT common, records FROM blocks ORDER BY id").fetchall()
+        rows = connection.execute(
+            "SELECT common, timestamps, messages, field_values, field_refs FROM blocks ORDER BY id").fetchall()
     except sqlite3.OperationalError:  # not created yet
         return []
     finally:
         connection.close()
     out = []
-    for common, records in rows:
+    for common, *stored in rows:
         file = orjson.loads(common).get("file")
-        out += [(file, record[1]) for record in orjson.loads(records)]
+        _, messages, _ = columns.decode(columns.Columns(*stored))
+        out += [(file, message) for message in messages]
     return out
 
 

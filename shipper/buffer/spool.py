@@ -8,6 +8,9 @@ Guarantees:
 - A block is deleted once the cursor of every sink taking its source has passed it.
 - `append` waits while the spool holds `max_size` bytes or more: sources pause, nothing is dropped.
 - A database that cannot be opened or fails its integrity check is moved aside, never fatal.
+
+Records are stored in columns (columns.py); a spool written by a version that stored them as one
+JSON array per block is converted when it is opened.
 """
 
 from __future__ import annotations
@@ -23,13 +26,14 @@ from typing import Any, NamedTuple
 
 import orjson
 
+from shipper.buffer import columns
 from shipper.observe import metrics
 from shipper.record import Block, Record
 
 log = logging.getLogger(__name__)
 
 SPOOL_FILE = "spool.db"
-_SCHEMA = """
+_BLOCKS = """
 CREATE TABLE IF NOT EXISTS blocks (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     source TEXT NOT NULL,
@@ -37,9 +41,14 @@ CREATE TABLE IF NOT EXISTS blocks (
     bytes INTEGER NOT NULL,
     created REAL NOT NULL,
     common BLOB NOT NULL,
-    records BLOB NOT NULL
+    timestamps BLOB NOT NULL,
+    messages BLOB NOT NULL,
+    field_values BLOB,
+    field_refs BLOB
 );
 CREATE INDEX IF NOT EXISTS blocks_by_source ON blocks (source, id);
+"""
+_SCHEMA = _BLOCKS + """
 CREATE TABLE IF NOT EXISTS checkpoints (
     source TEXT NOT NULL,
     key TEXT NOT NULL,
@@ -69,11 +78,23 @@ class Position(NamedTuple):
 
 @dataclass(slots=True)
 class StoredBlock:
+    """A block as a sink reads it: its records as parallel lists (see columns.py)."""
+
     id: int
     source: str
     common: dict[str, Any]
-    records: list[Record]
+    timestamps: list[int]
+    messages: list[str]
+    fields: list[Any]  # records of a block share equal mappings: never change one in place
     start: int  # the first record not yet read by the sink that asked for it
+
+    @property
+    def records(self) -> list[Record]:
+        """Every record of the block as (timestamp, message, fields) tuples."""
+        return list(zip(self.timestamps, self.messages, self.fields, strict=True))
+
+    def record(self, index: int) -> Record:
+        return self.timestamps[index], self.messages[index], self.fields[index]
 
     def end(self) -> Position:
         """The position just after this block's last record."""
@@ -132,17 +153,14 @@ class Spool:
         if block is not None:
             source = block.source
             common = orjson.dumps(block.common)
-            records = orjson.dumps(block.records)
-            size = len(common) + len(records)
+            stored = columns.encode(block.records)
+            size = len(common) + stored.size
             while self.size > 0 and self.size + size > self.max_size:
                 self._freed.clear()
                 await self._freed.wait()
         with self._db:
             if block is not None:
-                inserted = self._db.execute(
-                    "INSERT INTO blocks (source, count, bytes, created, common, records) VALUES (?, ?, ?, ?, ?, ?)",
-                    (source, len(block.records), size, time.time(), common, records),
-                )
+                inserted = _insert_block(self._db, None, source, len(block.records), size, time.time(), common, stored)
             self._write_checkpoints(source, checkpoints)
         if block is not None:
             self._last_block_id = inserted.lastrowid
@@ -213,17 +231,18 @@ class Spool:
         """Blocks for `sink` from position `after`, holding at most about `max_records` records."""
         sources = self._sink_sources[sink]
         rows = self._db.execute(
-            f"SELECT id, source, count, common, records FROM blocks WHERE id >= ? AND source IN ({_marks(sources)}) "
-            "ORDER BY id",
+            "SELECT id, source, count, common, timestamps, messages, field_values, field_refs FROM blocks "
+            f"WHERE id >= ? AND source IN ({_marks(sources)}) ORDER BY id",
             (after.block, *sources),
         )
         blocks: list[StoredBlock] = []
         total = 0
-        for block_id, source, count, common, records in rows:
+        for block_id, source, count, common, *stored in rows:
             start = after.index if block_id == after.block else 0
             if start >= count:
                 continue
-            blocks.append(StoredBlock(block_id, source, orjson.loads(common), orjson.loads(records), start))
+            blocks.append(StoredBlock(block_id, source, orjson.loads(common), *columns.decode(columns.Columns(*stored)),
+                                      start))
             total += count - start
             if total >= max_records:
                 break
@@ -331,6 +350,7 @@ def _connect(path: Path) -> sqlite3.Connection:
         if verdict != "ok":
             raise sqlite3.DatabaseError(f"integrity check failed: {verdict}")
         connection.executescript(_SCHEMA)
+        _convert_record_arrays(connection)
         # SQLite opens a file it cannot write read-only without a word: write once now, so a read-only
         # data dir is found here and not at the first append
         (version,) = connection.execute("PRAGMA user_version").fetchone()
@@ -339,6 +359,43 @@ def _connect(path: Path) -> sqlite3.Connection:
         connection.close()
         raise
     return connection
+
+
+def _insert_block(db: sqlite3.Connection, block_id: int | None, source: str, count: int, size: int, created: float,
+                  common: bytes, stored: columns.Columns) -> sqlite3.Cursor:
+    return db.execute(
+        "INSERT INTO blocks (id, source, count, bytes, created, common, timestamps, messages, field_values, "
+        "field_refs) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (block_id, source, count, size, created, common,
+         stored.timestamps, stored.messages, stored.field_values, stored.field_refs),
+    )
+
+
+def _convert_record_arrays(db: sqlite3.Connection) -> None:
+    """A spool of the earlier layout (one JSON array of records per block) is rewritten in columns,
+    keeping every block's id, so that checkpoints and sink cursors still point where they did."""
+    if "records" not in {name for _, name, *_ in db.execute("PRAGMA table_info(blocks)")}:
+        return
+    db.execute("BEGIN IMMEDIATE")  # one transaction, DDL included: a crash halfway leaves the old layout
+    try:
+        db.execute("ALTER TABLE blocks RENAME TO blocks_records")
+        db.execute("DROP INDEX IF EXISTS blocks_by_source")
+        for statement in _BLOCKS.split(";")[:2]:
+            db.execute(statement)
+        rows = db.execute("SELECT id, source, count, created, common, records FROM blocks_records ORDER BY id")
+        for block_id, source, count, created, common, records in rows:
+            stored = columns.encode(orjson.loads(records))
+            _insert_block(db, block_id, source, count, len(common) + stored.size, created, common, stored)
+        (last,) = db.execute(
+            "SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence WHERE name = 'blocks_records'").fetchone()
+        db.execute("DELETE FROM sqlite_sequence WHERE name = 'blocks'")
+        db.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('blocks', ?)", (last,))
+        db.execute("DROP TABLE blocks_records")
+        db.commit()
+    except BaseException:
+        db.rollback()
+        raise
+    log.info("spool converted to the columnar layout of records")
 
 
 class SpoolUnavailable(Exception):

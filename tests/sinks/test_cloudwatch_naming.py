@@ -42,6 +42,6 @@ def test_a_record_lacking_a_template_field_goes_to_the_fallback_name_and_is_coun
 def test_names_are_rendered_per_record_only_when_a_record_carries_a_field_the_templates_use():
     by_stream = Namer("/g", "{stream}", "/f", "f")
 
-    assert not namer().per_record([(0, "m", {"stream": "stdout"})])
-    assert by_stream.per_record([(0, "m", None), (0, "m", {"stream": "stderr"})])
+    assert not namer().per_record([{"stream": "stdout"}])
+    assert by_stream.per_record([None, {"stream": "stderr"}])
     assert by_stream.name({}, (0, "m", {"stream": "stderr"})) == ("/g", "stderr")

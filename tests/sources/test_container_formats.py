@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 
 import orjson
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shipper.sources.files.container_formats import (
     MALFORMED_CRI,
     MALFORMED_DOCKER,
     ContainerDecoder,
+    CriDecoder,
 )
 from shipper.sources.files.timestamps import parse_rfc3339_ns
 from shipper.sources.kubernetes_logs.paths import metadata_from_path
@@ -100,6 +101,26 @@ def test_any_message_cut_into_p_fragments_joins_back_exactly(message, cuts):
     records = decoder.decode([cri("stdout", "P", p) for p in pieces[:-1]] + [cri("stdout", "F", pieces[-1])], 0)
 
     assert records == [(T0_NS, message, {"stream": "stdout"})]
+
+
+stamp_chars = st.sampled_from("0123456789-:.TZ +_\t")
+near_stamps = st.one_of(
+    st.just(T0),
+    st.lists(stamp_chars, min_size=30, max_size=30).map("".join),
+    st.builds(lambda i, c: T0[:i] + c + T0[i + 1:], st.integers(0, 29), stamp_chars),
+    st.integers(0, 29).map(lambda i: T0[:i] + " " + T0[i + 1:]),  # a space: the general path splits there
+)
+
+
+@settings(max_examples=1000)
+@given(near_stamps, st.sampled_from(["stdout", "stderr", "stderr", "stdou"]), st.sampled_from(["F", "F", "F", "P", ""]),
+       st.text(st.characters(blacklist_characters="\n", blacklist_categories=("Cs",)), max_size=20))
+def test_the_whole_line_fast_path_decodes_every_line_as_the_general_path_does(stamp, stream, tag, text):
+    line = f"{stamp} {stream} {tag} {text}"
+    general: list = []
+    CriDecoder(MiB)._decode_line(line, 7, general)
+
+    assert CriDecoder(MiB).decode([line], 7) == general
 
 
 def test_malformed_cri_lines_are_shipped_raw_and_flagged():

@@ -11,10 +11,11 @@ most `max_event_size` bytes including the 26 (longer messages are split, never d
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import deque
 from collections.abc import Iterable
-from itertools import islice
-from operator import itemgetter
+from itertools import accumulate, islice, repeat
+from operator import add, itemgetter
 from typing import Any
 
 import orjson
@@ -79,38 +80,32 @@ def take_batch(queue: deque[Event], limit: int | None = None) -> list[Event]:
 
     `limit` caps the number of events taken (used to rebuild a batch recorded before a restart).
     """
-    batch: list[Event] = []
-    if not queue:
-        return batch
     most = min(MAX_BATCH_EVENTS, limit if limit is not None else MAX_BATCH_EVENTS, len(queue))
     head = list(islice(queue, most))
-    times = list(map(itemgetter(TIMESTAMP), head))
-    if (sum(map(itemgetter(SIZE), head)) + EVENT_OVERHEAD * most <= MAX_BATCH_BYTES
-            and max(times) - min(times) <= MAX_BATCH_SPAN_MS):  # the usual case: all of them fit
-        for _ in range(most):
-            queue.popleft()
-        return head
-    total = 0
-    first = queue[0][TIMESTAMP]
-    low = high = first
-    while queue and len(batch) < most:
-        event = queue[0]
-        timestamp = event[TIMESTAMP]
-        cost = event[SIZE] + EVENT_OVERHEAD
-        if total + cost > MAX_BATCH_BYTES:
-            break
-        if timestamp < low or timestamp > high:
-            if max(high, timestamp) - min(low, timestamp) > MAX_BATCH_SPAN_MS:
-                break
-            low, high = min(low, timestamp), max(high, timestamp)
-        batch.append(queue.popleft())
-        total += cost
-    return batch
+    # the longest prefix within the byte limit, found on running totals (no Python loop per event)
+    costs = list(accumulate(map(add, map(itemgetter(SIZE), head), repeat(EVENT_OVERHEAD, most))))
+    fits = _within_span(head, bisect_right(costs, MAX_BATCH_BYTES))
+    for _ in range(fits):
+        queue.popleft()
+    return head[:fits] if fits < len(head) else head
+
+
+def _within_span(head: list[Event], count: int) -> int:
+    """How many of the first `count` events stay within 24 hours of each other."""
+    times = list(map(itemgetter(TIMESTAMP), islice(head, count)))
+    if not times or max(times) - min(times) <= MAX_BATCH_SPAN_MS:
+        return count
+    low = high = times[0]
+    for taken, timestamp in enumerate(times):
+        low, high = min(low, timestamp), max(high, timestamp)
+        if high - low > MAX_BATCH_SPAN_MS:
+            return taken
+    return count
 
 
 def chronological(batch: Iterable[Event]) -> list[Event]:
     """The batch sorted by time; events of the same millisecond keep the order they were read in."""
-    return sorted(batch, key=_timestamp)
+    return sorted(batch, key=itemgetter(TIMESTAMP))
 
 
 def request_body(group: str, stream: str, events: list[Event]) -> bytes:
@@ -120,7 +115,3 @@ def request_body(group: str, stream: str, events: list[Event]) -> bytes:
         "logStreamName": stream,
         "logEvents": [{"timestamp": e[TIMESTAMP], "message": e[MESSAGE]} for e in events],
     })
-
-
-def _timestamp(event: Event) -> int:
-    return event[TIMESTAMP]

@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from shipper.record import FIELDS, Record, lookup
+from shipper.record import Record, lookup
 from shipper.templates import MissingField, Template
 
 MAX_NAME = 512
@@ -49,12 +49,13 @@ class Namer:
         self._roots = frozenset(path[0] for path in (*self.group.fields, *self.stream.fields))
         self.fallbacks = 0  # records named by a fallback since the last read of this count
 
-    def per_record(self, records: list[Record]) -> bool:
-        """Whether some record carries its own value for a field the templates name."""
+    def per_record(self, fields: list[Mapping[str, Any] | None]) -> bool:
+        """Whether some record (given by its `fields`) carries its own value for a field the templates name."""
         roots = self._roots
         if not roots or "message" in roots:
             return bool(roots)
-        return any(fields and not roots.isdisjoint(fields) for fields in (r[FIELDS] for r in records))
+        distinct = dict(zip(map(id, fields), fields, strict=True)).values()  # shared mappings: test each once
+        return any(mapping and not roots.isdisjoint(mapping) for mapping in distinct)
 
     def name(self, common: Mapping[str, Any], record: Record) -> tuple[str, str]:
         def field(path: tuple[str, ...]) -> Any:

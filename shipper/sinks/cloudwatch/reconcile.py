@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from operator import itemgetter
 
 import orjson
 
@@ -60,14 +61,14 @@ def row_for(group: str, stream: str, batch: list[Event], previous: list[Event]) 
     """
     row = BatchRow(group, stream, place(batch[0]), place(batch[-1]))
     if previous:
-        low = min(e[TIMESTAMP] for e in batch)
+        low = min(map(itemgetter(TIMESTAMP), batch))
         earlier = Counter()
         for event in reversed(previous):  # chronological: only its tail can reach into this batch's range
             if event[TIMESTAMP] < low:
                 break
             earlier[(event[TIMESTAMP], event[MESSAGE])] += 1
         if earlier:
-            wanted = {(e[TIMESTAMP], e[MESSAGE]) for e in batch}
+            wanted = set(map(itemgetter(TIMESTAMP, MESSAGE), batch))
             row.overlap = [(ts, message, n) for (ts, message), n in earlier.items() if (ts, message) in wanted]
     return row
 

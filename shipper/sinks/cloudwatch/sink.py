@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import time
 from collections import deque
 from collections.abc import Mapping
-from operator import itemgetter
+from operator import countOf, itemgetter
 from typing import Any
 
 import orjson
@@ -144,40 +145,22 @@ class CloudWatchLogsSink(Sink):
     def _route(self, blocks: list[StoredBlock], end: Position) -> None:
         segment = self.tracker.open(end)
         touched: set[StreamQueue] = set()
-        events = 0
-        size_total = 0
-        records_total = 0
-        max_message = self.options.max_event_size - EVENT_OVERHEAD
-        text = self.options.encoding == "text"
+        events = records = size = 0
         for block in blocks:
-            records = block.records[block.start:] if block.start else block.records
-            records_total += len(records)
-            per_record = self.namer.per_record(records)
-            queue = None if per_record else self._queue_for(block.common, records[0], len(records))
-            block_id = block.id
-            for index, record in enumerate(records, start=block.start):
-                if per_record:
-                    queue = self._queue_for(block.common, record, 1)
-                message = record[MESSAGE] if text else self._json_message(block.common, record)
-                if message and message.isascii() and len(message) <= max_message:  # the common case, inline
-                    size = len(message)
-                    queue.events.append((record[TIMESTAMP] // 1_000_000, message, size, block_id, index, 0, segment))
-                    queue.size += size + EVENT_OVERHEAD
-                    size_total += size
-                    events += 1
-                else:
-                    produced = make_events(record[TIMESTAMP] // 1_000_000, message, block_id, index, segment,
-                                           self.options.max_event_size)
-                    queue.events.extend(produced)
-                    for event in produced:
-                        queue.size += event[SIZE] + EVENT_OVERHEAD
-                        size_total += event[SIZE]
-                    events += len(produced)
+            count = len(block.messages) - block.start
+            records += count
+            if self.options.encoding == "text" and not self.namer.per_record(block.fields[block.start:]):
+                queue = self._queue_for(block.common, block.record(block.start), count)
+                routed = self._route_text(block, queue, segment)
                 touched.add(queue)
-        self._received.inc(records_total)
-        self._received_bytes.inc(size_total)
+            else:
+                routed = self._route_each(block, segment, touched)
+            events += routed[0]
+            size += routed[1]
+        self._received.inc(records)
+        self._received_bytes.inc(size)
         self._pending += events
-        self._pending_bytes += size_total
+        self._pending_bytes += size
         self._routed = end
         now = time.monotonic()
         for queue in touched:
@@ -187,6 +170,51 @@ class CloudWatchLogsSink(Sink):
             self._start(queue)
             queue.wake.set()
         self.tracker.seal(segment, events)
+
+    def _route_text(self, block: StoredBlock, queue: StreamQueue, segment: int) -> tuple[int, int]:
+        """The hot path: a block whose records all go to one stream as their raw text; returns
+        (events, bytes) routed."""
+        start = block.start
+        stamps = block.timestamps[start:] if start else block.timestamps
+        texts = block.messages[start:] if start else block.messages
+        max_message = self.options.max_event_size - EVENT_OVERHEAD
+        block_id = block.id
+        append = queue.events.append
+        events = size_total = 0
+        for index, timestamp, message in zip(itertools.count(start), stamps, texts):
+            if message and message.isascii() and len(message) <= max_message:
+                size = len(message)
+                append((timestamp // 1_000_000, message, size, block_id, index, 0, segment))
+                size_total += size
+                events += 1
+            else:
+                produced = make_events(timestamp // 1_000_000, message, block_id, index, segment,
+                                       self.options.max_event_size)
+                queue.events.extend(produced)
+                size_total += sum(map(itemgetter(SIZE), produced))
+                events += len(produced)
+        queue.size += size_total + EVENT_OVERHEAD * events
+        return events, size_total
+
+    def _route_each(self, block: StoredBlock, segment: int, touched: set[StreamQueue]) -> tuple[int, int]:
+        """Records named one by one (a template names a per-record field) or encoded as JSON."""
+        events = size_total = 0
+        per_record = self.namer.per_record(block.fields[block.start:])
+        records = block.records[block.start:]
+        queue = self._queue_for(block.common, records[0], len(records))
+        for index, record in enumerate(records, start=block.start):
+            if per_record:
+                queue = self._queue_for(block.common, record, 1)
+            message = record[MESSAGE] if self.options.encoding == "text" else self._json_message(block.common, record)
+            produced = make_events(record[TIMESTAMP] // 1_000_000, message, block.id, index, segment,
+                                   self.options.max_event_size)
+            queue.events.extend(produced)
+            size = sum(map(itemgetter(SIZE), produced))
+            queue.size += size + EVENT_OVERHEAD * len(produced)
+            size_total += size
+            events += len(produced)
+            touched.add(queue)
+        return events, size_total
 
     def _full(self) -> bool:
         return self._pending >= MAX_PENDING_EVENTS or self._pending_bytes >= MAX_PENDING_BYTES
@@ -271,7 +299,7 @@ class CloudWatchLogsSink(Sink):
 
     def _pop(self, queue: StreamQueue, count: int | None) -> list[Event]:
         batch = take_batch(queue.events, count)
-        queue.size -= sum(e[SIZE] + EVENT_OVERHEAD for e in batch)
+        queue.size -= sum(map(itemgetter(SIZE), batch)) + EVENT_OVERHEAD * len(batch)
         return batch
 
     async def _deliver(self, queue: StreamQueue, batch: list[Event], row: BatchRow | None) -> None:
@@ -295,7 +323,7 @@ class CloudWatchLogsSink(Sink):
         self._pending -= len(batch)
         self._pending_bytes -= size
         self._room.set()
-        count_sent(self, sum(1 for e in batch if e[PART] == 0), size)
+        count_sent(self, countOf(map(itemgetter(PART), batch), 0), size)  # a split record counts once
         self._billed.inc(size + EVENT_OVERHEAD * len(batch))
         row.landed = True
         self.tracker.done(map(itemgetter(SEGMENT), batch))

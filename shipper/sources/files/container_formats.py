@@ -18,6 +18,7 @@ from shipper.sources.files.text import cut_utf8, utf8_size
 from shipper.sources.files.timestamps import parse_rfc3339_ns, utc_second_ns
 
 STREAM_FIELDS = {"stdout": {"stream": "stdout"}, "stderr": {"stream": "stderr"}}
+_WHOLE_LINE = {f"Z {stream} F ": fields for stream, fields in STREAM_FIELDS.items()}  # CRI line[29:40]
 MALFORMED_CRI = {"stream": "unknown", "parse_error": "not a CRI log line"}
 MALFORMED_DOCKER = {"stream": "unknown", "parse_error": "not a docker json-file line"}
 
@@ -73,34 +74,44 @@ class CriDecoder:
 
     def decode(self, texts: list[str], now_ns: int) -> list[Record]:
         out: list[Record] = []
+        append = out.append
         self.malformed = 0
         partials = self.partials
         second, second_ns = "", 0  # the hot path parses each distinct second once
         for text in texts:
-            fields = text.split(" ", 3)
-            try:
-                stamp, stream, tag = fields[0], fields[1], fields[2]
-                if stream not in STREAM_FIELDS or tag not in ("F", "P"):
-                    raise ValueError(text)
-                if len(stamp) == 30 and stamp[29] == "Z" and stamp[19] == ".":
-                    if stamp[:19] != second:
-                        second = stamp[:19]
-                        second_ns = utc_second_ns(second)
-                    timestamp = second_ns + int(stamp[20:29])
-                else:
-                    timestamp = parse_rfc3339_ns(stamp)
-            except (IndexError, ValueError):
-                out.append((now_ns, text, MALFORMED_CRI))
-                self.malformed += 1
-                continue
-            message = fields[3] if len(fields) == 4 else ""
-            if tag == "P":
-                partials.add(stream, timestamp, message, out)
-            elif partials.held:
-                out.append(partials.complete(stream, timestamp, message))
-            else:
-                out.append((timestamp, message, STREAM_FIELDS[stream]))
+            # the hot path: a whole line (F) with a 30-character UTC stamp and nothing held before it
+            fields = _WHOLE_LINE.get(text[29:40])
+            if fields is not None and text[19] == "." and not partials.held and " " not in text[:29]:
+                try:
+                    if text[:19] != second:
+                        second_ns = utc_second_ns(text[:19])
+                        second = text[:19]
+                    append((second_ns + int(text[20:29]), text[40:], fields))
+                    continue
+                except ValueError:
+                    pass  # not a stamp after all: the general path below says so
+            self._decode_line(text, now_ns, out)
         return out
+
+    def _decode_line(self, text: str, now_ns: int, out: list[Record]) -> None:
+        partials = self.partials
+        fields = text.split(" ", 3)
+        try:
+            stamp, stream, tag = fields[0], fields[1], fields[2]
+            if stream not in STREAM_FIELDS or tag not in ("F", "P"):
+                raise ValueError(text)
+            timestamp = parse_rfc3339_ns(stamp)
+        except (IndexError, ValueError):
+            out.append((now_ns, text, MALFORMED_CRI))
+            self.malformed += 1
+            return
+        message = fields[3] if len(fields) == 4 else ""
+        if tag == "P":
+            partials.add(stream, timestamp, message, out)
+        elif partials.held:
+            out.append(partials.complete(stream, timestamp, message))
+        else:
+            out.append((timestamp, message, STREAM_FIELDS[stream]))
 
     def carry(self) -> Any:
         return self.partials.carry()

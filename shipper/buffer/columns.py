@@ -1,0 +1,85 @@
+"""How a block's records are laid out in the spool: one column per part of a record.
+
+A block of N records is stored as
+- `timestamps`: N signed 64-bit little-endian integers (nanoseconds);
+- `messages`: a JSON array of N strings;
+- `field_values` and `field_refs`: the distinct `fields` mappings of the block as a JSON array, and
+  for each record the index of its own in that array (N unsigned 32-bit little-endian integers).
+  Both are NULL when no record has fields; `field_refs` alone is NULL when every record has the
+  same one (a container that writes to stdout only).
+
+Why columns and not one JSON array of records: a sink decodes a block of 10,000 records into two
+flat lists (integers and strings) instead of 10,000 lists and 10,000 dicts, and the few mappings
+every record of a container log shares (`{"stream": "stdout"}`) are stored and decoded once. It
+halves what reading the spool costs the CloudWatch sink.
+"""
+
+from __future__ import annotations
+
+import sys
+from array import array
+from collections.abc import Sequence
+from dataclasses import dataclass
+from operator import itemgetter
+from typing import Any
+
+import orjson
+
+from shipper.record import FIELDS, MESSAGE, TIMESTAMP, Record
+
+_TIMESTAMP, _MESSAGE, _FIELDS = itemgetter(TIMESTAMP), itemgetter(MESSAGE), itemgetter(FIELDS)
+_SWAP = sys.byteorder == "big"  # the file is the same on every machine: little-endian on disk
+
+
+@dataclass(slots=True)
+class Columns:
+    timestamps: bytes
+    messages: bytes
+    field_values: bytes | None
+    field_refs: bytes | None
+
+    @property
+    def size(self) -> int:
+        return len(self.timestamps) + len(self.messages) + len(self.field_values or b"") + len(self.field_refs or b"")
+
+
+def encode(records: Sequence[Record]) -> Columns:
+    timestamps = _to_bytes(array("q", list(map(_TIMESTAMP, records))))  # from a list: 4x faster than a map
+    messages = orjson.dumps(list(map(_MESSAGE, records)))
+    fields = list(map(_FIELDS, records))
+    if not fields or fields.count(fields[0]) == len(fields):  # by identity first: records share mappings
+        shared = None if not fields or fields[0] is None else orjson.dumps(fields[:1])
+        return Columns(timestamps, messages, shared, None)
+    ids = list(map(id, fields))  # the same mapping object shared by many records is stored once
+    number = {key: n for n, key in enumerate(dict.fromkeys(ids))}
+    by_id = dict(zip(ids, fields, strict=True))
+    values = orjson.dumps([by_id[key] for key in number])
+    refs = _to_bytes(array("I", list(map(number.__getitem__, ids))))
+    return Columns(timestamps, messages, values, refs)
+
+
+def decode(columns: Columns) -> tuple[list[int], list[str], list[Any]]:
+    """(timestamps, messages, fields) of the block's records, in order."""
+    stamps = _from_bytes("q", columns.timestamps)
+    messages = orjson.loads(columns.messages)
+    if columns.field_values is None:
+        return stamps.tolist(), messages, [None] * len(messages)
+    values = orjson.loads(columns.field_values)
+    if columns.field_refs is None:
+        return stamps.tolist(), messages, values * len(messages)
+    refs = _from_bytes("I", columns.field_refs)
+    return stamps.tolist(), messages, list(map(values.__getitem__, refs))
+
+
+def _to_bytes(numbers: array) -> bytes:
+    if _SWAP:
+        numbers.byteswap()
+    return numbers.tobytes()
+
+
+def _from_bytes(typecode: str, data: bytes) -> array:
+    numbers = array(typecode)
+    numbers.frombytes(data)
+    if _SWAP:
+        numbers.byteswap()
+    return numbers
