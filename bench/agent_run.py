@@ -82,4 +82,5 @@ def run_agent(workdir: Path, sinks: dict[str, Any], run: int, done: Callable[[Pa
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"agent exited with {status}; see {workdir}/agent-{run}.log")
     total = usage.ru_utime + usage.ru_stime
-    return {"cpu": total - startup_cpu, "startup_cpu": startup_cpu, "wall": wall, "rss_mb": usage.ru_maxrss / 1024}
+    return {"cpu": total - startup_cpu, "startup_cpu": startup_cpu, "system_cpu": usage.ru_stime, "wall": wall,
+            "rss_mb": usage.ru_maxrss / 1024}

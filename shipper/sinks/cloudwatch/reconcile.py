@@ -12,6 +12,7 @@ process after a failure that may have landed (a connection reset after the reque
 from __future__ import annotations
 
 import time
+from bisect import bisect_left
 from collections import Counter
 from dataclasses import dataclass, field
 from operator import itemgetter
@@ -62,11 +63,9 @@ def row_for(group: str, stream: str, batch: list[Event], previous: list[Event]) 
     row = BatchRow(group, stream, place(batch[0]), place(batch[-1]))
     if previous:
         low = min(map(itemgetter(TIMESTAMP), batch))
-        earlier = Counter()
-        for event in reversed(previous):  # chronological: only its tail can reach into this batch's range
-            if event[TIMESTAMP] < low:
-                break
-            earlier[(event[TIMESTAMP], event[MESSAGE])] += 1
+        # chronological: only its tail can reach into this batch's range
+        reaching = previous[bisect_left(previous, low, key=itemgetter(TIMESTAMP)):]
+        earlier = Counter(map(itemgetter(TIMESTAMP, MESSAGE), reaching))
         if earlier:
             wanted = set(map(itemgetter(TIMESTAMP, MESSAGE), batch))
             row.overlap = [(ts, message, n) for (ts, message), n in earlier.items() if (ts, message) in wanted]
