@@ -267,11 +267,12 @@ class Spool:
         if position <= self._cursors[sink] and not forget:
             return
         cursor = max(position, self._cursors[sink])
-        with self._db:
+        with self._db:  # one transaction: the cursor, the state it makes useless, the blocks it frees
             self._save_cursor(sink, cursor)
             self._db.executemany("DELETE FROM sink_state WHERE sink = ? AND key = ?", [(sink, k) for k in forget])
+            deleted = self._delete_passed({**self._cursors, sink: cursor})
         self._cursors[sink] = cursor  # only once it is on disk: a failed write leaves both as they were
-        self._collect()
+        self._collected(deleted)
 
     def sink_state(self, sink: str) -> dict[str, bytes]:
         rows = self._db.execute("SELECT key, value FROM sink_state WHERE sink = ?", (sink,))
@@ -304,17 +305,24 @@ class Spool:
 
     def _collect(self) -> None:
         """Delete blocks that every sink taking their source has passed."""
+        with self._db:
+            deleted = self._delete_passed(self._cursors)
+        self._collected(deleted)
+
+    def _delete_passed(self, cursors: Mapping[str, Position]) -> int:
+        """Within the caller's transaction: delete the blocks every sink taking them has passed."""
         needed_from: dict[str, int] = {}
         for sink, sources in self._sink_sources.items():
             for source in sources:
-                block = self._cursors[sink].block
+                block = cursors[sink].block
                 needed_from[source] = min(needed_from.get(source, block), block)
         deleted = 0
-        with self._db:
-            for source, first_needed in needed_from.items():
-                deleted += self._db.execute(
-                    "DELETE FROM blocks WHERE source = ? AND id < ?", (source, first_needed)
-                ).rowcount
+        for source, first_needed in needed_from.items():
+            deleted += self._db.execute(
+                "DELETE FROM blocks WHERE source = ? AND id < ?", (source, first_needed)).rowcount
+        return deleted
+
+    def _collected(self, deleted: int) -> None:
         if deleted:
             self._recount()
             self._freed.set()
