@@ -23,7 +23,7 @@ def test_the_overlap_is_every_earlier_event_from_the_batchs_first_millisecond_on
     previous = chronological(as_events(earlier, 1))
     batch = as_events(current, 2)
 
-    row = row_for("g", "s", batch, previous)
+    row = row_for("g", "s", batch, chronological(batch), previous)
 
     low = min(ts for ts, _ in current)
     repeated = Counter((ts, m) for ts, m in earlier if ts >= low and (ts, m) in set(current))

@@ -12,7 +12,7 @@ process after a failure that may have landed (a connection reset after the reque
 from __future__ import annotations
 
 import time
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections import Counter
 from dataclasses import dataclass, field
 from operator import itemgetter
@@ -54,20 +54,22 @@ class BatchRow:
                    [tuple(item) for item in data["overlap"]])
 
 
-def row_for(group: str, stream: str, batch: list[Event], previous: list[Event]) -> BatchRow:
-    """The ledger row of a batch (in read order), given the stream's previous batch (chronological).
+def row_for(group: str, stream: str, batch: list[Event], ordered: list[Event], previous: list[Event]) -> BatchRow:
+    """The ledger row of a batch, given in read order and `ordered` (chronological), and the
+    stream's previous batch (chronological).
 
     Events of the previous batch that share a millisecond and a text with this one are recorded:
     the check after a crash must find them in addition to this batch's own.
     """
     row = BatchRow(group, stream, place(batch[0]), place(batch[-1]))
     if previous:
-        low = min(map(itemgetter(TIMESTAMP), batch))
-        # chronological: only its tail can reach into this batch's range
-        reaching = previous[bisect_left(previous, low, key=itemgetter(TIMESTAMP)):]
+        time_of = itemgetter(TIMESTAMP)
+        # only the previous batch's tail can reach into this batch's range, and only its head back
+        reaching = previous[bisect_left(previous, time_of(ordered[0]), key=time_of):]
         earlier = Counter(map(itemgetter(TIMESTAMP, MESSAGE), reaching))
         if earlier:
-            wanted = set(map(itemgetter(TIMESTAMP, MESSAGE), batch))
+            reached = ordered[:bisect_right(ordered, time_of(previous[-1]), key=time_of)]
+            wanted = set(map(itemgetter(TIMESTAMP, MESSAGE), reached))
             row.overlap = [(ts, message, n) for (ts, message), n in earlier.items() if (ts, message) in wanted]
     return row
 

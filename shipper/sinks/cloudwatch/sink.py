@@ -304,11 +304,11 @@ class CloudWatchLogsSink(Sink):
 
     async def _deliver(self, queue: StreamQueue, batch: list[Event], row: BatchRow | None) -> None:
         maybe_landed = row is not None
+        events = chronological(batch)
         if row is None:
-            row = reconcile.row_for(queue.group, queue.stream, batch, queue.previous)
+            row = reconcile.row_for(queue.group, queue.stream, batch, events, queue.previous)
             self.spool.save_sink_state(self.id, row.key, row.encode())
             self.tracker.forget_when_acked(row.last[0], row.last[1], row.key)
-        events = chronological(batch)
         if not row.landed:
             try:
                 await self._put(queue, events, row, maybe_landed)

@@ -62,7 +62,12 @@ class TailedFile:
             self.at_eof = True
             return None
         self.at_eof = cut + 1 == len(data) and len(data) < block_size
-        lines = data[:cut].split(b"\n")
+        chunk = data[:cut]
+        if chunk.isascii():  # the common case: decoded and split once; a character is a byte
+            texts = chunk.decode("ascii").split("\n")
+            if cut <= max_line or max(map(len, texts)) <= max_line:
+                return Lines(texts, self.offset + cut + 1, cut + 1)
+        lines = chunk.split(b"\n")
         split = 0
         if cut > max_line and max(map(len, lines)) > max_line:
             lines, split = _split_long(lines, max_line)
