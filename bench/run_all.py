@@ -47,8 +47,7 @@ def main() -> None:
     throughput("tail -> spool (docker, log-normal lengths, 5% traces)", records,
                lambda: tail_to_spool.measure(lines, runs, **mixed)[0])
     throughput("tail -> CloudWatch (fast endpoint)", lines, lambda: tail_to_cloudwatch.measure(lines, runs))
-    local = lines // 5
-    throughput("tail -> CloudWatch (LocalStack)", local, lambda: tail_to_cloudwatch.measure(local, 1, "localstack"))
+    throughput("tail -> CloudWatch (LocalStack)", lines, lambda: tail_to_cloudwatch.measure(lines, runs, "localstack"))
     throughput("tail -> syslog TLS (rsyslog)", lines, lambda: tail_to_syslog.measure(lines, runs))
     entries = lines // 5
     throughput("journald -> CloudWatch (fast endpoint)", entries,

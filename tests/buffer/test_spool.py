@@ -9,6 +9,8 @@ import subprocess
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from shipper.buffer.spool import SPOOL_FILE, Position, Spool, SpoolUnavailable
 from shipper.observe import metrics
@@ -265,4 +267,27 @@ async def test_a_spool_of_the_record_array_layout_is_converted_and_delivers_from
     assert messages(blocks) == ["b", "c", "d"]
     assert blocks[0].records == [(1, "a", {"stream": "stdout"}), (2, "b", None)]
     assert spool.events == 4 and spool.size > 0
+    spool.close()
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.one_of(st.tuples(st.just("append"), st.sampled_from(["app", "other"]), st.integers(1, 5)),
+                          st.tuples(st.just("ack"), st.sampled_from(["fast", "slow"]), st.integers(0, 3))),
+                max_size=25))
+def test_the_running_size_and_record_count_always_equal_what_the_table_holds(tmp_path_factory, steps):
+    spool = Spool.open(tmp_path_factory.mktemp("spool"), max_size=1024**3)
+    spool.attach_sinks({"fast": ["app"], "slow": ["app", "other"]})
+
+    async def run() -> None:
+        for kind, name, n in steps:
+            if kind == "append":
+                await spool.append(block(name, *(f"m{i}" for i in range(n))), {})
+            else:
+                blocks = spool.read(name, spool.cursor(name), 100)
+                if blocks:
+                    spool.ack(name, blocks[min(n, len(blocks) - 1)].end())
+            held = spool._db.execute("SELECT COALESCE(SUM(bytes), 0), COALESCE(SUM(count), 0) FROM blocks").fetchone()
+            assert (spool.size, spool.events) == held
+
+    asyncio.run(run())
     spool.close()
