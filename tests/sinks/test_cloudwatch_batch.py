@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-from collections import deque
 
 import orjson
 from hypothesis import given, settings
@@ -44,7 +43,7 @@ def build(records, max_event_size):
 
 
 def drain(events):
-    queue = deque(events)
+    queue = list(events)
     batches = []
     while queue:
         batch = take_batch(queue)

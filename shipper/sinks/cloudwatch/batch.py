@@ -12,8 +12,7 @@ most `max_event_size` bytes including the 26 (longer messages are split, never d
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from itertools import accumulate, islice, repeat
 from operator import add, itemgetter
 from typing import Any
@@ -75,22 +74,22 @@ def make_events(timestamp_ms: int, message: str, block: int, index: int, segment
             for part, piece in enumerate(pieces)]
 
 
-def take_batch(queue: deque[Event], limit: int | None = None) -> list[Event]:
-    """Pop from the left of `queue` the longest run of events that fits one PutLogEvents call.
+def take_batch(queue: list[Event], limit: int | None = None) -> list[Event]:
+    """Take from the front of `queue` the longest run of events that fits one PutLogEvents call.
 
     `limit` caps the number of events taken (used to rebuild a batch recorded before a restart).
+    `queue` is a list, not a deque: a batch leaves it in one slice deletion, not one pop per event.
     """
     most = min(MAX_BATCH_EVENTS, limit if limit is not None else MAX_BATCH_EVENTS, len(queue))
-    head = list(islice(queue, most))
     # the longest prefix within the byte limit, found on running totals (no Python loop per event)
-    costs = list(accumulate(map(add, map(itemgetter(SIZE), head), repeat(EVENT_OVERHEAD, most))))
-    fits = _within_span(head, bisect_right(costs, MAX_BATCH_BYTES))
-    for _ in range(fits):
-        queue.popleft()
-    return head[:fits] if fits < len(head) else head
+    costs = list(accumulate(map(add, map(itemgetter(SIZE), islice(queue, most)), repeat(EVENT_OVERHEAD, most))))
+    fits = _within_span(queue, bisect_right(costs, MAX_BATCH_BYTES))
+    batch = queue[:fits]
+    del queue[:fits]
+    return batch
 
 
-def _within_span(head: list[Event], count: int) -> int:
+def _within_span(head: Sequence[Event], count: int) -> int:
     """How many of the first `count` events stay within 24 hours of each other."""
     times = list(map(itemgetter(TIMESTAMP), islice(head, count)))
     if not times or max(times) - min(times) <= MAX_BATCH_SPAN_MS:

@@ -63,7 +63,7 @@ class StreamQueue:
     def __init__(self, group: str, stream: str):
         self.group = group
         self.stream = stream
-        self.events: deque[Event] = deque()
+        self.events: list[Event] = []  # batches leave from the front (take_batch)
         self.size = 0
         self.since: float | None = None  # when the oldest waiting event was queued
         self.wake = asyncio.Event()
