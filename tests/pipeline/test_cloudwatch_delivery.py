@@ -193,16 +193,20 @@ def test_records_lacking_a_template_field_go_to_the_fallback_names_and_bad_chara
     prefix = unique_prefix()
     client = logs_client(localstack)
     (tmp_path / "app").mkdir()
-    (tmp_path / "app" / "a.log").write_text('{"service": "pay:ments*", "msg": "one"}\n{"msg": "two"}\n')
+    # the first record of the block lacks the field: the fallback is counted for that record only
+    (tmp_path / "app" / "a.log").write_text('{"msg": "two"}\n{"service": "pay:ments*", "msg": "one"}\n')
     cfg = agent_config(tmp_path, localstack, prefix, [str(tmp_path / "app" / "*.log")],
                        source={"type": "file", "format": "json"},
                        group_name=prefix + "/{service}", stream_name="{service}",
                        fallback_group_name=prefix + "/unrouted", fallback_stream_name="unrouted")
+    api = with_api(cfg)
     agent = AgentProcess(cfg, stdout=subprocess.DEVNULL)
 
     wait_until_arrived(client, prefix, 2, timeout=30)
+    _, scraped = http_get(api + "/metrics")
     assert agent.terminate(timeout=30) == 0
 
+    assert 'shipper_events_fallback_named_total{component_id="cw",component_type="cloudwatch_logs"} 1.0' in scraped
     got = arrived(client, prefix)
     assert set(got) == {(f"{prefix}/pay_ments_", "pay_ments_"), (f"{prefix}/unrouted", "unrouted")}
     assert [orjson.loads(m)["msg"] for m in got[(f"{prefix}/unrouted", "unrouted")]] == ["two"]

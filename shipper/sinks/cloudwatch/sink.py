@@ -149,12 +149,13 @@ class CloudWatchLogsSink(Sink):
         for block in blocks:
             count = len(block.messages) - block.start
             records += count
-            if self.options.encoding == "text" and not self.namer.per_record(block.fields[block.start:]):
+            per_record = self.namer.per_record(block.fields[block.start:])
+            if self.options.encoding == "text" and not per_record:
                 queue = self._queue_for(block.common, block.record(block.start), count)
                 routed = self._route_text(block, queue, segment)
                 touched.add(queue)
             else:
-                routed = self._route_each(block, segment, touched)
+                routed = self._route_each(block, segment, touched, per_record)
             events += routed[0]
             size += routed[1]
         self._received.inc(records)
@@ -196,15 +197,14 @@ class CloudWatchLogsSink(Sink):
         queue.size += size_total + EVENT_OVERHEAD * events
         return events, size_total
 
-    def _route_each(self, block: StoredBlock, segment: int, touched: set[StreamQueue]) -> tuple[int, int]:
+    def _route_each(self, block: StoredBlock, segment: int, touched: set[StreamQueue],
+                    per_record: bool) -> tuple[int, int]:
         """Records named one by one (a template names a per-record field) or encoded as JSON."""
         events = size_total = 0
-        per_record = self.namer.per_record(block.fields[block.start:])
         records = block.records[block.start:]
-        queue = self._queue_for(block.common, records[0], len(records))
+        block_queue = None if per_record else self._queue_for(block.common, records[0], len(records))
         for index, record in enumerate(records, start=block.start):
-            if per_record:
-                queue = self._queue_for(block.common, record, 1)
+            queue = self._queue_for(block.common, record, 1) if block_queue is None else block_queue
             message = record[MESSAGE] if self.options.encoding == "text" else self._json_message(block.common, record)
             produced = make_events(record[TIMESTAMP] // 1_000_000, message, block.id, index, segment,
                                    self.options.max_event_size)
