@@ -40,3 +40,26 @@ async def test_a_directory_and_a_fifo_are_skipped_counted_once_and_retried_later
         await until(lambda: len(harness.messages()) == 2)
 
     assert harness.messages() == ["fine", "a file at last"]
+
+
+async def test_other_tasks_get_the_event_loop_while_thousands_of_small_files_are_opened_and_read(tmp_path):
+    # spool appends never wait, so without a turn for others the sinks and the API would stall until
+    # every file was read (100,000 files: minutes)
+    logs = tmp_path / "many"
+    logs.mkdir()
+    for i in range(3000):
+        (logs / f"f{i}.log").write_text(f"line {i}\n")
+    options = FileOptions.model_validate({"type": "file", "include": [f"{logs}/*.log"], "poll_interval": "10ms"})
+    spooled_when_others_ran: list[int] = []
+
+    async def another_task() -> None:
+        while True:
+            spooled_when_others_ran.append(harness.spool.events)
+            await asyncio.sleep(0)
+
+    async with SourceHarness(tmp_path, FileSource, "many", options) as harness:
+        other = asyncio.create_task(another_task())
+        await until(lambda: len(harness.messages()) == 3000, timeout=120)
+        other.cancel()
+
+    assert any(0 < spooled < 3000 for spooled in spooled_when_others_ran)

@@ -29,6 +29,7 @@ from shipper.sources.files.watcher import DirectoryWatcher, directories_of
 log = logging.getLogger(__name__)
 
 ROTATE_WAIT = 5.0  # seconds a renamed file stays open for a writer's last lines
+SHARE_LOOP_EVERY = 0.05  # seconds a source may hold the event loop before other tasks get a turn
 
 
 class FileSource(Source):
@@ -45,6 +46,7 @@ class FileSource(Source):
         self._skipped: set[tuple[str, str]] = set()
         self._wake = asyncio.Event()  # set by stop() and by the watcher
         self._scan_now = False  # a watched directory changed: scan before the discovery interval ends
+        self._shared_at = 0.0  # when other tasks last had the event loop (see _share_the_loop)
 
     async def run(self) -> None:
         self._checkpoints = {
@@ -58,7 +60,7 @@ class FileSource(Source):
             while not self.stopping.is_set():
                 if self._scan_now or time.monotonic() >= next_discovery:
                     self._scan_now = False
-                    self._discover(first)
+                    await self._discover(first)
                     watcher.watch(directories_of(self.options.include, self.file_directories()))
                     first = False
                     if self._scanned:
@@ -70,6 +72,7 @@ class FileSource(Source):
                     if self.stopping.is_set() or self._scan_now or time.monotonic() >= next_discovery:
                         break  # a busy round must not delay finding new files (they may rotate soon)
                     progressed |= await self._read(tailed)
+                    await self._share_the_loop()
                 await self._close_finished()
                 if self.options.multiline is not None:
                     await self._ship_quiet_groups()
@@ -108,9 +111,17 @@ class FileSource(Source):
 
     # -- discovery -----------------------------------------------------------------------------
 
-    def _discover(self, first: bool) -> None:
+    async def _share_the_loop(self) -> None:
+        """Let the sinks and the API run after a while of reading or opening: spool appends of a
+        source never wait, so 100,000 small files would otherwise hold the event loop for minutes."""
+        if time.monotonic() - self._shared_at >= SHARE_LOOP_EVERY:
+            await asyncio.sleep(0)
+            self._shared_at = time.monotonic()
+
+    async def _discover(self, first: bool) -> None:
         seen: set[FileIdentity] = set()
         for path in discover(self.options.include, self.options.exclude):
+            await self._share_the_loop()
             try:
                 status = os.stat(path)
             except OSError:
