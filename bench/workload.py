@@ -108,7 +108,7 @@ def summarize(lines: int, results: list[dict[str, float]]) -> list[str]:
     startup = [r["startup_cpu"] for r in results if "startup_cpu" in r]
     if startup:  # the whole agent as a child process: its start-up is reported apart
         rows.append(f"{'start-up CPU-seconds (apart)':32} median {statistics.median(startup):12,.2f}")
-        system = [r.get("system_cpu", 0.0) * 1e6 / lines for r in results]
+        system = [r["system_cpu"] * 1e6 / lines for r in results]
         rows.append(f"{'of all CPU, in the kernel':32} median {statistics.median(system):12,.2f}")
     return rows
 

@@ -51,9 +51,9 @@ def encode(records: Sequence[Record]) -> Columns:
         shared = None if not fields or fields[0] is None else orjson.dumps(fields[:1])
         return Columns(timestamps, messages, shared, None)
     ids = list(map(id, fields))  # the same mapping object shared by many records is stored once
-    number = {key: n for n, key in enumerate(dict.fromkeys(ids))}
-    by_id = dict(zip(ids, fields, strict=True))
-    values = orjson.dumps([by_id[key] for key in number])
+    distinct = dict(zip(ids, fields, strict=True))  # in order of first use
+    number = {key: n for n, key in enumerate(distinct)}
+    values = orjson.dumps(list(distinct.values()))
     refs = _to_bytes(array("I", list(map(number.__getitem__, ids))))
     return Columns(timestamps, messages, values, refs)
 

@@ -181,21 +181,19 @@ class CloudWatchLogsSink(Sink):
         max_message = self.options.max_event_size - EVENT_OVERHEAD
         block_id = block.id
         append = queue.events.append
-        events = size_total = 0
+        events = size_total = whole = whole_size = 0
         for index, timestamp, message in zip(itertools.count(start), stamps, texts):
-            if message and message.isascii() and len(message) <= max_message:
+            if message and message.isascii() and len(message) <= max_message:  # one event, inline
                 size = len(message)
                 append((timestamp // 1_000_000, message, size, block_id, index, 0, segment))
-                size_total += size
-                events += 1
+                whole_size += size
+                whole += 1
             else:
-                produced = make_events(timestamp // 1_000_000, message, block_id, index, segment,
-                                       self.options.max_event_size)
-                queue.events.extend(produced)
-                size_total += sum(map(itemgetter(SIZE), produced))
-                events += len(produced)
-        queue.size += size_total + EVENT_OVERHEAD * events
-        return events, size_total
+                produced, size = self._enqueue(queue, timestamp, message, block_id, index, segment)
+                events += produced
+                size_total += size
+        queue.size += whole_size + EVENT_OVERHEAD * whole
+        return events + whole, size_total + whole_size
 
     def _route_each(self, block: StoredBlock, segment: int, touched: set[StreamQueue],
                     per_record: bool) -> tuple[int, int]:
@@ -206,15 +204,21 @@ class CloudWatchLogsSink(Sink):
         for index, record in enumerate(records, start=block.start):
             queue = self._queue_for(block.common, record, 1) if block_queue is None else block_queue
             message = record[MESSAGE] if self.options.encoding == "text" else self._json_message(block.common, record)
-            produced = make_events(record[TIMESTAMP] // 1_000_000, message, block.id, index, segment,
-                                   self.options.max_event_size)
-            queue.events.extend(produced)
-            size = sum(map(itemgetter(SIZE), produced))
-            queue.size += size + EVENT_OVERHEAD * len(produced)
+            produced, size = self._enqueue(queue, record[TIMESTAMP], message, block.id, index, segment)
+            events += produced
             size_total += size
-            events += len(produced)
             touched.add(queue)
         return events, size_total
+
+    def _enqueue(self, queue: StreamQueue, timestamp_ns: int, message: str, block_id: int, index: int,
+                 segment: int) -> tuple[int, int]:
+        """A record's events onto its stream's queue, split or repaired as need be; returns (events, bytes)."""
+        produced = make_events(timestamp_ns // 1_000_000, message, block_id, index, segment,
+                               self.options.max_event_size)
+        queue.events.extend(produced)
+        size = sum(map(itemgetter(SIZE), produced))
+        queue.size += size + EVENT_OVERHEAD * len(produced)
+        return len(produced), size
 
     def _full(self) -> bool:
         return self._pending >= MAX_PENDING_EVENTS or self._pending_bytes >= MAX_PENDING_BYTES
