@@ -120,7 +120,7 @@ class Spool:
     def open(cls, data_dir: str | Path, max_size: int) -> Spool:
         """Open (or create) the spool in `data_dir`; a corrupt file is moved aside and replaced."""
         directory = Path(data_dir)
-        directory.mkdir(parents=True, exist_ok=True)
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         path = directory / SPOOL_FILE
         try:
             connection = _connect(path)
@@ -363,6 +363,10 @@ def _connect(path: Path) -> sqlite3.Connection:
         connection.execute("PRAGMA wal_autocheckpoint=250")
         connection.execute("PRAGMA journal_mode=WAL").fetchone()
         connection.execute("PRAGMA synchronous=NORMAL")
+        # Debian's SQLite is built with SECURE_DELETE on: every delivered block would be overwritten with
+        # zeros, written to the WAL and checkpointed again (a quarter of the spool's kernel time). Freed
+        # pages keep copies of lines that are on the node's disk anyway, in a data dir created 0700.
+        connection.execute("PRAGMA secure_delete=OFF")
         (verdict,) = connection.execute("PRAGMA quick_check").fetchone()
         if verdict != "ok":
             raise sqlite3.DatabaseError(f"integrity check failed: {verdict}")

@@ -186,6 +186,12 @@ def test_the_spool_uses_write_ahead_logging(tmp_path):
     assert mode == "wal"
 
 
+def test_a_data_dir_the_spool_creates_is_for_its_owner_only(tmp_path):
+    Spool.open(tmp_path / "data", max_size=1024 * 1024).close()
+
+    assert (tmp_path / "data").stat().st_mode & 0o777 == 0o700
+
+
 def test_sink_state_is_forgotten_with_the_acknowledgement_and_when_the_sink_is_removed(tmp_path):
     spool = Spool.open(tmp_path, max_size=1024**3)
     spool.attach_sinks({"cw": ["app"], "gone": ["app"]})

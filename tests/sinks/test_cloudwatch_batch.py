@@ -12,6 +12,7 @@ from shipper.sinks.cloudwatch.batch import (
     MAX_BATCH_BYTES,
     MAX_BATCH_EVENTS,
     MAX_BATCH_SPAN_MS,
+    block_events,
     chronological,
     make_events,
     request_body,
@@ -90,6 +91,26 @@ def test_many_small_events_are_cut_at_ten_thousand_or_one_mebibyte(count, length
     assert all(len(b) == MAX_BATCH_EVENTS or
                sum(e[2] + EVENT_OVERHEAD for e in b) + length + EVENT_OVERHEAD > MAX_BATCH_BYTES
                for b in batches[:-1])
+
+
+ascii_lines = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), min_size=1, max_size=200)
+blocks = st.one_of(  # blocks of plain ASCII lines (the usual case) and blocks that hold anything
+    st.lists(st.tuples(timestamps, ascii_lines), min_size=1, max_size=60),
+    st.lists(st.tuples(timestamps, st.one_of(ascii_lines, messages)), min_size=1, max_size=60),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(blocks, st.integers(0, 5), st.one_of(event_sizes, st.sampled_from([EVENT_OVERHEAD + 150, EVENT_OVERHEAD + 200])))
+def test_a_blocks_events_are_the_events_of_its_records_one_by_one_in_order(records, start, max_event_size):
+    stamps_ns = [t * 1_000_000 + 999_999 for t, _ in records]  # milliseconds are cut, never rounded
+
+    events, size = block_events(stamps_ns, [m for _, m in records], 7, start, "segment", max_event_size)
+
+    expected = [event for index, (t, message) in enumerate(records, start)
+                for event in make_events(t, message, 7, index, "segment", max_event_size)]
+    assert events == expected
+    assert size == sum(e[2] for e in expected)
 
 
 @given(st.lists(timestamps, min_size=1, max_size=50))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import logging
 import time
 from collections import deque
@@ -33,6 +32,7 @@ from shipper.sinks.cloudwatch.batch import (
     SEGMENT,
     SIZE,
     Event,
+    block_events,
     chronological,
     make_events,
     request_body,
@@ -178,22 +178,10 @@ class CloudWatchLogsSink(Sink):
         start = block.start
         stamps = block.timestamps[start:] if start else block.timestamps
         texts = block.messages[start:] if start else block.messages
-        max_message = self.options.max_event_size - EVENT_OVERHEAD
-        block_id = block.id
-        append = queue.events.append
-        events = size_total = whole = whole_size = 0
-        for index, timestamp, message in zip(itertools.count(start), stamps, texts):
-            if message and message.isascii() and len(message) <= max_message:  # one event, inline
-                size = len(message)
-                append((timestamp // 1_000_000, message, size, block_id, index, 0, segment))
-                whole_size += size
-                whole += 1
-            else:
-                produced, size = self._enqueue(queue, timestamp, message, block_id, index, segment)
-                events += produced
-                size_total += size
-        queue.size += whole_size + EVENT_OVERHEAD * whole
-        return events + whole, size_total + whole_size
+        events, size = block_events(stamps, texts, block.id, start, segment, self.options.max_event_size)
+        queue.events += events
+        queue.size += size + EVENT_OVERHEAD * len(events)
+        return len(events), size
 
     def _route_each(self, block: StoredBlock, segment: int, touched: set[StreamQueue],
                     per_record: bool) -> tuple[int, int]:
