@@ -5,7 +5,12 @@ Components count per block or per batch, never per record, so counting costs not
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+import heapq
+from collections.abc import Callable, Iterable, Iterator
+
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 _COMPONENT = ("component_id", "component_type")
 
@@ -26,10 +31,6 @@ input_anomalies = Counter(
 spool_events = Gauge("shipper_spool_events", "Records waiting in the spool.")
 spool_bytes = Gauge("shipper_spool_bytes", "Bytes of records waiting in the spool.")
 spool_oldest_age = Gauge("shipper_spool_oldest_age_seconds", "Age of the oldest record waiting in the spool.")
-file_offset = Gauge("shipper_file_read_offset_bytes", "Where a tailed file has been read (and committed) up to.",
-                    (*_COMPONENT, "file"))
-file_size = Gauge("shipper_file_size_bytes", "Size of a tailed file when last read; size - offset is the lag.",
-                  (*_COMPONENT, "file"))
 bytes_rotated_away = Counter(
     "shipper_bytes_rotated_away", "Bytes that went with a rotation before they were read (copytruncate).", _COMPONENT
 )
@@ -61,3 +62,68 @@ delivery_latency = Histogram(
     "the backend accepting it. Sampled: the first, middle and last record of every batch.",
     _COMPONENT, buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 1800, 3600, 86400),
 )
+
+
+PER_FILE_SERIES = 1000  # files furthest behind that get series of their own, per source
+
+FileProgress = tuple[str, int, int]  # (path, offset read and committed, size when last read)
+
+
+class TailedFiles(Collector):
+    """How far each file source has read its files, gathered from the sources' own state at scrape time.
+
+    A node can hold 100,000 log files, and two series per file made a scrape take seconds of the
+    event loop's time (and Prometheus as much memory). So every source reports how many files it reads
+    and the bytes they hold that are not read yet; per-file offset and size are reported for the
+    `limit` files furthest behind (every file on a usual node).
+    """
+
+    def __init__(self, limit: int = PER_FILE_SERIES):
+        self.limit = limit
+        self._sources: dict[tuple[str, str], Callable[[], Iterable[FileProgress]]] = {}
+
+    def track(self, component_id: str, component_type: str, progress: Callable[[], Iterable[FileProgress]]) -> None:
+        self._sources[(component_id, component_type)] = progress
+
+    def untrack(self, component_id: str, component_type: str, progress: Callable[[], Iterable[FileProgress]]) -> None:
+        """Forget a source, unless a source of the same id (made by a reload) has taken its place."""
+        if self._sources.get((component_id, component_type)) == progress:
+            del self._sources[(component_id, component_type)]
+
+    def describe(self) -> Iterator[GaugeMetricFamily]:
+        return iter(self._families())
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        families = self._families()
+        opened, unread, offsets, sizes = families
+        for (component_id, component_type), progress in list(self._sources.items()):
+            files = [(path, offset, max(size, offset)) for path, offset, size in progress()]
+            component = [component_id, component_type]
+            opened.add_metric(component, len(files))
+            unread.add_metric(component, sum(size - offset for _, offset, size in files))
+            named: set[str] = set()  # a rotated file still being read shares its path with the new one
+            for path, offset, size in heapq.nlargest(self.limit, files, key=lambda f: f[2] - f[1]):
+                if path not in named:  # one series per path: the file further behind
+                    named.add(path)
+                    offsets.add_metric([*component, path], offset)
+                    sizes.add_metric([*component, path], size)
+        return iter(families)
+
+    @staticmethod
+    def _families() -> list[GaugeMetricFamily]:
+        return [
+            GaugeMetricFamily("shipper_files_open", "Files a source is reading.", labels=_COMPONENT),
+            GaugeMetricFamily("shipper_files_unread_bytes",
+                              "Bytes in the files a source reads that it has not read yet (its lag).",
+                              labels=_COMPONENT),
+            GaugeMetricFamily("shipper_file_read_offset_bytes",
+                              "Where a tailed file has been read (and committed) up to; for the files furthest "
+                              "behind only, when a source reads very many.", labels=(*_COMPONENT, "file")),
+            GaugeMetricFamily("shipper_file_size_bytes",
+                              "Size of a tailed file when last read; size - offset is the lag. Same files as "
+                              "shipper_file_read_offset_bytes.", labels=(*_COMPONENT, "file")),
+        ]
+
+
+tailed_files = TailedFiles()
+REGISTRY.register(tailed_files)

@@ -54,6 +54,7 @@ class FileSource(Source):
         }
         watcher = DirectoryWatcher(self._directory_changed)
         watcher.start()
+        metrics.tailed_files.track(self.id, self.type, self._progress)
         first = True
         next_discovery = 0.0
         try:
@@ -80,10 +81,14 @@ class FileSource(Source):
                     await self._idle()
             await self._drain_deleted()
         finally:
+            metrics.tailed_files.untrack(self.id, self.type, self._progress)
             await watcher.close()
             for tailed in self.files.values():
                 tailed.close()
             self.files.clear()
+
+    def _progress(self) -> list[metrics.FileProgress]:
+        return [(t.label, t.offset, t.size_seen) for t in self.files.values()]
 
     def _in_write_order(self) -> list[TailedFile]:
         """The files to read this round. A file waits while one rotated away from the same path still
@@ -275,7 +280,6 @@ class FileSource(Source):
         status = os.fstat(tailed.fd)
         size, modified = status.st_size, status.st_mtime_ns != tailed.mtime_ns
         tailed.mtime_ns, size_seen, tailed.size_seen = status.st_mtime_ns, tailed.size_seen, size
-        self._file_size(tailed).set(size)
         if size == tailed.offset and not modified and tailed.rotated_at is None:
             tailed.at_eof = True
             return False
@@ -317,7 +321,6 @@ class FileSource(Source):
         await self.spool.append(block, {tailed.identity.key: checkpoint.encode()}, source=self.id)
         tailed.offset = tailed.checkpointed = end_offset
         self.received_events.inc(len(records))
-        self._file_offset(tailed).set(end_offset)
 
     async def _ship_quiet_groups(self) -> None:
         """Commit multi-line groups that no further line has joined within the timeout."""
@@ -328,12 +331,6 @@ class FileSource(Source):
             records = decoder.expired(now)
             if records:
                 await self._commit(tailed, records, tailed.offset)
-
-    def _file_offset(self, tailed: TailedFile) -> Any:
-        return metrics.file_offset.labels(self.id, self.type, tailed.label)
-
-    def _file_size(self, tailed: TailedFile) -> Any:
-        return metrics.file_size.labels(self.id, self.type, tailed.label)
 
     def _writer_gone(self, tailed: TailedFile) -> bool:
         """A rotated or deleted file will get no more lines: flush its unterminated last line."""
@@ -370,10 +367,7 @@ class FileSource(Source):
         self._close(tailed)
 
     def _close(self, tailed: TailedFile) -> None:
-        """Stop following `tailed`: its descriptor, its place in `files` and its per-file gauges go."""
+        """Stop following `tailed`: its descriptor and its place in `files` go."""
         tailed.close()
         del self.files[tailed.identity]
         self.finished(tailed)
-        for gauge in (metrics.file_offset, metrics.file_size):
-            with contextlib.suppress(KeyError):
-                gauge.remove(self.id, self.type, tailed.label)
