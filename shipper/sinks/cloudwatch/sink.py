@@ -34,7 +34,6 @@ from shipper.sinks.cloudwatch.batch import (
     Event,
     block_events,
     chronological,
-    make_events,
     request_body,
     take_batch,
 )
@@ -178,10 +177,7 @@ class CloudWatchLogsSink(Sink):
         start = block.start
         stamps = block.timestamps[start:] if start else block.timestamps
         texts = block.messages[start:] if start else block.messages
-        events, size = block_events(stamps, texts, block.id, start, segment, self.options.max_event_size)
-        queue.events += events
-        queue.size += size + EVENT_OVERHEAD * len(events)
-        return len(events), size
+        return self._enqueue(queue, stamps, texts, block.id, start, segment)
 
     def _route_each(self, block: StoredBlock, segment: int, touched: set[StreamQueue],
                     per_record: bool) -> tuple[int, int]:
@@ -192,21 +188,20 @@ class CloudWatchLogsSink(Sink):
         for index, record in enumerate(records, start=block.start):
             queue = self._queue_for(block.common, record, 1) if block_queue is None else block_queue
             message = record[MESSAGE] if self.options.encoding == "text" else self._json_message(block.common, record)
-            produced, size = self._enqueue(queue, record[TIMESTAMP], message, block.id, index, segment)
+            produced, size = self._enqueue(queue, [record[TIMESTAMP]], [message], block.id, index, segment)
             events += produced
             size_total += size
             touched.add(queue)
         return events, size_total
 
-    def _enqueue(self, queue: StreamQueue, timestamp_ns: int, message: str, block_id: int, index: int,
+    def _enqueue(self, queue: StreamQueue, timestamps_ns: list[int], messages: list[str], block_id: int, start: int,
                  segment: int) -> tuple[int, int]:
-        """A record's events onto its stream's queue, split or repaired as need be; returns (events, bytes)."""
-        produced = make_events(timestamp_ns // 1_000_000, message, block_id, index, segment,
-                               self.options.max_event_size)
-        queue.events.extend(produced)
-        size = sum(map(itemgetter(SIZE), produced))
-        queue.size += size + EVENT_OVERHEAD * len(produced)
-        return len(produced), size
+        """Consecutive records' events onto their stream's queue, split or repaired as need be; returns
+        (events, bytes)."""
+        events, size = block_events(timestamps_ns, messages, block_id, start, segment, self.options.max_event_size)
+        queue.events += events
+        queue.size += size + EVENT_OVERHEAD * len(events)
+        return len(events), size
 
     def _full(self) -> bool:
         return self._pending >= MAX_PENDING_EVENTS or self._pending_bytes >= MAX_PENDING_BYTES
