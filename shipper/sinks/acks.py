@@ -1,15 +1,15 @@
 """In-order acknowledgement for sinks whose batches finish out of order (one request per stream).
 
-A sink reads the spool in *segments* (one read each); every event routed from a segment holds its
-number (an int, so that events stay tuples of atoms the garbage collector need not track).
-The spool cursor moves past a segment once all of its events, and those of every
-earlier segment, are delivered: the cursor never passes a record still in flight.
+A sink reads the spool in *segments* (one read each) and counts, per batch, how many of its events
+each segment holds (the CloudWatch sink from the runs of its event queues). The spool cursor moves
+past a segment once all of its events, and those of every earlier segment, are delivered: the
+cursor never passes a record still in flight.
 """
 
 from __future__ import annotations
 
-from collections import Counter, deque
-from collections.abc import Callable, Iterable
+from collections import deque
+from collections.abc import Callable, Mapping
 
 from shipper.buffer.spool import Position, Spool
 
@@ -48,9 +48,9 @@ class AckTracker:
         segment.sealed = True
         self._advance()
 
-    def done(self, numbers: Iterable[int]) -> None:
-        """Delivered (or dropped) events, given as the number of the segment each came from."""
-        for number, count in Counter(numbers).items():
+    def done(self, counts: Mapping[int, int]) -> None:
+        """Delivered (or dropped) events, counted by the number of the segment they came from."""
+        for number, count in counts.items():
             self._numbered[number].outstanding -= count
         self._advance()
 

@@ -28,7 +28,7 @@ async def put_and_keep_referrers(endpoint: str, group: str) -> tuple[list[object
         await client.create_log_group(group, {})
         await client.create_log_stream(group, "s")
         now = int(time.time() * 1000)
-        body = request_body(group, "s", [(now, "first", 5, 1, 0, 0, 1), (now, "second", 6, 1, 1, 0, 1)])
+        body = request_body(group, "s", [{"timestamp": now, "message": m} for m in ("first", "second")])
         rejected = await client.put_log_events(group, "s", body)
         await asyncio.sleep(0)  # let the connection's callbacks run, as the sink would
         return gc.get_referrers(body), rejected

@@ -7,23 +7,25 @@ from collections import Counter
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shipper.sinks.cloudwatch.batch import chronological
+from shipper.sinks.cloudwatch.batch import Batch, EventQueue
 from shipper.sinks.cloudwatch.reconcile import row_for
 
 events = st.lists(st.tuples(st.integers(0, 6), st.sampled_from(["a", "b", "c"])), max_size=30)
 
 
-def as_events(pairs: list[tuple[int, str]], block: int) -> list:
-    return [(ts, message, len(message), block, index, 0, 1) for index, (ts, message) in enumerate(pairs)]
+def as_batch(pairs: list[tuple[int, str]], block: int) -> Batch:
+    queue = EventQueue()
+    queue.add([ts * 1_000_000 for ts, _ in pairs], [message for _, message in pairs], block, 0, 1, 1024)
+    return queue.take()
 
 
 @given(events, events.filter(bool))
 def test_the_overlap_is_every_earlier_event_from_the_batchs_first_millisecond_on_that_the_batch_repeats(
         earlier, current):
-    previous = chronological(as_events(earlier, 1))
-    batch = as_events(current, 2)
+    previous = as_batch(earlier, 1).chronological() if earlier else []
+    batch = as_batch(current, 2)
 
-    row = row_for("g", "s", batch, chronological(batch), previous)
+    row = row_for("g", "s", batch, batch.chronological(), previous)
 
     low = min(ts for ts, _ in current)
     repeated = Counter((ts, m) for ts, m in earlier if ts >= low and (ts, m) in set(current))

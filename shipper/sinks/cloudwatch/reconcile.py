@@ -19,15 +19,11 @@ from operator import itemgetter
 
 import orjson
 
-from shipper.sinks.cloudwatch.batch import BLOCK, INDEX, MESSAGE, PART, TIMESTAMP, Event
+from shipper.sinks.cloudwatch.batch import Batch, Event, Place, event_time
 
-Place = tuple[int, int, int]  # (block, index, part) of an event in the spool
+_pair = itemgetter("timestamp", "message")
 TOO_OLD_MS = (14 * 24 - 1) * 3600 * 1000  # CloudWatch rejects events older than 14 days
 TOO_NEW_MS = (2 * 3600 - 60) * 1000  # ... and more than 2 hours in the future
-
-
-def place(event: Event) -> Place:
-    return (event[BLOCK], event[INDEX], event[PART])
 
 
 @dataclass
@@ -54,35 +50,35 @@ class BatchRow:
                    [tuple(item) for item in data["overlap"]])
 
 
-def row_for(group: str, stream: str, batch: list[Event], ordered: list[Event], previous: list[Event]) -> BatchRow:
-    """The ledger row of a batch, given in read order and `ordered` (chronological), and the
-    stream's previous batch (chronological).
+def row_for(group: str, stream: str, batch: Batch, ordered: list[Event], previous: list[Event]) -> BatchRow:
+    """The ledger row of a batch, given its events in `ordered` (chronological), and the stream's
+    previous batch (chronological).
 
     Events of the previous batch that share a millisecond and a text with this one are recorded:
     the check after a crash must find them in addition to this batch's own.
     """
-    row = BatchRow(group, stream, place(batch[0]), place(batch[-1]))
+    row = BatchRow(group, stream, batch.first, batch.last)
     if previous:
-        time_of = itemgetter(TIMESTAMP)
         # only the previous batch's tail can reach into this batch's range, and only its head back
-        reaching = previous[bisect_left(previous, time_of(ordered[0]), key=time_of):]
-        earlier = Counter(map(itemgetter(TIMESTAMP, MESSAGE), reaching))
+        reaching = previous[bisect_left(previous, event_time(ordered[0]), key=event_time):]
+        earlier = Counter(map(_pair, reaching))
         if earlier:
-            reached = ordered[:bisect_right(ordered, time_of(previous[-1]), key=time_of)]
-            wanted = set(map(itemgetter(TIMESTAMP, MESSAGE), reached))
+            reached = ordered[:bisect_right(ordered, event_time(previous[-1]), key=event_time)]
+            wanted = set(map(_pair, reached))
             row.overlap = [(ts, message, n) for (ts, message), n in earlier.items() if (ts, message) in wanted]
     return row
 
 
-def expected(batch: list[Event], row: BatchRow, now_ms: int | None = None) -> Counter:
-    """How many times each (timestamp, message) must be in the stream if the batch landed.
+def expected(events: list[Event], overlap: list[tuple[int, str, int]], now_ms: int | None = None) -> Counter:
+    """How many times each (timestamp, message) must be in the stream if the events landed, with
+    the `overlap` of their ledger row.
 
     Events CloudWatch would have refused for their age are left out: they are never there.
     """
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
     oldest, newest = now_ms - TOO_OLD_MS, now_ms + TOO_NEW_MS
-    want = Counter((e[TIMESTAMP], e[MESSAGE]) for e in batch if oldest <= e[TIMESTAMP] <= newest)
-    for ts, message, count in row.overlap:
+    want = Counter(pair for pair in map(_pair, events) if oldest <= pair[0] <= newest)
+    for ts, message, count in overlap:
         if (ts, message) in want:
             want[(ts, message)] += count
     return want

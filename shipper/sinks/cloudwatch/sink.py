@@ -14,7 +14,6 @@ import logging
 import time
 from collections import deque
 from collections.abc import Mapping
-from operator import countOf, itemgetter
 from typing import Any
 
 import orjson
@@ -25,18 +24,7 @@ from shipper.record import MESSAGE, TIMESTAMP, as_event
 from shipper.sinks.acks import AckTracker
 from shipper.sinks.base import Sink, count_sent
 from shipper.sinks.cloudwatch import reconcile
-from shipper.sinks.cloudwatch.batch import (
-    MAX_BATCH_BYTES,
-    MAX_BATCH_EVENTS,
-    PART,
-    SEGMENT,
-    SIZE,
-    Event,
-    block_events,
-    chronological,
-    request_body,
-    take_batch,
-)
+from shipper.sinks.cloudwatch.batch import Batch, Event, EventQueue, event_time, request_body
 from shipper.sinks.cloudwatch.client import CloudWatchLogs
 from shipper.sinks.cloudwatch.config import EVENT_OVERHEAD
 from shipper.sinks.cloudwatch.config import CloudWatchLogsSink as Options
@@ -62,16 +50,12 @@ class StreamQueue:
     def __init__(self, group: str, stream: str):
         self.group = group
         self.stream = stream
-        self.events: list[Event] = []  # batches leave from the front (take_batch)
-        self.size = 0
+        self.pending = EventQueue()
         self.since: float | None = None  # when the oldest waiting event was queued
         self.wake = asyncio.Event()
         self.task: asyncio.Task | None = None
         self.recovered: deque[BatchRow] = deque()  # rows of batches sent before a restart
         self.previous: list[Event] = []  # the last batch sent (its events may share a millisecond with the next)
-
-    def full(self) -> bool:
-        return len(self.events) >= MAX_BATCH_EVENTS or self.size >= MAX_BATCH_BYTES
 
 
 class CloudWatchLogsSink(Sink):
@@ -198,10 +182,7 @@ class CloudWatchLogsSink(Sink):
                  segment: int) -> tuple[int, int]:
         """Consecutive records' events onto their stream's queue, split or repaired as need be; returns
         (events, bytes)."""
-        events, size = block_events(timestamps_ns, messages, block_id, start, segment, self.options.max_event_size)
-        queue.events += events
-        queue.size += size + EVENT_OVERHEAD * len(events)
-        return len(events), size
+        return queue.pending.add(timestamps_ns, messages, block_id, start, segment, self.options.max_event_size)
 
     def _full(self) -> bool:
         return self._pending >= MAX_PENDING_EVENTS or self._pending_bytes >= MAX_PENDING_BYTES
@@ -235,7 +216,7 @@ class CloudWatchLogsSink(Sink):
     # -- one worker per stream --------------------------------------------------------------------
 
     async def _work(self, queue: StreamQueue) -> None:
-        while queue.events:
+        while queue.pending:
             if not self._due(queue):
                 queue.wake.clear()
                 wait = queue.since + self.options.batch_timeout - time.monotonic() if queue.since else None
@@ -247,23 +228,22 @@ class CloudWatchLogsSink(Sink):
                 queue.wake.clear()
                 await queue.wake.wait()
                 continue
-            queue.since = time.monotonic() if queue.events else None
+            queue.since = time.monotonic() if queue.pending else None
             await self._deliver(queue, batch, row)
-        queue.size = 0
         queue.since = None
 
     def _due(self, queue: StreamQueue) -> bool:
         return bool(
-            queue.full() or queue.recovered or self.draining
+            queue.pending.full() or queue.recovered or self.draining
             or (queue.since is not None and time.monotonic() - queue.since >= self.options.batch_timeout)
         )
 
-    def _next_batch(self, queue: StreamQueue) -> tuple[list[Event], BatchRow | None]:
+    def _next_batch(self, queue: StreamQueue) -> tuple[Batch | None, BatchRow | None]:
         """The next batch of the stream: as recorded before a restart if it was, else as many as fit."""
         self._awaiting_routing.discard(queue)
         while queue.recovered:
             row = queue.recovered[0]
-            head = reconcile.place(queue.events[0])
+            head = queue.pending.head()
             if head > row.last:
                 queue.recovered.popleft()  # its records were acknowledged
                 continue
@@ -274,51 +254,42 @@ class CloudWatchLogsSink(Sink):
                 break
             if (row.last[0], row.last[1]) >= tuple(self._routed):
                 self._awaiting_routing.add(queue)  # the rest of the batch is not read yet
-                return [], None
+                return None, None
             queue.recovered.popleft()
-            count = 0
-            for event in queue.events:
-                if reconcile.place(event) > row.last:
-                    break
-                count += 1
-            return self._pop(queue, count), row
-        return self._pop(queue, None), None
+            return queue.pending.take(queue.pending.count_through(row.last)), row
+        return queue.pending.take(), None
 
-    def _pop(self, queue: StreamQueue, count: int | None) -> list[Event]:
-        batch = take_batch(queue.events, count)
-        queue.size -= sum(map(itemgetter(SIZE), batch)) + EVENT_OVERHEAD * len(batch)
-        return batch
-
-    async def _deliver(self, queue: StreamQueue, batch: list[Event], row: BatchRow | None) -> None:
+    async def _deliver(self, queue: StreamQueue, batch: Batch, row: BatchRow | None) -> None:
         maybe_landed = row is not None
-        events = chronological(batch)
+        events = batch.chronological()
         if row is None:
             row = reconcile.row_for(queue.group, queue.stream, batch, events, queue.previous)
             self.spool.save_sink_state(self.id, row.key, row.encode())
             self.tracker.forget_when_acked(row.last[0], row.last[1], row.key)
         if not row.landed:
             try:
-                await self._put(queue, events, row, maybe_landed)
+                await self._put(queue, events, row.overlap, maybe_landed)
             except InvalidBatch:
                 await self._bisect(queue, events)
-        self._finish(queue, events, row)
+        self._finish(queue, batch, events, row)
 
-    def _finish(self, queue: StreamQueue, batch: list[Event], row: BatchRow) -> None:
-        """The batch (chronological) is in CloudWatch, or refused event by event and counted: acknowledge it."""
-        queue.previous = batch
-        size = sum(map(itemgetter(SIZE), batch))
+    def _finish(self, queue: StreamQueue, batch: Batch, events: list[Event], row: BatchRow) -> None:
+        """The batch is in CloudWatch, or refused event by event and counted: acknowledge it."""
+        queue.previous = events
         self._pending -= len(batch)
-        self._pending_bytes -= size
+        self._pending_bytes -= batch.size
         self._room.set()
-        count_sent(self, countOf(map(itemgetter(PART), batch), 0), size)  # a split record counts once
-        self._billed.inc(size + EVENT_OVERHEAD * len(batch))
+        count_sent(self, batch.records, batch.size)  # a split record counts once
+        self._billed.inc(batch.size + EVENT_OVERHEAD * len(batch))
         row.landed = True
-        self.tracker.done(map(itemgetter(SEGMENT), batch))
+        self.tracker.done(batch.segments())
         if not self.tracker.forgotten(row.key):
             self.spool.save_sink_state(self.id, row.key, row.encode())
 
-    async def _put(self, queue: StreamQueue, events: list[Event], row: BatchRow, maybe_landed: bool) -> None:
-        """Send until CloudWatch has the batch (or says it already had it)."""
+    async def _put(self, queue: StreamQueue, events: list[Event], overlap: list[tuple[int, str, int]],
+                   maybe_landed: bool) -> None:
+        """Send until CloudWatch has the events (or says it already had them); `overlap` is what their
+        ledger row says the stream's previous batch shares with them."""
         state = {"maybe_landed": maybe_landed, "timed_out": False}
         async for attempt in retrying(self._sleep, self._on_retry):
             with attempt:
@@ -326,7 +297,7 @@ class CloudWatchLogsSink(Sink):
                     await asyncio.sleep(self.options.request_timeout)
                     state["timed_out"] = False
                 async with self._requests:
-                    if state["maybe_landed"] and await self._already_there(queue, events, row):
+                    if state["maybe_landed"] and await self._already_there(queue, events, overlap):
                         log.info("%s: a batch of %d events for %s/%s had landed before; not sending it again",
                                  self.id, len(events), queue.group, queue.stream)
                         self.mark_ready()
@@ -340,7 +311,7 @@ class CloudWatchLogsSink(Sink):
                         raise
                 self.mark_ready()
                 self._count_rejected(rejected, len(events))
-                self.observe_latency([events[i][TIMESTAMP] / 1000 for i in (0, len(events) // 2, -1)])
+                self.observe_latency([event_time(events[i]) / 1000 for i in (0, len(events) // 2, -1)])
                 return
 
     async def _send(self, queue: StreamQueue, events: list[Event]) -> dict[str, Any]:
@@ -379,8 +350,9 @@ class CloudWatchLogsSink(Sink):
         except Exception as error:
             raise Retryable(classify(error), error) from error
 
-    async def _already_there(self, queue: StreamQueue, events: list[Event], row: BatchRow) -> bool:
-        want = reconcile.expected(events, row)
+    async def _already_there(self, queue: StreamQueue, events: list[Event],
+                             overlap: list[tuple[int, str, int]]) -> bool:
+        want = reconcile.expected(events, overlap)
         if not want:
             return True
         low = min(ts for ts, _ in want)
@@ -402,9 +374,8 @@ class CloudWatchLogsSink(Sink):
             return
         middle = len(events) // 2
         for half in (events[:middle], events[middle:]):
-            row = reconcile.BatchRow(queue.group, queue.stream, reconcile.place(half[0]), reconcile.place(half[-1]))
             try:
-                await self._put(queue, half, row, maybe_landed=False)
+                await self._put(queue, half, [], maybe_landed=False)
             except InvalidBatch:
                 await self._bisect(queue, half)
 
