@@ -42,6 +42,10 @@ def test_a_record_lacking_a_template_field_goes_to_the_fallback_name_and_is_coun
 def test_names_are_rendered_per_record_only_when_a_record_carries_a_field_the_templates_use():
     by_stream = Namer("/g", "{stream}", "/f", "f")
 
-    assert not namer().per_record([{"stream": "stdout"}])
+    stdout = {"stream": "stdout"}
+
+    assert not namer().per_record([stdout] * 3) and not namer().per_record([stdout, {"stream": "stderr"}])
+    assert by_stream.per_record([stdout] * 3)  # one mapping shared by the whole block
     assert by_stream.per_record([None, {"stream": "stderr"}])
+    assert not by_stream.per_record([None] * 3)
     assert by_stream.name({}, (0, "m", {"stream": "stderr"})) == ("/g", "stderr")

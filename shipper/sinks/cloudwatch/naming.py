@@ -54,7 +54,10 @@ class Namer:
         roots = self._roots
         if not roots or "message" in roots:
             return bool(roots)
-        distinct = dict(zip(map(id, fields), fields, strict=True)).values()  # shared mappings: test each once
+        if fields and fields.count(fields[0]) == len(fields):  # the usual block: one mapping (by identity, fast)
+            distinct = fields[:1]
+        else:
+            distinct = dict(zip(map(id, fields), fields, strict=True)).values()  # shared mappings: test each once
         return any(mapping and not roots.isdisjoint(mapping) for mapping in distinct)
 
     def name(self, common: Mapping[str, Any], record: Record) -> tuple[str, str]:
