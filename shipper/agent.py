@@ -12,6 +12,7 @@ import contextlib
 import gc
 import importlib
 import logging
+import resource
 import signal
 import socket
 import sqlite3
@@ -45,6 +46,7 @@ SINK_TYPES = {  # imported when configured: the AWS SDK alone adds most of a sec
 EXIT_FORCED = 130
 EXIT_SPOOL_UNAVAILABLE = 75  # EX_TEMPFAIL: the spool cannot be opened now; a restart later may succeed
 GC_THRESHOLD = 20_000  # allocations between young collections (Python's default is 700)
+OPEN_FILES_WANTED = 1_048_576  # when the hard limit is unlimited (the kernel's usual nr_open)
 RESTART_DELAY = (0.5, 30.0)  # a component that crashed is restarted after this backoff range
 
 
@@ -59,6 +61,21 @@ def _settle_heap() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(GC_THRESHOLD, 20, 20)
+
+
+def _raise_open_files_limit() -> None:
+    """A node can hold thousands of log files, each kept open while tailed: lift the soft limit on
+    open files to the hard one (systemd and many shells start services with a soft limit of 1,024)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = OPEN_FILES_WANTED if hard == resource.RLIM_INFINITY else hard
+    if soft == resource.RLIM_INFINITY or soft >= wanted:
+        return
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    except (ValueError, OSError) as error:
+        log.warning("open files stay limited to %d (raising the limit to %d failed: %s)", soft, wanted, error)
+        return
+    log.info("open files limit raised from %d to %d", soft, wanted)
 
 
 def _report_failure(name: str, error: Exception, delay: float) -> None:
@@ -94,6 +111,7 @@ class Agent:
 
     async def run(self) -> int:
         self._install_signal_handlers()
+        _raise_open_files_limit()
         try:
             self.spool = Spool.open(self.config.data_dir, self.config.buffer.max_size)
         except (SpoolUnavailable, OSError) as error:

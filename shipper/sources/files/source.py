@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import os
 import stat
@@ -215,7 +216,7 @@ class FileSource(Source):
         try:
             fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         except OSError as error:
-            self._skip(path, type(error).__name__)
+            self._skip(path, _reason(error), error.strerror)
             return
         if FileIdentity.of(os.fstat(fd)) != identity:  # replaced between stat and open: next round
             os.close(fd)
@@ -266,12 +267,12 @@ class FileSource(Source):
             return status.st_size
         return 0
 
-    def _skip(self, path: str, reason: str) -> None:
+    def _skip(self, path: str, reason: str, detail: str | None = None) -> None:
         """Count and report a path that cannot be read; it is tried again at every discovery."""
         if (path, reason) not in self._skipped:  # warn once, not once per discovery round
             self._skipped.add((path, reason))
             self.count_error("discover", reason)
-            log.warning("skipping %s: %s", path, reason)
+            log.warning("skipping %s: %s%s", path, reason, f" ({detail})" if detail else "")
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -371,3 +372,9 @@ class FileSource(Source):
         tailed.close()
         del self.files[tailed.identity]
         self.finished(tailed)
+
+
+def _reason(error: OSError) -> str:
+    """`PermissionError` and its kin by name; a bare OSError by its errno (EMFILE: out of open files)."""
+    name = type(error).__name__
+    return errno.errorcode.get(error.errno or 0, name) if name == "OSError" else name
