@@ -21,6 +21,7 @@ import orjson
 
 from shipper.sinks.cloudwatch.batch import Batch, Event, Place, event_time
 
+Overlap = list[tuple[int, str, int]]  # (timestamp, message, times) of earlier events a batch's range holds
 _pair = itemgetter("timestamp", "message")
 TOO_OLD_MS = (14 * 24 - 1) * 3600 * 1000  # CloudWatch rejects events older than 14 days
 TOO_NEW_MS = (2 * 3600 - 60) * 1000  # ... and more than 2 hours in the future
@@ -33,7 +34,7 @@ class BatchRow:
     first: Place
     last: Place
     landed: bool = False
-    overlap: list[tuple[int, str, int]] = field(default_factory=list)  # earlier events the range also holds
+    overlap: Overlap = field(default_factory=list)
 
     @property
     def key(self) -> str:
@@ -69,7 +70,7 @@ def row_for(group: str, stream: str, batch: Batch, ordered: list[Event], previou
     return row
 
 
-def expected(events: list[Event], overlap: list[tuple[int, str, int]], now_ms: int | None = None) -> Counter:
+def expected(events: list[Event], overlap: Overlap, now_ms: int | None = None) -> Counter:
     """How many times each (timestamp, message) must be in the stream if the events landed, with
     the `overlap` of their ledger row.
 

@@ -29,7 +29,7 @@ from shipper.sinks.cloudwatch.client import CloudWatchLogs
 from shipper.sinks.cloudwatch.config import EVENT_OVERHEAD
 from shipper.sinks.cloudwatch.config import CloudWatchLogsSink as Options
 from shipper.sinks.cloudwatch.naming import Namer
-from shipper.sinks.cloudwatch.reconcile import BatchRow
+from shipper.sinks.cloudwatch.reconcile import BatchRow, Overlap
 from shipper.sinks.cloudwatch.retry import Failure, Retryable, classify, error_code, retrying
 
 log = logging.getLogger(__name__)
@@ -161,7 +161,7 @@ class CloudWatchLogsSink(Sink):
         start = block.start
         stamps = block.timestamps[start:] if start else block.timestamps
         texts = block.messages[start:] if start else block.messages
-        return self._enqueue(queue, stamps, texts, block.id, start, segment)
+        return queue.pending.add(stamps, texts, block.id, start, segment, self.options.max_event_size)
 
     def _route_each(self, block: StoredBlock, segment: int, touched: set[StreamQueue],
                     per_record: bool) -> tuple[int, int]:
@@ -172,17 +172,12 @@ class CloudWatchLogsSink(Sink):
         for index, record in enumerate(records, start=block.start):
             queue = self._queue_for(block.common, record, 1) if block_queue is None else block_queue
             message = record[MESSAGE] if self.options.encoding == "text" else self._json_message(block.common, record)
-            produced, size = self._enqueue(queue, [record[TIMESTAMP]], [message], block.id, index, segment)
+            produced, size = queue.pending.add([record[TIMESTAMP]], [message], block.id, index, segment,
+                                               self.options.max_event_size)
             events += produced
             size_total += size
             touched.add(queue)
         return events, size_total
-
-    def _enqueue(self, queue: StreamQueue, timestamps_ns: list[int], messages: list[str], block_id: int, start: int,
-                 segment: int) -> tuple[int, int]:
-        """Consecutive records' events onto their stream's queue, split or repaired as need be; returns
-        (events, bytes)."""
-        return queue.pending.add(timestamps_ns, messages, block_id, start, segment, self.options.max_event_size)
 
     def _full(self) -> bool:
         return self._pending >= MAX_PENDING_EVENTS or self._pending_bytes >= MAX_PENDING_BYTES
@@ -286,8 +281,7 @@ class CloudWatchLogsSink(Sink):
         if not self.tracker.forgotten(row.key):
             self.spool.save_sink_state(self.id, row.key, row.encode())
 
-    async def _put(self, queue: StreamQueue, events: list[Event], overlap: list[tuple[int, str, int]],
-                   maybe_landed: bool) -> None:
+    async def _put(self, queue: StreamQueue, events: list[Event], overlap: Overlap, maybe_landed: bool) -> None:
         """Send until CloudWatch has the events (or says it already had them); `overlap` is what their
         ledger row says the stream's previous batch shares with them."""
         state = {"maybe_landed": maybe_landed, "timed_out": False}
@@ -350,8 +344,7 @@ class CloudWatchLogsSink(Sink):
         except Exception as error:
             raise Retryable(classify(error), error) from error
 
-    async def _already_there(self, queue: StreamQueue, events: list[Event],
-                             overlap: list[tuple[int, str, int]]) -> bool:
+    async def _already_there(self, queue: StreamQueue, events: list[Event], overlap: Overlap) -> bool:
         want = reconcile.expected(events, overlap)
         if not want:
             return True
