@@ -1,25 +1,44 @@
 # The two commands a newcomer needs: `make demo` (see it work) and `make test` (prove it works).
+# Each installs what it needs first: Debian packages (scripts/system-packages.sh: apt-get as root,
+# otherwise the exact command to run), the Python venv, and LocalStack in a venv of its own.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install test lint demo clean
+.PHONY: install system-packages-demo system-packages-test localstack test lint demo clean
 
-$(BIN)/shipper: pyproject.toml
+system-packages-demo:
+	@bash scripts/system-packages.sh demo
+
+system-packages-test:
+	@bash scripts/system-packages.sh test
+
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev,journald,kubernetes]'
+
+# The demo runs with the base install and the Kubernetes extra (no compiler needed);
+# the tests also build the journald extra (systemd-python) and take the test tools.
+$(VENV)/.demo-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[demo,kubernetes]'
 	touch $@
 
-install: $(BIN)/shipper
+$(VENV)/.test-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev,demo,journald,kubernetes]'
+	touch $@ $(VENV)/.demo-installed
+
+install: system-packages-test $(VENV)/.test-installed
+
+localstack:
+	@bash localstack/install.sh
 
 lint: install
 	$(BIN)/ruff check shipper tests demo bench peers
 
-test: install lint
+test: install localstack lint
 	$(BIN)/pytest -q
 
-demo: install
+demo: system-packages-demo $(VENV)/.demo-installed localstack
 	$(BIN)/python -m demo
 
 clean:

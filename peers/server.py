@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 import threading
 from typing import Self
 
@@ -24,8 +25,10 @@ class ThreadedServer:
     async def on_start(self) -> None:
         """Set up what the handlers need, on the server's loop."""
 
-    def start(self, port: int = 0) -> Self:
+    def start(self, port: int = 0, tls: ssl.SSLContext | None = None) -> Self:
+        """Serve on `port` (0: any free one), over TLS with the `tls` server context if given."""
         self._port = port
+        self._tls = tls
         self._thread.start()
         if not self._started.wait(10):
             raise RuntimeError(f"{type(self).__name__} did not start")
@@ -47,7 +50,7 @@ class ThreadedServer:
         self.routes(app)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", self._port)
+        site = web.TCPSite(runner, "127.0.0.1", self._port, ssl_context=self._tls)
         await site.start()
         port = site._server.sockets[0].getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}"
+        self.url = f"{'https' if self._tls else 'http'}://127.0.0.1:{port}"

@@ -21,10 +21,12 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from shipper.buffer.lock import DataDirLock, DataDirLocked
 from shipper.buffer.spool import Spool, SpoolUnavailable
 from shipper.config.errors import ConfigError
 from shipper.config.load import load_config
 from shipper.config.model import AgentConfig
+from shipper.config.preflight import environment_issues
 from shipper.observe import metrics
 from shipper.observe.logs import setup_logging
 from shipper.sinks.base import Sink
@@ -45,6 +47,7 @@ SINK_TYPES = {  # imported when configured: the AWS SDK alone adds most of a sec
 }
 EXIT_FORCED = 130
 EXIT_SPOOL_UNAVAILABLE = 75  # EX_TEMPFAIL: the spool cannot be opened now; a restart later may succeed
+EXIT_ENVIRONMENT = 75  # the machine lacks what the configuration needs (a file, a port, the data dir's lock)
 GC_THRESHOLD = 20_000  # allocations between young collections (Python's default is 700)
 OPEN_FILES_WANTED = 1_048_576  # when the hard limit is unlimited (the kernel's usual nr_open)
 RESTART_DELAY = (0.5, 30.0)  # a component that crashed is restarted after this backoff range
@@ -76,6 +79,16 @@ def _raise_open_files_limit() -> None:
         log.warning("open files stay limited to %d (raising the limit to %d failed: %s)", soft, wanted, error)
         return
     log.info("open files limit raised from %d to %d", soft, wanted)
+
+
+class StartFailed(Exception):
+    """A component could not start; the message names it and the cause."""
+
+
+def _describe(error: BaseException) -> str:
+    """An error as one line for the user: its own message, or its kind when it has none."""
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
 
 
 def _report_failure(name: str, error: Exception, delay: float) -> None:
@@ -110,24 +123,52 @@ class Agent:
         self._api: Any = None
 
     async def run(self) -> int:
+        """Run until a stop; every failure to start is one line naming its cause and an exit code
+        (EXIT_ENVIRONMENT: the machine lacks something the configuration needs), never a traceback."""
         self._install_signal_handlers()
         _raise_open_files_limit()
+        issues = environment_issues(self.config, api_port=False)  # the port is found busy when bound
+        if issues:
+            log.error("cannot start: %s", "; ".join(map(str, issues)))
+            return EXIT_ENVIRONMENT
+        try:
+            lock = DataDirLock.acquire(self.config.data_dir)
+        except (DataDirLocked, OSError) as error:
+            log.error("cannot start: %s", error)
+            return EXIT_ENVIRONMENT
+        try:
+            return await self._run_locked()
+        finally:
+            lock.release()
+
+    async def _run_locked(self) -> int:
         try:
             self.spool = Spool.open(self.config.data_dir, self.config.buffer.max_size)
         except (SpoolUnavailable, OSError) as error:
             log.error("%s; nothing was read or sent, and the spool is kept as it is", error)
             return EXIT_SPOOL_UNAVAILABLE
         try:
-            sinks = await self._make_sinks(self.config.sinks)
+            sinks: list[Sink] = []
+            try:
+                sinks = await self._make_sinks(self.config.sinks)
+                await self._start_api()
+            except StartFailed as error:
+                log.error("cannot start: %s; nothing was read or sent", error)
+                for sink in sinks:
+                    with contextlib.suppress(Exception):
+                        await sink.close()
+                return EXIT_ENVIRONMENT
             _settle_heap()
             self.spool.attach_sinks({sink_id: o.inputs for sink_id, o in self.config.sinks.items()})
             self._start_sinks(sinks)
             self._start_sources(self.config.sources)
-            await self._start_api()
             try:
                 log.info("running %d source(s) and %d sink(s)", len(self.sources), len(self.sinks))
                 while await self._next_request() == "reload":
-                    await self._reload()
+                    try:
+                        await self._reload()
+                    except Exception:  # a bug of ours: report it, never let a reload take the agent down
+                        log.exception("SIGHUP: the reload failed; components may run with the old configuration")
                 return await self._shutdown()
             finally:
                 if self._api is not None:
@@ -138,9 +179,21 @@ class Agent:
     # -- components ------------------------------------------------------------------------------
 
     async def _make_sinks(self, options: dict[str, Any]) -> list[Sink]:
-        sinks = [sink_class(o.type)(sink_id, o, self.spool) for sink_id, o in options.items()]
-        for sink in sinks:
-            await sink.open()
+        """Make and open the sinks, or none of them: StartFailed names the one that failed and why."""
+        sinks: list[Sink] = []
+        try:
+            for sink_id, o in options.items():
+                try:
+                    sink = sink_class(o.type)(sink_id, o, self.spool)
+                    await sink.open()
+                except Exception as error:
+                    raise StartFailed(f"sink {sink_id}: {_describe(error)}") from error
+                sinks.append(sink)
+        except StartFailed:
+            for sink in sinks:
+                with contextlib.suppress(Exception):
+                    await sink.close()
+            raise
         return sinks
 
     def _start_sinks(self, sinks: list[Sink]) -> None:
@@ -175,8 +228,12 @@ class Agent:
         if self.config.api is not None:
             from shipper.observe.api import Api  # aiohttp's server, imported only when configured
 
-            self._api = Api(self.config.api.address, self.spool, lambda: [r.component for r in self.sinks.values()])
-            await self._api.start()
+            api = Api(self.config.api.address, self.spool, lambda: [r.component for r in self.sinks.values()])
+            try:
+                await api.start()
+            except OSError as error:
+                raise StartFailed(f"api.address {self.config.api.address}: {_describe(error)}") from error
+            self._api = api
 
     async def _stop_sources(self, ids: Iterable[str], deadline: float) -> None:
         stopping = [self.sources.pop(source_id) for source_id in ids]
@@ -207,7 +264,10 @@ class Agent:
 
     async def _reload(self) -> None:
         """Apply the configuration file again: components added, removed or changed; spool and
-        checkpoints kept. An invalid file, or one that moves data_dir, is refused and nothing changes."""
+        checkpoints kept. An invalid file, or one that moves data_dir, is refused and nothing changes.
+        Parked streams are tried again at once either way: the operator may have fixed their cause."""
+        for running in self.sinks.values():
+            running.component.retry_parked()
         try:
             new = load_config(self.config_path) if self.config_path else None
         except ConfigError as error:
@@ -218,13 +278,22 @@ class Agent:
         if new.data_dir != self.config.data_dir:
             log.error("SIGHUP: data_dir cannot change while running (restart to move the spool); nothing reloaded")
             return
+        issues = environment_issues(new, api_port=False, data_dir=False)
+        if issues:
+            log.error("SIGHUP: the new configuration is refused, the running one stays: %s",
+                      "; ".join(map(str, issues)))
+            return
         old = self.config
         sink_changes = _changes(old.sinks, new.sinks)
         source_changes = _changes(old.sources, new.sources)
+        try:  # made before anything stops: a sink that cannot start leaves the running ones as they are
+            sinks = await self._make_sinks({i: new.sinks[i] for i in sink_changes.new})
+        except StartFailed as error:
+            log.error("SIGHUP: the new configuration is refused, the running one stays: %s", error)
+            return
         deadline = time.monotonic() + new.shutdown_timeout
         await self._stop_sources(source_changes.gone, deadline)
         await self._stop_sinks(sink_changes.gone)
-        sinks = await self._make_sinks({i: new.sinks[i] for i in sink_changes.new})
         self.spool.attach_sinks({sink_id: o.inputs for sink_id, o in new.sinks.items()})
         self._start_sinks(sinks)
         self._start_sources({i: new.sources[i] for i in source_changes.new})
@@ -235,7 +304,10 @@ class Agent:
             if self._api is not None:
                 await self._api.stop()
                 self._api = None
-            await self._start_api()
+            try:
+                await self._start_api()
+            except StartFailed as error:
+                log.error("SIGHUP: %s; the API stays off until the next reload or restart", error)
         log.info("SIGHUP: configuration reloaded; sources %s, sinks %s", source_changes, sink_changes)
 
     async def _shutdown(self) -> int:

@@ -13,6 +13,7 @@ from shipper.config.model import AgentConfig
 from shipper.observe.logs import setup_logging
 
 EXIT_CONFIG = 2
+ENVIRONMENT_PROBLEMS = "problem(s) that `shipper run` would meet on this machine"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,6 +55,12 @@ def _load(path: str) -> AgentConfig | None:
 def _check(args: argparse.Namespace) -> int:
     config = _load(args.config)
     if config is None:
+        return EXIT_CONFIG
+    from shipper.config.preflight import environment_issues
+
+    issues = environment_issues(config)
+    if issues:
+        print(ConfigError(args.config, issues, ENVIRONMENT_PROBLEMS).render(), file=sys.stderr)
         return EXIT_CONFIG
     print(describe_pipeline(config))
     return 0

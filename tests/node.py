@@ -75,3 +75,10 @@ class KubeletWriter(threading.Thread):
             old.unlink()
         for gz in sorted(self.pod_dir.glob("0.log.*.gz"))[:-1]:
             gz.unlink()
+
+
+def write_cri(pod_dir: Path, lines: list[str], stream: str = "stdout") -> None:
+    """Whole CRI lines stamped now, appended to the pod's 0.log."""
+    with open(pod_dir / "0.log", "a") as log:
+        for line in lines:
+            log.write(f"{cri_time(time.time_ns())} {stream} F {line}\n")

@@ -12,13 +12,21 @@ Why columns and not one JSON array of records: a sink decodes a block of 10,000 
 flat lists (integers and strings) instead of 10,000 lists and 10,000 dicts, and the few mappings
 every record of a container log shares (`{"stream": "stdout"}`) are stored and decoded once. It
 halves what reading the spool costs the CloudWatch sink.
+
+Storing is total (`encode_total`): a record that cannot be stored as it is (a time outside 64-bit
+nanoseconds, a JSON value nested deeper than the encoder goes, an integer beyond 64 bits, text that
+is not valid Unicode) is repaired and counted, never refused: its time becomes the read time, an
+unstorable field value its JSON text, bad text its U+FFFD-replaced form. One bad line must never stop
+the file, or the source, it came from.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 from array import array
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
@@ -29,6 +37,8 @@ from shipper.record import FIELDS, MESSAGE, TIMESTAMP, Record
 
 _TIMESTAMP, _MESSAGE, _FIELDS = itemgetter(TIMESTAMP), itemgetter(MESSAGE), itemgetter(FIELDS)
 _SWAP = sys.byteorder == "big"  # the file is the same on every machine: little-endian on disk
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+Repairs = Counter  # kind of repair -> records repaired
 
 
 @dataclass(slots=True)
@@ -56,6 +66,76 @@ def encode(records: Sequence[Record]) -> Columns:
     values = orjson.dumps(list(distinct.values()))
     refs = _to_bytes(array("I", list(map(number.__getitem__, ids))))
     return Columns(timestamps, messages, values, refs)
+
+
+def encode_total(records: Sequence[Record], now_ns: int) -> tuple[Columns, Repairs]:
+    """`encode`, repairing (and counting) the records that cannot be stored as they are."""
+    try:
+        return encode(records), Counter()
+    except (OverflowError, TypeError, ValueError):  # orjson's errors are TypeErrors and ValueErrors
+        repaired, repairs = repair(records, now_ns)
+        return encode(repaired), repairs
+
+
+def repair(records: Sequence[Record], now_ns: int) -> tuple[list[Record], Repairs]:
+    """Records every part of which `encode` can store; mappings shared by records stay shared."""
+    repairs: Repairs = Counter()
+    mappings: dict[int, Any] = {}
+    out: list[Record] = []
+    for timestamp, message, fields in records:
+        if type(timestamp) is not int or not INT64_MIN <= timestamp <= INT64_MAX:
+            timestamp = now_ns
+            repairs["timestamp_out_of_range"] += 1
+        if not _storable_text(message):
+            message = storable_text(message)
+            repairs["unstorable_text"] += 1
+        if fields is not None:
+            if id(fields) not in mappings:
+                mappings[id(fields)] = fields if _storable(fields) else storable_mapping(fields)
+            if mappings[id(fields)] is not fields:
+                repairs["unstorable_value"] += 1
+                fields = mappings[id(fields)]
+        out.append((timestamp, message, fields))
+    return out, repairs
+
+
+def storable_mapping(mapping: Any) -> dict[str, Any]:
+    """`mapping` with every key and value JSON can store; any other value as its JSON text."""
+    if not isinstance(mapping, Mapping):
+        return {"value": _text_form(mapping)}
+    return {storable_text(key): value if _storable(value) else _text_form(value) for key, value in mapping.items()}
+
+
+def storable_text(value: Any) -> str:
+    if not isinstance(value, str):
+        return _text_form(value)
+    return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+
+
+def _storable_text(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates (Python's json and systemd-python let them through)
+        return False
+    return True
+
+
+def _storable(value: Any) -> bool:
+    try:
+        orjson.dumps(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _text_form(value: Any) -> str:
+    """JSON text of any value (ASCII, so always storable); a marker when even that is impossible."""
+    try:
+        return json.dumps(value, default=repr)
+    except (RecursionError, ValueError, TypeError):
+        return f"<{type(value).__name__} that cannot be stored>"
 
 
 def decode(columns: Columns) -> tuple[list[int], list[str], list[Any]]:

@@ -20,12 +20,13 @@ class ConfigIssue:
 class ConfigError(Exception):
     """One or more problems in a configuration file; nothing has been started."""
 
-    def __init__(self, source: str, issues: list[ConfigIssue]):
+    def __init__(self, source: str, issues: list[ConfigIssue], what: str = "configuration error(s)"):
         self.source = source
         self.issues = issues
+        self.what = what
         super().__init__(self.render())
 
     def render(self) -> str:
-        lines = [f"{self.source}: {len(self.issues)} configuration error(s)"]
+        lines = [f"{self.source}: {len(self.issues)} {self.what}"]
         lines += [f"  {issue}" for issue in self.issues]
         return "\n".join(lines)

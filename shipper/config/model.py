@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from shipper.config.base import Options, SinkOptions
+from shipper.config.base import Options, SinkOptions, readable_file_problem
 from shipper.config.units import Address, ByteSize, Duration
 from shipper.sinks.cloudwatch.config import CloudWatchLogsSink
 from shipper.sinks.syslog.config import SyslogSink
@@ -58,6 +58,12 @@ class TailOptions(Options):
     max_line_size: ByteSize = Field(
         256 * 1024, ge=1024, description="Longer lines are split into pieces of this size (counted), never dropped."
     )
+    max_pending_bytes: ByteSize = Field(
+        16 * 1024 * 1024, ge=64 * 1024,
+        description="Most bytes of incomplete records (CRI `P` fragments, docker partial lines, open multi-line "
+        "groups) the source holds in memory over all its files; beyond it, the oldest are shipped as they stand "
+        "(counted as `pending_flushed`), never dropped.",
+    )
     read_block_size: ByteSize = Field(
         1024 * 1024, ge=4096, description="Bytes read from a file per spool transaction."
     )
@@ -95,6 +101,10 @@ class KubernetesApiOptions(Options):
     )
     exclude_labels: list[str] = Field(default_factory=list, description="Pod label keys not copied onto records.")
 
+    def environment_issues(self) -> list[tuple[str, str]]:
+        problem = readable_file_problem(self.kubeconfig) if self.kubeconfig else None
+        return [("kubeconfig", problem)] if problem else []
+
 
 class KubernetesLogsSource(TailOptions):
     """Container logs written by the kubelet: CRI or docker json-file lines, detected per file."""
@@ -113,6 +123,9 @@ class KubernetesLogsSource(TailOptions):
     exclude_pod_labels: dict[str, str] = Field(
         default_factory=dict, description="Never pods with any of these labels (needs `api`)."
     )
+
+    def environment_issues(self) -> list[tuple[str, str]]:
+        return [(f"api.{key}", reason) for key, reason in self.api.environment_issues()] if self.api else []
 
     @model_validator(mode="after")
     def _labels_need_the_api(self) -> KubernetesLogsSource:

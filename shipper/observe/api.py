@@ -44,8 +44,13 @@ class Api:
         return web.json_response({"status": "ok"})  # answering at all proves the event loop runs
 
     async def readyz(self, request: web.Request) -> web.Response:
-        problems = {sink.id: sink.last_error or "not ready" for sink in self.sinks() if not sink.ready}
+        """503 while a sink cannot deliver or the spool is full. Parked streams are reported, but a
+        sink whose other streams deliver stays ready: the node is degraded, not stopped."""
+        sinks = self.sinks()
+        problems = {sink.id: sink.last_error or "not ready" for sink in sinks if not sink.ready}
         if self.spool.is_full:
             problems["spool"] = f"full ({self.spool.size} of {self.spool.max_size} bytes); sources are paused"
+        parked = {sink.id: streams for sink in sinks if (streams := sink.parked_streams())}
         status = 200 if not problems else 503
-        return web.json_response({"ready": not problems, "problems": problems}, status=status)
+        body = {"ready": not problems, "problems": problems, **({"parked": parked} if parked else {})}
+        return web.json_response(body, status=status)

@@ -41,6 +41,13 @@ events_without_api_metadata = Counter(
     "Records shipped with path metadata only: the API server was unreachable or the pod not known yet.", _COMPONENT,
 )
 spool_corrupt = Counter("shipper_spool_corrupt", "Spool files found corrupt at start and moved aside.")
+events_parked = Counter(
+    "shipper_events_parked", "Records moved to the parked area: their stream refuses them for now.", _COMPONENT,
+)
+streams_parked = Gauge(
+    "shipper_streams_parked", "Streams of a sink parked now (refused for a reason retrying soon will not fix).",
+    _COMPONENT,
+)
 
 api_calls = Counter(
     "shipper_api_calls", "Calls to a backend's API, by operation and result (`ok` or the error code).",

@@ -49,6 +49,9 @@ def status(config: AgentConfig, colour: bool) -> str:
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
     try:
         tables = [_sources(db, config), _sinks(db, config)]
+        parked = _parked(db)
+        if parked.rows:
+            tables.append(parked)
     finally:
         db.close()
     return "\n\n".join(table.render(colour) for table in tables)
@@ -90,6 +93,18 @@ def _sinks(db: sqlite3.Connection, config: AgentConfig) -> Table:
         rows.append([sink_id, options.type, str(count), _bytes(size), age, error])
         colours.append(RED if error != "-" else (YELLOW if count else GREEN))
     return Table("sinks", ["sink", "type", "backlog", "bytes", "oldest", "last error"], rows, colours)
+
+
+def _parked(db: sqlite3.Connection) -> Table:
+    """Streams a sink parked (refused for now): their records wait aside in the spool."""
+    try:
+        found = db.execute("SELECT sink, name, MIN(reason), SUM(count), SUM(bytes), MIN(created) FROM parked "
+                           "GROUP BY sink, name ORDER BY sink, MIN(id)").fetchall()
+    except sqlite3.OperationalError:  # a spool written before streams could be parked
+        found = []
+    rows = [[sink, name.replace("\t", "/"), str(count), _bytes(size), f"{time.time() - since:.0f}s", reason[:80]]
+            for sink, name, reason, count, size, since in found]
+    return Table("parked streams", ["sink", "stream", "records", "bytes", "since", "reason"], rows, [RED] * len(rows))
 
 
 def _readiness(config: AgentConfig) -> dict[str, str]:

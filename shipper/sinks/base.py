@@ -64,6 +64,13 @@ class Sink(ABC):
     def drain(self) -> None:
         self.draining = True
 
+    def retry_parked(self) -> None:  # noqa: B027 - only sinks that park streams have anything to retry
+        """Try parked streams again now (after a SIGHUP: the operator may have fixed the cause)."""
+
+    def parked_streams(self) -> dict[str, str]:
+        """Streams parked now and why; a sink that parks nothing has none."""
+        return {}
+
     async def close(self) -> None:  # noqa: B027 - most sinks hold nothing to release
         """Release connections; called once the sink has stopped running."""
 

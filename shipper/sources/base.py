@@ -1,13 +1,22 @@
-"""What every source shares: a stop request that is honoured between spool transactions."""
+"""What every source shares: commits to the spool that never refuse a record, counted repairs, and a
+stop request that is honoured between spool transactions."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from shipper.buffer.spool import Spool
 from shipper.observe import metrics
+from shipper.record import Block
+
+log = logging.getLogger(__name__)
+
+REPAIR_WARNING_INTERVAL = 10.0  # seconds between warnings about repaired records, per source
 
 
 class Source(ABC):
@@ -21,10 +30,26 @@ class Source(ABC):
         self.stopping = asyncio.Event()
         self.received_events = metrics.events_received.labels(source_id, self.type)
         self.received_bytes = metrics.bytes_received.labels(source_id, self.type)
+        self._warned_repairs_at = -REPAIR_WARNING_INTERVAL
 
     @abstractmethod
     async def run(self) -> None:
         """Read until `stopping` is set; every read is committed to the spool with its checkpoint."""
+
+    async def commit(self, block: Block | None, checkpoints: Mapping[str, bytes | None], where: str = "") -> None:
+        """Store `block` with the checkpoints after it, in one transaction. Records the spool cannot
+        store as they are come back repaired: counted by kind, and named (`where`: a file and offset)
+        in a warning at most every REPAIR_WARNING_INTERVAL seconds."""
+        repairs = await self.spool.append(block, checkpoints, source=self.id)
+        if not repairs:
+            return
+        for kind, count in repairs.items():
+            self.count_anomaly(kind, count)
+        now = time.monotonic()
+        if now - self._warned_repairs_at >= REPAIR_WARNING_INTERVAL:
+            self._warned_repairs_at = now
+            kinds = ", ".join(f"{count} {kind.replace('_', ' ')}" for kind, count in repairs.items())
+            log.warning("%s: stored records repaired (%s)%s", self.id, kinds, f" from {where}" if where else "")
 
     def stop(self) -> None:
         self.stopping.set()

@@ -15,7 +15,7 @@ import pytest
 from peers.fault_proxy import FaultProxy
 from tests.agent_process import AgentProcess, http_get, wait_for, with_api
 from tests.cloudwatch import agent_config, arrived, count_arrived, groups, logs_client, unique_prefix
-from tests.node import KubeletWriter, cri_time, make_pod
+from tests.node import KubeletWriter, make_pod, write_cri
 
 pytestmark = pytest.mark.localstack
 
@@ -174,7 +174,7 @@ def test_access_denied_keeps_the_records_and_delivers_them_once_access_returns(t
     agent = AgentProcess(cfg, stdout=subprocess.DEVNULL)
     write_cri(pod_dir, [f"line {i}" for i in range(100)])
 
-    wait_for(lambda: "not ready: forbidden: AccessDeniedException" in agent.log(), 30, "the sink to report it")
+    wait_for(lambda: "not ready: refused: AccessDeniedException" in agent.log(), 30, "the sink to report it")
     status, body = http_get(f"{api}/readyz")
     assert status == 503 and "AccessDeniedException" in body
     assert http_get(f"{api}/healthz")[0] == 200
@@ -250,8 +250,3 @@ def test_irsa_web_identity_token_is_exchanged_at_sts_and_delivers(tmp_path, loca
     assert proxy.seen["AssumeRoleWithWebIdentity"] >= 1
     assert arrived(client, prefix) == {(f"{prefix}/shop", "web-0.app"): ["via irsa"]}
 
-
-def write_cri(pod_dir: Path, lines: list[str], stream: str = "stdout") -> None:
-    with open(pod_dir / "0.log", "a") as log:
-        for line in lines:
-            log.write(f"{cri_time(time.time_ns())} {stream} F {line}\n")

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import ssl
 import subprocess
 import time
 
 import pytest
 
 from peers.fake_cloudwatch import FakeCloudWatch
-from tests.agent_process import AgentProcess, wait_for
+from peers.pki import CertificateAuthority
+from tests.agent_process import AgentProcess, http_get, spooled_messages, wait_for, with_api
 from tests.cloudwatch import agent_config
-from tests.node import cri_time, make_pod
+from tests.node import cri_time, make_pod, write_cri
 
 DAY_NS = 24 * 3600 * 10**9
 
@@ -63,3 +65,27 @@ def test_events_too_old_or_too_new_are_counted_acknowledged_and_not_retried(tmp_
     assert strict.streams[("/strict/shop", "web-0.app")] == [(now // 10**6, "current")]
     assert strict.calls["PutLogEvents"] <= 4  # one batch per 24 h span (+ creation retries), never a loop
     assert strict.violations == {}
+
+
+def test_an_endpoint_whose_certificate_fails_verification_makes_the_sink_not_ready_and_keeps_the_records(
+        tmp_path, aws_env):
+    # before: retried as a passing network fault while /readyz said ready
+    untrusted = CertificateAuthority(tmp_path / "untrusted-ca").issue("cloudwatch", ("127.0.0.1",))
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(untrusted.cert_file, untrusted.key_file)
+    endpoint = FakeCloudWatch().start(tls=tls)
+    try:
+        cfg = agent_config(tmp_path, endpoint.url, "/certs", [str(tmp_path / "containers" / "*.log")])
+        api = with_api(cfg)
+        write_cri(make_pod(tmp_path, "shop", "web-0"), ["kept 1", "kept 2"])
+        agent = AgentProcess(cfg, stdout=subprocess.DEVNULL)
+
+        wait_for(lambda: http_get(f"{api}/readyz")[0] == 503, 30, "/readyz not ready")
+        body = http_get(f"{api}/readyz")[1]
+        assert "untrusted" in body and "certificate" in body.lower()
+        assert endpoint.accepted == 0
+        assert agent.terminate(timeout=30) == 0
+    finally:
+        endpoint.stop()
+
+    assert [message for _, message in spooled_messages(tmp_path / "data")] == ["kept 1", "kept 2"]

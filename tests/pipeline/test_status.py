@@ -11,6 +11,7 @@ from pathlib import Path
 
 from peers.pki import CertificateAuthority
 from peers.rsyslog import Rsyslog
+from shipper.buffer.spool import Spool
 from tests.agent_process import AgentProcess, blocked_pipe, committed_offsets, wait_for, with_api, write_config
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -99,3 +100,19 @@ def test_in_a_terminal_status_is_coloured_and_its_columns_line_up(tmp_path):
     for column in ("type", "file", "offset", "size", "lag"):
         start = header.index(column)
         assert row[start] != " " and row[start - 1] == " ", f"column {column} is not aligned"
+
+
+def test_status_lists_parked_streams_with_their_records_and_reason(tmp_path):
+    cfg = config(tmp_path, {"type": "console"})
+    spool = Spool.open(tmp_path / "data", 64 * 1024 * 1024)
+    spool.attach_sinks({"out": ["app"]})
+    spool.park("out", "/eks/locked\tapp-0", "ResourceNotFoundException: no such group",
+               [{"timestamp": 1, "message": "a"}, {"timestamp": 2, "message": "b"}], [(1, 0), (1, 1)], 1024**2)
+    spool.close()
+
+    out = shipper_status(cfg)
+
+    parked = out.split("\n\n")[2].splitlines()
+    assert parked[0] == "parked streams"
+    assert parked[2].split()[:3] == ["out", "/eks/locked/app-0", "2"]
+    assert "ResourceNotFoundException" in parked[2]

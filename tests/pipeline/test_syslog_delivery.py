@@ -74,8 +74,8 @@ def test_100k_lines_arrive_once_in_order_byte_exact_as_valid_rfc5424(tmp_path, r
 
     messages = [parse(raw) for raw in rsyslog.messages()]
     bodies = [m.msg for m in messages]
-    if framing == "newline":  # newline framing escapes LF inside a message (newlines: escape)
-        expected = [text.replace("\n", "\\n") for text in expected]
+    if framing == "newline":  # newline framing escapes LF inside a message, and backslashes (newlines: escape)
+        expected = [text.replace("\\", "\\\\").replace("\n", "\\n") for text in expected]
     assert bodies == expected
     assert {m.app_name for m in messages} == {"myapp"}
     assert {m.structured_data["meta@32473"]["file"] for m in messages} == {str(tmp_path / "logs" / "app.log")}

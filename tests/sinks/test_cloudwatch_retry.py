@@ -30,7 +30,7 @@ def api_error(code: str, status: int) -> ClientError:
     (ReadTimeoutError(endpoint_url="http://x"), Failure.AMBIGUOUS),
     (aiohttp.ServerDisconnectedError(), Failure.AMBIGUOUS),
     (api_error("ResourceNotFoundException", 400), Failure.MISSING),
-    (api_error("AccessDeniedException", 400), Failure.FORBIDDEN),
+    (api_error("AccessDeniedException", 400), Failure.REFUSED),
     (api_error("UnrecognizedClientException", 400), Failure.FORBIDDEN),
     (NoCredentialsError(), Failure.FORBIDDEN),
     (api_error("InvalidParameterException", 400), Failure.INVALID),

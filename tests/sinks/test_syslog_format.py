@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pydantic
 import pytest
 from hypothesis import given
@@ -9,7 +11,7 @@ from hypothesis import strategies as st
 
 from shipper.sinks.syslog.config import SyslogSink as Options
 from shipper.sinks.syslog.framing import fit, newline_bodies, octet_counting
-from shipper.sinks.syslog.rfc5424 import Rfc5424
+from shipper.sinks.syslog.rfc5424 import Rfc5424, sd_value
 from tests.syslog import parse
 
 T0 = 1795342500_123456789
@@ -85,6 +87,7 @@ def test_truncate_keeps_the_head_at_a_character_boundary():
 
 def test_newline_framing_escapes_or_splits_embedded_newlines():
     assert newline_bodies("a\nb", "escape") == ["a\\nb"]
+    assert newline_bodies("a\\nb", "escape") == ["a\\\\nb"]
     assert newline_bodies("a\nb", "split") == ["a", "b"]
     assert newline_bodies("ab", "split") == ["ab"]
 
@@ -100,3 +103,39 @@ def test_a_broken_address_or_sd_name_is_a_config_error():
         options(structured_data={"bad id": {}})
     with pytest.raises(pydantic.ValidationError, match="cert_file and key_file"):
         options(tls={"cert_file": "/x.crt"})
+
+
+HOSTILE_TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=2000)
+
+
+@given(message=HOSTILE_TEXT, sd_value_text=HOSTILE_TEXT, host=HOSTILE_TEXT, max_size=st.integers(480, 4096),
+       framing=st.sampled_from(["octet_counting", "newline"]))
+def test_any_record_and_structured_data_become_frames_within_the_limit_with_no_stray_newline(
+        message, sd_value_text, host, max_size, framing):
+    # before: structured data longer than max_message_size made the sink loop forever
+    fmt = Rfc5424(options(max_message_size=max_size, framing=framing, hostname="{host}", procid="{host}",
+                          structured_data={"meta@1": {"a": "{value}", "b": "{value}"}}))
+    record = (T0, message, None)
+    common = {"host": host, "value": sd_value_text}
+
+    prefix = fmt.prefix(record, fmt.headers(common, record))
+    bodies = [part for body in (newline_bodies(message, "escape") if framing == "newline" else [message])
+              for part in fit(prefix, body, max_size, "split")[0]]
+
+    for body in bodies:
+        raw = prefix + body
+        assert len(raw.encode()) <= max_size
+        parse(raw)  # a valid RFC 5424 message
+        if framing == "newline":
+            assert "\n" not in raw
+    assert len(prefix.encode()) <= max_size // 2 + 40  # headers take at most half; PRI and time on top
+    if fmt.truncated == 0:  # nothing cut unless counted
+        assert f'a="{sd_value(sd_value_text)}"' in prefix or not sd_value_text
+
+
+@given(HOSTILE_TEXT)
+def test_newline_escaping_can_be_undone_exactly(text):
+    (escaped,) = newline_bodies(text, "escape")
+
+    assert "\n" not in escaped
+    assert re.sub(r"\\(.)", lambda m: "\n" if m.group(1) == "n" else m.group(1), escaped) == text

@@ -45,7 +45,7 @@ def test_a_cri_full_line_becomes_one_record_with_its_stream_and_time():
     assert decoder.format == "cri"
 
 
-def test_cri_partials_join_the_next_full_line_of_the_same_stream_only():
+def test_cri_partials_join_the_next_full_line_of_the_same_stream_only_and_take_its_time():
     decoder = ContainerDecoder(MiB)
 
     records = decoder.decode([
@@ -56,7 +56,7 @@ def test_cri_partials_join_the_next_full_line_of_the_same_stream_only():
 
     assert records == [
         (T0_NS, "an error in between", {"stream": "stderr"}),
-        (T0_NS, "first half, second half", {"stream": "stdout"}),
+        (1795342501_000000000, "first half, second half", {"stream": "stdout"}),  # not refused as too old
     ]
 
 

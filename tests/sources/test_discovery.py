@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 import os
 
+import pytest
 from prometheus_client import REGISTRY
 
 from shipper.config.model import FileSource as FileOptions
+from shipper.sources.files.discover import Stopped, discover
 from shipper.sources.files.source import FileSource
 from tests.sources.harness import SourceHarness, until
 
@@ -63,3 +65,48 @@ async def test_other_tasks_get_the_event_loop_while_thousands_of_small_files_are
         other.cancel()
 
     assert any(0 < spooled < 3000 for spooled in spooled_when_others_ran)
+
+
+def test_a_double_star_glob_visits_each_directory_once_whatever_symlink_loops_lead_back(tmp_path):
+    # Python's recursive glob follows every link: three links to the top took longer than any test allows
+    top = tmp_path / "logs"
+    (top / "team" / "app").mkdir(parents=True)
+    (top / "team" / "app" / "a.log").write_text("a\n")
+    (top / "b.log").write_text("b\n")
+    for name in ("up1", "up2", "up3"):
+        os.symlink(top, top / "team" / "app" / name)
+    os.symlink(top / "team", top / "team" / "again")
+
+    found = discover([f"{top}/**/*.log"], [])
+
+    assert found == [str(top / "b.log"), str(top / "team" / "app" / "a.log")]
+
+
+def test_a_walk_stops_as_soon_as_its_source_stops(tmp_path):
+    for i in range(50):
+        (tmp_path / f"d{i}").mkdir()
+
+    with pytest.raises(Stopped):
+        discover([f"{tmp_path}/**/*.log"], [], stopping=lambda: True)
+
+
+async def test_the_event_loop_runs_and_stop_is_honoured_while_a_deep_tree_is_walked(tmp_path):
+    deep = tmp_path / "tree"
+    for i in range(300):
+        (deep / f"branch{i % 30}" / f"leaf{i}").mkdir(parents=True)
+    (deep / "branch0" / "x.log").write_text("found\n")
+    options = FileOptions.model_validate({"type": "file", "include": [f"{deep}/**/*.log"], "poll_interval": "10ms"})
+    ticks = 0
+
+    async def another_task() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    async with SourceHarness(tmp_path, FileSource, "deep", options) as harness:
+        other = asyncio.create_task(another_task())
+        await until(lambda: harness.messages() == ["found"], timeout=30)
+        other.cancel()
+
+    assert ticks > 0

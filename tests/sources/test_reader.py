@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from shipper.sources.files.formats import PlainDecoder
 from shipper.sources.files.identity import FileIdentity, Fingerprint
 from shipper.sources.files.reader import TailedFile
-from shipper.sources.files.text import utf8_boundary
+from shipper.text import utf8_boundary
 
 
 def tailed(path: Path) -> TailedFile:

@@ -8,7 +8,7 @@ later pieces of a split message) and the read *segment* that acknowledges it. Co
 instead of one tuple per event: a batch of 5,000 events leaves as slices, its body needs no second
 list, and its sizes, places and segments are summed per run, not per event.
 
-Limits (DESIGN section 4): at most 1,048,576 bytes per call counting 26 per event, 10,000 events,
+Limits of PutLogEvents: at most 1,048,576 bytes per call counting 26 per event, 10,000 events,
 at most 24 hours between the first and the last event, events in chronological order; one event at
 most `max_event_size` bytes including the 26 (longer messages are split, never dropped).
 """

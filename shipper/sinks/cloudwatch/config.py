@@ -43,6 +43,21 @@ class CloudWatchLogsSink(SinkOptions):
     batch_timeout: Duration = Field(1.0, gt=0, description="Longest a record waits for its batch to fill.")
     max_requests_in_flight: int = Field(16, ge=1, le=256, description="Requests in flight over all streams.")
     request_timeout: Duration = Field(30.0, gt=0, description="Time to wait for one API response.")
+    parked_max_size: ByteSize | None = Field(
+        None, ge=1024 * 1024,
+        description="Most bytes of records of parked streams (refused by CloudWatch while others deliver) kept "
+        "aside in the spool; beyond it the oldest are discarded and counted as `parked_overflow`. "
+        "Default: a quarter of buffer.max_size.",
+    )
+
+    def environment_issues(self) -> list[tuple[str, str]]:
+        if self.region:
+            return []
+        from botocore.session import get_session  # the SDK's own chain: AWS_REGION, AWS_DEFAULT_REGION, profile
+
+        if get_session().get_config_variable("region"):
+            return []
+        return [("region", "no region: set `region`, or AWS_REGION in the agent's environment")]
 
     @field_validator("group_name", "stream_name")
     @classmethod

@@ -6,7 +6,12 @@ Kinds of failure:
 - AMBIGUOUS: the request may have landed (connection reset or timeout after sending): ask the
   stream whether the batch is there before sending it again.
 - MISSING: the group or stream does not exist: create it (if allowed) and send again.
-- FORBIDDEN: access denied, bad credentials: the sink is not ready; keep the data, keep retrying.
+- FORBIDDEN: bad or missing credentials: the sink is not ready; keep the data, keep retrying.
+- REFUSED: this stream's group refuses us (access denied for it, its KMS key unusable): the stream
+  is parked when other streams still deliver (sink.py), else it is the sink's problem as FORBIDDEN.
+- UNTRUSTED: the endpoint's TLS certificate fails verification (a proxy intercepting TLS, a wrong
+  CA bundle): the sink is not ready with that reason; keep the data, keep retrying. Never taken for
+  a passing network fault: nothing but an operator fixes it.
 - INVALID: the request itself is refused: bisect the batch to isolate the event it refuses.
 """
 
@@ -14,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import ssl
 from collections.abc import Awaitable, Callable
 
 import aiohttp
@@ -37,14 +43,16 @@ class Failure(enum.Enum):
     AMBIGUOUS = "ambiguous"
     MISSING = "missing"
     FORBIDDEN = "forbidden"
+    REFUSED = "refused"
+    UNTRUSTED = "untrusted"
     INVALID = "invalid"
 
 
 _FORBIDDEN_CODES = {
-    "AccessDenied", "AccessDeniedException", "UnrecognizedClientException", "InvalidClientTokenId",
-    "InvalidSignatureException", "SignatureDoesNotMatch", "MissingAuthenticationToken", "OptInRequired",
-    "UnauthorizedOperation", "KMSInvalidStateException",
+    "UnrecognizedClientException", "InvalidClientTokenId", "InvalidSignatureException", "SignatureDoesNotMatch",
+    "MissingAuthenticationToken", "OptInRequired", "UnauthorizedOperation",
 }
+_REFUSED_CODES = {"AccessDenied", "AccessDeniedException", "KMSInvalidStateException"}  # may be one group's
 _INVALID_CODES = {"InvalidParameterException", "ValidationException", "SerializationException",
                   "MalformedQueryException"}
 
@@ -56,11 +64,15 @@ def error_code(error: BaseException) -> str:
 
 
 def classify(error: BaseException) -> Failure:
+    if _certificate_refused(error):
+        return Failure.UNTRUSTED
     if isinstance(error, ClientError):
         code = error_code(error)
         status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
         if code == "ResourceNotFoundException":
             return Failure.MISSING
+        if code in _REFUSED_CODES:
+            return Failure.REFUSED
         if code in _FORBIDDEN_CODES or (status == 403 and "Throttl" not in code):
             return Failure.FORBIDDEN
         if code in _INVALID_CODES:
@@ -75,6 +87,19 @@ def classify(error: BaseException) -> Failure:
     if isinstance(error, BotoCoreError):
         return Failure.TRANSIENT  # e.g. credentials that could not be refreshed yet
     raise error
+
+
+def _certificate_refused(error: BaseException) -> bool:
+    """Whether a certificate verification failure is behind `error` (botocore wraps aiohttp's)."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, ssl.SSLCertVerificationError | aiohttp.ClientConnectorCertificateError):
+            return True
+        seen.add(id(current))
+        wrapped = getattr(current, "kwargs", {}).get("error") if isinstance(current, BotoCoreError) else None
+        current = wrapped if isinstance(wrapped, BaseException) else current.__cause__ or current.__context__
+    return False
 
 
 class Retryable(Exception):

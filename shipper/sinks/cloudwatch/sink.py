@@ -4,6 +4,14 @@ Flow: the reader takes segments of the spool and routes each record's events to 
 (group, stream); one worker per stream sends that queue's batches one at a time (order kept),
 under a bound on requests in flight over all streams; the ack tracker moves the spool cursor once
 every event of a segment is delivered. See reconcile.py for how a crash avoids duplicates.
+
+Isolation: a stream CloudWatch refuses for a reason that retrying soon will not fix (its group is
+missing and may not be created, access to it is denied) while other streams of the sink deliver is
+*parked*: its batches move to the spool's parked area (counted as done for the cursor, so the other
+streams go on), and it is tried again with backoff, at once after a SIGHUP or a restart. A parked
+stream replays its parked batches in order before anything newer. When no other stream delivers,
+the refusal is the sink's problem (credentials, a policy denying everything): the sink is not ready
+and records wait in the spool, as for any error that needs an operator.
 """
 
 from __future__ import annotations
@@ -18,7 +26,7 @@ from typing import Any
 
 import orjson
 
-from shipper.buffer.spool import Position, Spool, StoredBlock
+from shipper.buffer.spool import ParkedRow, Position, Spool, StoredBlock
 from shipper.observe import metrics
 from shipper.record import MESSAGE, TIMESTAMP, as_event
 from shipper.sinks.acks import AckTracker
@@ -38,10 +46,17 @@ READ_RECORDS = 10_000  # records per spool read (one segment)
 MAX_PENDING_EVENTS = 30_000  # events held in memory across all stream queues...
 MAX_PENDING_BYTES = 12 * 1024 * 1024  # ... and their bytes: enough to keep every request slot busy
 DRAIN_BACKOFF_MAX = 1.0  # longest retry wait once the agent is stopping
+PARK_IF_OTHERS_DELIVERED_WITHIN = 600.0  # seconds: a refused stream is parked if another one delivered since
+PARKED_RETRY = (5.0, 300.0)  # backoff range of a parked stream's next try
+PARKED_SENDING = "parked-sending:"  # sink state key of a parked row being sent: after a crash, check first
 
 
 class InvalidBatch(Exception):
     """CloudWatch refuses the request itself (InvalidParameterException)."""
+
+
+class StreamRefused(Exception):
+    """CloudWatch refuses this stream (not the sink) for a reason retrying soon will not fix: park it."""
 
 
 class StreamQueue:
@@ -56,6 +71,16 @@ class StreamQueue:
         self.task: asyncio.Task | None = None
         self.recovered: deque[BatchRow] = deque()  # rows of batches sent before a restart
         self.previous: list[Event] = []  # the last batch sent (its events may share a millisecond with the next)
+        self.delivered_at = -PARK_IF_OTHERS_DELIVERED_WITHIN  # monotonic time of its last accepted batch
+        self.parked: str | None = None  # why the stream is parked, None while it delivers
+        self.retry_at = 0.0  # when a parked stream is tried again
+        self.tries = 0  # tries since it was parked
+
+    @property
+    def name(self) -> str:
+        """The stream's name in the parked area and in reports: `group/stream` is unambiguous (a
+        group name may hold '/', a stream name may not hold ':' but may hold '/': the tab keeps them apart)."""
+        return f"{self.group}\t{self.stream}"
 
 
 class CloudWatchLogsSink(Sink):
@@ -80,6 +105,10 @@ class CloudWatchLogsSink(Sink):
         self._received_bytes = metrics.bytes_received.labels(sink_id, self.type)
         self._billed = metrics.bytes_billed.labels(sink_id, self.type)
         self._fallbacks = metrics.events_fallback_named.labels(sink_id, self.type)
+        self._parked_events = metrics.events_parked.labels(sink_id, self.type)
+        self._parked_gauge = metrics.streams_parked.labels(sink_id, self.type)
+        self._parked_gauge.set(0)
+        self._sending_parked: set[str] = set()  # state keys of parked rows sent before a restart
 
     # -- reading and routing --------------------------------------------------------------------
 
@@ -89,6 +118,9 @@ class CloudWatchLogsSink(Sink):
     async def run(self) -> None:
         self._recover()
         self._crashed: asyncio.Future = asyncio.get_running_loop().create_future()
+        for queue in self.queues.values():
+            if queue.parked:
+                self._start(queue)
         reader = asyncio.ensure_future(self._read())
         try:
             await asyncio.wait({reader, self._crashed}, return_when=asyncio.FIRST_COMPLETED)
@@ -211,7 +243,10 @@ class CloudWatchLogsSink(Sink):
     # -- one worker per stream --------------------------------------------------------------------
 
     async def _work(self, queue: StreamQueue) -> None:
-        while queue.pending:
+        while queue.pending or queue.parked:
+            if queue.parked:
+                await self._work_parked(queue)
+                continue
             if not self._due(queue):
                 queue.wake.clear()
                 wait = queue.since + self.options.batch_timeout - time.monotonic() if queue.since else None
@@ -263,10 +298,117 @@ class CloudWatchLogsSink(Sink):
             self.tracker.forget_when_acked(row.last[0], row.last[1], row.key)
         if not row.landed:
             try:
-                await self._put(queue, events, row.overlap, maybe_landed)
-            except InvalidBatch:
-                await self._bisect(queue, events)
+                await self._put_or_bisect(queue, events, row.overlap, maybe_landed)
+            except StreamRefused as refused:
+                self._park_stream(queue, str(refused))
+                self._park(queue, batch)
+                return
         self._finish(queue, batch, events, row)
+
+    async def _put_or_bisect(self, queue: StreamQueue, events: list[Event], overlap: Overlap,
+                             maybe_landed: bool) -> None:
+        try:
+            await self._put(queue, events, overlap, maybe_landed)
+        except InvalidBatch:
+            await self._bisect(queue, events)
+
+    # -- parked streams ---------------------------------------------------------------------------
+
+    def _park_stream(self, queue: StreamQueue, reason: str) -> None:
+        first = queue.parked is None
+        queue.parked = reason
+        queue.tries += 1
+        wait = min(PARKED_RETRY[1], PARKED_RETRY[0] * 2 ** (queue.tries - 1))
+        queue.retry_at = time.monotonic() + wait
+        self._parked_gauge.set(sum(q.parked is not None for q in self.queues.values()))
+        if first:
+            log.warning("%s: %s/%s parked: %s; its records wait in the parked area (next try in %.0fs), the "
+                        "other streams go on", self.id, queue.group, queue.stream, reason, wait)
+
+    def _park(self, queue: StreamQueue, batch: Batch) -> None:
+        """Move a batch of a parked stream out of the sink's way: into the spool's parked area, then
+        counted as done, so the cursor can pass it (trim_parked undoes a park the cursor never passed)."""
+        places = [run.place(offset)[:2] for run in batch.runs for offset in range(run.count)]
+        limit = self._parked_max_size()
+        discarded = self.spool.park(self.id, queue.name, queue.parked or "", batch.events, places, limit)
+        self._parked_events.inc(batch.records)
+        if discarded:
+            metrics.events_discarded.labels(self.id, self.type, "parked_overflow").inc(discarded)
+            log.warning("%s: parked records over parked_max_size (%d bytes): the oldest %d discarded",
+                        self.id, limit, discarded)
+        self._pending -= len(batch)
+        self._pending_bytes -= batch.size
+        self._room.set()
+        self.tracker.done(batch.segments())
+
+    async def _work_parked(self, queue: StreamQueue) -> None:
+        """One step of a parked stream: park what is due; once its time has come, try the oldest
+        parked batch again; the stream delivers again when its parked area is empty. While the agent
+        stops, parked records wait for the next start."""
+        if queue.pending and self._due(queue):
+            batch, _ = self._next_batch(queue)
+            if batch:
+                self._park(queue, batch)
+                queue.since = time.monotonic() if queue.pending else None
+                return
+        now = time.monotonic()
+        if self.draining or now < queue.retry_at:
+            due = [queue.retry_at] if not self.draining else []
+            if queue.since is not None:
+                due.append(queue.since + self.options.batch_timeout)
+            queue.wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(queue.wake.wait(), max(0.0, min(due) - now) if due else None)
+            return
+        row = self.spool.next_parked(self.id, queue.name)
+        if row is None:
+            log.info("%s: %s/%s delivers again; its parked records are all sent", self.id, queue.group, queue.stream)
+            queue.parked, queue.tries = None, 0
+            self._parked_gauge.set(sum(q.parked is not None for q in self.queues.values()))
+            return
+        await self._send_parked(queue, row)
+
+    async def _send_parked(self, queue: StreamQueue, row: ParkedRow) -> None:
+        key = f"{PARKED_SENDING}{row.id}"
+        maybe_landed = key in self._sending_parked
+        self.spool.save_sink_state(self.id, key, b"")
+        self._sending_parked.add(key)
+        events = sorted(row.items, key=event_time)
+        try:
+            await self._put_or_bisect(queue, events, [], maybe_landed)
+        except StreamRefused as refused:
+            self._park_stream(queue, str(refused))
+            return
+        self.spool.unpark(self.id, row.id, forget=[key])
+        self._sending_parked.discard(key)
+        count_sent(self, len(row.items), sum(len(e["message"]) for e in row.items))
+
+    def retry_parked(self) -> None:
+        """Try every parked stream again now (a SIGHUP: the operator may have fixed the cause)."""
+        for queue in self.queues.values():
+            if queue.parked:
+                queue.retry_at = 0.0
+                queue.wake.set()
+
+    def parked_streams(self) -> dict[str, str]:
+        """`group/stream` -> why, for every stream parked now."""
+        return {f"{q.group}/{q.stream}": q.parked for q in self.queues.values() if q.parked}
+
+    def _refused(self, queue: StreamQueue, error: Exception) -> Exception:
+        """StreamRefused (park it) when the refusal is this stream's: it is parked already, another
+        stream has delivered lately, or its records hold the reader up while the parked area has
+        room. Else a Retryable refusal: the sink's own problem (a policy that denies every group),
+        reported, with the records kept in the spool."""
+        now = time.monotonic()
+        others_deliver = any(other is not queue and now - other.delivered_at < PARK_IF_OTHERS_DELIVERED_WITHIN
+                             for other in self.queues.values())
+        holds_the_reader = self._full() and self.spool.parked_bytes(self.id) < self._parked_max_size()
+        if queue.parked is not None or others_deliver or holds_the_reader:
+            return StreamRefused(f"{error_code(error)}: {error}")
+        return Retryable(Failure.REFUSED, error)
+
+    def _parked_max_size(self) -> int:
+        return self.options.parked_max_size or self.spool.max_size // 4
 
     def _finish(self, queue: StreamQueue, batch: Batch, events: list[Event], row: BatchRow) -> None:
         """The batch is in CloudWatch, or refused event by event and counted: acknowledge it."""
@@ -304,6 +446,7 @@ class CloudWatchLogsSink(Sink):
                             state["timed_out"] = "Timeout" in error_code(failure.cause)
                         raise
                 self.mark_ready()
+                queue.delivered_at = time.monotonic()
                 self._count_rejected(rejected, len(events))
                 self.observe_latency([event_time(events[i]) / 1000 for i in (0, len(events) // 2, -1)])
                 return
@@ -318,6 +461,8 @@ class CloudWatchLogsSink(Sink):
                 failure = classify(error)
                 if failure is Failure.INVALID:
                     raise InvalidBatch(str(error)) from error
+                if failure is Failure.REFUSED:
+                    raise self._refused(queue, error) from error
                 if failure is not Failure.MISSING or created:
                     raise Retryable(failure, error) from error
                 await self._create(queue, error)
@@ -326,15 +471,18 @@ class CloudWatchLogsSink(Sink):
     async def _create(self, queue: StreamQueue, missing: Exception) -> None:
         options = self.options
         if not options.create_missing_stream:
-            raise Retryable(Failure.FORBIDDEN, missing)
+            raise self._refused(queue, missing)
         try:
             await self.client.create_log_stream(queue.group, queue.stream)
             return
         except Exception as error:
-            if classify(error) is not Failure.MISSING:
-                raise Retryable(classify(error), error) from error
+            failure = classify(error)
+            if failure is Failure.REFUSED:
+                raise self._refused(queue, error) from error
+            if failure is not Failure.MISSING:
+                raise Retryable(failure, error) from error
             if not options.create_missing_group:
-                raise Retryable(Failure.FORBIDDEN, error) from error
+                raise self._refused(queue, error) from error
         try:
             if await self.client.create_log_group(queue.group, options.tags):
                 log.info("%s: created log group %s", self.id, queue.group)
@@ -342,6 +490,8 @@ class CloudWatchLogsSink(Sink):
                     await self.client.put_retention_policy(queue.group, options.retention_days)
             await self.client.create_log_stream(queue.group, queue.stream)
         except Exception as error:
+            if classify(error) is Failure.REFUSED:
+                raise self._refused(queue, error) from error
             raise Retryable(classify(error), error) from error
 
     async def _already_there(self, queue: StreamQueue, events: list[Event], overlap: Overlap) -> bool:
@@ -390,7 +540,7 @@ class CloudWatchLogsSink(Sink):
         metrics.retries.labels(self.id, self.type, failure.failure.value).inc()
         metrics.errors.labels(self.id, self.type, "deliver", error_code(failure.cause)).inc()
         self.last_error = str(failure)
-        if failure.failure is Failure.FORBIDDEN:
+        if failure.failure in (Failure.FORBIDDEN, Failure.REFUSED, Failure.UNTRUSTED):
             self.mark_not_ready(str(failure))
         else:
             log.warning("%s: %s; retrying in %.1fs", self.id, failure, wait)
@@ -402,7 +552,8 @@ class CloudWatchLogsSink(Sink):
 
     def _recover(self) -> None:
         """Load the rows of batches sent before the last stop, to skip the ones that landed."""
-        rows = sorted((BatchRow.decode(v) for v in self.spool.sink_state(self.id).values()), key=lambda r: r.first)
+        rows = sorted((BatchRow.decode(v) for k, v in self.spool.sink_state(self.id).items()
+                       if not k.startswith(PARKED_SENDING)), key=lambda r: r.first)
         for row in rows:
             key = (row.group, row.stream)
             queue = self.queues.get(key)
@@ -413,6 +564,24 @@ class CloudWatchLogsSink(Sink):
         if rows:
             log.info("%s: %d batch(es) were in flight or unacknowledged at the last stop; checking them",
                      self.id, len(rows))
+        self._recover_parked()
+
+    def _recover_parked(self) -> None:
+        """Streams parked before the stop are tried again at once; parks the cursor never passed are
+        undone (their records are read again)."""
+        dropped = self.spool.trim_parked(self.id)
+        if dropped:
+            log.info("%s: %d parked event(s) were parked after the last acknowledgement; reading them again",
+                     self.id, dropped)
+        self._sending_parked = {key for key in self.spool.sink_state(self.id) if key.startswith(PARKED_SENDING)}
+        for name, summary in self.spool.parked(self.id).items():
+            group, _, stream = name.partition("\t")
+            queue = self.queues.get((group, stream))
+            if queue is None:
+                queue = self.queues[(group, stream)] = StreamQueue(group, stream)
+            queue.parked = summary.reason
+            queue.retry_at = 0.0
+        self._parked_gauge.set(sum(q.parked is not None for q in self.queues.values()))
 
     async def close(self) -> None:
         await self.client.close()

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+import ssl
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from shipper.config.base import Options, SinkOptions
+from shipper.config.base import Options, SinkOptions, readable_file_problem
 from shipper.config.units import Address, ByteSize, Duration
 from shipper.templates import Template
 
@@ -92,6 +93,24 @@ class SyslogSink(SinkOptions):
             for template in params.values():
                 Template(template)
         return value
+
+    def environment_issues(self) -> list[tuple[str, str]]:
+        if self.mode != "tls":
+            return []
+        issues = []
+        for key in ("ca_file", "cert_file", "key_file"):
+            path = getattr(self.tls, key)
+            problem = readable_file_problem(path) if path else None
+            if problem:
+                issues.append((f"tls.{key}", problem))
+        if not issues:
+            from shipper.sinks.syslog.transport import tls_context  # ssl: loads what the files hold
+
+            try:
+                tls_context(self)
+            except (ssl.SSLError, ValueError) as error:
+                issues.append(("tls", f"the certificates or key cannot be loaded: {error}"))
+        return issues
 
     @property
     def host(self) -> str:

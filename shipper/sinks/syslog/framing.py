@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shipper.sources.files.text import cut_utf8
+from shipper.text import cut_utf8
 
 
 def octet_counting(message: bytes) -> bytes:
@@ -15,7 +15,7 @@ def newline(message: bytes) -> bytes:
 
 def fit(prefix: str, text: str, max_size: int, oversize: str) -> tuple[list[str], bool]:
     """Message bodies for `text` so that prefix + body is at most `max_size` bytes; True if cut."""
-    room = max_size - len(prefix.encode())
+    room = max(1, max_size - len(prefix.encode()))  # headers take at most half (rfc5424.py): never 0
     if len(text) <= room and (text.isascii() or len(text.encode("utf-8", "replace")) <= room):
         return [text], False
     head, rest = cut_utf8(text, room)
@@ -29,7 +29,10 @@ def fit(prefix: str, text: str, max_size: int, oversize: str) -> tuple[list[str]
 
 
 def newline_bodies(text: str, newlines: str) -> list[str]:
-    """With newline framing, a message may not contain LF: escape it, or one message per line."""
-    if "\n" not in text:
-        return [text]
-    return [text.replace("\n", "\\n")] if newlines == "escape" else text.split("\n")
+    """With newline framing, a message may not contain LF: escape it, or one message per line.
+
+    Escaping writes a backslash as `\\\\` too, so that it can be undone: `\\n` in a message is then
+    always an escaped LF, never a backslash and an `n` that the line held."""
+    if newlines == "escape":
+        return [text.replace("\\", "\\\\").replace("\n", "\\n") if "\\" in text or "\n" in text else text]
+    return text.split("\n") if "\n" in text else [text]

@@ -1,8 +1,13 @@
 """Records as RFC 5424 messages: `<PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID [SD] MSG`.
 
 Header fields are printable US-ASCII cut to their RFC lengths (a space or control character becomes
-`_`, an empty value the NILVALUE `-`); SD parameter values escape `"`, `\\` and `]`; the message is
+`_`, an empty value the NILVALUE `-`); SD parameter values escape `"`, `\\` and `]` as the RFC says,
+and CR and LF become spaces, so no field can end a newline-framed message early. The message is
 UTF-8. Headers are rendered once per block unless a record carries a field a template names.
+
+Headers never take more than half of `max_message_size`: longer structured-data values are cut
+(then dropped, then the header fields cut) and counted, so every message keeps room for its text
+and the framing can always make progress.
 """
 
 from __future__ import annotations
@@ -15,11 +20,12 @@ from typing import Any
 from shipper.record import FIELDS, TIMESTAMP, Record, lookup
 from shipper.sinks.syslog.config import FACILITIES, SEVERITIES, SyslogSink
 from shipper.templates import MissingField, Template
+from shipper.text import cut_utf8, utf8_size
 
 NIL = "-"
 HEADER_LIMITS = {"hostname": 255, "app_name": 48, "procid": 128, "msgid": 32}
 NOT_PRINTABLE = re.compile(r"[^\x21-\x7e]")
-SD_ESCAPE = str.maketrans({"\\": "\\\\", '"': '\\"', "]": "\\]"})
+SD_ESCAPE = str.maketrans({"\\": "\\\\", '"': '\\"', "]": "\\]", "\n": " ", "\r": " "})
 STDERR_SEVERITY = SEVERITIES.index("err")
 
 
@@ -32,6 +38,11 @@ def sd_value(value: str) -> str:
     return value.translate(SD_ESCAPE)
 
 
+def _size(fields: list[str], sd: str) -> int:
+    """UTF-8 bytes of the headers joined by spaces (the fields are ASCII)."""
+    return sum(map(len, fields)) + len(fields) + utf8_size(sd)
+
+
 class Rfc5424:
     def __init__(self, options: SyslogSink):
         self.facility = FACILITIES.index(options.facility)
@@ -41,14 +52,33 @@ class Rfc5424:
                    for sd_id, params in options.structured_data.items()}
         templates = [*self.header.values(), *(t for p in self.sd.values() for t in p.values())]
         self.record_keys = {path[0] for template in templates for path in template.fields}
-        self._second = -1
+        self._second: int | None = None  # the second _second_text renders (None: none yet)
         self._second_text = ""
+        self.header_limit = options.max_message_size // 2
+        self.truncated = 0  # headers cut to fit header_limit
 
     def headers(self, common: Mapping[str, Any], record: Record) -> str:
-        """`HOSTNAME APP-NAME PROCID MSGID SD` for a record (the part that often repeats in a block)."""
-        parts = [header_field(self._render(t, common, record), HEADER_LIMITS[name]) for name, t in self.header.items()]
-        parts.append(self._structured_data(common, record))
-        return " ".join(parts)
+        """`HOSTNAME APP-NAME PROCID MSGID SD` for a record (the part that often repeats in a block),
+        at most `header_limit` bytes (see the module's docstring); `truncated` counts the cut ones."""
+        fields = [header_field(self._render(t, common, record), HEADER_LIMITS[name]) for name, t in self.header.items()]
+        sd = self._structured_data(common, record)
+        if _size(fields, sd) > self.header_limit:
+            fields, sd = self._shortened(fields, sd, common, record)
+            self.truncated += 1
+        return " ".join((*fields, sd))
+
+    def _shortened(self, fields: list[str], sd: str, common: Mapping[str, Any],
+                   record: Record) -> tuple[list[str], str]:
+        """Headers within `header_limit`: SD values halved until they fit, then SD left out, then the
+        header fields cut (only a small max_message_size with long header fields gets there)."""
+        limit, value_limit = self.header_limit, len(sd)
+        while _size(fields, sd) > limit and sd != NIL:
+            value_limit //= 2
+            sd = self._structured_data(common, record, value_limit) if value_limit else NIL
+        if _size(fields, sd) > limit:
+            share = max(1, (limit - 5) // len(fields))
+            fields = [field[:share] for field in fields]
+        return fields, sd
 
     def per_record(self, record: Record) -> bool:
         """Whether this record's own fields change the headers (else the block's first headers hold)."""
@@ -78,10 +108,12 @@ class Rfc5424:
             self._second_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
         return f"{self._second_text}.{nanos // 1000:06d}Z"
 
-    def _structured_data(self, common: Mapping[str, Any], record: Record) -> str:
+    def _structured_data(self, common: Mapping[str, Any], record: Record, value_limit: int | None = None) -> str:
         elements = []
         for sd_id, params in self.sd.items():
             rendered = [(name, self._render(t, common, record, missing="")) for name, t in params.items()]
+            if value_limit is not None:
+                rendered = [(name, cut_utf8(value, value_limit)[0]) for name, value in rendered]
             pairs = "".join(f' {name}="{sd_value(value)}"' for name, value in rendered if value)
             elements.append(f"[{sd_id}{pairs}]")
         return "".join(elements) or NIL

@@ -49,6 +49,7 @@ class SyslogSink(Sink):
         self.frame = octet_counting if self.options.framing == "octet_counting" else newline
         self.connection = Connection(self.options)
         self._oversize = metrics.input_anomalies.labels(self.id, self.type, f"oversize_{self.options.oversize}")
+        self._header_truncated = metrics.input_anomalies.labels(self.id, self.type, "header_truncated")
 
     async def run(self) -> None:
         acked = sent = self.spool.cursor(self.id)
@@ -140,6 +141,9 @@ class SyslogSink(Sink):
                         self._oversize.inc()
                     frames.extend(frame((prefix + part).encode("utf-8", "replace")) for part in parts)
             events += len(records)
+        if fmt.truncated:
+            self._header_truncated.inc(fmt.truncated)
+            fmt.truncated = 0
         return b"".join(frames), events
 
     async def close(self) -> None:

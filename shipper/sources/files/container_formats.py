@@ -5,17 +5,20 @@ CRI:    `2026-11-22T10:15:00.123456789Z stdout F text`; a `P` line continues in 
 docker: `{"log":"text\\n","stream":"stdout","time":"..."}`; a `log` without the final newline
         (docker splits at 16 KiB) continues in the next line of the same stream.
 A joined record longer than `max_line` bytes is shipped in pieces of that size (counted as splits).
+A joined record takes the time of the fragment that completes it (or of the last one held), so a
+line written over hours is not refused as too old when it finally ends.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import orjson
 
 from shipper.record import Record
-from shipper.sources.files.text import cut_utf8, utf8_size
 from shipper.sources.files.timestamps import parse_rfc3339_ns, utc_second_ns
+from shipper.text import cut_utf8, utf8_size
 
 STREAM_FIELDS = {"stdout": {"stream": "stdout"}, "stderr": {"stream": "stderr"}}
 _WHOLE_LINE = {f"Z {stream} F ": fields for stream, fields in STREAM_FIELDS.items()}  # CRI line[29:40]
@@ -28,13 +31,15 @@ class _Partials:
 
     def __init__(self, max_line: int):
         self.max_line = max_line
-        self.held: dict[str, list[Any]] = {}  # stream -> [timestamp_ns of the first fragment, [texts], size]
+        # stream -> [timestamp_ns of the last fragment, [texts], size, monotonic time of the first fragment]
+        self.held: dict[str, list[Any]] = {}
         self.split = 0
 
     def add(self, stream: str, timestamp_ns: int, text: str, out: list[Record]) -> None:
         held = self.held.get(stream)
         if held is None:
-            self.held[stream] = held = [timestamp_ns, [], 0]
+            self.held[stream] = held = [timestamp_ns, [], 0, time.monotonic()]
+        held[0] = timestamp_ns
         held[1].append(text)
         held[2] += utf8_size(text)
         if held[2] >= self.max_line:
@@ -49,13 +54,22 @@ class _Partials:
         held = self.held.pop(stream, None)
         if held is None:
             return (timestamp_ns, text, STREAM_FIELDS[stream])
-        return (held[0], "".join(held[1]) + text, STREAM_FIELDS[stream])
+        return (timestamp_ns, "".join(held[1]) + text, STREAM_FIELDS[stream])
+
+    @property
+    def pending_bytes(self) -> int:
+        return sum(h[2] for h in self.held.values())
+
+    @property
+    def pending_since(self) -> float | None:
+        return min((h[3] for h in self.held.values()), default=None)
 
     def carry(self) -> dict[str, list[Any]] | None:
         return {stream: [h[0], "".join(h[1])] for stream, h in self.held.items()} or None
 
     def restore(self, carry: dict[str, list[Any]] | None) -> None:
-        self.held = {stream: [ts, [text], utf8_size(text)] for stream, (ts, text) in (carry or {}).items()}
+        now = time.monotonic()
+        self.held = {stream: [ts, [text], utf8_size(text), now] for stream, (ts, text) in (carry or {}).items()}
 
     def flush(self) -> list[Record]:
         records = [(h[0], "".join(h[1]), STREAM_FIELDS[s]) for s, h in self.held.items()]
@@ -112,6 +126,14 @@ class CriDecoder:
             out.append(partials.complete(stream, timestamp, message))
         else:
             out.append((timestamp, message, STREAM_FIELDS[stream]))
+
+    @property
+    def pending_bytes(self) -> int:
+        return self.partials.pending_bytes
+
+    @property
+    def pending_since(self) -> float | None:
+        return self.partials.pending_since
 
     def carry(self) -> Any:
         return self.partials.carry()
@@ -171,6 +193,14 @@ class ContainerDecoder:
     def _choose(self, name: str) -> None:
         self.format = name
         self.inner = (DockerDecoder if name == "docker" else CriDecoder)(self.max_line)
+
+    @property
+    def pending_bytes(self) -> int:
+        return self.inner.pending_bytes if self.inner else 0
+
+    @property
+    def pending_since(self) -> float | None:
+        return self.inner.pending_since if self.inner else None
 
     def carry(self) -> Any:
         if self.inner is None:

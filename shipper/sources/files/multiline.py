@@ -15,18 +15,18 @@ from typing import Any
 
 from shipper.record import FIELDS, MESSAGE, TIMESTAMP, Record
 from shipper.sources.files.formats import Decoder
-from shipper.sources.files.text import utf8_size
+from shipper.text import utf8_size
 
 
 class _Group:
-    __slots__ = ("fields", "parts", "size", "timestamp", "touched")
+    __slots__ = ("fields", "opened", "parts", "size", "timestamp", "touched")
 
     def __init__(self, record: Record, touched: float):
         self.timestamp = record[TIMESTAMP]
         self.parts = [record[MESSAGE]]
         self.size = utf8_size(record[MESSAGE])
         self.fields = record[FIELDS]
-        self.touched = touched
+        self.touched = self.opened = touched
 
     def record(self) -> Record:
         return (self.timestamp, "\n".join(self.parts), self.fields)
@@ -74,6 +74,17 @@ class MultilineDecoder:
             groups[key] = _Group(record, now)
         return out
 
+    @property
+    def pending_bytes(self) -> int:
+        return self.inner.pending_bytes + sum(group.size for group in self.groups.values())
+
+    @property
+    def pending_since(self) -> float | None:
+        times = [group.opened for group in self.groups.values()]
+        if self.inner.pending_since is not None:
+            times.append(self.inner.pending_since)
+        return min(times, default=None)
+
     def expired(self, now: float) -> list[Record]:
         """Close the groups whose stream has been quiet for `timeout` seconds."""
         quiet = [key for key, group in self.groups.items() if now - group.touched >= self.timeout]
@@ -99,6 +110,7 @@ class MultilineDecoder:
         return out
 
 
-def _stream(record: Record) -> Any:
+def _stream(record: Record) -> str | None:
     fields = record[FIELDS]
-    return fields.get("stream") if fields else None
+    stream = fields.get("stream") if fields else None
+    return stream if isinstance(stream, str) else None  # a JSON line's own "stream" may be anything

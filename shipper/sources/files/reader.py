@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from shipper.sources.files.formats import Decoder
 from shipper.sources.files.identity import FINGERPRINT_BYTES, FileIdentity, Fingerprint
-from shipper.sources.files.text import utf8_boundary
+from shipper.text import utf8_boundary
 
 
 @dataclass(slots=True)

@@ -13,6 +13,7 @@ import logging
 import os
 import stat
 import time
+from dataclasses import replace
 from typing import Any
 
 from shipper.config.model import FileSource as FileOptions
@@ -20,7 +21,7 @@ from shipper.observe import metrics
 from shipper.record import Block
 from shipper.sources.base import Source
 from shipper.sources.files.checkpoint import FileCheckpoint
-from shipper.sources.files.discover import discover
+from shipper.sources.files.discover import Stopped, discover
 from shipper.sources.files.formats import DECODERS, Decoder
 from shipper.sources.files.identity import FileIdentity, Fingerprint
 from shipper.sources.files.multiline import MultilineDecoder
@@ -48,6 +49,8 @@ class FileSource(Source):
         self._wake = asyncio.Event()  # set by stop() and by the watcher
         self._scan_now = False  # a watched directory changed: scan before the discovery interval ends
         self._shared_at = 0.0  # when other tasks last had the event loop (see _share_the_loop)
+        self._pending: dict[FileIdentity, int] = {}  # bytes of incomplete records each file's decoder holds
+        self._pending_total = 0
 
     async def run(self) -> None:
         self._checkpoints = {
@@ -66,14 +69,16 @@ class FileSource(Source):
                     watcher.watch(directories_of(self.options.include, self.file_directories()))
                     first = False
                     if self._scanned:
-                        await self.spool.append(None, self._scanned, source=self.id)
+                        await self.commit(None, self._scanned)
                         self._scanned = {}
+                    await self._keep_pending_within_budget()
                     next_discovery = time.monotonic() + self.options.discover_interval
                 progressed = False
                 for tailed in self._in_write_order():
                     if self.stopping.is_set() or self._scan_now or time.monotonic() >= next_discovery:
                         break  # a busy round must not delay finding new files (they may rotate soon)
                     progressed |= await self._read(tailed)
+                    await self._keep_pending_within_budget()
                     await self._share_the_loop()
                 await self._close_finished()
                 if self.options.multiline is not None:
@@ -126,7 +131,12 @@ class FileSource(Source):
 
     async def _discover(self, first: bool) -> None:
         seen: set[FileIdentity] = set()
-        for path in discover(self.options.include, self.options.exclude):
+        try:
+            paths = await asyncio.to_thread(discover, self.options.include, self.options.exclude,
+                                            self.stopping.is_set)
+        except Stopped:
+            return
+        for path in paths:
             await self._share_the_loop()
             try:
                 status = os.stat(path)
@@ -186,6 +196,8 @@ class FileSource(Source):
             tailed.checkpointed = checkpoint.offset
             tailed.rotated_at = time.monotonic() - ROTATE_WAIT  # its writer is long gone
             self.files[identity] = tailed
+            self._checkpoints[key] = replace(checkpoint, carry=None)  # the decoder holds it now
+            self._track_pending(tailed)
             log.info("finishing %s, rotated while stopped, from offset %d", real_path, checkpoint.offset)
 
     def _find_rotated(self, key: str, checkpoint: FileCheckpoint) -> tuple[str, int, FileIdentity] | None:
@@ -225,6 +237,7 @@ class FileSource(Source):
         offset = self._resume(identity, fd, status, first, decoder)
         tailed = TailedFile(path, fd, identity, offset, Fingerprint.read(fd), decoder, common=self.common_fields(path))
         self.files[identity] = tailed
+        self._track_pending(tailed)
         tailed.checkpointed = offset
         self._scanned[identity.key] = FileCheckpoint(path, offset, tailed.fingerprint, decoder.carry()).encode()
         log.info("tailing %s from offset %d", path, offset)
@@ -260,6 +273,7 @@ class FileSource(Source):
         checkpoint = self._checkpoints.get(identity.key)
         if checkpoint is not None and checkpoint.fingerprint.matches(fd) and checkpoint.offset <= status.st_size:
             decoder.restore(checkpoint.carry)
+            self._checkpoints[identity.key] = replace(checkpoint, carry=None)  # the decoder holds it now
             return checkpoint.offset
         if checkpoint is not None:
             log.info("inode of %s was reused by a new file; reading it from the start", checkpoint.path)
@@ -319,9 +333,28 @@ class FileSource(Source):
         tailed.refresh_fingerprint()
         checkpoint = FileCheckpoint(tailed.path, end_offset, tailed.fingerprint, tailed.decoder.carry())
         block = Block(self.id, tailed.common, records) if records else None
-        await self.spool.append(block, {tailed.identity.key: checkpoint.encode()}, source=self.id)
+        await self.commit(block, {tailed.identity.key: checkpoint.encode()},
+                          where=f"{tailed.path} before offset {end_offset}")
         tailed.offset = tailed.checkpointed = end_offset
         self.received_events.inc(len(records))
+        self._track_pending(tailed)
+
+    def _track_pending(self, tailed: TailedFile) -> None:
+        held = tailed.decoder.pending_bytes if tailed.identity in self.files else 0
+        self._pending_total += held - self._pending.pop(tailed.identity, 0)
+        if held:
+            self._pending[tailed.identity] = held
+
+    async def _keep_pending_within_budget(self) -> None:
+        """Memory is bounded per source, whatever the files hold: over `max_pending_bytes` of incomplete
+        records (fragments without their end, multi-line groups that never close, carries restored at
+        start), the file holding the oldest ships what it holds as it stands, counted, never dropped."""
+        while self._pending_total > self.options.max_pending_bytes:
+            oldest = min((self.files[identity] for identity in self._pending),
+                         key=lambda t: t.decoder.pending_since or 0.0)
+            records = oldest.decoder.flush()
+            self.count_anomaly("pending_flushed", len(records))
+            await self._commit(oldest, records, oldest.offset)
 
     async def _ship_quiet_groups(self) -> None:
         """Commit multi-line groups that no further line has joined within the timeout."""
@@ -363,14 +396,15 @@ class FileSource(Source):
         log.info("finished %s (%s)", tailed.path, why)
         held = tailed.decoder.flush()  # fragments whose completing line will never come
         block = Block(self.id, tailed.common, held) if held else None
-        await self.spool.append(block, {tailed.identity.key: None}, source=self.id)
+        await self.commit(block, {tailed.identity.key: None}, where=tailed.path)
         self.received_events.inc(len(held))
         self._close(tailed)
 
     def _close(self, tailed: TailedFile) -> None:
-        """Stop following `tailed`: its descriptor and its place in `files` go."""
+        """Stop following `tailed`: its descriptor, its place in `files` and its pending count go."""
         tailed.close()
         del self.files[tailed.identity]
+        self._track_pending(tailed)
         self.finished(tailed)
 
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from shipper.config.base import Options
+from shipper.config.base import Options, readable_file_problem
 from shipper.sinks.syslog.config import SEVERITIES
 
 INSTALL_HINT = ("the journald source needs systemd-python: install libsystemd-dev and pkg-config, "
@@ -35,6 +36,13 @@ class JournaldSource(Options):
         "end", description="Where to start when there is no cursor yet (later starts resume after the cursor)."
     )
     batch_size: int = Field(2000, ge=1, le=100_000, description="Entries per spool transaction.")
+
+    def environment_issues(self) -> list[tuple[str, str]]:
+        issues = [(f"files[{i}]", problem) for i, path in enumerate(self.files)
+                  if (problem := readable_file_problem(path))]
+        if self.directory and not os.path.isdir(self.directory):
+            issues.append(("directory", f"{self.directory} is not a directory"))
+        return issues
 
     @field_validator("max_priority")
     @classmethod

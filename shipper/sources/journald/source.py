@@ -36,7 +36,7 @@ class JournaldSource(Source):
                             "resuming at the oldest entry still there: entries in between were lost", self.id)
                 self.count_error("read", "cursor_not_found")
             if cursor is None and journal.start_cursor:  # so a restart skips no entry written meanwhile
-                await self.spool.append(None, {CURSOR_KEY: journal.start_cursor.encode()}, source=self.id)
+                await self.commit(None, {CURSOR_KEY: journal.start_cursor.encode()})
             common = {"host": self.hostname, "source_type": self.type}
             while not self.stopping.is_set():
                 entries = await asyncio.to_thread(journal.read, self.options.batch_size)
@@ -58,7 +58,7 @@ class JournaldSource(Source):
             invalid += bad
         cursor = entries[-1]["__CURSOR"].encode()
         block = Block(self.id, common, records) if records else None
-        await self.spool.append(block, {CURSOR_KEY: cursor}, source=self.id)
+        await self.commit(block, {CURSOR_KEY: cursor}, where=f"the journal before cursor {cursor.decode()}")
         self.received_events.inc(len(records))
         self.received_bytes.inc(sum(len(r[1]) for r in records))
         if invalid:

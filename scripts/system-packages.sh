@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Make sure the Debian packages a make target needs are installed.
+#   scripts/system-packages.sh demo|test
+# As root, missing packages are installed with apt-get; otherwise one line names the exact command
+# to run, and the script exits 1. Nothing is done when everything is already there.
+set -euo pipefail
+target="${1:?usage: $0 demo|test}"
+
+# "package check" pairs: the check is a path that must exist, dpkg:NAME (installed per dpkg), or a
+# command that must be on PATH.
+demo_needs=(
+  "python3-venv python3-venv"      # python3 -m venv (Debian splits ensurepip out of python3)
+  "make make"
+)
+test_needs=(
+  "${demo_needs[@]}"
+  "gcc gcc"                          # systemd-python (the journald extra) is built from source
+  "pkg-config pkg-config"
+  "libsystemd-dev dpkg:libsystemd-dev"
+  "systemd-journal-remote /lib/systemd/systemd-journal-remote"   # writes real journal files in tests
+  "logrotate /usr/sbin/logrotate"
+  "rsyslog /usr/sbin/rsyslogd"       # the TLS syslog receiver of the tests
+  "rsyslog-gnutls dpkg:rsyslog-gnutls"
+  "tmux tmux"                        # shipper status drawn in a real terminal
+  "systemd systemd-analyze"          # verifies and scores the EC2 unit
+)
+
+has() {
+  local package="$1" check="$2"
+  case "$check" in
+    python3-venv) python3 -c 'import ensurepip, venv' >/dev/null 2>&1 ;;
+    dpkg:*) dpkg -s "${check#dpkg:}" >/dev/null 2>&1 ;;
+    /*) [ -e "$check" ] ;;
+    *) command -v "$check" >/dev/null 2>&1 ;;
+  esac
+}
+
+case "$target" in
+  demo) needs=("${demo_needs[@]}") ;;
+  test) needs=("${test_needs[@]}") ;;
+  *) echo "usage: $0 demo|test" >&2; exit 2 ;;
+esac
+
+missing=()
+for need in "${needs[@]}"; do
+  read -r package check <<<"$need"
+  has "$package" "$check" || missing+=("$package")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if ! command -v apt-get >/dev/null 2>&1; then
+  echo "error: 'make $target' needs these Debian packages, and this machine has no apt-get: ${missing[*]}" >&2
+  echo "       install their equivalents with your package manager, then run 'make $target' again." >&2
+  exit 1
+fi
+if [ "$(id -u)" -ne 0 ]; then
+  echo "error: 'make $target' needs packages that are not installed. Run:" >&2
+  echo "       sudo apt-get update && sudo apt-get install -y ${missing[*]}" >&2
+  exit 1
+fi
+echo "installing Debian packages for 'make $target': ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -1,0 +1,67 @@
+"""What `run` will need from the machine, checked without side effects: `shipper check` reports it,
+`run` refuses to start without it, a reload refuses a configuration that lacks it.
+
+Each component's options know what they need (`Options.environment_issues`: files to read, a
+region); the agent as a whole needs a writable data dir and a free API address.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+from shipper.config.errors import ConfigIssue
+from shipper.config.model import AgentConfig
+
+
+def environment_issues(config: AgentConfig, *, api_port: bool = True, data_dir: bool = True) -> list[ConfigIssue]:
+    """Every problem, each naming its key; empty when `run` has what it needs."""
+    issues: list[ConfigIssue] = []
+    if data_dir:
+        reason = data_dir_problem(config.data_dir)
+        if reason:
+            issues.append(ConfigIssue("data_dir", reason))
+    if api_port and config.api is not None:
+        reason = address_problem(config.api.address)
+        if reason:
+            issues.append(ConfigIssue("api.address", reason))
+    for kind, components in (("sources", config.sources), ("sinks", config.sinks)):
+        for component_id, options in components.items():
+            for key, reason in options.environment_issues():
+                issues.append(ConfigIssue(f"{kind}.{component_id}.{key}", reason))
+    return issues
+
+
+def data_dir_problem(path: str) -> str | None:
+    """Why the data dir could not be created or written, if it could not."""
+    existing = Path(path)
+    while not existing.exists():
+        if existing.parent == existing:
+            return f"{path} cannot be created"
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"{existing} is not a directory"
+    if os.statvfs(existing).f_flag & os.ST_RDONLY:
+        return f"{existing} is on a read-only file system"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"{existing} is not writable by this user"
+    return None
+
+
+def address_problem(address: str) -> str | None:
+    """Why the API could not listen at host:port, if it could not (the port is tried and let go)."""
+    host, _, port = address.rpartition(":")
+    host = host.strip("[]")
+    try:
+        infos = socket.getaddrinfo(host or None, int(port), type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as error:
+        return f"{host!r} does not resolve: {error.strerror}"
+    family, kind, proto, _, sockaddr = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(sockaddr)
+        except OSError as error:
+            return f"cannot listen on {address}: {error.strerror} (is another agent or program using it?)"
+    return None
