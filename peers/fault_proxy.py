@@ -49,6 +49,8 @@ class FaultProxy(ThreadedServer):
         self.down = False
         self.delay = 0.0
         self.seen: Counter = Counter()  # operation -> requests received
+        self.answers: dict[str, bytes] = {}  # operation -> the last answer forwarded from upstream
+        self.denied: set[str] = set()  # operations refused with AccessDenied (besides `denying`)
         self.injected: Counter = Counter()  # fault -> times applied
         self._lock = threading.Lock()
 
@@ -69,8 +71,14 @@ class FaultProxy(ThreadedServer):
     def hang(self, count: int) -> None:
         self._add("hang", count)
 
-    def deny(self, on: bool) -> None:
-        self.denying = on
+    def deny(self, on: bool, operation: str | None = None) -> None:
+        """AccessDenied for the proxy's operation, or for `operation` alone when given."""
+        if operation is None:
+            self.denying = on
+        elif on:
+            self.denied.add(operation)
+        else:
+            self.denied.discard(operation)
 
     def outage(self, on: bool) -> None:
         self.down = on
@@ -110,7 +118,7 @@ class FaultProxy(ThreadedServer):
             request.transport.abort()
             raise ConnectionResetError
         fault = self._next_fault() if operation == self.operation else None
-        if self.denying and operation == self.operation:
+        if (self.denying and operation == self.operation) or operation in self.denied:
             return _error(400, "AccessDeniedException", "User is not authorized to perform logs:PutLogEvents")
         if fault == "throttle":
             return _error(400, "ThrottlingException", "Rate exceeded")
@@ -123,6 +131,7 @@ class FaultProxy(ThreadedServer):
         if fault == "hang":
             await asyncio.sleep(3600)
         status, headers, answer = await self._forward(request, body)
+        self.answers[operation] = answer
         if operation == "PutLogEvents" and b"tooNewLogEventStartIndex" in answer:
             answer = _first_too_new(body, answer)
         if fault == "reset_after_forward":

@@ -29,7 +29,9 @@ def free_port() -> int:
 
 class Rsyslog:
     def __init__(self, directory: Path, ca: CertificateAuthority, server: Issued, port: int | None = None,
-                 mode: str = "tls"):
+                 mode: str = "tls", gnutls_priority: str | None = None):
+        """`gnutls_priority` limits what the TLS server offers, e.g. "NORMAL:-VERS-TLS1.3" (TLS 1.2 only)."""
+        self.gnutls_priority = gnutls_priority
         self.directory = directory
         self.port = port or free_port()
         self.output = directory / "received.jsonl"
@@ -40,6 +42,8 @@ class Rsyslog:
 
     def _config(self, ca: CertificateAuthority, server: Issued, mode: str) -> str:
         driver = 'StreamDriver.Name="gtls" StreamDriver.Mode="1" StreamDriver.AuthMode="anon"' if mode == "tls" else ""
+        if self.gnutls_priority:
+            driver += f' gnutlsPriorityString="{self.gnutls_priority}"'
         return f"""
 global(workDirectory="{self.directory / 'work'}" maxMessageSize="1m"
        parser.escapeControlCharactersOnReceive="off"

@@ -12,6 +12,7 @@ import contextlib
 import gc
 import importlib
 import logging
+import os
 import resource
 import signal
 import socket
@@ -21,7 +22,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from shipper.buffer.lock import DataDirLock, DataDirLocked
+from shipper.buffer.data_dir import DataDirLock, DataDirLocked, make_private
 from shipper.buffer.spool import Spool, SpoolUnavailable
 from shipper.config.errors import ConfigError
 from shipper.config.load import load_config
@@ -131,8 +132,10 @@ class Agent:
         if issues:
             log.error("cannot start: %s", "; ".join(map(str, issues)))
             return EXIT_ENVIRONMENT
+        os.umask(0o077)  # whatever the agent creates (spool, WAL, lock) is its user's alone
         try:
             lock = DataDirLock.acquire(self.config.data_dir)
+            make_private(self.config.data_dir)
         except (DataDirLocked, OSError) as error:
             log.error("cannot start: %s", error)
             return EXIT_ENVIRONMENT
@@ -298,7 +301,7 @@ class Agent:
         self._start_sinks(sinks)
         self._start_sources({i: new.sources[i] for i in source_changes.new})
         self.spool.max_size = new.buffer.max_size
-        setup_logging(new.log.level, new.log.format)
+        setup_logging(new.log.level, new.log.format, new.log.sdk_debug)
         self.config = new
         if new.api != old.api:
             if self._api is not None:

@@ -92,7 +92,7 @@ def _run(args: argparse.Namespace) -> int:
     config = _load(args.config)
     if config is None:
         return EXIT_CONFIG
-    setup_logging(config.log.level, config.log.format)
+    setup_logging(config.log.level, config.log.format, config.log.sdk_debug)
     from shipper.agent import Agent
 
     return asyncio.run(Agent(config, args.config).run())

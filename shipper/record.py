@@ -15,6 +15,9 @@ from typing import Any
 
 Record = Sequence[Any]  # (timestamp_ns: int, message: str, fields: dict | None)
 TIMESTAMP, MESSAGE, FIELDS = 0, 1, 2
+# Names the agent sets itself (in a block's common fields, or the record's time and text): a field
+# parsed from a line never takes one of them, so no line can claim another host, file or pod.
+RESERVED = frozenset({"host", "file", "source_type", "kubernetes", "journald", "timestamp", "message"})
 
 
 @dataclass(slots=True)
@@ -27,10 +30,11 @@ class Block:
 
 
 def lookup(common: Mapping[str, Any], record: Record, path: tuple[str, ...]) -> Any:
-    """A field by dotted path: the record's own fields first, then the block's common ones."""
+    """A field by dotted path: the record's own fields first, then the block's common ones; a
+    reserved name only from the agent's own (common) fields."""
     if path == ("message",):
         return record[MESSAGE]
-    for scope in (record[FIELDS], common):
+    for scope in (record[FIELDS], common) if path[0] not in RESERVED else (common,):
         value: Any = scope
         for key in path:
             if not isinstance(value, Mapping) or key not in value:
@@ -43,11 +47,13 @@ def lookup(common: Mapping[str, Any], record: Record, path: tuple[str, ...]) -> 
 
 
 def as_event(common: Mapping[str, Any], record: Record) -> dict[str, Any]:
-    """One flat mapping with every field of the record, for JSON encodings."""
+    """One flat mapping with every field of the record, for JSON encodings: the agent's own fields
+    (time, text, common metadata) win over a record's fields of the same name."""
     event: dict[str, Any] = {"timestamp": rfc3339(record[TIMESTAMP]), "message": record[MESSAGE]}
     event.update(common)
-    if record[FIELDS]:
-        event.update(record[FIELDS])
+    fields = record[FIELDS]
+    if fields:
+        event.update((key, value) for key, value in fields.items() if key not in event)
     return event
 
 

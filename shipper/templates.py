@@ -1,7 +1,8 @@
 """Per-record templates such as `/eks/prod/{kubernetes.namespace}`.
 
-`{a.b.c}` is replaced by the record field at that path; `{{` and `}}` stand for literal braces.
-Templates are compiled once when the configuration loads.
+`{a.b.c}` is replaced by the record field at that path; a key holding dots or slashes is written in
+brackets and quotes: `{kubernetes.labels["app.kubernetes.io/name"]}`. `{{` and `}}` stand for
+literal braces. Templates are compiled once when the configuration loads.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-_FIELD_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*(\.[A-Za-z0-9_\-/]+)*$")
+_FIRST_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*")
+_NEXT_KEY = re.compile(r'\.([A-Za-z0-9_\-/]+)|\["((?:[^"\\]|\\.)+)"\]')
 
 FieldLookup = Callable[[tuple[str, ...]], Any]
 
@@ -66,12 +68,14 @@ def _compile(source: str) -> list[str | tuple[str, ...]]:
             if end < 0:
                 raise ValueError(f"template {source!r}: '{{' at position {i} is never closed")
             name = source[i + 1 : end].strip()
-            if not _FIELD_PATH.match(name):
-                raise ValueError(f"template {source!r}: {{{name}}} is not a field path such as {{kubernetes.pod_name}}")
+            path = _field_path(name)
+            if path is None:
+                raise ValueError(f"template {source!r}: {{{name}}} is not a field path such as {{kubernetes.pod_name}}"
+                                 ' or {kubernetes.labels["app.kubernetes.io/name"]}')
             if literal:
                 parts.append("".join(literal))
                 literal = []
-            parts.append(tuple(name.split(".")))
+            parts.append(path)
             i = end + 1
         elif char == "}":
             raise ValueError(f"template {source!r}: '}}' at position {i} has no opening '{{'")
@@ -81,3 +85,19 @@ def _compile(source: str) -> list[str | tuple[str, ...]]:
     if literal:
         parts.append("".join(literal))
     return parts
+
+
+def _field_path(name: str) -> tuple[str, ...] | None:
+    """`a.b["c.d/e"]` -> ("a", "b", "c.d/e"); None when `name` is not a field path."""
+    first = _FIRST_KEY.match(name)
+    if first is None:
+        return None
+    keys = [first.group()]
+    at = first.end()
+    while at < len(name):
+        key = _NEXT_KEY.match(name, at)
+        if key is None:
+            return None
+        keys.append(key[1] if key[1] is not None else re.sub(r"\\(.)", r"\1", key[2]))
+        at = key.end()
+    return tuple(keys)

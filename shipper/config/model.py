@@ -9,6 +9,7 @@ from pydantic import Field, field_validator, model_validator
 
 from shipper.config.base import Options, SinkOptions, readable_file_problem
 from shipper.config.units import Address, ByteSize, Duration
+from shipper.record import RESERVED
 from shipper.sinks.cloudwatch.config import CloudWatchLogsSink
 from shipper.sinks.syslog.config import SyslogSink
 from shipper.sources.journald.config import JournaldSource
@@ -87,6 +88,18 @@ class FileSource(TailOptions):
     format: Literal["plain", "json"] = Field(
         "plain", description="`plain`: one record per line; `json`: one JSON object per line, parsed into fields."
     )
+    reserved_key: str = Field(
+        "log", min_length=1, description="With `json`: where a line's fields named like the agent's own (`host`, "
+        "`file`, `source_type`, `kubernetes`, `journald`, `timestamp`, `message`) are kept, so a line cannot "
+        "override the agent's metadata.",
+    )
+
+    @field_validator("reserved_key")
+    @classmethod
+    def _not_reserved(cls, key: str) -> str:
+        if key in RESERVED:
+            raise ValueError(f"{key!r} is itself a reserved name")
+        return key
 
 
 class KubernetesApiOptions(Options):
@@ -122,6 +135,10 @@ class KubernetesLogsSource(TailOptions):
     )
     exclude_pod_labels: dict[str, str] = Field(
         default_factory=dict, description="Never pods with any of these labels (needs `api`)."
+    )
+    honor_exclude_annotation: bool = Field(
+        True, description="Skip pods annotated `shipper.io/exclude: \"true\"` (or `shipper.io/exclude-<container>`). "
+        "The annotation is the pod's own say: set false so that no tenant can opt out of collection.",
     )
 
     def environment_issues(self) -> list[tuple[str, str]]:
@@ -161,6 +178,10 @@ class ApiOptions(Options):
 class LogOptions(Options):
     level: Literal["debug", "info", "warning", "error"] = Field("info", description="Least severe level written.")
     format: Literal["text", "json", "logfmt"] = Field("text", description="How each line of the agent's log looks.")
+    sdk_debug: bool = Field(
+        False, description="Let the AWS SDK and HTTP libraries log at `level` too (they stay at info otherwise); "
+        "request and response bodies are never logged, and secrets are masked either way.",
+    )
 
 
 class AgentConfig(Options):

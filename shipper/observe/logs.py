@@ -1,32 +1,62 @@
 """The agent's own logs: text, JSON or logfmt on stderr; repeats rate-limited; credentials masked.
 
 A message that repeats (same logger, level and text) is written once per `REPEAT_WINDOW`;
-the next one written says how many were held back. Anything shaped like an AWS key, secret, session
-token or Authorization header is masked before it is written, whoever logged it.
+the next one written says how many were held back.
+
+Secrets never reach a line, whoever logged it, at any level, in any format. Two nets: by value, the
+credentials the agent resolved (`register_secret`) and every value the pattern net caught before,
+wherever they appear (an XML response, a bytes repr, a header); by pattern, anything shaped like an
+AWS key id, a secret, a session token, an Authorization header or a password. The AWS SDK's and
+HTTP libraries' own debug output (request and response bodies, signing) stays at INFO unless
+`log.sdk_debug` asks for it, and their body loggers stay at INFO even then.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sys
 import time
+import urllib.parse
 
 import orjson
 
 REPEAT_WINDOW = 10.0  # seconds
 SECRETS = re.compile(
     r"(?P<key>(?:AKIA|ASIA)[A-Z0-9]{16})"
-    r"|(?P<named>(?:aws_secret_access_key|aws_session_token|secret_access_key|session_token|x-amz-security-token"
-    r"|authorization|password|token)[\"']?\s*[:=]\s*[\"']?)(?P<value>[^\s\"',}]+)",
+    r"|(?P<tag><(?:SecretAccessKey|SessionToken|Token)>)(?P<tagged>[^<]+)"
+    r"|(?P<named>(?:aws_secret_access_key|aws_session_token|secret_?access_?key|session_?token|x-amz-security-token"
+    r"|authorization|password|token)[\"']?\s*[:=]\s*b?[\"']?)(?P<value>[^\s\"',}<]+)",
     re.IGNORECASE,
 )
+MIN_SECRET = 8  # shorter values are not learned: masking every "test" would mask words, not secrets
+MAX_KNOWN = 256  # values learned at most (credentials rotate hourly: plenty)
+_known: dict[str, None] = {}  # secret values (and their encoded forms) masked wherever they appear
+
+
+def register_secret(value: str | None) -> None:
+    """Mask `value` wherever it appears from now on (and its URL-encoded and JSON-escaped forms)."""
+    if not value or len(value) < MIN_SECRET or value in _known:
+        return
+    for form in (value, urllib.parse.quote(value, safe=""), value.replace("/", "\\/")):
+        _known[form] = None
+    while len(_known) > MAX_KNOWN:
+        del _known[next(iter(_known))]
 
 
 def mask(text: str) -> str:
+    for secret in _known:
+        if secret in text:
+            text = text.replace(secret, "****")
+
     def replace(match: re.Match) -> str:
         if match["key"]:
             return match["key"][:4] + "****"
+        if match["tag"]:
+            register_secret(match["tagged"])
+            return match["tag"] + "****"
+        register_secret(match["value"])
         return match["named"] + "****"
 
     return SECRETS.sub(replace, text)
@@ -90,10 +120,21 @@ def _logfmt_value(value: str) -> str:
 FORMATTERS = {"text": TextFormatter, "json": JsonFormatter, "logfmt": LogfmtFormatter}
 
 
-def setup_logging(level: str, format: str) -> None:
+SDK_LOGGERS = ("botocore", "aiobotocore", "boto3", "urllib3", "aiohttp", "kubernetes", "asyncio")
+BODY_LOGGERS = ("botocore.parsers", "botocore.endpoint", "aiobotocore.endpoint", "aiobotocore.parsers",
+                "botocore.hooks", "kubernetes.client.rest")  # log whole requests and responses
+
+
+def setup_logging(level: str, format: str, sdk_debug: bool = False) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(FORMATTERS[format]())
     handler.addFilter(RepeatLimiter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    for name in SDK_LOGGERS:
+        logging.getLogger(name).setLevel(logging.NOTSET if sdk_debug else max(logging.INFO, root.level))
+    for name in BODY_LOGGERS:
+        logging.getLogger(name).setLevel(max(logging.INFO, root.level))
+    for secret in (os.environ.get("AWS_SECRET_ACCESS_KEY"), os.environ.get("AWS_SESSION_TOKEN")):
+        register_secret(secret)

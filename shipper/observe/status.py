@@ -89,7 +89,8 @@ def _sinks(db: sqlite3.Connection, config: AgentConfig) -> Table:
             f"SELECT COALESCE(SUM(count), 0), COALESCE(SUM(bytes), 0), MIN(created) FROM blocks "
             f"WHERE id >= ? AND source IN ({marks})", (after, *options.inputs)).fetchone()
         age = "-" if oldest is None else f"{time.time() - oldest:.0f}s"
-        error = problems.get(sink_id, "-")
+        problem = problems.get(sink_id)
+        error = "-" if problem is None else (problem.get("message") or problem.get("reason", "not ready"))
         rows.append([sink_id, options.type, str(count), _bytes(size), age, error])
         colours.append(RED if error != "-" else (YELLOW if count else GREEN))
     return Table("sinks", ["sink", "type", "backlog", "bytes", "oldest", "last error"], rows, colours)
@@ -107,7 +108,7 @@ def _parked(db: sqlite3.Connection) -> Table:
     return Table("parked streams", ["sink", "stream", "records", "bytes", "since", "reason"], rows, [RED] * len(rows))
 
 
-def _readiness(config: AgentConfig) -> dict[str, str]:
+def _readiness(config: AgentConfig) -> dict[str, dict[str, str]]:
     """Problems the running agent reports on /readyz; {} without an API or a running agent."""
     if config.api is None:
         return {}

@@ -29,6 +29,7 @@ class Sink(ABC):
         self.sent_bytes = metrics.bytes_sent.labels(sink_id, self.type)
         self.ready = True  # False after an error retries cannot fix (access denied, a bad certificate)
         self.last_error = ""
+        self.not_ready_reason = ""  # a short code for why (`forbidden:AccessDeniedException`, `handshake`)
         self._ready_gauge = metrics.sink_ready.labels(sink_id, self.type)
         self._ready_gauge.set(1)
         self._latency = metrics.delivery_latency.labels(sink_id, self.type)
@@ -44,9 +45,10 @@ class Sink(ABC):
         for moment in written:
             self._latency.observe(max(0.0, now - moment))
 
-    def mark_not_ready(self, reason: str) -> None:
-        """An error that needs an operator: reported once, in /readyz and `shipper_sink_ready`."""
+    def mark_not_ready(self, reason: str, code: str) -> None:
+        """An error that needs an operator: reported once, in /readyz (as `code`) and `shipper_sink_ready`."""
         self.last_error = reason
+        self.not_ready_reason = code
         if self.ready:
             log.error("%s: not ready: %s (records stay in the spool; retrying)", self.id, reason)
         self.ready = False

@@ -52,3 +52,15 @@ def test_a_fallback_name_cloudwatch_would_refuse_is_reported():
 
 def test_the_event_size_cannot_exceed_what_cloudwatch_accepts():
     assert "sinks.cw.max_event_size: 2097152 must be at most 1048576" in errors("    max_event_size: 2MiB\n")
+
+
+def test_a_plain_http_endpoint_on_another_host_is_refused_without_explicit_consent():
+    assert "plain http to another host" in errors("    endpoint: http://logs.internal.example:4566\n")
+    assert "plain http to another host" in errors("    endpoint: http://10.0.0.5\n")
+
+
+def test_https_loopback_and_consented_endpoints_are_accepted():
+    for extra in ("    endpoint: https://logs.us-east-1.amazonaws.com\n", "    endpoint: http://127.0.0.1:4566\n",
+                  "    endpoint: http://localhost:4566\n", "    endpoint: http://[::1]:4566\n",
+                  "    endpoint: http://10.0.0.5\n    allow_insecure_endpoint: true\n"):
+        assert parse_config(BASE + extra, "shipper.yaml", {}).sinks["cw"].endpoint

@@ -29,21 +29,27 @@ def called_operations() -> set[str]:
     return {f"logs:{name}" for name in re.findall(r'self\._(?:call|create)\(\s*"(\w+)"', source)}
 
 
-@pytest.mark.parametrize("name", ["policy.json", "irsa-trust.json", "pod-identity-trust.json", "ec2-trust.json"])
+POLICIES = {"policy.json": {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:TagResource"},
+            "policy-reconcile.json": {"logs:GetLogEvents"},
+            "policy-retention.json": {"logs:PutRetentionPolicy"}}
+
+
+@pytest.mark.parametrize("name", [*POLICIES, "irsa-trust.json", "pod-identity-trust.json", "ec2-trust.json"])
 def test_every_document_is_valid_json_once_filled_in(name):
     document = json.loads(filled(name))
 
     assert document["Version"] == "2012-10-17" and document["Statement"]
 
 
-def test_the_policy_allows_exactly_what_the_sink_calls_and_only_under_the_prefix():
-    statement = json.loads(filled("policy.json"))["Statement"]
+def test_the_policies_allow_exactly_what_the_sink_calls_only_under_the_prefix_reading_apart():
+    statements = {name: json.loads(filled(name))["Statement"] for name in POLICIES}
 
-    actions = {action for s in statement for action in s["Action"]}
+    actions = {name: {a for s in statement for a in s["Action"]} for name, statement in statements.items()}
     assert called_operations() == {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents",
                                    "logs:PutRetentionPolicy", "logs:GetLogEvents"}
-    assert actions == called_operations() | IMPLIED
-    resources = [r for s in statement for r in s["Resource"]]
+    assert actions == POLICIES
+    assert set().union(*actions.values()) == called_operations() | IMPLIED
+    resources = [r for statement in statements.values() for s in statement for r in s["Resource"]]
     assert all(":log-group:/eks/test/*" in r for r in resources)
 
 

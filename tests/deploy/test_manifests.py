@@ -100,3 +100,29 @@ def test_rbac_grants_exactly_get_list_watch_on_pods():
     role = documents("rbac.yaml")[0]
 
     assert role["rules"] == [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]}]
+
+
+def test_the_agent_does_not_ship_its_own_pods_log_by_default(tmp_path, monkeypatch):
+    daemonset = documents("daemonset.yaml")[0]
+    for name, value in {"AWS_REGION": "us-east-1", "CLUSTER_NAME": "c", "NODE_NAME": "n"}.items():
+        monkeypatch.setenv(name, value)
+    (tmp_path / "shipper.yaml").write_text(documents("configmap.yaml")[0]["data"]["shipper.yaml"])
+    config = load_config(tmp_path / "shipper.yaml")
+
+    containers = [s for s in config.sources.values() if s.type == "kubernetes_logs"]
+    assert containers and all(daemonset["metadata"]["namespace"] in s.exclude_namespaces for s in containers)
+
+
+def test_the_namespace_enforces_pod_security_and_only_the_scraper_reaches_the_api():
+    labels = documents("namespace.yaml")[0]["metadata"]["labels"]
+    policy = documents("networkpolicy.yaml")[0]
+    daemonset = documents("daemonset.yaml")[0]
+    api_port = next(p for p in daemonset["spec"]["template"]["spec"]["containers"][0]["ports"] if p["name"] == "api")
+
+    assert labels["pod-security.kubernetes.io/enforce"] == "privileged"  # hostPath needs it
+    assert labels["pod-security.kubernetes.io/warn"] == labels["pod-security.kubernetes.io/audit"] == "restricted"
+    assert policy["spec"]["podSelector"]["matchLabels"] == daemonset["spec"]["selector"]["matchLabels"]
+    assert policy["spec"]["policyTypes"] == ["Ingress"]
+    (rule,) = policy["spec"]["ingress"]
+    assert rule["ports"] == [{"port": api_port["containerPort"], "protocol": "TCP"}]
+    assert rule["from"] == [{"namespaceSelector": {"matchLabels": {"shipper.io/metrics-scraper": "true"}}}]

@@ -6,7 +6,7 @@ import logging
 
 import orjson
 
-from shipper.observe.logs import JsonFormatter, LogfmtFormatter, RepeatLimiter, TextFormatter, mask
+from shipper.observe.logs import JsonFormatter, LogfmtFormatter, RepeatLimiter, TextFormatter, mask, register_secret
 
 
 def record(msg: str, *args, level: int = logging.WARNING, name: str = "shipper.sinks") -> logging.LogRecord:
@@ -50,3 +50,19 @@ def test_an_identical_message_is_written_once_per_window_then_says_how_many_were
 
     assert passed == [True, False, False, False, False] and other
     assert passed_after and "(4 identical messages held back in the last 10s)" in after.getMessage()
+
+
+def test_secrets_are_masked_by_value_once_known_whatever_syntax_surrounds_them():
+    register_secret("wJalrXUtnFEMI/K7MDENG/registeredSECRET")
+    sts_answer = "<Credentials><SecretAccessKey>learnedFromXml0123456789</SecretAccessKey>" \
+                 "<SessionToken>IQoJ/learned+token=</SessionToken></Credentials>"
+
+    masked = [mask(sts_answer),
+              mask("{'X-Amz-Security-Token': b'IQoJ/learned+token='}"),
+              mask("signed with learnedFromXml0123456789 and IQoJ%2Flearned%2Btoken%3D"),
+              mask("b'wJalrXUtnFEMI/K7MDENG/registeredSECRET' in a repr")]
+
+    for text in masked:
+        for secret in ("learnedFromXml", "IQoJ/learned", "IQoJ%2Flearned", "registeredSECRET"):
+            assert secret not in text
+    assert masked[1] == "{'X-Amz-Security-Token': b'****'}"

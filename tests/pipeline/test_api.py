@@ -3,10 +3,13 @@ balance: what a source received = what the sink sent + what is still in the spoo
 
 from __future__ import annotations
 
+import socket
+import subprocess
 from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from shipper.observe.api import HEAD_TIMEOUT, MAX_CONNECTIONS, public_message
 from tests.agent_process import AgentProcess, blocked_pipe, http_get, wait_for, with_api, write_config
 
 
@@ -83,3 +86,69 @@ def test_readyz_turns_unready_while_the_spool_is_full_and_healthz_stays_ok(tmp_p
     assert "spool" in body and "full" in body
     assert http_get(f"{api}/healthz")[0] == 200
     agent.kill()
+
+
+def test_thousands_of_half_open_requests_neither_hold_the_api_nor_the_agent(tmp_path):
+    # before: every half-open request was held open without a time limit
+    (tmp_path / "logs").mkdir()
+    cfg = config(tmp_path)
+    api = with_api(cfg)
+    agent = AgentProcess(cfg, stdout=subprocess.DEVNULL)
+    wait_for(lambda: http_get(f"{api}/healthz")[0] == 200, 30, "the API")
+    host, port = api.removeprefix("http://").split(":")
+    idle = []
+    try:
+        for _ in range(1000):
+            connection = socket.create_connection((host, int(port)))
+            connection.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # the head never ends
+            idle.append(connection)
+
+        assert http_get(f"{api}/healthz")[0] == 200 or _answers_once_slots_free(api)
+        open_after = sum(_still_open(connection) for connection in idle)
+        assert open_after <= MAX_CONNECTIONS
+    finally:
+        for connection in idle:
+            connection.close()
+    assert agent.terminate(timeout=10) == 0
+
+
+def test_a_request_head_that_never_ends_is_closed_after_the_head_timeout(tmp_path):
+    (tmp_path / "logs").mkdir()
+    cfg = config(tmp_path)
+    api = with_api(cfg)
+    agent = AgentProcess(cfg, stdout=subprocess.DEVNULL)
+    wait_for(lambda: http_get(f"{api}/healthz")[0] == 200, 30, "the API")
+    host, port = api.removeprefix("http://").split(":")
+
+    with socket.create_connection((host, int(port))) as slow:
+        slow.sendall(b"GET /metrics HTTP/1.1\r\n")
+        slow.settimeout(HEAD_TIMEOUT + 5)
+        closed = slow.recv(1) == b""  # the server hangs up without an answer
+
+    assert closed
+    assert agent.terminate(timeout=10) == 0
+
+
+def test_readyz_gives_reason_codes_and_messages_without_arns_or_account_ids():
+    text = ("refused: AccessDeniedException: User: arn:aws:sts::123456789012:assumed-role/shipper/i-0abc is not "
+            "authorized to perform: logs:PutLogEvents on resource: arn:aws:logs:us-east-1:123456789012:log-group:/x")
+
+    message = public_message(text)
+
+    assert "123456789012" not in message and "arn:" not in message
+    assert message.startswith("refused: AccessDeniedException: User: (redacted)")
+
+
+def _still_open(connection: socket.socket) -> bool:
+    connection.setblocking(False)
+    try:
+        return connection.recv(1) != b""
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+
+
+def _answers_once_slots_free(api: str) -> bool:
+    wait_for(lambda: http_get(f"{api}/healthz")[0] == 200, HEAD_TIMEOUT + 10, "the API answering again")
+    return True

@@ -250,3 +250,25 @@ def test_irsa_web_identity_token_is_exchanged_at_sts_and_delivers(tmp_path, loca
     assert proxy.seen["AssumeRoleWithWebIdentity"] >= 1
     assert arrived(client, prefix) == {(f"{prefix}/shop", "web-0.app"): ["via irsa"]}
 
+
+
+def test_when_reading_back_is_denied_a_batch_that_may_have_landed_is_sent_again_and_counted(
+        tmp_path, localstack, proxy, aws_env):
+    # the least-privilege policy alone has no logs:GetLogEvents: at least once for that batch, said and counted
+    prefix = unique_prefix()
+    client = logs_client(localstack)
+    cfg = agent_config(tmp_path, proxy.url, prefix, [str(tmp_path / "containers" / "*.log")])
+    pod_dir = make_pod(tmp_path, "shop", "web-0")
+    client.create_log_group(logGroupName=f"{prefix}/shop")  # so that the reset request lands
+    client.create_log_stream(logGroupName=f"{prefix}/shop", logStreamName="web-0.app")
+    proxy.deny(True, operation="GetLogEvents")
+    proxy.reset_after_forward(1)  # landed, but the agent never hears it
+    agent = AgentProcess(cfg, stdout=subprocess.DEVNULL)
+    write_cri(pod_dir, ["once or twice"])
+
+    wait_for(lambda: "reading" in agent.log() and "back is denied" in agent.log(), 60, "the fallback said")
+    wait_until_arrived(client, prefix, 2, timeout=30)
+    assert agent.terminate(timeout=30) == 0
+
+    assert arrived(client, prefix) == {(f"{prefix}/shop", "web-0.app"): ["once or twice", "once or twice"]}
+    assert proxy.seen["GetLogEvents"] == 1

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import signal
 import socket
+import stat
 import subprocess
 from pathlib import Path
 
@@ -150,4 +151,23 @@ def test_a_reload_whose_new_sink_cannot_start_keeps_the_running_agent_and_its_si
     assert agent.process.poll() is None
     assert "sinks.papertrail.tls" in agent.log()
     assert "Traceback" not in agent.log()
+    assert agent.terminate(timeout=10) == 0
+
+
+def test_a_looser_data_dir_and_spool_are_made_private_at_start_and_the_change_is_logged(tmp_path):
+    config = write_config(tmp_path / "shipper.yaml", file_to_console(tmp_path))
+    first = AgentProcess(config, stdout=subprocess.DEVNULL)
+    first.wait_until_running()
+    assert first.terminate(timeout=10) == 0
+    data = tmp_path / "data"
+    data.chmod(0o755)  # as kubelet makes a hostPath, and as earlier versions left the spool
+    (data / "spool.db").chmod(0o644)
+
+    agent = AgentProcess(config, stdout=subprocess.DEVNULL)
+    agent.wait_until_running()
+
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
+    assert {path.name: stat.S_IMODE(path.stat().st_mode) for path in data.iterdir()} == \
+        {name: 0o600 for name in ("spool.db", "spool.db-wal", "spool.db-shm", "lock")}
+    assert "made the data dir private" in agent.log() and "0644 -> 0600" in agent.log()
     assert agent.terminate(timeout=10) == 0

@@ -49,3 +49,15 @@ def test_names_are_rendered_per_record_only_when_a_record_carries_a_field_the_te
     assert by_stream.per_record([None, {"stream": "stderr"}])
     assert not by_stream.per_record([None] * 3)
     assert by_stream.name({}, (0, "m", {"stream": "stderr"})) == ("/g", "stderr")
+
+
+@given(st.text(max_size=600))
+def test_a_label_only_ever_changes_the_templated_part_of_a_name_never_leaves_the_prefix(label):
+    # a pod chooses its label: the group stays under the prefix the operator's IAM policy names
+    named = Namer('/eks/prod/{kubernetes.labels["app.kubernetes.io/team"]}', "s", "/eks/unrouted", "unrouted")
+    common = {"kubernetes": {"labels": {"app.kubernetes.io/team": label}}}
+
+    group, _ = named.name(common, (0, "", None))
+
+    assert group.startswith("/eks/prod/") or group == "/eks/unrouted"
+    check_group_name(group)

@@ -137,6 +137,7 @@ async def test_with_the_api_unreachable_at_start_records_flow_with_path_metadata
     ({"exclude_pod_labels": {"tier": "db"}}, {"web-0", "api-0", "proxy-0"}),
     ({"include_pod_labels": {"tier": "db"}}, {"db-0"}),
     ({}, {"web-0", "api-0", "db-0", "proxy-0"}),
+    ({"honor_exclude_annotation": False}, {"web-0", "api-0", "db-0", "proxy-0"}),
 ])
 async def test_filters_keep_excluded_containers_unread(tmp_path, api, rule, expected):
     pods = {"web-0": ("shop", {"tier": "web"}, {"shipper.io/exclude": "true"}),
@@ -151,7 +152,8 @@ async def test_filters_keep_excluded_containers_unread(tmp_path, api, rule, expe
     wait_for(lambda: len(api.pods) == 4, 5, "pods in the API")
 
     wanted = {f"{name}/{c}" for name in expected for c in ("app", "sidecar")}
-    wanted -= {"web-0/app", "web-0/sidecar", "api-0/sidecar"}  # the annotations
+    if rule.get("honor_exclude_annotation", True):
+        wanted -= {"web-0/app", "web-0/sidecar", "api-0/sidecar"}  # the annotations
 
     async with kubernetes_logs(tmp_path, api_options(tmp_path, api, **rule)) as harness:
         await until(lambda: {m for _, m in pod_records(harness)} >= wanted, API_WAIT)

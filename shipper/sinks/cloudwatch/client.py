@@ -20,6 +20,7 @@ from botocore.exceptions import ClientError
 
 from shipper import __version__
 from shipper.observe import metrics
+from shipper.observe.logs import register_secret
 from shipper.sinks.cloudwatch.config import CloudWatchLogsSink as Options
 
 _PREPARED_BODY = "shipperPreparedBody"  # our own parameter: removed before botocore serializes the rest
@@ -32,6 +33,7 @@ class CloudWatchLogs:
         self.options = options
         self._stack = AsyncExitStack()
         self._client: Any = None
+        self._session: Any = None
 
     async def open(self) -> None:
         config = AioConfig(
@@ -43,7 +45,7 @@ class CloudWatchLogs:
             user_agent_extra=f"shipper/{__version__}",
             tcp_keepalive=True,
         )
-        session = get_session()
+        session = self._session = get_session()
         self._client = await self._stack.enter_async_context(session.create_client(
             "logs", region_name=self.options.region, endpoint_url=self.options.endpoint, config=config,
         ))
@@ -94,9 +96,19 @@ class CloudWatchLogs:
             raise
         return True
 
+    async def _register_credentials(self) -> None:
+        """The secret key and session token in use are masked in every log line by value (they
+        rotate: IRSA, Pod Identity and IMDS refresh them, so this runs before every call)."""
+        credentials = await self._session.get_credentials()
+        if credentials is not None:
+            frozen = await credentials.get_frozen_credentials()
+            register_secret(frozen.secret_key)
+            register_secret(frozen.token)
+
     async def _call(self, operation: str, **params: Any) -> dict[str, Any]:
         method = getattr(self._client, _snake(operation))
         try:
+            await self._register_credentials()
             response = await method(**params)
         except ClientError as error:
             code = str(error.response.get("Error", {}).get("Code", "Unknown"))

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
+import urllib.parse
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from shipper.config.base import SinkOptions
 from shipper.config.units import ByteSize, Duration
@@ -59,6 +61,26 @@ class CloudWatchLogsSink(SinkOptions):
             return []
         return [("region", "no region: set `region`, or AWS_REGION in the agent's environment")]
 
+    reconcile: bool = Field(
+        True, description="After a crash or a lost response, read the stream back (GetLogEvents) before sending a "
+        "batch that may have landed, so it is not sent twice. Needs iam/policy-reconcile.json; without it (or "
+        "false) such a batch is sent again: at least once, counted.",
+    )
+    allow_insecure_endpoint: bool = Field(
+        False, description="Accept an `http://` endpoint on a host other than this one (requests, signed with the "
+        "node's credentials, would cross the network in clear). Loopback endpoints (LocalStack) need no consent.",
+    )
+
+    @model_validator(mode="after")
+    def _secure_endpoint(self) -> CloudWatchLogsSink:
+        if self.endpoint and self.endpoint.startswith("http://") and not self.allow_insecure_endpoint:
+            host = urllib.parse.urlsplit(self.endpoint).hostname or ""
+            if not _loopback(host):
+                raise ValueError(f"endpoint {self.endpoint!r} is plain http to another host: requests signed with "
+                                 "the node's credentials would cross the network in clear; use https, or set "
+                                 "allow_insecure_endpoint: true")
+        return self
+
     @field_validator("group_name", "stream_name")
     @classmethod
     def _template(cls, value: str) -> str:
@@ -92,3 +114,12 @@ class CloudWatchLogsSink(SinkOptions):
         if not value.startswith(("http://", "https://")):
             raise ValueError(f"{value!r} is not an http:// or https:// URL")
         return value
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -495,6 +495,12 @@ class CloudWatchLogsSink(Sink):
             raise Retryable(classify(error), error) from error
 
     async def _already_there(self, queue: StreamQueue, events: list[Event], overlap: Overlap) -> bool:
+        """Whether a batch that may have landed did (reconcile.py). With `reconcile: false`, or when
+        reading the stream back is denied, the batch is sent again: at least once for that batch,
+        counted (`shipper_errors_total{stage="reconcile"}`) and said in a warning."""
+        if not self.options.reconcile:
+            metrics.errors.labels(self.id, self.type, "reconcile", "off").inc()
+            return False
         want = reconcile.expected(events, overlap)
         if not want:
             return True
@@ -505,6 +511,12 @@ class CloudWatchLogsSink(Sink):
         except Exception as error:
             failure = classify(error)
             if failure is Failure.MISSING:
+                return False
+            if failure in (Failure.REFUSED, Failure.FORBIDDEN):
+                metrics.errors.labels(self.id, self.type, "reconcile", error_code(error)).inc()
+                log.warning("%s: reading %s/%s back is denied (%s: logs:GetLogEvents, see iam/); a batch of %d "
+                            "events that may have landed is sent again: it may arrive twice", self.id,
+                            queue.group, queue.stream, error_code(error), len(events))
                 return False
             raise Retryable(failure, error) from error
         return reconcile.all_there(want, found)
@@ -541,7 +553,7 @@ class CloudWatchLogsSink(Sink):
         metrics.errors.labels(self.id, self.type, "deliver", error_code(failure.cause)).inc()
         self.last_error = str(failure)
         if failure.failure in (Failure.FORBIDDEN, Failure.REFUSED, Failure.UNTRUSTED):
-            self.mark_not_ready(str(failure))
+            self.mark_not_ready(str(failure), f"{failure.failure.value}:{error_code(failure.cause)}")
         else:
             log.warning("%s: %s; retrying in %.1fs", self.id, failure, wait)
 

@@ -26,6 +26,7 @@ class TlsOptions(Options):
     server_name: str | None = Field(None, description="Name to verify and send as SNI; by default the address host.")
     verify_certificate: bool = Field(True, description="Check the server's certificate chain against ca_file.")
     verify_hostname: bool = Field(True, description="Check that the certificate names the server.")
+    min_version: Literal["1.2", "1.3"] = Field("1.2", description="Oldest TLS version accepted.")
 
     @model_validator(mode="after")
     def _pairs(self) -> TlsOptions:

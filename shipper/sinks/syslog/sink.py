@@ -25,7 +25,7 @@ from shipper.sinks.base import Sink, count_sent
 from shipper.sinks.syslog.config import SyslogSink as SyslogOptions
 from shipper.sinks.syslog.framing import fit, newline, newline_bodies, octet_counting
 from shipper.sinks.syslog.rfc5424 import Rfc5424
-from shipper.sinks.syslog.transport import CertificateError, Connection, TransportError
+from shipper.sinks.syslog.transport import CertificateError, Connection, HandshakeError, TransportError
 
 log = logging.getLogger(__name__)
 
@@ -115,8 +115,8 @@ class SyslogSink(Sink):
     async def _failed(self, error: TransportError, failures: int) -> None:
         await self.connection.close()
         metrics.errors.labels(self.id, self.type, "send", type(error).__name__).inc()
-        if isinstance(error, CertificateError):
-            self.mark_not_ready(str(error))
+        if isinstance(error, HandshakeError):
+            self.mark_not_ready(str(error), "certificate" if isinstance(error, CertificateError) else "handshake")
         else:
             log.warning("sink %s: %s; retrying", self.id, error)
         await asyncio.sleep(backoff(failures))

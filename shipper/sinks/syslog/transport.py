@@ -22,8 +22,18 @@ class TransportError(Exception):
     """The connection failed or could not be made; what was not acknowledged is sent again."""
 
 
-class CertificateError(TransportError):
-    """The server's certificate failed verification: no retry will fix it until the config or cert changes."""
+class HandshakeError(TransportError):
+    """The TLS handshake failed for a reason no retry fixes until the config or the server changes (no
+    common protocol version or cipher, a certificate refused): the sink is not ready."""
+
+
+class CertificateError(HandshakeError):
+    """The server's certificate failed verification."""
+
+
+_CONNECTION_LOST = (ssl.SSLEOFError, ssl.SSLZeroReturnError, ssl.SSLSyscallError)  # a reset, not a refusal
+HANDSHAKE_RESETS = 3  # handshakes in a row that the server cuts (TCP fine): it refuses our TLS, say so
+TLS_VERSIONS = {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
 
 
 def tls_context(options: SyslogSink) -> ssl.SSLContext | None:
@@ -31,7 +41,7 @@ def tls_context(options: SyslogSink) -> ssl.SSLContext | None:
         return None
     tls = options.tls
     context = ssl.create_default_context(cafile=tls.ca_file)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.minimum_version = TLS_VERSIONS[tls.min_version]
     context.check_hostname = tls.verify_hostname
     context.verify_mode = ssl.CERT_REQUIRED if tls.verify_certificate else ssl.CERT_NONE
     if tls.cert_file and tls.key_file:
@@ -46,6 +56,7 @@ class Connection:
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._last_write = 0.0
+        self._handshakes_cut = 0  # handshakes in a row the server cut after accepting the TCP connection
 
     @property
     def usable(self) -> bool:
@@ -63,21 +74,49 @@ class Connection:
     async def open(self) -> None:
         await self.close()
         options = self.options
-        server_name = (options.tls.server_name or options.host) if self.context else None
         try:
             self._reader, self._writer = await asyncio.wait_for(
-                asyncio.open_connection(options.host, options.port, ssl=self.context, server_hostname=server_name),
-                options.connect_timeout,
-            )
-        except ssl.SSLCertVerificationError as error:
-            raise CertificateError(f"certificate of {options.address} failed verification: "
-                                   f"{error.verify_message or error.reason}") from error
+                asyncio.open_connection(options.host, options.port), options.connect_timeout)
         except (OSError, TimeoutError) as error:
             raise TransportError(f"cannot connect to {options.address}: {error or type(error).__name__}") from error
+        if self.context is not None:
+            await self._handshake()
         sock = self._writer.get_extra_info("socket")
         if sock is not None:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
         self._last_write = time.monotonic()
+
+    async def _handshake(self) -> None:
+        """TLS on the connected socket. A refusal (a certificate, no common version or cipher) is a
+        HandshakeError; servers often cut the connection instead of saying why, so a handshake cut
+        HANDSHAKE_RESETS times in a row after TCP succeeded is taken as one too."""
+        assert self._writer is not None and self.context is not None
+        options = self.options
+        try:
+            await asyncio.wait_for(self._writer.start_tls(
+                self.context, server_hostname=options.tls.server_name or options.host), options.connect_timeout)
+        except ssl.SSLCertVerificationError as error:
+            await self.close()
+            raise CertificateError(f"certificate of {options.address} failed verification: "
+                                   f"{error.verify_message or error.reason}") from error
+        except ssl.SSLError as error:
+            await self.close()
+            if not isinstance(error, _CONNECTION_LOST):
+                raise HandshakeError(f"TLS handshake with {options.address} failed: {error.reason or error}") from error
+            self._cut(error)
+        except (OSError, TimeoutError) as error:
+            await self.close()
+            self._cut(error)
+        self._handshakes_cut = 0
+
+    def _cut(self, error: BaseException) -> None:
+        self._handshakes_cut += 1
+        if self._handshakes_cut >= HANDSHAKE_RESETS:
+            raise HandshakeError(
+                f"TLS handshake with {self.options.address} cut by the server {self._handshakes_cut} times in a row "
+                f"(does it accept TLS {self.options.tls.min_version} or later, and our certificate?)") from error
+        raise TransportError(f"TLS handshake with {self.options.address} cut: {error or type(error).__name__}") \
+            from error
 
     async def write(self, data: bytes) -> None:
         if self._writer is None:

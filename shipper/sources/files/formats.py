@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from shipper.record import Record
+from shipper.record import RESERVED, Record
 
 MALFORMED_JSON = {"parse_error": "not a JSON object"}
 
@@ -58,7 +58,15 @@ class PlainDecoder:
 
 
 class JsonDecoder(PlainDecoder):
-    """One JSON object per line, its keys as the record's fields; anything else shipped raw and flagged."""
+    """One JSON object per line, its keys as the record's fields; anything else shipped raw and flagged.
+
+    Keys the agent reserves (record.RESERVED: `host`, `file`, `kubernetes`, ...) are kept under
+    `reserved_key` (default `log`), with the line's own `reserved_key` field if it had one: a line
+    cannot claim another host or pod, and routing by those names reads the agent's own values."""
+
+    def __init__(self, max_line: int = 0, reserved_key: str = "log"):
+        super().__init__(max_line)
+        self.reserved_key = reserved_key
 
     def decode(self, texts: list[str], now_ns: int) -> list[Record]:
         records: list[Record] = []
@@ -69,11 +77,21 @@ class JsonDecoder(PlainDecoder):
             except orjson.JSONDecodeError:
                 parsed = None
             if isinstance(parsed, dict):
+                if not RESERVED.isdisjoint(parsed):
+                    parsed = self._set_aside(parsed)
                 records.append((now_ns, text, parsed))
             else:
                 records.append((now_ns, text, MALFORMED_JSON))
                 self.malformed += 1
         return records
+
+
+    def _set_aside(self, parsed: dict[str, Any]) -> dict[str, Any]:
+        key = self.reserved_key
+        aside = {name: value for name, value in parsed.items() if name in RESERVED or name == key}
+        kept = {name: value for name, value in parsed.items() if name not in aside}
+        kept[key] = aside
+        return kept
 
 
 DECODERS: dict[str, type[PlainDecoder]] = {"plain": PlainDecoder, "json": JsonDecoder}

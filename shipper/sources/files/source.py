@@ -22,7 +22,7 @@ from shipper.record import Block
 from shipper.sources.base import Source
 from shipper.sources.files.checkpoint import FileCheckpoint
 from shipper.sources.files.discover import Stopped, discover
-from shipper.sources.files.formats import DECODERS, Decoder
+from shipper.sources.files.formats import Decoder, JsonDecoder, PlainDecoder
 from shipper.sources.files.identity import FileIdentity, Fingerprint
 from shipper.sources.files.multiline import MultilineDecoder
 from shipper.sources.files.reader import TailedFile
@@ -252,7 +252,9 @@ class FileSource(Source):
 
     def line_decoder(self) -> Decoder:
         """A fresh line decoder for one file (the container source detects CRI or docker per file)."""
-        return DECODERS[self.options.format](self.options.max_line_size)
+        if self.options.format == "json":
+            return JsonDecoder(self.options.max_line_size, self.options.reserved_key)
+        return PlainDecoder(self.options.max_line_size)
 
     def wanted(self, path: str) -> bool:
         """Whether the file at `path` is to be read at all (the container source filters here)."""

@@ -119,8 +119,9 @@ class KubernetesLogsSource(FileSource):
         if pod is None:
             return True  # not known (yet): read it; never hold records back waiting for the API
         container = kubernetes.get("container_name", "")
-        if pod.annotations.get(EXCLUDE_ANNOTATION) == "true" or \
-                pod.annotations.get(f"{EXCLUDE_ANNOTATION}-{container}") == "true":
+        if options.honor_exclude_annotation and (
+                pod.annotations.get(EXCLUDE_ANNOTATION) == "true"
+                or pod.annotations.get(f"{EXCLUDE_ANNOTATION}-{container}") == "true"):
             return self._excluded(path, "annotation")
         if any(pod.labels.get(k) != v for k, v in options.include_pod_labels.items()):
             return self._excluded(path, "labels")

@@ -1,4 +1,10 @@
-"""One agent per data dir: an exclusive lock on `data_dir/lock`, held for the agent's lifetime.
+"""The data dir: one agent at a time, readable by the agent's user alone.
+
+Every log line of the node passes through the spool, so the data dir is 0700 and every file in it
+0600, whatever made them looser before (kubelet creates a hostPath 0755; earlier versions left the
+spool 0644): `make_private` tightens them at start and says what it changed.
+
+One agent per data dir: an exclusive lock on `data_dir/lock`, held for the agent's lifetime.
 
 Two agents on one spool would both read every file and both deliver every line. The lock is a
 `flock` on a file of its own (never on the database, whose locks SQLite manages): the kernel drops
@@ -10,8 +16,12 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import os
+import stat
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 LOCK_FILE = "lock"
 
@@ -50,6 +60,22 @@ class DataDirLock:
     def release(self) -> None:
         with contextlib.suppress(OSError):
             os.close(self._fd)
+
+
+def make_private(data_dir: str | Path) -> list[str]:
+    """The data dir 0700 and the files in it 0600; returns (and logs) what was looser."""
+    directory = Path(data_dir)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    tightened = []
+    for path, mode in [(directory, 0o700), *((p, 0o600) for p in directory.iterdir() if p.is_file())]:
+        current = stat.S_IMODE(path.stat().st_mode)
+        if current & ~mode:
+            path.chmod(current & mode)
+            tightened.append(f"{path} {current:04o} -> {current & mode:04o}")
+    if tightened:
+        log.warning("made the data dir private (its files hold every log line of the node): %s",
+                    ", ".join(tightened))
+    return tightened
 
 
 def _read_pid(fd: int) -> int | None:
