@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install shipper as a systemd service on an EC2 host (Debian/Ubuntu or Amazon Linux, run as root):
-#   sudo deploy/ec2/install.sh dist/shipper-<version>-py3-none-any.whl [us-east-1]
+#   sudo deploy/ec2/install.sh dist/shipper_agent-<version>-py3-none-any.whl [us-east-1]
 set -euo pipefail
 wheel=${1:?usage: install.sh WHEEL [REGION]}
 region=${2:-${AWS_REGION:-us-east-1}}

@@ -152,7 +152,7 @@ class KubernetesLogsSource(TailOptions):
             try:
                 import kubernetes  # noqa: F401 - only whether it is there
             except ImportError:
-                raise ValueError("`api` needs the kubernetes client: pip install 'shipper[kubernetes]'") from None
+                raise ValueError("`api` needs the kubernetes client: pip install 'shipper-agent[kubernetes]'") from None
         return self
 
 
@@ -186,7 +186,7 @@ class LogOptions(Options):
 
 class AgentConfig(Options):
     data_dir: str = Field("/var/lib/shipper", description="Where the spool and checkpoints live.")
-    buffer: BufferOptions = Field(default_factory=BufferOptions)
+    buffer: BufferOptions = Field(default_factory=BufferOptions, description="The disk spool every record waits in.")
     api: ApiOptions | None = Field(None, description="The HTTP API; off unless configured.")
     log: LogOptions = Field(default_factory=LogOptions, description="The agent's own log, on stderr.")
     shutdown_timeout: Duration = Field(

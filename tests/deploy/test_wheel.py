@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 from shipper import __version__
@@ -14,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_the_wheel_installs_into_a_clean_venv_and_shipper_version_runs(tmp_path):
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(tmp_path / "dist"),
                     str(ROOT)], check=True)
-    (wheel,) = (tmp_path / "dist").glob("shipper-*.whl")
+    (wheel,) = (tmp_path / "dist").glob("shipper_agent-*.whl")
     subprocess.run([sys.executable, "-m", "venv", str(tmp_path / "venv")], check=True)
     venv = tmp_path / "venv" / "bin"
     subprocess.run([venv / "pip", "install", "--quiet", str(wheel)], check=True)
@@ -23,4 +24,9 @@ def test_the_wheel_installs_into_a_clean_venv_and_shipper_version_runs(tmp_path)
                             cwd=tmp_path)  # not the source tree: the installed package must be enough
 
     assert result.stdout.strip() == f"shipper {__version__}"
-    assert wheel.name.startswith(f"shipper-{__version__}-py3-none-any")
+    assert wheel.name.startswith(f"shipper_agent-{__version__}-py3-none-any")
+    with zipfile.ZipFile(wheel) as archive:
+        info = f"shipper_agent-{__version__}.dist-info"
+        metadata = archive.read(f"{info}/METADATA").decode()
+        assert f"{info}/licenses/LICENSE" in archive.namelist()
+    assert "Name: shipper-agent" in metadata and "License-Expression: Apache-2.0" in metadata

@@ -119,7 +119,7 @@ def test_a_journald_source_without_systemd_python_is_a_config_error_naming_the_f
                             capture_output=True, text=True, cwd=Path(__file__).parents[2])
 
     assert result.returncode == 2
-    assert "sources.journal" in result.stderr and "pip install 'shipper[journald]'" in result.stderr
+    assert "sources.journal" in result.stderr and "pip install 'shipper-agent[journald]'" in result.stderr
 
 
 async def test_read_from_end_skips_what_was_there_at_the_first_start_and_commits_that_place(tmp_path):

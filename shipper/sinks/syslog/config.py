@@ -41,7 +41,7 @@ class SyslogSink(SinkOptions):
     type: Literal["syslog"]
     address: Address = Field(description="host:port of the receiver, e.g. logs.papertrailapp.com:12345.")
     mode: Literal["tls", "tcp"] = Field("tls", description="`tls` (RFC 5425); `tcp` only when you mean plain text.")
-    tls: TlsOptions = Field(default_factory=TlsOptions)
+    tls: TlsOptions = Field(default_factory=TlsOptions, description="How the receiver's TLS is checked (mode: tls).")
     framing: Literal["octet_counting", "newline"] = Field(
         "octet_counting", description="`octet_counting` (RFC 5425/6587) carries any byte; `newline` ends each message "
         "with LF, so newlines inside a message are handled as `newlines` says."
@@ -67,7 +67,7 @@ class SyslogSink(SinkOptions):
     oversize: Literal["split", "truncate"] = Field(
         "split", description="A longer message is `split` into several (never dropped) or `truncate`d; counted."
     )
-    connect_timeout: Duration = Field(10.0, gt=0)
+    connect_timeout: Duration = Field(10.0, gt=0, description="Longest a connection (TCP and TLS handshake) may take.")
     write_timeout: Duration = Field(30.0, gt=0, description="A write that cannot finish in this long is a failure.")
     idle_reconnect: Duration = Field(
         60.0, gt=0, description="A connection idle longer than this is replaced before the next write: receivers "

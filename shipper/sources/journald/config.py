@@ -11,7 +11,7 @@ from shipper.config.base import Options, readable_file_problem
 from shipper.sinks.syslog.config import SEVERITIES
 
 INSTALL_HINT = ("the journald source needs systemd-python: install libsystemd-dev and pkg-config, "
-                "then `pip install 'shipper[journald]'`")
+                "then `pip install 'shipper-agent[journald]'`")
 
 
 class JournaldSource(Options):
