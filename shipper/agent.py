@@ -27,7 +27,7 @@ from shipper.buffer.spool import Spool, SpoolUnavailable
 from shipper.config.errors import ConfigError
 from shipper.config.load import load_config
 from shipper.config.model import AgentConfig
-from shipper.config.preflight import environment_issues
+from shipper.config.preflight import environment_issues, warnings
 from shipper.observe import metrics
 from shipper.observe.logs import setup_logging
 from shipper.sinks.base import Sink
@@ -92,15 +92,15 @@ def _describe(error: BaseException) -> str:
     return text[0] if text else type(error).__name__
 
 
-def _report_failure(name: str, error: Exception, delay: float) -> None:
-    kind, component_id = name.split()
+def _report_failure(labels: tuple[str, str, str], error: Exception, delay: float) -> None:
+    name = " ".join(labels[:2])
     if isinstance(error, sqlite3.Error):  # a full or read-only disk: a traceback would tell nothing more
         log.error("%s failed: the spool cannot be written (%s); restarting it in %.1fs, nothing is lost",
                   name, error, delay)
-        metrics.errors.labels(component_id, kind, "spool", "unwritable").inc()
+        metrics.errors.labels(*labels, "spool", "unwritable").inc()
     else:
         log.exception("%s failed; restarting it in %.1fs", name, delay)
-        metrics.errors.labels(component_id, kind, "run", "crash").inc()
+        metrics.errors.labels(*labels, "run", "crash").inc()
 
 
 @dataclass
@@ -132,6 +132,8 @@ class Agent:
         if issues:
             log.error("cannot start: %s", "; ".join(map(str, issues)))
             return EXIT_ENVIRONMENT
+        for warning in await asyncio.to_thread(warnings, self.config):
+            log.warning("%s", warning)
         os.umask(0o077)  # whatever the agent creates (spool, WAL, lock) is its user's alone
         try:
             lock = DataDirLock.acquire(self.config.data_dir)
@@ -201,7 +203,7 @@ class Agent:
 
     def _start_sinks(self, sinks: list[Sink]) -> None:
         for sink in sinks:
-            self.sinks[sink.id] = Running(sink, self._supervise(f"sink {sink.id}", self._sink_runner(sink)))
+            self.sinks[sink.id] = Running(sink, self._supervise(sink.labels, self._sink_runner(sink)))
 
     def _sink_runner(self, first: Sink) -> Callable[[], Awaitable[None]]:
         """Runs the sink; after a failure, a new one made from the spool, as after a restart: what the
@@ -225,7 +227,7 @@ class Agent:
     def _start_sources(self, options: dict[str, Any]) -> None:
         for source_id, o in options.items():
             source = SOURCE_TYPES[o.type](source_id, o, self.spool, self.hostname)
-            self.sources[source_id] = Running(source, self._supervise(f"source {source_id}", source.run))
+            self.sources[source_id] = Running(source, self._supervise(source.labels, source.run))
 
     async def _start_api(self) -> None:
         if self.config.api is not None:
@@ -339,7 +341,8 @@ class Agent:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await work
 
-    def _supervise(self, name: str, run: Callable[[], Awaitable[None]]) -> asyncio.Task:
+    def _supervise(self, labels: tuple[str, str, str], run: Callable[[], Awaitable[None]]) -> asyncio.Task:
+        """Run a component (its kind, id and type in `labels`), restarting it with backoff when it fails."""
         async def supervised() -> None:
             delay = RESTART_DELAY[0]
             while True:
@@ -349,11 +352,11 @@ class Agent:
                 except asyncio.CancelledError:
                     raise
                 except Exception as error:
-                    _report_failure(name, error, delay)
+                    _report_failure(labels, error, delay)
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, RESTART_DELAY[1])
 
-        return asyncio.create_task(supervised(), name=name)
+        return asyncio.create_task(supervised(), name=" ".join(labels[:2]))
 
     def _install_signal_handlers(self) -> None:
         loop = asyncio.get_running_loop()

@@ -25,22 +25,57 @@ def main(argv: list[str] | None = None) -> int:
     return args.handler(args)
 
 
+HELP = {
+    None: """examples:
+  shipper check --config /etc/shipper/shipper.yaml
+  shipper run --config /etc/shipper/shipper.yaml
+  shipper status --config /etc/shipper/shipper.yaml
+
+exit codes: 0 ok, 2 configuration error, 75 the machine lacks what the configuration needs
+(a file, the API port, the data dir or its lock), 130 stopped at once by a second signal.
+Documentation: README.md and docs/ of the source distribution.""",
+    "run": """Runs until SIGTERM or SIGINT: sources stop, sinks drain for shutdown_timeout, the rest stays in
+the spool. SIGHUP reloads the file (an invalid one is refused, the running configuration stays).
+
+example:
+  shipper run --config /etc/shipper/shipper.yaml
+
+exit codes: 0 stopped, 2 configuration error, 75 the machine lacks what the configuration needs
+(a file it names, a region, the API port, a writable data dir, the data dir's lock), 130 a second
+signal stopped the drain (nothing is lost).""",
+    "check": """Validates the file (every error with its key and line) and what run needs from this machine
+(files it names, a region for CloudWatch, the API port, a writable data dir), then prints the
+pipeline. Changes nothing.
+
+example:
+  AWS_REGION=us-east-1 shipper check --config shipper.yaml
+
+exit codes: 0 valid, 2 a problem (each printed).""",
+    "status": """Reads the spool of a running or stopped agent without disturbing it: per file the offset, size
+and lag; per sink the backlog, the oldest record and the last error (from the API when it is on);
+parked CloudWatch streams.
+
+example:
+  shipper status --config /etc/shipper/shipper.yaml
+
+exit codes: 0 printed, 2 configuration error.""",
+}
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="shipper", description="Node logging agent that never loses a line.")
+    formatter = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(prog="shipper", description="Node logging agent that never loses a line.",
+                                     epilog=HELP[None], formatter_class=formatter)
     parser.add_argument("--version", action="version", version=f"shipper {__version__}")
     commands = parser.add_subparsers(dest="command")
-
-    run = commands.add_parser("run", help="run the agent")
-    run.add_argument("--config", "-c", required=True, help="YAML configuration file")
-    run.set_defaults(handler=_run)
-
-    check = commands.add_parser("check", help="validate a configuration and print the pipeline")
-    check.add_argument("--config", "-c", required=True, help="YAML configuration file")
-    check.set_defaults(handler=_check)
-
-    status = commands.add_parser("status", help="what each source has read and each sink still has to send")
-    status.add_argument("--config", "-c", required=True, help="YAML configuration file")
-    status.set_defaults(handler=_status)
+    for name, summary, handler in (
+            ("run", "run the agent", _run),
+            ("check", "validate a configuration and what it needs from this machine; print the pipeline", _check),
+            ("status", "what each source has read and each sink still has to send", _status)):
+        command = commands.add_parser(name, help=summary, description=summary, epilog=HELP[name],
+                                      formatter_class=formatter)
+        command.add_argument("--config", "-c", required=True, help="YAML configuration file")
+        command.set_defaults(handler=handler)
     return parser
 
 
@@ -56,12 +91,14 @@ def _check(args: argparse.Namespace) -> int:
     config = _load(args.config)
     if config is None:
         return EXIT_CONFIG
-    from shipper.config.preflight import environment_issues
+    from shipper.config.preflight import environment_issues, warnings
 
     issues = environment_issues(config)
     if issues:
         print(ConfigError(args.config, issues, ENVIRONMENT_PROBLEMS).render(), file=sys.stderr)
         return EXIT_CONFIG
+    for warning in warnings(config):
+        print(f"warning: {warning}", file=sys.stderr)
     print(describe_pipeline(config))
     return 0
 

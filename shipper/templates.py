@@ -101,3 +101,9 @@ def _field_path(name: str) -> tuple[str, ...] | None:
         keys.append(key[1] if key[1] is not None else re.sub(r"\\(.)", r"\1", key[2]))
         at = key.end()
     return tuple(keys)
+
+
+def field_text(path: tuple[str, ...]) -> str:
+    """A field path as a template writes it: `kubernetes.labels["app.kubernetes.io/name"]`."""
+    return path[0] + "".join(f".{key}" if re.fullmatch(r"[A-Za-z0-9_\-]+", key) else f'["{key}"]'
+                             for key in path[1:])

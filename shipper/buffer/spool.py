@@ -261,7 +261,7 @@ class Spool:
         ).fetchall()
         for source, count in orphans:
             log.warning("dropping %d spooled records of source %r: no sink takes it any more", count, source)
-            metrics.events_discarded.labels(source, "spool", "source_removed").inc(count)
+            metrics.events_discarded.labels("buffer", source, "spool", "source_removed").inc(count)
         if orphans:
             with self._db:
                 self._db.execute(f"DELETE FROM blocks WHERE source NOT IN ({_marks(taken)})", tuple(taken))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shipper.templates import Template
+
 
 class Options(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
@@ -14,8 +16,35 @@ class Options(BaseModel):
         return []
 
 
+# The fields a source's records can carry, as a tree: {"kubernetes": {"namespace": {}}}; None below a
+# name means anything may be there (parsed JSON, labels).
+FieldTree = dict[str, "FieldTree | None"]
+AGENT_FIELDS: FieldTree = {"host": {}, "source_type": {}, "message": {}, "timestamp": {}}
+
+
+class SourceOptions(Options):
+    def fields(self) -> FieldTree | None:
+        """What this source's records can carry (None: anything); warns of template typos."""
+        return None
+
+
 class SinkOptions(Options):
     inputs: list[str] = Field(min_length=1, description="Ids of the sources whose records this sink takes.")
+
+    def templates(self) -> dict[str, Template]:
+        """The sink's {field} templates by option name, to check against what its inputs produce."""
+        return {}
+
+
+def produces(tree: FieldTree | None, path: tuple[str, ...]) -> bool:
+    """Whether a record described by `tree` can hold a value at `path`."""
+    for key in path:
+        if tree is None:
+            return True
+        if key not in tree:
+            return False
+        tree = tree[key]
+    return True
 
 
 def readable_file_problem(path: str) -> str | None:

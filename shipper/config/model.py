@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from shipper.config.base import Options, SinkOptions, readable_file_problem
+from shipper.config.base import AGENT_FIELDS, FieldTree, Options, SinkOptions, SourceOptions, readable_file_problem
 from shipper.config.units import Address, ByteSize, Duration
 from shipper.record import RESERVED
 from shipper.sinks.cloudwatch.config import CloudWatchLogsSink
@@ -48,7 +48,7 @@ class MultilineOptions(Options):
         return pattern
 
 
-class TailOptions(Options):
+class TailOptions(SourceOptions):
     """What every tailing source shares."""
 
     include: list[str] = Field(description="Glob patterns of the files to read.", min_length=1)
@@ -93,6 +93,11 @@ class FileSource(TailOptions):
         "`file`, `source_type`, `kubernetes`, `journald`, `timestamp`, `message`) are kept, so a line cannot "
         "override the agent's metadata.",
     )
+
+    def fields(self) -> FieldTree | None:
+        if self.format == "json":
+            return None
+        return {**AGENT_FIELDS, "file": {}}
 
     @field_validator("reserved_key")
     @classmethod
@@ -144,6 +149,13 @@ class KubernetesLogsSource(TailOptions):
     def environment_issues(self) -> list[tuple[str, str]]:
         return [(f"api.{key}", reason) for key, reason in self.api.environment_issues()] if self.api else []
 
+    def fields(self) -> FieldTree | None:
+        kubernetes: FieldTree = {key: {} for key in ("namespace", "pod_name", "pod_uid", "container_name",
+                                                      "container_id")}
+        if self.api is not None:
+            kubernetes.update({"node_name": {}, "container_image": {}, "labels": None, "annotations": None})
+        return {**AGENT_FIELDS, "file": {}, "stream": {}, "parse_error": {}, "kubernetes": kubernetes}
+
     @model_validator(mode="after")
     def _labels_need_the_api(self) -> KubernetesLogsSource:
         if (self.include_pod_labels or self.exclude_pod_labels) and self.api is None:
@@ -160,6 +172,8 @@ SourceOptions = Annotated[FileSource | KubernetesLogsSource | JournaldSource, Fi
 
 
 class ConsoleSink(SinkOptions):
+    """Records on stdout, one per line."""
+
     type: Literal["console"]
     encoding: Literal["json", "text"] = Field(
         "json", description="`json`: one object per record with all its fields; `text`: the message alone."

@@ -11,8 +11,10 @@ import os
 import socket
 from pathlib import Path
 
+from shipper.config.base import produces
 from shipper.config.errors import ConfigIssue
-from shipper.config.model import AgentConfig
+from shipper.config.model import AgentConfig, TailOptions
+from shipper.templates import field_text
 
 
 def environment_issues(config: AgentConfig, *, api_port: bool = True, data_dir: bool = True) -> list[ConfigIssue]:
@@ -65,3 +67,26 @@ def address_problem(address: str) -> str | None:
         except OSError as error:
             return f"cannot listen on {address}: {error.strerror} (is another agent or program using it?)"
     return None
+
+
+def warnings(config: AgentConfig) -> list[ConfigIssue]:
+    """What is valid but probably not what was meant: a template naming a field no input of its sink
+    produces (a typo sends every record to the fallback name), an include glob that matches nothing."""
+    from shipper.sources.files.discover import discover  # reads the file system: only when asked
+
+    found = []
+    for sink_id, sink in config.sinks.items():
+        trees = [config.sources[name].fields() for name in sink.inputs if name in config.sources]
+        for option, template in sink.templates().items():
+            for path in template.fields:
+                if not any(produces(tree, path) for tree in trees):
+                    field = field_text(path)
+                    found.append(ConfigIssue(f"sinks.{sink_id}.{option}", f"{{{field}}} is a field no input of this "
+                                             f"sink produces ({', '.join(sink.inputs)}): check its spelling"))
+    for source_id, source in config.sources.items():
+        if isinstance(source, TailOptions):
+            for i, pattern in enumerate(source.include):
+                if not discover([pattern], []):
+                    found.append(ConfigIssue(f"sources.{source_id}.include[{i}]",
+                                             f"{pattern} matches no file (yet)"))
+    return found

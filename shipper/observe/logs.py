@@ -85,6 +85,11 @@ class RepeatLimiter(logging.Filter):
         return True
 
 
+def rfc3339(record: logging.LogRecord) -> str:
+    """The record's time in UTC, RFC 3339 with milliseconds: 2026-12-02T07:05:10.500Z."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z"
+
+
 class TextFormatter(logging.Formatter):
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -95,7 +100,7 @@ class TextFormatter(logging.Formatter):
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        event = {"ts": self.formatTime(record), "level": record.levelname.lower(), "logger": record.name,
+        event = {"ts": rfc3339(record), "level": record.levelname.lower(), "logger": record.name,
                  "msg": mask(record.getMessage())}
         if record.exc_info:
             event["error"] = mask(self.formatException(record.exc_info))
@@ -104,7 +109,7 @@ class JsonFormatter(logging.Formatter):
 
 class LogfmtFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        pairs = [("ts", self.formatTime(record)), ("level", record.levelname.lower()), ("logger", record.name),
+        pairs = [("ts", rfc3339(record)), ("level", record.levelname.lower()), ("logger", record.name),
                  ("msg", mask(record.getMessage()))]
         if record.exc_info:
             pairs.append(("error", mask(self.formatException(record.exc_info))))

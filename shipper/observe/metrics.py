@@ -6,13 +6,21 @@ Components count per block or per batch, never per record, so counting costs not
 from __future__ import annotations
 
 import heapq
+import platform
 from collections.abc import Callable, Iterable, Iterator
 
-from prometheus_client import REGISTRY, Counter, Gauge, Histogram
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram, disable_created_metrics
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-_COMPONENT = ("component_id", "component_type")
+from shipper import __version__
+
+disable_created_metrics()  # a `_created` series per counter doubles what is scraped and says nothing useful here
+# component_kind: source | transform | sink (| buffer, for what the spool drops on a source's behalf)
+_COMPONENT = ("component_kind", "component_id", "component_type")
+
+build_info = Gauge("shipper_build_info", "1, labelled with the agent's version and its Python.", ("version", "python"))
+build_info.labels(__version__, platform.python_version()).set(1)
 
 events_received = Counter("shipper_events_received", "Records a component took in.", _COMPONENT)
 bytes_received = Counter("shipper_bytes_received", "Bytes a component took in.", _COMPONENT)
@@ -90,6 +98,7 @@ class TailedFiles(Collector):
         self._sources: dict[tuple[str, str], Callable[[], Iterable[FileProgress]]] = {}
 
     def track(self, component_id: str, component_type: str, progress: Callable[[], Iterable[FileProgress]]) -> None:
+        """Report a file source's progress at every scrape (component_kind is `source`)."""
         self._sources[(component_id, component_type)] = progress
 
     def untrack(self, component_id: str, component_type: str, progress: Callable[[], Iterable[FileProgress]]) -> None:
@@ -105,7 +114,7 @@ class TailedFiles(Collector):
         opened, unread, offsets, sizes = families
         for (component_id, component_type), progress in list(self._sources.items()):
             files = [(path, offset, max(size, offset)) for path, offset, size in progress()]
-            component = [component_id, component_type]
+            component = ["source", component_id, component_type]
             opened.add_metric(component, len(files))
             unread.add_metric(component, sum(size - offset for _, offset, size in files))
             named: set[str] = set()  # a rotated file still being read shares its path with the new one

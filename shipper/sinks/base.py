@@ -9,9 +9,10 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
-from shipper.buffer.spool import Spool, StoredBlock
+from shipper.buffer.spool import Position, Spool, StoredBlock
 from shipper.observe import metrics
 from shipper.record import TIMESTAMP
+from shipper.text import utf8_size
 
 log = logging.getLogger(__name__)
 
@@ -25,14 +26,18 @@ class Sink(ABC):
         self.spool = spool
         self.idle = asyncio.Event()  # set while everything in the spool for this sink is acknowledged
         self.draining = False  # the agent is stopping: send what is waiting now, shorten retry waits
-        self.sent_events = metrics.events_sent.labels(sink_id, self.type)
-        self.sent_bytes = metrics.bytes_sent.labels(sink_id, self.type)
+        self.labels = ("sink", sink_id, self.type)  # component_kind, component_id, component_type
+        self.received_events = metrics.events_received.labels(*self.labels)
+        self.received_bytes = metrics.bytes_received.labels(*self.labels)
+        self.sent_events = metrics.events_sent.labels(*self.labels)
+        self.sent_bytes = metrics.bytes_sent.labels(*self.labels)
         self.ready = True  # False after an error retries cannot fix (access denied, a bad certificate)
         self.last_error = ""
         self.not_ready_reason = ""  # a short code for why (`forbidden:AccessDeniedException`, `handshake`)
-        self._ready_gauge = metrics.sink_ready.labels(sink_id, self.type)
+        self._ready_gauge = metrics.sink_ready.labels(*self.labels)
         self._ready_gauge.set(1)
-        self._latency = metrics.delivery_latency.labels(sink_id, self.type)
+        self._latency = metrics.delivery_latency.labels(*self.labels)
+        self._received_to = Position(0, 0)  # what count_received has counted up to
 
     @abstractmethod
     async def run(self) -> None:
@@ -73,6 +78,24 @@ class Sink(ABC):
         """Streams parked now and why; a sink that parks nothing has none."""
         return {}
 
+    def count_received(self, blocks: list[StoredBlock]) -> None:
+        """Count the records (and their text's bytes) of `blocks` not counted before: a sink that reads
+        the same records again after a failure does not receive them twice."""
+        events = size = 0
+        for block in blocks:
+            start = block.start
+            if self._received_to.block == block.id:
+                start = max(start, self._received_to.index)
+            elif self._received_to.block > block.id:
+                continue
+            messages = block.messages[start:]
+            events += len(messages)
+            size += sum(map(utf8_size, messages))
+        if blocks:
+            self._received_to = max(self._received_to, blocks[-1].end())
+        self.received_events.inc(events)
+        self.received_bytes.inc(size)
+
     async def close(self) -> None:  # noqa: B027 - most sinks hold nothing to release
         """Release connections; called once the sink has stopped running."""
 
@@ -93,6 +116,7 @@ class SequentialSink(Sink):
                 await self.spool.wait_for_append(position)
                 self.idle.clear()
                 continue
+            self.count_received(blocks)
             await self.deliver(blocks)
             self.observe_latency(block.records[-1][TIMESTAMP] / 1e9 for block in (blocks[0], blocks[-1]))
             position = blocks[-1].end()

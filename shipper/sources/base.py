@@ -28,8 +28,9 @@ class Source(ABC):
         self.spool = spool
         self.hostname = hostname
         self.stopping = asyncio.Event()
-        self.received_events = metrics.events_received.labels(source_id, self.type)
-        self.received_bytes = metrics.bytes_received.labels(source_id, self.type)
+        self.labels = ("source", source_id, self.type)  # component_kind, component_id, component_type
+        self.received_events = metrics.events_received.labels(*self.labels)
+        self.received_bytes = metrics.bytes_received.labels(*self.labels)
         self._warned_repairs_at = -REPAIR_WARNING_INTERVAL
 
     @abstractmethod
@@ -55,7 +56,7 @@ class Source(ABC):
         self.stopping.set()
 
     def count_anomaly(self, kind: str, count: int = 1) -> None:
-        metrics.input_anomalies.labels(self.id, self.type, kind).inc(count)
+        metrics.input_anomalies.labels(*self.labels, kind).inc(count)
 
     def count_error(self, stage: str, error: str) -> None:
-        metrics.errors.labels(self.id, self.type, stage, error).inc()
+        metrics.errors.labels(*self.labels, stage, error).inc()

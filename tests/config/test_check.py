@@ -194,3 +194,52 @@ def test_version_prints_the_package_version():
 
     assert result.returncode == 0
     assert result.stdout.startswith("shipper 0.")
+
+
+@pytest.mark.parametrize("command", [[], ["run"], ["check"], ["status"]])
+def test_every_help_gives_an_example_and_the_exit_codes(command, capsys):
+    with pytest.raises(SystemExit) as exited:
+        main([*command, "--help"])
+
+    out = capsys.readouterr().out
+    assert exited.value.code == 0
+    assert "example" in out and "exit codes:" in out and "--config" in out.replace("-c CONFIG", "--config")
+
+
+def test_check_warns_of_a_template_field_no_input_produces_and_of_a_glob_matching_nothing(tmp_path, capsys):
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "a.log").write_text("x\n")
+    code, out, err = check(tmp_path, f"""\
+        data_dir: {tmp_path}/data
+        sources:
+          pods: {{type: kubernetes_logs, include: ["{tmp_path}/containers/*.log"]}}
+          app: {{type: file, include: ["{tmp_path}/logs/*.log"]}}
+        sinks:
+          cw:
+            type: cloudwatch_logs
+            inputs: [pods]
+            region: us-east-1
+            group_name: /eks/{{kubernetes.namspace}}
+            stream_name: "{{kubernetes.labels[\\"app.kubernetes.io/name\\"]}}"
+          out: {{type: console, inputs: [app]}}
+        """, capsys)
+
+    assert code == 0 and "sinks:" in out
+    assert "warning: sinks.cw.group_name: {kubernetes.namspace} is a field no input of this sink produces" in err
+    assert f"warning: sources.pods.include[0]: {tmp_path}/containers/*.log matches no file (yet)" in err
+    assert 'sinks.cw.stream_name: {kubernetes.labels["app.kubernetes.io/name"]} is a field no input' in err  # no api
+
+    code, _, err = check(tmp_path, f"""\
+        data_dir: {tmp_path}/data
+        sources:
+          pods: {{type: kubernetes_logs, include: ["{tmp_path}/logs/*.log"], api: {{}}}}
+        sinks:
+          cw:
+            type: cloudwatch_logs
+            inputs: [pods]
+            region: us-east-1
+            group_name: /eks/{{kubernetes.namespace}}
+            stream_name: "{{kubernetes.labels[\\"app.kubernetes.io/name\\"]}}"
+        """, capsys)
+
+    assert code == 0 and "warning" not in err  # labels come from the API

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 import orjson
 
@@ -34,6 +35,7 @@ def test_every_format_masks_and_json_and_logfmt_lines_parse():
 
     assert as_json == {"ts": as_json["ts"], "level": "info", "logger": "shipper.sinks",
                        "msg": "sent with aws_session_token=****"}
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", as_json["ts"])  # RFC 3339, UTC
     assert 'msg="sent with aws_session_token=****"' in as_logfmt and "level=info" in as_logfmt
     assert "abc123" not in as_text
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry
+from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 
+from shipper import __version__
 from shipper.observe.metrics import TailedFiles
 
-SOURCE = {"component_id": "pods", "component_type": "kubernetes_logs"}
+SOURCE = {"component_kind": "source", "component_id": "pods", "component_type": "kubernetes_logs"}
 
 
 def registry_with(collector: TailedFiles) -> CollectorRegistry:
@@ -73,3 +74,10 @@ def test_a_source_stopping_after_its_reloaded_replacement_started_leaves_the_rep
     assert per_file(registry, "shipper_file_read_offset_bytes", "/new.log") == 2
     files.untrack("pods", "kubernetes_logs", new)
     assert registry.get_sample_value("shipper_files_open", SOURCE) is None
+
+
+def test_the_agent_exposes_its_build_and_no_created_series():
+    text = generate_latest(REGISTRY).decode()
+
+    assert 'shipper_build_info{python="' in text and f'version="{__version__}"' in text
+    assert "_created" not in text

@@ -47,8 +47,10 @@ def test_counters_balance_received_equals_sent_plus_spooled_during_a_run(tmp_pat
         checks = 0
         while True:
             metrics = samples(api)
-            received = value(metrics, "shipper_events_received_total", component_id="app", component_type="file")
-            sent = value(metrics, "shipper_events_sent_total", component_id="out", component_type="console")
+            received = value(metrics, "shipper_events_received_total", component_kind="source", component_id="app",
+                             component_type="file")
+            sent = value(metrics, "shipper_events_sent_total", component_kind="sink", component_id="out",
+                         component_type="console")
             spooled = value(metrics, "shipper_spool_events")
             assert received >= sent
             if received == sent + spooled:
@@ -56,18 +58,20 @@ def test_counters_balance_received_equals_sent_plus_spooled_during_a_run(tmp_pat
             if sent == len(lines):
                 break
         log = str(tmp_path / "logs" / "app.log")
-        file_labels = {"component_id": "app", "component_type": "file", "file": log}
+        file_labels = {"component_kind": "source", "component_id": "app", "component_type": "file", "file": log}
         size = (tmp_path / "logs" / "app.log").stat().st_size
         assert value(metrics, "shipper_file_read_offset_bytes", **file_labels) == size
         assert value(metrics, "shipper_file_size_bytes", **file_labels) == size
         assert ("shipper_spool_oldest_age_seconds", ()) in metrics
-        sink = {"component_id": "out", "component_type": "console"}
+        sink = {"component_kind": "sink", "component_id": "out", "component_type": "console"}
         observed = value(metrics, "shipper_delivery_latency_seconds_count", **sink)
         assert observed > 0
         assert value(metrics, "shipper_delivery_latency_seconds_sum", **sink) / observed < 60
         assert agent.terminate(timeout=10) == 0
     assert checks >= 1
     assert received == sent == len(lines) and spooled == 0
+    assert value(metrics, "shipper_events_received_total", component_kind="sink", component_id="out",
+                 component_type="console") == len(lines)  # every sink counts what it took
     assert out.read_text().splitlines() == lines
 
 

@@ -206,7 +206,8 @@ def test_records_lacking_a_template_field_go_to_the_fallback_names_and_bad_chara
     _, scraped = http_get(api + "/metrics")
     assert agent.terminate(timeout=30) == 0
 
-    assert 'shipper_events_fallback_named_total{component_id="cw",component_type="cloudwatch_logs"} 1.0' in scraped
+    assert ('shipper_events_fallback_named_total{component_id="cw",component_kind="sink",'
+            'component_type="cloudwatch_logs"} 1.0') in scraped
     got = arrived(client, prefix)
     assert set(got) == {(f"{prefix}/pay_ments_", "pay_ments_"), (f"{prefix}/unrouted", "unrouted")}
     assert [orjson.loads(m)["msg"] for m in got[(f"{prefix}/unrouted", "unrouted")]] == ["two"]

@@ -34,12 +34,16 @@ def test_kubelet_rotation_with_kills_delivers_every_line_with_pod_metadata(tmp_p
     writer = KubeletWriter(pod_dir, lines=30_000, rotate_every=4_000, seed=3, pause_every=50)
     rng = random.Random(11)
     outputs: list[Path] = []
-    writer.start()
-    while writer.is_alive():
+    while not outputs or writer.is_alive():
         outputs.append(tmp_path / f"run-{len(outputs)}.jsonl")
         with open(outputs[-1], "wb") as stdout:
             agent = AgentProcess(cfg, stdout=stdout)
             agent.wait_until_running()
+            if len(outputs) == 1:
+                # only once an agent tails 0.log: lines rotated away before any agent ever ran are
+                # lines no agent can know of (a slow first start on a busy machine lost the first file)
+                wait_for(lambda first=agent: "tailing " in first.log(), 30, "the agent to tail 0.log")
+                writer.start()
             time.sleep(rng.uniform(0.3, 1.0))
             agent.kill()
     outputs.append(tmp_path / "final.jsonl")

@@ -16,7 +16,8 @@ from tests.sources.harness import SourceHarness, until
 
 
 def skipped(reason: str, source_id: str) -> float:
-    labels = {"component_id": source_id, "component_type": "file", "stage": "discover", "error": reason}
+    labels = {"component_kind": "source", "component_id": source_id, "component_type": "file", "stage": "discover",
+              "error": reason}
     return REGISTRY.get_sample_value("shipper_errors_total", labels) or 0.0
 
 
@@ -110,3 +111,15 @@ async def test_the_event_loop_runs_and_stop_is_honoured_while_a_deep_tree_is_wal
         other.cancel()
 
     assert ticks > 0
+
+
+async def test_an_include_pattern_matching_nothing_is_said_once_a_minute_not_at_every_scan(tmp_path, caplog):
+    (tmp_path / "logs").mkdir()
+    options = FileOptions.model_validate({"type": "file", "include": [f"{tmp_path}/nothing/*.log"],
+                                          "discover_interval": "10ms", "poll_interval": "10ms"})
+
+    async with SourceHarness(tmp_path, FileSource, "empty", options):
+        await asyncio.sleep(0.3)  # about thirty scans
+
+    said = [r for r in caplog.records if "matches no file" in r.getMessage()]
+    assert len(said) == 1 and f"{tmp_path}/nothing/*.log" in said[0].getMessage()

@@ -90,7 +90,8 @@ async def test_a_pod_created_after_start_is_learned_and_a_deleted_pods_metadata_
     assert "node_name" not in kubernetes[0] and kubernetes[0]["pod_name"] == "late-0"  # path metadata flowed
     assert kubernetes[1]["labels"] == {"app": "late"} and kubernetes[2]["labels"] == {"app": "late"}
     assert REGISTRY.get_sample_value("shipper_events_without_api_metadata_total",
-                                     {"component_id": "pods", "component_type": "kubernetes_logs"}) >= 1
+                                     {"component_kind": "source", "component_id": "pods",
+                                      "component_type": "kubernetes_logs"}) >= 1
 
 
 async def test_a_watch_broken_mid_stream_and_410_on_resume_lose_no_pod(tmp_path, api):

@@ -24,7 +24,8 @@ def options(root: Path, budget: int) -> Options:
 
 
 def flushed(source_id: str) -> float:
-    labels = {"component_id": source_id, "component_type": "kubernetes_logs", "kind": "pending_flushed"}
+    labels = {"component_kind": "source", "component_id": source_id, "component_type": "kubernetes_logs",
+              "kind": "pending_flushed"}
     return REGISTRY.get_sample_value("shipper_input_anomalies_total", labels) or 0.0
 
 

@@ -112,12 +112,12 @@ class CloudWatchLogs:
             response = await method(**params)
         except ClientError as error:
             code = str(error.response.get("Error", {}).get("Code", "Unknown"))
-            metrics.api_calls.labels(self.sink_id, "cloudwatch_logs", operation, code).inc()
+            metrics.api_calls.labels("sink", self.sink_id, "cloudwatch_logs", operation, code).inc()
             raise
         except Exception as error:
-            metrics.api_calls.labels(self.sink_id, "cloudwatch_logs", operation, type(error).__name__).inc()
+            metrics.api_calls.labels("sink", self.sink_id, "cloudwatch_logs", operation, type(error).__name__).inc()
             raise
-        metrics.api_calls.labels(self.sink_id, "cloudwatch_logs", operation, "ok").inc()
+        metrics.api_calls.labels("sink", self.sink_id, "cloudwatch_logs", operation, "ok").inc()
         return response
 
 

@@ -52,6 +52,9 @@ class CloudWatchLogsSink(SinkOptions):
         "Default: a quarter of buffer.max_size.",
     )
 
+    def templates(self) -> dict[str, Template]:
+        return {"group_name": Template(self.group_name), "stream_name": Template(self.stream_name)}
+
     def environment_issues(self) -> list[tuple[str, str]]:
         if self.region:
             return []

@@ -101,12 +101,10 @@ class CloudWatchLogsSink(Sink):
         self._routed = Position(0, 0)  # set from the cursor when run() starts
         self._at_tail = False
         self._awaiting_routing: set[StreamQueue] = set()
-        self._received = metrics.events_received.labels(sink_id, self.type)
-        self._received_bytes = metrics.bytes_received.labels(sink_id, self.type)
-        self._billed = metrics.bytes_billed.labels(sink_id, self.type)
-        self._fallbacks = metrics.events_fallback_named.labels(sink_id, self.type)
-        self._parked_events = metrics.events_parked.labels(sink_id, self.type)
-        self._parked_gauge = metrics.streams_parked.labels(sink_id, self.type)
+        self._billed = metrics.bytes_billed.labels(*self.labels)
+        self._fallbacks = metrics.events_fallback_named.labels(*self.labels)
+        self._parked_events = metrics.events_parked.labels(*self.labels)
+        self._parked_gauge = metrics.streams_parked.labels(*self.labels)
         self._parked_gauge.set(0)
         self._sending_parked: set[str] = set()  # state keys of parked rows sent before a restart
 
@@ -173,8 +171,8 @@ class CloudWatchLogsSink(Sink):
                 routed = self._route_each(block, segment, touched, per_record)
             events += routed[0]
             size += routed[1]
-        self._received.inc(records)
-        self._received_bytes.inc(size)
+        self.received_events.inc(records)
+        self.received_bytes.inc(size)
         self._pending += events
         self._pending_bytes += size
         self._routed = end
@@ -333,7 +331,7 @@ class CloudWatchLogsSink(Sink):
         discarded = self.spool.park(self.id, queue.name, queue.parked or "", batch.events, places, limit)
         self._parked_events.inc(batch.records)
         if discarded:
-            metrics.events_discarded.labels(self.id, self.type, "parked_overflow").inc(discarded)
+            metrics.events_discarded.labels(*self.labels, "parked_overflow").inc(discarded)
             log.warning("%s: parked records over parked_max_size (%d bytes): the oldest %d discarded",
                         self.id, limit, discarded)
         self._pending -= len(batch)
@@ -499,7 +497,7 @@ class CloudWatchLogsSink(Sink):
         reading the stream back is denied, the batch is sent again: at least once for that batch,
         counted (`shipper_errors_total{stage="reconcile"}`) and said in a warning."""
         if not self.options.reconcile:
-            metrics.errors.labels(self.id, self.type, "reconcile", "off").inc()
+            metrics.errors.labels(*self.labels, "reconcile", "off").inc()
             return False
         want = reconcile.expected(events, overlap)
         if not want:
@@ -513,7 +511,7 @@ class CloudWatchLogsSink(Sink):
             if failure is Failure.MISSING:
                 return False
             if failure in (Failure.REFUSED, Failure.FORBIDDEN):
-                metrics.errors.labels(self.id, self.type, "reconcile", error_code(error)).inc()
+                metrics.errors.labels(*self.labels, "reconcile", error_code(error)).inc()
                 log.warning("%s: reading %s/%s back is denied (%s: logs:GetLogEvents, see iam/); a batch of %d "
                             "events that may have landed is sent again: it may arrive twice", self.id,
                             queue.group, queue.stream, error_code(error), len(events))
@@ -525,7 +523,7 @@ class CloudWatchLogsSink(Sink):
         """Send halves of a refused batch; an event refused alone is dropped and counted."""
         if len(events) == 1:
             log.error("%s: CloudWatch refuses an event of %s/%s; dropping it", self.id, queue.group, queue.stream)
-            metrics.events_discarded.labels(self.id, self.type, "invalid").inc()
+            metrics.events_discarded.labels(*self.labels, "invalid").inc()
             return
         middle = len(events) // 2
         for half in (events[:middle], events[middle:]):
@@ -543,14 +541,14 @@ class CloudWatchLogsSink(Sink):
         too_new = total - rejected["tooNewLogEventStartIndex"] if "tooNewLogEventStartIndex" in rejected else 0
         for reason, count in (("too_old", too_old), ("expired", expired), ("too_new", too_new)):
             if count:
-                metrics.events_discarded.labels(self.id, self.type, reason).inc(count)
+                metrics.events_discarded.labels(*self.labels, reason).inc(count)
                 log.warning("%s: CloudWatch rejected %d event(s) as %s", self.id, count, reason.replace("_", " "))
 
     # -- health and retries -----------------------------------------------------------------------
 
     def _on_retry(self, failure: Retryable, wait: float) -> None:
-        metrics.retries.labels(self.id, self.type, failure.failure.value).inc()
-        metrics.errors.labels(self.id, self.type, "deliver", error_code(failure.cause)).inc()
+        metrics.retries.labels(*self.labels, failure.failure.value).inc()
+        metrics.errors.labels(*self.labels, "deliver", error_code(failure.cause)).inc()
         self.last_error = str(failure)
         if failure.failure in (Failure.FORBIDDEN, Failure.REFUSED, Failure.UNTRUSTED):
             self.mark_not_ready(str(failure), f"{failure.failure.value}:{error_code(failure.cause)}")

@@ -48,8 +48,8 @@ class SyslogSink(Sink):
         self.format = Rfc5424(self.options)
         self.frame = octet_counting if self.options.framing == "octet_counting" else newline
         self.connection = Connection(self.options)
-        self._oversize = metrics.input_anomalies.labels(self.id, self.type, f"oversize_{self.options.oversize}")
-        self._header_truncated = metrics.input_anomalies.labels(self.id, self.type, "header_truncated")
+        self._oversize = metrics.input_anomalies.labels(*self.labels, f"oversize_{self.options.oversize}")
+        self._header_truncated = metrics.input_anomalies.labels(*self.labels, "header_truncated")
 
     async def run(self) -> None:
         acked = sent = self.spool.cursor(self.id)
@@ -58,6 +58,7 @@ class SyslogSink(Sink):
         while True:
             try:
                 blocks = self.spool.read(self.id, sent, BATCH_RECORDS)
+                self.count_received(blocks)
                 if blocks:
                     await self._send(blocks)
                     sent = blocks[-1].end()
@@ -75,7 +76,7 @@ class SyslogSink(Sink):
                 failures += 1
                 await self._failed(error, failures)
                 if sent != acked:
-                    metrics.retries.labels(self.id, self.type, "connection").inc()
+                    metrics.retries.labels(*self.labels, "connection").inc()
                 sent = acked  # everything not settled goes again
                 unsettled.clear()
 
@@ -114,7 +115,7 @@ class SyslogSink(Sink):
 
     async def _failed(self, error: TransportError, failures: int) -> None:
         await self.connection.close()
-        metrics.errors.labels(self.id, self.type, "send", type(error).__name__).inc()
+        metrics.errors.labels(*self.labels, "send", type(error).__name__).inc()
         if isinstance(error, HandshakeError):
             self.mark_not_ready(str(error), "certificate" if isinstance(error, CertificateError) else "handshake")
         else:

@@ -24,13 +24,18 @@ class Stopped(Exception):
     """The source stopped while the walk was still going: its result would not be used."""
 
 
-def discover(include: list[str], exclude: list[str], stopping: Callable[[], bool] = lambda: False) -> list[str]:
-    """Paths matching an include pattern and no exclude pattern, rotated names left out, sorted.
+def discover(include: list[str], exclude: list[str], stopping: Callable[[], bool] = lambda: False,
+             unmatched: list[str] | None = None) -> list[str]:
+    """Paths matching an include pattern and no exclude pattern, rotated names left out, sorted;
+    the patterns that matched nothing are added to `unmatched` when it is given.
 
     Raises Stopped when `stopping()` turns true during a walk."""
     found: set[str] = set()
     for pattern in include:
-        found.update(_expand(pattern, stopping))
+        matched = set(_expand(pattern, stopping))
+        if not matched and unmatched is not None:
+            unmatched.append(pattern)
+        found |= matched
     return sorted(
         path for path in found
         if not ROTATED_NAME.search(path) and not any(fnmatch.fnmatchcase(path, ex) for ex in exclude)

@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 ROTATE_WAIT = 5.0  # seconds a renamed file stays open for a writer's last lines
 SHARE_LOOP_EVERY = 0.05  # seconds a source may hold the event loop before other tasks get a turn
+UNMATCHED_WARNING_INTERVAL = 60.0  # seconds between warnings that an include pattern matches nothing
 
 
 class FileSource(Source):
@@ -51,6 +52,7 @@ class FileSource(Source):
         self._shared_at = 0.0  # when other tasks last had the event loop (see _share_the_loop)
         self._pending: dict[FileIdentity, int] = {}  # bytes of incomplete records each file's decoder holds
         self._pending_total = 0
+        self._unmatched_warned: dict[str, float] = {}  # include pattern -> when it was last said to match nothing
 
     async def run(self) -> None:
         self._checkpoints = {
@@ -131,11 +133,13 @@ class FileSource(Source):
 
     async def _discover(self, first: bool) -> None:
         seen: set[FileIdentity] = set()
+        unmatched: list[str] = []
         try:
             paths = await asyncio.to_thread(discover, self.options.include, self.options.exclude,
-                                            self.stopping.is_set)
+                                            self.stopping.is_set, unmatched)
         except Stopped:
             return
+        self._warn_unmatched(unmatched)
         for path in paths:
             await self._share_the_loop()
             try:
@@ -162,6 +166,14 @@ class FileSource(Source):
                 tailed.at_eof = False  # lines may have come since its last read: read it before its successor
         if first:
             self._recover_rotated_while_stopped()
+
+    def _warn_unmatched(self, patterns: list[str]) -> None:
+        """An include pattern that matches nothing is said once a minute, not at every scan."""
+        now = time.monotonic()
+        for pattern in patterns:
+            if now - self._unmatched_warned.get(pattern, -UNMATCHED_WARNING_INTERVAL) >= UNMATCHED_WARNING_INTERVAL:
+                self._unmatched_warned[pattern] = now
+                log.warning("%s: %s matches no file (yet)", self.id, pattern)
 
     def _drop_excluded(self, identity: FileIdentity) -> None:
         """A file open before a filter excluded it (metadata learned later): stop reading it now."""
@@ -307,7 +319,7 @@ class FileSource(Source):
                         tailed.path, size, tailed.offset)
             self.count_anomaly("truncated")
             if size_seen > tailed.offset:  # seen in the file, gone with the truncation before it was read
-                metrics.bytes_rotated_away.labels(self.id, self.type).inc(size_seen - tailed.offset)
+                metrics.bytes_rotated_away.labels(*self.labels).inc(size_seen - tailed.offset)
             held = tailed.decoder.flush()  # fragments whose completing line went with the truncation
             tailed.offset = 0
             tailed.fingerprint = Fingerprint.read(tailed.fd)

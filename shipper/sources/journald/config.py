@@ -7,14 +7,15 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from shipper.config.base import Options, readable_file_problem
+from shipper.config.base import AGENT_FIELDS, FieldTree, SourceOptions, readable_file_problem
 from shipper.sinks.syslog.config import SEVERITIES
+from shipper.sources.journald.fields import KEPT
 
 INSTALL_HINT = ("the journald source needs systemd-python: install libsystemd-dev and pkg-config, "
                 "then `pip install 'shipper-agent[journald]'`")
 
 
-class JournaldSource(Options):
+class JournaldSource(SourceOptions):
     """The systemd journal: kubelet, containerd, docker and the rest of the node's system logs."""
 
     type: Literal["journald"]
@@ -36,6 +37,11 @@ class JournaldSource(Options):
         "end", description="Where to start when there is no cursor yet (later starts resume after the cursor)."
     )
     batch_size: int = Field(2000, ge=1, le=100_000, description="Entries per spool transaction.")
+
+    def fields(self) -> FieldTree | None:
+        if self.keep_all_fields:
+            return None
+        return {**AGENT_FIELDS, "severity": {}, **{name: {} for name in KEPT}}
 
     def environment_issues(self) -> list[tuple[str, str]]:
         issues = [(f"files[{i}]", problem) for i, path in enumerate(self.files)

@@ -49,7 +49,8 @@ class PodCache:
         self._not_found: dict[tuple[str, str], float] = {}
         self._fetching: set[tuple[str, str]] = set()
         self._stopping = threading.Event()
-        self._failures = metrics.errors.labels(component_id, "kubernetes_logs", "kubernetes_api", "unreachable")
+        self._failures = metrics.errors.labels("source", component_id, "kubernetes_logs", "kubernetes_api",
+                                              "unreachable")
 
     # -- lifecycle -------------------------------------------------------------------------------
 

@@ -37,7 +37,7 @@ class KubernetesLogsSource(FileSource):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.pods: PodCache | None = None
-        self._without_api = metrics.events_without_api_metadata.labels(self.id, self.type)
+        self._without_api = metrics.events_without_api_metadata.labels(*self.labels)
         api = self.options.api
         if api is not None:
             node = api.node_name or os.environ.get("NODE_NAME", "")
@@ -132,6 +132,6 @@ class KubernetesLogsSource(FileSource):
     def _excluded(self, path: str, rule: str) -> bool:
         if (path, rule) not in self._skipped:
             self._skipped.add((path, rule))
-            metrics.files_excluded.labels(self.id, self.type, rule).inc()
+            metrics.files_excluded.labels(*self.labels, rule).inc()
             log.info("not reading %s: excluded by %s", path, rule)
         return False
