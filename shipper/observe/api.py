@@ -80,7 +80,7 @@ class Api:
             pass  # a client that is too slow, too large or gone: nothing to answer
         finally:
             self._connections.discard(task)
-            writer.transport.abort() if writer.transport.is_closing() else writer.close()
+            writer.close()
 
     async def _answer(self, reader: asyncio.StreamReader) -> tuple[int, str, bytes]:
         head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), HEAD_TIMEOUT)

@@ -90,18 +90,39 @@ def rfc3339(record: logging.LogRecord) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z"
 
 
+FIELDS = ("component_kind", "component", "file")  # structured fields a line may carry (ComponentLog)
+
+
+class ComponentLog(logging.LoggerAdapter):
+    """A source's or sink's logger: each line carries the component's kind and id as fields (and a
+    `file` when a call passes one in `extra`); the text format shows the id before the message."""
+
+    def process(self, msg: object, kwargs: dict) -> tuple[object, dict]:
+        kwargs["extra"] = {**(self.extra or {}), **kwargs.get("extra", {})}
+        return msg, kwargs
+
+
+def _fields(record: logging.LogRecord) -> list[tuple[str, str]]:
+    return [(name, mask(str(getattr(record, name)))) for name in FIELDS if getattr(record, name, None)]
+
+
 class TextFormatter(logging.Formatter):
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     def format(self, record: logging.LogRecord) -> str:
-        return mask(super().format(record))
+        component = getattr(record, "component", None)
+        text = super().format(record)
+        if component:
+            head, _, message = text.partition(f"{record.name}: ")
+            text = f"{head}{record.name}: {component}: {message}"
+        return mask(text)
 
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         event = {"ts": rfc3339(record), "level": record.levelname.lower(), "logger": record.name,
-                 "msg": mask(record.getMessage())}
+                 **dict(_fields(record)), "msg": mask(record.getMessage())}
         if record.exc_info:
             event["error"] = mask(self.formatException(record.exc_info))
         return orjson.dumps(event).decode()
@@ -110,7 +131,7 @@ class JsonFormatter(logging.Formatter):
 class LogfmtFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         pairs = [("ts", rfc3339(record)), ("level", record.levelname.lower()), ("logger", record.name),
-                 ("msg", mask(record.getMessage()))]
+                 *_fields(record), ("msg", mask(record.getMessage()))]
         if record.exc_info:
             pairs.append(("error", mask(self.formatException(record.exc_info))))
         return " ".join(f"{key}={_logfmt_value(value)}" for key, value in pairs)

@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 
 from shipper.buffer.spool import Position, Spool, StoredBlock
 from shipper.observe import metrics
+from shipper.observe.logs import ComponentLog
 from shipper.record import TIMESTAMP
 from shipper.text import utf8_size
 
@@ -27,6 +28,8 @@ class Sink(ABC):
         self.idle = asyncio.Event()  # set while everything in the spool for this sink is acknowledged
         self.draining = False  # the agent is stopping: send what is waiting now, shorten retry waits
         self.labels = ("sink", sink_id, self.type)  # component_kind, component_id, component_type
+        self.log = ComponentLog(logging.getLogger(type(self).__module__),
+                                {"component_kind": "sink", "component": sink_id})
         self.received_events = metrics.events_received.labels(*self.labels)
         self.received_bytes = metrics.bytes_received.labels(*self.labels)
         self.sent_events = metrics.events_sent.labels(*self.labels)
@@ -55,13 +58,13 @@ class Sink(ABC):
         self.last_error = reason
         self.not_ready_reason = code
         if self.ready:
-            log.error("%s: not ready: %s (records stay in the spool; retrying)", self.id, reason)
+            self.log.error("not ready: %s (records stay in the spool; retrying)", reason)
         self.ready = False
         self._ready_gauge.set(0)
 
     def mark_ready(self) -> None:
         if not self.ready:
-            log.info("%s: ready again", self.id)
+            self.log.info("ready again")
         self.ready = True
         self._ready_gauge.set(1)
 

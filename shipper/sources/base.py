@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 from shipper.buffer.spool import Spool
 from shipper.observe import metrics
+from shipper.observe.logs import ComponentLog
 from shipper.record import Block
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,8 @@ class Source(ABC):
         self.hostname = hostname
         self.stopping = asyncio.Event()
         self.labels = ("source", source_id, self.type)  # component_kind, component_id, component_type
+        self.log = ComponentLog(logging.getLogger(type(self).__module__),
+                                {"component_kind": "source", "component": source_id})
         self.received_events = metrics.events_received.labels(*self.labels)
         self.received_bytes = metrics.bytes_received.labels(*self.labels)
         self._warned_repairs_at = -REPAIR_WARNING_INTERVAL
@@ -50,7 +53,7 @@ class Source(ABC):
         if now - self._warned_repairs_at >= REPAIR_WARNING_INTERVAL:
             self._warned_repairs_at = now
             kinds = ", ".join(f"{count} {kind.replace('_', ' ')}" for kind, count in repairs.items())
-            log.warning("%s: stored records repaired (%s)%s", self.id, kinds, f" from {where}" if where else "")
+            self.log.warning("stored records repaired (%s)%s", kinds, f" from {where}" if where else "")
 
     def stop(self) -> None:
         self.stopping.set()

@@ -139,13 +139,13 @@ async def test_blocks_of_a_source_no_sink_takes_any_more_are_dropped_and_counted
     spool.attach_sinks({"out": ["app", "gone"]})
     await spool.append(block("gone", "a", "b"), {})
     spool.close()
-    before = metrics.events_discarded.labels("gone", "spool", "source_removed")._value.get()
+    before = metrics.events_discarded.labels("buffer", "gone", "spool", "source_removed")._value.get()
 
     reopened = Spool.open(tmp_path, max_size=10 * 1024 * 1024)
     reopened.attach_sinks({"out": ["app"]})
 
     assert reopened.events == 0
-    assert metrics.events_discarded.labels("gone", "spool", "source_removed")._value.get() == before + 2
+    assert metrics.events_discarded.labels("buffer", "gone", "spool", "source_removed")._value.get() == before + 2
     reopened.close()
 
 

@@ -7,7 +7,15 @@ import re
 
 import orjson
 
-from shipper.observe.logs import JsonFormatter, LogfmtFormatter, RepeatLimiter, TextFormatter, mask, register_secret
+from shipper.observe.logs import (
+    ComponentLog,
+    JsonFormatter,
+    LogfmtFormatter,
+    RepeatLimiter,
+    TextFormatter,
+    mask,
+    register_secret,
+)
 
 
 def record(msg: str, *args, level: int = logging.WARNING, name: str = "shipper.sinks") -> logging.LogRecord:
@@ -68,3 +76,24 @@ def test_secrets_are_masked_by_value_once_known_whatever_syntax_surrounds_them()
         for secret in ("learnedFromXml", "IQoJ/learned", "IQoJ%2Flearned", "registeredSECRET"):
             assert secret not in text
     assert masked[1] == "{'X-Amz-Security-Token': b'****'}"
+
+
+def test_a_components_lines_carry_its_kind_id_and_file_as_fields_and_the_text_format_names_it():
+    records: list[logging.LogRecord] = []
+    logger = logging.getLogger("shipper.sources.files.source")
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger.addHandler(handler)
+    try:
+        ComponentLog(logger, {"component_kind": "source", "component": "app"}).warning(
+            "tailing %s from offset %d", "/var/log/a.log", 0, extra={"file": "/var/log/a.log"})
+    finally:
+        logger.removeHandler(handler)
+
+    (line,) = records
+    event = orjson.loads(JsonFormatter().format(line))
+    assert {k: event[k] for k in ("component_kind", "component", "file")} == \
+        {"component_kind": "source", "component": "app", "file": "/var/log/a.log"}
+    assert 'component=app file=/var/log/a.log msg="tailing' in LogfmtFormatter().format(line)
+    assert TextFormatter().format(line).endswith(
+        "shipper.sources.files.source: app: tailing /var/log/a.log from offset 0")

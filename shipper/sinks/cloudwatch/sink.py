@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import time
 from collections import deque
 from collections.abc import Mapping
@@ -39,8 +38,6 @@ from shipper.sinks.cloudwatch.config import CloudWatchLogsSink as Options
 from shipper.sinks.cloudwatch.naming import Namer
 from shipper.sinks.cloudwatch.reconcile import BatchRow, Overlap
 from shipper.sinks.cloudwatch.retry import Failure, Retryable, classify, error_code, retrying
-
-log = logging.getLogger(__name__)
 
 READ_RECORDS = 10_000  # records per spool read (one segment)
 MAX_PENDING_EVENTS = 30_000  # events held in memory across all stream queues...
@@ -276,8 +273,8 @@ class CloudWatchLogsSink(Sink):
                 queue.recovered.popleft()  # its records were acknowledged
                 continue
             if head < row.first:  # names or order changed since (new configuration): send as new
-                log.warning("%s: batches recorded for %s/%s no longer match the spool; sending them again",
-                            self.id, queue.group, queue.stream)
+                self.log.warning("batches recorded for %s/%s no longer match the spool; sending them again",
+                                 queue.group, queue.stream)
                 queue.recovered.clear()
                 break
             if (row.last[0], row.last[1]) >= tuple(self._routed):
@@ -320,8 +317,8 @@ class CloudWatchLogsSink(Sink):
         queue.retry_at = time.monotonic() + wait
         self._parked_gauge.set(sum(q.parked is not None for q in self.queues.values()))
         if first:
-            log.warning("%s: %s/%s parked: %s; its records wait in the parked area (next try in %.0fs), the "
-                        "other streams go on", self.id, queue.group, queue.stream, reason, wait)
+            self.log.warning("%s/%s parked: %s; its records wait in the parked area (next try in %.0fs), the "
+                             "other streams go on", queue.group, queue.stream, reason, wait)
 
     def _park(self, queue: StreamQueue, batch: Batch) -> None:
         """Move a batch of a parked stream out of the sink's way: into the spool's parked area, then
@@ -332,8 +329,8 @@ class CloudWatchLogsSink(Sink):
         self._parked_events.inc(batch.records)
         if discarded:
             metrics.events_discarded.labels(*self.labels, "parked_overflow").inc(discarded)
-            log.warning("%s: parked records over parked_max_size (%d bytes): the oldest %d discarded",
-                        self.id, limit, discarded)
+            self.log.warning("parked records over parked_max_size (%d bytes): the oldest %d discarded",
+                             limit, discarded)
         self._pending -= len(batch)
         self._pending_bytes -= batch.size
         self._room.set()
@@ -360,7 +357,7 @@ class CloudWatchLogsSink(Sink):
             return
         row = self.spool.next_parked(self.id, queue.name)
         if row is None:
-            log.info("%s: %s/%s delivers again; its parked records are all sent", self.id, queue.group, queue.stream)
+            self.log.info("%s/%s delivers again; its parked records are all sent", queue.group, queue.stream)
             queue.parked, queue.tries = None, 0
             self._parked_gauge.set(sum(q.parked is not None for q in self.queues.values()))
             return
@@ -432,8 +429,8 @@ class CloudWatchLogsSink(Sink):
                     state["timed_out"] = False
                 async with self._requests:
                     if state["maybe_landed"] and await self._already_there(queue, events, overlap):
-                        log.info("%s: a batch of %d events for %s/%s had landed before; not sending it again",
-                                 self.id, len(events), queue.group, queue.stream)
+                        self.log.info("a batch of %d events for %s/%s had landed before; not sending it again",
+                                      len(events), queue.group, queue.stream)
                         self.mark_ready()
                         return
                     try:
@@ -483,7 +480,7 @@ class CloudWatchLogsSink(Sink):
                 raise self._refused(queue, error) from error
         try:
             if await self.client.create_log_group(queue.group, options.tags):
-                log.info("%s: created log group %s", self.id, queue.group)
+                self.log.info("created log group %s", queue.group)
                 if options.retention_days:
                     await self.client.put_retention_policy(queue.group, options.retention_days)
             await self.client.create_log_stream(queue.group, queue.stream)
@@ -512,9 +509,9 @@ class CloudWatchLogsSink(Sink):
                 return False
             if failure in (Failure.REFUSED, Failure.FORBIDDEN):
                 metrics.errors.labels(*self.labels, "reconcile", error_code(error)).inc()
-                log.warning("%s: reading %s/%s back is denied (%s: logs:GetLogEvents, see iam/); a batch of %d "
-                            "events that may have landed is sent again: it may arrive twice", self.id,
-                            queue.group, queue.stream, error_code(error), len(events))
+                self.log.warning("reading %s/%s back is denied (%s: logs:GetLogEvents, see iam/); a batch of %d "
+                                 "events that may have landed is sent again: it may arrive twice",
+                                 queue.group, queue.stream, error_code(error), len(events))
                 return False
             raise Retryable(failure, error) from error
         return reconcile.all_there(want, found)
@@ -522,7 +519,7 @@ class CloudWatchLogsSink(Sink):
     async def _bisect(self, queue: StreamQueue, events: list[Event]) -> None:
         """Send halves of a refused batch; an event refused alone is dropped and counted."""
         if len(events) == 1:
-            log.error("%s: CloudWatch refuses an event of %s/%s; dropping it", self.id, queue.group, queue.stream)
+            self.log.error("CloudWatch refuses an event of %s/%s; dropping it", queue.group, queue.stream)
             metrics.events_discarded.labels(*self.labels, "invalid").inc()
             return
         middle = len(events) // 2
@@ -542,7 +539,7 @@ class CloudWatchLogsSink(Sink):
         for reason, count in (("too_old", too_old), ("expired", expired), ("too_new", too_new)):
             if count:
                 metrics.events_discarded.labels(*self.labels, reason).inc(count)
-                log.warning("%s: CloudWatch rejected %d event(s) as %s", self.id, count, reason.replace("_", " "))
+                self.log.warning("CloudWatch rejected %d event(s) as %s", count, reason.replace("_", " "))
 
     # -- health and retries -----------------------------------------------------------------------
 
@@ -553,7 +550,7 @@ class CloudWatchLogsSink(Sink):
         if failure.failure in (Failure.FORBIDDEN, Failure.REFUSED, Failure.UNTRUSTED):
             self.mark_not_ready(str(failure), f"{failure.failure.value}:{error_code(failure.cause)}")
         else:
-            log.warning("%s: %s; retrying in %.1fs", self.id, failure, wait)
+            self.log.warning("%s; retrying in %.1fs", failure, wait)
 
     async def _sleep(self, seconds: float) -> None:
         await asyncio.sleep(min(seconds, DRAIN_BACKOFF_MAX) if self.draining else seconds)
@@ -572,8 +569,8 @@ class CloudWatchLogsSink(Sink):
             queue.recovered.append(row)
             self.tracker.forget_when_acked(row.last[0], row.last[1], row.key)
         if rows:
-            log.info("%s: %d batch(es) were in flight or unacknowledged at the last stop; checking them",
-                     self.id, len(rows))
+            self.log.info("%d batch(es) were in flight or unacknowledged at the last stop; checking them",
+                          len(rows))
         self._recover_parked()
 
     def _recover_parked(self) -> None:
@@ -581,8 +578,8 @@ class CloudWatchLogsSink(Sink):
         undone (their records are read again)."""
         dropped = self.spool.trim_parked(self.id)
         if dropped:
-            log.info("%s: %d parked event(s) were parked after the last acknowledgement; reading them again",
-                     self.id, dropped)
+            self.log.info("%d parked event(s) were parked after the last acknowledgement; reading them again",
+                          dropped)
         self._sending_parked = {key for key in self.spool.sink_state(self.id) if key.startswith(PARKED_SENDING)}
         for name, summary in self.spool.parked(self.id).items():
             group, _, stream = name.partition("\t")

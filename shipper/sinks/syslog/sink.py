@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import time
 from collections import deque
 
@@ -26,8 +25,6 @@ from shipper.sinks.syslog.config import SyslogSink as SyslogOptions
 from shipper.sinks.syslog.framing import fit, newline, newline_bodies, octet_counting
 from shipper.sinks.syslog.rfc5424 import Rfc5424
 from shipper.sinks.syslog.transport import CertificateError, Connection, HandshakeError, TransportError
-
-log = logging.getLogger(__name__)
 
 BATCH_RECORDS = 5_000
 BACKOFF = wait_random_exponential(multiplier=0.25, max=30)  # full jitter
@@ -119,7 +116,7 @@ class SyslogSink(Sink):
         if isinstance(error, HandshakeError):
             self.mark_not_ready(str(error), "certificate" if isinstance(error, CertificateError) else "handshake")
         else:
-            log.warning("sink %s: %s; retrying", self.id, error)
+            self.log.warning("%s; retrying", error)
         await asyncio.sleep(backoff(failures))
 
     def _encode(self, blocks: list[StoredBlock]) -> tuple[bytes, int]:

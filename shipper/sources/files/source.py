@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
-import logging
 import os
 import stat
 import time
@@ -27,8 +26,6 @@ from shipper.sources.files.identity import FileIdentity, Fingerprint
 from shipper.sources.files.multiline import MultilineDecoder
 from shipper.sources.files.reader import TailedFile
 from shipper.sources.files.watcher import DirectoryWatcher, directories_of
-
-log = logging.getLogger(__name__)
 
 ROTATE_WAIT = 5.0  # seconds a renamed file stays open for a writer's last lines
 SHARE_LOOP_EVERY = 0.05  # seconds a source may hold the event loop before other tasks get a turn
@@ -173,13 +170,14 @@ class FileSource(Source):
         for pattern in patterns:
             if now - self._unmatched_warned.get(pattern, -UNMATCHED_WARNING_INTERVAL) >= UNMATCHED_WARNING_INTERVAL:
                 self._unmatched_warned[pattern] = now
-                log.warning("%s: %s matches no file (yet)", self.id, pattern)
+                self.log.warning("%s matches no file (yet)", pattern)
 
     def _drop_excluded(self, identity: FileIdentity) -> None:
         """A file open before a filter excluded it (metadata learned later): stop reading it now."""
         tailed = self.files.get(identity)
         if tailed is not None:
-            log.info("no longer reading %s: excluded by the source's filters", tailed.path)
+            self.log.info("no longer reading %s: excluded by the source's filters", tailed.path,
+                          extra={"file": tailed.path})
             self._close(tailed)
 
     def _recover_rotated_while_stopped(self) -> None:
@@ -195,7 +193,7 @@ class FileSource(Source):
                 continue
             found = self._find_rotated(key, checkpoint)
             if found is None:
-                log.warning("%s was rotated away while shipper was stopped; bytes after offset %d, if any, "
+                self.log.warning("%s was rotated away while shipper was stopped; bytes after offset %d, if any, "
                             "were not read", checkpoint.path, checkpoint.offset)
                 self.count_error("rotation", "rotated_before_read")
                 self._scanned[key] = None
@@ -210,7 +208,8 @@ class FileSource(Source):
             self.files[identity] = tailed
             self._checkpoints[key] = replace(checkpoint, carry=None)  # the decoder holds it now
             self._track_pending(tailed)
-            log.info("finishing %s, rotated while stopped, from offset %d", real_path, checkpoint.offset)
+            self.log.info("finishing %s, rotated while stopped, from offset %d", real_path, checkpoint.offset,
+                          extra={"file": real_path})
 
     def _find_rotated(self, key: str, checkpoint: FileCheckpoint) -> tuple[str, int, FileIdentity] | None:
         """The file with the checkpoint's inode and first bytes in the directory of its path.
@@ -252,7 +251,7 @@ class FileSource(Source):
         self._track_pending(tailed)
         tailed.checkpointed = offset
         self._scanned[identity.key] = FileCheckpoint(path, offset, tailed.fingerprint, decoder.carry()).encode()
-        log.info("tailing %s from offset %d", path, offset)
+        self.log.info("tailing %s from offset %d", path, offset, extra={"file": path})
 
     def decoder(self) -> Decoder:
         """A fresh decoder for one file, grouping multi-line records when configured."""
@@ -290,7 +289,7 @@ class FileSource(Source):
             self._checkpoints[identity.key] = replace(checkpoint, carry=None)  # the decoder holds it now
             return checkpoint.offset
         if checkpoint is not None:
-            log.info("inode of %s was reused by a new file; reading it from the start", checkpoint.path)
+            self.log.info("inode of %s was reused by a new file; reading it from the start", checkpoint.path)
         if first and self.options.read_from == "end":
             return status.st_size
         return 0
@@ -300,7 +299,8 @@ class FileSource(Source):
         if (path, reason) not in self._skipped:  # warn once, not once per discovery round
             self._skipped.add((path, reason))
             self.count_error("discover", reason)
-            log.warning("skipping %s: %s%s", path, reason, f" ({detail})" if detail else "")
+            self.log.warning("skipping %s: %s%s", path, reason, f" ({detail})" if detail else "",
+                             extra={"file": path})
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -315,7 +315,7 @@ class FileSource(Source):
         held: list = []
         if size < tailed.offset or (modified and not tailed.fingerprint.matches(tailed.fd)):
             # copytruncate: shorter than what was read, or already rewritten past it with other first bytes
-            log.warning("%s was truncated (size %d, offset %d); reading it from the start",
+            self.log.warning("%s was truncated (size %d, offset %d); reading it from the start",
                         tailed.path, size, tailed.offset)
             self.count_anomaly("truncated")
             if size_seen > tailed.offset:  # seen in the file, gone with the truncation before it was read
@@ -407,7 +407,7 @@ class FileSource(Source):
 
     async def _finish(self, tailed: TailedFile, why: str) -> None:
         """Ship what the decoder holds, forget the checkpoint and close the file."""
-        log.info("finished %s (%s)", tailed.path, why)
+        self.log.info("finished %s (%s)", tailed.path, why, extra={"file": tailed.path})
         held = tailed.decoder.flush()  # fragments whose completing line will never come
         block = Block(self.id, tailed.common, held) if held else None
         await self.commit(block, {tailed.identity.key: None}, where=tailed.path)

@@ -7,7 +7,6 @@ entries happens in a worker thread (the journal's own wait), so an idle journal 
 from __future__ import annotations
 
 import asyncio
-import logging
 from typing import Any
 
 from shipper.record import Block, Record
@@ -15,8 +14,6 @@ from shipper.sources.base import Source
 from shipper.sources.journald.config import JournaldSource as JournaldOptions
 from shipper.sources.journald.fields import to_record
 from shipper.sources.journald.reader import Journal
-
-log = logging.getLogger(__name__)
 
 CURSOR_KEY = "cursor"
 WAIT = 0.5  # longest a wait lasts, so a stop is noticed within this time
@@ -32,7 +29,7 @@ class JournaldSource(Source):
             cursor = self.spool.checkpoints(self.id).get(CURSOR_KEY)
             found = await asyncio.to_thread(journal.seek, cursor.decode() if cursor else None)
             if not found:
-                log.warning("journal cursor of %s is gone (vacuumed or rotated away while stopped); "
+                self.log.warning("journal cursor of %s is gone (vacuumed or rotated away while stopped); "
                             "resuming at the oldest entry still there: entries in between were lost", self.id)
                 self.count_error("read", "cursor_not_found")
             if cursor is None and journal.start_cursor:  # so a restart skips no entry written meanwhile

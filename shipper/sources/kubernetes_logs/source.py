@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import fnmatch
-import logging
 import os
 from typing import Any
 
@@ -23,8 +22,6 @@ from shipper.sources.files.reader import TailedFile
 from shipper.sources.files.source import FileSource
 from shipper.sources.kubernetes_logs.metadata import PodCache, PodInfo
 from shipper.sources.kubernetes_logs.paths import metadata_from_path
-
-log = logging.getLogger(__name__)
 
 EXCLUDE_ANNOTATION = "shipper.io/exclude"
 FIRST_SYNC_WAIT = 2.0  # seconds
@@ -42,7 +39,7 @@ class KubernetesLogsSource(FileSource):
         if api is not None:
             node = api.node_name or os.environ.get("NODE_NAME", "")
             if not node:
-                log.error("%s: no node name (api.node_name or $NODE_NAME): pod metadata from the path only", self.id)
+                self.log.error("no node name (api.node_name or $NODE_NAME): pod metadata from the path only")
             else:
                 self.pods = PodCache(node, api.kubeconfig, self.id)
 
@@ -51,7 +48,7 @@ class KubernetesLogsSource(FileSource):
             self.pods.start()
             # a short wait for the first list, so filters that need the API apply from the first file
             if not await asyncio.to_thread(self.pods.synced.wait, FIRST_SYNC_WAIT):
-                log.warning("%s: no pod list from the API server yet; reading with path metadata meanwhile", self.id)
+                self.log.warning("no pod list from the API server yet; reading with path metadata meanwhile")
         try:
             await super().run()
         finally:
@@ -133,5 +130,5 @@ class KubernetesLogsSource(FileSource):
         if (path, rule) not in self._skipped:
             self._skipped.add((path, rule))
             metrics.files_excluded.labels(*self.labels, rule).inc()
-            log.info("not reading %s: excluded by %s", path, rule)
+            self.log.info("not reading %s: excluded by %s", path, rule)
         return False
