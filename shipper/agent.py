@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from shipper import backoff
 from shipper.buffer.data_dir import DataDirLock, DataDirLocked, make_private
 from shipper.buffer.spool import Spool, SpoolUnavailable
 from shipper.config.errors import ConfigError
@@ -344,7 +345,7 @@ class Agent:
     def _supervise(self, labels: tuple[str, str, str], run: Callable[[], Awaitable[None]]) -> asyncio.Task:
         """Run a component (its kind, id and type in `labels`), restarting it with backoff when it fails."""
         async def supervised() -> None:
-            delay = RESTART_DELAY[0]
+            failures = 0
             while True:
                 try:
                     await run()
@@ -352,9 +353,10 @@ class Agent:
                 except asyncio.CancelledError:
                     raise
                 except Exception as error:
-                    _report_failure(labels, error, delay)
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, RESTART_DELAY[1])
+                    failures += 1
+                    wait = backoff.delay(failures, *RESTART_DELAY)
+                    _report_failure(labels, error, wait)
+                    await asyncio.sleep(wait)
 
         return asyncio.create_task(supervised(), name=" ".join(labels[:2]))
 

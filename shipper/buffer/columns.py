@@ -34,6 +34,7 @@ from typing import Any
 import orjson
 
 from shipper.record import FIELDS, MESSAGE, TIMESTAMP, Record
+from shipper.text import is_valid_text, valid_text
 
 _TIMESTAMP, _MESSAGE, _FIELDS = itemgetter(TIMESTAMP), itemgetter(MESSAGE), itemgetter(FIELDS)
 _SWAP = sys.byteorder == "big"  # the file is the same on every machine: little-endian on disk
@@ -86,7 +87,7 @@ def repair(records: Sequence[Record], now_ns: int) -> tuple[list[Record], Repair
         if type(timestamp) is not int or not INT64_MIN <= timestamp <= INT64_MAX:
             timestamp = now_ns
             repairs["timestamp_out_of_range"] += 1
-        if not _storable_text(message):
+        if not isinstance(message, str) or not is_valid_text(message):
             message = storable_text(message)
             repairs["unstorable_text"] += 1
         if fields is not None:
@@ -107,19 +108,8 @@ def storable_mapping(mapping: Any) -> dict[str, Any]:
 
 
 def storable_text(value: Any) -> str:
-    if not isinstance(value, str):
-        return _text_form(value)
-    return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
-
-
-def _storable_text(value: Any) -> bool:
-    if not isinstance(value, str):
-        return False
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:  # lone surrogates (Python's json and systemd-python let them through)
-        return False
-    return True
+    """Text the spool can store: a string with its lone surrogates replaced, anything else its JSON text."""
+    return valid_text(value) if isinstance(value, str) else _text_form(value)
 
 
 def _storable(value: Any) -> bool:

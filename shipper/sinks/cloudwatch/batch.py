@@ -26,6 +26,7 @@ from typing import Any
 import orjson
 
 from shipper.sinks.cloudwatch.config import EVENT_OVERHEAD
+from shipper.text import split_utf8, utf8_size, valid_text
 
 MAX_BATCH_BYTES = 1_048_576
 MAX_BATCH_EVENTS = 10_000
@@ -37,45 +38,14 @@ Place = tuple[int, int, int]  # (block, index, part) of an event in the spool
 event_time = itemgetter("timestamp")
 
 
-def utf8_size(message: str) -> int:
-    return len(message) if message.isascii() else len(message.encode("utf-8"))
-
-
-def valid_text(message: str) -> str:
-    """The message itself, or, if it holds lone surrogates (not encodable), with them replaced."""
-    try:
-        message.encode("utf-8")
-    except UnicodeEncodeError:
-        return message.encode("utf-8", "replace").decode("utf-8")
-    return message
-
-
-def split_message(message: str, max_bytes: int) -> list[str]:
-    """Pieces of at most `max_bytes` UTF-8 bytes each, cut between characters, in order."""
-    data = message.encode("utf-8")
-    pieces = []
-    start = 0
-    while start < len(data):
-        end = min(start + max_bytes, len(data))
-        while end < len(data) and (data[end] & 0xC0) == 0x80:  # never cut inside a character
-            end -= 1
-        pieces.append(data[start:end].decode("utf-8"))
-        start = end
-    return pieces
-
-
 def event_messages(message: str, max_event_size: int) -> list[str]:
     """The messages of one record's events: one, or several when it is too long for one event."""
     if not message:
         return [EMPTY_MESSAGE]
-    try:
-        size = utf8_size(message)
-    except UnicodeEncodeError:  # lone surrogates cannot go into JSON: replace them, never fail the batch
-        message = valid_text(message)
-        size = utf8_size(message)
-    if size + EVENT_OVERHEAD <= max_event_size:
+    message = valid_text(message)  # lone surrogates cannot go into JSON: replaced, never failing the batch
+    if utf8_size(message) + EVENT_OVERHEAD <= max_event_size:
         return [message]
-    return split_message(message, max_event_size - EVENT_OVERHEAD)
+    return split_utf8(message, max_event_size - EVENT_OVERHEAD)
 
 
 @dataclass(slots=True)

@@ -32,7 +32,9 @@ from botocore.exceptions import (
     NoCredentialsError,
     PartialCredentialsError,
 )
-from tenacity import AsyncRetrying, retry_if_exception, stop_never, wait_random_exponential
+from tenacity import AsyncRetrying, retry_if_exception, stop_never
+
+from shipper.backoff import policy
 
 BACKOFF_BASE = 0.2
 BACKOFF_MAX = 30.0
@@ -120,7 +122,7 @@ def retrying(sleep: Callable[[float], Awaitable[None]],
 
     return AsyncRetrying(
         retry=retry_if_exception(lambda e: isinstance(e, Retryable)),
-        wait=wait_random_exponential(multiplier=BACKOFF_BASE, max=BACKOFF_MAX),
+        wait=policy(BACKOFF_BASE, BACKOFF_MAX),
         stop=stop_never,
         sleep=sleep,
         before_sleep=report,

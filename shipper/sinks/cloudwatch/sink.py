@@ -25,6 +25,7 @@ from typing import Any
 
 import orjson
 
+from shipper.backoff import delay
 from shipper.buffer.spool import ParkedRow, Position, Spool, StoredBlock
 from shipper.observe import metrics
 from shipper.record import MESSAGE, TIMESTAMP, as_event
@@ -313,7 +314,7 @@ class CloudWatchLogsSink(Sink):
         first = queue.parked is None
         queue.parked = reason
         queue.tries += 1
-        wait = min(PARKED_RETRY[1], PARKED_RETRY[0] * 2 ** (queue.tries - 1))
+        wait = delay(queue.tries, *PARKED_RETRY)
         queue.retry_at = time.monotonic() + wait
         self._parked_gauge.set(sum(q.parked is not None for q in self.queues.values()))
         if first:

@@ -15,8 +15,7 @@ import contextlib
 import time
 from collections import deque
 
-from tenacity import RetryCallState, wait_random_exponential
-
+from shipper.backoff import delay
 from shipper.buffer.spool import Position, StoredBlock
 from shipper.observe import metrics
 from shipper.record import TIMESTAMP
@@ -27,13 +26,7 @@ from shipper.sinks.syslog.rfc5424 import Rfc5424
 from shipper.sinks.syslog.transport import CertificateError, Connection, HandshakeError, TransportError
 
 BATCH_RECORDS = 5_000
-BACKOFF = wait_random_exponential(multiplier=0.25, max=30)  # full jitter
-
-
-def backoff(attempt: int) -> float:
-    state = RetryCallState(None, None, (), {})
-    state.attempt_number = attempt
-    return BACKOFF(state)
+BACKOFF = (0.25, 30.0)  # seconds: the first and the longest wait between connection attempts
 
 
 class SyslogSink(Sink):
@@ -117,7 +110,7 @@ class SyslogSink(Sink):
             self.mark_not_ready(str(error), "certificate" if isinstance(error, CertificateError) else "handshake")
         else:
             self.log.warning("%s; retrying", error)
-        await asyncio.sleep(backoff(failures))
+        await asyncio.sleep(delay(failures, *BACKOFF))
 
     def _encode(self, blocks: list[StoredBlock]) -> tuple[bytes, int]:
         frames: list[bytes] = []

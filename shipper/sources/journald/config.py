@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from shipper.config.base import AGENT_FIELDS, FieldTree, SourceOptions, readable_file_problem
-from shipper.sinks.syslog.config import SEVERITIES
+from shipper.severity import SEVERITIES
 from shipper.sources.journald.fields import KEPT
 
 INSTALL_HINT = ("the journald source needs systemd-python: install libsystemd-dev and pkg-config, "

@@ -16,8 +16,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from tenacity import RetryCallState, wait_random_exponential
-
+from shipper.backoff import delay
 from shipper.observe import metrics
 
 log = logging.getLogger(__name__)
@@ -25,7 +24,7 @@ log = logging.getLogger(__name__)
 NOT_FOUND_TTL = 30.0  # seconds a pod the API server said does not exist is not asked for again
 DELETED_TTL = 3600.0  # longest a deleted pod's metadata waits for its files to be released
 WATCH_TIMEOUT = 300  # seconds per watch request; the server closes it and we resume from the version
-BACKOFF = wait_random_exponential(multiplier=0.5, max=30)
+BACKOFF = (0.5, 30.0)  # seconds: the first and the longest wait before asking the API server again
 
 
 @dataclass
@@ -164,9 +163,7 @@ class PodCache:
 
     def _failed(self, error: Exception, failures: int) -> int:
         self._failures.inc()
-        state = RetryCallState(None, None, (), {})
-        state.attempt_number = failures
-        wait = BACKOFF(state)
+        wait = delay(failures, *BACKOFF)
         if failures == 1:
             log.warning("kubernetes API unreachable (%s); records keep their path metadata; retrying",
                         str(error).splitlines()[0][:200])
