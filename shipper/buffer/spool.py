@@ -389,6 +389,13 @@ class Spool:
             "GROUP BY name ORDER BY MIN(id)", (sink,))
         return {name: ParkedSummary(reason, count, size, since) for name, reason, count, size, since in rows}
 
+    def parked_ids(self, sink: str) -> set[int]:
+        return {row_id for (row_id,) in self._db.execute("SELECT id FROM parked WHERE sink = ?", (sink,))}
+
+    def forget_sink_state(self, sink: str, keys: Iterable[str]) -> None:
+        with self._db:
+            self._db.executemany("DELETE FROM sink_state WHERE sink = ? AND key = ?", [(sink, k) for k in keys])
+
     def parked_bytes(self, sink: str) -> int:
         return self._parked_bytes.get(sink, 0)
 

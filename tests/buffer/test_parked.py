@@ -74,3 +74,16 @@ def test_parked_rows_of_a_sink_no_longer_configured_are_dropped(tmp_path):
 
     assert spool.parked("other") == {}
     spool.close()
+
+
+def test_a_sinks_state_rows_can_be_forgotten_and_parked_rows_listed_by_id(tmp_path):
+    spool = opened(tmp_path)
+    spool.park("cw", "g\ta", "refused", items(1), [(1, 0)], MAX)
+    spool.save_sink_state("cw", "parked-sending:99", b"")
+    spool.save_sink_state("cw", "kept", b"x")
+
+    spool.forget_sink_state("cw", ["parked-sending:99"])
+
+    assert spool.sink_state("cw") == {"kept": b"x"}
+    assert spool.parked_ids("cw") == {spool.next_parked("cw", "g\ta").id}
+    spool.close()

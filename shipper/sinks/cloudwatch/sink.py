@@ -581,7 +581,11 @@ class CloudWatchLogsSink(Sink):
         if dropped:
             self.log.info("%d parked event(s) were parked after the last acknowledgement; reading them again",
                           dropped)
-        self._sending_parked = {key for key in self.spool.sink_state(self.id) if key.startswith(PARKED_SENDING)}
+        sending = {key for key in self.spool.sink_state(self.id) if key.startswith(PARKED_SENDING)}
+        parked = self.spool.parked_ids(self.id)
+        gone = {key for key in sending if int(key.removeprefix(PARKED_SENDING)) not in parked}
+        self.spool.forget_sink_state(self.id, gone)  # rows dropped by trim_parked or discarded meanwhile
+        self._sending_parked = sending - gone
         for name, summary in self.spool.parked(self.id).items():
             group, _, stream = name.partition("\t")
             queue = self.queues.get((group, stream))
