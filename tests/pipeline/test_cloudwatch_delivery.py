@@ -128,7 +128,10 @@ def test_sigkill_at_random_points_during_delivery_then_restart_duplicates_nothin
     cfg = agent_config(tmp_path, proxy.url, prefix, [str(tmp_path / "containers" / "*.log")],
                        batch_timeout="100ms")
     proxy.slow(0.4)  # every batch lands 0.4 s before the agent learns it: kills often fall in between
-    pods = make_pods(tmp_path, count=3, lines=6_000, rotate_every=2_000, pause_every=20)
+    # a rotation every ~4 s: the writer gzips and deletes a rotated file at the next rotation, so an agent
+    # killed before finishing one must be back before then (restarts take ~1 s on a busy CI machine; at
+    # ~1 s between rotations the tail of a file was sometimes gone before any agent could read it)
+    pods = make_pods(tmp_path, count=3, lines=6_000, rotate_every=2_000, pause_every=5)
     rng = random.Random(7)
     kills = 0
     while any(w.is_alive() for _, _, w in pods) or kills < 8:
