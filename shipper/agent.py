@@ -133,7 +133,7 @@ class Agent:
         if issues:
             log.error("cannot start: %s", "; ".join(map(str, issues)))
             return EXIT_ENVIRONMENT
-        for warning in await asyncio.to_thread(warnings, self.config):
+        for warning in warnings(self.config, globs=False):
             log.warning("%s", warning)
         os.umask(0o077)  # whatever the agent creates (spool, WAL, lock) is its user's alone
         try:

@@ -79,3 +79,17 @@ def agent_config(tmp_path: Path, endpoint: str, prefix: str, include: Iterable[s
                              "discover_interval": "200ms", **(source or {})}},
         "sinks": {"cw": options},
     })
+
+
+WEB_IDENTITY_TOKEN = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6c2hpcHBlcjpzaGlwcGVyIn0.sig"
+
+
+def use_irsa(monkeypatch: Any, directory: Path, sts_endpoint: str) -> None:
+    """Credentials only as EKS IRSA gives them: a role and a web identity token, exchanged at `sts_endpoint`."""
+    token = directory / "token"
+    token.write_text(WEB_IDENTITY_TOKEN)
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("AWS_ROLE_ARN", "arn:aws:iam::000000000000:role/shipper")
+    monkeypatch.setenv("AWS_WEB_IDENTITY_TOKEN_FILE", str(token))
+    monkeypatch.setenv("AWS_ENDPOINT_URL_STS", sts_endpoint)

@@ -322,7 +322,7 @@ class Spool:
         cursor = max(position, self._cursors[sink])
         with self._db:  # one transaction: the cursor, the state it makes useless, the blocks it frees
             self._save_cursor(sink, cursor)
-            self._db.executemany("DELETE FROM sink_state WHERE sink = ? AND key = ?", [(sink, k) for k in forget])
+            self._forget(sink, forget)
             deleted = self._delete_passed({**self._cursors, sink: cursor})
         self._cursors[sink] = cursor  # only once it is on disk: a failed write leaves both as they were
         self._collected(deleted)
@@ -378,7 +378,7 @@ class Spool:
         """The row was delivered: delete it, and the sink's state rows `forget`, in one transaction."""
         with self._db:
             deleted = self._db.execute("DELETE FROM parked WHERE id = ? RETURNING bytes", (row_id,)).fetchone()
-            self._db.executemany("DELETE FROM sink_state WHERE sink = ? AND key = ?", [(sink, k) for k in forget])
+            self._forget(sink, forget)
         if deleted:
             self._parked_bytes[sink] = self._parked_bytes.get(sink, 0) - deleted[0]
 
@@ -394,7 +394,11 @@ class Spool:
 
     def forget_sink_state(self, sink: str, keys: Iterable[str]) -> None:
         with self._db:
-            self._db.executemany("DELETE FROM sink_state WHERE sink = ? AND key = ?", [(sink, k) for k in keys])
+            self._forget(sink, keys)
+
+    def _forget(self, sink: str, keys: Iterable[str]) -> None:
+        """Within the caller's transaction: delete the sink's state rows `keys`."""
+        self._db.executemany("DELETE FROM sink_state WHERE sink = ? AND key = ?", [(sink, k) for k in keys])
 
     def parked_bytes(self, sink: str) -> int:
         return self._parked_bytes.get(sink, 0)

@@ -94,16 +94,11 @@ def test_readyz_turns_unready_while_the_spool_is_full_and_healthz_stays_ok(tmp_p
 
 def test_thousands_of_half_open_requests_neither_hold_the_api_nor_the_agent(tmp_path):
     # before: every half-open request was held open without a time limit
-    (tmp_path / "logs").mkdir()
-    cfg = config(tmp_path)
-    api = with_api(cfg)
-    agent = AgentProcess(cfg, stdout=subprocess.DEVNULL)
-    wait_for(lambda: http_get(f"{api}/healthz")[0] == 200, 30, "the API")
-    host, port = api.removeprefix("http://").split(":")
+    agent, api, (host, port) = agent_with_api(tmp_path)
     idle = []
     try:
         for _ in range(1000):
-            connection = socket.create_connection((host, int(port)))
+            connection = socket.create_connection((host, port))
             connection.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # the head never ends
             idle.append(connection)
 
@@ -117,14 +112,9 @@ def test_thousands_of_half_open_requests_neither_hold_the_api_nor_the_agent(tmp_
 
 
 def test_a_request_head_that_never_ends_is_closed_after_the_head_timeout(tmp_path):
-    (tmp_path / "logs").mkdir()
-    cfg = config(tmp_path)
-    api = with_api(cfg)
-    agent = AgentProcess(cfg, stdout=subprocess.DEVNULL)
-    wait_for(lambda: http_get(f"{api}/healthz")[0] == 200, 30, "the API")
-    host, port = api.removeprefix("http://").split(":")
+    agent, _, (host, port) = agent_with_api(tmp_path)
 
-    with socket.create_connection((host, int(port))) as slow:
+    with socket.create_connection((host, port)) as slow:
         slow.sendall(b"GET /metrics HTTP/1.1\r\n")
         slow.settimeout(HEAD_TIMEOUT + 5)
         closed = slow.recv(1) == b""  # the server hangs up without an answer
@@ -141,6 +131,17 @@ def test_readyz_gives_reason_codes_and_messages_without_arns_or_account_ids():
 
     assert "123456789012" not in message and "arn:" not in message
     assert message.startswith("refused: AccessDeniedException: User: (redacted)")
+
+
+def agent_with_api(tmp_path: Path) -> tuple[AgentProcess, str, tuple[str, int]]:
+    """A running agent with its API answering: the agent, the API's URL and its host and port."""
+    (tmp_path / "logs").mkdir()
+    cfg = config(tmp_path)
+    api = with_api(cfg)
+    agent = AgentProcess(cfg, stdout=subprocess.DEVNULL)
+    wait_for(lambda: http_get(f"{api}/healthz")[0] == 200, 30, "the API")
+    host, port = api.removeprefix("http://").split(":")
+    return agent, api, (host, int(port))
 
 
 def _still_open(connection: socket.socket) -> bool:

@@ -14,7 +14,7 @@ import pytest
 
 from peers.fault_proxy import FaultProxy
 from tests.agent_process import AgentProcess, http_get, wait_for, with_api
-from tests.cloudwatch import agent_config, arrived, count_arrived, groups, logs_client, unique_prefix
+from tests.cloudwatch import agent_config, arrived, count_arrived, groups, logs_client, unique_prefix, use_irsa
 from tests.node import KubeletWriter, make_pod, write_cri
 
 pytestmark = pytest.mark.localstack
@@ -236,13 +236,7 @@ def test_json_encoding_sends_an_object_with_the_fields_and_kubernetes_metadata(t
 def test_irsa_web_identity_token_is_exchanged_at_sts_and_delivers(tmp_path, localstack, proxy, aws_env, monkeypatch):
     prefix = unique_prefix()
     client = logs_client(localstack)
-    token = tmp_path / "token"
-    token.write_text("eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6c2hpcHBlcjpzaGlwcGVyIn0.sig")
-    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        monkeypatch.delenv(key)
-    monkeypatch.setenv("AWS_ROLE_ARN", "arn:aws:iam::000000000000:role/shipper")
-    monkeypatch.setenv("AWS_WEB_IDENTITY_TOKEN_FILE", str(token))
-    monkeypatch.setenv("AWS_ENDPOINT_URL_STS", proxy.url)
+    use_irsa(monkeypatch, tmp_path, proxy.url)
     cfg = agent_config(tmp_path, localstack, prefix, [str(tmp_path / "containers" / "*.log")])
     pod_dir = make_pod(tmp_path, "shop", "web-0")
     agent = AgentProcess(cfg, stdout=subprocess.DEVNULL)

@@ -12,7 +12,7 @@ import yaml
 from peers.fake_cloudwatch import FakeCloudWatch
 from peers.fault_proxy import FaultProxy
 from tests.agent_process import AgentProcess, wait_for
-from tests.cloudwatch import agent_config, count_arrived, logs_client, unique_prefix
+from tests.cloudwatch import agent_config, count_arrived, logs_client, unique_prefix, use_irsa
 from tests.node import make_pod, write_cri
 
 SDK_DEBUG_LINE = re.compile(r"debug\W{1,12}(logger=|\"logger\":\")?botocore", re.IGNORECASE)
@@ -53,13 +53,7 @@ def test_credentials_an_irsa_refresh_brings_from_sts_appear_nowhere_at_debug(tmp
                                                                               monkeypatch):
     proxy = FaultProxy(localstack).start()
     try:
-        token = tmp_path / "token"
-        token.write_text("eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6c2hpcHBlcjpzaGlwcGVyIn0.sig")
-        for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-            monkeypatch.delenv(key)
-        monkeypatch.setenv("AWS_ROLE_ARN", "arn:aws:iam::000000000000:role/shipper")
-        monkeypatch.setenv("AWS_WEB_IDENTITY_TOKEN_FILE", str(token))
-        monkeypatch.setenv("AWS_ENDPOINT_URL_STS", proxy.url)
+        use_irsa(monkeypatch, tmp_path, proxy.url)
         prefix = unique_prefix()
         cfg = agent_config(tmp_path, localstack, prefix, [str(tmp_path / "containers" / "*.log")])
         debug_everything(cfg, "text")
