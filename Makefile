@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install system-packages-demo system-packages-test localstack test lint demo clean
+.PHONY: install system-packages-demo system-packages-test localstack test lint demo image clean
 
 system-packages-demo:
 	@bash scripts/system-packages.sh demo
@@ -40,6 +40,11 @@ test: install localstack lint
 
 demo: system-packages-demo $(VENV)/.demo-installed localstack
 	$(BIN)/python -m demo
+
+# The agent's OCI image in build/image/oci (no container engine; as root). docs/operations.md: publishing.
+image:
+	@bash scripts/system-packages.sh image
+	bash image/build.sh build/image
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Make sure the Debian packages a make target needs are installed.
-#   scripts/system-packages.sh demo|test
+#   scripts/system-packages.sh demo|test|image
 # As root, missing packages are installed with apt-get; otherwise one line names the exact command
 # to run, and the script exits 1. Nothing is done when everything is already there.
 set -euo pipefail
@@ -12,8 +12,15 @@ demo_needs=(
   "python3-venv python3-venv"      # python3 -m venv (Debian splits ensurepip out of python3)
   "make make"
 )
+image_needs=(
+  "mmdebstrap mmdebstrap"            # the image's Debian root filesystems
+  "umoci umoci"                      # packs them as an OCI image
+)
 test_needs=(
   "${demo_needs[@]}"
+  "${image_needs[@]}"                # a test builds the image,
+  "skopeo skopeo"                    # publishes it as docs/operations.md says
+  "docker-registry docker-registry"  # to a real registry on loopback
   "gcc gcc"                          # systemd-python (the journald extra) is built from source
   "pkg-config pkg-config"
   "libsystemd-dev dpkg:libsystemd-dev"
@@ -38,7 +45,8 @@ has() {
 case "$target" in
   demo) needs=("${demo_needs[@]}") ;;
   test) needs=("${test_needs[@]}") ;;
-  *) echo "usage: $0 demo|test" >&2; exit 2 ;;
+  image) needs=("${image_needs[@]}") ;;
+  *) echo "usage: $0 demo|test|image" >&2; exit 2 ;;
 esac
 
 missing=()

@@ -32,12 +32,13 @@ class AgentProcess:
     _runs = 0
     started: ClassVar[list[AgentProcess]] = []  # killed after each test by conftest, pass or fail
 
-    def __init__(self, config_path: Path, stdout: IO[bytes] | int):
+    def __init__(self, config_path: Path, stdout: IO[bytes] | int, command: list[str] | None = None):
+        """`command` replaces `python -m shipper run --config <config_path>` (an agent in a chroot)."""
         AgentProcess._runs += 1
         self.log_path = config_path.parent / f"agent-{AgentProcess._runs}.log"
         with open(self.log_path, "wb") as stderr:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "shipper", "run", "--config", str(config_path)],
+                command or [sys.executable, "-m", "shipper", "run", "--config", str(config_path)],
                 stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL,
             )
         AgentProcess.started.append(self)

@@ -89,11 +89,23 @@ def test_the_pod_is_locked_down_and_runs_on_every_node():
     pod = documents("daemonset.yaml")[0]["spec"]["template"]["spec"]
     security = pod["containers"][0]["securityContext"]
 
-    assert security["capabilities"]["drop"] == ["ALL"]
+    # uid 0 reads the node's 0640 root-owned logs as their owner, with no capability at all; the image
+    # itself runs as nobody, so the pod must say it
+    assert security["runAsUser"] == 0 and security["capabilities"] == {"drop": ["ALL"]}
     assert security["readOnlyRootFilesystem"] is True and security["allowPrivilegeEscalation"] is False
+    assert not security.get("privileged") and pod["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
     assert pod["priorityClassName"] == "system-node-critical"
     assert {"operator": "Exists"} in pod["tolerations"]
     assert {e["name"] for e in pod["containers"][0]["env"]} >= {"NODE_NAME", "AWS_REGION", "CLUSTER_NAME"}
+
+
+def test_the_image_is_pinned_by_digest_in_the_kustomization():
+    container = documents("daemonset.yaml")[0]["spec"]["template"]["spec"]["containers"][0]
+    (image,) = yaml.safe_load((MANIFESTS / "kustomization.yaml").read_text())["images"]
+
+    assert image["name"] == container["image"] == "shipper"
+    assert image["newName"].endswith("/shipper") and image["digest"].startswith("sha256:")
+    assert "newTag" not in image
 
 
 def test_rbac_grants_exactly_get_list_watch_on_pods():

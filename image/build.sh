@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Build the agent's OCI image without a container engine:  image/build.sh [OUTPUT_DIR]
+#
+# Two Debian bookworm root filesystems made by mmdebstrap:
+#   build stage  compilers and headers; downloads every locked dependency (hashes required) and builds
+#                the wheels that have none on the index (systemd-python, shipper itself);
+#   final stage  python3, libsystemd0 and CA certificates, no package manager; a venv in /opt/shipper
+#                installed from those wheels only (no index), bytecode compiled with hashes, not mtimes.
+# The final root filesystem is one layer, packed with umoci into an OCI layout at OUTPUT_DIR/oci
+# (tag: the agent's version); OUTPUT_DIR/digest holds the manifest digest.
+#
+# Reproducible: SOURCE_DATE_EPOCH (default: the last commit's time) fixes every timestamp, so the same
+# source tree and the same Debian archive state give the same digest. The Debian archive moves with
+# point releases and security updates; to rebuild an exact image later, set MIRROR and SECURITY_MIRROR
+# to snapshot.debian.org URLs of one moment.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+output="$(realpath -m "${1:-build/image}")"
+mirror="${MIRROR:-http://deb.debian.org/debian}"
+security_mirror="${SECURITY_MIRROR:-http://deb.debian.org/debian-security}"
+version="$(sed -n 's/^__version__ = "\(.*\)"$/\1/p' shipper/__init__.py)"
+if [[ -z "${SOURCE_DATE_EPOCH:-}" ]]; then
+  SOURCE_DATE_EPOCH="$(git log -1 --format=%ct 2>/dev/null)" || {
+    echo "image/build.sh: not a git checkout; set SOURCE_DATE_EPOCH (seconds) to date the image" >&2; exit 2; }
+fi
+export SOURCE_DATE_EPOCH
+created="$(date -u -d "@$SOURCE_DATE_EPOCH" +%Y-%m-%dT%H:%M:%SZ)"
+if [[ "$(id -u)" != 0 ]]; then
+  echo "image/build.sh: run as root (mmdebstrap's root mode and chroot); for example: sudo make image" >&2
+  exit 1
+fi
+
+work="$output/work"
+rm -rf "$output" && mkdir -p "$work/context/src" "$work/wheels"
+cp -r pyproject.toml README.md LICENSE shipper "$work/context/src/"
+find "$work/context/src" -name __pycache__ -prune -exec rm -rf {} +
+cp requirements.lock image/build-requirements.lock image/stage-build.sh "$work/context/"
+# The build stage downloads from the package index with this host's certificate authorities (an
+# intercepting proxy's included).
+cp "${PIP_CERT:-${SSL_CERT_FILE:-/etc/ssl/certs/ca-certificates.crt}}" "$work/context/ca.crt"
+# The final stage installs systemd-python from the wheel built here, not from the locked sdist.
+awk '/^[A-Za-z0-9]/ { skip = /^systemd-python==/ } !skip' requirements.lock > "$work/context/runtime-wheels.lock"
+
+sources=(
+  "deb $mirror bookworm main"
+  "deb $mirror bookworm-updates main"
+  "deb $security_mirror bookworm-security main"
+)
+# The chroots see a clean environment: this host's CA and pip variables name host paths.
+build_env="PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root SOURCE_DATE_EPOCH=$SOURCE_DATE_EPOCH PIP_CERT=/build/ca.crt"
+for name in http_proxy https_proxy no_proxy HTTP_PROXY HTTPS_PROXY NO_PROXY PIP_INDEX_URL; do
+  [[ -n "${!name:-}" ]] && build_env+=" $name=$(printf %q "${!name}")"
+done
+# Manual pages, translations and documentation other than the copyright files stay out.
+common=(--mode=root --variant=essential --aptopt='Acquire::Retries "3"' --quiet
+  --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/locale/*'
+  --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-include=/usr/share/doc/*/copyright')
+
+echo "image/build.sh: build stage (wheels)" >&2
+mmdebstrap "${common[@]}" \
+  --include=python3,python3-venv,python3-dev,gcc,libc6-dev,pkg-config,libsystemd-dev,ca-certificates \
+  --customize-hook='mkdir "$1/build"' --customize-hook="sync-in $work/context /build" \
+  --customize-hook="chroot \"\$1\" env -i $build_env sh /build/stage-build.sh" \
+  --customize-hook="sync-out /build/wheels $work/wheels" \
+  bookworm /dev/null "${sources[@]}"
+
+echo "image/build.sh: final stage (root filesystem)" >&2
+mkdir -p "$work/context-final"
+cp "$work/context/runtime-wheels.lock" image/stage-final.sh "$work/context-final/"
+cp -r "$work/wheels" "$work/context-final/"
+mmdebstrap "${common[@]}" \
+  --include=python3,libsystemd0,ca-certificates \
+  --customize-hook='mkdir "$1/build"' --customize-hook="sync-in $work/context-final /build" \
+  --customize-hook='chroot "$1" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin sh /build/stage-final.sh' \
+  bookworm "$work/rootfs.tar" "${sources[@]}"
+
+echo "image/build.sh: packing" >&2
+layout="$output/oci"
+umoci init --layout "$layout"
+umoci new --image "$layout:$version"
+umoci raw add-layer --image "$layout:$version" --history.created "$created" \
+  --history.created_by "image/build.sh (mmdebstrap bookworm, /opt/shipper venv)" "$work/rootfs.tar"
+umoci config --image "$layout:$version" --created "$created" --history.created "$created" \
+  --os linux --architecture amd64 \
+  --config.user 65534:65534 \
+  --config.env PATH=/opt/shipper/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+  --config.entrypoint /opt/shipper/bin/shipper \
+  --config.cmd run --config.cmd --config --config.cmd /etc/shipper/shipper.yaml \
+  --config.label org.opencontainers.image.title=shipper \
+  --config.label org.opencontainers.image.version="$version" \
+  --config.label org.opencontainers.image.licenses=Apache-2.0 \
+  --config.label org.opencontainers.image.created="$created"
+rm -rf "$work"
+digest="$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["manifests"][0]["digest"])' \
+  "$layout/index.json")"
+echo "$digest" > "$output/digest"
+echo "image/build.sh: $layout:$version $digest" >&2

@@ -1,0 +1,127 @@
+"""The agent's OCI image (`make image`): built on this machine without a container engine, the same
+digest from the same sources, non-root by default, and the agent runs from its root filesystem."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+import shipper
+from peers.registry import Registry
+from tests.agent_process import AgentProcess, output_messages, wait_for, write_config
+
+ROOT = Path(__file__).resolve().parents[2]
+NOBODY = "65534:65534"
+CHROOT = shutil.which("chroot") or "/usr/sbin/chroot"
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="mmdebstrap's root mode and chroot need root")
+
+
+def build(output: Path) -> Path:
+    subprocess.run(["bash", str(ROOT / "image" / "build.sh"), str(output)], check=True, timeout=900,
+                   stdout=subprocess.DEVNULL)
+    return output
+
+
+def blob(layout: Path, digest: str) -> dict:
+    return json.loads((layout / "blobs" / "sha256" / digest.removeprefix("sha256:")).read_text())
+
+
+def manifest_digest(layout: Path) -> str:
+    (entry,) = json.loads((layout / "index.json").read_text())["manifests"]
+    return entry["digest"]
+
+
+@pytest.fixture(scope="module")
+def builds(tmp_path_factory) -> tuple[Path, Path]:
+    """Two independent builds of the same checkout."""
+    base = tmp_path_factory.mktemp("image")
+    return build(base / "first"), build(base / "second")
+
+
+@pytest.fixture(scope="module")
+def rootfs(builds, tmp_path_factory) -> Path:
+    """The image's root filesystem as a runtime unpacks it (owners kept: we are root)."""
+    bundle = tmp_path_factory.mktemp("bundle") / "bundle"
+    subprocess.run(["umoci", "unpack", "--image", f"{builds[0] / 'oci'}:{shipper.__version__}", str(bundle)],
+                   check=True, capture_output=True)
+    return bundle / "rootfs"
+
+
+def in_image(rootfs: Path, *command: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([CHROOT, f"--userspec={NOBODY}", str(rootfs), *command],
+                          capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin"})
+
+
+def test_the_same_sources_build_the_same_image_digest(builds):
+    first, second = builds
+
+    assert manifest_digest(first / "oci") == manifest_digest(second / "oci")
+    assert (first / "digest").read_text().strip() == manifest_digest(first / "oci")
+
+
+def test_the_image_published_as_the_docs_say_keeps_its_digest(builds, tmp_path):
+    digest = (builds[0] / "digest").read_text().strip()
+    registry = Registry(tmp_path).start()
+    try:
+        subprocess.run(["skopeo", "--insecure-policy", "copy", "--quiet", "--preserve-digests",
+                        "--dest-tls-verify=false", f"oci:{builds[0] / 'oci'}:{shipper.__version__}",
+                        f"docker://{registry.address}/shipper:{shipper.__version__}"],
+                       check=True, capture_output=True, timeout=300)
+
+        assert registry.manifest_digest("shipper", shipper.__version__) == digest
+        assert registry.manifest_digest("shipper", digest) == digest  # pullable by the pinned digest
+    finally:
+        registry.stop()
+
+
+def test_the_image_runs_the_agent_as_nobody_by_default(builds):
+    layout = builds[0] / "oci"
+
+    manifest = blob(layout, manifest_digest(layout))
+    config = blob(layout, manifest["config"]["digest"])
+
+    assert config["config"]["User"] == NOBODY
+    assert config["config"]["Entrypoint"] == ["/opt/shipper/bin/shipper"]
+    assert config["config"]["Cmd"] == ["run", "--config", "/etc/shipper/shipper.yaml"]
+    assert config["config"]["Labels"]["org.opencontainers.image.version"] == shipper.__version__
+    assert (config["os"], config["architecture"]) == ("linux", "amd64")
+
+
+def test_the_image_has_the_agent_with_the_journald_extra_and_no_installer(rootfs):
+    version = in_image(rootfs, "/opt/shipper/bin/shipper", "--version")
+    journald = in_image(rootfs, "/opt/shipper/bin/python", "-c", "import systemd.journal, kubernetes")
+
+    assert version.returncode == 0 and shipper.__version__ in version.stdout, version.stderr
+    assert journald.returncode == 0, journald.stderr
+    assert not (rootfs / "usr" / "bin" / "apt").exists()
+    assert not list((rootfs / "opt" / "shipper").glob("lib/python3*/site-packages/pip"))
+
+
+def test_the_agent_in_the_image_ships_a_file_to_the_console(rootfs, tmp_path):
+    logs = rootfs / "var" / "log" / "app"
+    logs.mkdir(parents=True, exist_ok=True)
+    lines = [f"line {n} from inside the image" for n in range(50)]
+    (logs / "app.log").write_text("".join(line + "\n" for line in lines))
+    write_config(rootfs / "tmp" / "shipper.yaml", {
+        "data_dir": "/tmp/shipper-data",
+        "sources": {"app": {"type": "file", "include": ["/var/log/app/*.log"]}},
+        "sinks": {"out": {"type": "console", "inputs": ["app"], "encoding": "json"}},
+    })
+    output = tmp_path / "out.jsonl"
+
+    with open(output, "wb") as stdout:
+        agent = AgentProcess(tmp_path / "host-side.yaml", stdout, command=[
+            CHROOT, f"--userspec={NOBODY}", str(rootfs),
+            "/opt/shipper/bin/shipper", "run", "--config", "/tmp/shipper.yaml"])
+        wait_for(lambda: len(output_messages(output)) >= len(lines) or agent.process.poll() is not None, 60,
+                 "the lines on the console")
+        code = agent.terminate(timeout=20)
+
+    assert output_messages(output) == lines, agent.log()
+    assert code == 0, agent.log()
