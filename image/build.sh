@@ -20,9 +20,11 @@ output="$(realpath -m "${1:-build/image}")"
 mirror="${MIRROR:-http://deb.debian.org/debian}"
 security_mirror="${SECURITY_MIRROR:-http://deb.debian.org/debian-security}"
 version="$(sed -n 's/^__version__ = "\(.*\)"$/\1/p' shipper/__init__.py)"
+inputs=(pyproject.toml README.md LICENSE requirements.lock shipper image)
 if [[ -z "${SOURCE_DATE_EPOCH:-}" ]]; then
-  SOURCE_DATE_EPOCH="$(git log -1 --format=%ct 2>/dev/null)" || {
-    echo "image/build.sh: not a git checkout; set SOURCE_DATE_EPOCH (seconds) to date the image" >&2; exit 2; }
+  # The last commit's time; without git (an unpacked tarball), the newest input file's mtime.
+  SOURCE_DATE_EPOCH="$(git log -1 --format=%ct 2>/dev/null)" ||
+    SOURCE_DATE_EPOCH="$(find "${inputs[@]}" -name __pycache__ -prune -o -type f -printf '%T@\n' | sort -n | tail -1 | cut -d. -f1)"
 fi
 export SOURCE_DATE_EPOCH
 created="$(date -u -d "@$SOURCE_DATE_EPOCH" +%Y-%m-%dT%H:%M:%SZ)"
