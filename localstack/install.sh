@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install LocalStack into its own venv (it needs Python >= 3.12; the agent runs on 3.11).
+# Install LocalStack into its own venv (it needs Python >= 3.13: it imports warnings.deprecated; the
+# agent runs on 3.11).
 # Idempotent: does nothing when the pinned version is already there.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -8,11 +9,11 @@ version="2026.3.0"
 
 find_python() {
   local candidate
-  for candidate in python3.13 python3.12 \
-      "$HOME"/.pyenv/versions/3.13*/bin/python3 "$HOME"/.pyenv/versions/3.12*/bin/python3 \
-      /usr/bin/python3.13 /usr/bin/python3.12; do
+  for candidate in python3.14 python3.13 \
+      "$HOME"/.pyenv/versions/3.14*/bin/python3 "$HOME"/.pyenv/versions/3.13*/bin/python3 \
+      /usr/bin/python3.14 /usr/bin/python3.13; do
     if command -v "$candidate" >/dev/null 2>&1 &&
-       "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then
+       "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 13))' 2>/dev/null; then
       command -v "$candidate"; return 0
     fi
   done
@@ -20,14 +21,14 @@ find_python() {
 }
 
 if [ -x "$venv/bin/python" ] &&
-   "$venv/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('localstack-core') != '$version')" 2>/dev/null; then
+   "$venv/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('localstack-core') != '$version' or sys.version_info < (3, 13))" 2>/dev/null; then
   echo "localstack $version already installed in $venv"
   exit 0
 fi
 
 python="$(find_python)" || {
-  echo "error: LocalStack needs Python >= 3.12 and none was found (tried python3.13, python3.12, pyenv)." >&2
-  echo "       install one (for example 'pyenv install 3.12') and run this script again." >&2
+  echo "error: LocalStack needs Python >= 3.13 and none was found (tried python3.14, python3.13, pyenv)." >&2
+  echo "       install one (for example 'pyenv install 3.13') and run this script again." >&2
   exit 1
 }
 echo "installing localstack $version with $python into $venv"
