@@ -21,7 +21,8 @@ test_needs=(
   "${image_needs[@]}"                # a test builds the image,
   "skopeo skopeo"                    # publishes it as docs/operations.md says
   "docker-registry docker-registry"  # to a real registry on loopback
-  "gcc gcc"                          # systemd-python (the journald extra) is built from source
+  "gcc gcc"                          # systemd-python (the journald extra) is built from source,
+  "python3-dev dpkg:python3-dev"     # against Python's headers
   "pkg-config pkg-config"
   "libsystemd-dev dpkg:libsystemd-dev"
   "systemd-journal-remote /lib/systemd/systemd-journal-remote"   # writes real journal files in tests
