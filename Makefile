@@ -34,6 +34,7 @@ localstack:
 
 lint: install
 	$(BIN)/ruff check shipper tests demo bench peers
+	$(BIN)/mypy
 
 test: install localstack lint
 	$(BIN)/pytest -q

@@ -25,7 +25,7 @@ from bench.workload import generate, make_pod, summarize  # noqa: E402
 from peers.kube_api import FakeKubeApi  # noqa: E402
 from peers.kube_api import pod as kube_pod  # noqa: E402
 from shipper.buffer.spool import Spool  # noqa: E402
-from shipper.config.model import KubernetesLogsSource as Options  # noqa: E402
+from shipper.sources.kubernetes_logs.config import KubernetesLogsOptions as Options  # noqa: E402
 from shipper.sources.kubernetes_logs.source import KubernetesLogsSource  # noqa: E402
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import importlib
 import logging
 import os
 import resource
@@ -20,44 +19,28 @@ import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from shipper import backoff
 from shipper.buffer.data_dir import DataDirLock, DataDirLocked, make_private
 from shipper.buffer.spool import Spool, SpoolUnavailable
+from shipper.components import SINKS, SOURCES, load_config
 from shipper.config.errors import ConfigError
-from shipper.config.load import load_config
 from shipper.config.model import AgentConfig
 from shipper.config.preflight import environment_issues, warnings
 from shipper.observe import metrics
 from shipper.observe.logs import setup_logging
 from shipper.sinks.base import Sink
 from shipper.sources.base import Source
-from shipper.sources.files.source import FileSource
-from shipper.sources.journald.source import JournaldSource
-from shipper.sources.kubernetes_logs.source import KubernetesLogsSource
 
 log = logging.getLogger(__name__)
 
-SOURCE_TYPES: dict[str, type[Source]] = {
-    "file": FileSource, "kubernetes_logs": KubernetesLogsSource, "journald": JournaldSource,
-}
-SINK_TYPES = {  # imported when configured: the AWS SDK alone adds most of a second to start-up
-    "console": "shipper.sinks.console:ConsoleSink",
-    "cloudwatch_logs": "shipper.sinks.cloudwatch.sink:CloudWatchLogsSink",
-    "syslog": "shipper.sinks.syslog.sink:SyslogSink",
-}
 EXIT_FORCED = 130
 EXIT_SPOOL_UNAVAILABLE = 75  # EX_TEMPFAIL: the spool cannot be opened now; a restart later may succeed
 EXIT_ENVIRONMENT = 75  # the machine lacks what the configuration needs (a file, a port, the data dir's lock)
 GC_THRESHOLD = 20_000  # allocations between young collections (Python's default is 700)
 OPEN_FILES_WANTED = 1_048_576  # when the hard limit is unlimited (the kernel's usual nr_open)
 RESTART_DELAY = (0.5, 30.0)  # a component that crashed is restarted after this backoff range
-
-
-def sink_class(sink_type: str) -> type[Sink]:
-    module, name = SINK_TYPES[sink_type].split(":")
-    return getattr(importlib.import_module(module), name)
 
 
 def _settle_heap() -> None:
@@ -104,12 +87,15 @@ def _report_failure(labels: tuple[str, str, str], error: Exception, delay: float
         metrics.errors.labels(*labels, "run", "crash").inc()
 
 
+Component = TypeVar("Component", Source, Sink)
+
+
 @dataclass
-class Running:
+class Running(Generic[Component]):
     """A source or sink and the supervised task that runs it."""
 
-    component: Source | Sink
-    task: asyncio.Task
+    component: Component
+    task: asyncio.Task[None]
 
 
 class Agent:
@@ -117,8 +103,8 @@ class Agent:
         self.config = config
         self.config_path = config_path  # read again on SIGHUP
         self.hostname = socket.gethostname()
-        self.sources: dict[str, Running] = {}
-        self.sinks: dict[str, Running] = {}
+        self.sources: dict[str, Running[Source]] = {}
+        self.sinks: dict[str, Running[Sink]] = {}
         self._stop_requested = asyncio.Event()
         self._reload_requested = asyncio.Event()
         self._forced = asyncio.Event()
@@ -190,7 +176,7 @@ class Agent:
         try:
             for sink_id, o in options.items():
                 try:
-                    sink = sink_class(o.type)(sink_id, o, self.spool)
+                    sink = SINKS[o.type].load()(sink_id, o, self.spool)
                     await sink.open()
                 except Exception as error:
                     raise StartFailed(f"sink {sink_id}: {_describe(error)}") from error
@@ -217,7 +203,7 @@ class Agent:
             if started:
                 with contextlib.suppress(Exception):
                     await current.close()
-                current = sink_class(current.options.type)(current.id, current.options, self.spool)
+                current = SINKS[current.options.type].load()(current.id, current.options, self.spool)
                 await current.open()
                 self.sinks[current.id].component = current
             started = True
@@ -227,12 +213,12 @@ class Agent:
 
     def _start_sources(self, options: dict[str, Any]) -> None:
         for source_id, o in options.items():
-            source = SOURCE_TYPES[o.type](source_id, o, self.spool, self.hostname)
+            source = SOURCES[o.type].load()(source_id, o, self.spool, self.hostname)
             self.sources[source_id] = Running(source, self._supervise(source.labels, source.run))
 
     async def _start_api(self) -> None:
         if self.config.api is not None:
-            from shipper.observe.api import Api  # aiohttp's server, imported only when configured
+            from shipper.api import Api  # aiohttp's server, imported only when configured
 
             api = Api(self.config.api.address, self.spool, lambda: [r.component for r in self.sinks.values()])
             try:
@@ -330,7 +316,7 @@ class Agent:
             log.warning("stopped with undelivered records kept in the spool: %s", left)
         return EXIT_FORCED if self._forced.is_set() else 0
 
-    async def _wait_until(self, work: Awaitable, deadline: float) -> None:
+    async def _wait_until(self, work: Awaitable[Any], deadline: float) -> None:
         """Wait for `work` until the deadline or a forced stop, whichever comes first."""
         forced = asyncio.ensure_future(self._forced.wait())
         work = asyncio.ensure_future(work)
@@ -342,7 +328,7 @@ class Agent:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await work
 
-    def _supervise(self, labels: tuple[str, str, str], run: Callable[[], Awaitable[None]]) -> asyncio.Task:
+    def _supervise(self, labels: tuple[str, str, str], run: Callable[[], Awaitable[None]]) -> asyncio.Task[None]:
         """Run a component (its kind, id and type in `labels`), restarting it with backoff when it fails."""
         async def supervised() -> None:
             failures = 0

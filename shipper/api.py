@@ -48,7 +48,7 @@ class Api:
         self.spool = spool
         self.sinks = sinks
         self._server: asyncio.Server | None = None
-        self._connections: set[asyncio.Task] = set()
+        self._connections: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._serve, self.host.strip("[]") or None, self.port,

@@ -7,8 +7,8 @@ import asyncio
 import sys
 
 from shipper import __version__
+from shipper.components import load_config
 from shipper.config.errors import ConfigError
-from shipper.config.load import load_config
 from shipper.config.model import AgentConfig
 from shipper.observe.logs import setup_logging
 
@@ -22,7 +22,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_CONFIG
-    return args.handler(args)
+    code: int = args.handler(args)
+    return code
 
 
 HELP = {
@@ -107,8 +108,7 @@ def describe_pipeline(config: AgentConfig) -> str:
     lines = [f"data_dir: {config.data_dir}  buffer.max_size: {config.buffer.max_size} bytes  "
              f"shutdown_timeout: {config.shutdown_timeout:g}s", "sources:"]
     for source_id, source in config.sources.items():
-        where = source.directory or "the system journal" if source.type == "journald" else ", ".join(source.include)
-        lines.append(f"  {source_id} ({source.type}): {where}")
+        lines.append(f"  {source_id} ({source.type}): {source.origin()}")
     lines.append("sinks:")
     for sink_id, sink in config.sinks.items():
         lines.append(f"  {sink_id} ({sink.type}) <- {', '.join(sink.inputs)}")
@@ -119,7 +119,7 @@ def _status(args: argparse.Namespace) -> int:
     config = _load(args.config)
     if config is None:
         return EXIT_CONFIG
-    from shipper.observe.status import status
+    from shipper.status import status
 
     print(status(config, colour=sys.stdout.isatty()))
     return 0

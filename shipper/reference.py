@@ -1,7 +1,7 @@
 """docs/configuration.md, written from the option models themselves: every option with its type,
 default and description, so the reference cannot drift from the code (a test compares them).
 
-    python -m shipper.config.reference > docs/configuration.md
+    python -m shipper.reference > docs/configuration.md
 """
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from shipper.config.model import AgentConfig
+from shipper.components import CONFIG_MODEL
 from shipper.config.units import check_address, parse_duration, parse_size
 
 INTRO = """\
 # Configuration reference
 
-Generated from the option models (`python -m shipper.config.reference > docs/configuration.md`);
+Generated from the option models (`python -m shipper.reference > docs/configuration.md`);
 a test fails when this file and the code disagree. The README shows a whole configuration; this
 page lists every option.
 
@@ -33,13 +33,13 @@ durations take units (`250ms`, `5s`, `1m`; a bare number is seconds); templates 
 
 
 def render() -> str:
-    sections = [INTRO, _table("Top level", AgentConfig, skip={"sources", "sinks"})]
-    for model in _nested(AgentConfig, skip={"sources", "sinks"}):
-        sections.append(_table(f"`{model[0]}`", model[1]))
+    sections = [INTRO, _table("Top level", CONFIG_MODEL, skip={"sources", "sinks"})]
+    for path, nested in _nested(CONFIG_MODEL, skip={"sources", "sinks"}):
+        sections.append(_table(f"`{path}`", nested))
     for title, union in (("Sources", "sources"), ("Sinks", "sinks")):
         sections.append(f"## {title}\n\nEach entry of `{union}:` is an id (letters, digits, `_`, `-`) and a "
                         "mapping whose `type` picks one of the kinds below.\n")
-        for variant in _variants(AgentConfig.model_fields[union].annotation):
+        for variant in _variants(CONFIG_MODEL.model_fields[union].annotation):
             kind = typing.get_args(variant.model_fields["type"].annotation)[0]
             sections.append(_table(f"`type: {kind}`", variant, level=3, skip={"type"}))
             for path, model in _nested(variant):
@@ -123,7 +123,7 @@ def _default(field: FieldInfo) -> str:
     if field.is_required():
         return "required"
     if field.default_factory is not None:
-        value = field.default_factory()
+        value = field.get_default(call_default_factory=True, validated_data={})
         if isinstance(value, BaseModel):
             return "(see below)"
     else:

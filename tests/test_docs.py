@@ -10,8 +10,8 @@ import pytest
 from prometheus_client import REGISTRY
 
 import shipper.observe.metrics  # noqa: F401 - registers every metric
-from shipper.config.load import parse_config
-from shipper.config.reference import render
+from shipper.components import parse_config
+from shipper.reference import render
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -31,7 +31,7 @@ def yaml_examples() -> list[tuple[str, str]]:
 
 
 def test_the_configuration_reference_is_what_the_option_models_say():
-    # regenerate with: python -m shipper.config.reference > docs/configuration.md
+    # regenerate with: python -m shipper.reference > docs/configuration.md
     assert (ROOT / "docs" / "configuration.md").read_text() == render()
 
 

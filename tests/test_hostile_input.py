@@ -19,7 +19,7 @@ from shipper.record import Block
 from shipper.sinks.cloudwatch.batch import MAX_BATCH_BYTES, MAX_BATCH_EVENTS, EventQueue, request_body
 from shipper.sinks.cloudwatch.config import EVENT_OVERHEAD
 from shipper.sinks.cloudwatch.naming import Namer
-from shipper.sinks.syslog.config import SyslogSink as SyslogOptions
+from shipper.sinks.syslog.config import SyslogOptions
 from shipper.sinks.syslog.sink import SyslogSink
 from shipper.sources.files.container_formats import ContainerDecoder
 from shipper.sources.files.formats import DECODERS

@@ -39,7 +39,7 @@ from shipper.text import is_valid_text, valid_text
 _TIMESTAMP, _MESSAGE, _FIELDS = itemgetter(TIMESTAMP), itemgetter(MESSAGE), itemgetter(FIELDS)
 _SWAP = sys.byteorder == "big"  # the file is the same on every machine: little-endian on disk
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
-Repairs = Counter  # kind of repair -> records repaired
+Repairs = Counter[str]  # kind of repair -> records repaired
 
 
 @dataclass(slots=True)
@@ -141,13 +141,13 @@ def decode(columns: Columns) -> tuple[list[int], list[str], list[Any]]:
     return stamps.tolist(), messages, list(map(values.__getitem__, refs))
 
 
-def _to_bytes(numbers: array) -> bytes:
+def _to_bytes(numbers: array[int]) -> bytes:
     if _SWAP:
         numbers.byteswap()
     return numbers.tobytes()
 
 
-def _from_bytes(typecode: str, data: bytes) -> array:
+def _from_bytes(typecode: str, data: bytes) -> array[int]:
     numbers = array(typecode)
     numbers.frombytes(data)
     if _SWAP:

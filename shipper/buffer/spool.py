@@ -24,6 +24,7 @@ import asyncio
 import logging
 import sqlite3
 import time
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,7 +91,7 @@ class Position(NamedTuple):
     """A place in the spool: every record of blocks before `block`, and `index` records of it."""
 
     block: int
-    index: int
+    index: int  # type: ignore[assignment]  # shadows tuple.index, which nothing calls on a Position
 
 
 @dataclass(slots=True)
@@ -137,7 +138,77 @@ class ParkedSummary:
     since: float  # when the oldest item still parked was parked
 
 
-class Spool:
+@dataclass(slots=True)
+class Backlog:
+    count: int  # records a sink has still to send
+    bytes: int  # their stored size (the share of a half-read block counted by records)
+    oldest: float | None  # when the oldest of them was stored; None when there is none
+
+
+class _Queries:
+    """Reads that the running spool and its read-only view share."""
+
+    _db: sqlite3.Connection
+
+    def checkpoints(self, source: str) -> dict[str, bytes]:
+        rows = self._db.execute("SELECT key, value FROM checkpoints WHERE source = ?", (source,))
+        return dict(rows.fetchall())
+
+    def _backlog(self, cursor: Position, sources: Iterable[str]) -> Backlog:
+        """What waits after `cursor` in the blocks of `sources` (from the database: not for hot paths)."""
+        sources = tuple(sources)
+        count, size, oldest = self._db.execute(
+            "SELECT COALESCE(SUM(count), 0), COALESCE(SUM(bytes), 0), MIN(created) FROM blocks "
+            f"WHERE id >= ? AND source IN ({_marks(sources)})", (cursor.block, *sources)).fetchone()
+        if cursor.index:  # the records of the cursor's block that were already sent
+            row = self._db.execute(
+                f"SELECT count, bytes FROM blocks WHERE id = ? AND source IN ({_marks(sources)})",
+                (cursor.block, *sources)).fetchone()
+            if row:
+                sent = min(cursor.index, row[0])
+                count -= sent
+                size -= row[1] * sent // max(row[0], 1)
+        return Backlog(count, size, oldest if count else None)
+
+    def parked(self, sink: str) -> dict[str, ParkedSummary]:
+        """What `sink` has parked, by name."""
+        rows = self._db.execute(
+            "SELECT name, MIN(reason), SUM(count), SUM(bytes), MIN(created) FROM parked WHERE sink = ? "
+            "GROUP BY name ORDER BY MIN(id)", (sink,))
+        return {name: ParkedSummary(reason, count, size, since) for name, reason, count, size, since in rows}
+
+
+class SpoolView(_Queries):
+    """A read-only look at a spool that a running agent may be writing (`shipper status`): SQLite's
+    read-only mode, so it never writes, never takes the write lock and never converts an old layout."""
+
+    def __init__(self, connection: sqlite3.Connection):
+        self._db = connection
+
+    @classmethod
+    def open(cls, data_dir: str | Path) -> SpoolView | None:
+        """The view of the spool in `data_dir`; None when there is no spool there."""
+        path = Path(data_dir) / SPOOL_FILE
+        if not path.exists():
+            return None
+        return cls(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5))
+
+    def close(self) -> None:
+        self._db.close()
+
+    def backlog(self, sink: str, sources: Iterable[str]) -> Backlog:
+        """What `sink`, taking `sources`, has still to send, from its stored cursor (none: everything)."""
+        row = self._db.execute("SELECT block, position FROM cursors WHERE sink = ?", (sink,)).fetchone()
+        return self._backlog(Position(*row) if row else Position(0, 0), sources)
+
+    def parked_sinks(self) -> list[str]:
+        try:
+            return [sink for (sink,) in self._db.execute("SELECT DISTINCT sink FROM parked ORDER BY sink")]
+        except sqlite3.OperationalError:  # a spool written before streams could be parked
+            return []
+
+
+class Spool(_Queries):
     def __init__(self, connection: sqlite3.Connection, path: Path, max_size: int):
         self._db = connection
         self.path = path
@@ -179,10 +250,6 @@ class Spool:
 
     # -- sources ---------------------------------------------------------------------------------
 
-    def checkpoints(self, source: str) -> dict[str, bytes]:
-        rows = self._db.execute("SELECT key, value FROM checkpoints WHERE source = ?", (source,))
-        return dict(rows.fetchall())
-
     async def append(self, block: Block | None, checkpoints: Mapping[str, bytes | None],
                      source: str = "") -> columns.Repairs:
         """Store a block and the source's checkpoints atomically; waits while the spool is full.
@@ -190,7 +257,7 @@ class Spool:
         A checkpoint value of None deletes that checkpoint. Never refuses a record: what cannot be
         stored as it is gets repaired (columns.py), and the repairs are returned, by kind.
         """
-        repairs = columns.Repairs()
+        repairs: columns.Repairs = Counter()
         if block is not None:
             source = block.source
             try:
@@ -209,6 +276,7 @@ class Spool:
                 inserted = _insert_block(self._db, None, source, len(block.records), size, time.time(), common, stored)
             self._write_checkpoints(source, checkpoints)
         if block is not None:
+            assert inserted.lastrowid is not None  # an INSERT into a rowid table always sets it
             self._last_block_id = inserted.lastrowid
             self.size += size
             self.events += len(block.records)
@@ -382,13 +450,6 @@ class Spool:
         if deleted:
             self._parked_bytes[sink] = self._parked_bytes.get(sink, 0) - deleted[0]
 
-    def parked(self, sink: str) -> dict[str, ParkedSummary]:
-        """What `sink` has parked, by name."""
-        rows = self._db.execute(
-            "SELECT name, MIN(reason), SUM(count), SUM(bytes), MIN(created) FROM parked WHERE sink = ? "
-            "GROUP BY name ORDER BY MIN(id)", (sink,))
-        return {name: ParkedSummary(reason, count, size, since) for name, reason, count, size, since in rows}
-
     def parked_ids(self, sink: str) -> set[int]:
         return {row_id for (row_id,) in self._db.execute("SELECT id FROM parked WHERE sink = ?", (sink,))}
 
@@ -429,14 +490,8 @@ class Spool:
         return dropped
 
     def backlog(self, sink: str) -> int:
-        """Records waiting for `sink` (read from the database: for status and shutdown, not hot paths)."""
-        cursor = self._cursors[sink]
-        sources = self._sink_sources[sink]
-        (count,) = self._db.execute(
-            f"SELECT COALESCE(SUM(count), 0) FROM blocks WHERE id >= ? AND source IN ({_marks(sources)})",
-            (cursor.block, *sources),
-        ).fetchone()
-        return count - cursor.index if count else 0
+        """Records waiting for `sink` (read from the database: for shutdown and the API, not hot paths)."""
+        return self._backlog(self._cursors[sink], self._sink_sources[sink]).count
 
     def _save_cursor(self, sink: str, position: Position) -> None:
         self._db.execute(
@@ -476,9 +531,9 @@ class Spool:
             self._freed.set()
 
     def _recount(self) -> None:
-        self.size, self.events = self._db.execute(
-            "SELECT COALESCE(SUM(bytes), 0), COALESCE(SUM(count), 0) FROM blocks"
-        ).fetchone()
+        size, events = self._db.execute(
+            "SELECT COALESCE(SUM(bytes), 0), COALESCE(SUM(count), 0) FROM blocks").fetchone()
+        self.size, self.events = int(size), int(events)
         self._update_gauges()
 
     def _next_block_id(self) -> int:

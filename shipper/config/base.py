@@ -15,6 +15,11 @@ class Options(BaseModel):
         a file to read, a region. No side effects; see config/preflight.py."""
         return []
 
+    def environment_warnings(self) -> list[tuple[str, str]]:
+        """(key, reason) for what is valid but looks unintended on this machine (an include glob that
+        matches nothing); `check` says it, `run` leaves it to the component. No side effects."""
+        return []
+
 
 # The fields a source's records can carry, as a tree: {"kubernetes": {"namespace": {}}}; None below a
 # name means anything may be there (parsed JSON, labels).
@@ -23,12 +28,19 @@ AGENT_FIELDS: FieldTree = {"host": {}, "source_type": {}, "message": {}, "timest
 
 
 class SourceOptions(Options):
+    type: str  # each kind narrows it to its own literal, which names it in the registry and in files
+
     def fields(self) -> FieldTree | None:
         """What this source's records can carry (None: anything); warns of template typos."""
         return None
 
+    def origin(self) -> str:
+        """Where its records come from, in a few words (`shipper check` prints it)."""
+        return self.type
+
 
 class SinkOptions(Options):
+    type: str
     inputs: list[str] = Field(min_length=1, description="Ids of the sources whose records this sink takes.")
 
     def templates(self) -> dict[str, Template]:

@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from shipper.config.errors import ConfigError, ConfigIssue
 from shipper.config.model import AgentConfig
@@ -25,17 +26,19 @@ Path_ = tuple[str | int, ...]
 _ENV_REFERENCE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$\{([^}]*)\}?")
 
 
-def load_config(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None) -> AgentConfig:
-    """Read, expand and validate a configuration file; raise ConfigError listing every problem."""
+def load_config(path: str | os.PathLike[str], model: type[AgentConfig],
+                environ: Mapping[str, str] | None = None) -> AgentConfig:
+    """Read, expand and validate a configuration file against `model` (the registry's, see
+    `shipper.components.load_config`); raise ConfigError listing every problem."""
     name = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(name, [ConfigIssue("", f"cannot read the file: {error}")]) from None
-    return parse_config(text, name, os.environ if environ is None else environ)
+    return parse_config(text, name, model, os.environ if environ is None else environ)
 
 
-def parse_config(text: str, name: str, environ: Mapping[str, str]) -> AgentConfig:
+def parse_config(text: str, name: str, model: type[AgentConfig], environ: Mapping[str, str]) -> AgentConfig:
     lines: dict[Path_, int] = {}
     issues: list[ConfigIssue] = []
     raw = _parse_yaml(text, name, lines, issues)
@@ -47,9 +50,9 @@ def parse_config(text: str, name: str, environ: Mapping[str, str]) -> AgentConfi
     if issues:
         raise ConfigError(name, issues)
     try:
-        config = AgentConfig.model_validate(expanded)
+        config = model.model_validate(expanded)
     except ValidationError as error:
-        raise ConfigError(name, _describe(error, expanded, lines)) from None
+        raise ConfigError(name, _describe(error, expanded, lines, model)) from None
     issues = _cross_check(config, lines)
     if issues:
         raise ConfigError(name, issues)
@@ -117,17 +120,17 @@ def _expand_env(
     return _ENV_REFERENCE.sub(substitute, value)
 
 
-def _describe(error: ValidationError, raw: Any, lines: dict[Path_, int]) -> list[ConfigIssue]:
+def _describe(error: ValidationError, raw: Any, lines: dict[Path_, int], model: type[BaseModel]) -> list[ConfigIssue]:
     issues = []
     for detail in error.errors(include_url=False):
         path = _data_path(detail["loc"], raw)
         if detail["type"] == "union_tag_invalid":
             path = (*path, "type")
-        issues.append(_issue(path, _reason(detail, path, raw), lines))
+        issues.append(_issue(path, _reason(detail, path, raw, model), lines))
     return issues
 
 
-def _data_path(loc: tuple, raw: Any) -> Path_:
+def _data_path(loc: tuple[str | int, ...], raw: Any) -> Path_:
     """Drop the union tags pydantic puts in locations (`sinks.x.console.inputs` -> `sinks.x.inputs`)."""
     path: list[str | int] = []
     node = raw
@@ -141,12 +144,12 @@ def _data_path(loc: tuple, raw: Any) -> Path_:
     return tuple(path)
 
 
-def _reason(detail: dict, path: Path_, raw: Any) -> str:
+def _reason(detail: ErrorDetails, path: Path_, raw: Any, model: type[BaseModel]) -> str:
     kind = detail["type"]
     value = detail.get("input")
     ctx = detail.get("ctx", {})
     if kind == "extra_forbidden":
-        return _unknown_key(path[-1], _allowed_keys(path[:-1], raw))
+        return _unknown_key(path[-1], _allowed_keys(path[:-1], raw, model))
     if kind == "missing":
         return "required key is missing"
     if kind == "union_tag_invalid":
@@ -184,9 +187,9 @@ def _unknown_key(key: Any, allowed: list[str]) -> str:
     return f"unknown key {key!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
 
 
-def _allowed_keys(path: Path_, raw: Any) -> list[str]:
+def _allowed_keys(path: Path_, raw: Any, root: type[BaseModel]) -> list[str]:
     """The option names valid at a path, found by walking the model alongside the raw data."""
-    model: Any = AgentConfig
+    model: Any = root
     for part in path:
         raw = raw.get(part) if isinstance(raw, dict) else None
         if typing.get_origin(model) is dict:

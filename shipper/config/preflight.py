@@ -13,7 +13,7 @@ from pathlib import Path
 
 from shipper.config.base import produces
 from shipper.config.errors import ConfigIssue
-from shipper.config.model import AgentConfig, TailOptions
+from shipper.config.model import AgentConfig
 from shipper.templates import field_text
 
 
@@ -71,8 +71,9 @@ def address_problem(address: str) -> str | None:
 
 def warnings(config: AgentConfig, globs: bool = True) -> list[ConfigIssue]:
     """What is valid but probably not what was meant: a template naming a field no input of its sink
-    produces (a typo sends every record to the fallback name), and with `globs`, an include glob that
-    matches nothing (`run` leaves that to the file sources' own scans, which say it once a minute)."""
+    produces (a typo sends every record to the fallback name), and with `globs`, what the sources find
+    amiss on this machine, such as an include glob that matches nothing (`run` leaves that to the file
+    sources' own scans, which say it once a minute)."""
     found = []
     for sink_id, sink in config.sinks.items():
         trees = [config.sources[name].fields() for name in sink.inputs if name in config.sources]
@@ -84,12 +85,6 @@ def warnings(config: AgentConfig, globs: bool = True) -> list[ConfigIssue]:
                                              f"sink produces ({', '.join(sink.inputs)}): check its spelling"))
     if not globs:
         return found
-    from shipper.sources.files.discover import discover  # reads the file system: only when asked
-
     for source_id, source in config.sources.items():
-        if isinstance(source, TailOptions):
-            for i, pattern in enumerate(source.include):
-                if not discover([pattern], []):
-                    found.append(ConfigIssue(f"sources.{source_id}.include[{i}]",
-                                             f"{pattern} matches no file (yet)"))
+        found += [ConfigIssue(f"sources.{source_id}.{key}", reason) for key, reason in source.environment_warnings()]
     return found

@@ -19,6 +19,8 @@ import re
 import sys
 import time
 import urllib.parse
+from collections.abc import Callable, MutableMapping
+from typing import Any
 
 import orjson
 
@@ -50,14 +52,14 @@ def mask(text: str) -> str:
         if secret in text:
             text = text.replace(secret, "****")
 
-    def replace(match: re.Match) -> str:
+    def replace(match: re.Match[str]) -> str:
         if match["key"]:
-            return match["key"][:4] + "****"
+            return str(match["key"][:4]) + "****"
         if match["tag"]:
             register_secret(match["tagged"])
-            return match["tag"] + "****"
+            return str(match["tag"]) + "****"
         register_secret(match["value"])
-        return match["named"] + "****"
+        return str(match["named"]) + "****"
 
     return SECRETS.sub(replace, text)
 
@@ -65,7 +67,7 @@ def mask(text: str) -> str:
 class RepeatLimiter(logging.Filter):
     """Lets the first of a run of identical messages through each window; counts the rest."""
 
-    def __init__(self, window: float = REPEAT_WINDOW, clock=time.monotonic):
+    def __init__(self, window: float = REPEAT_WINDOW, clock: Callable[[], float] = time.monotonic):
         super().__init__()
         self.window = window
         self.clock = clock
@@ -93,11 +95,11 @@ def rfc3339(record: logging.LogRecord) -> str:
 FIELDS = ("component_kind", "component", "file")  # structured fields a line may carry (ComponentLog)
 
 
-class ComponentLog(logging.LoggerAdapter):
+class ComponentLog(logging.LoggerAdapter[logging.Logger]):
     """A source's or sink's logger: each line carries the component's kind and id as fields (and a
     `file` when a call passes one in `extra`); the text format shows the id before the message."""
 
-    def process(self, msg: object, kwargs: dict) -> tuple[object, dict]:
+    def process(self, msg: object, kwargs: MutableMapping[str, Any]) -> tuple[object, MutableMapping[str, Any]]:
         kwargs["extra"] = {**(self.extra or {}), **kwargs.get("extra", {})}
         return msg, kwargs
 

@@ -15,7 +15,7 @@ from prometheus_client.registry import Collector
 
 from shipper import __version__
 
-disable_created_metrics()  # a `_created` series per counter doubles what is scraped and says nothing useful here
+disable_created_metrics()  # type: ignore[no-untyped-call]  # a `_created` series per counter doubles what is scraped and says nothing useful here
 # component_kind: source | transform | sink (| buffer, for what the spool drops on a source's behalf)
 _COMPONENT = ("component_kind", "component_id", "component_type")
 

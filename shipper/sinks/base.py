@@ -7,9 +7,10 @@ import logging
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from shipper.buffer.spool import Position, Spool, StoredBlock
+from shipper.config.base import SinkOptions
 from shipper.observe import metrics
 from shipper.observe.logs import ComponentLog
 from shipper.record import TIMESTAMP
@@ -19,11 +20,10 @@ log = logging.getLogger(__name__)
 
 
 class Sink(ABC):
-    type: ClassVar[str]
-
-    def __init__(self, sink_id: str, options: Any, spool: Spool):
+    def __init__(self, sink_id: str, options: SinkOptions, spool: Spool):
         self.id = sink_id
         self.options = options
+        self.type = options.type
         self.spool = spool
         self.idle = asyncio.Event()  # set while everything in the spool for this sink is acknowledged
         self.draining = False  # the agent is stopping: send what is waiting now, shorten retry waits

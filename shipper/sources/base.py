@@ -8,9 +8,9 @@ import logging
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from typing import Any, ClassVar
 
 from shipper.buffer.spool import Spool
+from shipper.config.base import SourceOptions
 from shipper.observe import metrics
 from shipper.observe.logs import ComponentLog
 from shipper.record import Block
@@ -21,11 +21,10 @@ REPAIR_WARNING_INTERVAL = 10.0  # seconds between warnings about repaired record
 
 
 class Source(ABC):
-    type: ClassVar[str]
-
-    def __init__(self, source_id: str, options: Any, spool: Spool, hostname: str):
+    def __init__(self, source_id: str, options: SourceOptions, spool: Spool, hostname: str):
         self.id = source_id
         self.options = options
+        self.type = options.type
         self.spool = spool
         self.hostname = hostname
         self.stopping = asyncio.Event()

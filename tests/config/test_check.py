@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from shipper.cli import main
-from shipper.config.load import parse_config
+from shipper.components import parse_config
 
 GOOD = """\
 data_dir: ${DATA_DIR:-/tmp/shipper-test}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from shipper.components import parse_config
 from shipper.config.errors import ConfigError
-from shipper.config.load import parse_config
 
 BASE = """\
 sources:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from shipper.config.load import load_config
+from shipper.components import load_config
 
 ROOT = Path(__file__).resolve().parents[2]
 MANIFESTS = ROOT / "manifests"

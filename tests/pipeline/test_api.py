@@ -9,7 +9,7 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from shipper.observe.api import HEAD_TIMEOUT, MAX_CONNECTIONS, public_message
+from shipper.api import HEAD_TIMEOUT, MAX_CONNECTIONS, public_message
 from tests.agent_process import AgentProcess, blocked_pipe, http_get, wait_for, with_api, write_config
 
 

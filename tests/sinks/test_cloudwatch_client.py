@@ -10,7 +10,7 @@ import pytest
 
 from shipper.sinks.cloudwatch.batch import request_body
 from shipper.sinks.cloudwatch.client import CloudWatchLogs
-from shipper.sinks.cloudwatch.config import CloudWatchLogsSink as Options
+from shipper.sinks.cloudwatch.config import CloudWatchLogsOptions as Options
 from tests.cloudwatch import events, logs_client, unique_prefix
 
 pytestmark = pytest.mark.localstack

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shipper.sinks.syslog.config import SyslogSink as Options
+from shipper.sinks.syslog.config import SyslogOptions as Options
 from shipper.sinks.syslog.framing import fit, newline_bodies, octet_counting
 from shipper.sinks.syslog.rfc5424 import Rfc5424, sd_value
 from tests.syslog import parse

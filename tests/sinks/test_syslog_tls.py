@@ -8,7 +8,7 @@ import pytest
 
 from peers.pki import CertificateAuthority
 from peers.rsyslog import Rsyslog
-from shipper.sinks.syslog.config import SyslogSink as Options
+from shipper.sinks.syslog.config import SyslogOptions as Options
 from shipper.sinks.syslog.transport import HANDSHAKE_RESETS, Connection, HandshakeError, TransportError
 
 TLS_1_2_ONLY = "NORMAL:-VERS-TLS1.3"

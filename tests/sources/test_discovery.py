@@ -9,7 +9,7 @@ import os
 import pytest
 from prometheus_client import REGISTRY
 
-from shipper.config.model import FileSource as FileOptions
+from shipper.sources.files.config import FileOptions
 from shipper.sources.files.discover import Stopped, discover
 from shipper.sources.files.source import FileSource
 from tests.sources.harness import SourceHarness, until

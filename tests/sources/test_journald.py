@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from shipper.sources.journald.config import JournaldSource as JournaldOptions
+from shipper.sources.journald.config import JournaldOptions
 from shipper.sources.journald.source import JournaldSource
 from tests.journal import T0_US, entry, write_journal
 from tests.sources.harness import SourceHarness, until

@@ -11,8 +11,8 @@ import pytest
 from prometheus_client import REGISTRY
 
 from peers.kube_api import FakeKubeApi, pod
-from shipper.config.model import KubernetesLogsSource as Options
 from shipper.record import lookup
+from shipper.sources.kubernetes_logs.config import KubernetesLogsOptions as Options
 from shipper.sources.kubernetes_logs.source import KubernetesLogsSource
 from tests.agent_process import wait_for
 from tests.journal import T0_US

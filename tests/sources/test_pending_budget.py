@@ -8,7 +8,7 @@ from pathlib import Path
 
 from prometheus_client import REGISTRY
 
-from shipper.config.model import KubernetesLogsSource as Options
+from shipper.sources.kubernetes_logs.config import KubernetesLogsOptions as Options
 from shipper.sources.kubernetes_logs.source import KubernetesLogsSource
 from tests.node import make_pod
 from tests.sources.harness import SourceHarness, until

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from shipper.buffer.spool import Spool
-from shipper.config.model import FileSource as FileOptions
+from shipper.sources.files.config import FileOptions
 from shipper.sources.files.source import FileSource
 from tests.agent_process import spooled_messages
 

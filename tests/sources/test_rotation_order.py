@@ -3,7 +3,7 @@ read to its end before the new file at the same path."""
 
 from __future__ import annotations
 
-from shipper.config.model import FileSource as FileOptions
+from shipper.sources.files.config import FileOptions
 from shipper.sources.files.source import FileSource
 from tests.sources.harness import SourceHarness, until
 

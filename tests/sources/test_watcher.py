@@ -6,10 +6,10 @@ import asyncio
 import os
 from pathlib import Path
 
-from shipper.config.model import FileSource as FileOptions
-from shipper.config.model import KubernetesLogsSource as KubernetesLogsOptions
+from shipper.sources.files.config import FileOptions
 from shipper.sources.files.source import FileSource
 from shipper.sources.files.watcher import directories_of
+from shipper.sources.kubernetes_logs.config import KubernetesLogsOptions
 from shipper.sources.kubernetes_logs.source import KubernetesLogsSource
 from tests.node import make_pod
 from tests.sources.harness import SourceHarness, until

@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 from shipper import __version__
 from shipper.observe import metrics
 from shipper.observe.logs import register_secret
-from shipper.sinks.cloudwatch.config import CloudWatchLogsSink as Options
+from shipper.sinks.cloudwatch.config import CloudWatchLogsOptions as Options
 
 _PREPARED_BODY = "shipperPreparedBody"  # our own parameter: removed before botocore serializes the rest
 GET_EVENTS_LIMIT = 10_000
@@ -118,7 +118,8 @@ class CloudWatchLogs:
             metrics.api_calls.labels("sink", self.sink_id, "cloudwatch_logs", operation, type(error).__name__).inc()
             raise
         metrics.api_calls.labels("sink", self.sink_id, "cloudwatch_logs", operation, "ok").inc()
-        return response
+        answer: dict[str, Any] = response  # the SDK's parsed response: a boundary, untyped
+        return answer
 
 
 def _stash_prepared_body(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:

@@ -19,7 +19,7 @@ EVENT_OVERHEAD = 26  # bytes CloudWatch adds to every event when it counts a bat
 MAX_EVENT_SIZE = 1024 * 1024
 
 
-class CloudWatchLogsSink(SinkOptions):
+class CloudWatchLogsOptions(SinkOptions):
     type: Literal["cloudwatch_logs"]
     region: str | None = Field(None, description="AWS region; by default the SDK's (AWS_REGION, profile, IMDS).")
     endpoint: str | None = Field(None, description="Endpoint URL instead of AWS's (LocalStack in tests); '' = AWS.")
@@ -75,7 +75,7 @@ class CloudWatchLogsSink(SinkOptions):
     )
 
     @model_validator(mode="after")
-    def _secure_endpoint(self) -> CloudWatchLogsSink:
+    def _secure_endpoint(self) -> CloudWatchLogsOptions:
         if self.endpoint and self.endpoint.startswith("http://") and not self.allow_insecure_endpoint:
             host = urllib.parse.urlsplit(self.endpoint).hostname or ""
             if not _loopback(host):

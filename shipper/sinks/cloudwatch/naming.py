@@ -7,7 +7,7 @@ A record lacking a field a template names goes to the configured fallback name (
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from shipper.record import Record, lookup
@@ -54,6 +54,7 @@ class Namer:
         roots = self._roots
         if not roots or "message" in roots:
             return bool(roots)
+        distinct: Iterable[Mapping[str, Any] | None]
         if fields and fields.count(fields[0]) == len(fields):  # the usual block: one mapping (by identity, fast)
             distinct = fields[:1]
         else:

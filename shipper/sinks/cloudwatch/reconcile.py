@@ -70,7 +70,7 @@ def row_for(group: str, stream: str, batch: Batch, ordered: list[Event], previou
     return row
 
 
-def expected(events: list[Event], overlap: Overlap, now_ms: int | None = None) -> Counter:
+def expected(events: list[Event], overlap: Overlap, now_ms: int | None = None) -> Counter[tuple[int, str]]:
     """How many times each (timestamp, message) must be in the stream if the events landed, with
     the `overlap` of their ledger row.
 
@@ -85,6 +85,6 @@ def expected(events: list[Event], overlap: Overlap, now_ms: int | None = None) -
     return want
 
 
-def all_there(want: Counter, found: list[tuple[int, str]]) -> bool:
+def all_there(want: Counter[tuple[int, str]], found: list[tuple[int, str]]) -> bool:
     have = Counter(found)
     return all(have[key] >= count for key, count in want.items())

@@ -32,7 +32,7 @@ from botocore.exceptions import (
     NoCredentialsError,
     PartialCredentialsError,
 )
-from tenacity import AsyncRetrying, retry_if_exception, stop_never
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_never
 
 from shipper.backoff import policy
 
@@ -117,8 +117,11 @@ def retrying(sleep: Callable[[float], Awaitable[None]],
              before_sleep: Callable[[Retryable, float], None]) -> AsyncRetrying:
     """Exponential backoff with full jitter, no limit on attempts: records wait in the spool."""
 
-    def report(state) -> None:
-        before_sleep(state.outcome.exception(), state.next_action.sleep)
+    def report(state: RetryCallState) -> None:
+        assert state.outcome is not None and state.next_action is not None  # tenacity sets both before a sleep
+        failure = state.outcome.exception()
+        assert isinstance(failure, Retryable)  # only those are retried
+        before_sleep(failure, state.next_action.sleep)
 
     return AsyncRetrying(
         retry=retry_if_exception(lambda e: isinstance(e, Retryable)),

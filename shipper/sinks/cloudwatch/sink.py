@@ -35,7 +35,7 @@ from shipper.sinks.cloudwatch import reconcile
 from shipper.sinks.cloudwatch.batch import Batch, Event, EventQueue, event_time, request_body
 from shipper.sinks.cloudwatch.client import CloudWatchLogs
 from shipper.sinks.cloudwatch.config import EVENT_OVERHEAD
-from shipper.sinks.cloudwatch.config import CloudWatchLogsSink as Options
+from shipper.sinks.cloudwatch.config import CloudWatchLogsOptions as Options
 from shipper.sinks.cloudwatch.naming import Namer
 from shipper.sinks.cloudwatch.reconcile import BatchRow, Overlap
 from shipper.sinks.cloudwatch.retry import Failure, Retryable, classify, error_code, retrying
@@ -66,7 +66,7 @@ class StreamQueue:
         self.pending = EventQueue()
         self.since: float | None = None  # when the oldest waiting event was queued
         self.wake = asyncio.Event()
-        self.task: asyncio.Task | None = None
+        self.task: asyncio.Task[None] | None = None
         self.recovered: deque[BatchRow] = deque()  # rows of batches sent before a restart
         self.previous: list[Event] = []  # the last batch sent (its events may share a millisecond with the next)
         self.delivered_at = -PARK_IF_OTHERS_DELIVERED_WITHIN  # monotonic time of its last accepted batch
@@ -82,7 +82,6 @@ class StreamQueue:
 
 
 class CloudWatchLogsSink(Sink):
-    type = "cloudwatch_logs"
     options: Options
 
     def __init__(self, sink_id: str, options: Options, spool: Spool):
@@ -113,7 +112,7 @@ class CloudWatchLogsSink(Sink):
 
     async def run(self) -> None:
         self._recover()
-        self._crashed: asyncio.Future = asyncio.get_running_loop().create_future()
+        self._crashed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         for queue in self.queues.values():
             if queue.parked:
                 self._start(queue)
@@ -121,7 +120,7 @@ class CloudWatchLogsSink(Sink):
         try:
             await asyncio.wait({reader, self._crashed}, return_when=asyncio.FIRST_COMPLETED)
             if self._crashed.done():
-                raise self._crashed.exception()  # a stream's worker failed: this sink is made again
+                raise self._crashed.exception() or RuntimeError("a stream's worker failed")  # made again
             await reader
         finally:
             reader.cancel()
@@ -228,9 +227,10 @@ class CloudWatchLogsSink(Sink):
             queue.task = asyncio.create_task(self._work(queue), name=f"cloudwatch {queue.group} {queue.stream}")
             queue.task.add_done_callback(self._worker_done)
 
-    def _worker_done(self, task: asyncio.Task) -> None:
-        if not task.cancelled() and task.exception() is not None and not self._crashed.done():
-            self._crashed.set_exception(task.exception())
+    def _worker_done(self, task: asyncio.Task[None]) -> None:
+        failure = None if task.cancelled() else task.exception()
+        if failure is not None and not self._crashed.done():
+            self._crashed.set_exception(failure)
 
     def _on_all_acked(self) -> None:
         if self._at_tail:

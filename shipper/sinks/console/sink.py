@@ -11,13 +11,12 @@ from typing import IO
 import orjson
 
 from shipper.buffer.spool import StoredBlock
-from shipper.config.model import ConsoleSink as ConsoleOptions
 from shipper.record import MESSAGE, as_event
 from shipper.sinks.base import SequentialSink, count_sent
+from shipper.sinks.console.config import ConsoleOptions
 
 
 class ConsoleSink(SequentialSink):
-    type = "console"
     options: ConsoleOptions
 
     _writer: asyncio.StreamWriter | None = None

@@ -37,7 +37,7 @@ class TlsOptions(Options):
         return self
 
 
-class SyslogSink(SinkOptions):
+class SyslogOptions(SinkOptions):
     type: Literal["syslog"]
     address: Address = Field(description="host:port of the receiver, e.g. logs.papertrailapp.com:12345.")
     mode: Literal["tls", "tcp"] = Field("tls", description="`tls` (RFC 5425); `tcp` only when you mean plain text.")
@@ -51,9 +51,9 @@ class SyslogSink(SinkOptions):
         "each line as its own message."
     )
     facility: Literal[FACILITIES] = Field("user", description="Facility of every message.")  # type: ignore[valid-type]
-    severity: Literal[SEVERITIES] = Field(
+    severity: Literal[SEVERITIES] = Field(  # type: ignore[valid-type]
         "info", description="Severity of records without one of their own (stderr is err; journald keeps PRIORITY)."
-    )  # type: ignore[valid-type]
+    )
     hostname: str = Field("{host}", description="HOSTNAME template.")
     app_name: str = Field("{kubernetes.container_name}", description="APP-NAME template (cut to 48 characters).")
     procid: str = Field("-", description="PROCID template.")

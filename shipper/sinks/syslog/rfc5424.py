@@ -19,7 +19,7 @@ from typing import Any
 
 from shipper.record import FIELDS, TIMESTAMP, Record, lookup
 from shipper.severity import SEVERITIES
-from shipper.sinks.syslog.config import FACILITIES, SyslogSink
+from shipper.sinks.syslog.config import FACILITIES, SyslogOptions
 from shipper.templates import MissingField, Template
 from shipper.text import cut_utf8, utf8_size
 
@@ -45,7 +45,7 @@ def _size(fields: list[str], sd: str) -> int:
 
 
 class Rfc5424:
-    def __init__(self, options: SyslogSink):
+    def __init__(self, options: SyslogOptions):
         self.facility = FACILITIES.index(options.facility)
         self.default_severity = SEVERITIES.index(options.severity)
         self.header = {name: Template(getattr(options, name)) for name in HEADER_LIMITS}

@@ -16,11 +16,11 @@ import time
 from collections import deque
 
 from shipper.backoff import delay
-from shipper.buffer.spool import Position, StoredBlock
+from shipper.buffer.spool import Position, Spool, StoredBlock
 from shipper.observe import metrics
 from shipper.record import TIMESTAMP
 from shipper.sinks.base import Sink, count_sent
-from shipper.sinks.syslog.config import SyslogSink as SyslogOptions
+from shipper.sinks.syslog.config import SyslogOptions
 from shipper.sinks.syslog.framing import fit, newline, newline_bodies, octet_counting
 from shipper.sinks.syslog.rfc5424 import Rfc5424
 from shipper.sinks.syslog.transport import CertificateError, Connection, HandshakeError, TransportError
@@ -30,12 +30,11 @@ BACKOFF = (0.25, 30.0)  # seconds: the first and the longest wait between connec
 
 
 class SyslogSink(Sink):
-    type = "syslog"
     options: SyslogOptions
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.format = Rfc5424(self.options)
+    def __init__(self, sink_id: str, options: SyslogOptions, spool: Spool):
+        super().__init__(sink_id, options, spool)
+        self.format = Rfc5424(options)
         self.frame = octet_counting if self.options.framing == "octet_counting" else newline
         self.connection = Connection(self.options)
         self._oversize = metrics.input_anomalies.labels(*self.labels, f"oversize_{self.options.oversize}")

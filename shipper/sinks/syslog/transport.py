@@ -15,7 +15,7 @@ import socket
 import ssl
 import time
 
-from shipper.sinks.syslog.config import SyslogSink
+from shipper.sinks.syslog.config import SyslogOptions
 
 
 class TransportError(Exception):
@@ -36,7 +36,7 @@ HANDSHAKE_RESETS = 3  # handshakes in a row that the server cuts (TCP fine): it 
 TLS_VERSIONS = {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
 
 
-def tls_context(options: SyslogSink) -> ssl.SSLContext | None:
+def tls_context(options: SyslogOptions) -> ssl.SSLContext | None:
     if options.mode == "tcp":
         return None
     tls = options.tls
@@ -50,7 +50,7 @@ def tls_context(options: SyslogSink) -> ssl.SSLContext | None:
 
 
 class Connection:
-    def __init__(self, options: SyslogSink):
+    def __init__(self, options: SyslogOptions):
         self.options = options
         self.context = tls_context(options)
         self._reader: asyncio.StreamReader | None = None
@@ -81,6 +81,7 @@ class Connection:
             raise TransportError(f"cannot connect to {options.address}: {error or type(error).__name__}") from error
         if self.context is not None:
             await self._handshake()
+        assert self._writer is not None  # connected just above
         sock = self._writer.get_extra_info("socket")
         if sock is not None:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)

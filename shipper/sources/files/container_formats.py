@@ -72,7 +72,7 @@ class _Partials:
         self.held = {stream: [ts, [text], utf8_size(text), now] for stream, (ts, text) in (carry or {}).items()}
 
     def flush(self) -> list[Record]:
-        records = [(h[0], "".join(h[1]), STREAM_FIELDS[s]) for s, h in self.held.items()]
+        records: list[Record] = [(h[0], "".join(h[1]), STREAM_FIELDS[s]) for s, h in self.held.items()]
         self.held = {}
         return records
 
@@ -186,13 +186,15 @@ class ContainerDecoder:
             if not texts:
                 return []
             self._choose("docker" if texts[0].startswith("{") else "cri")
+        assert self.inner is not None  # chosen just above
         records = self.inner.decode(texts, now_ns)
         self.malformed = self.inner.malformed
         return records
 
-    def _choose(self, name: str) -> None:
+    def _choose(self, name: str) -> CriDecoder:
         self.format = name
         self.inner = (DockerDecoder if name == "docker" else CriDecoder)(self.max_line)
+        return self.inner
 
     @property
     def pending_bytes(self) -> int:
@@ -210,8 +212,7 @@ class ContainerDecoder:
 
     def restore(self, carry: Any) -> None:
         if carry:
-            self._choose(carry["format"])
-            self.inner.restore(carry["partial"])
+            self._choose(carry["format"]).restore(carry["partial"])
 
     def flush(self) -> list[Record]:
         return self.inner.flush() if self.inner else []

@@ -80,7 +80,7 @@ def walk(top: str, stopping: Callable[[], bool]) -> Iterator[str]:
         pending.extend(sorted(children, reverse=True))
 
 
-def _is_dir(entry: os.DirEntry) -> bool:
+def _is_dir(entry: os.DirEntry[str]) -> bool:
     try:
         return entry.is_dir()
     except OSError:

@@ -17,10 +17,25 @@ MALFORMED_JSON = {"parse_error": "not a JSON object"}
 
 
 class Decoder(Protocol):
-    malformed: int  # lines of the last `decode` call that were shipped raw and flagged
-    split: int  # pieces cut off over-long joined records so far
-    pending_bytes: int  # bytes of incomplete records held in memory (the source's budget counts them)
-    pending_since: float | None  # monotonic time the oldest of them came, None when nothing is held
+    @property
+    def malformed(self) -> int:
+        """Lines of the last `decode` call that were shipped raw and flagged."""
+        ...
+
+    @property
+    def split(self) -> int:
+        """Pieces cut off over-long joined records so far."""
+        ...
+
+    @property
+    def pending_bytes(self) -> int:
+        """Bytes of incomplete records held in memory (the source's budget counts them)."""
+        ...
+
+    @property
+    def pending_since(self) -> float | None:
+        """Monotonic time the oldest of them came, None when nothing is held."""
+        ...
 
     def decode(self, texts: list[str], now_ns: int) -> list[Record]: ...
 
@@ -39,7 +54,7 @@ class PlainDecoder:
     malformed = 0
     split = 0
     pending_bytes = 0
-    pending_since = None
+    pending_since: float | None = None
 
     def __init__(self, max_line: int = 0):
         del max_line

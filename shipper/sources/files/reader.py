@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import Any
 
 from shipper.sources.files.formats import Decoder
 from shipper.sources.files.identity import FINGERPRINT_BYTES, FileIdentity, Fingerprint
@@ -38,7 +39,7 @@ class TailedFile:
     checkpointed: int = 0  # the offset in the last checkpoint committed
     mtime_ns: int = 0  # at the last read: a change with the same size may be a rewrite after truncation
     size_seen: int = 0  # the file's size at the last read
-    common: dict = field(default_factory=dict)
+    common: dict[str, Any] = field(default_factory=dict)
     label: str = ""  # the path it was opened at, naming it in the per-file metrics
     directory: str = ""  # the directory the file really lives in (resolved once, at open)
 

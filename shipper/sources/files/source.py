@@ -15,11 +15,12 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from shipper.config.model import FileSource as FileOptions
+from shipper.buffer.spool import Spool
 from shipper.observe import metrics
-from shipper.record import Block
+from shipper.record import Block, Record
 from shipper.sources.base import Source
 from shipper.sources.files.checkpoint import FileCheckpoint
+from shipper.sources.files.config import FileOptions, TailOptions
 from shipper.sources.files.discover import Stopped, discover
 from shipper.sources.files.formats import Decoder, JsonDecoder, PlainDecoder
 from shipper.sources.files.identity import FileIdentity, Fingerprint
@@ -33,11 +34,10 @@ UNMATCHED_WARNING_INTERVAL = 60.0  # seconds between warnings that an include pa
 
 
 class FileSource(Source):
-    type = "file"
-    options: FileOptions
+    options: TailOptions  # FileOptions; KubernetesLogsOptions for the container source built on it
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(self, source_id: str, options: TailOptions, spool: Spool, hostname: str):
+        super().__init__(source_id, options, spool, hostname)
         self.files: dict[FileIdentity, TailedFile] = {}
         self._checkpoints: dict[str, FileCheckpoint] = {}
         # checkpoints to store after a scan: files just opened (so that a rotation while the agent is
@@ -263,7 +263,7 @@ class FileSource(Source):
 
     def line_decoder(self) -> Decoder:
         """A fresh line decoder for one file (the container source detects CRI or docker per file)."""
-        if self.options.format == "json":
+        if isinstance(self.options, FileOptions) and self.options.format == "json":
             return JsonDecoder(self.options.max_line_size, self.options.reserved_key)
         return PlainDecoder(self.options.max_line_size)
 
@@ -312,7 +312,7 @@ class FileSource(Source):
         if size == tailed.offset and not modified and tailed.rotated_at is None:
             tailed.at_eof = True
             return False
-        held: list = []
+        held: list[Record] = []
         if size < tailed.offset or (modified and not tailed.fingerprint.matches(tailed.fd)):
             # copytruncate: shorter than what was read, or already rewritten past it with other first bytes
             self.log.warning("%s was truncated (size %d, offset %d); reading it from the start",
@@ -341,7 +341,7 @@ class FileSource(Source):
                 self.count_anomaly(kind, count)
         return True
 
-    async def _commit(self, tailed: TailedFile, records: list, end_offset: int) -> None:
+    async def _commit(self, tailed: TailedFile, records: list[Record], end_offset: int) -> None:
         """Records and the checkpoint after them, in one spool transaction."""
         self.refresh(tailed)
         tailed.refresh_fingerprint()
@@ -382,7 +382,9 @@ class FileSource(Source):
 
     def _writer_gone(self, tailed: TailedFile) -> bool:
         """A rotated or deleted file will get no more lines: flush its unterminated last line."""
-        return os.fstat(tailed.fd).st_nlink == 0 or time.monotonic() - tailed.rotated_at >= ROTATE_WAIT
+        if os.fstat(tailed.fd).st_nlink == 0:
+            return True
+        return tailed.rotated_at is not None and time.monotonic() - tailed.rotated_at >= ROTATE_WAIT
 
     async def _close_finished(self) -> None:
         """Close rotated files read to their end once the writer has had time to finish."""

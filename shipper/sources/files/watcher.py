@@ -29,7 +29,7 @@ class DirectoryWatcher:
         self.on_change = on_change
         self._watches: dict[str, Watch] = {}
         self._failed: set[str] = set()
-        self._task: asyncio.Task | None = None
+        self._task: asyncio.Task[None] | None = None
         try:
             self._inotify: Inotify | None = Inotify()
         except OSError as error:

@@ -15,7 +15,7 @@ INSTALL_HINT = ("the journald source needs systemd-python: install libsystemd-de
                 "then `pip install 'shipper-agent[journald]'`")
 
 
-class JournaldSource(SourceOptions):
+class JournaldOptions(SourceOptions):
     """The systemd journal: kubelet, containerd, docker and the rest of the node's system logs."""
 
     type: Literal["journald"]
@@ -43,6 +43,9 @@ class JournaldSource(SourceOptions):
             return None
         return {**AGENT_FIELDS, "severity": {}, **{name: {} for name in KEPT}}
 
+    def origin(self) -> str:
+        return self.directory or ", ".join(self.files) or "the system journal"
+
     def environment_issues(self) -> list[tuple[str, str]]:
         issues = [(f"files[{i}]", problem) for i, path in enumerate(self.files)
                   if (problem := readable_file_problem(path))]
@@ -60,7 +63,7 @@ class JournaldSource(SourceOptions):
         return value
 
     @model_validator(mode="after")
-    def _installed(self) -> JournaldSource:
+    def _installed(self) -> JournaldOptions:
         if self.directory and self.files:
             raise ValueError("give `directory` or `files`, not both")
         try:

@@ -8,13 +8,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from shipper.sources.journald.config import INSTALL_HINT, JournaldSource
+from shipper.sources.journald.config import INSTALL_HINT, JournaldOptions
 
 log = logging.getLogger(__name__)
 
 
 class Journal:
-    def __init__(self, options: JournaldSource):
+    def __init__(self, options: JournaldOptions):
         try:
             from systemd import journal
         except ImportError as error:  # the config check catches this first; a broken install still lands here

@@ -11,7 +11,7 @@ from typing import Any
 
 from shipper.record import Block, Record
 from shipper.sources.base import Source
-from shipper.sources.journald.config import JournaldSource as JournaldOptions
+from shipper.sources.journald.config import JournaldOptions
 from shipper.sources.journald.fields import to_record
 from shipper.sources.journald.reader import Journal
 
@@ -20,7 +20,6 @@ WAIT = 0.5  # longest a wait lasts, so a stop is noticed within this time
 
 
 class JournaldSource(Source):
-    type = "journald"
     options: JournaldOptions
 
     async def run(self) -> None:

@@ -134,7 +134,8 @@ class PodCache:
         if not self.synced.is_set():
             log.info("kubernetes API: %d pods on node %s", len(pods.items), self.node_name)
         self.synced.set()
-        return pods.metadata.resource_version
+        version: str = pods.metadata.resource_version  # the client's objects are untyped
+        return version
 
     def _apply(self, kind: str, pod: Any) -> None:
         info = _info(pod)

@@ -14,12 +14,14 @@ import fnmatch
 import os
 from typing import Any
 
-from shipper.config.model import KubernetesLogsSource as KubernetesLogsOptions
+from shipper.buffer.spool import Spool
 from shipper.observe import metrics
+from shipper.record import Record
 from shipper.sources.files.container_formats import ContainerDecoder
 from shipper.sources.files.formats import Decoder
 from shipper.sources.files.reader import TailedFile
 from shipper.sources.files.source import FileSource
+from shipper.sources.kubernetes_logs.config import KubernetesLogsOptions
 from shipper.sources.kubernetes_logs.metadata import PodCache, PodInfo
 from shipper.sources.kubernetes_logs.paths import metadata_from_path
 
@@ -28,11 +30,10 @@ FIRST_SYNC_WAIT = 2.0  # seconds
 
 
 class KubernetesLogsSource(FileSource):
-    type = "kubernetes_logs"
     options: KubernetesLogsOptions
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(self, source_id: str, options: KubernetesLogsOptions, spool: Spool, hostname: str):
+        super().__init__(source_id, options, spool, hostname)
         self.pods: PodCache | None = None
         self._without_api = metrics.events_without_api_metadata.labels(*self.labels)
         api = self.options.api
@@ -74,7 +75,7 @@ class KubernetesLogsSource(FileSource):
         if pod is not None:
             tailed.common = self.common_fields(tailed.label)
 
-    async def _commit(self, tailed: TailedFile, records: list, end_offset: int) -> None:
+    async def _commit(self, tailed: TailedFile, records: list[Record], end_offset: int) -> None:
         await super()._commit(tailed, records, end_offset)
         if self.pods is not None and "node_name" not in tailed.common["kubernetes"]:
             self._without_api.inc(len(records))  # shipped with path metadata only (API down or pod unknown)

@@ -1,0 +1,103 @@
+"""Options of the `file` source, and of every tailing source (`TailOptions`, `MultilineOptions`)."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from shipper.config.base import AGENT_FIELDS, FieldTree, Options, SourceOptions
+from shipper.config.units import ByteSize, Duration
+from shipper.record import RESERVED
+
+
+class MultilineOptions(Options):
+    """Consecutive lines grouped into one record (stack traces); see `sources/files/multiline.py`."""
+
+    start_pattern: str = Field(
+        description="Regular expression; a line it matches (anywhere, use `^` to anchor) starts a new record, "
+        "any other line joins the record before it. Example: `^\\d{4}-\\d{2}-\\d{2}` for lines that begin "
+        "with a date."
+    )
+    timeout: Duration = Field(
+        1.0, gt=0,
+        description="A group whose stream has been quiet this long is shipped without waiting for the next start line.",
+    )
+
+    @field_validator("start_pattern")
+    @classmethod
+    def _compiles(cls, pattern: str) -> str:
+        try:
+            re.compile(pattern)
+        except re.error as error:
+            raise ValueError(f"not a valid regular expression: {error}") from None
+        return pattern
+
+
+class TailOptions(SourceOptions):
+    """What every tailing source shares."""
+
+    include: list[str] = Field(description="Glob patterns of the files to read.", min_length=1)
+    exclude: list[str] = Field(default_factory=list, description="Glob patterns of files never to read.")
+    read_from: Literal["beginning", "end"] = Field(
+        "beginning", description="Where to start in a file that has no checkpoint yet."
+    )
+    max_line_size: ByteSize = Field(
+        256 * 1024, ge=1024, description="Longer lines are split into pieces of this size (counted), never dropped."
+    )
+    max_pending_bytes: ByteSize = Field(
+        16 * 1024 * 1024, ge=64 * 1024,
+        description="Most bytes of incomplete records (CRI `P` fragments, docker partial lines, open multi-line "
+        "groups) the source holds in memory over all its files; beyond it, the oldest are shipped as they stand "
+        "(counted as `pending_flushed`), never dropped.",
+    )
+    read_block_size: ByteSize = Field(
+        1024 * 1024, ge=4096, description="Bytes read from a file per spool transaction."
+    )
+    discover_interval: Duration = Field(1.0, gt=0, description="How often the include globs are searched again.")
+    poll_interval: Duration = Field(0.25, gt=0, description="How often open files are checked for new data.")
+    multiline: MultilineOptions | None = Field(
+        None, description="Group stack traces and other multi-line messages into one record (off by default)."
+    )
+
+    def origin(self) -> str:
+        return ", ".join(self.include)
+
+    def environment_warnings(self) -> list[tuple[str, str]]:
+        from shipper.sources.files.discover import discover  # reads the file system: only when asked
+
+        return [(f"include[{i}]", f"{pattern} matches no file (yet)")
+                for i, pattern in enumerate(self.include) if not discover([pattern], [])]
+
+    @field_validator("include", "exclude")
+    @classmethod
+    def _absolute(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            if not pattern.startswith("/"):
+                raise ValueError(f"{pattern!r} is not an absolute path")
+        return patterns
+
+
+class FileOptions(TailOptions):
+    type: Literal["file"]
+    format: Literal["plain", "json"] = Field(
+        "plain", description="`plain`: one record per line; `json`: one JSON object per line, parsed into fields."
+    )
+    reserved_key: str = Field(
+        "log", min_length=1, description="With `json`: where a line's fields named like the agent's own (`host`, "
+        "`file`, `source_type`, `kubernetes`, `journald`, `timestamp`, `message`) are kept, so a line cannot "
+        "override the agent's metadata.",
+    )
+
+    def fields(self) -> FieldTree | None:
+        if self.format == "json":
+            return None
+        return {**AGENT_FIELDS, "file": {}}
+
+    @field_validator("reserved_key")
+    @classmethod
+    def _not_reserved(cls, key: str) -> str:
+        if key in RESERVED:
+            raise ValueError(f"{key!r} is itself a reserved name")
+        return key
