@@ -1,4 +1,4 @@
-"""Reading complete lines from an open file by offset.
+"""A tailed file: its life cycle (`TailedFile.state`), and reading complete lines from it by offset.
 
 The offset only moves past bytes that ended a line (or were split off a line longer than the
 limit), so a line still being written is read again whole on the next call and a checkpoint never
@@ -7,6 +7,7 @@ points into the middle of a line.
 
 from __future__ import annotations
 
+import enum
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,6 +15,8 @@ from typing import Any
 from shipper.sources.files.formats import Decoder
 from shipper.sources.files.identity import FINGERPRINT_BYTES, FileIdentity, Fingerprint
 from shipper.text import utf8_boundary
+
+ROTATE_WAIT = 5.0  # seconds a renamed file stays open for a writer's last lines
 
 
 @dataclass(slots=True)
@@ -25,8 +28,21 @@ class Lines:
     split: int = 0  # pieces cut off lines longer than the limit
 
 
+class FileState(enum.Enum):
+    READING = "reading"  # its path names it; lines may be waiting
+    AT_EOF = "at_eof"  # its path names it; everything written so far is read
+    ROTATED = "rotated"  # renamed away or deleted: its writer may still finish, then it is drained
+    CLOSED = "closed"  # read to its end (or excluded) and its descriptor closed
+
+
 @dataclass(slots=True)
 class TailedFile:
+    """An open file and where the source is in it. Its life cycle is the rotation rules': a file is
+    followed while its path names it (READING <-> AT_EOF), drained once the path moves on (ROTATED:
+    lines its writer adds within ROTATE_WAIT are still read, a last line without newline is taken once
+    the writer is gone), and CLOSED when read to its end. A file renamed to a name still included is
+    followed again. Only the methods below change the state."""
+
     path: str
     fd: int
     identity: FileIdentity
@@ -34,7 +50,6 @@ class TailedFile:
     fingerprint: Fingerprint
     decoder: Decoder
     rotated_at: float | None = None  # when the path stopped naming this file
-    deleted: bool = False
     at_eof: bool = False
     checkpointed: int = 0  # the offset in the last checkpoint committed
     mtime_ns: int = 0  # at the last read: a change with the same size may be a rewrite after truncation
@@ -42,10 +57,66 @@ class TailedFile:
     common: dict[str, Any] = field(default_factory=dict)
     label: str = ""  # the path it was opened at, naming it in the per-file metrics
     directory: str = ""  # the directory the file really lives in (resolved once, at open)
+    closed: bool = False
 
     def __post_init__(self) -> None:
         self.label = self.label or self.path
         self.directory = self.directory or os.path.dirname(os.path.realpath(self.path))
+        self.checkpointed = self.offset
+
+    @property
+    def state(self) -> FileState:
+        if self.closed:
+            return FileState.CLOSED
+        if self.rotated_at is not None:
+            return FileState.ROTATED
+        return FileState.AT_EOF if self.at_eof else FileState.READING
+
+    # -- transitions --------------------------------------------------------------------------------
+
+    def path_moved_away(self, now: float) -> None:
+        """The path no longer leads here (renamed away, or deleted): drain it. Lines may have come
+        since the last read, so it is read again before its successor."""
+        if self.rotated_at is None:
+            self.rotated_at = now
+            self.at_eof = False
+
+    def found_deleted(self, now: float) -> None:
+        """Its last name is gone (seen between scans): drain it from where the last read stopped."""
+        if self.rotated_at is None:
+            self.rotated_at = now
+
+    def writer_long_gone(self, now: float) -> None:
+        """Rotated while the agent was stopped: its writer finished long ago."""
+        self.rotated_at = now - ROTATE_WAIT
+
+    def renamed_to(self, path: str, common: dict[str, Any]) -> None:
+        """Found again under an included name (a rename, or a rotation undone): followed again."""
+        self.path, self.common, self.rotated_at = path, common, None
+
+    def caught_up(self) -> None:
+        """Nothing new at the last look."""
+        self.at_eof = True
+
+    def committed(self, offset: int) -> None:
+        """Records up to `offset` and the checkpoint after them are in the spool."""
+        self.offset = self.checkpointed = offset
+
+    def truncated(self) -> None:
+        """Shorter than what was read, or rewritten (copytruncate): read again from the start."""
+        self.offset = 0
+        self.fingerprint = Fingerprint.read(self.fd)
+
+    def writer_gone(self, now: float) -> bool:
+        """No more lines will come: the file is deleted, or it was rotated ROTATE_WAIT ago."""
+        if os.fstat(self.fd).st_nlink == 0:
+            return True
+        return self.rotated_at is not None and now - self.rotated_at >= ROTATE_WAIT
+
+    def deleted(self) -> bool:
+        return os.fstat(self.fd).st_nlink == 0
+
+    # -- reading ------------------------------------------------------------------------------------
 
     def read_lines(self, block_size: int, max_line: int, final: bool = False) -> Lines | None:
         """Complete lines from `offset`; with `final`, a trailing line without newline counts too."""
@@ -79,7 +150,9 @@ class TailedFile:
             self.fingerprint = Fingerprint.read(self.fd)
 
     def close(self) -> None:
-        os.close(self.fd)
+        if not self.closed:
+            self.closed = True
+            os.close(self.fd)
 
 
 def _decode(lines: list[bytes], end_offset: int, split: int = 0) -> Lines:

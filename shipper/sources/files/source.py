@@ -25,10 +25,10 @@ from shipper.sources.files.discover import Stopped, discover
 from shipper.sources.files.formats import Decoder, JsonDecoder, PlainDecoder
 from shipper.sources.files.identity import FileIdentity, Fingerprint
 from shipper.sources.files.multiline import MultilineDecoder
-from shipper.sources.files.reader import TailedFile
+from shipper.sources.files.reader import FileState, TailedFile
+from shipper.sources.files.recovery import find_rotated
 from shipper.sources.files.watcher import DirectoryWatcher, directories_of
 
-ROTATE_WAIT = 5.0  # seconds a renamed file stays open for a writer's last lines
 SHARE_LOOP_EVERY = 0.05  # seconds a source may hold the event loop before other tasks get a turn
 UNMATCHED_WARNING_INTERVAL = 60.0  # seconds between warnings that an include pattern matches nothing
 
@@ -98,8 +98,9 @@ class FileSource(Source):
     def _in_write_order(self) -> list[TailedFile]:
         """The files to read this round. A file waits while one rotated away from the same path still
         has lines to read, so a path's lines are shipped in the order they were written."""
-        behind = {t.path for t in self.files.values() if t.rotated_at is not None and not t.at_eof}
-        return [t for t in self.files.values() if t.rotated_at is not None or t.path not in behind]
+        rotated = [t for t in self.files.values() if t.state is FileState.ROTATED]
+        behind = {t.path for t in rotated if not t.at_eof}
+        return [t for t in self.files.values() if t.state is FileState.ROTATED or t.path not in behind]
 
     def stop(self) -> None:
         super().stop()
@@ -154,13 +155,12 @@ class FileSource(Source):
             tailed = self.files.get(identity)
             if tailed is None:
                 self._open(path, identity, status, first)
-            elif tailed.path != path or tailed.rotated_at is not None:  # renamed to a name still included
-                tailed.path, tailed.rotated_at = path, None
-                tailed.common = self.common_fields(path)
+            elif tailed.path != path or tailed.state is FileState.ROTATED:  # renamed to a name still included
+                tailed.renamed_to(path, self.common_fields(path))
+        now = time.monotonic()
         for identity, tailed in self.files.items():
-            if identity not in seen and tailed.rotated_at is None:  # renamed away, or deleted
-                tailed.rotated_at = time.monotonic()
-                tailed.at_eof = False  # lines may have come since its last read: read it before its successor
+            if identity not in seen:  # renamed away, or deleted
+                tailed.path_moved_away(now)
         if first:
             self._recover_rotated_while_stopped()
 
@@ -181,17 +181,13 @@ class FileSource(Source):
             self._close(tailed)
 
     def _recover_rotated_while_stopped(self) -> None:
-        """Finish files that were rotated while the agent was not running.
-
-        A checkpoint whose file is no longer at its path is looked for, by inode and fingerprint,
-        beside the file the path leads to (kubelet's `0.log.<timestamp>`, logrotate's `app.log.1`).
-        A file that is gone entirely is reported: its unread bytes were rotated away.
-        """
+        """Finish files that were rotated while the agent was not running (found as recovery.py says);
+        a file that is gone entirely is reported: its unread bytes were rotated away."""
         open_keys = {identity.key for identity in self.files}
         for key, checkpoint in self._checkpoints.items():
             if key in open_keys:
                 continue
-            found = self._find_rotated(key, checkpoint)
+            found = find_rotated(key, checkpoint)
             if found is None:
                 self.log.warning("%s was rotated away while shipper was stopped; bytes after offset %d, if any, "
                             "were not read", checkpoint.path, checkpoint.offset)
@@ -203,37 +199,12 @@ class FileSource(Source):
             decoder.restore(checkpoint.carry)
             tailed = TailedFile(checkpoint.path, fd, identity, checkpoint.offset, checkpoint.fingerprint, decoder,
                                 common=self.common_fields(checkpoint.path))
-            tailed.checkpointed = checkpoint.offset
-            tailed.rotated_at = time.monotonic() - ROTATE_WAIT  # its writer is long gone
+            tailed.writer_long_gone(time.monotonic())
             self.files[identity] = tailed
             self._checkpoints[key] = replace(checkpoint, carry=None)  # the decoder holds it now
             self._track_pending(tailed)
             self.log.info("finishing %s, rotated while stopped, from offset %d", real_path, checkpoint.offset,
                           extra={"file": real_path})
-
-    def _find_rotated(self, key: str, checkpoint: FileCheckpoint) -> tuple[str, int, FileIdentity] | None:
-        """The file with the checkpoint's inode and first bytes in the directory of its path.
-
-        Other first bytes mean the inode was reused by another file, perhaps a copy of lines already
-        read: never read that one."""
-        directory = os.path.dirname(os.path.realpath(checkpoint.path))
-        try:
-            entries = list(os.scandir(directory))
-        except OSError:
-            return None
-        for entry in entries:
-            try:
-                status = entry.stat(follow_symlinks=False)
-            except OSError:
-                continue
-            identity = FileIdentity.of(status)
-            if identity.key != key or not stat.S_ISREG(status.st_mode):
-                continue
-            fd = os.open(entry.path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-            if checkpoint.fingerprint.matches(fd) and checkpoint.offset <= status.st_size:
-                return entry.path, fd, identity
-            os.close(fd)
-        return None
 
     def _open(self, path: str, identity: FileIdentity, status: os.stat_result, first: bool) -> None:
         try:
@@ -249,7 +220,6 @@ class FileSource(Source):
         tailed = TailedFile(path, fd, identity, offset, Fingerprint.read(fd), decoder, common=self.common_fields(path))
         self.files[identity] = tailed
         self._track_pending(tailed)
-        tailed.checkpointed = offset
         self._scanned[identity.key] = FileCheckpoint(path, offset, tailed.fingerprint, decoder.carry()).encode()
         self.log.info("tailing %s from offset %d", path, offset, extra={"file": path})
 
@@ -309,8 +279,8 @@ class FileSource(Source):
         status = os.fstat(tailed.fd)
         size, modified = status.st_size, status.st_mtime_ns != tailed.mtime_ns
         tailed.mtime_ns, size_seen, tailed.size_seen = status.st_mtime_ns, tailed.size_seen, size
-        if size == tailed.offset and not modified and tailed.rotated_at is None:
-            tailed.at_eof = True
+        if size == tailed.offset and not modified and tailed.state is not FileState.ROTATED:
+            tailed.caught_up()
             return False
         held: list[Record] = []
         if size < tailed.offset or (modified and not tailed.fingerprint.matches(tailed.fd)):
@@ -321,9 +291,8 @@ class FileSource(Source):
             if size_seen > tailed.offset:  # seen in the file, gone with the truncation before it was read
                 metrics.bytes_rotated_away.labels(*self.labels).inc(size_seen - tailed.offset)
             held = tailed.decoder.flush()  # fragments whose completing line went with the truncation
-            tailed.offset = 0
-            tailed.fingerprint = Fingerprint.read(tailed.fd)
-        final = tailed.rotated_at is not None and self._writer_gone(tailed)
+            tailed.truncated()
+        final = tailed.state is FileState.ROTATED and tailed.writer_gone(time.monotonic())
         lines = tailed.read_lines(self.options.read_block_size, self.options.max_line_size, final=final)
         if lines is None:
             if tailed.offset != tailed.checkpointed:  # truncated: checkpoint the new start
@@ -349,7 +318,7 @@ class FileSource(Source):
         block = Block(self.id, tailed.common, records) if records else None
         await self.commit(block, {tailed.identity.key: checkpoint.encode()},
                           where=f"{tailed.path} before offset {end_offset}")
-        tailed.offset = tailed.checkpointed = end_offset
+        tailed.committed(end_offset)
         self.received_events.inc(len(records))
         self._track_pending(tailed)
 
@@ -380,19 +349,14 @@ class FileSource(Source):
             if records:
                 await self._commit(tailed, records, tailed.offset)
 
-    def _writer_gone(self, tailed: TailedFile) -> bool:
-        """A rotated or deleted file will get no more lines: flush its unterminated last line."""
-        if os.fstat(tailed.fd).st_nlink == 0:
-            return True
-        return tailed.rotated_at is not None and time.monotonic() - tailed.rotated_at >= ROTATE_WAIT
-
     async def _close_finished(self) -> None:
         """Close rotated files read to their end once the writer has had time to finish."""
+        now = time.monotonic()
         for tailed in list(self.files.values()):
-            deleted = os.fstat(tailed.fd).st_nlink == 0
-            if deleted and tailed.rotated_at is None:
-                tailed.rotated_at = time.monotonic()
-            if tailed.rotated_at is None or not tailed.at_eof or not self._writer_gone(tailed):
+            deleted = tailed.deleted()
+            if deleted:
+                tailed.found_deleted(now)
+            if tailed.state is not FileState.ROTATED or not tailed.at_eof or not tailed.writer_gone(now):
                 continue
             if tailed.read_lines(self.options.read_block_size, self.options.max_line_size, final=True):
                 continue  # bytes arrived after the last read: the next round commits them first
@@ -401,8 +365,8 @@ class FileSource(Source):
     async def _drain_deleted(self) -> None:
         """On stop, a deleted file's descriptor is the last way to its lines: read them all first."""
         for tailed in list(self.files.values()):
-            if os.fstat(tailed.fd).st_nlink == 0:
-                tailed.rotated_at = tailed.rotated_at or time.monotonic()
+            if tailed.deleted():
+                tailed.found_deleted(time.monotonic())
                 while await self._read(tailed):
                     pass
                 await self._finish(tailed, "deleted")

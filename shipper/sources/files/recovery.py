@@ -1,0 +1,38 @@
+"""Finding, at start, the files that were rotated while the agent was not running.
+
+A checkpoint names a file by path, identity (device and inode) and fingerprint (its first bytes). When
+the path leads elsewhere now, the file is looked for by identity beside where the path leads
+(kubelet's `0.log.<timestamp>`, logrotate's `app.log.1`), and taken only if its first bytes still
+match: an inode reused by another file, perhaps a copy of lines already read, is never read.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+
+from shipper.sources.files.checkpoint import FileCheckpoint
+from shipper.sources.files.identity import FileIdentity
+
+
+def find_rotated(key: str, checkpoint: FileCheckpoint) -> tuple[str, int, FileIdentity] | None:
+    """(path, open descriptor, identity) of the checkpoint's file in the directory of its path, or
+    None when it is gone from there (its unread bytes, if any, were rotated away)."""
+    directory = os.path.dirname(os.path.realpath(checkpoint.path))
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return None
+    for entry in entries:
+        try:
+            status = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        identity = FileIdentity.of(status)
+        if identity.key != key or not stat.S_ISREG(status.st_mode):
+            continue
+        fd = os.open(entry.path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        if checkpoint.fingerprint.matches(fd) and checkpoint.offset <= status.st_size:
+            return entry.path, fd, identity
+        os.close(fd)
+    return None
