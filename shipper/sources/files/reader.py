@@ -94,6 +94,17 @@ class TailedFile:
         """Found again under an included name (a rename, or a rotation undone): followed again."""
         self.path, self.common, self.rotated_at = path, common, None
 
+    def looked_at(self, status: os.stat_result) -> tuple[int, bool]:
+        """Take in what fstat says now; returns the size seen at the last look, and whether the file
+        was modified since (a change of the same size may be a rewrite after truncation)."""
+        size_before, modified = self.size_seen, status.st_mtime_ns != self.mtime_ns
+        self.mtime_ns, self.size_seen = status.st_mtime_ns, status.st_size
+        return size_before, modified
+
+    def shares(self, common: dict[str, Any]) -> None:
+        """What every record of the file carries from now on (metadata learned later)."""
+        self.common = common
+
     def caught_up(self) -> None:
         """Nothing new at the last look."""
         self.at_eof = True

@@ -277,8 +277,8 @@ class FileSource(Source):
     async def _read(self, tailed: TailedFile) -> bool:
         """Commit one block of lines from `tailed`; False when there was nothing new."""
         status = os.fstat(tailed.fd)
-        size, modified = status.st_size, status.st_mtime_ns != tailed.mtime_ns
-        tailed.mtime_ns, size_seen, tailed.size_seen = status.st_mtime_ns, tailed.size_seen, size
+        size = status.st_size
+        size_seen, modified = tailed.looked_at(status)
         if size == tailed.offset and not modified and tailed.state is not FileState.ROTATED:
             tailed.caught_up()
             return False

@@ -73,7 +73,7 @@ class KubernetesLogsSource(FileSource):
             return
         pod = self._pod(tailed.common["kubernetes"])
         if pod is not None:
-            tailed.common = self.common_fields(tailed.label)
+            tailed.shares(self.common_fields(tailed.label))
 
     async def _commit(self, tailed: TailedFile, records: list[Record], end_offset: int) -> None:
         await super()._commit(tailed, records, end_offset)
