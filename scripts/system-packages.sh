@@ -30,7 +30,8 @@ test_needs=(
   "rsyslog /usr/sbin/rsyslogd"       # the TLS syslog receiver of the tests
   "rsyslog-gnutls dpkg:rsyslog-gnutls"
   "tmux tmux"                        # shipper status drawn in a real terminal
-  "systemd systemd-analyze"          # verifies and scores the EC2 unit
+  "systemd systemd-analyze"          # verifies and scores the EC2 unit,
+  "procps /bin/kill"                 # whose ExecReload it checks exists (minimal systems lack it)
 )
 
 has() {

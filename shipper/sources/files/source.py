@@ -24,6 +24,7 @@ from shipper.sources.files.config import FileOptions, TailOptions
 from shipper.sources.files.discover import Stopped, discover
 from shipper.sources.files.formats import Decoder, JsonDecoder, PlainDecoder
 from shipper.sources.files.identity import FileIdentity, Fingerprint
+from shipper.sources.files.kind import FileKind
 from shipper.sources.files.multiline import MultilineDecoder
 from shipper.sources.files.reader import FileState, TailedFile
 from shipper.sources.files.recovery import find_rotated
@@ -36,8 +37,10 @@ UNMATCHED_WARNING_INTERVAL = 60.0  # seconds between warnings that an include pa
 class FileSource(Source):
     options: TailOptions  # FileOptions; KubernetesLogsOptions for the container source built on it
 
-    def __init__(self, source_id: str, options: TailOptions, spool: Spool, hostname: str):
+    def __init__(self, source_id: str, options: TailOptions, spool: Spool, hostname: str,
+                 kind: FileKind | None = None):
         super().__init__(source_id, options, spool, hostname)
+        self.kind = kind or FileKind()
         self.files: dict[FileIdentity, TailedFile] = {}
         self._checkpoints: dict[str, FileCheckpoint] = {}
         # checkpoints to store after a scan: files just opened (so that a rotation while the agent is
@@ -52,6 +55,13 @@ class FileSource(Source):
         self._unmatched_warned: dict[str, float] = {}  # include pattern -> when it was last said to match nothing
 
     async def run(self) -> None:
+        await self.kind.start()
+        try:
+            await self._tail()
+        finally:
+            self.kind.stop()
+
+    async def _tail(self) -> None:
         self._checkpoints = {
             key: FileCheckpoint.decode(value) for key, value in self.spool.checkpoints(self.id).items()
         }
@@ -148,7 +158,7 @@ class FileSource(Source):
                 self._skip(path, "not_regular_file")
                 continue
             identity = FileIdentity.of(status)
-            if not self.wanted(path):
+            if not self.kind.wanted(path):
                 self._drop_excluded(identity)
                 continue
             seen.add(identity)
@@ -233,23 +243,16 @@ class FileSource(Source):
 
     def line_decoder(self) -> Decoder:
         """A fresh line decoder for one file (the container source detects CRI or docker per file)."""
+        decoder = self.kind.line_decoder(self.options.max_line_size)
+        if decoder is not None:
+            return decoder
         if isinstance(self.options, FileOptions) and self.options.format == "json":
             return JsonDecoder(self.options.max_line_size, self.options.reserved_key)
         return PlainDecoder(self.options.max_line_size)
 
-    def wanted(self, path: str) -> bool:
-        """Whether the file at `path` is to be read at all (the container source filters here)."""
-        return True
-
-    def refresh(self, tailed: TailedFile) -> None:
-        """Update what every record of `tailed` shares before a commit (metadata learned later)."""
-
-    def finished(self, tailed: TailedFile) -> None:
-        """`tailed` was read to its end and closed."""
-
     def common_fields(self, path: str) -> dict[str, Any]:
         """Fields every record of the file at `path` shares."""
-        return {"file": path, "host": self.hostname, "source_type": self.type}
+        return {"file": path, "host": self.hostname, "source_type": self.type, **self.kind.fields(path)}
 
     def _resume(self, identity: FileIdentity, fd: int, status: os.stat_result, first: bool, decoder: Decoder) -> int:
         """The offset to start reading at, with the decoder given what it held at the checkpoint."""
@@ -312,7 +315,8 @@ class FileSource(Source):
 
     async def _commit(self, tailed: TailedFile, records: list[Record], end_offset: int) -> None:
         """Records and the checkpoint after them, in one spool transaction."""
-        self.refresh(tailed)
+        if self.kind.learned(tailed):
+            tailed.shares(self.common_fields(tailed.label))
         tailed.refresh_fingerprint()
         checkpoint = FileCheckpoint(tailed.path, end_offset, tailed.fingerprint, tailed.decoder.carry())
         block = Block(self.id, tailed.common, records) if records else None
@@ -320,6 +324,7 @@ class FileSource(Source):
                           where=f"{tailed.path} before offset {end_offset}")
         tailed.committed(end_offset)
         self.received_events.inc(len(records))
+        self.kind.committed(tailed, len(records))
         self._track_pending(tailed)
 
     def _track_pending(self, tailed: TailedFile) -> None:
@@ -385,7 +390,7 @@ class FileSource(Source):
         tailed.close()
         del self.files[tailed.identity]
         self._track_pending(tailed)
-        self.finished(tailed)
+        self.kind.finished(tailed, self.files.values())
 
 
 def _reason(error: OSError) -> str:
