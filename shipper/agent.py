@@ -17,14 +17,15 @@ import signal
 import socket
 import sqlite3
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from shipper import backoff
 from shipper.buffer.data_dir import DataDirLock, DataDirLocked, make_private
 from shipper.buffer.spool import Spool, SpoolUnavailable
 from shipper.components import SINKS, SOURCES, load_config
+from shipper.config.base import Options, SinkOptions, SourceOptions
 from shipper.config.errors import ConfigError
 from shipper.config.model import AgentConfig
 from shipper.config.preflight import environment_issues, warnings
@@ -32,6 +33,9 @@ from shipper.observe import metrics
 from shipper.observe.logs import setup_logging
 from shipper.sinks.base import Sink
 from shipper.sources.base import Source
+
+if TYPE_CHECKING:
+    from shipper.api import Api
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +112,7 @@ class Agent:
         self._stop_requested = asyncio.Event()
         self._reload_requested = asyncio.Event()
         self._forced = asyncio.Event()
-        self._api: Any = None
+        self._api: Api | None = None
 
     async def run(self) -> int:
         """Run until a stop; every failure to start is one line naming its cause and an exit code
@@ -170,7 +174,7 @@ class Agent:
 
     # -- components ------------------------------------------------------------------------------
 
-    async def _make_sinks(self, options: dict[str, Any]) -> list[Sink]:
+    async def _make_sinks(self, options: Mapping[str, SinkOptions]) -> list[Sink]:
         """Make and open the sinks, or none of them: StartFailed names the one that failed and why."""
         sinks: list[Sink] = []
         try:
@@ -211,7 +215,7 @@ class Agent:
 
         return run
 
-    def _start_sources(self, options: dict[str, Any]) -> None:
+    def _start_sources(self, options: Mapping[str, SourceOptions]) -> None:
         for source_id, o in options.items():
             source = SOURCES[o.type].load()(source_id, o, self.spool, self.hostname)
             self.sources[source_id] = Running(source, self._supervise(source.labels, source.run))
@@ -380,7 +384,7 @@ class Changes:
         return f"+{self.added} -{self.removed} ~{self.changed}"
 
 
-def _changes(old: dict[str, Any], new: dict[str, Any]) -> Changes:
+def _changes(old: Mapping[str, Options], new: Mapping[str, Options]) -> Changes:
     return Changes(
         added=[i for i in new if i not in old],
         removed=[i for i in old if i not in new],
