@@ -30,8 +30,11 @@ TOO_NEW_MS = 2 * 3600 * 1000
 
 
 class FakeCloudWatch(ThreadedServer):
-    def __init__(self, store: bool = True, max_event_size: int = 256 * 1024, latencies: bool = False):
+    def __init__(self, store: bool = True, max_event_size: int = 1_048_576, latencies: bool = False,
+                 kms_keys: frozenset[str] = frozenset()):
+        """`kms_keys`: the key ARNs that exist and are enabled; CreateLogGroup refuses any other."""
         super().__init__()
+        self.kms_keys = kms_keys
         self.store = store
         # seconds from each accepted event's timestamp to its acceptance, when asked (latency benchmark)
         self.latencies: list[float] | None = [] if latencies else None
@@ -61,7 +64,14 @@ class FakeCloudWatch(ThreadedServer):
         group = params["logGroupName"]
         if group in self.groups:
             raise _ApiError("ResourceAlreadyExistsException", "The specified log group already exists")
-        self.groups[group] = {"logGroupName": group, "tags": params.get("tags", {}), "streams": set()}
+        if params.get("logGroupClass", "STANDARD") not in ("STANDARD", "INFREQUENT_ACCESS", "DELIVERY"):
+            raise _ApiError("InvalidParameterException", f"logGroupClass {params['logGroupClass']!r}")
+        if "kmsKeyId" in params and params["kmsKeyId"] not in self.kms_keys:
+            raise _ApiError("InvalidParameterException", "The specified KMS key does not exist or is disabled")
+        self.groups[group] = {"logGroupName": group, "tags": params.get("tags", {}), "streams": set(),
+                              "logGroupClass": params.get("logGroupClass", "STANDARD"),
+                              "deletionProtectionEnabled": params.get("deletionProtectionEnabled", False),
+                              **({"kmsKeyId": params["kmsKeyId"]} if "kmsKeyId" in params else {})}
         return {}
 
     def _CreateLogStream(self, params: dict) -> dict:

@@ -28,7 +28,7 @@ def errors(extra: str) -> str:
 def test_a_valid_sink_loads_with_safe_defaults():
     sink = parse_config(BASE, "shipper.yaml", {}).sinks["cw"]
 
-    assert (sink.create_missing_group, sink.create_missing_stream, sink.max_event_size) == (False, True, 262144)
+    assert (sink.create_missing_group, sink.create_missing_stream, sink.max_event_size) == (False, True, 1048576)
     assert sink.encoding == "text" and sink.endpoint is None
 
 

@@ -12,7 +12,9 @@ from pathlib import Path
 import orjson
 import pytest
 
+from peers.fake_cloudwatch import FakeCloudWatch
 from peers.fault_proxy import FaultProxy
+from shipper.buffer.spool import SpoolView
 from tests.agent_process import AgentProcess, http_get, wait_for, with_api
 from tests.cloudwatch import agent_config, arrived, count_arrived, groups, logs_client, unique_prefix, use_irsa
 from tests.node import KubeletWriter, make_pod, write_cri
@@ -270,3 +272,65 @@ def test_when_reading_back_is_denied_a_batch_that_may_have_landed_is_sent_again_
 
     assert arrived(client, prefix) == {(f"{prefix}/shop", "web-0.app"): ["once or twice", "once or twice"]}
     assert proxy.seen["GetLogEvents"] == 1
+
+
+def test_a_1_mib_event_arrives_whole_in_a_group_created_with_its_kms_key(tmp_path, localstack, aws_env):
+    prefix = unique_prefix()
+    client = logs_client(localstack)
+    key = "arn:aws:kms:us-east-1:000000000000:key/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d"
+    cfg = agent_config(tmp_path, localstack, prefix, [str(tmp_path / "containers" / "*.log")],
+                       source={"max_line_size": "2MiB"}, kms_key_id=key)
+    largest = "y" * (1024 * 1024 - 26)  # CloudWatch's event limit, counting 26 bytes of overhead
+    write_cri(make_pod(tmp_path, "shop", "web-0"), [largest, "after"])
+    agent = AgentProcess(cfg, stdout=subprocess.DEVNULL)
+
+    wait_for(lambda: count_arrived(client, prefix) >= 2, 60, "both events in CloudWatch", interval=0.5)
+    assert agent.terminate(timeout=30) == 0
+
+    assert arrived(client, prefix) == {(f"{prefix}/shop", "web-0.app"): [largest, "after"]}
+    (group,) = groups(client, prefix)
+    assert group.get("kmsKeyId") == key
+
+
+def test_groups_are_created_in_their_class_with_deletion_protection(tmp_path, aws_env):
+    # LocalStack ignores both (it reports every group STANDARD, unprotected): the strict endpoint keeps them
+    strict = FakeCloudWatch().start()
+    try:
+        cfg = agent_config(tmp_path, strict.url, "/strict", [str(tmp_path / "containers" / "*.log")],
+                           log_group_class="INFREQUENT_ACCESS", deletion_protection=True)
+        write_cri(make_pod(tmp_path, "shop", "web-0"), ["hello"])
+        agent = AgentProcess(cfg, stdout=subprocess.DEVNULL)
+
+        wait_for(lambda: strict.accepted >= 1, 30, "the event accepted")
+        assert agent.terminate(timeout=30) == 0
+    finally:
+        strict.stop()
+
+    group = strict.groups["/strict/shop"]
+    assert (group["logGroupClass"], group["deletionProtectionEnabled"]) == ("INFREQUENT_ACCESS", True)
+    assert "kmsKeyId" not in group  # options not set are not sent
+
+
+def test_a_group_whose_kms_key_is_unusable_parks_its_stream_and_keeps_its_records(tmp_path, aws_env):
+    strict = FakeCloudWatch(kms_keys=frozenset()).start()  # the configured key does not exist
+    try:
+        logs_client(strict.url).create_log_group(logGroupName="/strict/shop")  # exists: nothing to create
+        cfg = agent_config(tmp_path, strict.url, "/strict", [str(tmp_path / "containers" / "*.log")],
+                           kms_key_id="arn:aws:kms:us-east-1:000000000000:key/gone")
+        api = with_api(cfg)
+        write_cri(make_pod(tmp_path, "locked", "app-0"), ["kept 1", "kept 2"])
+        write_cri(make_pod(tmp_path, "shop", "web-0"), ["delivered"])
+        agent = AgentProcess(cfg, stdout=subprocess.DEVNULL)
+
+        wait_for(lambda: '"parked"' in http_get(f"{api}/readyz")[1] and strict.accepted >= 1, 30,
+                 "the locked stream parked and the shop stream delivered")
+        status, body = http_get(f"{api}/readyz")
+        assert agent.terminate(timeout=30) == 0
+    finally:
+        strict.stop()
+
+    assert status == 200 and list(orjson.loads(body)["parked"]["cw"]) == ["/strict/locked/app-0.app"]
+    assert strict.streams[("/strict/shop", "web-0.app")] and "/strict/locked" not in strict.groups
+    view = SpoolView.open(tmp_path / "data")
+    assert view is not None and view.parked("cw")["/strict/locked\tapp-0.app"].count == 2  # kept aside, on disk
+    view.close()

@@ -41,11 +41,11 @@ def test_huge_empty_and_unicode_lines_are_split_within_every_limit_and_arrive_wh
     stored = [message for _, message in strict.streams[("/strict/shop", "web-0.app")]]
     assert strict.violations == {}
     first_small = stored.index("small 0")
-    assert "".join(stored[:13]) == lines[0]  # 3 MiB in 13 pieces of at most 256 KiB - 26
-    assert stored[13] == " "  # the empty line, as one space
-    assert "".join(stored[14:first_small]) == lines[2]
+    assert "".join(stored[:4]) == lines[0]  # 3 MiB in 4 pieces of at most 1 MiB - 26, each a batch of its own
+    assert stored[4] == " "  # the empty line, as one space
+    assert "".join(stored[5:first_small]) == lines[2]
     assert stored[first_small:] == lines[3:]
-    assert max(len(m.encode()) for m in stored) <= 256 * 1024 - 26
+    assert max(len(m.encode()) for m in stored) == 1024 * 1024 - 26
 
 
 def test_events_too_old_or_too_new_are_counted_acknowledged_and_not_retried(tmp_path, strict, aws_env):

@@ -62,9 +62,20 @@ class CloudWatchLogs:
                                     **{_PREPARED_BODY: body})
         return response.get("rejectedLogEventsInfo") or {}
 
-    async def create_log_group(self, group: str, tags: dict[str, str]) -> bool:
-        """Create a group; False if it already existed (another node won the race)."""
-        return await self._create("CreateLogGroup", logGroupName=group, **({"tags": tags} if tags else {}))
+    async def create_log_group(self, group: str, tags: dict[str, str], group_class: str | None = None,
+                               kms_key_id: str | None = None, deletion_protection: bool = False) -> bool:
+        """Create a group; False if it already existed (another node won the race). The class, the key
+        and deletion protection are fixed at creation: an existing group keeps its own."""
+        params: dict[str, Any] = {"logGroupName": group}
+        if tags:
+            params["tags"] = tags
+        if group_class:
+            params["logGroupClass"] = group_class
+        if kms_key_id:
+            params["kmsKeyId"] = kms_key_id
+        if deletion_protection:
+            params["deletionProtectionEnabled"] = True
+        return await self._create("CreateLogGroup", **params)
 
     async def put_retention_policy(self, group: str, days: int) -> None:
         await self._call("PutRetentionPolicy", logGroupName=group, retentionInDays=days)

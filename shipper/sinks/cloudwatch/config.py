@@ -35,12 +35,25 @@ class CloudWatchLogsOptions(SinkOptions):
     create_missing_stream: bool = Field(True, description="Create log streams that do not exist.")
     retention_days: int | None = Field(None, description="Retention applied to the groups this sink creates.")
     tags: dict[str, str] = Field(default_factory=dict, description="Tags given to the groups this sink creates.")
+    log_group_class: Literal["STANDARD", "INFREQUENT_ACCESS"] | None = Field(
+        None, description="Class of the groups this sink creates (CloudWatch's default: `STANDARD`). "
+        "`INFREQUENT_ACCESS` costs about half per GB ingested but has no metric filters, subscription filters "
+        "or Live Tail. Fixed at creation: an existing group keeps its class.",
+    )
+    kms_key_id: str | None = Field(
+        None, description="ARN of the KMS key that encrypts the groups this sink creates; the key's policy must "
+        "allow the CloudWatch Logs service principal. Fixed at creation.",
+    )
+    deletion_protection: bool = Field(
+        False, description="Create groups with deletion protection (they cannot be deleted until it is turned off).",
+    )
     encoding: Literal["text", "json"] = Field(
         "text", description="`text`: the log line as the event message; `json`: an object with every field."
     )
     max_event_size: ByteSize = Field(
-        256 * 1024, ge=1024, le=MAX_EVENT_SIZE,
-        description="Largest event (message bytes + 26); longer messages are split into ordered parts.",
+        MAX_EVENT_SIZE, ge=1024, le=MAX_EVENT_SIZE,
+        description="Largest event (message bytes + 26; CloudWatch's limit, 1 MiB since 2025); longer messages "
+        "are split into ordered parts.",
     )
     batch_timeout: Duration = Field(1.0, gt=0, description="Longest a record waits for its batch to fill.")
     max_requests_in_flight: int = Field(16, ge=1, le=256, description="Requests in flight over all streams.")

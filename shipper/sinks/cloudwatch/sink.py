@@ -480,13 +480,16 @@ class CloudWatchLogsSink(Sink):
             if not options.create_missing_group:
                 raise self._refused(queue, error) from error
         try:
-            if await self.client.create_log_group(queue.group, options.tags):
+            if await self.client.create_log_group(queue.group, options.tags, options.log_group_class,
+                                                  options.kms_key_id, options.deletion_protection):
                 self.log.info("created log group %s", queue.group)
                 if options.retention_days:
                     await self.client.put_retention_policy(queue.group, options.retention_days)
             await self.client.create_log_stream(queue.group, queue.stream)
         except Exception as error:
-            if classify(error) is Failure.REFUSED:
+            # INVALID here is a group that cannot be made as configured (a KMS key that does not exist or
+            # is disabled): this stream's records wait aside like a refused stream's, the others go on
+            if classify(error) in (Failure.REFUSED, Failure.INVALID):
                 raise self._refused(queue, error) from error
             raise Retryable(classify(error), error) from error
 
