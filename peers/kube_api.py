@@ -21,11 +21,15 @@ from peers.server import ThreadedServer
 
 
 def pod(namespace: str, name: str, uid: str, node: str = "node-1", labels: dict | None = None,
-        annotations: dict | None = None, containers: tuple[str, ...] = ("app",)) -> dict[str, Any]:
+        annotations: dict | None = None, containers: tuple[str, ...] = ("app",),
+        owner: tuple[str, str] | None = None) -> dict[str, Any]:
+    """A pod as the API server returns it; `owner`: (kind, name) of its controller."""
+    owners = [{"apiVersion": "apps/v1", "kind": owner[0], "name": owner[1], "uid": f"owner-{uid}",
+               "controller": True, "blockOwnerDeletion": True}] if owner else []
     return {
         "apiVersion": "v1", "kind": "Pod",
         "metadata": {"name": name, "namespace": namespace, "uid": uid, "labels": labels or {},
-                     "annotations": annotations or {}},
+                     "annotations": annotations or {}, "ownerReferences": owners},
         "spec": {"nodeName": node,
                  "containers": [{"name": c, "image": f"registry.example/{c}:1.0"} for c in containers]},
         "status": {"phase": "Running", "containerStatuses": [

@@ -160,3 +160,25 @@ async def test_filters_keep_excluded_containers_unread(tmp_path, api, rule, expe
         await until(lambda: {m for _, m in pod_records(harness)} >= wanted, API_WAIT)
 
     assert {m for _, m in pod_records(harness)} == wanted  # every file exists from the start: none read late
+
+
+@pytest.mark.parametrize(("owner", "labels", "expected"), [
+    (("ReplicaSet", "web-7d4b9c6f8"), {"pod-template-hash": "7d4b9c6f8"}, ("Deployment", "web")),
+    (("ReplicaSet", "legacy-rs"), {}, ("ReplicaSet", "legacy-rs")),  # no template hash: not a Deployment's
+    (("Job", "backup-29403360"), {}, ("CronJob", "backup")),
+    (("Job", "migrate-once"), {}, ("Job", "migrate-once")),
+    (("StatefulSet", "db"), {}, ("StatefulSet", "db")),
+    (("DaemonSet", "agent"), {}, ("DaemonSet", "agent")),
+    (None, {}, ("Pod", "web-0")),
+])
+async def test_records_carry_the_workload_that_owns_the_pod_and_the_cluster_name(tmp_path, api, owner, labels,
+                                                                                 expected):
+    api.add(pod("shop", "web-0", UID, labels=labels, owner=owner))
+    write(make_pod(tmp_path, "shop", "web-0", uid=UID), "hello")
+
+    async with kubernetes_logs(tmp_path, api_options(tmp_path, api, cluster_name="prod-eu")) as harness:
+        await until(lambda: any("node_name" in k for k, _ in pod_records(harness)), API_WAIT)
+
+    kubernetes, _ = pod_records(harness)[-1]
+    assert (kubernetes["workload_kind"], kubernetes["workload_name"]) == expected
+    assert kubernetes["cluster_name"] == "prod-eu"

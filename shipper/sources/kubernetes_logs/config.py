@@ -36,6 +36,9 @@ class KubernetesLogsOptions(TailOptions):
     api: KubernetesApiOptions | None = Field(
         None, description="Add labels, annotations, node and image from the API server (off unless configured)."
     )
+    cluster_name: str | None = Field(
+        None, description="Added to every record as `kubernetes.cluster_name` (for example `${CLUSTER_NAME}`).",
+    )
     include_namespaces: list[str] = Field(default_factory=list, description="Only these namespaces (empty: all).")
     exclude_namespaces: list[str] = Field(default_factory=list, description="Never these namespaces.")
     include_pod_labels: dict[str, str] = Field(
@@ -55,8 +58,11 @@ class KubernetesLogsOptions(TailOptions):
     def fields(self) -> FieldTree | None:
         kubernetes: FieldTree = {key: {} for key in ("namespace", "pod_name", "pod_uid", "container_name",
                                                       "container_id")}
+        if self.cluster_name:
+            kubernetes["cluster_name"] = {}
         if self.api is not None:
-            kubernetes.update({"node_name": {}, "container_image": {}, "labels": None, "annotations": None})
+            kubernetes.update({"node_name": {}, "container_image": {}, "labels": None, "annotations": None,
+                               "workload_kind": {}, "workload_name": {}})
         return {**AGENT_FIELDS, "file": {}, "stream": {}, "parse_error": {}, "kubernetes": kubernetes}
 
     @model_validator(mode="after")

@@ -64,6 +64,8 @@ class ContainerFiles(FileKind):
 
     def fields(self, path: str) -> dict[str, Any]:
         kubernetes: dict[str, Any] = metadata_from_path(path)
+        if self.options.cluster_name:
+            kubernetes["cluster_name"] = self.options.cluster_name
         pod = self._pod(kubernetes)
         if pod is not None:
             kubernetes.update(self._api_fields(pod, kubernetes.get("container_name", "")))
@@ -94,7 +96,8 @@ class ContainerFiles(FileKind):
         labels = {k: v for k, v in pod.labels.items() if k not in api.exclude_labels}
         annotations = {k: v for k, v in pod.annotations.items()
                        if any(fnmatch.fnmatchcase(k, pattern) for pattern in api.annotations)}
-        fields: dict[str, Any] = {"node_name": pod.node_name, "labels": labels, "annotations": annotations}
+        fields: dict[str, Any] = {"node_name": pod.node_name, "labels": labels, "annotations": annotations,
+                                  "workload_kind": pod.workload_kind, "workload_name": pod.workload_name}
         if container in pod.images:
             fields["container_image"] = pod.images[container]
         return fields

@@ -11,6 +11,7 @@ Nothing here ever blocks the pipeline: a lookup returns what is known now.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -37,6 +38,8 @@ class PodInfo:
     annotations: dict[str, str]
     images: dict[str, str] = field(default_factory=dict)  # container name -> image
     deleted_at: float | None = None
+    workload_kind: str = "Pod"  # the controller that owns it, as Container Insights groups pods
+    workload_name: str = ""
 
 
 class PodCache:
@@ -182,5 +185,26 @@ def _info(pod: Any) -> PodInfo:
     statuses = (pod.status.container_statuses if pod.status else None) or []
     images = {c.name: c.image for c in (pod.spec.containers or [])}
     images.update({s.name: s.image for s in statuses if s.image})
-    return PodInfo(meta.namespace, meta.name, meta.uid, pod.spec.node_name or "", dict(meta.labels or {}),
-                   dict(meta.annotations or {}), images)
+    labels = dict(meta.labels or {})
+    kind, name = workload(meta.name, labels, [(o.kind, o.name) for o in (meta.owner_references or [])
+                                              if o.controller])
+    return PodInfo(meta.namespace, meta.name, meta.uid, pod.spec.node_name or "", labels,
+                   dict(meta.annotations or {}), images, workload_kind=kind, workload_name=name)
+
+
+CRONJOB_JOB = re.compile(r"^(?P<cronjob>.+)-\d{8,}$")  # a CronJob names its Jobs <cronjob>-<minutes since epoch>
+
+
+def workload(pod_name: str, labels: dict[str, str], controllers: list[tuple[str, str]]) -> tuple[str, str]:
+    """(kind, name) of the workload a pod belongs to, from its controller alone, without asking the API
+    server about the owner: a ReplicaSet `<deployment>-<pod-template-hash>` is its Deployment, a Job
+    `<cronjob>-<minutes>` its CronJob; a pod without a controller is its own workload."""
+    if not controllers:
+        return "Pod", pod_name
+    kind, name = controllers[0]
+    template_hash = labels.get("pod-template-hash", "")
+    if kind == "ReplicaSet" and template_hash and name.endswith(f"-{template_hash}"):
+        return "Deployment", name.removesuffix(f"-{template_hash}")
+    if kind == "Job" and (match := CRONJOB_JOB.match(name)):
+        return "CronJob", match["cronjob"]
+    return kind, name
