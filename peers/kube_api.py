@@ -41,6 +41,7 @@ def pod(namespace: str, name: str, uid: str, node: str = "node-1", labels: dict 
 class FakeKubeApi(ThreadedServer):
     def __init__(self) -> None:
         super().__init__()
+        self.end_watches_at_once = False
         self.pods: dict[tuple[str, str], dict] = {}
         self.version = 100
         self.events: list[tuple[int, str, dict]] = []  # (resourceVersion, type, pod) kept for watches
@@ -57,6 +58,9 @@ class FakeKubeApi(ThreadedServer):
 
     def add(self, body: dict) -> None:
         self._loop.call_soon_threadsafe(self._change, "ADDED", body)
+
+    def modify(self, body: dict) -> None:
+        self._loop.call_soon_threadsafe(self._change, "MODIFIED", body)
 
     def delete(self, namespace: str, name: str) -> None:
         self._loop.call_soon_threadsafe(self._change, "DELETED", self.pods[(namespace, name)])
@@ -123,6 +127,8 @@ class FakeKubeApi(ThreadedServer):
                     "message": f"too old resource version: {since} ({self.oldest_kept})", "reason": "Expired",
                     "code": 410}
             await response.write(json.dumps({"type": "ERROR", "object": gone}).encode() + b"\n")
+            return response
+        if self.end_watches_at_once:  # a misbehaving proxy: 200 and an empty stream, at once
             return response
         queue: asyncio.Queue = asyncio.Queue()
         for version, kind, body in self.events:

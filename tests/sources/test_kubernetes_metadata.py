@@ -182,3 +182,42 @@ async def test_records_carry_the_workload_that_owns_the_pod_and_the_cluster_name
     kubernetes, _ = pod_records(harness)[-1]
     assert (kubernetes["workload_kind"], kubernetes["workload_name"]) == expected
     assert kubernetes["cluster_name"] == "prod-eu"
+
+
+async def test_a_label_added_to_a_running_pod_reaches_the_records_read_after_it(tmp_path, api):
+    api.add(pod("shop", "web-0", UID, labels={"app": "web"}))
+    pod_dir = make_pod(tmp_path, "shop", "web-0", uid=UID)
+    write(pod_dir, "before")
+
+    async with kubernetes_logs(tmp_path, api_options(tmp_path, api)) as harness:
+        await until(lambda: any("node_name" in k for k, _ in pod_records(harness)), API_WAIT)
+        api.modify(pod("shop", "web-0", UID, labels={"app": "web", "release": "canary"},
+                       annotations={"team.example/owner": "payments"}))
+        await until(lambda: harness.source.pods is not None
+                    and harness.source.pods.pods[UID].labels.get("release") == "canary", API_WAIT)
+        write(pod_dir, "after")  # the file is still open: its fields follow the pod
+        await until(lambda: [m for _, m in pod_records(harness)] == ["before", "after"], API_WAIT)
+
+    (before, _), (after, _) = pod_records(harness)
+    assert before["labels"] == {"app": "web"} and before["annotations"] == {}
+    assert after["labels"] == {"app": "web", "release": "canary"}
+    assert after["annotations"] == {"team.example/owner": "payments"}
+
+
+API_FAILURES = {"component_kind": "source", "component_id": "pods", "component_type": "kubernetes_logs",
+                "stage": "kubernetes_api", "error": "unreachable"}
+
+
+async def test_a_watch_that_ends_at_once_is_retried_with_backoff_and_said_once(tmp_path, api, caplog):
+    api.end_watches_at_once = True  # a proxy answering every watch with an empty 200
+    failures_before = REGISTRY.get_sample_value("shipper_errors_total", API_FAILURES) or 0.0
+
+    async with kubernetes_logs(tmp_path, api_options(tmp_path, api)) as harness:
+        await until(harness.source.pods.synced.is_set, API_WAIT)
+        await until(lambda: sum(r.startswith("watch") for r in api.requests) >= 3, API_WAIT)
+
+    watches = sum(r.startswith("watch") for r in api.requests)
+    assert watches <= 5  # 0.5 s, 1 s, 2 s ... apart; without backoff, hundreds in these seconds
+    said = [r for r in caplog.records if "kubernetes API unreachable" in r.getMessage()]
+    assert len(said) == 1 and "ended at once" in said[0].getMessage()
+    assert (REGISTRY.get_sample_value("shipper_errors_total", API_FAILURES) or 0.0) - failures_before >= 2

@@ -19,6 +19,7 @@ from shipper.observe import metrics
 from shipper.observe.logs import ComponentLog
 from shipper.sources.files.container_formats import ContainerDecoder
 from shipper.sources.files.formats import Decoder
+from shipper.sources.files.identity import FileIdentity
 from shipper.sources.files.kind import FileKind
 from shipper.sources.files.reader import TailedFile
 from shipper.sources.kubernetes_logs.config import KubernetesLogsOptions
@@ -38,6 +39,7 @@ class ContainerFiles(FileKind):
         self.pods: PodCache | None = None
         self._without_api = metrics.events_without_api_metadata.labels(*labels)
         self._excluded_said: set[tuple[str, str]] = set()
+        self._versions: dict[FileIdentity, str] = {}  # the pod version each open file's fields were made from
         api = options.api
         if api is not None:
             node = api.node_name or os.environ.get("NODE_NAME", "")
@@ -72,14 +74,22 @@ class ContainerFiles(FileKind):
         return {"kubernetes": kubernetes}
 
     def learned(self, tailed: TailedFile) -> bool:
-        return self.pods is not None and "node_name" not in tailed.common["kubernetes"] and (
-            self._pod(tailed.common["kubernetes"]) is not None)
+        """True when the file's pod became known, or changed (a label or annotation added to a running
+        pod), since its fields were made: the records read from now on carry the pod as it is."""
+        kubernetes = tailed.common["kubernetes"]
+        pod = self._pod(kubernetes)
+        if pod is None or self._versions.get(tailed.identity) == pod.version:
+            return False
+        self._versions[tailed.identity] = pod.version
+        fresh = self._api_fields(pod, kubernetes.get("container_name", ""))
+        return any(kubernetes.get(key) != value for key, value in fresh.items())
 
     def committed(self, tailed: TailedFile, count: int) -> None:
         if self.pods is not None and "node_name" not in tailed.common["kubernetes"]:
             self._without_api.inc(count)  # shipped with path metadata only (API down or pod unknown)
 
     def finished(self, tailed: TailedFile, still_open: Iterable[TailedFile]) -> None:
+        self._versions.pop(tailed.identity, None)
         uid = tailed.common["kubernetes"].get("pod_uid")
         if self.pods is not None and uid and not any(
                 t.common["kubernetes"].get("pod_uid") == uid for t in still_open):

@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 NOT_FOUND_TTL = 30.0  # seconds a pod the API server said does not exist is not asked for again
 DELETED_TTL = 3600.0  # longest a deleted pod's metadata waits for its files to be released
 WATCH_TIMEOUT = 300  # seconds per watch request; the server closes it and we resume from the version
+EMPTY_WATCH = 1.0  # seconds: a watch that ends sooner than this with no event was not a real one
 BACKOFF = (0.5, 30.0)  # seconds: the first and the longest wait before asking the API server again
 
 
@@ -40,6 +41,7 @@ class PodInfo:
     deleted_at: float | None = None
     workload_kind: str = "Pod"  # the controller that owns it, as Container Insights groups pods
     workload_name: str = ""
+    version: str = ""  # its resourceVersion: changes with every modification (labels, annotations, status)
 
 
 class PodCache:
@@ -107,14 +109,21 @@ class PodCache:
                     version = self._list()
                     failures = 0
                 stream = watch.Watch()
+                started, events = time.monotonic(), 0
                 for event in stream.stream(self._api.list_pod_for_all_namespaces, resource_version=version,
                                            field_selector=f"spec.nodeName={self.node_name}",
                                            timeout_seconds=WATCH_TIMEOUT, _request_timeout=WATCH_TIMEOUT + 30):
                     self._apply(event["type"], event["object"])
                     version = stream.resource_version
+                    events += 1
                     if self._stopping.is_set():
                         stream.stop()
-                failures = 0
+                if events == 0 and time.monotonic() - started < EMPTY_WATCH and not self._stopping.is_set():
+                    # ended at once with nothing (a proxy or server misbehaving): asking again at once
+                    # would hammer it, so this counts as a failure and waits like one
+                    failures = self._failed(RuntimeError("the pod watch ended at once, empty"), failures + 1)
+                else:
+                    failures = 0
             except ApiException as error:
                 if error.status == 410:
                     log.info("pod watch: resourceVersion %s expired (410 Gone); listing again", version)
@@ -189,7 +198,8 @@ def _info(pod: Any) -> PodInfo:
     kind, name = workload(meta.name, labels, [(o.kind, o.name) for o in (meta.owner_references or [])
                                               if o.controller])
     return PodInfo(meta.namespace, meta.name, meta.uid, pod.spec.node_name or "", labels,
-                   dict(meta.annotations or {}), images, workload_kind=kind, workload_name=name)
+                   dict(meta.annotations or {}), images, workload_kind=kind, workload_name=name,
+                   version=meta.resource_version or "")
 
 
 CRONJOB_JOB = re.compile(r"^(?P<cronjob>.+)-\d{8,}$")  # a CronJob names its Jobs <cronjob>-<minutes since epoch>
