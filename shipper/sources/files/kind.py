@@ -1,6 +1,7 @@
 """What a kind of file source adds to tailing. The plain `file` source adds nothing; the container
 source (`kubernetes_logs/containers.py`) filters files by pod, adds the pod's metadata and decodes
-CRI and docker lines. The file source is given one and calls it at these points only."""
+CRI and docker lines. The file source holds one (`FileSource.kind`) and calls it at these points
+only."""
 
 from __future__ import annotations
 

@@ -120,9 +120,7 @@ class TailedFile:
 
     def writer_gone(self, now: float) -> bool:
         """No more lines will come: the file is deleted, or it was rotated ROTATE_WAIT ago."""
-        if os.fstat(self.fd).st_nlink == 0:
-            return True
-        return self.rotated_at is not None and now - self.rotated_at >= ROTATE_WAIT
+        return self.deleted() or (self.rotated_at is not None and now - self.rotated_at >= ROTATE_WAIT)
 
     def deleted(self) -> bool:
         return os.fstat(self.fd).st_nlink == 0

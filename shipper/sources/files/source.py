@@ -37,10 +37,9 @@ UNMATCHED_WARNING_INTERVAL = 60.0  # seconds between warnings that an include pa
 class FileSource(Source):
     options: TailOptions  # FileOptions; KubernetesLogsOptions for the container source built on it
 
-    def __init__(self, source_id: str, options: TailOptions, spool: Spool, hostname: str,
-                 kind: FileKind | None = None):
+    def __init__(self, source_id: str, options: TailOptions, spool: Spool, hostname: str):
         super().__init__(source_id, options, spool, hostname)
-        self.kind = kind or FileKind()
+        self.kind = FileKind()  # the plain kind; the container source puts its own in its place
         self.files: dict[FileIdentity, TailedFile] = {}
         self._checkpoints: dict[str, FileCheckpoint] = {}
         # checkpoints to store after a scan: files just opened (so that a rotation while the agent is
@@ -108,8 +107,7 @@ class FileSource(Source):
     def _in_write_order(self) -> list[TailedFile]:
         """The files to read this round. A file waits while one rotated away from the same path still
         has lines to read, so a path's lines are shipped in the order they were written."""
-        rotated = [t for t in self.files.values() if t.state is FileState.ROTATED]
-        behind = {t.path for t in rotated if not t.at_eof}
+        behind = {t.path for t in self.files.values() if t.state is FileState.ROTATED and not t.at_eof}
         return [t for t in self.files.values() if t.state is FileState.ROTATED or t.path not in behind]
 
     def stop(self) -> None:
