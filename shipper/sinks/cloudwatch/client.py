@@ -22,6 +22,7 @@ from shipper import __version__
 from shipper.observe import metrics
 from shipper.observe.logs import register_secret
 from shipper.sinks.cloudwatch.config import CloudWatchLogsOptions as Options
+from shipper.sinks.cloudwatch.retry import error_code
 
 _PREPARED_BODY = "shipperPreparedBody"  # our own parameter: removed before botocore serializes the rest
 GET_EVENTS_LIMIT = 10_000
@@ -29,7 +30,7 @@ GET_EVENTS_LIMIT = 10_000
 
 class CloudWatchLogs:
     def __init__(self, sink_id: str, options: Options):
-        self.sink_id = sink_id
+        self.labels = ("sink", sink_id, options.type)  # component_kind, component_id, component_type
         self.options = options
         self._stack = AsyncExitStack()
         self._client: Any = None
@@ -102,7 +103,7 @@ class CloudWatchLogs:
         try:
             await self._call(operation, **params)
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ResourceAlreadyExistsException":
+            if error_code(error) == "ResourceAlreadyExistsException":
                 return False
             raise
         return True
@@ -121,14 +122,10 @@ class CloudWatchLogs:
         try:
             await self._register_credentials()
             response = await method(**params)
-        except ClientError as error:
-            code = str(error.response.get("Error", {}).get("Code", "Unknown"))
-            metrics.api_calls.labels("sink", self.sink_id, "cloudwatch_logs", operation, code).inc()
-            raise
         except Exception as error:
-            metrics.api_calls.labels("sink", self.sink_id, "cloudwatch_logs", operation, type(error).__name__).inc()
+            metrics.api_calls.labels(*self.labels, operation, error_code(error)).inc()
             raise
-        metrics.api_calls.labels("sink", self.sink_id, "cloudwatch_logs", operation, "ok").inc()
+        metrics.api_calls.labels(*self.labels, operation, "ok").inc()
         answer: dict[str, Any] = response  # the SDK's parsed response: a boundary, untyped
         return answer
 
