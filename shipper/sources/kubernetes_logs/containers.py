@@ -31,7 +31,7 @@ FIRST_SYNC_WAIT = 2.0  # seconds
 
 
 class ContainerFiles(FileKind):
-    def __init__(self, options: KubernetesLogsOptions, source_id: str, labels: tuple[str, str, str],
+    def __init__(self, options: KubernetesLogsOptions, labels: tuple[str, str, str],
                  log: ComponentLog):
         self.options = options
         self.labels = labels
@@ -46,7 +46,7 @@ class ContainerFiles(FileKind):
             if not node:
                 log.error("no node name (api.node_name or $NODE_NAME): pod metadata from the path only")
             else:
-                self.pods = PodCache(node, api.kubeconfig, source_id)
+                self.pods = PodCache(node, api.kubeconfig, labels)
 
     async def start(self) -> None:
         if self.pods is not None:

@@ -45,7 +45,8 @@ class PodInfo:
 
 
 class PodCache:
-    def __init__(self, node_name: str, kubeconfig: str | None, component_id: str):
+    def __init__(self, node_name: str, kubeconfig: str | None, labels: tuple[str, str, str]):
+        """`labels`: the source's component_kind, component_id and component_type, for its metrics."""
         self.node_name = node_name
         self.kubeconfig = kubeconfig
         self.pods: dict[str, PodInfo] = {}  # uid -> pod
@@ -53,8 +54,7 @@ class PodCache:
         self._not_found: dict[tuple[str, str], float] = {}
         self._fetching: set[tuple[str, str]] = set()
         self._stopping = threading.Event()
-        self._failures = metrics.errors.labels("source", component_id, "kubernetes_logs", "kubernetes_api",
-                                              "unreachable")
+        self._failures = metrics.errors.labels(*labels, "kubernetes_api", "unreachable")
 
     # -- lifecycle -------------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ class KubernetesLogsSource(FileSource):
 
     def __init__(self, source_id: str, options: KubernetesLogsOptions, spool: Spool, hostname: str):
         super().__init__(source_id, options, spool, hostname)
-        self.containers = ContainerFiles(options, source_id, self.labels, self.log)
+        self.containers = ContainerFiles(options, self.labels, self.log)
         self.kind = self.containers
 
     @property
