@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from shipper import backoff
 from shipper.buffer.data_dir import DataDirLock, DataDirLocked, make_private
 from shipper.buffer.spool import Spool, SpoolUnavailable
-from shipper.components import SINKS, SOURCES, load_config
-from shipper.config.base import Options, SinkOptions, SourceOptions
+from shipper.components import SINKS, SOURCES, TRANSFORMS, load_config
+from shipper.config.base import Options, SinkOptions, SourceOptions, TransformOptions
 from shipper.config.errors import ConfigError
 from shipper.config.model import AgentConfig
 from shipper.config.preflight import environment_issues, warnings
@@ -33,6 +33,8 @@ from shipper.observe import metrics
 from shipper.observe.logs import setup_logging
 from shipper.sinks.base import Sink
 from shipper.sources.base import Source
+from shipper.transforms.base import Transform
+from shipper.transforms.pipeline import fanout
 
 if TYPE_CHECKING:
     from shipper.api import Api
@@ -109,6 +111,7 @@ class Agent:
         self.hostname = socket.gethostname()
         self.sources: dict[str, Running[Source]] = {}
         self.sinks: dict[str, Running[Sink]] = {}
+        self.transforms: dict[str, Transform] = {}
         self._stop_requested = asyncio.Event()
         self._reload_requested = asyncio.Event()
         self._forced = asyncio.Event()
@@ -154,6 +157,7 @@ class Agent:
                     with contextlib.suppress(Exception):
                         await sink.close()
                 return EXIT_ENVIRONMENT
+            self.transforms = _make_transforms(self.config.transforms)
             _settle_heap()
             self.spool.attach_sinks({sink_id: o.inputs for sink_id, o in self.config.sinks.items()})
             self._start_sinks(sinks)
@@ -216,9 +220,20 @@ class Agent:
         return run
 
     def _start_sources(self, options: Mapping[str, SourceOptions]) -> None:
+        topology = self.config.topology()
         for source_id, o in options.items():
             source = SOURCES[o.type].load()(source_id, o, self.spool, self.hostname)
+            source.fanout = fanout(topology.plan(source_id), self.transforms)
             self.sources[source_id] = Running(source, self._supervise(source.labels, source.run))
+
+    def _apply_transforms(self, config: AgentConfig) -> None:
+        """Transforms of the new configuration in place for every running source: what a source reads
+        from now on goes through them. Unchanged transforms keep their state (throttle budgets)."""
+        kept = {i: t for i, t in self.transforms.items() if config.transforms.get(i) == t.options}
+        self.transforms = {**kept, **_make_transforms({i: o for i, o in config.transforms.items() if i not in kept})}
+        topology = config.topology()
+        for source_id, running in self.sources.items():
+            running.component.fanout = fanout(topology.plan(source_id), self.transforms)
 
     async def _start_api(self) -> None:
         if self.config.api is not None:
@@ -292,10 +307,11 @@ class Agent:
         await self._stop_sinks(sink_changes.gone)
         self.spool.attach_sinks({sink_id: o.inputs for sink_id, o in new.sinks.items()})
         self._start_sinks(sinks)
+        self._apply_transforms(new)
+        self.config = new
         self._start_sources({i: new.sources[i] for i in source_changes.new})
         self.spool.max_size = new.buffer.max_size
         setup_logging(new.log.level, new.log.format, new.log.sdk_debug)
-        self.config = new
         if new.api != old.api:
             if self._api is not None:
                 await self._api.stop()
@@ -304,7 +320,8 @@ class Agent:
                 await self._start_api()
             except StartFailed as error:
                 log.error("SIGHUP: %s; the API stays off until the next reload or restart", error)
-        log.info("SIGHUP: configuration reloaded; sources %s, sinks %s", source_changes, sink_changes)
+        log.info("SIGHUP: configuration reloaded; sources %s, transforms %s, sinks %s", source_changes,
+                 _changes(old.transforms, new.transforms), sink_changes)
 
     async def _shutdown(self) -> int:
         deadline = time.monotonic() + self.config.shutdown_timeout
@@ -363,6 +380,10 @@ class Agent:
         else:
             log.info("%s received", signal.Signals(signum).name)
             self._stop_requested.set()
+
+
+def _make_transforms(options: Mapping[str, TransformOptions]) -> dict[str, Transform]:
+    return {transform_id: TRANSFORMS[o.type].load()(transform_id, o) for transform_id, o in options.items()}
 
 
 @dataclass

@@ -109,6 +109,7 @@ def describe_pipeline(config: AgentConfig) -> str:
              f"shutdown_timeout: {config.shutdown_timeout:g}s", "sources:"]
     for source_id, source in config.sources.items():
         lines.append(f"  {source_id} ({source.type}): {source.origin()}")
+    lines += config.topology().describe()
     lines.append("sinks:")
     for sink_id, sink in config.sinks.items():
         lines.append(f"  {sink_id} ({sink.type}) <- {', '.join(sink.inputs)}")

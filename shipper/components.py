@@ -1,4 +1,4 @@
-"""The registry: every source and sink type, its options and the class that runs it.
+"""The registry: every source, transform and sink type, its options and the class that runs it.
 
 A component lives in its own folder: `config.py` holds its options, whose `type` literal is its name in
 configuration files, metrics and here; the class that runs it sits beside. Adding one touches that
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from shipper.config import load
-from shipper.config.base import Options, SinkOptions, SourceOptions
+from shipper.config.base import Options, SinkOptions, SourceOptions, TransformOptions
 from shipper.config.model import AgentConfig
 from shipper.sinks.base import Sink
 from shipper.sinks.cloudwatch.config import CloudWatchLogsOptions
@@ -26,8 +26,15 @@ from shipper.sources.base import Source
 from shipper.sources.files.config import FileOptions
 from shipper.sources.journald.config import JournaldOptions
 from shipper.sources.kubernetes_logs.config import KubernetesLogsOptions
+from shipper.transforms.base import Transform
+from shipper.transforms.fields.config import FieldsOptions
+from shipper.transforms.filter.config import FilterOptions
+from shipper.transforms.parse.config import ParseOptions
+from shipper.transforms.redact.config import RedactOptions
+from shipper.transforms.route.config import RouteOptions
+from shipper.transforms.throttle.config import ThrottleOptions
 
-Runtime = TypeVar("Runtime", Source, Sink)
+Runtime = TypeVar("Runtime", Source, Transform, Sink)
 
 
 @dataclass(frozen=True)
@@ -57,16 +64,25 @@ SOURCES: dict[str, Component[Source]] = _by_type(
     Component(KubernetesLogsOptions, "shipper.sources.kubernetes_logs.source:KubernetesLogsSource"),
     Component(JournaldOptions, "shipper.sources.journald.source:JournaldSource"),
 )
+TRANSFORMS: dict[str, Component[Transform]] = _by_type(
+    Component(ParseOptions, "shipper.transforms.parse.transform:Parse"),
+    Component(FieldsOptions, "shipper.transforms.fields.transform:Fields"),
+    Component(FilterOptions, "shipper.transforms.filter.transform:Filter"),
+    Component(RedactOptions, "shipper.transforms.redact.transform:Redact"),
+    Component(ThrottleOptions, "shipper.transforms.throttle.transform:Throttle"),
+    Component(RouteOptions, "shipper.transforms.route.transform:Route"),
+)
 SINKS: dict[str, Component[Sink]] = _by_type(
     Component(ConsoleOptions, "shipper.sinks.console.sink:ConsoleSink"),
     Component(CloudWatchLogsOptions, "shipper.sinks.cloudwatch.sink:CloudWatchLogsSink"),
     Component(SyslogOptions, "shipper.sinks.syslog.sink:SyslogSink"),
 )
 
-# The model a configuration file is validated against: `sources` and `sinks` entries are each one of
-# the registered kinds, picked by `type`.
+# The model a configuration file is validated against: `sources`, `transforms` and `sinks` entries are
+# each one of the registered kinds, picked by `type`.
 CONFIG_MODEL = AgentConfig.with_components(
     [typing.cast(type[SourceOptions], c.options) for c in SOURCES.values()],
+    [typing.cast(type[TransformOptions], c.options) for c in TRANSFORMS.values()],
     [typing.cast(type[SinkOptions], c.options) for c in SINKS.values()],
 )
 

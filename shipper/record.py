@@ -9,7 +9,7 @@ metadata) lives once in the block's `common` mapping instead of in each record.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,11 +22,33 @@ RESERVED = frozenset({"host", "file", "source_type", "kubernetes", "journald", "
 
 @dataclass(slots=True)
 class Block:
-    """Records read together from one source, appended to the spool in one transaction."""
+    """Records read together from one source, appended to the spool in one transaction under `stream`:
+    the source's id, or the id of the transform output they come out of (see transforms/)."""
 
-    source: str
+    stream: str
     common: Mapping[str, Any]
     records: list[Record]
+
+
+# What a source stores for a block it read: the block itself, or what transforms make of it (one block
+# per stream a sink takes); see config/topology.py.
+Fanout = Callable[[Block], list[Block]]
+
+
+def unchanged(block: Block) -> list[Block]:
+    return [block]
+
+
+def set_aside_reserved(parsed: dict[str, Any], key: str = "log") -> dict[str, Any]:
+    """Fields parsed from a line, with the names the agent reserves (and `key` itself, if the line had
+    it) moved under `key`: a line cannot claim another host or pod, and routing by those names reads
+    the agent's own values."""
+    if RESERVED.isdisjoint(parsed):
+        return parsed
+    aside = {name: value for name, value in parsed.items() if name in RESERVED or name == key}
+    kept = {name: value for name, value in parsed.items() if name not in aside}
+    kept[key] = aside
+    return kept
 
 
 def lookup(common: Mapping[str, Any], record: Record, path: tuple[str, ...]) -> Any:

@@ -33,10 +33,11 @@ durations take units (`250ms`, `5s`, `1m`; a bare number is seconds); templates 
 
 
 def render() -> str:
-    sections = [INTRO, _table("Top level", CONFIG_MODEL, skip={"sources", "sinks"})]
-    for path, nested in _nested(CONFIG_MODEL, skip={"sources", "sinks"}):
+    components = {"sources", "transforms", "sinks"}
+    sections = [INTRO, _table("Top level", CONFIG_MODEL, skip=components)]
+    for path, nested in _nested(CONFIG_MODEL, skip=components):
         sections.append(_table(f"`{path}`", nested))
-    for title, union in (("Sources", "sources"), ("Sinks", "sinks")):
+    for title, union in (("Sources", "sources"), ("Transforms", "transforms"), ("Sinks", "sinks")):
         sections.append(f"## {title}\n\nEach entry of `{union}:` is an id (letters, digits, `_`, `-`) and a "
                         "mapping whose `type` picks one of the kinds below.\n")
         for variant in _variants(CONFIG_MODEL.model_fields[union].annotation):
@@ -56,21 +57,24 @@ def _table(title: str, model: type[BaseModel], level: int = 2, skip: frozenset[s
         if name in skip:
             continue
         description = " ".join((field.description or "").split()).replace("|", "\\|")
-        lines.append(f"| `{name}` | {_type(field)} | {_default(field)} | {description} |")
+        lines.append(f"| `{field.alias or name}` | {_type(field)} | {_default(field)} | {description} |")
     return "\n".join(lines) + "\n"
 
 
 def _nested(model: type[BaseModel], skip: frozenset[str] | set[str] = frozenset(),
-            prefix: str = "") -> list[tuple[str, type[BaseModel]]]:
-    """(dotted path, model) of every option that is itself a mapping of options."""
+            prefix: str = "", seen: frozenset[type[BaseModel]] = frozenset()) -> list[tuple[str, type[BaseModel]]]:
+    """(dotted path, model) of every option that is itself a mapping of options; a model that holds
+    itself (a condition of conditions) is listed once."""
     found = []
     for name, field in model.model_fields.items():
         if name in skip:
             continue
         for inner in _models(field.annotation):
-            path = f"{prefix}{name}"
+            if inner in seen or inner is model:
+                continue
+            path = f"{prefix}{field.alias or name}"
             found.append((path, inner))
-            found += _nested(inner, prefix=f"{path}.")
+            found += _nested(inner, prefix=f"{path}.", seen=seen | {model, inner})
     return found
 
 

@@ -68,7 +68,7 @@ def _compile(source: str) -> list[str | tuple[str, ...]]:
             if end < 0:
                 raise ValueError(f"template {source!r}: '{{' at position {i} is never closed")
             name = source[i + 1 : end].strip()
-            path = _field_path(name)
+            path = field_path(name)
             if path is None:
                 raise ValueError(f"template {source!r}: {{{name}}} is not a field path such as {{kubernetes.pod_name}}"
                                  ' or {kubernetes.labels["app.kubernetes.io/name"]}')
@@ -87,7 +87,7 @@ def _compile(source: str) -> list[str | tuple[str, ...]]:
     return parts
 
 
-def _field_path(name: str) -> tuple[str, ...] | None:
+def field_path(name: str) -> tuple[str, ...] | None:
     """`a.b["c.d/e"]` -> ("a", "b", "c.d/e"); None when `name` is not a field path."""
     first = _FIRST_KEY.match(name)
     if first is None:

@@ -96,6 +96,26 @@ def spooled_messages(data_dir: Path) -> list[tuple[str, str]]:
     return out
 
 
+def spooled_streams(data_dir: Path) -> dict[str, list[tuple[str, Any]]]:
+    """Stream -> (message, fields) of its records, in spool order; {} when there is no spool yet."""
+    path = data_dir / "spool.db"
+    if not path.exists():
+        return {}
+    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+    try:
+        rows = connection.execute(
+            "SELECT source, timestamps, messages, field_values, field_refs FROM blocks ORDER BY id").fetchall()
+    except sqlite3.OperationalError:  # not created yet
+        return {}
+    finally:
+        connection.close()
+    out: dict[str, list[tuple[str, Any]]] = {}
+    for stream, *stored in rows:
+        _, messages, fields = columns.decode(columns.Columns(*stored))
+        out.setdefault(stream, []).extend(zip(messages, fields, strict=True))
+    return out
+
+
 def committed_offsets(data_dir: Path) -> dict[str, int]:
     """File path -> committed offset, from the checkpoints table."""
     path = data_dir / "spool.db"

@@ -73,7 +73,7 @@ def fresh_spool(tmp_path_factory) -> Spool:
 
 
 async def store_and_read_back(spool: Spool, records: list, common: dict | None = None):
-    await spool.append(Block("src", common or {"file": "/x.log"}, records), {})
+    await spool.append([Block("src", common or {"file": "/x.log"}, records)], {}, source="src")
     return spool.read("out", spool.cursor("out"), 1_000_000)
 
 
@@ -112,7 +112,7 @@ async def test_the_spool_stores_any_record_repairing_and_counting_what_it_cannot
         tmp_path_factory, records, common):
     spool = fresh_spool(tmp_path_factory)
 
-    repairs = await spool.append(Block("src", common, records), {})
+    repairs = await spool.append([Block("src", common, records)], {}, source="src")
     (block,) = spool.read("out", spool.cursor("out"), 1_000_000)
 
     assert len(block.messages) == len(records)
@@ -127,7 +127,7 @@ async def test_a_json_line_nested_deeper_than_the_encoder_goes_is_stored_as_its_
     records = DECODERS["json"](MAX_LINE).decode(['{"deep": ' + nested(300) + ', "ok": 1}'], NOW_NS)
     spool = fresh_spool(tmp_path_factory)
 
-    repairs = await spool.append(Block("src", {}, records), {})
+    repairs = await spool.append([Block("src", {}, records)], {}, source="src")
     stored = spool.read("out", spool.cursor("out"), 10)
 
     assert stored[0].fields[0] == {"deep": nested(300), "ok": 1}

@@ -25,7 +25,7 @@ import logging
 import sqlite3
 import time
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -250,39 +250,45 @@ class Spool(_Queries):
 
     # -- sources ---------------------------------------------------------------------------------
 
-    async def append(self, block: Block | None, checkpoints: Mapping[str, bytes | None],
-                     source: str = "") -> columns.Repairs:
-        """Store a block and the source's checkpoints atomically; waits while the spool is full.
+    async def append(self, blocks: Sequence[Block], checkpoints: Mapping[str, bytes | None],
+                     source: str) -> columns.Repairs:
+        """Store blocks (each under its stream) and the checkpoints of the source that read them
+        atomically; waits while the spool is full.
 
         A checkpoint value of None deletes that checkpoint. Never refuses a record: what cannot be
         stored as it is gets repaired (columns.py), and the repairs are returned, by kind.
         """
         repairs: columns.Repairs = Counter()
-        if block is not None:
-            source = block.source
-            try:
-                common = orjson.dumps(block.common)
-            except (TypeError, ValueError):
-                common = orjson.dumps(columns.storable_mapping(block.common))
-                repairs["unstorable_value"] += len(block.records)
-            stored, repaired = columns.encode_total(block.records, time.time_ns())
-            repairs.update(repaired)
-            size = len(common) + stored.size
-            while self.size > 0 and self.size + size > self.max_size:
-                self._freed.clear()
-                await self._freed.wait()
+        encoded = [self._encode(block, repairs) for block in blocks if block.records]
+        size = sum(stored_size for _, _, _, stored_size in encoded)
+        while encoded and self.size > 0 and self.size + size > self.max_size:
+            self._freed.clear()
+            await self._freed.wait()
+        now = time.time()
         with self._db:
-            if block is not None:
-                inserted = _insert_block(self._db, None, source, len(block.records), size, time.time(), common, stored)
+            inserted = [_insert_block(self._db, None, block.stream, len(block.records), stored_size, now, common,
+                                      stored).lastrowid for block, common, stored, stored_size in encoded]
             self._write_checkpoints(source, checkpoints)
-        if block is not None:
-            assert inserted.lastrowid is not None  # an INSERT into a rowid table always sets it
-            self._last_block_id = inserted.lastrowid
+        if encoded:
+            last = inserted[-1]
+            assert last is not None  # an INSERT into a rowid table always sets it
+            self._last_block_id = last
             self.size += size
-            self.events += len(block.records)
+            self.events += sum(len(block.records) for block, *_ in encoded)
             self._update_gauges()
             self._appended.set()
         return repairs
+
+    @staticmethod
+    def _encode(block: Block, repairs: columns.Repairs) -> tuple[Block, bytes, columns.Columns, int]:
+        try:
+            common = orjson.dumps(block.common)
+        except (TypeError, ValueError):
+            common = orjson.dumps(columns.storable_mapping(block.common))
+            repairs["unstorable_value"] += len(block.records)
+        stored, repaired = columns.encode_total(block.records, time.time_ns())
+        repairs.update(repaired)
+        return block, common, stored, len(common) + stored.size
 
     def _write_checkpoints(self, source: str, checkpoints: Mapping[str, bytes | None]) -> None:
         for key, value in checkpoints.items():
@@ -328,7 +334,7 @@ class Spool(_Queries):
             tuple(taken),
         ).fetchall()
         for source, count in orphans:
-            log.warning("dropping %d spooled records of source %r: no sink takes it any more", count, source)
+            log.warning("dropping %d spooled records of %r: no sink takes it any more", count, source)
             metrics.events_discarded.labels("buffer", source, "spool", "source_removed").inc(count)
         if orphans:
             with self._db:

@@ -39,13 +39,48 @@ class SourceOptions(Options):
         return self.type
 
 
+INPUTS_DESCRIPTION = ("Ids of the sources or transforms whose records this takes (a route's outputs are "
+                      "`<route id>.<route name>` and `<route id>._unmatched`).")
+
+
+class TransformOptions(Options):
+    type: str
+    inputs: list[str] = Field(min_length=1, description=INPUTS_DESCRIPTION)
+
+    def outputs(self) -> list[str]:
+        """Names of its outputs after `<id>.`; empty when its output is the id alone."""
+        return []
+
+    def fields_from(self, inputs: FieldTree | None) -> FieldTree | None:
+        """What its records can carry, given what its inputs' records carry (by default the same)."""
+        return inputs
+
+    def describe(self) -> str:
+        """What it does, in a few words (`shipper check` prints it)."""
+        return self.type
+
+
 class SinkOptions(Options):
     type: str
-    inputs: list[str] = Field(min_length=1, description="Ids of the sources whose records this sink takes.")
+    inputs: list[str] = Field(min_length=1, description=INPUTS_DESCRIPTION)
 
     def templates(self) -> dict[str, Template]:
         """The sink's {field} templates by option name, to check against what its inputs produce."""
         return {}
+
+
+def merge_trees(trees: list[FieldTree | None]) -> FieldTree | None:
+    """What a record of any of `trees` can carry."""
+    merged: FieldTree = {}
+    for tree in trees:
+        if tree is None:
+            return None
+        for key, below in tree.items():
+            if key in merged:
+                merged[key] = merge_trees([merged[key], below])
+            else:
+                merged[key] = below
+    return merged
 
 
 def produces(tree: FieldTree | None, path: tuple[str, ...]) -> bool:

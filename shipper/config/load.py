@@ -224,19 +224,7 @@ def _pick_variant(model: Any, raw: Any) -> Any:
 
 
 def _cross_check(config: AgentConfig, lines: dict[Path_, int]) -> list[ConfigIssue]:
-    issues = []
-    consumed: set[str] = set()
-    for sink_id, sink in config.sinks.items():
-        for i, name in enumerate(sink.inputs):
-            consumed.add(name)
-            if name not in config.sources:
-                known = ", ".join(sorted(config.sources))
-                issues.append(_issue(("sinks", sink_id, "inputs", i),
-                                     f"{name!r} is not a source id (sources: {known})", lines))
-    for source_id in config.sources:
-        if source_id not in consumed:
-            issues.append(_issue(("sources", source_id), "no sink takes this source in its inputs", lines))
-    return issues
+    return [_issue(path, reason, lines) for path, reason in config.topology().issues()]
 
 
 def _issue(path: Path_, reason: str, lines: dict[Path_, int]) -> ConfigIssue:

@@ -1,4 +1,4 @@
-"""The agent's own options, and the configuration's shape: sources and sinks by id.
+"""The agent's own options, and the configuration's shape: sources, transforms and sinks by id.
 
 Which component types exist is not known here: `AgentConfig` takes any `SourceOptions` and
 `SinkOptions`, and `with_components` makes the model that validates a file, with one discriminated
@@ -12,7 +12,8 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import Field, create_model, field_validator
 
-from shipper.config.base import Options, SinkOptions, SourceOptions
+from shipper.config.base import Options, SinkOptions, SourceOptions, TransformOptions
+from shipper.config.topology import Topology
 from shipper.config.units import Address, ByteSize, Duration
 
 COMPONENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]*$")
@@ -50,9 +51,11 @@ class AgentConfig(Options):
         20.0, description="On SIGTERM, how long sinks may drain before the agent exits (keep the rest on disk)."
     )
     sources: dict[str, SourceOptions] = Field(min_length=1)
+    transforms: dict[str, TransformOptions] = Field(
+        default_factory=dict, description="What happens to records between their sources and the spool, by id.")
     sinks: dict[str, SinkOptions] = Field(min_length=1)
 
-    @field_validator("sources", "sinks")
+    @field_validator("sources", "transforms", "sinks")
     @classmethod
     def _component_ids(cls, components: dict[str, Options]) -> dict[str, Options]:
         for name in components:
@@ -60,13 +63,17 @@ class AgentConfig(Options):
                 raise ValueError(f"{name!r} is not a valid id (letters, digits, '_' and '-')")
         return components
 
+    def topology(self) -> Topology:
+        return Topology(self.sources, self.transforms, self.sinks)
+
     @classmethod
-    def with_components(cls, sources: Sequence[type[SourceOptions]],
+    def with_components(cls, sources: Sequence[type[SourceOptions]], transforms: Sequence[type[TransformOptions]],
                         sinks: Sequence[type[SinkOptions]]) -> type[AgentConfig]:
-        """The model whose `sources` and `sinks` entries are each one of these options classes, picked
-        by their `type` literal."""
+        """The model whose `sources`, `transforms` and `sinks` entries are each one of these options
+        classes, picked by their `type` literal."""
         fields: dict[str, Any] = {
             "sources": (dict[str, _tagged_union(sources)], Field(min_length=1)),  # type: ignore[misc]
+            "transforms": (dict[str, _tagged_union(transforms)], Field(default_factory=dict)),  # type: ignore[misc]
             "sinks": (dict[str, _tagged_union(sinks)], Field(min_length=1)),  # type: ignore[misc]
         }
         return create_model("AgentConfig", __base__=cls, __module__=cls.__module__, **fields)

@@ -28,7 +28,7 @@ def environment_issues(config: AgentConfig, *, api_port: bool = True, data_dir: 
         reason = address_problem(config.api.address)
         if reason:
             issues.append(ConfigIssue("api.address", reason))
-    for kind, components in (("sources", config.sources), ("sinks", config.sinks)):
+    for kind, components in (("sources", config.sources), ("transforms", config.transforms), ("sinks", config.sinks)):
         for component_id, options in components.items():
             for key, reason in options.environment_issues():
                 issues.append(ConfigIssue(f"{kind}.{component_id}.{key}", reason))
@@ -75,8 +75,9 @@ def warnings(config: AgentConfig, globs: bool = True) -> list[ConfigIssue]:
     amiss on this machine, such as an include glob that matches nothing (`run` leaves that to the file
     sources' own scans, which say it once a minute)."""
     found = []
+    topology = config.topology()
     for sink_id, sink in config.sinks.items():
-        trees = [config.sources[name].fields() for name in sink.inputs if name in config.sources]
+        trees = [topology.fields(name) for name in sink.inputs if name in topology.owner]
         for option, template in sink.templates().items():
             for path in template.fields:
                 if not any(produces(tree, path) for tree in trees):

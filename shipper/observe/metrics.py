@@ -36,6 +36,14 @@ input_anomalies = Counter(
     (*_COMPONENT, "kind"),
 )
 
+events_unparsed = Counter(
+    "shipper_events_unparsed",
+    "Records a parse transform passed on unchanged: the text is not in its format (`format`), or the time it "
+    "names is missing or not a time (`time`).", (*_COMPONENT, "reason"),
+)
+redactions = Counter("shipper_redactions", "Matches a redact transform replaced, by pattern.",
+                     (*_COMPONENT, "pattern"))
+
 spool_events = Gauge("shipper_spool_events", "Records waiting in the spool.")
 spool_bytes = Gauge("shipper_spool_bytes", "Bytes of records waiting in the spool.")
 spool_oldest_age = Gauge("shipper_spool_oldest_age_seconds", "Age of the oldest record waiting in the spool.")

@@ -13,7 +13,7 @@ from shipper.buffer.spool import Spool
 from shipper.config.base import SourceOptions
 from shipper.observe import metrics
 from shipper.observe.logs import ComponentLog
-from shipper.record import Block
+from shipper.record import Block, Fanout, unchanged
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +28,7 @@ class Source(ABC):
         self.spool = spool
         self.hostname = hostname
         self.stopping = asyncio.Event()
+        self.fanout: Fanout = unchanged  # the agent sets what the transforms make of its blocks
         self.labels = ("source", source_id, self.type)  # component_kind, component_id, component_type
         self.log = ComponentLog(logging.getLogger(type(self).__module__),
                                 {"component_kind": "source", "component": source_id})
@@ -40,10 +41,11 @@ class Source(ABC):
         """Read until `stopping` is set; every read is committed to the spool with its checkpoint."""
 
     async def commit(self, block: Block | None, checkpoints: Mapping[str, bytes | None], where: str = "") -> None:
-        """Store `block` with the checkpoints after it, in one transaction. Records the spool cannot
-        store as they are come back repaired: counted by kind, and named (`where`: a file and offset)
-        in a warning at most every REPAIR_WARNING_INTERVAL seconds."""
-        repairs = await self.spool.append(block, checkpoints, source=self.id)
+        """Store what the transforms make of `block` with the checkpoints after it, in one transaction.
+        Records the spool cannot store as they are come back repaired: counted by kind, and named
+        (`where`: a file and offset) in a warning at most every REPAIR_WARNING_INTERVAL seconds."""
+        blocks = self.fanout(block) if block is not None else []
+        repairs = await self.spool.append(blocks, checkpoints, source=self.id)
         if not repairs:
             return
         for kind, count in repairs.items():

@@ -34,7 +34,7 @@ def spool(tmp_path):
 
 async def test_records_and_checkpoint_commit_together_and_survive_reopen(tmp_path, spool):
     spool.attach_sinks({"out": ["app"]})
-    await spool.append(block("app", "a", "b"), {"1:2": b"offset-4"})
+    await spool.append([block("app", "a", "b")], {"1:2": b"offset-4"}, source="app")
     spool.close()
 
     reopened = Spool.open(tmp_path, max_size=10 * 1024 * 1024)
@@ -47,8 +47,8 @@ async def test_records_and_checkpoint_commit_together_and_survive_reopen(tmp_pat
 
 async def test_a_block_leaves_only_when_every_sink_taking_it_has_acknowledged(spool):
     spool.attach_sinks({"fast": ["app"], "slow": ["app", "other"]})
-    await spool.append(block("app", "a"), {})
-    await spool.append(block("other", "b"), {})
+    await spool.append([block("app", "a")], {}, source="app")
+    await spool.append([block("other", "b")], {}, source="other")
 
     first = spool.read("fast", spool.cursor("fast"), 100)
     spool.ack("fast", first[-1].end())
@@ -65,7 +65,7 @@ async def test_a_block_leaves_only_when_every_sink_taking_it_has_acknowledged(sp
 
 async def test_a_partial_ack_resumes_inside_the_block(spool):
     spool.attach_sinks({"out": ["app"]})
-    await spool.append(block("app", "a", "b", "c"), {})
+    await spool.append([block("app", "a", "b", "c")], {}, source="app")
     (stored,) = spool.read("out", spool.cursor("out"), 100)
 
     spool.ack("out", Position(stored.id, 2))
@@ -76,20 +76,20 @@ async def test_a_partial_ack_resumes_inside_the_block(spool):
 
 async def test_a_sink_reads_only_its_inputs(spool):
     spool.attach_sinks({"out": ["app"], "all": ["app", "other"]})
-    await spool.append(block("other", "x"), {})
-    await spool.append(block("app", "y"), {})
+    await spool.append([block("other", "x")], {}, source="other")
+    await spool.append([block("app", "y")], {}, source="app")
 
     assert messages(spool.read("out", spool.cursor("out"), 100)) == ["y"]
 
 
 async def test_a_new_sink_starts_at_the_end_and_old_cursors_are_kept(tmp_path, spool):
     spool.attach_sinks({"out": ["app"]})
-    await spool.append(block("app", "old"), {})
+    await spool.append([block("app", "old")], {}, source="app")
     spool.close()
 
     reopened = Spool.open(tmp_path, max_size=10 * 1024 * 1024)
     reopened.attach_sinks({"out": ["app"], "new": ["app"]})
-    await reopened.append(block("app", "fresh"), {})
+    await reopened.append([block("app", "fresh")], {}, source="app")
 
     assert messages(reopened.read("out", reopened.cursor("out"), 100)) == ["old", "fresh"]
     assert messages(reopened.read("new", reopened.cursor("new"), 100)) == ["fresh"]
@@ -100,9 +100,9 @@ async def test_append_waits_while_full_and_resumes_when_a_sink_frees_space(tmp_p
     spool = Spool.open(tmp_path, max_size=1024 * 1024)
     spool.attach_sinks({"out": ["app"]})
     big = "x" * (600 * 1024)
-    await spool.append(block("app", big), {})
+    await spool.append([block("app", big)], {}, source="app")
 
-    second = asyncio.create_task(spool.append(block("app", big), {"k": b"v"}))
+    second = asyncio.create_task(spool.append([block("app", big)], {"k": b"v"}, source="app"))
     await asyncio.sleep(0)
     assert not second.done()
     assert spool.checkpoints("app") == {}
@@ -122,22 +122,22 @@ async def test_wait_for_append_wakes_on_a_new_block(spool):
     await asyncio.sleep(0)
     assert not waiter.done()
 
-    await spool.append(block("app", "a"), {})
+    await spool.append([block("app", "a")], {}, source="app")
 
     await asyncio.wait_for(waiter, 5)
 
 
 async def test_a_checkpoint_of_none_deletes_it(spool):
     spool.attach_sinks({"out": ["app"]})
-    await spool.append(None, {"k": b"v"}, source="app")
-    await spool.append(None, {"k": None}, source="app")
+    await spool.append([], {"k": b"v"}, source="app")
+    await spool.append([], {"k": None}, source="app")
 
     assert spool.checkpoints("app") == {}
 
 
 async def test_blocks_of_a_source_no_sink_takes_any_more_are_dropped_and_counted(tmp_path, spool):
     spool.attach_sinks({"out": ["app", "gone"]})
-    await spool.append(block("gone", "a", "b"), {})
+    await spool.append([block("gone", "a", "b")], {}, source="gone")
     spool.close()
     before = metrics.events_discarded.labels("buffer", "gone", "spool", "source_removed")._value.get()
 
@@ -154,7 +154,7 @@ async def test_a_corrupt_spool_is_moved_aside_and_a_fresh_one_starts(tmp_path, d
     spool = Spool.open(tmp_path, max_size=10 * 1024 * 1024)
     spool.attach_sinks({"out": ["app"]})
     for i in range(200):
-        await spool.append(block("app", f"record {i} " + "y" * 500), {"k": str(i).encode()})
+        await spool.append([block("app", f"record {i} " + "y" * 500)], {"k": str(i).encode()}, source="app")
     spool._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     spool.close()
     path = tmp_path / SPOOL_FILE
@@ -169,7 +169,7 @@ async def test_a_corrupt_spool_is_moved_aside_and_a_fresh_one_starts(tmp_path, d
 
     fresh = Spool.open(tmp_path, max_size=10 * 1024 * 1024)
     fresh.attach_sinks({"out": ["app"]})
-    await fresh.append(block("app", "after"), {})
+    await fresh.append([block("app", "after")], {}, source="app")
 
     assert messages(fresh.read("out", fresh.cursor("out"), 100)) == ["after"]
     assert metrics.spool_corrupt._value.get() == before + 1
@@ -208,7 +208,7 @@ def test_sink_state_is_forgotten_with_the_acknowledgement_and_when_the_sink_is_r
 
 async def test_a_failed_acknowledgement_leaves_the_cursor_where_the_disk_has_it(spool):
     spool.attach_sinks({"out": ["app"]})
-    await spool.append(block("app", "a", "b"), {})
+    await spool.append([block("app", "a", "b")], {}, source="app")
     before = spool.cursor("out")
     blocks = spool.read("out", before, 100)
     spool._db.execute("PRAGMA query_only = ON")  # every write now fails, as on a full disk
@@ -228,7 +228,7 @@ async def test_a_read_only_data_dir_is_refused_at_open_and_the_spool_is_not_move
     data = tmp_path / "data"
     spool = Spool.open(data, max_size=10 * 1024 * 1024)
     spool.attach_sinks({"out": ["app"]})
-    await spool.append(block("app", "kept"), {})
+    await spool.append([block("app", "kept")], {}, source="app")
     spool.close()
     subprocess.run(["mount", "--bind", str(data), str(data)], check=True)
     subprocess.run(["mount", "-o", "remount,bind,ro", str(data)], check=True)
@@ -266,7 +266,7 @@ async def test_a_spool_of_the_record_array_layout_is_converted_and_delivers_from
 
     spool = Spool.open(tmp_path, max_size=1024**3)
     spool.attach_sinks({"out": ["app"]})
-    await spool.append(block("app", "d"), {})
+    await spool.append([block("app", "d")], {}, source="app")
     blocks = spool.read("out", spool.cursor("out"), 100)
 
     assert [b.id for b in blocks] == [7, 8, 10]
@@ -287,7 +287,7 @@ def test_the_running_size_and_record_count_always_equal_what_the_table_holds(tmp
     async def run() -> None:
         for kind, name, n in steps:
             if kind == "append":
-                await spool.append(block(name, *(f"m{i}" for i in range(n))), {})
+                await spool.append([block(name, *(f"m{i}" for i in range(n)))], {}, source=name)
             else:
                 blocks = spool.read(name, spool.cursor(name), 100)
                 if blocks:

@@ -83,7 +83,7 @@ MISTAKES = [
     ),
     pytest.param(
         ("inputs: [app]", "inputs: [app, ghost]"),
-        "sinks.out.inputs[1]: 'ghost' is not a source id (sources: app) (line 12)",
+        "sinks.out.inputs[1]: 'ghost' is not the id of a source or transform output (known: app) (line 12)",
         id="unknown-input",
     ),
     pytest.param(
@@ -166,7 +166,7 @@ def test_a_source_no_sink_takes_is_an_error(tmp_path, capsys):
     code, _, err = check(tmp_path, text, capsys)
 
     assert code == 2
-    assert "  sources.spare: no sink takes this source in its inputs (line 9)\n" in err
+    assert "  sources.spare: nothing takes this source in its inputs (line 9)\n" in err
 
 
 def test_a_missing_file_is_a_clear_error(tmp_path, capsys):

@@ -10,12 +10,9 @@ from pydantic import Field, field_validator, model_validator
 
 from shipper.config.base import Options, SinkOptions, readable_file_problem
 from shipper.config.units import Address, ByteSize, Duration
-from shipper.severity import SEVERITIES
+from shipper.severity import FACILITIES, SEVERITIES
 from shipper.templates import Template
 
-FACILITIES = ("kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron", "authpriv",
-              "ftp", "ntp", "audit", "alert", "clock", "local0", "local1", "local2", "local3", "local4",
-              "local5", "local6", "local7")
 SD_NAME = re.compile(r'^[!#-<>-\\^-~]{1,32}$')  # printable ASCII except space, '=', ']' and '"'
 
 

@@ -18,8 +18,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from shipper.record import FIELDS, TIMESTAMP, Record, lookup
-from shipper.severity import SEVERITIES
-from shipper.sinks.syslog.config import FACILITIES, SyslogOptions
+from shipper.severity import FACILITIES, SEVERITIES
+from shipper.sinks.syslog.config import SyslogOptions
 from shipper.templates import MissingField, Template
 from shipper.text import cut_utf8, utf8_size
 

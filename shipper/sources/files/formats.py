@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from shipper.record import RESERVED, Record
+from shipper.record import Record, set_aside_reserved
 
 MALFORMED_JSON = {"parse_error": "not a JSON object"}
 
@@ -92,21 +92,11 @@ class JsonDecoder(PlainDecoder):
             except orjson.JSONDecodeError:
                 parsed = None
             if isinstance(parsed, dict):
-                if not RESERVED.isdisjoint(parsed):
-                    parsed = self._set_aside(parsed)
-                records.append((now_ns, text, parsed))
+                records.append((now_ns, text, set_aside_reserved(parsed, self.reserved_key)))
             else:
                 records.append((now_ns, text, MALFORMED_JSON))
                 self.malformed += 1
         return records
-
-
-    def _set_aside(self, parsed: dict[str, Any]) -> dict[str, Any]:
-        key = self.reserved_key
-        aside = {name: value for name, value in parsed.items() if name in RESERVED or name == key}
-        kept = {name: value for name, value in parsed.items() if name not in aside}
-        kept[key] = aside
-        return kept
 
 
 DECODERS: dict[str, type[PlainDecoder]] = {"plain": PlainDecoder, "json": JsonDecoder}

@@ -1,0 +1,1 @@
+"""Transforms: what happens to records between the source that reads them and the spool."""

@@ -1,0 +1,1 @@
+"""`fields`: add, set, rename, copy, remove and lift fields."""

@@ -1,0 +1,1 @@
+"""`filter`: keep or drop records by condition."""

@@ -1,0 +1,1 @@
+"""`parse`: a field's text into fields (JSON, logfmt, regex and named formats), and the record's time."""

@@ -1,0 +1,192 @@
+"""Text into fields: one function per `format`, each total (a mapping, or None when the text is not in
+that format; never an exception).
+
+The named formats are presets of ours. Field names never collide with the names the agent reserves
+(`message`, `timestamp`, `host`, `file`, ...): the text after a header is `msg`, the host a line names
+is `hostname`. Times written without a year (klog, RFC 3164) are given one (see infer_year) and
+written as RFC 3339 in UTC, so `time_key: time` sets the record's time with `time_format: rfc3339`.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from shipper.severity import FACILITIES, SEVERITIES
+from shipper.transforms.parse.timestamps import infer_year
+
+Parser = Callable[[str], "dict[str, Any] | None"]
+
+
+def parse_json(text: str) -> dict[str, Any] | None:
+    try:
+        parsed = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
+    return parsed if isinstance(parsed, dict) else None
+
+
+_LOGFMT_PAIR = re.compile(r'([^\s=]+)(?:=("(?:[^"\\]|\\.)*"|[^\s"]*))?')
+_ESCAPE = re.compile(r"\\(.)", re.DOTALL)
+_ESCAPED = {"n": "\n", "t": "\t", "r": "\r"}
+
+
+def parse_logfmt(text: str) -> dict[str, Any] | None:
+    """`level=info msg="a b" ok` -> {level: info, msg: "a b", ok: true}; None without any key=value."""
+    fields: dict[str, Any] = {}
+    pairs = 0
+    for match in _LOGFMT_PAIR.finditer(text):
+        key, value = match.group(1), match.group(2)
+        if value is None:
+            fields.setdefault(key, True)
+            continue
+        pairs += 1
+        if value.startswith('"'):
+            value = _ESCAPE.sub(lambda m: _ESCAPED.get(m[1], m[1]), value[1:-1])
+        fields[key] = value
+    return fields if pairs else None
+
+
+def regex_parser(pattern: str) -> Parser:
+    """The named groups of the first match (searched anywhere: anchor with `^`); groups that did not
+    take part in the match are left out."""
+    search = re.compile(pattern).search
+
+    def parse(text: str) -> dict[str, Any] | None:
+        match = search(text)
+        if match is None:
+            return None
+        return {key: value for key, value in match.groupdict().items() if value is not None}
+
+    return parse
+
+
+# nginx `combined` and Apache `%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-agent}i"`; the referer and
+# user agent may be missing (the `common` format), and fields logged after them are ignored.
+_QUOTED = r'"((?:[^"\\]|\\.)*)"'
+_COMBINED = re.compile(
+    rf"(\S+) \S+ (\S+) \[([^\]]*)\] {_QUOTED} (\d{{3}}|-) (\d+|-)(?: {_QUOTED} {_QUOTED})?")
+
+
+def parse_combined(text: str) -> dict[str, Any] | None:
+    match = _COMBINED.match(text)
+    if match is None:
+        return None
+    remote_addr, remote_user, time_local, request, status, size, referer, agent = match.groups()
+    fields: dict[str, Any] = {}
+    for key, value in (("remote_addr", remote_addr), ("remote_user", remote_user), ("time_local", time_local)):
+        if value != "-":
+            fields[key] = value
+    parts = request.split(" ")
+    if len(parts) == 3:
+        fields["method"], fields["path"], fields["protocol"] = parts
+    elif len(parts) == 2:
+        fields["method"], fields["path"] = parts
+    elif request and request != "-":
+        fields["request"] = request
+    if status != "-":
+        fields["status"] = int(status)
+    if size != "-":
+        fields["body_bytes_sent"] = int(size)
+    for key, value in (("http_referer", referer), ("http_user_agent", agent)):
+        if value is not None and value != "-":
+            fields[key] = value
+    return fields
+
+
+_KLOG = re.compile(r"([IWEF])(\d\d)(\d\d) (\d\d:\d\d:\d\d(?:\.\d{1,9})?)\s+(\d+) ([^:\]\s]+):(\d+)\] ?(.*)", re.DOTALL)
+_KLOG_LEVELS = {"I": "info", "W": "warning", "E": "error", "F": "fatal"}
+
+
+def parse_klog(text: str) -> dict[str, Any] | None:
+    """`I1202 10:15:00.123456    1234 server.go:42] msg` (Kubernetes components' own log lines)."""
+    match = _KLOG.match(text)
+    if match is None:
+        return None
+    level, month, day, clock, thread, source_file, line, msg = match.groups()
+    year = infer_year(int(month), int(day), time.time())
+    if year is None:
+        return None
+    return {"level": _KLOG_LEVELS[level], "time": f"{year}-{month}-{day}T{clock}Z", "thread_id": int(thread),
+            "source_file": source_file, "source_line": int(line), "msg": msg}
+
+
+_RFC5424 = re.compile(r"<(\d{1,3})>(\d{1,2}) (\S+) (\S+) (\S+) (\S+) (\S+) "
+                      r"(-|(?:\[(?:[^\]\\\"]|\\.|\"(?:[^\"\\]|\\.)*\")*\])+)"
+                      r"(?: (?:\ufeff)?(.*))?", re.DOTALL)
+_SD_ELEMENT = re.compile(r'\[([^\s\]=]+)((?:\s+[^\s=\]]+="(?:[^"\\]|\\.)*")*)\s*\]')
+_SD_PARAM = re.compile(r'([^\s=\]]+)="((?:[^"\\]|\\.)*)"')
+
+
+def parse_rfc5424(text: str) -> dict[str, Any] | None:
+    """`<165>1 2026-12-02T10:15:00Z host app 12 ID47 [id k="v"] msg`; `-` (nil) values are left out."""
+    match = _RFC5424.match(text)
+    if match is None:
+        return None
+    pri, version, timestamp, hostname, appname, procid, msgid, data, msg = match.groups()
+    fields = _priority(int(pri))
+    if fields is None:
+        return None
+    fields["version"] = int(version)
+    for key, value in (("time", timestamp), ("hostname", hostname), ("appname", appname), ("procid", procid),
+                       ("msgid", msgid)):
+        if value != "-":
+            fields[key] = value
+    if data != "-":
+        fields["structured_data"] = {
+            element[1]: {key: _ESCAPE.sub(r"\1", value) for key, value in _SD_PARAM.findall(element[2])}
+            for element in _SD_ELEMENT.finditer(data)}
+    if msg is not None:
+        fields["msg"] = msg
+    return fields
+
+
+_MONTHS = {name: i for i, name in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
+                                            "Nov", "Dec"), start=1)}
+_RFC3164 = re.compile(r"(?:<(\d{1,3})>)?([A-Z][a-z]{2}) ([ \d]\d) (\d\d:\d\d:\d\d) (\S+) "
+                      r"(?:([^\s:\[\]]+)(?:\[([^\]]*)\])?: )?(.*)", re.DOTALL)
+
+
+def parse_rfc3164(text: str) -> dict[str, Any] | None:
+    """`<34>Dec  2 10:15:00 host sshd[42]: msg`, with or without the priority (files rsyslog writes
+    have none); the time is taken as UTC."""
+    match = _RFC3164.match(text)
+    if match is None:
+        return None
+    pri, month_name, day, clock, hostname, appname, procid, msg = match.groups()
+    month = _MONTHS.get(month_name)
+    year = infer_year(month, int(day), time.time()) if month else None
+    if year is None:
+        return None
+    fields = _priority(int(pri)) if pri is not None else {}
+    if fields is None:
+        return None
+    fields.update({"time": f"{year}-{month:02d}-{int(day):02d}T{clock}Z", "hostname": hostname})
+    if appname is not None:
+        fields["appname"] = appname
+    if procid is not None:
+        fields["procid"] = procid
+    fields["msg"] = msg
+    return fields
+
+
+def _priority(pri: int) -> dict[str, Any] | None:
+    facility, severity = divmod(pri, 8)
+    if facility >= len(FACILITIES):
+        return None
+    return {"facility": FACILITIES[facility], "severity": SEVERITIES[severity]}
+
+
+PRESETS: dict[str, Parser] = {
+    "json": parse_json,
+    "logfmt": parse_logfmt,
+    "klog": parse_klog,
+    "nginx_combined": parse_combined,
+    "apache_combined": parse_combined,
+    "syslog_rfc5424": parse_rfc5424,
+    "syslog_rfc3164": parse_rfc3164,
+}

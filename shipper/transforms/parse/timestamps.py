@@ -1,0 +1,109 @@
+"""A record's time from a parsed value: RFC 3339 text, epoch seconds or milliseconds, or strftime text."""
+
+from __future__ import annotations
+
+import calendar
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+TimeParser = Callable[[Any], int | None]  # a value -> nanoseconds since the epoch, None when it is not a time
+
+_RFC3339 = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,9})\d*)?(?:([Zz])|([+-])(\d{2}):?(\d{2}))?")
+NS = 1_000_000_000
+# Far enough on both sides for any log, near enough that no arithmetic overflows a 64-bit stored time.
+EARLIEST, LATEST = 0, 4_102_444_800 * NS  # 1970 .. 2100
+
+
+def time_parser(time_format: str) -> TimeParser:
+    if time_format == "rfc3339":
+        return _within(parse_rfc3339)
+    if time_format == "epoch":
+        return _within(lambda value: _epoch(value, NS))
+    if time_format == "epoch_ms":
+        return _within(lambda value: _epoch(value, 1_000_000))
+    return _within(_cached(lambda text: _strptime(text, time_format)))
+
+
+def parse_rfc3339(value: Any) -> int | None:
+    """`2026-12-02T10:15:00.123456789Z` (or `+01:00`, or a space for `T`; no offset means UTC)."""
+    if not isinstance(value, str):
+        return None
+    match = _RFC3339.fullmatch(value.strip())
+    if match is None:
+        return None
+    year, month, day, hour, minute, second = (int(g) for g in match.groups()[:6])
+    if not (1 <= month <= 12 and 1 <= day <= calendar.monthrange(year, month)[1] and hour < 24 and minute < 60
+            and second <= 60):
+        return None
+    seconds = calendar.timegm((year, month, day, hour, minute, second, 0, 0, 0))
+    if match[9]:
+        offset = int(match[10]) * 3600 + int(match[11]) * 60
+        seconds -= offset if match[9] == "+" else -offset
+    fraction = match[7] or ""
+    return seconds * NS + int(fraction.ljust(9, "0")) if fraction else seconds * NS
+
+
+def _epoch(value: Any, unit: int) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):  # exact decimal arithmetic: "1764670500.25" is not rounded through a float
+        try:
+            number = Decimal(value.strip())
+        except InvalidOperation:
+            return None
+        return int(number * unit) if number.is_finite() and abs(number) < 10**15 else None
+    if isinstance(value, int):
+        return value * unit
+    if isinstance(value, float) and value == value and abs(value) < 1e15:  # not NaN, not absurd
+        return round(value * unit)
+    return None
+
+
+def _strptime(text: Any, time_format: str) -> int | None:
+    if not isinstance(text, str):
+        return None
+    try:
+        parsed = datetime.strptime(text, time_format)
+    except (ValueError, OverflowError):
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return calendar.timegm(parsed.utctimetuple()) * NS + parsed.microsecond * 1000
+
+
+def _cached(parse: Callable[[Any], int | None]) -> Callable[[Any], int | None]:
+    """Lines of one second share their time text: strptime once per distinct text, not per line."""
+    last: list[Any] = [None, None]
+
+    def parse_once(value: Any) -> int | None:
+        if value != last[0] or not isinstance(value, str):
+            last[0], last[1] = value, parse(value)
+        result: int | None = last[1]
+        return result
+
+    return parse_once
+
+
+def _within(parse: TimeParser) -> TimeParser:
+    def checked(value: Any) -> int | None:
+        result = parse(value)
+        return result if result is not None and EARLIEST <= result < LATEST else None
+
+    return checked
+
+
+def infer_year(month: int, day: int, now: float) -> int | None:
+    """The year of a date written without one (klog, RFC 3164): this year, or last year for a date
+    more than a day ahead of `now` (December's lines read in January); None for a date that exists
+    in neither."""
+    year = datetime.fromtimestamp(now, UTC).year
+    for candidate in (year, year - 1):
+        if not (1 <= month <= 12 and 1 <= day <= calendar.monthrange(candidate, month)[1]):
+            continue
+        if calendar.timegm((candidate, month, day, 0, 0, 0, 0, 0, 0)) <= now + 86_400:
+            return candidate
+    return None

@@ -1,0 +1,1 @@
+"""`redact`: secrets and personal data replaced before records leave the node."""

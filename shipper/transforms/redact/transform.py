@@ -1,0 +1,106 @@
+"""`redact`: every pattern over every chosen string; a pattern is searched first and substituted only
+where it is found (most lines hold no secret, and a search costs less than a substitution)."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import orjson
+
+from shipper.observe import metrics
+from shipper.record import FIELDS, MESSAGE, RESERVED, TIMESTAMP, Block, Record
+from shipper.templates import field_path
+from shipper.transforms.base import SingleOutput
+from shipper.transforms.redact.config import RedactOptions
+from shipper.transforms.redact.patterns import BUILTINS, Pattern
+
+MAX_DEPTH = 64  # deeper parts of a parsed value are redacted as JSON text (no recursion without bound)
+Scrub = Callable[[str], str]
+
+
+class Redact(SingleOutput):
+    def __init__(self, transform_id: str, options: RedactOptions):
+        super().__init__(transform_id, options)
+        self.patterns = [BUILTINS[name] for name in options.builtins]
+        self.patterns += [Pattern(p.name, re.compile(p.regex)) for p in options.patterns]
+        self.replacement = options.replacement
+        self.paths = [_path(name) for name in options.fields] if options.fields is not None else None
+        self.counters = {p.name: metrics.redactions.labels(*self.labels, p.name) for p in self.patterns}
+
+    def apply(self, block: Block) -> Block:
+        counts: Counter[str] = Counter()
+        scrub = self._scrubber(counts)
+        if self.paths is None:
+            common = _scrub_tree(block.common, scrub, 0)
+            records: list[Record] = [(r[TIMESTAMP], scrub(r[MESSAGE]), _scrub_tree(r[FIELDS], scrub, 0))
+                                     for r in block.records]
+        else:
+            common, records = block.common, list(block.records)
+            for path in self.paths:
+                if path == ("message",):
+                    records = [(r[TIMESTAMP], scrub(r[MESSAGE]), r[FIELDS]) for r in records]
+                elif path[0] in RESERVED:
+                    common = _scrub_at(common, path, scrub)
+                else:
+                    records = [(r[TIMESTAMP], r[MESSAGE], _scrub_at(r[FIELDS], path, scrub)) for r in records]
+        for name, count in counts.items():
+            self.counters[name].inc(count)
+        return Block(self.id, common, records)
+
+    def _scrubber(self, counts: Counter[str]) -> Scrub:
+        def scrub(text: str) -> str:
+            for pattern in self.patterns:
+                if pattern.regex.search(text) is not None:
+                    text = pattern.regex.sub(self._replace(pattern, counts), text)
+            return text
+
+        return scrub
+
+    def _replace(self, pattern: Pattern, counts: Counter[str]) -> Callable[[re.Match[str]], str]:
+        secret_group = "secret" in pattern.regex.groupindex
+
+        def replace(match: re.Match[str]) -> str:
+            found = match.group(0)
+            if pattern.check is not None and not pattern.check(found):
+                return found
+            counts[pattern.name] += 1
+            if not secret_group or match.start("secret") < 0:
+                return self.replacement
+            start, end = match.start("secret") - match.start(), match.end("secret") - match.start()
+            return found[:start] + self.replacement + found[end:]
+
+        return replace
+
+
+def _path(name: str) -> tuple[str, ...]:
+    path = field_path(name)
+    assert path is not None  # checked by RedactOptions
+    return path
+
+
+def _scrub_tree(value: Any, scrub: Scrub, depth: int) -> Any:
+    """`value` with every string in it scrubbed; the same object when nothing changed."""
+    if isinstance(value, str):
+        return scrub(value)
+    if depth >= MAX_DEPTH and isinstance(value, Mapping | list):
+        return scrub(orjson.dumps(value, default=str).decode())
+    if isinstance(value, Mapping):
+        changed = {key: _scrub_tree(item, scrub, depth + 1) for key, item in value.items()}
+        return value if all(changed[key] is item for key, item in value.items()) else changed
+    if isinstance(value, list):
+        items = [_scrub_tree(item, scrub, depth + 1) for item in value]
+        return value if all(new is old for new, old in zip(items, value, strict=True)) else items
+    return value
+
+
+def _scrub_at(tree: Any, path: tuple[str, ...], scrub: Scrub) -> Any:
+    """`tree` with the value at `path` scrubbed (the maps on the way copied when it changes)."""
+    if not path:
+        return _scrub_tree(tree, scrub, 0)
+    if not isinstance(tree, Mapping) or path[0] not in tree:
+        return tree
+    inner = _scrub_at(tree[path[0]], path[1:], scrub)
+    return tree if inner is tree[path[0]] else {**tree, path[0]: inner}

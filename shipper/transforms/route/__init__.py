@@ -1,0 +1,1 @@
+"""`route`: send records to named outputs by condition."""

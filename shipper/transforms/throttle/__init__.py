@@ -1,0 +1,1 @@
+"""`throttle`: at most so many records per window and key."""
