@@ -1,6 +1,7 @@
 """The import graph has layers: the registry, the agent and the CLI on top; the components (`sources/`,
-`transforms/`, `sinks/`) under them, each kind ignorant of the others; `config/`, `buffer/`, `observe/` and the shared helpers at the bottom, knowing
-components only through base classes. Checked by walking every import, lazy ones included."""
+`transforms/`, `sinks/`) under them, each kind ignorant of the others; `config/`, `buffer/`, `observe/`
+and the shared helpers at the bottom, knowing components only through base classes. Checked by walking
+every import, lazy ones included."""
 
 from __future__ import annotations
 
