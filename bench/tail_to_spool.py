@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -25,16 +26,19 @@ from bench.workload import generate, make_pod, summarize  # noqa: E402
 from peers.kube_api import FakeKubeApi  # noqa: E402
 from peers.kube_api import pod as kube_pod  # noqa: E402
 from shipper.buffer.spool import Spool  # noqa: E402
+from shipper.components import TRANSFORMS, parse_config  # noqa: E402
 from shipper.sources.kubernetes_logs.config import KubernetesLogsOptions as Options  # noqa: E402
 from shipper.sources.kubernetes_logs.source import KubernetesLogsSource  # noqa: E402
+from shipper.transforms.pipeline import fanout  # noqa: E402
 
 
-async def ingest(data_dir: Path, include: str, size: int, kubeconfig: str | None = None) -> None:
+async def ingest(data_dir: Path, include: str, size: int, kubeconfig: str | None = None,
+                 transform: dict[str, Any] | None = None) -> None:
     spool = Spool.open(data_dir, max_size=8 * 1024**3)
-    spool.attach_sinks({"bench": ["pods"]})
     api = {"api": {"kubeconfig": kubeconfig, "node_name": "node-1"}} if kubeconfig else {}
     options = Options.model_validate({"type": "kubernetes_logs", "include": [include], **api})
     source = KubernetesLogsSource("pods", options, spool, "bench")
+    spool.attach_sinks({"bench": [with_transform(source, transform) if transform else "pods"]})
     task = asyncio.create_task(source.run())
     while not any(t.offset >= size for t in source.files.values()):
         await asyncio.sleep(0.01)
@@ -43,7 +47,19 @@ async def ingest(data_dir: Path, include: str, size: int, kubeconfig: str | None
     spool.close()
 
 
-def one_run(workdir: Path, kubeconfig: str | None = None) -> dict[str, float]:
+def with_transform(source: KubernetesLogsSource, transform: dict[str, Any]) -> str:
+    """Give the source one transform, as the agent would; returns the stream a sink takes."""
+    config = parse_config(json.dumps({
+        "data_dir": "/unused", "sources": {"pods": {"type": "kubernetes_logs"}},
+        "transforms": {"t": {**transform, "inputs": ["pods"]}},
+        "sinks": {"bench": {"type": "console", "inputs": ["t"]}},
+    }), "bench", {})
+    options = config.transforms["t"]
+    source.fanout = fanout(config.topology().plan("pods"), {"t": TRANSFORMS[options.type].load()("t", options)})
+    return "t"
+
+
+def one_run(workdir: Path, kubeconfig: str | None = None, transform: dict[str, Any] | None = None) -> dict[str, float]:
     """CPU and wall time from the first read to the last commit (interpreter start-up excluded)."""
     log = next(workdir.glob("pods/*/app/0.log"))
     include = str(workdir / "containers" / "*.log")
@@ -51,15 +67,17 @@ def one_run(workdir: Path, kubeconfig: str | None = None) -> dict[str, float]:
     if kubeconfig:
         import kubernetes  # noqa: F401 - its import is start-up, not per-record cost
     cpu0, wall0 = time.process_time(), time.perf_counter()
-    asyncio.run(ingest(data_dir, include, log.stat().st_size, kubeconfig))
+    asyncio.run(ingest(data_dir, include, log.stat().st_size, kubeconfig, transform))
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {"cpu": cpu, "wall": wall, "rss_mb": peak_kib / 1024}
 
 
-def measure(lines: int, runs: int, api: bool = False, **workload: object) -> tuple[list[dict[str, float]], int]:
+def measure(lines: int, runs: int, api: bool = False, transform: dict[str, Any] | None = None,
+            **workload: Any) -> tuple[list[dict[str, float]], int]:
     """One result per run, each in a fresh process; also the number of records the workload holds.
-    With `api`, the source enriches from a stand-in API server that knows the pod."""
+    With `api`, the source enriches from a stand-in API server that knows the pod; with `transform`
+    (a transform's options), its records go through it before the spool."""
     with tempfile.TemporaryDirectory(prefix="shipper-bench-") as tmp:
         workdir = Path(tmp)
         pod = make_pod(workdir)
@@ -70,6 +88,8 @@ def measure(lines: int, runs: int, api: bool = False, **workload: object) -> tup
             server.add(kube_pod("bench", "gen-1", "00000000-0000-0000-0000-000000000001",
                                 labels={"app": "gen", "team": "bench"}))
             extra = ["--kubeconfig", str(server.kubeconfig(workdir / "kubeconfig"))]
+        if transform:
+            extra += ["--transform", json.dumps(transform)]
         try:
             results = []
             for _ in range(runs):
@@ -89,9 +109,10 @@ def main() -> None:
     parser.add_argument("--api", action="store_true", help="enrich from a stand-in Kubernetes API server")
     parser.add_argument("--one-run", help=argparse.SUPPRESS)
     parser.add_argument("--kubeconfig", help=argparse.SUPPRESS)
+    parser.add_argument("--transform", type=json.loads, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one_run:
-        print(json.dumps(one_run(Path(args.one_run), args.kubeconfig)))
+        print(json.dumps(one_run(Path(args.one_run), args.kubeconfig, args.transform)))
         return
     print(f"{args.lines} CRI lines of 217 bytes, {args.runs} runs{', enriched from the API' if args.api else ''}")
     results, _ = measure(args.lines, args.runs, api=args.api)

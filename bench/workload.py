@@ -25,13 +25,22 @@ def cri_time(ns: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{nanos:09d}Z"
 
 
-def messages(count: int, lengths: str = "fixed", multiline_fraction: float = 0.0, seed: int = 1):
+def messages(count: int, lengths: str = "fixed", multiline_fraction: float = 0.0, seed: int = 1,
+             content: str = "plain"):
     """Log lines: `fixed` (217-byte CRI lines), or `lognormal` lengths (median ~120, long tail to 8 KiB); after a
-    fraction of them, a Java stack trace whose lines do not start with a date."""
+    fraction of them, a Java stack trace whose lines do not start with a date. `content`: `plain` text,
+    `json` objects or `nginx` access lines of about the same size (for the transform benchmarks)."""
     rng = random.Random(seed)
     for i in range(count):
         size = 126 if lengths == "fixed" else min(8192, max(10, int(rng.lognormvariate(4.8, 0.9))))
-        yield f"2026-11-22 10:15:00 INFO request {i:09d} handled " + "x" * size
+        if content == "json":
+            yield (f'{{"time":"2026-11-22T10:15:00.{i % 1000:03d}Z","level":"info","msg":"request {i:09d} handled",'
+                   f'"path":"/api/items","status":200,"took_ms":{i % 97},"pad":"' + "x" * (size - 100) + '"}')
+        elif content == "nginx":
+            yield (f'10.0.{i % 256}.{i % 200} - - [22/Nov/2026:10:15:00 +0000] "GET /api/items/{i:09d} HTTP/1.1" '
+                   f'200 {i % 9000} "-" "Mozilla/5.0 (X11; Linux x86_64) bench/' + "x" * (size - 110) + '"')
+        else:
+            yield f"2026-11-22 10:15:00 INFO request {i:09d} handled " + "x" * size
         if multiline_fraction and rng.random() < multiline_fraction:
             yield from TRACE
 
@@ -43,12 +52,12 @@ def format_line(fmt: str, stamp_ns: int, text: str) -> str:
 
 
 def generate(path: Path, lines: int, fmt: str = "cri", lengths: str = "fixed", multiline_fraction: float = 0.0,
-             seed: int = 1) -> int:
+             seed: int = 1, content: str = "plain") -> int:
     """Write the file; returns the number of records it holds (stack trace lines each count)."""
     start = time.time_ns() - 3600 * 10**9  # an hour ago: inside CloudWatch's accepted window
     written = 0
     with open(path, "w") as f:
-        for i, text in enumerate(messages(lines, lengths, multiline_fraction, seed)):
+        for i, text in enumerate(messages(lines, lengths, multiline_fraction, seed, content)):
             f.write(format_line(fmt, start + i * 1000, text))
             written += 1
     return written

@@ -203,3 +203,16 @@ def test_no_time_format_raises_on_any_value(value, time_format):
     result = time_parser(time_format)(value)
 
     assert result is None or 0 <= result < 4_102_444_800 * 10**9
+
+
+def test_a_bug_in_a_transform_passes_the_block_on_unchanged_and_is_counted():
+    parse = make("parse", "p-bug", format="json")
+    parse.parser = lambda text: 1 / 0
+    labels = {"component_kind": "transform", "component_id": "p-bug", "component_type": "parse",
+              "stage": "transform", "error": "crash"}
+    before = metric("shipper_errors_total", **labels)
+
+    (out,) = run(parse, block('{"a": 1}'))["p-bug"]
+
+    assert (out.stream, out.records) == ("p-bug", [(1, '{"a": 1}', None)])
+    assert metric("shipper_errors_total", **labels) == before + 1

@@ -14,6 +14,9 @@ JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_X
 
 @pytest.mark.parametrize(("line", "expected"), [
     (f"key AKIAIOSFODNN7EXAMPLE secret {SECRET}", "key [REDACTED] secret [REDACTED]"),
+    (f'{{"AccessKeyId": "ASIAIOSFODNN7EXAMPLE", "SecretAccessKey": "{SECRET}"}}',
+     '{"AccessKeyId": "[REDACTED]", "SecretAccessKey": "[REDACTED]"}'),
+    (f"export AWS_SECRET_ACCESS_KEY={SECRET}", "export AWS_SECRET_ACCESS_KEY=[REDACTED]"),
     ("Authorization: Bearer abcdef0123456789.xyz", "Authorization: Bearer [REDACTED]"),
     (f"token {JWT} used", "token [REDACTED] used"),
     ('db password="hunter22" user=app', 'db password="[REDACTED]" user=app'),
@@ -74,7 +77,7 @@ def test_a_pattern_that_matches_nothing_at_all_is_refused():
 @given(st.text(), st.text(alphabet="AKIA0123456789abcdefXYZ/+=@. -:"))
 def test_redact_never_raises_and_never_leaves_a_known_secret(noise, more):
     redact = make("redact")
-    line = f"{noise} {SECRET} {more}"
+    line = f"{noise} AWS credentials: {SECRET} {more}"
 
     (out,) = run(redact, block(line))["t"]
 

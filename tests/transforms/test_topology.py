@@ -118,3 +118,21 @@ sinks:
     assert app.streams == ("json", "errors")
     assert [(step.transform, step.inputs) for step in other.steps] == [("errors", ("other",))]
     assert other.streams == ("other", "errors")
+
+
+def test_a_template_typo_is_still_caught_through_transforms_that_keep_fields():
+    from shipper.config.preflight import warnings
+
+    loaded = config("""
+transforms:
+  quiet: {type: filter, inputs: [app, other], exclude: {field: message, regex: x}}
+  json: {type: parse, inputs: [quiet], format: json}
+sinks:
+  by_host: {type: syslog, inputs: [quiet], address: "127.0.0.1:6514", app_name: "{hots}"}
+  parsed: {type: syslog, inputs: [json], address: "127.0.0.1:6514", app_name: "{anything}"}
+""")
+
+    found = [str(w) for w in warnings(loaded, globs=False)]
+
+    assert found == ["sinks.by_host.app_name: {hots} is a field no input of this sink produces (quiet): "
+                     "check its spelling"]

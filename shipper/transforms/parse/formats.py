@@ -66,35 +66,45 @@ def regex_parser(pattern: str) -> Parser:
 
 
 # nginx `combined` and Apache `%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-agent}i"`; the referer and
-# user agent may be missing (the `common` format), and fields logged after them are ignored.
-_QUOTED = r'"((?:[^"\\]|\\.)*)"'
+# user agent may be missing (the `common` format), and fields logged after them are ignored. Quoted
+# text is matched as an unrolled loop (one step per run of plain characters), and a request line of
+# the usual `METHOD PATH PROTOCOL` shape is split by the expression itself.
+_QUOTED = r'"([^"\\]*(?:\\.[^"\\]*)*)"'
 _COMBINED = re.compile(
-    rf"(\S+) \S+ (\S+) \[([^\]]*)\] {_QUOTED} (\d{{3}}|-) (\d+|-)(?: {_QUOTED} {_QUOTED})?")
+    r'(\S+) \S+ (\S+) \[([^\]]*)\] "(?:([A-Z]+) (\S+) (HTTP/[0-9.]+)"|([^"\\]*(?:\\.[^"\\]*)*)") '
+    rf"(\d{{3}}|-) (\d+|-)(?: {_QUOTED} {_QUOTED})?")
 
 
 def parse_combined(text: str) -> dict[str, Any] | None:
     match = _COMBINED.match(text)
     if match is None:
         return None
-    remote_addr, remote_user, time_local, request, status, size, referer, agent = match.groups()
-    fields: dict[str, Any] = {}
-    for key, value in (("remote_addr", remote_addr), ("remote_user", remote_user), ("time_local", time_local)):
-        if value != "-":
-            fields[key] = value
-    parts = request.split(" ")
-    if len(parts) == 3:
-        fields["method"], fields["path"], fields["protocol"] = parts
-    elif len(parts) == 2:
-        fields["method"], fields["path"] = parts
+    remote_addr, remote_user, time_local, method, path, protocol, request, status, size, referer, agent = (
+        match.groups())
+    fields: dict[str, Any] = {} if remote_addr == "-" else {"remote_addr": remote_addr}
+    if remote_user != "-":
+        fields["remote_user"] = remote_user
+    if time_local != "-":
+        fields["time_local"] = time_local
+    if method is not None:
+        fields["method"] = method
+        fields["path"] = path
+        fields["protocol"] = protocol
     elif request and request != "-":
-        fields["request"] = request
+        parts = request.split(" ")
+        if len(parts) == 2:  # HTTP/0.9: no protocol
+            fields["method"], fields["path"] = parts
+        else:
+            fields["request"] = request
     if status != "-":
         fields["status"] = int(status)
     if size != "-":
         fields["body_bytes_sent"] = int(size)
-    for key, value in (("http_referer", referer), ("http_user_agent", agent)):
-        if value is not None and value != "-":
-            fields[key] = value
+    if referer is not None:
+        if referer != "-":
+            fields["http_referer"] = referer
+        if agent != "-":
+            fields["http_user_agent"] = agent
     return fields
 
 

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from shipper.observe import metrics
-from shipper.record import FIELDS, MESSAGE, Block, Record, lookup, set_aside_reserved
+from shipper.record import FIELDS, MESSAGE, RESERVED, TIMESTAMP, Block, Record, lookup, set_aside_reserved
 from shipper.templates import field_path
 from shipper.transforms.base import SingleOutput
 from shipper.transforms.parse.config import ParseOptions
@@ -28,36 +28,41 @@ class Parse(SingleOutput):
         self.untimed = metrics.events_unparsed.labels(*self.labels, "time")
 
     def apply(self, block: Block) -> Block:
+        """One loop, no call per record beyond the parser's own: this runs for every line read."""
         common = block.common
+        parser, target, time_path, parse_time = self.parser, self.target, self.time_path, self.parse_time
+        path = None if self.path == ("message",) else self.path
         records: list[Record] = []
+        append = records.append
         unparsed = untimed = 0
-        from_message = self.path == ("message",)
         for record in block.records:
-            text = record[MESSAGE] if from_message else lookup(common, record, self.path)
-            parsed = self.parser(text) if isinstance(text, str) else None
+            text = record[MESSAGE] if path is None else lookup(common, record, path)
+            parsed = parser(text) if type(text) is str else None
             if parsed is None:
                 unparsed += 1
-                records.append(record)
+                append(record)
                 continue
-            timestamp = record[0]
-            if self.time_path is not None:
-                parsed_time = self.parse_time(_get(parsed, self.time_path))
+            timestamp = record[TIMESTAMP]
+            if time_path is not None:
+                parsed_time = parse_time(_get(parsed, time_path))
                 if parsed_time is None:
                     untimed += 1
                 else:
                     timestamp = parsed_time
-            records.append((timestamp, record[MESSAGE], self._merged(record[FIELDS], parsed)))
+            fields = record[FIELDS]
+            if target is not None:
+                parsed = {**fields, target: parsed} if fields else {target: parsed}
+            else:
+                if not RESERVED.isdisjoint(parsed):
+                    parsed = set_aside_reserved(parsed)
+                if fields:
+                    parsed.update(fields)  # parsed is ours (made by the parser): the record's fields win
+            append((timestamp, record[MESSAGE], parsed))
         if unparsed:
             self.unparsed.inc(unparsed)
         if untimed:
             self.untimed.inc(untimed)
         return Block(self.id, common, records)
-
-    def _merged(self, fields: Mapping[str, Any] | None, parsed: dict[str, Any]) -> dict[str, Any]:
-        if self.target is not None:
-            return {**fields, self.target: parsed} if fields else {self.target: parsed}
-        parsed = set_aside_reserved(parsed)
-        return {**parsed, **fields} if fields else parsed
 
 
 def _get(parsed: Mapping[str, Any], path: tuple[str, ...]) -> Any:
