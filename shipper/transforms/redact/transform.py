@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable, Mapping
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -39,8 +40,7 @@ class Redact(SingleOutput):
             records = self._scrub_messages(records, counts)
         if self.paths is None:
             common = _scrub_tree(common, scrub, 0)
-            shared: dict[int, Any] = {}  # records of a block often share one fields mapping: scrub it once
-            records = [(r[TIMESTAMP], r[MESSAGE], _scrub_shared(r[FIELDS], scrub, shared)) for r in records]
+            records = _scrub_fields(records, scrub)
         else:
             for path in self.paths:
                 if path == ("message",):
@@ -97,13 +97,14 @@ def _path(name: str) -> tuple[str, ...]:
     return path
 
 
-def _scrub_shared(fields: Any, scrub: Scrub, shared: dict[int, Any]) -> Any:
-    if fields is None:
-        return None
-    key = id(fields)
-    if key not in shared:
-        shared[key] = _scrub_tree(fields, scrub, 0)
-    return shared[key]
+def _scrub_fields(records: list[Record], scrub: Scrub) -> list[Record]:
+    """Every record's fields scrubbed; a mapping that records share (a container's `stream`) is scrubbed
+    once, and the records are only rebuilt when some mapping changed."""
+    distinct = {id(fields): fields for fields in map(itemgetter(FIELDS), records) if fields is not None}
+    scrubbed = {key: _scrub_tree(fields, scrub, 0) for key, fields in distinct.items()}
+    if all(scrubbed[key] is fields for key, fields in distinct.items()):
+        return records
+    return [(r[TIMESTAMP], r[MESSAGE], scrubbed[id(r[FIELDS])] if r[FIELDS] is not None else None) for r in records]
 
 
 def _scrub_tree(value: Any, scrub: Scrub, depth: int) -> Any:
