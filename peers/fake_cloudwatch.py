@@ -31,10 +31,12 @@ TOO_NEW_MS = 2 * 3600 * 1000
 
 class FakeCloudWatch(ThreadedServer):
     def __init__(self, store: bool = True, max_event_size: int = 1_048_576, latencies: bool = False,
-                 kms_keys: frozenset[str] = frozenset()):
-        """`kms_keys`: the key ARNs that exist and are enabled; CreateLogGroup refuses any other."""
+                 kms_keys: frozenset[str] = frozenset(), denied: frozenset[str] = frozenset()):
+        """`kms_keys`: the key ARNs that exist and are enabled; CreateLogGroup refuses any other.
+        `denied`: operations answered with AccessDeniedException (a role without them)."""
         super().__init__()
         self.kms_keys = kms_keys
+        self.denied = denied
         self.store = store
         # seconds from each accepted event's timestamp to its acceptance, when asked (latency benchmark)
         self.latencies: list[float] | None = [] if latencies else None
@@ -55,6 +57,8 @@ class FakeCloudWatch(ThreadedServer):
         handler = getattr(self, f"_{operation}", None)
         if handler is None:
             return _error(400, "UnknownOperationException", operation)
+        if operation in self.denied:
+            return _error(400, "AccessDeniedException", f"not authorized to perform: logs:{operation}")
         try:
             return web.Response(body=orjson.dumps(handler(params)), content_type="application/x-amz-json-1.1")
         except _ApiError as error:

@@ -31,7 +31,9 @@ def called_operations() -> set[str]:
 
 POLICIES = {"policy.json": {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:TagResource"},
             "policy-reconcile.json": {"logs:GetLogEvents"},
-            "policy-retention.json": {"logs:PutRetentionPolicy"}}
+            "policy-retention.json": {"logs:PutRetentionPolicy"},
+            "policy-describe.json": {"logs:DescribeLogGroups"}}
+UNSCOPED = {"policy-describe.json"}  # DescribeLogGroups takes no group ARN: it lists the account's groups
 
 
 @pytest.mark.parametrize("name", [*POLICIES, "irsa-trust.json", "pod-identity-trust.json", "ec2-trust.json"])
@@ -46,11 +48,14 @@ def test_the_policies_allow_exactly_what_the_sink_calls_only_under_the_prefix_re
 
     actions = {name: {a for s in statement for a in s["Action"]} for name, statement in statements.items()}
     assert called_operations() == {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents",
-                                   "logs:PutRetentionPolicy", "logs:GetLogEvents"}
+                                   "logs:PutRetentionPolicy", "logs:GetLogEvents", "logs:DescribeLogGroups"}
     assert actions == POLICIES
     assert set().union(*actions.values()) == called_operations() | IMPLIED
-    resources = [r for statement in statements.values() for s in statement for r in s["Resource"]]
-    assert all(":log-group:/eks/test/*" in r for r in resources)
+    scoped = [r for name, statement in statements.items() if name not in UNSCOPED for s in statement
+              for r in s["Resource"]]
+    assert all(":log-group:/eks/test/*" in r for r in scoped)
+    assert [r for s in statements["policy-describe.json"] for r in s["Resource"]] == [
+        "arn:aws:logs:us-east-1:000000000000:log-group:*"]
 
 
 def test_irsa_trust_names_the_service_account_and_the_sts_audience():

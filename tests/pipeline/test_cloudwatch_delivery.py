@@ -311,6 +311,33 @@ def test_groups_are_created_in_their_class_with_deletion_protection(tmp_path, aw
     assert "kmsKeyId" not in group  # options not set are not sent
 
 
+@pytest.mark.parametrize("denied", [frozenset(), frozenset({"DescribeLogGroups"})], ids=["checked", "not-allowed"])
+def test_an_existing_group_of_another_class_is_used_as_it_is_and_said_once(tmp_path, aws_env, denied):
+    strict = FakeCloudWatch(denied=denied).start()
+    try:
+        logs_client(strict.url).create_log_group(logGroupName="/strict/shop", logGroupClass="STANDARD")
+        cfg = agent_config(tmp_path, strict.url, "/strict", [str(tmp_path / "containers" / "*.log")],
+                           log_group_class="INFREQUENT_ACCESS", create_missing_group=True)
+        for pod in ("web-0", "web-1", "web-2"):
+            write_cri(make_pod(tmp_path, "shop", pod, uid=f"00000000-0000-0000-0000-00000000000{pod[-1]}"),
+                      [f"{pod} hello"])
+        agent = AgentProcess(cfg, stdout=subprocess.DEVNULL)
+
+        wait_for(lambda: strict.accepted >= 3, 30, "the three events accepted")
+        assert agent.terminate(timeout=30) == 0
+    finally:
+        strict.stop()
+
+    log = agent.log()
+    assert strict.groups["/strict/shop"]["logGroupClass"] == "STANDARD"
+    assert strict.calls["DescribeLogGroups"] == 1  # once per group, not per stream
+    if denied:
+        assert log.count("cannot check the class of existing log groups (AccessDeniedException)") == 1
+        assert "exists with class" not in log
+    else:
+        assert log.count("log group /strict/shop exists with class STANDARD, not INFREQUENT_ACCESS") == 1
+
+
 def test_a_group_whose_kms_key_is_unusable_parks_its_stream_and_keeps_its_records(tmp_path, aws_env):
     strict = FakeCloudWatch(kms_keys=frozenset()).start()  # the configured key does not exist
     try:

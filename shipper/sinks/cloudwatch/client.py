@@ -78,6 +78,15 @@ class CloudWatchLogs:
             params["deletionProtectionEnabled"] = True
         return await self._create("CreateLogGroup", **params)
 
+    async def log_group_class(self, group: str) -> str | None:
+        """The class of an existing group (CloudWatch's default, STANDARD, when it says none); None when
+        there is no such group."""
+        page = await self._call("DescribeLogGroups", logGroupNamePrefix=group, limit=50)
+        for found in page.get("logGroups", []):
+            if found.get("logGroupName") == group:
+                return str(found.get("logGroupClass") or "STANDARD")
+        return None
+
     async def put_retention_policy(self, group: str, days: int) -> None:
         await self._call("PutRetentionPolicy", logGroupName=group, retentionInDays=days)
 

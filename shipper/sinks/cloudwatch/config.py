@@ -38,7 +38,8 @@ class CloudWatchLogsOptions(SinkOptions):
     log_group_class: Literal["STANDARD", "INFREQUENT_ACCESS"] | None = Field(
         None, description="Class of the groups this sink creates (CloudWatch's default: `STANDARD`). "
         "`INFREQUENT_ACCESS` costs about half per GB ingested but has no metric filters, subscription filters "
-        "or Live Tail. Fixed at creation: an existing group keeps its class.",
+        "or Live Tail. Fixed at creation: an existing group keeps its class, and the agent warns once per group "
+        "when it differs (with logs:DescribeLogGroups, iam/policy-describe.json).",
     )
     kms_key_id: str | None = Field(
         None, description="ARN of the KMS key that encrypts the groups this sink creates; the key's policy must "

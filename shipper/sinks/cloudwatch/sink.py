@@ -104,6 +104,8 @@ class CloudWatchLogsSink(Sink):
         self._parked_gauge = metrics.streams_parked.labels(*self.labels)
         self._parked_gauge.set(0)
         self._sending_parked: set[str] = set()  # state keys of parked rows sent before a restart
+        self._classes_checked: set[str] = set()  # groups whose class was compared with log_group_class
+        self._class_check_failed = False
 
     # -- reading and routing --------------------------------------------------------------------
 
@@ -470,6 +472,7 @@ class CloudWatchLogsSink(Sink):
             raise self._refused(queue, missing)
         try:
             await self.client.create_log_stream(queue.group, queue.stream)
+            await self._check_class(queue.group)
             return
         except Exception as error:
             failure = classify(error)
@@ -483,15 +486,39 @@ class CloudWatchLogsSink(Sink):
             if await self.client.create_log_group(queue.group, options.tags, options.log_group_class,
                                                   options.kms_key_id, options.deletion_protection):
                 self.log.info("created log group %s", queue.group)
+                self._classes_checked.add(queue.group)
                 if options.retention_days:
                     await self.client.put_retention_policy(queue.group, options.retention_days)
             await self.client.create_log_stream(queue.group, queue.stream)
+            await self._check_class(queue.group)
         except Exception as error:
             # INVALID here is a group that cannot be made as configured (a KMS key that does not exist or
             # is disabled): this stream's records wait aside like a refused stream's, the others go on
             if classify(error) in (Failure.REFUSED, Failure.INVALID):
                 raise self._refused(queue, error) from error
             raise Retryable(classify(error), error) from error
+
+    async def _check_class(self, group: str) -> None:
+        """Say once per group when a group this sink writes to (but did not create) has another class
+        than `log_group_class`: it is used as it is (a class is fixed at creation). Checked when the
+        sink first makes a stream in the group; a check that fails (no logs:DescribeLogGroups) is said
+        once and changes nothing."""
+        wanted = self.options.log_group_class
+        if wanted is None or group in self._classes_checked:
+            return
+        self._classes_checked.add(group)
+        try:
+            found = await self.client.log_group_class(group)
+        except Exception as error:
+            if not self._class_check_failed:
+                self._class_check_failed = True
+                self.log.info("cannot check the class of existing log groups (%s); allow logs:DescribeLogGroups "
+                              "(iam/policy-describe.json) to be told when one differs from log_group_class %s",
+                              error_code(error), wanted)
+            return
+        if found is not None and found != wanted:
+            self.log.warning("log group %s exists with class %s, not %s; its records go there as they are "
+                             "(a class is fixed when a group is created)", group, found, wanted)
 
     async def _already_there(self, queue: StreamQueue, events: list[Event], overlap: Overlap) -> bool:
         """Whether a batch that may have landed did (reconcile.py). With `reconcile: false`, or when
