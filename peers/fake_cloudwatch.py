@@ -5,8 +5,9 @@ DescribeLogGroups, PutLogEvents and GetLogEvents. PutLogEvents is refused with
 InvalidParameterException when a batch breaks a limit (1,048,576 bytes counting 26 per event,
 10,000 events, chronological order, 24 hours, event size, empty message) or carries a sequence
 token; events over 14 days old or 2 hours ahead are rejected one by one in rejectedLogEventsInfo,
-as AWS does. It is fast enough for throughput benchmarks (LocalStack is not), and keeps only counts
-when started with `store=False`.
+as AWS does; an `entity` that breaks the documented rules is answered with rejectedEntityInfo (the
+events are stored). It is fast enough for throughput benchmarks (LocalStack is not), and keeps only
+counts when started with `store=False`.
 
     python -m peers.fake_cloudwatch --port 4599 [--count-only]
 """
@@ -46,6 +47,7 @@ class FakeCloudWatch(ThreadedServer):
         self.accepted = 0
         self.violations: Counter = Counter()  # rule -> batches refused for it
         self.calls: Counter = Counter()
+        self.requests: list[dict] = []  # (group, stream, entity, messages) of each accepted PutLogEvents
 
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/", self._handle)
@@ -122,7 +124,13 @@ class FakeCloudWatch(ThreadedServer):
             self.latencies.extend(accepted_at - e["timestamp"] / 1000 for e in kept)
         if self.store:
             events.extend((e["timestamp"], e["message"]) for e in kept)
-        return {"rejectedLogEventsInfo": rejected} if rejected else {}
+            self.requests.append({"group": params["logGroupName"], "stream": params["logStreamName"],
+                                  "entity": params.get("entity"), "messages": [e["message"] for e in kept]})
+        answer: dict = {"rejectedLogEventsInfo": rejected} if rejected else {}
+        entity_error = _entity_error(params["entity"]) if "entity" in params else None
+        if entity_error:
+            answer["rejectedEntityInfo"] = {"errorType": entity_error}
+        return answer
 
     def _check(self, params: dict, batch: list[dict]) -> None:
         sizes = [len(e["message"].encode()) for e in batch]
@@ -158,6 +166,24 @@ class _ApiError(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
+
+
+ENTITY_KEYS = {"Type", "ResourceType", "Identifier", "Name", "Environment"}
+ENTITY_TYPES = {"Service", "Resource", "AWS::Service", "AWS::Resource"}
+
+
+def _entity_error(entity: dict) -> str | None:
+    """The errorType CloudWatch gives an entity it rejects (API_Entity and the related-telemetry guide)."""
+    keys, attributes = entity.get("keyAttributes", {}), entity.get("attributes", {})
+    if not 2 <= len(keys) <= 4 or not set(keys) <= ENTITY_KEYS or any(not 1 <= len(k) <= 32 for k in keys):
+        return "InvalidKeyAttributes"
+    if keys.get("Type") not in ENTITY_TYPES:
+        return "InvalidTypeValue"
+    if any(not 1 <= len(v) <= 512 for v in keys.values()):
+        return "InvalidKeyAttributes"
+    if len(attributes) > 10 or any(not 1 <= len(k) <= 256 or not 1 <= len(v) <= 512 for k, v in attributes.items()):
+        return "InvalidAttributes"
+    return None
 
 
 def _error(status: int, code: str, message: str) -> web.Response:

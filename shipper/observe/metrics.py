@@ -77,6 +77,11 @@ events_fallback_named = Counter(
 bytes_billed = Counter(
     "shipper_cloudwatch_bytes_billed", "Bytes CloudWatch counts for ingestion (message + 26 per event).", _COMPONENT,
 )
+entities_rejected = Counter(
+    "shipper_cloudwatch_entities_rejected",
+    "PutLogEvents calls whose entity CloudWatch rejected (the events were stored), by its errorType.",
+    (*_COMPONENT, "error_type"),
+)
 sink_ready = Gauge("shipper_sink_ready", "1 while a sink can deliver; 0 after an error it cannot retry away.",
                    _COMPONENT)
 delivery_latency = Histogram(

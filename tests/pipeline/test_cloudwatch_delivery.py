@@ -361,3 +361,65 @@ def test_a_group_whose_kms_key_is_unusable_parks_its_stream_and_keeps_its_record
     view = SpoolView.open(tmp_path / "data")
     assert view is not None and view.parked("cw")["/strict/locked\tapp-0.app"].count == 2  # kept aside, on disk
     view.close()
+
+
+def test_each_request_carries_the_entity_of_its_events_and_a_rejected_entity_is_counted(tmp_path, aws_env):
+    strict = FakeCloudWatch().start()
+    try:
+        cfg = agent_config(tmp_path, strict.url, "/strict", [str(tmp_path / "containers" / "*.log")],
+                           stream_name="{kubernetes.namespace}",  # several pods, and entities, in one stream
+                           entity={"key_attributes": {"Type": "Service", "Name": "{kubernetes.pod_name}",
+                                                      "Environment": "test/{kubernetes.namespace}"},
+                                   "attributes": {"K8s.Pod": "{kubernetes.pod_name}"}})
+        for n, pod in enumerate(("web-0", "web-1")):
+            write_cri(make_pod(tmp_path, "shop", pod, uid=f"00000000-0000-0000-0000-00000000000{n}"),
+                      [f"{pod} line {i}" for i in range(50)])
+        agent = AgentProcess(cfg, stdout=subprocess.DEVNULL)
+        wait_for(lambda: strict.accepted >= 100, 30, "the 100 events accepted")
+        assert agent.terminate(timeout=30) == 0
+    finally:
+        strict.stop()
+
+    assert strict.requests and all(r["stream"] == "shop" for r in strict.requests)
+    for request in strict.requests:
+        pod = request["entity"]["keyAttributes"]["Name"]
+        assert request["entity"] == {"keyAttributes": {"Type": "Service", "Name": pod, "Environment": "test/shop"},
+                                     "attributes": {"K8s.Pod": pod}}
+        assert all(message.startswith(f"{pod} line ") for message in request["messages"])
+    assert sorted(m for r in strict.requests for m in r["messages"]) == sorted(
+        f"{pod} line {i}" for pod in ("web-0", "web-1") for i in range(50))
+
+
+def test_a_rejected_entity_is_counted_and_the_events_are_stored(tmp_path, aws_env):
+    strict = FakeCloudWatch().start()
+    try:
+        cfg = agent_config(tmp_path, strict.url, "/strict", [str(tmp_path / "containers" / "*.log")],
+                           entity={"key_attributes": {"Type": "Pod", "Name": "{kubernetes.pod_name}"}})
+        api = with_api(cfg)
+        write_cri(make_pod(tmp_path, "shop", "web-0"), ["one", "two"])
+        agent = AgentProcess(cfg, stdout=subprocess.DEVNULL)
+        wait_for(lambda: strict.accepted >= 2, 30, "both events accepted")
+        _, metrics_text = http_get(f"{api}/metrics")
+        assert agent.terminate(timeout=30) == 0
+    finally:
+        strict.stop()
+
+    assert strict.streams[("/strict/shop", "web-0.app")] and strict.accepted == 2
+    assert 'shipper_cloudwatch_entities_rejected_total{component_id="cw",component_kind="sink",' \
+           'component_type="cloudwatch_logs",error_type="InvalidTypeValue"} 1.0' in metrics_text
+    assert agent.log().count("CloudWatch rejected the entity of a request") == 1
+
+
+def test_localstack_accepts_requests_with_the_kubernetes_entity(tmp_path, localstack, aws_env):
+    prefix = unique_prefix()
+    client = logs_client(localstack)
+    cfg = agent_config(tmp_path, localstack, prefix, [str(tmp_path / "containers" / "*.log")],
+                       source={"cluster_name": "test"},
+                       entity={"preset": "kubernetes", "key_attributes": {"Name": "{kubernetes.pod_name}"}})
+    write_cri(make_pod(tmp_path, "shop", "web-0"), ["with an entity"])
+    agent = AgentProcess(cfg, stdout=subprocess.DEVNULL)
+
+    wait_until_arrived(client, prefix, 1, 60)
+    assert agent.terminate(timeout=30) == 0
+
+    assert arrived(client, prefix) == {(f"{prefix}/shop", "web-0.app"): ["with an entity"]}

@@ -225,3 +225,42 @@ def test_a_lone_surrogate_is_replaced_instead_of_failing_the_batch():
     body = orjson.loads(request_body("/g", "s", queue.take().events))
 
     assert body["logEvents"][0]["message"] == "bad \ufffd end"  # as the spool repairs it (shipper/text.py)
+
+
+ENTITY_A = {"keyAttributes": {"Type": "Service", "Name": "a"}, "attributes": {}}
+ENTITY_B = {"keyAttributes": {"Type": "Service", "Name": "b"}, "attributes": {}}
+
+
+def test_a_batch_never_crosses_from_one_entity_to_the_next():
+    queue = EventQueue()
+    queue.add([NOW_MS * 10**6] * 3, ["a1", "a2", "a3"], BLOCK, 0, 1, 1024 * 1024, ENTITY_A)
+    queue.add([NOW_MS * 10**6] * 2, ["b1", "b2"], BLOCK + 1, 0, 1, 1024 * 1024, ENTITY_B)
+    queue.add([NOW_MS * 10**6], ["a4"], BLOCK + 2, 0, 1, 1024 * 1024, ENTITY_A)
+    queue.add([NOW_MS * 10**6], ["a5"], BLOCK + 3, 0, 1, 1024 * 1024, ENTITY_A)
+
+    batches = [queue.take() for _ in range(3)]
+
+    assert [([e["message"] for e in b.events], b.entity) for b in batches] == [
+        (["a1", "a2", "a3"], ENTITY_A), (["b1", "b2"], ENTITY_B), (["a4", "a5"], ENTITY_A)]
+    assert len(queue) == 0 and not queue.entities
+    body = orjson.loads(request_body("g", "s", batches[1].events, batches[1].entity))
+    assert body["entity"] == ENTITY_B
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 30), st.sampled_from([None, "a", "b"])), min_size=1, max_size=30))
+def test_every_event_leaves_with_the_entity_it_came_with(runs):
+    queue = EventQueue()
+    sent_with = []
+    for n, (size, name) in enumerate(runs):
+        entity = None if name is None else {"keyAttributes": {"Type": "Service", "Name": name}, "attributes": {}}
+        queue.add([NOW_MS * 10**6] * size, [f"{n}-{i}" for i in range(size)], BLOCK + n, 0, 1, 4096, entity)
+        sent_with += [name] * size
+
+    received = []
+    while len(queue):
+        batch = queue.take()
+        name = None if batch.entity is None else batch.entity["keyAttributes"]["Name"]
+        received += [name] * len(batch)
+
+    assert received == sent_with

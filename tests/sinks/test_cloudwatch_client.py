@@ -47,5 +47,5 @@ def test_a_prepared_body_is_delivered_and_referenced_by_nothing_once_the_call_re
         gc.enable()
 
     assert referrers == []
-    assert rejected == {}
+    assert rejected == ({}, {})
     assert [e["message"] for e in events(logs_client(localstack), group, "s")] == ["first", "second"]

@@ -8,6 +8,9 @@ later pieces of a split message) and the read *segment* that acknowledges it. Co
 instead of one tuple per event: a batch of 5,000 events leaves as slices, its body needs no second
 list, and its sizes, places and segments are summed per run, not per event.
 
+Events of one call share one entity (entity.py): the queue keeps, run-length encoded, which entity
+each event has, and a batch never crosses from one to the next.
+
 Limits of PutLogEvents: at most 1,048,576 bytes per call counting 26 per event, 10,000 events,
 at most 24 hours between the first and the last event, events in chronological order; one event at
 most `max_event_size` bytes including the 26 (longer messages are split, never dropped).
@@ -26,6 +29,7 @@ from typing import Any
 import orjson
 
 from shipper.sinks.cloudwatch.config import EVENT_OVERHEAD
+from shipper.sinks.cloudwatch.entity import Entity
 from shipper.text import split_utf8, utf8_size, valid_text
 
 MAX_BATCH_BYTES = 1_048_576
@@ -90,6 +94,7 @@ class Batch:
     times: list[int]  # the events' milliseconds
     size: int  # UTF-8 bytes of the messages (without the 26 per event)
     runs: list[Run]
+    entity: Entity | None = None
 
     def __len__(self) -> int:
         return len(self.events)
@@ -128,6 +133,7 @@ class EventQueue:
         self.times: list[int] = []
         self.sizes: list[int] = []
         self.runs: deque[Run] = deque()
+        self.entities: deque[list[Any]] = deque()  # [count, entity] of consecutive events, in read order
         self.size = 0  # bytes as CloudWatch counts them: messages and 26 per event
 
     def __len__(self) -> int:
@@ -137,9 +143,9 @@ class EventQueue:
         return len(self.events) >= MAX_BATCH_EVENTS or self.size >= MAX_BATCH_BYTES
 
     def add(self, timestamps_ns: Sequence[int], messages: Sequence[str], block: int, start: int, segment: int,
-            max_event_size: int) -> tuple[int, int]:
-        """The events of consecutive records of one block (the first at index `start`); returns
-        (events, message bytes) added."""
+            max_event_size: int, entity: Entity | None = None) -> tuple[int, int]:
+        """The events of consecutive records of one block (the first at index `start`), about `entity`;
+        returns (events, message bytes) added."""
         before = len(self.events)
         sizes = list(map(len, messages))
         one_each = sizes and min(sizes) > 0 and max(sizes) + EVENT_OVERHEAD <= max_event_size
@@ -157,6 +163,11 @@ class EventQueue:
         added = len(self.events) - before
         size = sum(self.sizes[before:])
         self.size += size + EVENT_OVERHEAD * added
+        if added:
+            if self.entities and self.entities[-1][1] == entity:
+                self.entities[-1][0] += added
+            else:
+                self.entities.append([added, entity])
         return added, size
 
     def _add_record(self, millis: int, texts: list[str], block: int, index: int, segment: int) -> None:
@@ -192,13 +203,18 @@ class EventQueue:
 
         `limit` caps the number of events taken (used to rebuild a batch recorded before a restart).
         """
-        most = min(MAX_BATCH_EVENTS, len(self.events), MAX_BATCH_EVENTS if limit is None else limit)
+        same_entity, entity = self.entities[0] if self.entities else (0, None)
+        most = min(MAX_BATCH_EVENTS, len(self.events), MAX_BATCH_EVENTS if limit is None else limit, same_entity)
         if self.size > MAX_BATCH_BYTES:  # else every prefix fits
             most = _within_bytes(self.sizes, most, self._guess())
         times = self.times[:_within_span(self.times, most)]
         taken = len(times)
-        batch = Batch(self.events[:taken], times, sum(self.sizes[:taken]), self._take_runs(taken))
+        batch = Batch(self.events[:taken], times, sum(self.sizes[:taken]), self._take_runs(taken), entity)
         del self.events[:taken], self.times[:taken], self.sizes[:taken]
+        if taken:
+            self.entities[0][0] -= taken
+            if not self.entities[0][0]:
+                self.entities.popleft()
         self.size -= batch.size + EVENT_OVERHEAD * taken
         return batch
 
@@ -246,6 +262,9 @@ def _within_span(times: list[int], count: int) -> int:
     return count
 
 
-def request_body(group: str, stream: str, events: list[Event]) -> bytes:
+def request_body(group: str, stream: str, events: list[Event], entity: Entity | None = None) -> bytes:
     """The PutLogEvents JSON body (botocore would walk every event twice to serialize it)."""
-    return orjson.dumps({"logGroupName": group, "logStreamName": stream, "logEvents": events})
+    body: dict[str, Any] = {"logGroupName": group, "logStreamName": stream, "logEvents": events}
+    if entity is not None:
+        body["entity"] = entity
+    return orjson.dumps(body)

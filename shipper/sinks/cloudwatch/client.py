@@ -57,11 +57,12 @@ class CloudWatchLogs:
     async def close(self) -> None:
         await self._stack.aclose()
 
-    async def put_log_events(self, group: str, stream: str, body: bytes) -> dict[str, Any]:
-        """Send a body built by batch.request_body; returns `rejectedLogEventsInfo` (or {})."""
+    async def put_log_events(self, group: str, stream: str, body: bytes) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Send a body built by batch.request_body; returns `rejectedLogEventsInfo` and
+        `rejectedEntityInfo` (each {} when absent)."""
         response = await self._call("PutLogEvents", logGroupName=group, logStreamName=stream, logEvents=[],
                                     **{_PREPARED_BODY: body})
-        return response.get("rejectedLogEventsInfo") or {}
+        return response.get("rejectedLogEventsInfo") or {}, response.get("rejectedEntityInfo") or {}
 
     async def create_log_group(self, group: str, tags: dict[str, str], group_class: str | None = None,
                                kms_key_id: str | None = None, deletion_protection: bool = False) -> bool:

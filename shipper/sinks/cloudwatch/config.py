@@ -11,6 +11,7 @@ from pydantic import Field, field_validator, model_validator
 from shipper.config.base import SinkOptions
 from shipper.config.units import ByteSize, Duration
 from shipper.sinks.cloudwatch import naming
+from shipper.sinks.cloudwatch.entity import EntityOptions
 from shipper.templates import Template
 
 RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
@@ -48,6 +49,11 @@ class CloudWatchLogsOptions(SinkOptions):
     deletion_protection: bool = Field(
         False, description="Create groups with deletion protection (they cannot be deleted until it is turned off).",
     )
+    entity: EntityOptions | None = Field(
+        None, description="The entity sent with each PutLogEvents call (see below), linking the logs to the metrics "
+        "and traces of the same service in CloudWatch; `{preset: kubernetes}` for EKS. A rejected entity is counted "
+        "(`shipper_cloudwatch_entities_rejected_total`), the events are stored all the same.",
+    )
     encoding: Literal["text", "json"] = Field(
         "text", description="`text`: the log line as the event message; `json`: an object with every field."
     )
@@ -67,7 +73,8 @@ class CloudWatchLogsOptions(SinkOptions):
     )
 
     def templates(self) -> dict[str, Template]:
-        return {"group_name": Template(self.group_name), "stream_name": Template(self.stream_name)}
+        named = {"group_name": Template(self.group_name), "stream_name": Template(self.stream_name)}
+        return {**named, **(self.entity.templates() if self.entity else {})}
 
     def environment_issues(self) -> list[tuple[str, str]]:
         if self.region:

@@ -36,6 +36,7 @@ from shipper.sinks.cloudwatch.batch import Batch, Event, EventQueue, event_time,
 from shipper.sinks.cloudwatch.client import CloudWatchLogs
 from shipper.sinks.cloudwatch.config import EVENT_OVERHEAD
 from shipper.sinks.cloudwatch.config import CloudWatchLogsOptions as Options
+from shipper.sinks.cloudwatch.entity import Entity, EntityMaker
 from shipper.sinks.cloudwatch.naming import Namer
 from shipper.sinks.cloudwatch.reconcile import BatchRow, Overlap
 from shipper.sinks.cloudwatch.retry import Failure, Retryable, classify, error_code, retrying
@@ -87,6 +88,8 @@ class CloudWatchLogsSink(Sink):
     def __init__(self, sink_id: str, options: Options, spool: Spool):
         super().__init__(sink_id, options, spool)
         self.client = CloudWatchLogs(sink_id, options)
+        self.entities = EntityMaker(options.entity) if options.entity else None
+        self._entity_rejections_warned: set[str] = set()
         self.namer = Namer(options.group_name, options.stream_name, options.fallback_group_name,
                            options.fallback_stream_name)
         self.queues: dict[tuple[str, str], StreamQueue] = {}
@@ -162,12 +165,13 @@ class CloudWatchLogsSink(Sink):
             count = len(block.messages) - block.start
             records += count
             per_record = self.namer.per_record(block.fields[block.start:])
+            entity = self.entities.make(block.common) if self.entities else None
             if self.options.encoding == "text" and not per_record:
                 queue = self._queue_for(block.common, block.record(block.start), count)
-                routed = self._route_text(block, queue, segment)
+                routed = self._route_text(block, queue, segment, entity)
                 touched.add(queue)
             else:
-                routed = self._route_each(block, segment, touched, per_record)
+                routed = self._route_each(block, segment, touched, per_record, entity)
             events += routed[0]
             size += routed[1]
         self.received_events.inc(records)
@@ -184,16 +188,17 @@ class CloudWatchLogsSink(Sink):
             queue.wake.set()
         self.tracker.seal(segment, events)
 
-    def _route_text(self, block: StoredBlock, queue: StreamQueue, segment: int) -> tuple[int, int]:
+    def _route_text(self, block: StoredBlock, queue: StreamQueue, segment: int,
+                    entity: Entity | None) -> tuple[int, int]:
         """The hot path: a block whose records all go to one stream as their raw text; returns
         (events, bytes) routed."""
         start = block.start
         stamps = block.timestamps[start:] if start else block.timestamps
         texts = block.messages[start:] if start else block.messages
-        return queue.pending.add(stamps, texts, block.id, start, segment, self.options.max_event_size)
+        return queue.pending.add(stamps, texts, block.id, start, segment, self.options.max_event_size, entity)
 
     def _route_each(self, block: StoredBlock, segment: int, touched: set[StreamQueue],
-                    per_record: bool) -> tuple[int, int]:
+                    per_record: bool, entity: Entity | None) -> tuple[int, int]:
         """Records named one by one (a template names a per-record field) or encoded as JSON."""
         events = size_total = 0
         records = block.records[block.start:]
@@ -202,7 +207,7 @@ class CloudWatchLogsSink(Sink):
             queue = self._queue_for(block.common, record, 1) if block_queue is None else block_queue
             message = record[MESSAGE] if self.options.encoding == "text" else self._json_message(block.common, record)
             produced, size = queue.pending.add([record[TIMESTAMP]], [message], block.id, index, segment,
-                                               self.options.max_event_size)
+                                               self.options.max_event_size, entity)
             events += produced
             size_total += size
             touched.add(queue)
@@ -296,7 +301,7 @@ class CloudWatchLogsSink(Sink):
             self.tracker.forget_when_acked(row.last[0], row.last[1], row.key)
         if not row.landed:
             try:
-                await self._put_or_bisect(queue, events, row.overlap, maybe_landed)
+                await self._put_or_bisect(queue, events, row.overlap, maybe_landed, batch.entity)
             except StreamRefused as refused:
                 self._park_stream(queue, str(refused))
                 self._park(queue, batch)
@@ -304,11 +309,11 @@ class CloudWatchLogsSink(Sink):
         self._finish(queue, batch, events, row)
 
     async def _put_or_bisect(self, queue: StreamQueue, events: list[Event], overlap: Overlap,
-                             maybe_landed: bool) -> None:
+                             maybe_landed: bool, entity: Entity | None = None) -> None:
         try:
-            await self._put(queue, events, overlap, maybe_landed)
+            await self._put(queue, events, overlap, maybe_landed, entity)
         except InvalidBatch:
-            await self._bisect(queue, events)
+            await self._bisect(queue, events, entity)
 
     # -- parked streams ---------------------------------------------------------------------------
 
@@ -421,7 +426,8 @@ class CloudWatchLogsSink(Sink):
         if not self.tracker.forgotten(row.key):
             self.spool.save_sink_state(self.id, row.key, row.encode())
 
-    async def _put(self, queue: StreamQueue, events: list[Event], overlap: Overlap, maybe_landed: bool) -> None:
+    async def _put(self, queue: StreamQueue, events: list[Event], overlap: Overlap, maybe_landed: bool,
+                   entity: Entity | None = None) -> None:
         """Send until CloudWatch has the events (or says it already had them); `overlap` is what their
         ledger row says the stream's previous batch shares with them."""
         state = {"maybe_landed": maybe_landed, "timed_out": False}
@@ -437,7 +443,7 @@ class CloudWatchLogsSink(Sink):
                         self.mark_ready()
                         return
                     try:
-                        rejected = await self._send(queue, events)
+                        rejected, rejected_entity = await self._send(queue, events, entity)
                     except Retryable as failure:
                         if failure.failure is Failure.AMBIGUOUS:
                             state["maybe_landed"] = True
@@ -446,11 +452,13 @@ class CloudWatchLogsSink(Sink):
                 self.mark_ready()
                 queue.delivered_at = time.monotonic()
                 self._count_rejected(rejected, len(events))
+                self._count_rejected_entity(rejected_entity, queue)
                 self.observe_latency([event_time(events[i]) / 1000 for i in (0, len(events) // 2, -1)])
                 return
 
-    async def _send(self, queue: StreamQueue, events: list[Event]) -> dict[str, Any]:
-        body = request_body(queue.group, queue.stream, events)
+    async def _send(self, queue: StreamQueue, events: list[Event],
+                    entity: Entity | None) -> tuple[dict[str, Any], dict[str, Any]]:
+        body = request_body(queue.group, queue.stream, events, entity)
         created = False
         while True:
             try:
@@ -547,7 +555,7 @@ class CloudWatchLogsSink(Sink):
             raise Retryable(failure, error) from error
         return reconcile.all_there(want, found)
 
-    async def _bisect(self, queue: StreamQueue, events: list[Event]) -> None:
+    async def _bisect(self, queue: StreamQueue, events: list[Event], entity: Entity | None) -> None:
         """Send halves of a refused batch; an event refused alone is dropped and counted."""
         if len(events) == 1:
             self.log.error("CloudWatch refuses an event of %s/%s; dropping it", queue.group, queue.stream)
@@ -556,9 +564,9 @@ class CloudWatchLogsSink(Sink):
         middle = len(events) // 2
         for half in (events[:middle], events[middle:]):
             try:
-                await self._put(queue, half, [], maybe_landed=False)
+                await self._put(queue, half, [], False, entity)
             except InvalidBatch:
-                await self._bisect(queue, half)
+                await self._bisect(queue, half, entity)
 
     def _count_rejected(self, rejected: dict[str, Any], total: int) -> None:
         """Count events CloudWatch refused one by one; they are acknowledged, never sent again."""
@@ -571,6 +579,18 @@ class CloudWatchLogsSink(Sink):
             if count:
                 metrics.events_discarded.labels(*self.labels, reason).inc(count)
                 self.log.warning("CloudWatch rejected %d event(s) as %s", count, reason.replace("_", " "))
+
+    def _count_rejected_entity(self, rejected: dict[str, Any], queue: StreamQueue) -> None:
+        """A rejected entity is counted and said once per kind; the events were stored all the same."""
+        if not rejected:
+            return
+        kind = str(rejected.get("errorType", "unknown"))
+        metrics.entities_rejected.labels(*self.labels, kind).inc()
+        if kind not in self._entity_rejections_warned:
+            self._entity_rejections_warned.add(kind)
+            self.log.warning("CloudWatch rejected the entity of a request to %s/%s (%s); the events are stored, "
+                             "without the link to related telemetry (said once per kind)", queue.group,
+                             queue.stream, kind)
 
     # -- health and retries -----------------------------------------------------------------------
 
