@@ -15,6 +15,7 @@ counts when started with `store=False`.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import time
 from collections import Counter, defaultdict
 
@@ -32,10 +33,14 @@ TOO_NEW_MS = 2 * 3600 * 1000
 
 class FakeCloudWatch(ThreadedServer):
     def __init__(self, store: bool = True, max_event_size: int = 1_048_576, latencies: bool = False,
-                 kms_keys: frozenset[str] = frozenset(), denied: frozenset[str] = frozenset()):
+                 kms_keys: frozenset[str] = frozenset(), denied: frozenset[str] = frozenset(), put_delay: float = 0.0):
         """`kms_keys`: the key ARNs that exist and are enabled; CreateLogGroup refuses any other.
-        `denied`: operations answered with AccessDeniedException (a role without them)."""
+        `denied`: operations answered with AccessDeniedException (a role without them). `put_delay`:
+        seconds each PutLogEvents takes (requests overlap; `most_in_flight` records it per stream)."""
         super().__init__()
+        self.put_delay = put_delay
+        self.in_flight: Counter = Counter()
+        self.most_in_flight: Counter = Counter()  # (group, stream) -> most PutLogEvents at once
         self.kms_keys = kms_keys
         self.denied = denied
         self.store = store
@@ -61,6 +66,14 @@ class FakeCloudWatch(ThreadedServer):
             return _error(400, "UnknownOperationException", operation)
         if operation in self.denied:
             return _error(400, "AccessDeniedException", f"not authorized to perform: logs:{operation}")
+        if operation == "PutLogEvents" and self.put_delay:
+            stream = (params.get("logGroupName"), params.get("logStreamName"))
+            self.in_flight[stream] += 1
+            self.most_in_flight[stream] = max(self.most_in_flight[stream], self.in_flight[stream])
+            try:
+                await asyncio.sleep(self.put_delay)
+            finally:
+                self.in_flight[stream] -= 1
         try:
             return web.Response(body=orjson.dumps(handler(params)), content_type="application/x-amz-json-1.1")
         except _ApiError as error:

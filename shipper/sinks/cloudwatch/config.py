@@ -64,6 +64,11 @@ class CloudWatchLogsOptions(SinkOptions):
     )
     batch_timeout: Duration = Field(1.0, gt=0, description="Longest a record waits for its batch to fill.")
     max_requests_in_flight: int = Field(16, ge=1, le=256, description="Requests in flight over all streams.")
+    max_requests_per_stream: int = Field(
+        1, ge=1, le=16, description="Requests in flight for one stream. 1 keeps a stream's events in the order they "
+        "were read; more lets a stream that alone fills batches go faster, and its order then rests on the events' "
+        "timestamps (CloudWatch needs no sequence tokens, and sorts a stream by time when it is read).",
+    )
     request_timeout: Duration = Field(30.0, gt=0, description="Time to wait for one API response.")
     parked_max_size: ByteSize | None = Field(
         None, ge=1024 * 1024,

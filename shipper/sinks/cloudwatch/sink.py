@@ -246,24 +246,49 @@ class CloudWatchLogsSink(Sink):
     # -- one worker per stream --------------------------------------------------------------------
 
     async def _work(self, queue: StreamQueue) -> None:
-        while queue.pending or queue.parked:
-            if queue.parked:
-                await self._work_parked(queue)
-                continue
-            if not self._due(queue):
-                queue.wake.clear()
-                wait = queue.since + self.options.batch_timeout - time.monotonic() if queue.since else None
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(queue.wake.wait(), wait)
-                continue
-            batch, row = self._next_batch(queue)
-            if not batch:
-                queue.wake.clear()
-                await queue.wake.wait()
-                continue
-            queue.since = time.monotonic() if queue.pending else None
-            await self._deliver(queue, batch, row)
+        """Send the stream's batches: one at a time, or up to `max_requests_per_stream` at once (their
+        acknowledgements still reach the spool in order: acks.py)."""
+        sending: set[asyncio.Task[None]] = set()
+        try:
+            while queue.pending or queue.parked or sending:
+                if queue.parked or not queue.pending:
+                    if sending:  # a parked stream waits for what is in flight before it retries
+                        await self._reap(sending, all_of_them=bool(queue.parked))
+                        continue
+                    if queue.parked:
+                        await self._work_parked(queue)
+                    continue
+                if not self._due(queue):
+                    queue.wake.clear()
+                    wait = queue.since + self.options.batch_timeout - time.monotonic() if queue.since else None
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(queue.wake.wait(), wait)
+                    continue
+                batch, row = self._next_batch(queue)
+                if not batch:
+                    queue.wake.clear()
+                    await queue.wake.wait()
+                    continue
+                queue.since = time.monotonic() if queue.pending else None
+                if self.options.max_requests_per_stream == 1:
+                    await self._deliver(queue, batch, row)
+                    continue
+                sending.add(asyncio.create_task(self._deliver(queue, batch, row)))
+                while len(sending) >= self.options.max_requests_per_stream:
+                    await self._reap(sending)
+        finally:
+            for task in sending:
+                task.cancel()
         queue.since = None
+
+    @staticmethod
+    async def _reap(sending: set[asyncio.Task[None]], all_of_them: bool = False) -> None:
+        """Wait for one (or every) delivery in flight; a delivery's failure is the worker's."""
+        done, _ = await asyncio.wait(sending, return_when=asyncio.ALL_COMPLETED if all_of_them
+                                     else asyncio.FIRST_COMPLETED)
+        sending.difference_update(done)
+        for task in done:
+            task.result()
 
     def _due(self, queue: StreamQueue) -> bool:
         return bool(
@@ -299,6 +324,7 @@ class CloudWatchLogsSink(Sink):
             row = reconcile.row_for(queue.group, queue.stream, batch, events, queue.previous)
             self.spool.save_sink_state(self.id, row.key, row.encode())
             self.tracker.forget_when_acked(row.last[0], row.last[1], row.key)
+        queue.previous = events  # what the next batch's row compares with, even while this one is in flight
         if not row.landed:
             try:
                 await self._put_or_bisect(queue, events, row.overlap, maybe_landed, batch.entity)
@@ -306,7 +332,7 @@ class CloudWatchLogsSink(Sink):
                 self._park_stream(queue, str(refused))
                 self._park(queue, batch)
                 return
-        self._finish(queue, batch, events, row)
+        self._finish(batch, row)
 
     async def _put_or_bisect(self, queue: StreamQueue, events: list[Event], overlap: Overlap,
                              maybe_landed: bool, entity: Entity | None = None) -> None:
@@ -413,9 +439,8 @@ class CloudWatchLogsSink(Sink):
     def _parked_max_size(self) -> int:
         return self.options.parked_max_size or self.spool.max_size // 4
 
-    def _finish(self, queue: StreamQueue, batch: Batch, events: list[Event], row: BatchRow) -> None:
+    def _finish(self, batch: Batch, row: BatchRow) -> None:
         """The batch is in CloudWatch, or refused event by event and counted: acknowledge it."""
-        queue.previous = events
         self._pending -= len(batch)
         self._pending_bytes -= batch.size
         self._room.set()
