@@ -25,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 from bench.workload import generate, make_pod, summarize  # noqa: E402
 from peers.kube_api import FakeKubeApi  # noqa: E402
 from peers.kube_api import pod as kube_pod  # noqa: E402
+from shipper.agent import settle_heap  # noqa: E402
 from shipper.buffer.spool import Spool  # noqa: E402
 from shipper.components import TRANSFORMS, parse_config  # noqa: E402
 from shipper.sources.kubernetes_logs.config import KubernetesLogsOptions as Options  # noqa: E402
@@ -66,6 +67,7 @@ def one_run(workdir: Path, kubeconfig: str | None = None, transform: dict[str, A
     data_dir = workdir / f"data-{time.monotonic_ns()}"
     if kubeconfig:
         import kubernetes  # noqa: F401 - its import is start-up, not per-record cost
+    settle_heap()  # the collector's settings of the running agent
     cpu0, wall0 = time.process_time(), time.perf_counter()
     asyncio.run(ingest(data_dir, include, log.stat().st_size, kubeconfig, transform))
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0

@@ -49,7 +49,7 @@ OPEN_FILES_WANTED = 1_048_576  # when the hard limit is unlimited (the kernel's 
 RESTART_DELAY = (0.5, 30.0)  # a component that crashed is restarted after this backoff range
 
 
-def _settle_heap() -> None:
+def settle_heap() -> None:
     """Start-up leaves a large heap of long-lived objects (botocore's service models, pydantic
     schemas): keep the collector from walking it again and again while records stream through."""
     gc.collect()
@@ -158,7 +158,7 @@ class Agent:
                         await sink.close()
                 return EXIT_ENVIRONMENT
             self.transforms = _make_transforms(self.config.transforms)
-            _settle_heap()
+            settle_heap()
             self.spool.attach_sinks({sink_id: o.inputs for sink_id, o in self.config.sinks.items()})
             self._start_sinks(sinks)
             self._start_sources(self.config.sources)

@@ -77,6 +77,9 @@ class Condition(Options):
 
 
 def _field_test(path: tuple[str, ...], condition: Condition) -> Test:
+    if path == ("message",) and condition.regex is not None:  # the usual grep: one call per record
+        search_message = re.compile(condition.regex).search
+        return lambda common, record: search_message(record[MESSAGE]) is not None
     if path == ("message",):
         def value(common: Mapping[str, Any], record: Record) -> Any:
             return record[MESSAGE]

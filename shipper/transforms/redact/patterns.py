@@ -33,6 +33,17 @@ class Views:
         return self.text.lower()
 
     @cached_property
+    def _words(self) -> dict[str, bool]:
+        return {}
+
+    def mentions(self, word: str) -> bool:
+        """Whether the lower-cased text holds `word` (asked by several gates, scanned once)."""
+        found = self._words.get(word)
+        if found is None:
+            found = self._words[word] = word in self.lower
+        return found
+
+    @cached_property
     def utf8(self) -> bytes:
         return self.text.encode("utf-8", "surrogatepass")
 
@@ -80,7 +91,7 @@ def ipv6(candidate: str) -> bool:
 
 _KEY_ID_PREFIX = re.compile("AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|APKA")  # a literal search: fast
 _B64 = "A-Za-z0-9/+"
-_SECRET_WORDS = ("pass", "pwd", "secret", "token", "key")
+_SECRET_WORDS = ("secret", "pass", "pwd", "token", "key")
 
 BUILTINS: dict[str, Pattern] = {p.name: p for p in (
     Pattern("aws_access_key_id", re.compile(rf"\b(?:{_KEY_ID_PREFIX.pattern})[A-Z0-9]{{16}}\b"),
@@ -90,14 +101,14 @@ BUILTINS: dict[str, Pattern] = {p.name: p for p in (
     Pattern("aws_secret_access_key", re.compile(
         rf"(?<![{_B64}])(?=[{_B64}]{{0,39}}[A-Z])(?=[{_B64}]{{0,39}}[a-z])(?=[{_B64}]{{0,39}}[0-9])"
         rf"[{_B64}]{{40}}(?![{_B64}=])"),
-            lambda v: ("aws" in v.lower or "secret" in v.lower) and b"a" * 40 in v.runs),
+            lambda v: (v.mentions("secret") or v.mentions("aws")) and b"a" * 40 in v.runs),
     Pattern("bearer_token", re.compile(r"(?i)\bbearer\s+(?P<secret>[A-Za-z0-9\-._~+/]{8,}=*)"),
-            lambda v: "bearer" in v.lower),
+            lambda v: v.mentions("bearer")),
     Pattern("jwt", re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"), lambda v: "eyJ" in v.text),
     Pattern("secret_assignment", re.compile(
         r"(?i)\b(?:[a-z0-9_-]*(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key))"
         r"[\"']?\s*[:=]\s*[\"']?(?P<secret>[^\s\"',;&]{3,})"),
-            lambda v: any(word in v.lower for word in _SECRET_WORDS)),
+            lambda v: any(map(v.mentions, _SECRET_WORDS))),
     Pattern("email", re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b"),
             lambda v: "@" in v.text),
     Pattern("credit_card", re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])"), lambda v: b"d" * 13 in v.digits,
