@@ -51,18 +51,23 @@ def set_aside_reserved(parsed: dict[str, Any], key: str = "log") -> dict[str, An
     return kept
 
 
+def dig(mapping: Any, path: tuple[str, ...]) -> Any:
+    """The value at `path` in nested mappings; None when a step is missing or not a mapping."""
+    value = mapping
+    for key in path:
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(key)
+    return value
+
+
 def lookup(common: Mapping[str, Any], record: Record, path: tuple[str, ...]) -> Any:
     """A field by dotted path: the record's own fields first, then the block's common ones; a
     reserved name only from the agent's own (common) fields."""
     if path == ("message",):
         return record[MESSAGE]
     for scope in (record[FIELDS], common) if path[0] not in RESERVED else (common,):
-        value: Any = scope
-        for key in path:
-            if not isinstance(value, Mapping) or key not in value:
-                value = None
-                break
-            value = value[key]
+        value = dig(scope, path)
         if value is not None:
             return value
     return None

@@ -1,4 +1,5 @@
-"""Sizes (`512MiB`) and durations (`5s`) as users write them in the configuration."""
+"""Sizes (`512MiB`), durations (`5s`), addresses and regular expressions as users write them in the
+configuration."""
 
 from __future__ import annotations
 
@@ -62,3 +63,14 @@ def check_address(value: str) -> str:
 
 
 Address = Annotated[str, AfterValidator(check_address)]
+
+
+def check_regex(pattern: str) -> str:
+    try:
+        re.compile(pattern)
+    except re.error as error:
+        raise ValueError(f"not a valid regular expression: {error}") from None
+    return pattern
+
+
+Regex = Annotated[str, AfterValidator(check_regex)]

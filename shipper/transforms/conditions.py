@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import Field, field_validator, model_validator
 
 from shipper.config.base import Options
+from shipper.config.units import Regex
 from shipper.record import MESSAGE, Record, lookup
 from shipper.templates import field_path
 
@@ -22,7 +23,7 @@ Test = Callable[[Mapping[str, Any], Record], bool]  # (block's common fields, re
 
 class Condition(Options):
     field: str | None = Field(None, description="The field a test reads, e.g. `message` or `kubernetes.namespace`.")
-    regex: str | None = Field(None, description="Matches when the field's text contains a match of this regex.")
+    regex: Regex | None = Field(None, description="Matches when the field's text contains a match of this regex.")
     equals: Any = Field(None, description="Matches when the field's value equals this one (`200` is a number, "
                         "`\"200\"` a string).")
     exists: bool | None = Field(None, description="Matches when the field has a value (true) or has none (false).")
@@ -36,16 +37,6 @@ class Condition(Options):
         if field is not None and field_path(field) is None:
             raise ValueError(f"{field!r} is not a field path such as kubernetes.pod_name")
         return field
-
-    @field_validator("regex")
-    @classmethod
-    def _compiles(cls, pattern: str | None) -> str | None:
-        if pattern is not None:
-            try:
-                re.compile(pattern)
-            except re.error as error:
-                raise ValueError(f"not a valid regular expression: {error}") from None
-        return pattern
 
     @model_validator(mode="after")
     def _one_form(self) -> Condition:

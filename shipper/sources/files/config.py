@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import re
 from typing import Literal
 
 from pydantic import Field, field_validator
 
 from shipper.config.base import AGENT_FIELDS, FieldTree, Options, SourceOptions
-from shipper.config.units import ByteSize, Duration
+from shipper.config.units import ByteSize, Duration, Regex
 from shipper.record import RESERVED
 
 
 class MultilineOptions(Options):
     """Consecutive lines grouped into one record (stack traces); see `sources/files/multiline.py`."""
 
-    start_pattern: str = Field(
+    start_pattern: Regex = Field(
         description="Regular expression; a line it matches (anywhere, use `^` to anchor) starts a new record, "
         "any other line joins the record before it. Example: `^\\d{4}-\\d{2}-\\d{2}` for lines that begin "
         "with a date."
@@ -24,15 +23,6 @@ class MultilineOptions(Options):
         1.0, gt=0,
         description="A group whose stream has been quiet this long is shipped without waiting for the next start line.",
     )
-
-    @field_validator("start_pattern")
-    @classmethod
-    def _compiles(cls, pattern: str) -> str:
-        try:
-            re.compile(pattern)
-        except re.error as error:
-            raise ValueError(f"not a valid regular expression: {error}") from None
-        return pattern
 
 
 class TailOptions(SourceOptions):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from shipper.record import FIELDS, MESSAGE, RESERVED, TIMESTAMP, Block, Record, lookup, set_aside_reserved
+from shipper.record import FIELDS, MESSAGE, RESERVED, TIMESTAMP, Block, Record, dig, lookup, set_aside_reserved
 from shipper.templates import MissingField, Template, field_path
 from shipper.transforms.base import SingleOutput
 from shipper.transforms.fields.config import FieldsOptions
@@ -53,7 +53,7 @@ class Fields(SingleOutput):
             if isinstance(value, Mapping):
                 fields.update(set_aside_reserved(dict(value)))
         for target, make in self.adds:
-            if (target == ("message",) and message) or (target != ("message",) and _get(fields, target) is not None):
+            if (target == ("message",) and message) or (target != ("message",) and dig(fields, target) is not None):
                 continue
             message = _write(fields, target, make(common, (record[TIMESTAMP], message, fields)), message)
         for target, make in self.sets:
@@ -85,15 +85,6 @@ def _value(value: Any) -> Value:
     return render
 
 
-def _get(fields: Mapping[str, Any], path: Path) -> Any:
-    value: Any = fields
-    for key in path:
-        if not isinstance(value, Mapping):
-            return None
-        value = value.get(key)
-    return value
-
-
 def _write(fields: dict[str, Any], path: Path, value: Any, message: str) -> str:
     """Set `path` in `fields` (copying the maps on the way); the record's text when path is `message`."""
     if value is None:
@@ -117,7 +108,7 @@ def _take(fields: dict[str, Any], path: Path, common: Mapping[str, Any], from_co
         value = _pop(fields, path)
         if value is not None:
             return value
-    value = _get(common, path)
+    value = dig(common, path)
     if value is not None:
         from_common.add(path)
     return value

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from shipper.config.base import FieldTree, TransformOptions
+from shipper.config.units import Regex
 from shipper.record import RESERVED
 from shipper.templates import field_path
 
@@ -23,7 +24,7 @@ class ParseOptions(TransformOptions):
         description="`json` (an object), `logfmt`, `regex` (with `pattern`), or one of our presets: `klog`, "
         "`nginx_combined`, `apache_combined`, `syslog_rfc5424`, `syslog_rfc3164` (fields in docs/transforms.md)."
     )
-    pattern: str | None = Field(
+    pattern: Regex | None = Field(
         None, description="For `format: regex`: a regular expression whose named groups `(?P<name>...)` become "
         "fields (searched anywhere in the text: anchor it with `^`)."
     )
@@ -44,14 +45,10 @@ class ParseOptions(TransformOptions):
 
     @field_validator("pattern")
     @classmethod
-    def _compiles(cls, pattern: str | None) -> str | None:
+    def _has_a_named_group(cls, pattern: str | None) -> str | None:
         if pattern is None:
             return None
-        try:
-            compiled = re.compile(pattern)
-        except re.error as error:
-            raise ValueError(f"not a valid regular expression: {error}") from None
-        if not compiled.groupindex:
+        if not re.compile(pattern).groupindex:
             raise ValueError("has no named group (?P<name>...): it would parse no field")
         return pattern
 

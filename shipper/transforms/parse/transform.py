@@ -4,11 +4,8 @@ place); fields the record already has (a container's `stream`) keep their values
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from shipper.observe import metrics
-from shipper.record import FIELDS, MESSAGE, RESERVED, TIMESTAMP, Block, Record, lookup, set_aside_reserved
+from shipper.record import FIELDS, MESSAGE, RESERVED, TIMESTAMP, Block, Record, dig, lookup, set_aside_reserved
 from shipper.templates import field_path
 from shipper.transforms.base import SingleOutput
 from shipper.transforms.parse.config import ParseOptions
@@ -44,7 +41,7 @@ class Parse(SingleOutput):
                 continue
             timestamp = record[TIMESTAMP]
             if time_path is not None:
-                parsed_time = parse_time(_get(parsed, time_path))
+                parsed_time = parse_time(dig(parsed, time_path))
                 if parsed_time is None:
                     untimed += 1
                 else:
@@ -63,12 +60,3 @@ class Parse(SingleOutput):
         if untimed:
             self.untimed.inc(untimed)
         return Block(self.id, common, records)
-
-
-def _get(parsed: Mapping[str, Any], path: tuple[str, ...]) -> Any:
-    value: Any = parsed
-    for key in path:
-        if not isinstance(value, Mapping):
-            return None
-        value = value.get(key)
-    return value
