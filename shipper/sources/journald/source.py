@@ -12,7 +12,7 @@ from typing import Any
 from shipper.record import Block, Record
 from shipper.sources.base import Source
 from shipper.sources.journald.config import JournaldOptions
-from shipper.sources.journald.fields import to_record
+from shipper.sources.journald.fields import Convert, RawEntry, RecordMaker
 from shipper.sources.journald.reader import Journal
 
 CURSOR_KEY = "cursor"
@@ -34,44 +34,50 @@ class JournaldSource(Source):
             if cursor is None and journal.start_cursor:  # so a restart skips no entry written meanwhile
                 await self.commit(None, {CURSOR_KEY: journal.start_cursor.encode()})
             common = {"host": self.hostname, "source_type": self.type}
+            maker = RecordMaker(journal.convert, self.options.keep_all_fields)
             while not self.stopping.is_set():
-                entries = await asyncio.to_thread(journal.read, self.options.batch_size)
-                if entries:
-                    await self._commit(entries, common)
+                entries, last = await asyncio.to_thread(journal.read, self.options.batch_size)
+                if entries and last is not None:
+                    await self._commit(entries, last, journal.convert, maker, common)
                 else:
                     await asyncio.to_thread(journal.wait, WAIT)
         finally:
             await asyncio.to_thread(journal.close)
 
-    async def _commit(self, entries: list[dict[str, Any]], common: dict[str, Any]) -> None:
+    async def _commit(self, entries: list[RawEntry], cursor: str, convert: Convert, maker: RecordMaker,
+                      common: dict[str, Any]) -> None:
         records: list[Record] = []
         invalid = 0
         for entry in entries:
-            if not self._wanted(entry):
+            if not self._wanted(entry, convert):
                 continue
-            record, bad = to_record(entry, self.options.keep_all_fields)
+            record, bad = maker.record(entry)
             records.append(record)
             invalid += bad
-        cursor = entries[-1]["__CURSOR"].encode()
         block = Block(self.id, common, records) if records else None
-        await self.commit(block, {CURSOR_KEY: cursor}, where=f"the journal before cursor {cursor.decode()}")
+        await self.commit(block, {CURSOR_KEY: cursor.encode()}, where=f"the journal before cursor {cursor}")
         self.received_events.inc(len(records))
         self.received_bytes.inc(sum(len(r[1]) for r in records))
         if invalid:
             self.count_anomaly("invalid_utf8", invalid)
 
-    def _wanted(self, entry: dict[str, Any]) -> bool:
+    def _wanted(self, entry: RawEntry, convert: Convert) -> bool:
         options = self.options
+        raw = entry.fields
+
+        def value(name: str) -> Any:
+            return convert(name, raw[name]) if name in raw else None
+
         chosen = options.units or options.identifiers
-        if chosen and entry.get("_SYSTEMD_UNIT") not in options.units \
-                and entry.get("SYSLOG_IDENTIFIER") not in options.identifiers:
+        if chosen and value("_SYSTEMD_UNIT") not in options.units \
+                and value("SYSLOG_IDENTIFIER") not in options.identifiers:
             return False
         if options.max_priority is not None:
-            priority = entry.get("PRIORITY")
+            priority = value("PRIORITY")
             if not isinstance(priority, int) or priority > options.max_priority:
                 return False
         for name, values in options.matches.items():
-            value = entry.get(name)
-            if (str(value) if not isinstance(value, str) else value) not in values:
+            found = value(name)
+            if (str(found) if not isinstance(found, str) else found) not in values:
                 return False
         return True
