@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -17,8 +18,8 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.agent_run import delivered, read_whole, run_agent, spool_empty  # noqa: E402
-from bench.workload import LiveWriter, make_node, make_pod  # noqa: E402
+from bench.agent_run import cpu_seconds, delivered, read_whole, run_agent, spool_empty  # noqa: E402
+from bench.workload import LiveWriter, cri_time, make_node, make_pod  # noqa: E402
 from peers.fake_cloudwatch import FakeCloudWatch  # noqa: E402
 from peers.fault_proxy import FaultProxy  # noqa: E402
 
@@ -106,6 +107,48 @@ def sigterm_drain(records: int) -> dict[str, float]:
             fake.stop()
         return {"records": records, "seconds": took, "delivered": fake.accepted, "exit_code": code,
                 "left_in_spool": 0 if delivered(data_dir, log) else records - fake.accepted}
+
+
+def idle(files: int = 300, seconds: float = 60.0) -> dict[str, float]:
+    """A node at rest: `files` container logs already read and delivered, then nothing written for
+    `seconds`. The agent's CPU over that time (percent of one core) and its RSS at the end."""
+    with tempfile.TemporaryDirectory(prefix="shipper-bench-") as tmp:
+        workdir = Path(tmp)
+        for n in range(files):
+            log = make_pod(workdir, name=f"idle-{n}") / "0.log"
+            log.write_text(f"{cri_time(time.time_ns())} stdout F started {n}\n")
+        config = workdir / "shipper.yaml"
+        config.write_text(yaml.safe_dump({
+            "data_dir": str(workdir / "data"),
+            "sources": {"pods": {"type": "kubernetes_logs", "include": [str(workdir / "containers" / "*.log")]}},
+            "sinks": {"out": {"type": "console", "inputs": ["pods"]}},
+        }))
+        agent = _start(workdir, config)
+        try:
+            while not spool_empty(workdir / "data") or _committed(workdir / "data") < files:
+                time.sleep(0.2)
+            time.sleep(2)  # let start-up work (the first scans, the collector) settle
+            before = cpu_seconds(agent.pid)
+            time.sleep(seconds)
+            used = cpu_seconds(agent.pid) - before
+            rss_mb = int(Path(f"/proc/{agent.pid}/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+        finally:
+            agent.send_signal(signal.SIGTERM)
+            agent.wait(30)
+        return {"files": files, "seconds": seconds, "core_percent": 100 * used / seconds, "rss_mb": rss_mb}
+
+
+def _committed(data_dir: Path) -> int:
+    path = data_dir / "spool.db"
+    if not path.exists():
+        return 0
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+    try:
+        return db.execute("SELECT COUNT(*) FROM checkpoints").fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0
+    finally:
+        db.close()
 
 
 def _config(workdir: Path, sinks: dict) -> Path:

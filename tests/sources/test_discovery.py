@@ -123,3 +123,18 @@ async def test_an_include_pattern_matching_nothing_is_said_once_a_minute_not_at_
 
     said = [r for r in caplog.records if "matches no file" in r.getMessage()]
     assert len(said) == 1 and f"{tmp_path}/nothing/*.log" in said[0].getMessage()
+
+
+async def test_a_file_quiet_long_enough_to_rest_still_has_every_new_line_read(tmp_path):
+    log = tmp_path / "quiet.log"
+    log.write_text("first\n")
+    options = FileOptions.model_validate({"type": "file", "include": [str(log)],
+                                          "discover_interval": "50ms", "poll_interval": "10ms"})
+
+    async with SourceHarness(tmp_path, FileSource, "quiet", options) as harness:
+        await until(lambda: harness.messages() == ["first"])
+        await until(lambda: harness.source._resting)  # five quiet scan intervals: looked at once per interval
+        with open(log, "a") as handle:
+            handle.write("second\nthird\n")
+        await until(lambda: harness.messages() == ["first", "second", "third"])
+        assert not harness.source._resting  # growing again: looked at every poll interval

@@ -46,7 +46,10 @@ class TailOptions(SourceOptions):
         1024 * 1024, ge=4096, description="Bytes read from a file per spool transaction."
     )
     discover_interval: Duration = Field(1.0, gt=0, description="How often the include globs are searched again.")
-    poll_interval: Duration = Field(0.25, gt=0, description="How often open files are checked for new data.")
+    poll_interval: Duration = Field(
+        0.25, gt=0, description="How often open files are checked for new data; a file with nothing new for five "
+        "discover intervals is checked once per discover interval until it grows again.",
+    )
     multiline: MultilineOptions | None = Field(
         None, description="Group stack traces and other multi-line messages into one record (off by default)."
     )

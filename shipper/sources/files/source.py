@@ -51,6 +51,8 @@ class FileSource(Source):
         self._shared_at = 0.0  # when other tasks last had the event loop (see _share_the_loop)
         self._pending: dict[FileIdentity, int] = {}  # bytes of incomplete records each file's decoder holds
         self._pending_total = 0
+        self._quiet: dict[FileIdentity, float] = {}  # files found with nothing new: since when (monotonic)
+        self._resting: set[FileIdentity] = set()  # quiet long enough to be looked at once per scan interval
         self._unmatched_warned: dict[str, float] = {}  # include pattern -> when it was last said to match nothing
 
     async def run(self) -> None:
@@ -81,14 +83,19 @@ class FileSource(Source):
                         self._scanned = {}
                     await self._keep_pending_within_budget()
                     next_discovery = time.monotonic() + self.options.discover_interval
+                    self._rest_quiet_files()
                 progressed = False
+                # resting files are looked at in the round just before the next scan only
+                resting = self._resting if next_discovery - time.monotonic() > self.options.poll_interval else set()
                 for tailed in self._in_write_order():
                     if self.stopping.is_set() or self._scan_now or time.monotonic() >= next_discovery:
                         break  # a busy round must not delay finding new files (they may rotate soon)
+                    if tailed.identity in resting:
+                        continue
                     progressed |= await self._read(tailed)
                     await self._keep_pending_within_budget()
                     await self._share_the_loop()
-                await self._close_finished()
+                await self._close_finished(resting)
                 if self.options.multiline is not None:
                     await self._ship_quiet_groups()
                 if not progressed:
@@ -100,6 +107,15 @@ class FileSource(Source):
             for tailed in self.files.values():
                 tailed.close()
             self.files.clear()
+
+    def _rest_quiet_files(self) -> None:
+        """A file with nothing new for QUIET_ROUNDS scan intervals *rests*: it is looked at once per
+        scan interval (in the round before the scan) instead of every poll interval, until it grows. A
+        node mostly waits, and hundreds of quiet files each looked at four times a second cost a few
+        percent of a core; a resting file's next line is read at most `discover_interval` late."""
+        settled = time.monotonic() - QUIET_ROUNDS * self.options.discover_interval
+        self._resting = {identity for identity, since in self._quiet.items()
+                         if since <= settled and self.files[identity].state is FileState.AT_EOF}
 
     def _progress(self) -> list[metrics.FileProgress]:
         return [(t.label, t.offset, t.size_seen) for t in self.files.values()]
@@ -282,7 +298,10 @@ class FileSource(Source):
         size_seen, modified = tailed.looked_at(status)
         if size == tailed.offset and not modified and tailed.state is not FileState.ROTATED:
             tailed.caught_up()
+            self._quiet.setdefault(tailed.identity, time.monotonic())
             return False
+        self._quiet.pop(tailed.identity, None)
+        self._resting.discard(tailed.identity)
         held: list[Record] = []
         if size < tailed.offset or (modified and not tailed.fingerprint.matches(tailed.fd)):
             # copytruncate: shorter than what was read, or already rewritten past it with other first bytes
@@ -352,10 +371,13 @@ class FileSource(Source):
             if records:
                 await self._commit(tailed, records, tailed.offset)
 
-    async def _close_finished(self) -> None:
-        """Close rotated files read to their end once the writer has had time to finish."""
+    async def _close_finished(self, resting: set[FileIdentity]) -> None:
+        """Close rotated files read to their end once the writer has had time to finish (a resting
+        file is looked at as often as it is read)."""
         now = time.monotonic()
         for tailed in list(self.files.values()):
+            if tailed.identity in resting:
+                continue
             deleted = tailed.deleted()
             if deleted:
                 tailed.found_deleted(now)
@@ -387,8 +409,13 @@ class FileSource(Source):
         """Stop following `tailed`: its descriptor, its place in `files` and its pending count go."""
         tailed.close()
         del self.files[tailed.identity]
+        self._quiet.pop(tailed.identity, None)
+        self._resting.discard(tailed.identity)
         self._track_pending(tailed)
         self.kind.finished(tailed, self.files.values())
+
+
+QUIET_ROUNDS = 5  # scan intervals with nothing new after which a file is looked at once per interval
 
 
 def _reason(error: OSError) -> str:

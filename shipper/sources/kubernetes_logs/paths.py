@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 
@@ -18,7 +19,14 @@ POD_DIRECTORY = re.compile(
 
 
 def metadata_from_path(path: str) -> dict[str, str]:
-    """namespace, pod_name, pod_uid, container_name, container_id: whichever the path (and link) tell."""
+    """namespace, pod_name, pod_uid, container_name, container_id: whichever the path (and link) tell.
+    Remembered per path: every scan asks again for every file, and resolving the link costs a system
+    call per path component (a kubelet link names its container id, so it never points elsewhere)."""
+    return dict(_metadata_from_path(path))
+
+
+@functools.lru_cache(maxsize=16_384)
+def _metadata_from_path(path: str) -> tuple[tuple[str, str], ...]:
     found: dict[str, str] = {}
     link = CONTAINER_LINK.match(os.path.basename(path))
     if link:
@@ -31,4 +39,4 @@ def metadata_from_path(path: str) -> dict[str, str]:
     if pod:
         for key, value in pod.groupdict().items():
             found.setdefault(key, value)
-    return found
+    return tuple(found.items())
