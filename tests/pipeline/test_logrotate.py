@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sqlite3
 import subprocess
 from pathlib import Path
 
@@ -54,6 +55,26 @@ def wait_until_spooled(tmp_path: Path, count: int) -> None:
     wait_for(lambda: len(spooled(tmp_path)) >= count, 30, f"{count} lines in the spool")
 
 
+def wait_until_opened(tmp_path: Path, log: Path) -> None:
+    """Until the agent has found the file now at `log` (its checkpoint row exists)."""
+    status = log.stat()
+    wait_for(lambda: f"{status.st_dev}:{status.st_ino}" in checkpoint_keys(tmp_path / "data"), 30,
+             f"the agent to open {log}")
+
+
+def checkpoint_keys(data_dir: Path) -> set[str]:
+    path = data_dir / "spool.db"
+    if not path.exists():
+        return set()
+    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+    try:
+        return {key for (key,) in connection.execute("SELECT key FROM checkpoints")}
+    except sqlite3.OperationalError:
+        return set()
+    finally:
+        connection.close()
+
+
 def start(cfg: Path, stdout: int) -> AgentProcess:
     agent = AgentProcess(cfg, stdout=stdout)
     wait_for(lambda: "tailing " in agent.log(), 20, "the agent tailing app.log")
@@ -79,6 +100,9 @@ def test_logrotate_create_mode_with_compress_loses_and_repeats_nothing(tmp_path)
         written += write_round(log, round_no)
         if round_no % 4 == 3:  # killed with unread lines; restarted before the next rotation
             agent = restart(agent, cfg, write_end)
+        # once the agent has the file open (lines may still be unread): a file renamed and deleted
+        # before any reader opened it is gone for every reader, so the test waits for that much
+        wait_until_opened(tmp_path, log)
         logrotate(tmp_path, conf)  # app.log -> app.log.1 -> app.log.1.gz at once: read by descriptor only
 
     wait_until_spooled(tmp_path, len(written))
