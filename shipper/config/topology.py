@@ -45,6 +45,10 @@ class Topology:
             for name in names or [""]:
                 self.owner[f"{transform_id}.{name}" if name else transform_id] = transform_id
 
+    def outputs_of(self, component_id: str) -> list[str]:
+        """The streams a source or transform puts out: its id, or `<id>.<name>` for each named output."""
+        return [stream for stream, owner in self.owner.items() if owner == component_id]
+
     # -- checks ----------------------------------------------------------------------------------
 
     def issues(self) -> list[Issue]:
@@ -62,7 +66,7 @@ class Topology:
             if not consumers.get(source_id):
                 issues.append((("sources", source_id), "nothing takes this source in its inputs"))
         for transform_id in self.transforms:
-            outputs = [s for s, owner in self.owner.items() if owner == transform_id]
+            outputs = self.outputs_of(transform_id)
             if not any(consumers.get(stream) for stream in outputs):
                 issues.append((("transforms", transform_id),
                                "nothing takes this transform's output in its inputs" if len(outputs) == 1 else
@@ -71,7 +75,7 @@ class Topology:
 
     def _unknown(self, name: str) -> str:
         if name in self.transforms:
-            outputs = ", ".join(s for s, owner in self.owner.items() if owner == name)
+            outputs = ", ".join(self.outputs_of(name))
             return f"{name!r} has named outputs: take one of {outputs}"
         known = ", ".join(sorted(self.owner))
         return f"{name!r} is not the id of a source or transform output (known: {known})"
@@ -137,7 +141,7 @@ class Topology:
             inputs = tuple(name for name in self.transforms[transform_id].inputs if name in reached)
             if inputs:
                 steps.append(Step(transform_id, inputs))
-                reached |= {s for s, owner in self.owner.items() if owner == transform_id}
+                reached.update(self.outputs_of(transform_id))
         stored = self.stored_streams()
         return Plan(source_id, tuple(steps), tuple(s for s in self.owner if s in reached and s in stored))
 
