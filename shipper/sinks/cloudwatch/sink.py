@@ -270,9 +270,6 @@ class CloudWatchLogsSink(Sink):
                     await queue.wake.wait()
                     continue
                 queue.since = time.monotonic() if queue.pending else None
-                if self.options.max_requests_per_stream == 1:
-                    await self._deliver(queue, batch, row)
-                    continue
                 sending.add(asyncio.create_task(self._deliver(queue, batch, row)))
                 while len(sending) >= self.options.max_requests_per_stream:
                     await self._reap(sending)
