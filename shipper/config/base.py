@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from shipper.templates import Template
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]*$")  # no dot: `<route id>.<route name>` stays unambiguous
+
+
+def check_names(names: Iterable[str], what: str) -> None:
+    """Ids of components and names of route outputs: letters, digits, '_' and '-'."""
+    for name in names:
+        if not _NAME.match(name):
+            raise ValueError(f"{name!r} is not a valid {what} (letters, digits, '_' and '-')")
 
 
 class Options(BaseModel):

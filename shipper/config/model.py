@@ -6,17 +6,14 @@ union per kind built from the registry (`shipper/components.py`). Unknown keys a
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import Field, create_model, field_validator
 
-from shipper.config.base import Options, SinkOptions, SourceOptions, TransformOptions
+from shipper.config.base import Options, SinkOptions, SourceOptions, TransformOptions, check_names
 from shipper.config.topology import Topology
 from shipper.config.units import Address, ByteSize, Duration
-
-COMPONENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]*$")
 
 
 class BufferOptions(Options):
@@ -58,9 +55,7 @@ class AgentConfig(Options):
     @field_validator("sources", "transforms", "sinks")
     @classmethod
     def _component_ids(cls, components: dict[str, Options]) -> dict[str, Options]:
-        for name in components:
-            if not COMPONENT_ID.match(name):
-                raise ValueError(f"{name!r} is not a valid id (letters, digits, '_' and '-')")
+        check_names(components, "id")
         return components
 
     def topology(self) -> Topology:

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from typing import Literal
 
 from pydantic import Field, field_validator
 
-from shipper.config.base import TransformOptions
+from shipper.config.base import TransformOptions, check_names
 from shipper.transforms.conditions import Condition
 
 UNMATCHED = "_unmatched"
-ROUTE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]*$")
 
 
 class RouteOptions(TransformOptions):
@@ -24,9 +22,7 @@ class RouteOptions(TransformOptions):
     @field_validator("routes")
     @classmethod
     def _names(cls, routes: dict[str, Condition]) -> dict[str, Condition]:
-        for name in routes:
-            if not ROUTE_NAME.match(name):
-                raise ValueError(f"{name!r} is not a valid route name (letters, digits, '_' and '-')")
+        check_names(routes, "route name")
         return routes
 
     def outputs(self) -> list[str]:
