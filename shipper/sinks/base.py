@@ -13,7 +13,6 @@ from shipper.buffer.spool import Position, Spool, StoredBlock
 from shipper.config.base import SinkOptions
 from shipper.observe import metrics
 from shipper.observe.logs import ComponentLog
-from shipper.record import TIMESTAMP
 from shipper.text import utf8_size
 
 log = logging.getLogger(__name__)
@@ -93,7 +92,7 @@ class Sink(ABC):
                 continue
             messages = block.messages[start:]
             events += len(messages)
-            size += sum(map(utf8_size, messages))
+            size += utf8_size("".join(messages))  # one C-speed pass, not a call per message
         if blocks:
             self._received_to = max(self._received_to, blocks[-1].end())
         self.received_events.inc(events)
@@ -121,7 +120,7 @@ class SequentialSink(Sink):
                 continue
             self.count_received(blocks)
             await self.deliver(blocks)
-            self.observe_latency(block.records[-1][TIMESTAMP] / 1e9 for block in (blocks[0], blocks[-1]))
+            self.observe_latency(block.timestamps[-1] / 1e9 for block in (blocks[0], blocks[-1]))
             position = blocks[-1].end()
             self.spool.ack(self.id, position)
 

@@ -9,7 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from shipper.buffer.spool import StoredBlock
 from shipper.sinks.syslog.config import SyslogOptions as Options
+from shipper.sinks.syslog.encoder import Encoder
 from shipper.sinks.syslog.framing import fit, newline_bodies, octet_counting
 from shipper.sinks.syslog.rfc5424 import Rfc5424, sd_value
 from tests.syslog import parse
@@ -139,3 +141,58 @@ def test_newline_escaping_can_be_undone_exactly(text):
 
     assert "\n" not in escaped
     assert re.sub(r"\\(.)", lambda m: "\n" if m.group(1) == "n" else m.group(1), escaped) == text
+
+
+FIELD_MAPPINGS = [None, {"stream": "stderr"}, {"severity": "warning", "app": "api"}, {"app": "zürich"},
+                  {"severity": 3, "stream": "stdout"}]
+
+
+def block_of(records, start=0, common=COMMON) -> StoredBlock:
+    stamps, messages, refs = zip(*records, strict=True) if records else ((), (), ())
+    return StoredBlock(1, "app", common, list(stamps), list(messages), [FIELD_MAPPINGS[r] for r in refs], start)
+
+
+def test_a_plain_block_is_encoded_in_one_batch_with_one_frame_per_record():
+    encoder = Encoder(options(app_name="{app}"))
+    block = block_of([(T0 + i, f"line {i}", i % len(FIELD_MAPPINGS)) for i in range(10)], start=3)
+
+    batched = encoder._batch(block, block.messages[3:])
+
+    assert batched is not None
+    assert batched == encoder._per_record(block)
+    frames = _octet_frames(batched)
+    assert [parse(f).msg for f in frames] == [f"line {i}" for i in range(3, 10)]
+
+
+@given(records=st.lists(st.tuples(st.integers(-(2**63), 2**63 - 1), HOSTILE_TEXT,
+                                  st.integers(0, len(FIELD_MAPPINGS) - 1)), max_size=12),
+       start=st.integers(0, 12), host=HOSTILE_TEXT, max_size=st.integers(480, 4096),
+       framing=st.sampled_from(["octet_counting", "newline"]), newlines=st.sampled_from(["escape", "split"]))
+def test_a_block_encodes_to_the_same_bytes_batched_as_record_by_record(records, start, host, max_size, framing,
+                                                                       newlines):
+    encoder = Encoder(options(app_name="{app}", max_message_size=max_size, framing=framing, newlines=newlines,
+                              structured_data={"meta@1": {"host": "{host}", "stream": "{stream}"}}))
+    block = block_of(records, min(start, len(records)), {**COMMON, "host": host})
+
+    batched = encoder._batch(block, block.messages[block.start:])
+    per_record = encoder._per_record(block)
+
+    assert batched is None or batched == per_record
+    payload, events = encoder.encode([block])
+    assert payload == per_record and events == len(records) - block.start
+
+
+def _octet_frames(payload: bytes) -> list[str]:
+    frames = []
+    while payload:
+        length, _, rest = payload.partition(b" ")
+        frames.append(rest[: int(length)].decode("utf-8"))
+        payload = rest[int(length):]
+    return frames
+
+
+@given(st.lists(st.integers(-(2**63), 2**63 - 1)) | st.lists(st.integers(10**18, 2**63 - 1)))
+def test_a_block_of_times_renders_as_each_time_alone(values):
+    fmt = Rfc5424(options())
+
+    assert fmt.timestamps(values) == [fmt.timestamp(value) for value in values]

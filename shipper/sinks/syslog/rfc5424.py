@@ -28,6 +28,7 @@ HEADER_LIMITS = {"hostname": 255, "app_name": 48, "procid": 128, "msgid": 32}
 NOT_PRINTABLE = re.compile(r"[^\x21-\x7e]")
 SD_ESCAPE = str.maketrans({"\\": "\\\\", '"': '\\"', "]": "\\]", "\n": " ", "\r": " "})
 STDERR_SEVERITY = SEVERITIES.index("err")
+TIMESTAMP_SIZE = len("2026-01-01T00:00:00.000000Z")  # every year of a 64-bit nanosecond time has 4 digits
 
 
 def header_field(value: str, limit: int) -> str:
@@ -53,6 +54,7 @@ class Rfc5424:
                    for sd_id, params in options.structured_data.items()}
         templates = [*self.header.values(), *(t for p in self.sd.values() for t in p.values())]
         self.record_keys = {path[0] for template in templates for path in template.fields}
+        self.message_in_headers = "message" in self.record_keys  # then headers change with every record
         self._second: int | None = None  # the second _second_text renders (None: none yet)
         self._second_text = ""
         self.header_limit = options.max_message_size // 2
@@ -84,12 +86,14 @@ class Rfc5424:
     def per_record(self, record: Record) -> bool:
         """Whether this record's own fields change the headers (else the block's first headers hold)."""
         fields = record[FIELDS]
-        return bool(fields) and not self.record_keys.isdisjoint(fields)
+        return self.message_in_headers or (bool(fields) and not self.record_keys.isdisjoint(fields))
 
     def prefix(self, record: Record, headers: str) -> str:
         """`<PRI>1 TIMESTAMP ` + headers + ` `: everything before MSG."""
-        pri = self.facility * 8 + self.severity(record)
-        return f"<{pri}>1 {self.timestamp(record[TIMESTAMP])} {headers} "
+        return f"<{self.priority(record)}>1 {self.timestamp(record[TIMESTAMP])} {headers} "
+
+    def priority(self, record: Record) -> int:
+        return self.facility * 8 + self.severity(record)
 
     def severity(self, record: Record) -> int:
         fields = record[FIELDS]
@@ -108,6 +112,14 @@ class Rfc5424:
             self._second = seconds
             self._second_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
         return f"{self._second_text}.{nanos // 1000:06d}Z"
+
+    def timestamps(self, values: list[int]) -> list[str]:
+        """`timestamp` of each value (a block's times: each second's text is made once)."""
+        seconds = {second: time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(second))
+                   for second in {value // 1_000_000_000 for value in values}}
+        if values and min(values) >= 10**18:  # 19 digits (2001-2262): the microseconds are digits 10-15
+            return [f"{seconds[value // 1_000_000_000]}{str(value)[10:16]}Z" for value in values]
+        return [f"{seconds[value // 1_000_000_000]}{value // 1000 % 1_000_000:06d}Z" for value in values]
 
     def _structured_data(self, common: Mapping[str, Any], record: Record, value_limit: int | None = None) -> str:
         elements = []

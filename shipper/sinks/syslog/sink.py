@@ -18,11 +18,9 @@ from collections import deque
 from shipper.backoff import delay
 from shipper.buffer.spool import Position, Spool, StoredBlock
 from shipper.observe import metrics
-from shipper.record import TIMESTAMP
 from shipper.sinks.base import Sink, count_sent
 from shipper.sinks.syslog.config import SyslogOptions
-from shipper.sinks.syslog.framing import fit, newline, newline_bodies, octet_counting
-from shipper.sinks.syslog.rfc5424 import Rfc5424
+from shipper.sinks.syslog.encoder import Encoder
 from shipper.sinks.syslog.transport import CertificateError, Connection, HandshakeError, TransportError
 
 BATCH_RECORDS = 5_000
@@ -34,8 +32,7 @@ class SyslogSink(Sink):
 
     def __init__(self, sink_id: str, options: SyslogOptions, spool: Spool):
         super().__init__(sink_id, options, spool)
-        self.format = Rfc5424(options)
-        self.frame = octet_counting if self.options.framing == "octet_counting" else newline
+        self.encoder = Encoder(options)
         self.connection = Connection(self.options)
         self._oversize = metrics.input_anomalies.labels(*self.labels, f"oversize_{self.options.oversize}")
         self._header_truncated = metrics.input_anomalies.labels(*self.labels, "header_truncated")
@@ -77,8 +74,8 @@ class SyslogSink(Sink):
         await self.connection.write(payload)
         count_sent(self, events, len(payload))
         middle = blocks[len(blocks) // 2]
-        self.observe_latency(block.records[i][TIMESTAMP] / 1e9 for block, i in
-                             ((blocks[0], blocks[0].start), (middle, len(middle.records) // 2), (blocks[-1], -1)))
+        self.observe_latency(block.timestamps[i] / 1e9 for block, i in
+                             ((blocks[0], blocks[0].start), (middle, len(middle.timestamps) // 2), (blocks[-1], -1)))
 
     def _settle(self, unsettled: deque[tuple[Position, float]], acked: Position) -> Position:
         """Acknowledge the batches that went `settle_time` on a connection that is still healthy."""
@@ -112,29 +109,16 @@ class SyslogSink(Sink):
         await asyncio.sleep(delay(failures, *BACKOFF))
 
     def _encode(self, blocks: list[StoredBlock]) -> tuple[bytes, int]:
-        frames: list[bytes] = []
-        events = 0
-        options, fmt, frame = self.options, self.format, self.frame
-        for block in blocks:
-            records = block.records[block.start :] if block.start else block.records
-            block_headers = None
-            for record in records:
-                if fmt.per_record(record):
-                    headers = fmt.headers(block.common, record)
-                else:
-                    headers = block_headers = block_headers or fmt.headers(block.common, record)
-                prefix = fmt.prefix(record, headers)
-                bodies = newline_bodies(record[1], options.newlines) if frame is newline else [record[1]]
-                for body in bodies:
-                    parts, cut = fit(prefix, body, options.max_message_size, options.oversize)
-                    if cut:
-                        self._oversize.inc()
-                    frames.extend(frame((prefix + part).encode("utf-8", "replace")) for part in parts)
-            events += len(records)
+        """The blocks' frames; what had to be cut or shortened is counted."""
+        payload, events = self.encoder.encode(blocks)
+        encoder, fmt = self.encoder, self.encoder.format
+        if encoder.oversize:
+            self._oversize.inc(encoder.oversize)
+            encoder.oversize = 0
         if fmt.truncated:
             self._header_truncated.inc(fmt.truncated)
             fmt.truncated = 0
-        return b"".join(frames), events
+        return payload, events
 
     async def close(self) -> None:
         await self.connection.close()
