@@ -72,10 +72,14 @@ def run_agent(workdir: Path, sinks: dict[str, Any], run: int, done: Callable[[Pa
     while b"running " not in (workdir / f"agent-{run}.log").read_bytes():
         time.sleep(0.01)
     startup_cpu = cpu_seconds(agent.pid)
+    sampler = sample(agent.pid)
     started = time.perf_counter()
     while not done(data_dir):
         time.sleep(0.05)
     wall = time.perf_counter() - started
+    if sampler is not None:
+        sampler.send_signal(signal.SIGINT)
+        sampler.wait()
     agent.send_signal(signal.SIGTERM)
     _, status, usage = os.wait4(agent.pid, 0)
     stderr.close()
@@ -84,3 +88,15 @@ def run_agent(workdir: Path, sinks: dict[str, Any], run: int, done: Callable[[Pa
     total = usage.ru_utime + usage.ru_stime
     return {"cpu": total - startup_cpu, "startup_cpu": startup_cpu, "system_cpu": usage.ru_stime, "wall": wall,
             "rss_mb": usage.ru_maxrss / 1024}
+
+
+def sample(pid: int) -> subprocess.Popen | None:
+    """With BENCH_PYSPY=<file>: py-spy samples the running agent (start-up apart) into <file> (folded
+    stacks) until the run is delivered. BENCH_PYSPY_ARGS replaces the default `--native --rate 200`
+    (native frames count a thread waiting in C as busy: leave them out to see where an idle agent works)."""
+    path = os.environ.get("BENCH_PYSPY")
+    if not path:
+        return None
+    options = os.environ.get("BENCH_PYSPY_ARGS", "--native --rate 200").split()
+    return subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(pid), *options,
+                             "--format", "raw", "--output", path], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

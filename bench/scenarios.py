@@ -18,7 +18,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.agent_run import cpu_seconds, delivered, read_whole, run_agent, spool_empty  # noqa: E402
+from bench.agent_run import cpu_seconds, delivered, read_whole, run_agent, sample, spool_empty  # noqa: E402
 from bench.workload import LiveWriter, cri_time, make_node, make_pod  # noqa: E402
 from peers.fake_cloudwatch import FakeCloudWatch  # noqa: E402
 from peers.fault_proxy import FaultProxy  # noqa: E402
@@ -129,8 +129,12 @@ def idle(files: int = 300, seconds: float = 60.0) -> dict[str, float]:
                 time.sleep(0.2)
             time.sleep(2)  # let start-up work (the first scans, the collector) settle
             before = cpu_seconds(agent.pid)
+            sampler = sample(agent.pid)
             time.sleep(seconds)
             used = cpu_seconds(agent.pid) - before
+            if sampler is not None:
+                sampler.send_signal(signal.SIGINT)
+                sampler.wait()
             rss_mb = int(Path(f"/proc/{agent.pid}/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
         finally:
             agent.send_signal(signal.SIGTERM)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from shipper.sources.files.config import FileOptions
 from shipper.sources.files.source import FileSource
-from shipper.sources.files.watcher import directories_of
+from shipper.sources.files.watcher import DirectoryWatcher, directories_of
 from shipper.sources.kubernetes_logs.config import KubernetesLogsOptions
 from shipper.sources.kubernetes_logs.source import KubernetesLogsSource
 from tests.node import make_pod
@@ -55,3 +55,44 @@ async def test_kubelet_rotation_behind_a_container_link_is_followed_at_once(tmp_
         await until(lambda: len(harness.messages()) == 1)
 
     assert harness.messages() == ["after rotation"]
+
+
+async def test_a_new_pod_directory_and_its_file_are_found_by_inotify_alone(tmp_path):
+    (tmp_path / "pods").mkdir()
+    options = FileOptions.model_validate({"type": "file", "include": [f"{tmp_path}/pods/*/*/*.log"],
+                                          "discover_interval": SCAN_EVERY, "poll_interval": "10ms"})
+    async with SourceHarness(tmp_path, FileSource, "app", options) as harness:
+        await asyncio.sleep(FIRST_SCAN)
+
+        container = tmp_path / "pods" / "default_web_1234" / "app"
+        container.mkdir(parents=True)
+        (container / "0.log").write_text("hello\n")
+        await until(lambda: harness.messages() == ["hello"])
+
+
+async def test_a_directory_missing_at_start_is_searched_at_the_discover_interval_not_the_rescan_interval(tmp_path):
+    options = FileOptions.model_validate({"type": "file", "include": [f"{tmp_path}/later/*.log"],
+                                          "discover_interval": "50ms", "rescan_interval": SCAN_EVERY,
+                                          "poll_interval": "10ms"})
+    async with SourceHarness(tmp_path, FileSource, "app", options) as harness:
+        await asyncio.sleep(FIRST_SCAN)
+
+        (tmp_path / "later").mkdir()  # nothing watched could tell of it: only a scan finds it
+        (tmp_path / "later" / "app.log").write_text("found\n")
+        await until(lambda: harness.messages() == ["found"])
+
+
+async def test_the_watcher_is_complete_only_while_every_directory_is_watched(tmp_path, caplog):
+    watcher = DirectoryWatcher(lambda: None)
+    try:
+        first, again = watcher.watch({str(tmp_path)}), watcher.watch({str(tmp_path)})
+        assert (first, again, watcher.complete) == (True, False, True)
+
+        watcher.watch({str(tmp_path), str(tmp_path / "missing")})
+        assert not watcher.complete
+        assert "relying on the periodic scan" in caplog.text
+
+        watcher.watch({str(tmp_path)}, bases_found=False)
+        assert not watcher.complete
+    finally:
+        await watcher.close()

@@ -45,10 +45,18 @@ class TailOptions(SourceOptions):
     read_block_size: ByteSize = Field(
         1024 * 1024, ge=4096, description="Bytes read from a file per spool transaction."
     )
-    discover_interval: Duration = Field(1.0, gt=0, description="How often the include globs are searched again.")
+    discover_interval: Duration = Field(
+        1.0, gt=0, description="How often the include globs are searched again while some directory they can match "
+        "in is not watched by inotify (not available, or fs.inotify.max_user_watches reached)."
+    )
+    rescan_interval: Duration = Field(
+        30.0, gt=0, description="While inotify watches every directory the globs can match in (a new, moved or "
+        "deleted file there starts a search at once), how often they are searched anyway: a safety net for "
+        "filesystems that send no events. Never less often than `discover_interval`."
+    )
     poll_interval: Duration = Field(
         0.25, gt=0, description="How often open files are checked for new data; a file with nothing new for five "
-        "discover intervals is checked once per discover interval until it grows again.",
+        "discover intervals *rests*: it is checked once per discover interval until it grows again.",
     )
     multiline: MultilineOptions | None = Field(
         None, description="Group stack traces and other multi-line messages into one record (off by default)."

@@ -54,6 +54,7 @@ class TailedFile:
     checkpointed: int = 0  # the offset in the last checkpoint committed
     mtime_ns: int = 0  # at the last read: a change with the same size may be a rewrite after truncation
     size_seen: int = 0  # the file's size at the last read
+    links: int = 1  # its link count at the last read: 0 once its last name is deleted
     common: dict[str, Any] = field(default_factory=dict)
     label: str = ""  # the path it was opened at, naming it in the per-file metrics
     directory: str = ""  # the directory the file really lives in (resolved once, at open)
@@ -98,7 +99,7 @@ class TailedFile:
         """Take in what fstat says now; returns the size seen at the last look, and whether the file
         was modified since (a change of the same size may be a rewrite after truncation)."""
         size_before, modified = self.size_seen, status.st_mtime_ns != self.mtime_ns
-        self.mtime_ns, self.size_seen = status.st_mtime_ns, status.st_size
+        self.mtime_ns, self.size_seen, self.links = status.st_mtime_ns, status.st_size, status.st_nlink
         return size_before, modified
 
     def shares(self, common: dict[str, Any]) -> None:

@@ -28,7 +28,7 @@ from shipper.sources.files.kind import FileKind
 from shipper.sources.files.multiline import MultilineDecoder
 from shipper.sources.files.reader import FileState, TailedFile
 from shipper.sources.files.recovery import find_rotated
-from shipper.sources.files.watcher import DirectoryWatcher, directories_of
+from shipper.sources.files.watcher import DirectoryWatcher, bases_exist, directories_of
 
 SHARE_LOOP_EVERY = 0.05  # seconds a source may hold the event loop before other tasks get a turn
 UNMATCHED_WARNING_INTERVAL = 60.0  # seconds between warnings that an include pattern matches nothing
@@ -70,36 +70,39 @@ class FileSource(Source):
         watcher.start()
         metrics.tailed_files.track(self.id, self.type, self._progress)
         first = True
-        next_discovery = 0.0
+        next_scan = next_look_at_resting = 0.0
         try:
             while not self.stopping.is_set():
-                if self._scan_now or time.monotonic() >= next_discovery:
+                if self._scan_now or time.monotonic() >= next_scan:
                     self._scan_now = False
                     await self._discover(first)
-                    watcher.watch(directories_of(self.options.include, self.file_directories()))
+                    if watcher.watch(directories_of(self.options.include, self.file_directories()),
+                                     bases_exist(self.options.include)):
+                        self._scan_now = True  # files may have come into a new directory before its watch
                     first = False
                     if self._scanned:
                         await self.commit(None, self._scanned)
                         self._scanned = {}
                     await self._keep_pending_within_budget()
-                    next_discovery = time.monotonic() + self.options.discover_interval
+                    next_scan = time.monotonic() + self._scan_interval(watcher)
+                if time.monotonic() >= next_look_at_resting:  # this round looks at every file
                     self._rest_quiet_files()
+                    next_look_at_resting = time.monotonic() + self.options.discover_interval
+                    looked_at = list(self.files.values())
+                else:
+                    looked_at = self._awake()
                 progressed = False
-                # resting files are looked at in the round just before the next scan only
-                resting = self._resting if next_discovery - time.monotonic() > self.options.poll_interval else set()
-                for tailed in self._in_write_order():
-                    if self.stopping.is_set() or self._scan_now or time.monotonic() >= next_discovery:
+                for tailed in self._in_write_order(looked_at):
+                    if self.stopping.is_set() or self._scan_now or time.monotonic() >= next_scan:
                         break  # a busy round must not delay finding new files (they may rotate soon)
-                    if tailed.identity in resting:
-                        continue
                     progressed |= await self._read(tailed)
                     await self._keep_pending_within_budget()
                     await self._share_the_loop()
-                await self._close_finished(resting)
+                await self._close_finished(looked_at)
                 if self.options.multiline is not None:
                     await self._ship_quiet_groups()
                 if not progressed:
-                    await self._idle()
+                    await self._idle(min(next_look_at_resting, next_scan))
             await self._drain_deleted()
         finally:
             metrics.tailed_files.untrack(self.id, self.type, self._progress)
@@ -109,22 +112,35 @@ class FileSource(Source):
             self.files.clear()
 
     def _rest_quiet_files(self) -> None:
-        """A file with nothing new for QUIET_ROUNDS scan intervals *rests*: it is looked at once per
-        scan interval (in the round before the scan) instead of every poll interval, until it grows. A
-        node mostly waits, and hundreds of quiet files each looked at four times a second cost a few
-        percent of a core; a resting file's next line is read at most `discover_interval` late."""
+        """A file with nothing new for QUIET_ROUNDS discover intervals *rests*: it is looked at once
+        per discover interval instead of every poll interval, until it grows. A node mostly waits, and
+        hundreds of quiet files each looked at four times a second cost a few percent of a core; a
+        resting file's next line is read at most `discover_interval` late."""
         settled = time.monotonic() - QUIET_ROUNDS * self.options.discover_interval
         self._resting = {identity for identity, since in self._quiet.items()
                          if since <= settled and self.files[identity].state is FileState.AT_EOF}
 
+    def _scan_interval(self, watcher: DirectoryWatcher) -> float:
+        """Until the next periodic scan: rare while inotify reports every change (see watcher.py)."""
+        every = self.options.discover_interval
+        return max(every, self.options.rescan_interval) if watcher.complete else every
+
     def _progress(self) -> list[metrics.FileProgress]:
         return [(t.label, t.offset, t.size_seen) for t in self.files.values()]
 
-    def _in_write_order(self) -> list[TailedFile]:
-        """The files to read this round. A file waits while one rotated away from the same path still
-        has lines to read, so a path's lines are shipped in the order they were written."""
-        behind = {t.path for t in self.files.values() if t.state is FileState.ROTATED and not t.at_eof}
-        return [t for t in self.files.values() if t.state is FileState.ROTATED or t.path not in behind]
+    def _awake(self) -> list[TailedFile]:
+        """The files an ordinary round looks at: all but the resting ones (a rotated file never rests)."""
+        resting = self._resting
+        if not resting:
+            return list(self.files.values())
+        return [t for t in self.files.values() if t.identity not in resting or t.rotated_at is not None]
+
+    @staticmethod
+    def _in_write_order(files: list[TailedFile]) -> list[TailedFile]:
+        """Of `files`, those to read this round. A file waits while one rotated away from the same path
+        still has lines to read, so a path's lines are shipped in the order they were written."""
+        behind = {t.path for t in files if t.state is FileState.ROTATED and not t.at_eof}
+        return [t for t in files if t.state is FileState.ROTATED or t.path not in behind]
 
     def stop(self) -> None:
         super().stop()
@@ -134,10 +150,14 @@ class FileSource(Source):
         self._scan_now = True
         self._wake.set()
 
-    async def _idle(self) -> None:
-        """Wait for the poll interval, a stop, or a change in a watched directory."""
+    async def _idle(self, next_round: float) -> None:
+        """Wait for the poll interval (or, while every file rests, until `next_round` looks at them), a
+        stop, or a change in a watched directory."""
+        timeout = self.options.poll_interval
+        if self.options.multiline is None and not self._awake():
+            timeout = max(timeout, next_round - time.monotonic())
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), self.options.poll_interval)
+            await asyncio.wait_for(self._wake.wait(), timeout)
         self._wake.clear()
 
     def file_directories(self) -> set[str]:
@@ -371,14 +391,14 @@ class FileSource(Source):
             if records:
                 await self._commit(tailed, records, tailed.offset)
 
-    async def _close_finished(self, resting: set[FileIdentity]) -> None:
-        """Close rotated files read to their end once the writer has had time to finish (a resting
-        file is looked at as often as it is read)."""
+    async def _close_finished(self, files: list[TailedFile]) -> None:
+        """Of `files` (this round's), close those rotated and read to their end once the writer has had
+        time to finish."""
         now = time.monotonic()
-        for tailed in list(self.files.values()):
-            if tailed.identity in resting:
+        for tailed in files:
+            if tailed.closed:  # finished or dropped earlier this round
                 continue
-            deleted = tailed.deleted()
+            deleted = tailed.links == 0  # as this round's read saw it (one fstat per file and round)
             if deleted:
                 tailed.found_deleted(now)
             if tailed.state is not FileState.ROTATED or not tailed.at_eof or not tailed.writer_gone(now):
@@ -415,7 +435,7 @@ class FileSource(Source):
         self.kind.finished(tailed, self.files.values())
 
 
-QUIET_ROUNDS = 5  # scan intervals with nothing new after which a file is looked at once per interval
+QUIET_ROUNDS = 5  # discover intervals with nothing new after which a file is looked at once per interval
 
 
 def _reason(error: OSError) -> str:
