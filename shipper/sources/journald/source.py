@@ -48,8 +48,10 @@ class JournaldSource(Source):
                       common: dict[str, Any]) -> None:
         records: list[Record] = []
         invalid = 0
+        options = self.options
+        filtering = options.units or options.identifiers or options.max_priority is not None or options.matches
         for entry in entries:
-            if not self._wanted(entry, convert):
+            if filtering and not self._wanted(entry, convert):
                 continue
             record, bad = maker.record(entry)
             records.append(record)
