@@ -50,6 +50,8 @@ spool_oldest_age = Gauge("shipper_spool_oldest_age_seconds", "Age of the oldest 
 bytes_rotated_away = Counter(
     "shipper_bytes_rotated_away", "Bytes that went with a rotation before they were read (copytruncate).", _COMPONENT
 )
+files_waiting = Gauge("shipper_files_waiting", "Files with unread lines waiting for a descriptor (the source holds "
+                      "max_open_files open).", _COMPONENT)
 files_excluded = Counter("shipper_files_excluded", "Log files a source's filters keep from being read, by rule.",
                          (*_COMPONENT, "rule"))
 events_without_api_metadata = Counter(
@@ -94,7 +96,7 @@ delivery_latency = Histogram(
 
 PER_FILE_SERIES = 1000  # files furthest behind that get series of their own, per source
 
-FileProgress = tuple[str, int, int]  # (path, offset read and committed, size when last read)
+FileProgress = tuple[str, int, int, bool]  # (path, offset read and committed, size when last read, open)
 
 
 class TailedFiles(Collector):
@@ -124,11 +126,13 @@ class TailedFiles(Collector):
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         families = self._families()
-        opened, unread, offsets, sizes = families
+        opened, followed, unread, offsets, sizes = families
         for (component_id, component_type), progress in list(self._sources.items()):
-            files = [(path, offset, max(size, offset)) for path, offset, size in progress()]
+            tracked = list(progress())
+            files = [(path, offset, max(size, offset)) for path, offset, size, _ in tracked]
             component = ["source", component_id, component_type]
-            opened.add_metric(component, len(files))
+            opened.add_metric(component, sum(1 for *_, is_open in tracked if is_open))
+            followed.add_metric(component, len(files))
             unread.add_metric(component, sum(size - offset for _, offset, size in files))
             named: set[str] = set()  # a rotated file still being read shares its path with the new one
             for path, offset, size in heapq.nlargest(self.limit, files, key=lambda f: f[2] - f[1]):
@@ -141,7 +145,9 @@ class TailedFiles(Collector):
     @staticmethod
     def _families() -> list[GaugeMetricFamily]:
         return [
-            GaugeMetricFamily("shipper_files_open", "Files a source is reading.", labels=_COMPONENT),
+            GaugeMetricFamily("shipper_files_open", "Files a source holds open.", labels=_COMPONENT),
+            GaugeMetricFamily("shipper_files_followed", "Files a source follows: open, or dormant (closed while "
+                              "idle at their end, looked at by path).", labels=_COMPONENT),
             GaugeMetricFamily("shipper_files_unread_bytes",
                               "Bytes in the files a source reads that it has not read yet (its lag).",
                               labels=_COMPONENT),

@@ -45,6 +45,16 @@ class TailOptions(SourceOptions):
     read_block_size: ByteSize = Field(
         1024 * 1024, ge=4096, description="Bytes read from a file per spool transaction."
     )
+    max_open_files: int | None = Field(
+        None, ge=8, description="Most files the source holds open at once (default: half the agent's limit on open "
+        "files, at most 8,192; with several file sources, give each its share). Beyond it, a file idle at its end "
+        "gives its descriptor up to a file with unread lines, oldest unread lines first; the others wait "
+        "(`shipper_files_waiting`). A rotated or deleted file keeps its descriptor until it is read to its end."
+    )
+    close_inactive: Duration = Field(
+        300.0, gt=0, description="A file idle at its end this long gives its descriptor up even when no file waits "
+        "for one; it is looked at by path and reopened, by identity, where it was when it changes."
+    )
     discover_interval: Duration = Field(
         1.0, gt=0, description="How often the include globs are searched again while some directory they can match "
         "in is not watched by inotify (not available, or fs.inotify.max_user_watches reached)."

@@ -32,6 +32,7 @@ class FileState(enum.Enum):
     READING = "reading"  # its path names it; lines may be waiting
     AT_EOF = "at_eof"  # its path names it; everything written so far is read
     ROTATED = "rotated"  # renamed away or deleted: its writer may still finish, then it is drained
+    DORMANT = "dormant"  # at EOF, its descriptor given up (idle, or wanted by another file): looked at by path
     CLOSED = "closed"  # read to its end (or excluded) and its descriptor closed
 
 
@@ -69,6 +70,8 @@ class TailedFile:
     def state(self) -> FileState:
         if self.closed:
             return FileState.CLOSED
+        if self.fd < 0:
+            return FileState.DORMANT
         if self.rotated_at is not None:
             return FileState.ROTATED
         return FileState.AT_EOF if self.at_eof else FileState.READING
@@ -124,7 +127,8 @@ class TailedFile:
         return self.deleted() or (self.rotated_at is not None and now - self.rotated_at >= ROTATE_WAIT)
 
     def deleted(self) -> bool:
-        return os.fstat(self.fd).st_nlink == 0
+        """Its last name is gone (a dormant file, without a descriptor, is looked at by path instead)."""
+        return self.fd >= 0 and os.fstat(self.fd).st_nlink == 0
 
     # -- reading ------------------------------------------------------------------------------------
 
@@ -156,13 +160,24 @@ class TailedFile:
         return _decode(lines, self.offset + cut + 1, split=split)
 
     def refresh_fingerprint(self) -> None:
-        if self.fingerprint.length < FINGERPRINT_BYTES:
+        if self.fingerprint.length < FINGERPRINT_BYTES and self.fd >= 0:
             self.fingerprint = Fingerprint.read(self.fd)
+
+    def give_up_descriptor(self) -> None:
+        """At EOF, its path still naming it: close the descriptor, keep everything else (DORMANT).
+        Its identity, fingerprint, offset and decoder stay, so it is reopened exactly where it was."""
+        os.close(self.fd)
+        self.fd = -1
+
+    def reopened(self, fd: int) -> None:
+        """A descriptor again, on the same file (checked by the caller): read it for what is new."""
+        self.fd, self.at_eof = fd, False
 
     def close(self) -> None:
         if not self.closed:
             self.closed = True
-            os.close(self.fd)
+            if self.fd >= 0:
+                os.close(self.fd)
 
 
 def _decode(lines: list[bytes], end_offset: int, split: int = 0) -> Lines:

@@ -12,16 +12,29 @@ import os
 import stat
 
 from shipper.sources.files.checkpoint import FileCheckpoint
-from shipper.sources.files.identity import FileIdentity
+from shipper.sources.files.descriptors import out_of_descriptors
+from shipper.sources.files.identity import FileIdentity, Fingerprint
 
 
 def find_rotated(key: str, checkpoint: FileCheckpoint) -> tuple[str, int, FileIdentity] | None:
     """(path, open descriptor, identity) of the checkpoint's file in the directory of its path, or
     None when it is gone from there (its unread bytes, if any, were rotated away)."""
     directory = os.path.dirname(os.path.realpath(checkpoint.path))
+    return find_by_identity(directory, key, checkpoint.fingerprint, checkpoint.offset)
+
+
+def find_by_identity(directory: str, key: str, fingerprint: Fingerprint | None,
+                     offset: int = 0) -> tuple[str, int, FileIdentity] | None:
+    """(path, open descriptor, identity) of the regular file `key` in `directory`, if it still starts
+    with `fingerprint` and holds `offset` bytes; None when it is not there.
+
+    Out of descriptors (EMFILE, ENFILE) raises: that says nothing about the file, and must never be
+    taken for "rotated away"."""
     try:
         entries = list(os.scandir(directory))
-    except OSError:
+    except OSError as error:
+        if out_of_descriptors(error):
+            raise
         return None
     for entry in entries:
         try:
@@ -31,8 +44,13 @@ def find_rotated(key: str, checkpoint: FileCheckpoint) -> tuple[str, int, FileId
         identity = FileIdentity.of(status)
         if identity.key != key or not stat.S_ISREG(status.st_mode):
             continue
-        fd = os.open(entry.path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-        if checkpoint.fingerprint.matches(fd) and checkpoint.offset <= status.st_size:
+        try:
+            fd = os.open(entry.path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError as error:
+            if out_of_descriptors(error):
+                raise
+            continue
+        if (fingerprint is None or fingerprint.matches(fd)) and offset <= status.st_size:
             return entry.path, fd, identity
         os.close(fd)
     return None

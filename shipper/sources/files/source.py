@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import itertools
 import os
 import stat
 import time
@@ -21,13 +22,14 @@ from shipper.record import Block, Record
 from shipper.sources.base import Source
 from shipper.sources.files.checkpoint import FileCheckpoint
 from shipper.sources.files.config import FileOptions, TailOptions
+from shipper.sources.files.descriptors import Descriptors, Waiting, default_max_open_files, out_of_descriptors
 from shipper.sources.files.discover import Stopped, discover
 from shipper.sources.files.formats import Decoder, JsonDecoder, PlainDecoder
 from shipper.sources.files.identity import FileIdentity, Fingerprint
 from shipper.sources.files.kind import FileKind
 from shipper.sources.files.multiline import MultilineDecoder
 from shipper.sources.files.reader import FileState, TailedFile
-from shipper.sources.files.recovery import find_rotated
+from shipper.sources.files.recovery import find_by_identity, find_rotated
 from shipper.sources.files.watcher import DirectoryWatcher, bases_exist, directories_of
 
 SHARE_LOOP_EVERY = 0.05  # seconds a source may hold the event loop before other tasks get a turn
@@ -54,6 +56,11 @@ class FileSource(Source):
         self._quiet: dict[FileIdentity, float] = {}  # files found with nothing new: since when (monotonic)
         self._resting: set[FileIdentity] = set()  # quiet long enough to be looked at once per scan interval
         self._unmatched_warned: dict[str, float] = {}  # include pattern -> when it was last said to match nothing
+        self.descriptors = Descriptors(options.max_open_files or default_max_open_files())
+        self._dormant: dict[FileIdentity, TailedFile] = {}  # without a descriptor, in the order they are looked at
+        self._to_recover: dict[str, FileCheckpoint] | None = None  # rotated while stopped, not found yet
+        self._out_of_descriptors_said = -UNMATCHED_WARNING_INTERVAL
+        self._waiting_gauge = metrics.files_waiting.labels(*self.labels)
 
     async def run(self) -> None:
         await self.kind.start()
@@ -86,9 +93,11 @@ class FileSource(Source):
                     await self._keep_pending_within_budget()
                     next_scan = time.monotonic() + self._scan_interval(watcher)
                 if time.monotonic() >= next_look_at_resting:  # this round looks at every file
+                    self._close_inactive()
                     self._rest_quiet_files()
+                    self._look_at_dormant()
                     next_look_at_resting = time.monotonic() + self.options.discover_interval
-                    looked_at = list(self.files.values())
+                    looked_at = [t for t in self.files.values() if t.fd >= 0]
                 else:
                     looked_at = self._awake()
                 progressed = False
@@ -99,6 +108,7 @@ class FileSource(Source):
                     await self._keep_pending_within_budget()
                     await self._share_the_loop()
                 await self._close_finished(looked_at)
+                await self._give_descriptors()
                 if self.options.multiline is not None:
                     await self._ship_quiet_groups()
                 if not progressed:
@@ -126,14 +136,13 @@ class FileSource(Source):
         return max(every, self.options.rescan_interval) if watcher.complete else every
 
     def _progress(self) -> list[metrics.FileProgress]:
-        return [(t.label, t.offset, t.size_seen) for t in self.files.values()]
+        return [(t.label, t.offset, t.size_seen, t.fd >= 0) for t in self.files.values()]
 
     def _awake(self) -> list[TailedFile]:
         """The files an ordinary round looks at: all but the resting ones (a rotated file never rests)."""
         resting = self._resting
-        if not resting:
-            return list(self.files.values())
-        return [t for t in self.files.values() if t.identity not in resting or t.rotated_at is not None]
+        return [t for t in self.files.values()
+                if t.fd >= 0 and (t.identity not in resting or t.rotated_at is not None)]
 
     @staticmethod
     def _in_write_order(files: list[TailedFile]) -> list[TailedFile]:
@@ -175,6 +184,7 @@ class FileSource(Source):
 
     async def _discover(self, first: bool) -> None:
         seen: set[FileIdentity] = set()
+        new: list[tuple[str, FileIdentity, os.stat_result]] = []
         unmatched: list[str] = []
         try:
             paths = await asyncio.to_thread(discover, self.options.include, self.options.exclude,
@@ -198,15 +208,38 @@ class FileSource(Source):
             seen.add(identity)
             tailed = self.files.get(identity)
             if tailed is None:
-                self._open(path, identity, status, first)
-            elif tailed.path != path or tailed.state is FileState.ROTATED:  # renamed to a name still included
+                new.append((path, identity, status))
+                continue
+            if tailed.path != path or tailed.rotated_at is not None:  # renamed to a name still included
                 tailed.renamed_to(path, self.common_fields(path))
+            if tailed.fd < 0 and (status.st_size, status.st_mtime_ns) != (tailed.size_seen, tailed.mtime_ns):
+                self.descriptors.wait(path, identity)  # a dormant file changed
         now = time.monotonic()
         for identity, tailed in self.files.items():
-            if identity not in seen:  # renamed away, or deleted
+            if identity not in seen and not self._still_there(tailed):  # renamed away, or deleted
                 tailed.path_moved_away(now)
+                if tailed.fd < 0:
+                    self.descriptors.wait(tailed.path, identity)  # reopened by identity, and drained
+        for path, identity, status in new:  # after the files they may replace: those are read first
+            if self.descriptors.free and not self.descriptors.waiting:
+                self._open(path, identity, status, first)
+            else:
+                self.descriptors.wait(path, identity, first)  # served in turn
         if first:
-            self._recover_rotated_while_stopped()
+            waiting = {identity.key for identity in self.descriptors.waiting}
+            self._to_recover = {key: checkpoint for key, checkpoint in self._checkpoints.items()
+                                if key not in waiting}
+        self._recover_rotated_while_stopped()
+        await self._give_descriptors()
+
+    @staticmethod
+    def _still_there(tailed: TailedFile) -> bool:
+        """Whether the path still leads to `tailed` although the scan did not list it: a directory that
+        could not be listed (out of descriptors, say) must never make files look rotated."""
+        try:
+            return FileIdentity.of(os.stat(tailed.path)) == tailed.identity
+        except OSError:
+            return False
 
     def _warn_unmatched(self, patterns: list[str]) -> None:
         """An include pattern that matches nothing is said once a minute, not at every scan."""
@@ -226,12 +259,23 @@ class FileSource(Source):
 
     def _recover_rotated_while_stopped(self) -> None:
         """Finish files that were rotated while the agent was not running (found as recovery.py says);
-        a file that is gone entirely is reported: its unread bytes were rotated away."""
-        open_keys = {identity.key for identity in self.files}
-        for key, checkpoint in self._checkpoints.items():
-            if key in open_keys:
+        a file that is gone entirely is reported: its unread bytes were rotated away. Out of descriptors,
+        the rest are looked for at the next scan."""
+        if not self._to_recover:
+            return
+        followed = {identity.key for identity in self.files}
+        for key, checkpoint in list(self._to_recover.items()):
+            if key in followed:
+                del self._to_recover[key]
                 continue
-            found = find_rotated(key, checkpoint)
+            if not self.descriptors.free:
+                return
+            try:
+                found = find_rotated(key, checkpoint)
+            except OSError as error:  # out of descriptors: says nothing about the file
+                self._out_of_descriptors(error, checkpoint.path)
+                return
+            del self._to_recover[key]
             if found is None:
                 self.log.warning("%s was rotated away while shipper was stopped; bytes after offset %d, if any, "
                             "were not read", checkpoint.path, checkpoint.offset)
@@ -239,6 +283,7 @@ class FileSource(Source):
                 self._scanned[key] = None
                 continue
             real_path, fd, identity = found
+            self.descriptors.taken()
             decoder = self.decoder()
             decoder.restore(checkpoint.carry)
             tailed = TailedFile(checkpoint.path, fd, identity, checkpoint.offset, checkpoint.fingerprint, decoder,
@@ -250,15 +295,25 @@ class FileSource(Source):
             self.log.info("finishing %s, rotated while stopped, from offset %d", real_path, checkpoint.offset,
                           extra={"file": real_path})
 
-    def _open(self, path: str, identity: FileIdentity, status: os.stat_result, first: bool) -> None:
+    def _open(self, path: str, identity: FileIdentity, status: os.stat_result, first: bool) -> bool:
+        """Follow the file at `path`; False when out of descriptors (it waits for one)."""
         try:
             fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         except OSError as error:
+            if out_of_descriptors(error):
+                self.descriptors.wait(path, identity, first)
+                self._out_of_descriptors(error, path)
+                return False
             self._skip(path, _reason(error), error.strerror)
-            return
+            return True
         if FileIdentity.of(os.fstat(fd)) != identity:  # replaced between stat and open: next round
             os.close(fd)
-            return
+            return True
+        self._follow(path, fd, identity, status, first)
+        return True
+
+    def _follow(self, path: str, fd: int, identity: FileIdentity, status: os.stat_result, first: bool) -> TailedFile:
+        self.descriptors.taken()
         decoder = self.decoder()
         offset = self._resume(identity, fd, status, first, decoder)
         tailed = TailedFile(path, fd, identity, offset, Fingerprint.read(fd), decoder, common=self.common_fields(path))
@@ -266,6 +321,122 @@ class FileSource(Source):
         self._track_pending(tailed)
         self._scanned[identity.key] = FileCheckpoint(path, offset, tailed.fingerprint, decoder.carry()).encode()
         self.log.info("tailing %s from offset %d", path, offset, extra={"file": path})
+        return tailed
+
+    # -- descriptors (see descriptors.py) ------------------------------------------------------
+
+    async def _give_descriptors(self) -> None:
+        """Serve the files waiting for a descriptor, oldest unread lines first; when none is free, a
+        file idle at its end gives its own up (the one idle longest first)."""
+        descriptors = self.descriptors
+        idle: list[TailedFile] | None = None
+        for waiting in descriptors.in_turn():
+            if not descriptors.free:
+                if idle is None:
+                    idle = self._idle_files()
+                if not idle:
+                    break
+                self._make_dormant(idle.pop())
+            if not await self._serve(waiting):
+                break
+            await self._share_the_loop()
+        self._waiting_gauge.set(len(descriptors.waiting))
+
+    def _idle_files(self) -> list[TailedFile]:
+        """Open files that may give their descriptor up, the one idle longest last."""
+        now = time.monotonic()
+        idle = [t for t in self.files.values() if t.fd >= 0 and t.state is FileState.AT_EOF and t.links > 0]
+        idle.sort(key=lambda t: self._quiet.get(t.identity, now), reverse=True)
+        return idle
+
+    def _make_dormant(self, tailed: TailedFile) -> None:
+        tailed.give_up_descriptor()
+        self.descriptors.given_back()
+        self._quiet.pop(tailed.identity, None)
+        self._resting.discard(tailed.identity)
+        self._dormant[tailed.identity] = tailed
+
+    def _close_inactive(self) -> None:
+        """Files idle at their end for `close_inactive` give their descriptors up."""
+        idle_since = time.monotonic() - self.options.close_inactive
+        for identity in [i for i, since in self._quiet.items() if since <= idle_since]:
+            tailed = self.files[identity]
+            if tailed.fd >= 0 and tailed.state is FileState.AT_EOF and tailed.links > 0:
+                self._make_dormant(tailed)
+
+    def _look_at_dormant(self) -> None:
+        """Dormant files, by path, DORMANT_LOOKS at a time in turn: one that changed wants a descriptor."""
+        for identity in list(itertools.islice(self._dormant, DORMANT_LOOKS)):
+            tailed = self._dormant.pop(identity)
+            self._dormant[identity] = tailed  # to the back of the turn
+            try:
+                status = os.stat(tailed.path)
+            except OSError:
+                status = None
+            if status is None or FileIdentity.of(status) != tailed.identity \
+                    or (status.st_size, status.st_mtime_ns) != (tailed.size_seen, tailed.mtime_ns):
+                self.descriptors.wait(tailed.path, identity)
+
+    async def _serve(self, waiting: Waiting) -> bool:
+        """A descriptor for a waiting file; False when out of descriptors (it keeps its place)."""
+        tailed = self.files.get(waiting.identity)
+        if tailed is not None:
+            return await self._reopen(tailed)
+        try:
+            status: os.stat_result | None = os.stat(waiting.path)
+        except OSError:
+            status = None
+        if status is not None and FileIdentity.of(status) == waiting.identity:
+            if not self._open(waiting.path, waiting.identity, status, waiting.first):
+                return False
+        else:  # moved before it got a descriptor: look for it beside where its path leads
+            try:
+                found = find_by_identity(os.path.dirname(os.path.realpath(waiting.path)), waiting.identity.key, None)
+            except OSError as error:
+                self._out_of_descriptors(error, waiting.path)
+                return False
+            if found is None:
+                self.log.warning("%s was rotated away before a descriptor was free to read it", waiting.path)
+                self.count_error("rotation", "rotated_before_read")
+            else:
+                _, fd, identity = found
+                self._follow(waiting.path, fd, identity, os.fstat(fd), waiting.first).path_moved_away(time.monotonic())
+        self.descriptors.served(waiting.identity)
+        return True
+
+    async def _reopen(self, tailed: TailedFile) -> bool:
+        """A dormant file's descriptor again: at its path if it is still there, else where it was moved
+        to beside it (then it is drained as rotated); a file gone from both is forgotten."""
+        try:
+            found = _open_if(tailed.path, tailed.identity) or find_by_identity(
+                tailed.directory, tailed.identity.key, tailed.fingerprint)
+        except OSError as error:
+            self._out_of_descriptors(error, tailed.path)
+            return False
+        self.descriptors.served(tailed.identity)
+        del self._dormant[tailed.identity]
+        if found is None:
+            self.log.info("%s is gone (moved away or deleted while idle and closed)", tailed.path,
+                          extra={"file": tailed.path})
+            await self._finish(tailed, "gone")
+            return True
+        path, fd, _ = found
+        self.descriptors.taken()
+        tailed.reopened(fd)
+        if path != tailed.path:  # found beside its path under another name: rotated while dormant
+            tailed.path_moved_away(time.monotonic())
+        return True
+
+    def _out_of_descriptors(self, error: OSError, path: str) -> None:
+        """Counted every time, said once a minute; never taken for anything but a wait."""
+        if not out_of_descriptors(error):
+            raise error
+        self.count_error("open", "out_of_descriptors")
+        now = time.monotonic()
+        if now - self._out_of_descriptors_said >= UNMATCHED_WARNING_INTERVAL:
+            self._out_of_descriptors_said = now
+            self.log.warning("out of file descriptors (%s) opening %s; files wait for one (lower max_open_files, "
+                             "or raise the limit on open files)", error.strerror, path)
 
     def decoder(self) -> Decoder:
         """A fresh decoder for one file, grouping multi-line records when configured."""
@@ -427,7 +598,11 @@ class FileSource(Source):
 
     def _close(self, tailed: TailedFile) -> None:
         """Stop following `tailed`: its descriptor, its place in `files` and its pending count go."""
+        if tailed.fd >= 0 and not tailed.closed:
+            self.descriptors.given_back()
         tailed.close()
+        self._dormant.pop(tailed.identity, None)
+        self.descriptors.served(tailed.identity)
         del self.files[tailed.identity]
         self._quiet.pop(tailed.identity, None)
         self._resting.discard(tailed.identity)
@@ -436,6 +611,21 @@ class FileSource(Source):
 
 
 QUIET_ROUNDS = 5  # discover intervals with nothing new after which a file is looked at once per interval
+DORMANT_LOOKS = 2000  # dormant files looked at by path per discover interval (in turn, when there are more)
+
+
+def _open_if(path: str, identity: FileIdentity) -> tuple[str, int, FileIdentity] | None:
+    """(path, descriptor, identity) if `path` still leads to `identity`; out of descriptors raises."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as error:
+        if out_of_descriptors(error):
+            raise
+        return None
+    if FileIdentity.of(os.fstat(fd)) != identity:
+        os.close(fd)
+        return None
+    return path, fd, identity
 
 
 def _reason(error: OSError) -> str:
