@@ -70,6 +70,8 @@ def run_agent(workdir: Path, sinks: dict[str, Any], run: int, done: Callable[[Pa
     agent = subprocess.Popen([sys.executable, *profile, "-m", "shipper", "run", "--config", str(config)], env=env,
                              stdout=subprocess.DEVNULL, stderr=stderr, cwd=ROOT)
     while b"running " not in (workdir / f"agent-{run}.log").read_bytes():
+        if agent.poll() is not None:
+            raise SystemExit(f"the agent exited before running; see {workdir}/agent-{run}.log")
         time.sleep(0.01)
     startup_cpu = cpu_seconds(agent.pid)
     sampler = sample(agent.pid)

@@ -34,10 +34,12 @@ class ConsoleSink(SequentialSink):
         await self._write(payload)
         count_sent(self, len(lines), len(payload))
 
+    async def open(self) -> None:
+        """Take the descriptor before the sources start (they may take every other one)."""
+        await self._open()
+
     async def _write(self, payload: bytes) -> None:
         """Write without blocking the event loop when stdout is a pipe that a slow reader drains."""
-        if self._writer is None and self._file is None:
-            await self._open()
         if self._writer is not None:
             self._writer.write(payload)
             await self._writer.drain()

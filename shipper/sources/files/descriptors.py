@@ -22,15 +22,23 @@ from dataclasses import dataclass
 from shipper.sources.files.identity import FileIdentity
 
 DEFAULT_MOST = 8192
+RESERVE = 64  # descriptors no source may take: the spool, the API's connections, the sinks' sockets
 OUT_OF_DESCRIPTORS = (errno.EMFILE, errno.ENFILE)
 
 
-def default_max_open_files() -> int:
-    """Half the soft limit on open files (as the agent left it, after lifting it), at most DEFAULT_MOST."""
+def max_open_files(configured: int | None) -> tuple[int, str | None]:
+    """The most files a source may hold open, and why it is not what was configured (None if it is).
+
+    Default: half the soft limit on open files (as the agent left it, after lifting it), at most
+    DEFAULT_MOST. A configured number is kept below the limit by RESERVE."""
     soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft == resource.RLIM_INFINITY:
-        return DEFAULT_MOST
-    return max(8, min(DEFAULT_MOST, soft // 2))
+    ceiling = DEFAULT_MOST * 16 if soft == resource.RLIM_INFINITY else max(8, soft - RESERVE)
+    if configured is None:
+        return max(8, min(DEFAULT_MOST, ceiling // 2)), None
+    if configured > ceiling:
+        return ceiling, (f"max_open_files {configured} is more than the limit on open files ({soft}) leaves after "
+                         f"a reserve of {RESERVE}; using {ceiling}")
+    return configured, None
 
 
 def out_of_descriptors(error: OSError) -> bool:
@@ -47,6 +55,30 @@ class Waiting:
     first: bool  # found by the first scan (where `read_from: end` applies)
 
 
+class _Process:
+    """Descriptors every file source of the process holds, against the limit less RESERVE: however
+    many sources there are and whatever their max_open_files, the reserve stays."""
+
+    def __init__(self) -> None:
+        self.open = 0
+        self._limit: int | None = None
+
+    @property
+    def limit(self) -> int:
+        if self._limit is None:  # read once the agent has lifted it
+            self.refresh()
+            assert self._limit is not None
+        return self._limit
+
+    def refresh(self) -> None:
+        """Read the limit again (after EMFILE: it may have been lowered from outside, by prlimit)."""
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+        self._limit = DEFAULT_MOST * 16 if soft == resource.RLIM_INFINITY else max(8, soft - RESERVE)
+
+
+PROCESS = _Process()
+
+
 class Descriptors:
     """The source's descriptor count against its limit, and the files waiting for one."""
 
@@ -58,14 +90,16 @@ class Descriptors:
 
     @property
     def free(self) -> bool:
-        return self.open < self.limit
+        return self.open < self.limit and PROCESS.open < PROCESS.limit
 
     def taken(self) -> None:
         self.open += 1
+        PROCESS.open += 1
         self.most_open = max(self.most_open, self.open)
 
     def given_back(self) -> None:
         self.open -= 1
+        PROCESS.open -= 1
 
     def wait(self, path: str, identity: FileIdentity, first: bool = False) -> None:
         """`identity` (at `path`) wants a descriptor; a file already waiting keeps its place."""

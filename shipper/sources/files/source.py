@@ -22,7 +22,7 @@ from shipper.record import Block, Record
 from shipper.sources.base import Source
 from shipper.sources.files.checkpoint import FileCheckpoint
 from shipper.sources.files.config import FileOptions, TailOptions
-from shipper.sources.files.descriptors import Descriptors, Waiting, default_max_open_files, out_of_descriptors
+from shipper.sources.files.descriptors import PROCESS, Descriptors, Waiting, max_open_files, out_of_descriptors
 from shipper.sources.files.discover import Stopped, discover
 from shipper.sources.files.formats import Decoder, JsonDecoder, PlainDecoder
 from shipper.sources.files.identity import FileIdentity, Fingerprint
@@ -56,7 +56,10 @@ class FileSource(Source):
         self._quiet: dict[FileIdentity, float] = {}  # files found with nothing new: since when (monotonic)
         self._resting: set[FileIdentity] = set()  # quiet long enough to be looked at once per scan interval
         self._unmatched_warned: dict[str, float] = {}  # include pattern -> when it was last said to match nothing
-        self.descriptors = Descriptors(options.max_open_files or default_max_open_files())
+        most, lowered = max_open_files(options.max_open_files)
+        if lowered:
+            self.log.warning("%s", lowered)
+        self.descriptors = Descriptors(most)
         self._dormant: dict[FileIdentity, TailedFile] = {}  # without a descriptor, in the order they are looked at
         self._to_recover: dict[str, FileCheckpoint] | None = None  # rotated while stopped, not found yet
         self._out_of_descriptors_said = -UNMATCHED_WARNING_INTERVAL
@@ -118,8 +121,11 @@ class FileSource(Source):
             metrics.tailed_files.untrack(self.id, self.type, self._progress)
             await watcher.close()
             for tailed in self.files.values():
+                if tailed.fd >= 0:
+                    self.descriptors.given_back()
                 tailed.close()
             self.files.clear()
+            self._dormant.clear()
 
     def _rest_quiet_files(self) -> None:
         """A file with nothing new for QUIET_ROUNDS discover intervals *rests*: it is looked at once
@@ -331,13 +337,13 @@ class FileSource(Source):
         descriptors = self.descriptors
         idle: list[TailedFile] | None = None
         for waiting in descriptors.in_turn():
-            if not descriptors.free:
+            while not descriptors.free:
                 if idle is None:
                     idle = self._idle_files()
                 if not idle:
                     break
                 self._make_dormant(idle.pop())
-            if not await self._serve(waiting):
+            if not descriptors.free or not await self._serve(waiting):
                 break
             await self._share_the_loop()
         self._waiting_gauge.set(len(descriptors.waiting))
@@ -432,11 +438,15 @@ class FileSource(Source):
         if not out_of_descriptors(error):
             raise error
         self.count_error("open", "out_of_descriptors")
+        descriptors = self.descriptors
+        PROCESS.refresh()
+        descriptors.limit = max(8, min(descriptors.limit, descriptors.open))  # idle files make room from now on
         now = time.monotonic()
         if now - self._out_of_descriptors_said >= UNMATCHED_WARNING_INTERVAL:
             self._out_of_descriptors_said = now
-            self.log.warning("out of file descriptors (%s) opening %s; files wait for one (lower max_open_files, "
-                             "or raise the limit on open files)", error.strerror, path)
+            self.log.warning("out of file descriptors (%s) opening %s; holding at most %d files open from now on, "
+                             "the others wait (lower max_open_files, or raise the limit on open files)",
+                             error.strerror, path, descriptors.limit)
 
     def decoder(self) -> Decoder:
         """A fresh decoder for one file, grouping multi-line records when configured."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import _strptime  # type: ignore[import-not-found]  # noqa: F401 - time.strptime imports it lazily: out of descriptors, that fails
 import calendar
 import time
 from functools import lru_cache
