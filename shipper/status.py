@@ -16,6 +16,8 @@ from shipper.buffer.spool import SPOOL_FILE, SpoolView
 from shipper.config.model import AgentConfig
 from shipper.sources.files.checkpoint import FileCheckpoint
 from shipper.sources.files.config import TailOptions
+from shipper.sources.files.discover import discover
+from shipper.sources.files.identity import FileIdentity
 
 GREEN, YELLOW, RED, BOLD, RESET = "\033[32m", "\033[33m", "\033[31m", "\033[1m", "\033[0m"
 
@@ -74,7 +76,25 @@ def _sources(view: SpoolView, config: AgentConfig) -> Table:
             rows.append([source_id, options.type, checkpoint.path, _bytes(checkpoint.offset),
                          "-" if size is None else _bytes(size), lag])
             colours.append(GREEN if size is not None and size <= checkpoint.offset else YELLOW)
+        if isinstance(options, TailOptions):
+            for path, size in _not_opened(options, set(view.checkpoints(source_id))):
+                rows.append([source_id, options.type, path, "waiting", _bytes(size), _bytes(size)])
+                colours.append(YELLOW)
     return Table("sources", ["source", "type", "file", "offset", "size", "lag"], rows, colours)
+
+
+def _not_opened(options: TailOptions, checkpointed: set[str]) -> list[tuple[str, int]]:
+    """Files the source's globs match that it has no checkpoint for: waiting for a descriptor (the
+    source holds max_open_files open), or new since its last scan."""
+    found = []
+    for path in discover(options.include, options.exclude):
+        try:
+            status = os.stat(path)
+        except OSError:
+            continue
+        if FileIdentity.of(status).key not in checkpointed:
+            found.append((path, status.st_size))
+    return found
 
 
 def _sinks(view: SpoolView, config: AgentConfig) -> Table:

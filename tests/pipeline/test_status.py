@@ -116,3 +116,19 @@ def test_status_lists_parked_streams_with_their_records_and_reason(tmp_path):
     assert parked[0] == "parked streams"
     assert parked[2].split()[:3] == ["out", "/eks/locked/app-0", "2"]
     assert "ResourceNotFoundException" in parked[2]
+
+
+def test_status_lists_a_matching_file_the_agent_has_not_opened_as_waiting_with_its_size_as_lag(tmp_path):
+    log = write_lines(tmp_path, 10)
+    cfg = config(tmp_path, {"type": "console"})
+    agent = AgentProcess(cfg, stdout=subprocess.DEVNULL)
+    wait_for(lambda: committed_offsets(tmp_path / "data").get(str(log)) == 110, 20, "the file read")
+    agent.kill()
+    late = tmp_path / "logs" / "late.log"
+    late.write_text("x" * 99 + "\n")
+
+    out = shipper_status(cfg)
+
+    rows = [line.split() for line in out.split("\n\n")[0].splitlines()[2:]]
+    assert ["app", "file", str(late), "waiting", "100", "B", "100", "B"] in rows
+    assert not any(row[2] == str(log) and row[3] == "waiting" for row in rows)
