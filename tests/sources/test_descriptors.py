@@ -100,3 +100,41 @@ async def test_a_file_that_waited_for_a_descriptor_and_was_rotated_meanwhile_is_
         await until(lambda: len(harness.messages()) == 10, timeout=5)
 
     assert harness.messages()[8:] == ["waited", "successor"]
+
+
+async def test_a_file_deleted_with_unread_lines_keeps_its_descriptor_until_they_are_read(tmp_path):
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    for n in range(8):
+        (logs / f"{n}.log").write_text(f"first {n}\n")
+    options = FileOptions.model_validate({"type": "file", "include": [f"{logs}/*.log"], "max_open_files": 8,
+                                          **QUICK})
+
+    async with SourceHarness(tmp_path, FileSource, "app", options) as harness:
+        await until(lambda: len(harness.messages()) == 8)
+        with open(logs / "0.log", "a") as handle:  # the last lines of a container, then its file deleted
+            handle.write("last words\n")
+        os.unlink(logs / "0.log")
+        (logs / "new.log").write_text("newcomer\n")  # wants a descriptor: none is free
+        await until(lambda: len(harness.messages()) == 10)
+
+    assert sorted(harness.messages()[8:]) == ["last words", "newcomer"]
+
+
+async def test_a_file_with_lines_since_its_last_read_or_deleted_may_not_give_its_descriptor_up(tmp_path):
+    grown, deleted, quiet = (tmp_path / f"{name}.log" for name in ("grown", "deleted", "quiet"))
+    for path in (grown, deleted, quiet):
+        path.write_text("read\n")
+    options = FileOptions.model_validate({"type": "file", "include": [f"{tmp_path}/*.log"], **QUICK})
+
+    async with SourceHarness(tmp_path, FileSource, "app", options) as harness:
+        await until(lambda: len(harness.messages()) == 3)
+        files = {path: tailed(harness.source, path) for path in (grown, deleted, quiet)}
+        # no await from here on: the source cannot run a round (and read) before it decides
+        with open(grown, "a") as handle:
+            handle.write("unread\n")
+        os.unlink(deleted)
+
+        may_rest = {path.name: harness.source._nothing_unread(t) for path, t in files.items()}
+
+    assert may_rest == {"grown.log": False, "deleted.log": False, "quiet.log": True}

@@ -76,7 +76,7 @@ class FileSource(Source):
         self._checkpoints = {
             key: FileCheckpoint.decode(value) for key, value in self.spool.checkpoints(self.id).items()
         }
-        watcher = DirectoryWatcher(self._directory_changed)
+        watcher = DirectoryWatcher(self._directory_changed, lambda: self.count_error("discover", "watch_failed"))
         watcher.start()
         metrics.tailed_files.track(self.id, self.type, self._progress)
         first = True
@@ -342,7 +342,9 @@ class FileSource(Source):
                     idle = self._idle_files()
                 if not idle:
                     break
-                self._make_dormant(idle.pop())
+                candidate = idle.pop()
+                if self._nothing_unread(candidate):
+                    self._make_dormant(candidate)
             if not descriptors.free or not await self._serve(waiting):
                 break
             await self._share_the_loop()
@@ -354,6 +356,13 @@ class FileSource(Source):
         idle = [t for t in self.files.values() if t.fd >= 0 and t.state is FileState.AT_EOF and t.links > 0]
         idle.sort(key=lambda t: self._quiet.get(t.identity, now), reverse=True)
         return idle
+
+    @staticmethod
+    def _nothing_unread(tailed: TailedFile) -> bool:
+        """Whether `tailed` may give its descriptor up now: still linked, nothing written since its
+        last read (a deleted file's descriptor is the last way to its lines)."""
+        status = os.fstat(tailed.fd)
+        return status.st_nlink > 0 and (status.st_size, status.st_mtime_ns) == (tailed.size_seen, tailed.mtime_ns)
 
     def _make_dormant(self, tailed: TailedFile) -> None:
         tailed.give_up_descriptor()
@@ -367,7 +376,7 @@ class FileSource(Source):
         idle_since = time.monotonic() - self.options.close_inactive
         for identity in [i for i, since in self._quiet.items() if since <= idle_since]:
             tailed = self.files[identity]
-            if tailed.fd >= 0 and tailed.state is FileState.AT_EOF and tailed.links > 0:
+            if tailed.fd >= 0 and tailed.state is FileState.AT_EOF and self._nothing_unread(tailed):
                 self._make_dormant(tailed)
 
     def _look_at_dormant(self) -> None:

@@ -31,8 +31,11 @@ DIRECTORY_CHANGES = (
 
 
 class DirectoryWatcher:
-    def __init__(self, on_change: Callable[[], None]):
+    def __init__(self, on_change: Callable[[], None], on_failure: Callable[[], None] = lambda: None):
+        """`on_change`: something moved in a watched directory; `on_failure`: a directory could not be
+        watched (called once per directory until it can be)."""
         self.on_change = on_change
+        self.on_failure = on_failure
         self._watches: dict[str, Watch] = {}
         self._failed: set[str] = set()
         self._task: asyncio.Task[None] | None = None
@@ -62,6 +65,7 @@ class DirectoryWatcher:
             except OSError as error:
                 if directory not in self._failed:  # e.g. ENOSPC: fs.inotify.max_user_watches reached
                     self._failed.add(directory)
+                    self.on_failure()
                     log.warning("cannot watch %s (%s); relying on the periodic scan there", directory, error)
         for directory in self._watches.keys() - directories:
             watch = self._watches.pop(directory)
