@@ -60,8 +60,8 @@ def main() -> None:
     latency = scenarios.latency(5000, seconds)
     print("SIGTERM drain of 100,000 records ...", flush=True)
     drain = [scenarios.sigterm_drain(100_000) for _ in range(runs)]
-    print(f"idle: 300 quiet files for {seconds} s ...", flush=True)
-    idle = scenarios.idle(300, seconds)
+    print(f"idle: 300, then 10,000 quiet files for {seconds} s ...", flush=True)
+    idle = [scenarios.idle(300, seconds), scenarios.idle(10_000, seconds)]
 
     args.out.mkdir(parents=True, exist_ok=True)
     report = render(rows, latency, drain, idle, args.quick)
@@ -70,7 +70,8 @@ def main() -> None:
     print(report)
 
 
-def render(rows: list[tuple[str, int, list[dict]]], latency: dict, drain: list[dict], idle: dict, quick: bool) -> str:
+def render(rows: list[tuple[str, int, list[dict]]], latency: dict, drain: list[dict], idle: list[dict],
+           quick: bool) -> str:
     def cell(values: list[float], fmt: str) -> str:
         return f"{statistics.median(values):{fmt}} ({min(values):{fmt}}-{max(values):{fmt}})"
 
@@ -88,8 +89,12 @@ def render(rows: list[tuple[str, int, list[dict]]], latency: dict, drain: list[d
     out.append(f"SIGTERM with 100,000 records queued: drained and exited in {cell(times, '.2f')} s "
                f"(exit codes {sorted({d['exit_code'] for d in drain})}, left in spool "
                f"{max(d['left_in_spool'] for d in drain)}; target well inside 20 s).")
-    out += ["", f"Idle: {idle['files']} quiet container logs for {idle['seconds']:g} s cost "
-            f"{idle['core_percent']:.2f}% of a core and {idle['rss_mb']:.0f} MB RSS (target 0.5%, 80 MB)."]
+    few, many = idle
+    per_file = (many["rss_mb"] - few["rss_mb"]) * 2**20 / (many["files"] - few["files"])
+    out += [""] + [f"Idle: {run['files']:,} quiet container logs for {run['seconds']:g} s cost "
+                   f"{run['core_percent']:.2f}% of a core and {run['rss_mb']:.0f} MB RSS (target 0.5%, 80 MB "
+                   f"with 300)." for run in idle]
+    out += [f"Memory per tracked file: about {per_file / 1024:.1f} KiB (the difference between the two, per file)."]
     return "\n".join(out) + "\n"
 
 

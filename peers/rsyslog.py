@@ -91,8 +91,8 @@ action(type="omfile" file="{self.output}" template="raw" flushOnTXEnd="on" async
         if not self.output.exists():
             return []
         data = self.output.read_bytes()
-        complete = data[: data.rfind(b"\n") + 1]
-        return [json.loads(line) for line in complete.decode("utf-8", "surrogateescape").splitlines()]
+        lines = data.split(b"\n")[:-1]  # only LF ends a line: str.splitlines() also cuts at U+2028, \x1c, \x85 ...
+        return [json.loads(line.decode("utf-8", "surrogateescape")) for line in lines]
 
     def __del__(self) -> None:
         if self.process is not None and self.process.poll() is None:
