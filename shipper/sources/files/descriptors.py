@@ -106,9 +106,9 @@ class Descriptors:
         if identity not in self.waiting:
             self.waiting[identity] = Waiting(path, identity, time.monotonic(), first)
 
-    def in_turn(self) -> list[Waiting]:
-        """The waiting files, oldest unread lines first."""
-        return sorted(self.waiting.values(), key=lambda waiting: waiting.since)
+    def oldest(self) -> Waiting | None:
+        """The file waiting longest (files join `waiting` in the order their unread lines were found)."""
+        return next(iter(self.waiting.values()), None)
 
     def served(self, identity: FileIdentity) -> None:
         self.waiting.pop(identity, None)

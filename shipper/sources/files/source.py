@@ -336,7 +336,9 @@ class FileSource(Source):
         file idle at its end gives its own up (the one idle longest first)."""
         descriptors = self.descriptors
         idle: list[TailedFile] | None = None
-        for waiting in descriptors.in_turn():
+        served: Waiting | None = None
+        while (waiting := descriptors.oldest()) is not None and waiting is not served:
+            served = waiting
             while not descriptors.free:
                 if idle is None:
                     idle = self._idle_files()
