@@ -54,6 +54,16 @@ def parse(raw: str) -> Message:
                    match["msgid"], sd, match["msg"] or "")
 
 
+def octet_frames(payload: bytes) -> list[str]:
+    """The messages of an octet-counted payload (`<length> <message>` after one another)."""
+    frames = []
+    while payload:
+        length, _, rest = payload.partition(b" ")
+        frames.append(rest[: int(length)].decode("utf-8"))
+        payload = rest[int(length):]
+    return frames
+
+
 def syslog_config(tmp_path: Path, port: int, ca_file: Path, *, framing: str = "octet_counting",
                   source: dict | None = None, **sink) -> Path:
     return write_config(tmp_path / "shipper.yaml", {

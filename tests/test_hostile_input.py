@@ -26,7 +26,7 @@ from shipper.sources.files.multiline import MultilineDecoder
 from shipper.sources.journald.config import JournaldOptions
 from shipper.sources.journald.fields import RawEntry, RecordMaker
 from shipper.sources.journald.reader import Journal
-from tests.syslog import parse
+from tests.syslog import octet_frames, parse
 
 NOW_NS = 1_795_342_500_000_000_000
 MAX_LINE = 4096
@@ -225,18 +225,9 @@ async def test_any_stored_record_becomes_valid_syslog_frames(tmp_path_factory, r
 
     assert events == len(records)
     text = payload.decode("utf-8")
-    frames = text.split("\n")[:-1] if framing == "newline" else _octet_frames(payload)
+    frames = text.split("\n")[:-1] if framing == "newline" else octet_frames(payload)
     assert len(frames) >= len(records)
     for frame in frames:
         assert len(frame.encode()) <= 2048
         parse(frame)
     spool.close()
-
-
-def _octet_frames(payload: bytes) -> list[str]:
-    frames = []
-    while payload:
-        length, _, rest = payload.partition(b" ")
-        frames.append(rest[: int(length)].decode("utf-8"))
-        payload = rest[int(length):]
-    return frames

@@ -14,7 +14,7 @@ from shipper.sinks.syslog.config import SyslogOptions as Options
 from shipper.sinks.syslog.encoder import Encoder
 from shipper.sinks.syslog.framing import fit, newline_bodies, octet_counting
 from shipper.sinks.syslog.rfc5424 import Rfc5424, sd_value
-from tests.syslog import parse
+from tests.syslog import octet_frames, parse
 
 T0 = 1795342500_123456789
 COMMON = {"host": "node-1", "kubernetes": {"namespace": "prod", "pod_name": "web-0", "container_name": "nginx"}}
@@ -160,7 +160,7 @@ def test_a_plain_block_is_encoded_in_one_batch_with_one_frame_per_record():
 
     assert batched is not None
     assert batched == encoder._per_record(block)
-    frames = _octet_frames(batched)
+    frames = octet_frames(batched)
     assert [parse(f).msg for f in frames] == [f"line {i}" for i in range(3, 10)]
 
 
@@ -181,14 +181,6 @@ def test_a_block_encodes_to_the_same_bytes_batched_as_record_by_record(records, 
     payload, events = encoder.encode([block])
     assert payload == per_record and events == len(records) - block.start
 
-
-def _octet_frames(payload: bytes) -> list[str]:
-    frames = []
-    while payload:
-        length, _, rest = payload.partition(b" ")
-        frames.append(rest[: int(length)].decode("utf-8"))
-        payload = rest[int(length):]
-    return frames
 
 
 @given(st.lists(st.integers(-(2**63), 2**63 - 1)) | st.lists(st.integers(10**18, 2**63 - 1)))

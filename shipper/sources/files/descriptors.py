@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import errno
 import resource
-import time
 from dataclasses import dataclass
 
 from shipper.sources.files.identity import FileIdentity
@@ -31,14 +30,19 @@ def max_open_files(configured: int | None) -> tuple[int, str | None]:
 
     Default: half the soft limit on open files (as the agent left it, after lifting it), at most
     DEFAULT_MOST. A configured number is kept below the limit by RESERVE."""
-    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
-    ceiling = DEFAULT_MOST * 16 if soft == resource.RLIM_INFINITY else max(8, soft - RESERVE)
+    soft, ceiling = _ceiling()
     if configured is None:
         return max(8, min(DEFAULT_MOST, ceiling // 2)), None
     if configured > ceiling:
         return ceiling, (f"max_open_files {configured} is more than the limit on open files ({soft}) leaves after "
                          f"a reserve of {RESERVE}; using {ceiling}")
     return configured, None
+
+
+def _ceiling() -> tuple[int, int]:
+    """The soft limit on open files now, and what every file source of the process may hold under it."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return soft, DEFAULT_MOST * 16 if soft == resource.RLIM_INFINITY else max(8, soft - RESERVE)
 
 
 def out_of_descriptors(error: OSError) -> bool:
@@ -51,7 +55,6 @@ class Waiting:
 
     path: str
     identity: FileIdentity
-    since: float  # monotonic time its unread lines were found
     first: bool  # found by the first scan (where `read_from: end` applies)
 
 
@@ -72,8 +75,7 @@ class _Process:
 
     def refresh(self) -> None:
         """Read the limit again (after EMFILE: it may have been lowered from outside, by prlimit)."""
-        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
-        self._limit = DEFAULT_MOST * 16 if soft == resource.RLIM_INFINITY else max(8, soft - RESERVE)
+        self._limit = _ceiling()[1]
 
 
 PROCESS = _Process()
@@ -104,7 +106,7 @@ class Descriptors:
     def wait(self, path: str, identity: FileIdentity, first: bool = False) -> None:
         """`identity` (at `path`) wants a descriptor; a file already waiting keeps its place."""
         if identity not in self.waiting:
-            self.waiting[identity] = Waiting(path, identity, time.monotonic(), first)
+            self.waiting[identity] = Waiting(path, identity, first)
 
     def oldest(self) -> Waiting | None:
         """The file waiting longest (files join `waiting` in the order their unread lines were found)."""

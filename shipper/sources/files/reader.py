@@ -105,6 +105,10 @@ class TailedFile:
         self.mtime_ns, self.size_seen, self.links = status.st_mtime_ns, status.st_size, status.st_nlink
         return size_before, modified
 
+    def unchanged(self, status: os.stat_result) -> bool:
+        """Whether `status` shows the file as its last read left it (same size and modification time)."""
+        return (status.st_size, status.st_mtime_ns) == (self.size_seen, self.mtime_ns)
+
     def shares(self, common: dict[str, Any]) -> None:
         """What every record of the file carries from now on (metadata learned later)."""
         self.common = common

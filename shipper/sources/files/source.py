@@ -218,7 +218,7 @@ class FileSource(Source):
                 continue
             if tailed.path != path or tailed.rotated_at is not None:  # renamed to a name still included
                 tailed.renamed_to(path, self.common_fields(path))
-            if tailed.fd < 0 and (status.st_size, status.st_mtime_ns) != (tailed.size_seen, tailed.mtime_ns):
+            if tailed.fd < 0 and not tailed.unchanged(status):
                 self.descriptors.wait(path, identity)  # a dormant file changed
         now = time.monotonic()
         for identity, tailed in self.files.items():
@@ -364,7 +364,7 @@ class FileSource(Source):
         """Whether `tailed` may give its descriptor up now: still linked, nothing written since its
         last read (a deleted file's descriptor is the last way to its lines)."""
         status = os.fstat(tailed.fd)
-        return status.st_nlink > 0 and (status.st_size, status.st_mtime_ns) == (tailed.size_seen, tailed.mtime_ns)
+        return status.st_nlink > 0 and tailed.unchanged(status)
 
     def _make_dormant(self, tailed: TailedFile) -> None:
         tailed.give_up_descriptor()
@@ -391,7 +391,7 @@ class FileSource(Source):
             except OSError:
                 status = None
             if status is None or FileIdentity.of(status) != tailed.identity \
-                    or (status.st_size, status.st_mtime_ns) != (tailed.size_seen, tailed.mtime_ns):
+                    or not tailed.unchanged(status):
                 self.descriptors.wait(tailed.path, identity)
 
     async def _serve(self, waiting: Waiting) -> bool:
