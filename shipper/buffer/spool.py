@@ -39,6 +39,7 @@ from shipper.record import Block, Record
 log = logging.getLogger(__name__)
 
 SPOOL_FILE = "spool.db"
+WAL_SIZE_LIMIT = 64 * 1024 * 1024  # bytes the WAL file keeps after a checkpoint resets it
 _BLOCKS = """
 CREATE TABLE IF NOT EXISTS blocks (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -564,6 +565,9 @@ def _connect(path: Path) -> sqlite3.Connection:
         # checkpointed at about 16 MiB, as with 1,000 pages of 16 KiB
         connection.execute("PRAGMA page_size=65536")
         connection.execute("PRAGMA wal_autocheckpoint=250")
+        # a WAL that grew while a reader (`shipper status`) kept the checkpoint from resetting it is cut
+        # back to this size at the next reset, so it does not keep its largest size on disk for good
+        connection.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
         connection.execute("PRAGMA journal_mode=WAL").fetchone()
         connection.execute("PRAGMA synchronous=NORMAL")
         # Debian's SQLite is built with SECURE_DELETE on: every delivered block would be overwritten with

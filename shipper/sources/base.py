@@ -7,7 +7,7 @@ import asyncio
 import logging
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 from shipper.buffer.spool import Spool
 from shipper.config.base import SourceOptions
@@ -18,6 +18,40 @@ from shipper.record import Block, Fanout, unchanged
 log = logging.getLogger(__name__)
 
 REPAIR_WARNING_INTERVAL = 10.0  # seconds between warnings about repaired records, per source
+
+
+class Reads:
+    """Reads waiting to be committed together. Committing each small read alone costs a spool
+    transaction apiece (100,000 tiny files: 100,000 commits, each writing whole pages); together they
+    are one transaction, and each read's records still commit with its checkpoint: a crash before
+    the commit loses neither, both are read again."""
+
+    def __init__(self, most_bytes: int, most_reads: int = 1000):
+        self.most_bytes, self.most_reads = most_bytes, most_reads
+        self.clear()
+
+    def clear(self) -> None:
+        self.blocks: list[Block] = []
+        self.checkpoints: dict[str, bytes | None] = {}
+        self.places: list[str] = []  # where each read with records came from, for warnings about repairs
+        self.done: list[Callable[[], None]] = []  # what each read does once it is committed
+        self.size = 0
+
+    def add(self, block: Block | None, checkpoints: Mapping[str, bytes | None], size: int = 0,
+            where: str = "", then: Callable[[], None] | None = None) -> None:
+        """A read: its records (None: none), the checkpoints after them (later values of a key replace
+        earlier ones), its size in bytes read, and what to do once it is committed."""
+        if block is not None:
+            self.blocks.append(block)
+            if where:
+                self.places.append(where)
+        self.checkpoints.update(checkpoints)
+        if then is not None:
+            self.done.append(then)
+        self.size += size
+
+    def full(self) -> bool:
+        return self.size >= self.most_bytes or len(self.done) >= self.most_reads
 
 
 class Source(ABC):
@@ -44,7 +78,23 @@ class Source(ABC):
         """Store what the transforms make of `block` with the checkpoints after it, in one transaction.
         Records the spool cannot store as they are come back repaired: counted by kind, and named
         (`where`: a file and offset) in a warning at most every REPAIR_WARNING_INTERVAL seconds."""
-        blocks = self.fanout(block) if block is not None else []
+        await self._store([block] if block is not None else [], checkpoints, where)
+
+    async def commit_reads(self, reads: Reads) -> None:
+        """Store several reads in one transaction (each read's records with its checkpoint, as ever),
+        then tell each read it is committed; `reads` is empty afterwards."""
+        if not reads.checkpoints and not reads.blocks:
+            return
+        where = reads.places[0] if len(reads.places) == 1 else \
+            f"{len(reads.places)} reads committed together, the first {reads.places[0]}" if reads.places else ""
+        await self._store(reads.blocks, reads.checkpoints, where)
+        done = reads.done
+        reads.clear()
+        for then in done:
+            then()
+
+    async def _store(self, read: Sequence[Block], checkpoints: Mapping[str, bytes | None], where: str) -> None:
+        blocks = [stored for block in read for stored in self.fanout(block)]
         repairs = await self.spool.append(blocks, checkpoints, source=self.id)
         if not repairs:
             return

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from shipper.buffer import spool as spool_module
 from shipper.buffer.spool import SPOOL_FILE, Position, Spool, SpoolUnavailable
 from shipper.observe import metrics
 from shipper.record import Block
@@ -184,6 +185,31 @@ def test_the_spool_uses_write_ahead_logging(tmp_path):
     (mode,) = sqlite3.connect(tmp_path / SPOOL_FILE).execute("PRAGMA journal_mode").fetchone()
 
     assert mode == "wal"
+
+
+async def test_a_wal_grown_while_a_reader_held_it_is_cut_back_once_the_reader_is_gone(tmp_path, monkeypatch):
+    monkeypatch.setattr(spool_module, "WAL_SIZE_LIMIT", 1024 * 1024)
+    spool = Spool.open(tmp_path, max_size=256 * 1024 * 1024)
+    spool.attach_sinks({"out": ["app"]})
+    wal = tmp_path / (SPOOL_FILE + "-wal")
+    (page_size,) = spool._db.execute("PRAGMA page_size").fetchone()
+    (pages_per_checkpoint,) = spool._db.execute("PRAGMA wal_autocheckpoint").fetchone()
+    reader = sqlite3.connect(tmp_path / SPOOL_FILE)
+    reader.execute("BEGIN")
+    reader.execute("SELECT COUNT(*) FROM checkpoints").fetchone()  # a snapshot the WAL cannot reset past
+    for n in range(300):
+        await spool.append([block("app", f"line {n}")], {f"file-{n}": b"offset"}, source="app")
+    grown = wal.stat().st_size
+    reader.rollback()
+    reader.close()
+
+    for n in range(300):  # a checkpoint completes and the next write starts the WAL over
+        await spool.append([block("app", f"line {n}")], {f"file-{n}": b"offset"}, source="app")
+
+    checkpoint_at = 1.25 * page_size * pages_per_checkpoint  # the WAL's usual most, with the last commit
+    assert grown > 3 * checkpoint_at
+    assert wal.stat().st_size <= checkpoint_at
+    spool.close()
 
 
 def test_a_data_dir_the_spool_creates_is_for_its_owner_only(tmp_path):

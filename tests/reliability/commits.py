@@ -29,8 +29,13 @@ class CommitWatcher(threading.Thread):
         self._lock = threading.Lock()
 
     def run(self) -> None:
-        while not self._stop_event.wait(self.interval):
+        pause = self.interval
+        while not self._stop_event.wait(pause):
+            started = time.monotonic()
             current = self._read()
+            # a reader holding the spool most of the time keeps SQLite from resetting its WAL, which
+            # then grows without bound: with 100,000 checkpoints a read takes a while, so read less often
+            pause = max(self.interval, 4 * (time.monotonic() - started))
             if current is None:
                 continue
             with self._lock:

@@ -74,9 +74,11 @@ def test_a_file_rotated_while_stopped_is_drained_without_waiting(tmp_path):
     assert file.state is FileState.ROTATED and file.writer_gone(now=100.0)
 
 
-def test_commits_and_truncation_move_the_offset(tmp_path):
+def test_reads_commits_and_truncation_move_the_offset(tmp_path):
     file = opened(tmp_path / "app.log", "one\ntwo\n")
 
+    file.read_to(4)
+    assert (file.offset, file.checkpointed) == (4, 0)  # taken, not committed yet
     file.committed(4)
     assert (file.offset, file.checkpointed) == (4, 4)
     (tmp_path / "app.log").write_text("new\n")

@@ -43,7 +43,8 @@ class TailOptions(SourceOptions):
         "(counted as `pending_flushed`), never dropped.",
     )
     read_block_size: ByteSize = Field(
-        1024 * 1024, ge=4096, description="Bytes read from a file per spool transaction."
+        1024 * 1024, ge=4096, description="Bytes read from a file at a time. Small reads of several files share "
+        "one spool transaction, up to this many bytes."
     )
     max_open_files: int | None = Field(
         None, ge=8, description="Most files the source holds open at once (default: half the agent's limit on open "

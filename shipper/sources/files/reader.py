@@ -52,7 +52,7 @@ class TailedFile:
     decoder: Decoder
     rotated_at: float | None = None  # when the path stopped naming this file
     at_eof: bool = False
-    checkpointed: int = 0  # the offset in the last checkpoint committed
+    checkpointed: int = 0  # the offset in the last checkpoint committed (`offset` may be ahead, not yet committed)
     mtime_ns: int = 0  # at the last read: a change with the same size may be a rewrite after truncation
     size_seen: int = 0  # the file's size at the last read
     links: int = 1  # its link count at the last read: 0 once its last name is deleted
@@ -117,9 +117,13 @@ class TailedFile:
         """Nothing new at the last look."""
         self.at_eof = True
 
+    def read_to(self, offset: int) -> None:
+        """Records up to `offset` are taken (to be committed with the checkpoint after them)."""
+        self.offset = offset
+
     def committed(self, offset: int) -> None:
         """Records up to `offset` and the checkpoint after them are in the spool."""
-        self.offset = self.checkpointed = offset
+        self.checkpointed = offset
 
     def truncated(self) -> None:
         """Shorter than what was read, or rewritten (copytruncate): read again from the start."""

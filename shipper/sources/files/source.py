@@ -19,7 +19,7 @@ from typing import Any
 from shipper.buffer.spool import Spool
 from shipper.observe import metrics
 from shipper.record import Block, Record
-from shipper.sources.base import Source
+from shipper.sources.base import Reads, Source
 from shipper.sources.files.checkpoint import FileCheckpoint
 from shipper.sources.files.config import FileOptions, TailOptions
 from shipper.sources.files.descriptors import PROCESS, Descriptors, Waiting, max_open_files, out_of_descriptors
@@ -64,6 +64,7 @@ class FileSource(Source):
         self._to_recover: dict[str, FileCheckpoint] | None = None  # rotated while stopped, not found yet
         self._out_of_descriptors_said = -UNMATCHED_WARNING_INTERVAL
         self._waiting_gauge = metrics.files_waiting.labels(*self.labels)
+        self._reads = Reads(options.read_block_size)  # reads of this round not committed yet
 
     async def run(self) -> None:
         await self.kind.start()
@@ -73,6 +74,7 @@ class FileSource(Source):
             self.kind.stop()
 
     async def _tail(self) -> None:
+        self._reads = Reads(self.options.read_block_size)  # what a failed run had read is read again
         self._checkpoints = {
             key: FileCheckpoint.decode(value) for key, value in self.spool.checkpoints(self.id).items()
         }
@@ -91,8 +93,9 @@ class FileSource(Source):
                         self._scan_now = True  # files may have come into a new directory before its watch
                     first = False
                     if self._scanned:
-                        await self.commit(None, self._scanned)
+                        self._reads.add(None, self._scanned)
                         self._scanned = {}
+                        await self.commit_reads(self._reads)
                     await self._keep_pending_within_budget()
                     next_scan = time.monotonic() + self._scan_interval(watcher)
                 if time.monotonic() >= next_look_at_resting:  # this round looks at every file
@@ -114,6 +117,7 @@ class FileSource(Source):
                 await self._give_descriptors()
                 if self.options.multiline is not None:
                     await self._ship_quiet_groups()
+                await self.commit_reads(self._reads)
                 if not progressed:
                     await self._idle(min(next_look_at_resting, next_scan))
             await self._drain_deleted()
@@ -543,18 +547,25 @@ class FileSource(Source):
         return True
 
     async def _commit(self, tailed: TailedFile, records: list[Record], end_offset: int) -> None:
-        """Records and the checkpoint after them, in one spool transaction."""
+        """Records and the checkpoint after them, in one spool transaction: this round's reads share
+        it (committed at the end of the round, or sooner once they hold `read_block_size` bytes)."""
         if self.kind.learned(tailed):
             tailed.shares(self.common_fields(tailed.label))
         tailed.refresh_fingerprint()
         checkpoint = FileCheckpoint(tailed.path, end_offset, tailed.fingerprint, tailed.decoder.carry())
         block = Block(self.id, tailed.common, records) if records else None
-        await self.commit(block, {tailed.identity.key: checkpoint.encode()},
-                          where=f"{tailed.path} before offset {end_offset}")
-        tailed.committed(end_offset)
-        self.received_events.inc(len(records))
-        self.kind.committed(tailed, len(records))
+
+        def committed() -> None:
+            tailed.committed(end_offset)
+            self.received_events.inc(len(records))
+            self.kind.committed(tailed, len(records))
+
+        self._reads.add(block, {tailed.identity.key: checkpoint.encode()}, max(0, end_offset - tailed.offset),
+                        f"{tailed.path} before offset {end_offset}", committed)
+        tailed.read_to(end_offset)
         self._track_pending(tailed)
+        if self._reads.full():
+            await self.commit_reads(self._reads)
 
     def _track_pending(self, tailed: TailedFile) -> None:
         held = tailed.decoder.pending_bytes if tailed.identity in self.files else 0
@@ -597,7 +608,8 @@ class FileSource(Source):
                 continue
             if tailed.read_lines(self.options.read_block_size, self.options.max_line_size, final=True):
                 continue  # bytes arrived after the last read: the next round commits them first
-            await self._finish(tailed, "deleted" if deleted else "rotated")
+            self._finishing(tailed, "deleted" if deleted else "rotated")
+        await self.commit_reads(self._reads)  # then the finished files are closed
 
     async def _drain_deleted(self) -> None:
         """On stop, a deleted file's descriptor is the last way to its lines: read them all first."""
@@ -610,12 +622,21 @@ class FileSource(Source):
 
     async def _finish(self, tailed: TailedFile, why: str) -> None:
         """Ship what the decoder holds, forget the checkpoint and close the file."""
+        self._finishing(tailed, why)
+        await self.commit_reads(self._reads)
+
+    def _finishing(self, tailed: TailedFile, why: str) -> None:
+        """As `_finish`, the file closed once the commit that forgets its checkpoint is made: until
+        then its descriptor may be the last way to lines of this round."""
         self.log.info("finished %s (%s)", tailed.path, why, extra={"file": tailed.path})
         held = tailed.decoder.flush()  # fragments whose completing line will never come
-        block = Block(self.id, tailed.common, held) if held else None
-        await self.commit(block, {tailed.identity.key: None}, where=tailed.path)
-        self.received_events.inc(len(held))
-        self._close(tailed)
+
+        def finished() -> None:
+            self.received_events.inc(len(held))
+            self._close(tailed)
+
+        self._reads.add(Block(self.id, tailed.common, held) if held else None, {tailed.identity.key: None},
+                        where=tailed.path, then=finished)
 
     def _close(self, tailed: TailedFile) -> None:
         """Stop following `tailed`: its descriptor, its place in `files` and its pending count go."""
