@@ -21,6 +21,7 @@ from shipper.config.model import AgentConfig
 from shipper.sinks.base import Sink
 from shipper.sinks.cloudwatch.config import CloudWatchLogsOptions
 from shipper.sinks.console.config import ConsoleOptions
+from shipper.sinks.http.config import HttpOptions
 from shipper.sinks.syslog.config import SyslogOptions
 from shipper.sources.base import Source
 from shipper.sources.files.config import FileOptions
@@ -76,6 +77,7 @@ SINKS: dict[str, Component[Sink]] = _by_type(
     Component(ConsoleOptions, "shipper.sinks.console.sink:ConsoleSink"),
     Component(CloudWatchLogsOptions, "shipper.sinks.cloudwatch.sink:CloudWatchLogsSink"),
     Component(SyslogOptions, "shipper.sinks.syslog.sink:SyslogSink"),
+    Component(HttpOptions, "shipper.sinks.http.sink:HttpSink"),
 )
 
 # The model a configuration file is validated against: `sources`, `transforms` and `sinks` entries are

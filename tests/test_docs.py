@@ -16,7 +16,8 @@ from shipper.reference import render
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 ENVIRONMENT = {"AWS_REGION": "us-east-1", "CLUSTER_NAME": "demo", "NODE_NAME": "node-1",
-               "AWS_ENDPOINT_URL": "http://127.0.0.1:4566"}
+               "AWS_ENDPOINT_URL": "http://127.0.0.1:4566", "COLLECTOR_TOKEN": "example-token",
+               "COLLECTOR_PASSWORD": "example-password"}
 
 
 def yaml_examples() -> list[tuple[str, str]]:

@@ -19,6 +19,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from shipper.config.base import SECRET_OPTIONS
 from shipper.config.errors import ConfigError, ConfigIssue
 from shipper.config.model import AgentConfig
 
@@ -147,6 +148,8 @@ def _data_path(loc: tuple[str | int, ...], raw: Any) -> Path_:
 def _reason(detail: ErrorDetails, path: Path_, raw: Any, model: type[BaseModel]) -> str:
     kind = detail["type"]
     value = detail.get("input")
+    if SECRET_OPTIONS.intersection(str(part) for part in path):
+        value = _Hidden()  # a password or header value is never echoed, even when it is the wrong type
     ctx = detail.get("ctx", {})
     if kind == "extra_forbidden":
         return _unknown_key(path[-1], _allowed_keys(path[:-1], raw, model))
@@ -241,6 +244,11 @@ def _dotted(path: Path_) -> str:
     for part in path:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out
+
+
+class _Hidden:
+    def __repr__(self) -> str:
+        return "a value (not shown: it may be a secret)"
 
 
 def _show(value: Any) -> str:

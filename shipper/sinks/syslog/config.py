@@ -3,35 +3,17 @@
 from __future__ import annotations
 
 import re
-import ssl
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator
 
-from shipper.config.base import Options, SinkOptions, readable_file_problem
+from shipper.config.base import SinkOptions
+from shipper.config.tls import TlsOptions
 from shipper.config.units import Address, ByteSize, Duration
 from shipper.severity import FACILITIES, SEVERITIES
 from shipper.templates import Template
 
 SD_NAME = re.compile(r'^[!#-<>-\\^-~]{1,32}$')  # printable ASCII except space, '=', ']' and '"'
-
-
-class TlsOptions(Options):
-    ca_file: str | None = Field(None, description="CA bundle that signs the server's certificate; None = the system's.")
-    cert_file: str | None = Field(None, description="Client certificate, for receivers that require mutual TLS.")
-    key_file: str | None = Field(None, description="Key of the client certificate.")
-    server_name: str | None = Field(None, description="Name to verify and send as SNI; by default the address host.")
-    verify_certificate: bool = Field(True, description="Check the server's certificate chain against ca_file.")
-    verify_hostname: bool = Field(True, description="Check that the certificate names the server.")
-    min_version: Literal["1.2", "1.3"] = Field("1.2", description="Oldest TLS version accepted.")
-
-    @model_validator(mode="after")
-    def _pairs(self) -> TlsOptions:
-        if (self.cert_file is None) != (self.key_file is None):
-            raise ValueError("cert_file and key_file go together (mutual TLS)")
-        if self.verify_hostname and not self.verify_certificate:
-            raise ValueError("verify_hostname needs verify_certificate")
-        return self
 
 
 class SyslogOptions(SinkOptions):
@@ -99,22 +81,7 @@ class SyslogOptions(SinkOptions):
         return found
 
     def environment_issues(self) -> list[tuple[str, str]]:
-        if self.mode != "tls":
-            return []
-        issues = []
-        for key in ("ca_file", "cert_file", "key_file"):
-            path = getattr(self.tls, key)
-            problem = readable_file_problem(path) if path else None
-            if problem:
-                issues.append((f"tls.{key}", problem))
-        if not issues:
-            from shipper.sinks.syslog.transport import tls_context  # ssl: loads what the files hold
-
-            try:
-                tls_context(self)
-            except (ssl.SSLError, ValueError) as error:
-                issues.append(("tls", f"the certificates or key cannot be loaded: {error}"))
-        return issues
+        return self.tls.environment_issues() if self.mode == "tls" else []
 
     @property
     def host(self) -> str:

@@ -33,20 +33,10 @@ class CertificateError(HandshakeError):
 
 _CONNECTION_LOST = (ssl.SSLEOFError, ssl.SSLZeroReturnError, ssl.SSLSyscallError)  # a reset, not a refusal
 HANDSHAKE_RESETS = 3  # handshakes in a row that the server cuts (TCP fine): it refuses our TLS, say so
-TLS_VERSIONS = {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
 
 
 def tls_context(options: SyslogOptions) -> ssl.SSLContext | None:
-    if options.mode == "tcp":
-        return None
-    tls = options.tls
-    context = ssl.create_default_context(cafile=tls.ca_file)
-    context.minimum_version = TLS_VERSIONS[tls.min_version]
-    context.check_hostname = tls.verify_hostname
-    context.verify_mode = ssl.CERT_REQUIRED if tls.verify_certificate else ssl.CERT_NONE
-    if tls.cert_file and tls.key_file:
-        context.load_cert_chain(tls.cert_file, tls.key_file)
-    return context
+    return options.tls.context() if options.mode == "tls" else None
 
 
 class Connection:

@@ -1,0 +1,113 @@
+"""One request to the collector and what its answer means (see retry.py for what follows from it).
+
+The Authorization header and the configured headers are built once here and never logged; the URI
+is logged without its query.
+"""
+
+from __future__ import annotations
+
+import base64
+import email.utils
+import enum
+import ssl
+import time
+from dataclasses import dataclass
+
+import aiohttp
+
+from shipper import __version__
+from shipper.sinks.http.config import HttpOptions
+
+RETRY_AFTER_MOST = 300.0  # seconds: a longer Retry-After is taken as this (a server's mistake must not stall us)
+
+
+class Outcome(enum.Enum):
+    DELIVERED = "delivered"  # 2xx
+    RETRY = "retry"  # 408, 429, 5xx, or no answer (connection refused or reset, timeout): send again
+    TOO_LARGE = "too_large"  # 413: send the batch in halves
+    REJECTED = "rejected"  # any other answer: this batch will never be taken; it is discarded and counted
+    UNAUTHORIZED = "unauthorized"  # 401, 403, 407: the sink is not ready; keep the data, keep retrying
+    UNTRUSTED = "untrusted"  # the server's certificate fails verification: not ready, keep retrying
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    outcome: Outcome
+    reason: str  # the status (`429`), or what went wrong without one (`connection`, `timeout`)
+    retry_after: float | None = None  # seconds the server asked us to wait
+
+
+class Service:
+    def __init__(self, options: HttpOptions, content_type: str):
+        self.options = options
+        self.headers = {"User-Agent": f"shipper/{__version__}", "Content-Type": content_type,
+                        **options.headers}
+        if options.compression == "gzip":
+            self.headers["Content-Encoding"] = "gzip"
+        auth = options.auth
+        if auth is not None and auth.strategy == "basic":
+            assert auth.user is not None and auth.password is not None  # the options check both are there
+            pair = f"{auth.user}:{auth.password.get_secret_value()}".encode()
+            self.headers["Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
+        elif auth is not None:
+            assert auth.token is not None
+            self.headers["Authorization"] = "Bearer " + auth.token.get_secret_value()
+        self._session: aiohttp.ClientSession | None = None
+
+    async def open(self) -> None:
+        context: ssl.SSLContext | bool = self.options.tls.context() if self.options.secure else False
+        connector = aiohttp.TCPConnector(ssl=context, limit=self.options.max_requests_in_flight)
+        self._session = aiohttp.ClientSession(
+            connector=connector, timeout=aiohttp.ClientTimeout(total=self.options.request_timeout),
+            auto_decompress=False, trust_env=False)
+
+    async def send(self, body: bytes) -> Answer:
+        if self._session is None:
+            await self.open()
+        assert self._session is not None
+        try:
+            async with self._session.request(self.options.method.upper(), self.options.uri, data=body,
+                                             headers=self.headers, allow_redirects=False) as response:
+                status = response.status
+                retry_after = _retry_after(response.headers.get("Retry-After"))
+        except (aiohttp.ClientConnectorCertificateError, ssl.SSLCertVerificationError):
+            return Answer(Outcome.UNTRUSTED, "certificate")
+        except TimeoutError:
+            return Answer(Outcome.RETRY, "timeout")
+        except (aiohttp.ClientError, OSError):
+            return Answer(Outcome.RETRY, "connection")
+        return _meaning(status, retry_after)
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+def _meaning(status: int, retry_after: float | None) -> Answer:
+    reason = str(status)
+    if 200 <= status < 300:
+        return Answer(Outcome.DELIVERED, reason)
+    if status in (408, 429) or status >= 500:
+        return Answer(Outcome.RETRY, reason, retry_after)
+    if status == 413:
+        return Answer(Outcome.TOO_LARGE, reason)
+    if status in (401, 403, 407):
+        return Answer(Outcome.UNAUTHORIZED, reason)
+    return Answer(Outcome.REJECTED, reason)
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Retry-After as seconds to wait: delay-seconds or an HTTP date (RFC 9110 10.2.3); None if absent or bad."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return min(float(value), RETRY_AFTER_MOST)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return min(max(0.0, when.timestamp() - time.time()), RETRY_AFTER_MOST)
