@@ -32,11 +32,17 @@ install: system-packages-test $(VENV)/.test-installed
 localstack:
 	@bash localstack/install.sh
 
+# The Fluentd project's Node.js client (fluent-logger), pinned by its lock file: the forward source's
+# tests drive it
+peers/forward_client/node_modules/.installed: peers/forward_client/package-lock.json | system-packages-test
+	npm ci --prefix peers/forward_client --no-audit --no-fund --quiet
+	touch $@
+
 lint: install
 	$(BIN)/ruff check shipper tests demo bench peers
 	$(BIN)/mypy
 
-test: install localstack lint
+test: install localstack peers/forward_client/node_modules/.installed lint
 	$(BIN)/pytest -q
 
 demo: system-packages-demo $(VENV)/.demo-installed localstack

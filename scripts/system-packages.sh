@@ -32,6 +32,8 @@ test_needs=(
   "tmux tmux"                        # shipper status drawn in a real terminal
   "systemd systemd-analyze"          # verifies and scores the EC2 unit,
   "procps /bin/kill"                 # whose ExecReload it checks exists (minimal systems lack it)
+  "nodejs node"                      # the Fluentd project's Node.js client drives the forward source's tests
+  "npm npm"
 )
 
 has() {

@@ -25,6 +25,7 @@ from shipper.sinks.http.config import HttpOptions
 from shipper.sinks.syslog.config import SyslogOptions
 from shipper.sources.base import Source
 from shipper.sources.files.config import FileOptions
+from shipper.sources.forward.config import ForwardOptions
 from shipper.sources.journald.config import JournaldOptions
 from shipper.sources.kubernetes_logs.config import KubernetesLogsOptions
 from shipper.transforms.base import Transform
@@ -64,6 +65,7 @@ SOURCES: dict[str, Component[Source]] = _by_type(
     Component(FileOptions, "shipper.sources.files.source:FileSource"),
     Component(KubernetesLogsOptions, "shipper.sources.kubernetes_logs.source:KubernetesLogsSource"),
     Component(JournaldOptions, "shipper.sources.journald.source:JournaldSource"),
+    Component(ForwardOptions, "shipper.sources.forward.source:ForwardSource"),
 )
 TRANSFORMS: dict[str, Component[Transform]] = _by_type(
     Component(ParseOptions, "shipper.transforms.parse.transform:Parse"),

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from shipper.templates import Template
 
 # options whose values may be credentials: never echoed in a configuration error
-SECRET_OPTIONS = frozenset({"password", "token", "headers"})
+SECRET_OPTIONS = frozenset({"password", "token", "headers", "shared_key"})
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]*$")  # no dot: `<route id>.<route name>` stays unambiguous
 
 

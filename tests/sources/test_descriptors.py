@@ -138,3 +138,21 @@ async def test_a_file_with_lines_since_its_last_read_or_deleted_may_not_give_its
         may_rest = {path.name: harness.source._nothing_unread(t) for path, t in files.items()}
 
     assert may_rest == {"grown.log": False, "deleted.log": False, "quiet.log": True}
+
+
+async def test_files_opened_when_a_descriptor_came_free_are_not_read_again_after_a_restart(tmp_path):
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    for n in range(30):
+        (logs / f"{n}.log").write_text(f"line of {n}\n")
+    options = FileOptions.model_validate({"type": "file", "include": [str(logs / "*.log")], "max_open_files": 8,
+                                          "rescan_interval": "50ms", **QUICK})
+    async with SourceHarness(tmp_path, FileSource, "app", options) as harness:
+        await until(lambda: len(harness.messages()) == 30, timeout=10)
+        scans = harness.source.scans
+        await until(lambda: harness.source.scans >= scans + 3, timeout=10)  # scans after the last file opened
+
+    async with SourceHarness(tmp_path, FileSource, "app", options) as restarted:
+        await until(lambda: restarted.source.scans >= 3, timeout=10)
+
+    assert sorted(restarted.messages()) == sorted(f"line of {n}" for n in range(30))  # each once

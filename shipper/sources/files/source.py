@@ -44,9 +44,6 @@ class FileSource(Source):
         self.kind = FileKind()  # the plain kind; the container source puts its own in its place
         self.files: dict[FileIdentity, TailedFile] = {}
         self._checkpoints: dict[str, FileCheckpoint] = {}
-        # checkpoints to store after a scan: files just opened (so that a rotation while the agent is
-        # down finds them), and None for files that no longer exist anywhere
-        self._scanned: dict[str, bytes | None] = {}
         self._skipped: set[tuple[str, str]] = set()
         self._wake = asyncio.Event()  # set by stop() and by the watcher
         self._scan_now = False  # a watched directory changed: scan before the discovery interval ends
@@ -65,6 +62,7 @@ class FileSource(Source):
         self._out_of_descriptors_said = -UNMATCHED_WARNING_INTERVAL
         self._waiting_gauge = metrics.files_waiting.labels(*self.labels)
         self._reads = Reads(options.read_block_size)  # reads of this round not committed yet
+        self.scans = 0  # scans finished (discovery rounds), for status and tests
 
     async def run(self) -> None:
         await self.kind.start()
@@ -92,10 +90,8 @@ class FileSource(Source):
                                      bases_exist(self.options.include)):
                         self._scan_now = True  # files may have come into a new directory before its watch
                     first = False
-                    if self._scanned:
-                        self._reads.add(None, self._scanned)
-                        self._scanned = {}
-                        await self.commit_reads(self._reads)
+                    await self.commit_reads(self._reads)
+                    self.scans += 1
                     await self._keep_pending_within_budget()
                     next_scan = time.monotonic() + self._scan_interval(watcher)
                 if time.monotonic() >= next_look_at_resting:  # this round looks at every file
@@ -290,7 +286,7 @@ class FileSource(Source):
                 self.log.warning("%s was rotated away while shipper was stopped; bytes after offset %d, if any, "
                             "were not read", checkpoint.path, checkpoint.offset)
                 self.count_error("rotation", "rotated_before_read")
-                self._scanned[key] = None
+                self._reads.add(None, {key: None})
                 continue
             real_path, fd, identity = found
             self.descriptors.taken()
@@ -329,7 +325,10 @@ class FileSource(Source):
         tailed = TailedFile(path, fd, identity, offset, Fingerprint.read(fd), decoder, common=self.common_fields(path))
         self.files[identity] = tailed
         self._track_pending(tailed)
-        self._scanned[identity.key] = FileCheckpoint(path, offset, tailed.fingerprint, decoder.carry()).encode()
+        # checkpointed at once (with the reads of this round, before its own), so that a rotation while
+        # the agent is down finds it
+        opened = FileCheckpoint(path, offset, tailed.fingerprint, decoder.carry())
+        self._reads.add(None, {identity.key: opened.encode()})
         self.log.info("tailing %s from offset %d", path, offset, extra={"file": path})
         return tailed
 

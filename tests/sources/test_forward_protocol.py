@@ -1,0 +1,165 @@
+"""The forward protocol decoder: every mode and time form clients send, totality on hostile input,
+the shared-key handshake and the decompression bound."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+from collections import Counter
+
+import msgpack
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from shipper.sources.forward.handshake import Handshake
+from shipper.sources.forward.protocol import ProtocolError, decode, event_time, gunzip, unpacker
+from shipper.sources.forward.records import records_of
+
+NOW = 1_800_000_000_000_000_000
+T = event_time(1_700_000_000, 123_456_789)
+T_NS = 1_700_000_000_123_456_789
+
+
+def roundtrip(message) -> object:
+    """As the server sees it: packed by a client, unpacked by the connection's decoder."""
+    stream = unpacker(1 << 20)
+    stream.feed(msgpack.packb(message))
+    (decoded,) = list(stream)
+    return decoded
+
+
+def test_message_mode_with_event_time_and_a_chunk():
+    message = decode(roundtrip(["docker.web", T, {"log": "hello"}, {"chunk": "abc"}]), NOW, 1 << 20)
+
+    assert (message.tag, message.entries, message.chunk) == ("docker.web", [(T_NS, {"log": "hello"})], "abc")
+
+
+def test_forward_mode_with_integer_float_and_fluent_bit_metadata_times():
+    entries = [[1_700_000_000, {"log": "a"}], [1_700_000_000.5, {"log": "b"}], [[T, {"otlp": {}}], {"log": "c"}]]
+
+    message = decode(roundtrip(["app", entries]), NOW, 1 << 20)
+
+    assert [t for t, _ in message.entries] == [1_700_000_000_000_000_000, 1_700_000_000_500_000_000, T_NS]
+    assert message.chunk is None
+
+
+@pytest.mark.parametrize("compressed", [False, True])
+def test_packed_forward_plain_and_gzip(compressed):
+    packed = b"".join(msgpack.packb([T, {"log": f"line {n}"}]) for n in range(3))
+    option = {"chunk": "c1", "size": 3}
+    if compressed:
+        packed, option["compressed"] = gzip.compress(packed), "gzip"
+
+    message = decode(roundtrip(["app", packed, option]), NOW, 1 << 20)
+
+    assert [r["log"] for _, r in message.entries] == ["line 0", "line 1", "line 2"] and message.chunk == "c1"
+
+
+def test_bad_entries_are_dropped_and_bad_times_repaired_one_by_one_counted():
+    entries = [[T, {"log": "ok"}], "not an entry", ["no time", {"log": "repaired"}], [T, "not a map"]]
+
+    message = decode(roundtrip(["app", entries]), NOW, 1 << 20)
+    anomalies: Counter[str] = Counter()
+    records = records_of(message, ["log", "message"], anomalies)
+
+    assert message.anomalies == Counter({"malformed_entry": 1, "bad_time": 1})
+    assert [(t, text) for t, text, _ in records] == [(T_NS, "ok"), (NOW, "repaired"), (T_NS, '"not a map"')]
+    assert anomalies == Counter({"malformed": 1})
+
+
+def test_a_record_becomes_message_fields_and_tag_and_cannot_claim_the_agents_fields():
+    message = decode(roundtrip(["docker.web", T, {"log": "hi", "container_name": "/web", "host": "evil",
+                                                 "kubernetes": {"pod_name": "other"}, b"raw": b"\xff"}]), NOW, 1 << 20)
+
+    ((_, text, fields),) = records_of(message, ["log", "message"], Counter())
+
+    assert text == "hi"
+    assert fields == {"container_name": "/web", "raw": "\ufffd", "tag": "docker.web",
+                      "log": {"host": "evil", "kubernetes": {"pod_name": "other"}}}
+
+
+@pytest.mark.parametrize("message", [
+    "just a string", ["only a tag"], [1, T, {}], ["tag", T, {}, {}, "extra"], ["tag", T, {}, "option not a map"],
+    ["tag", b"\xc1\xc1", {}],
+])
+def test_what_is_not_the_protocol_raises_protocol_error(message):
+    with pytest.raises(ProtocolError):
+        decode(roundtrip(message), NOW, 1 << 20)
+
+
+def test_gzip_that_would_inflate_past_the_limit_is_refused():
+    bomb = gzip.compress(b"\0" * (10 << 20))
+
+    with pytest.raises(ProtocolError, match="max_message_size"):
+        gunzip(bomb, 1 << 20)
+    assert gunzip(gzip.compress(b"a") + gzip.compress(b"b"), 10) == b"ab"  # concatenated members
+
+
+msgpack_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1) | st.floats() | st.text(max_size=20)
+    | st.binary(max_size=20),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=5), children, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(message=st.lists(msgpack_values, max_size=5) | msgpack_values)
+def test_any_msgpack_object_decodes_or_raises_protocol_error_and_records_are_total(message):
+    try:
+        decoded = decode(roundtrip(message), NOW, 1 << 20)
+    except ProtocolError:
+        return
+    records = records_of(decoded, ["log"], Counter())
+    assert len(records) == len(decoded.entries)
+    assert all(isinstance(text, str) and isinstance(t, int) for t, text, _ in records)
+
+
+@settings(max_examples=400, deadline=None)
+@given(data=st.binary(max_size=200))
+def test_any_bytes_on_a_connection_decode_or_raise_protocol_error(data):
+    stream = unpacker(1 << 16)
+    stream.feed(data)
+    try:
+        for message in stream:
+            decode(message, NOW, 1 << 16)
+    except (ProtocolError, ValueError, TypeError, msgpack.UnpackException):
+        pass  # the connection is closed (server.py turns the msgpack errors into ProtocolError)
+
+
+def ping(handshake_helo: bytes, key: str, hostname: str = "client", user: tuple[str, str] | None = None) -> list:
+    helo = msgpack.unpackb(handshake_helo)
+    nonce, auth = helo[1]["nonce"], helo[1]["auth"]
+    salt = b"0123456789abcdef"
+    digest = hashlib.sha512(salt + hostname.encode() + nonce + key.encode()).hexdigest()
+    message = ["PING", hostname, salt, digest]
+    if user is not None:
+        message += [user[0], hashlib.sha512(auth + user[0].encode() + user[1].encode()).hexdigest()]
+    return msgpack.unpackb(msgpack.packb(message))
+
+
+def test_the_handshake_takes_the_right_key_and_user_and_proves_the_server_knows_the_key():
+    server = Handshake("s3cret", "shipper", {"alice": "pw"})
+
+    pong, refusal = server.answer(ping(server.helo(), "s3cret", user=("alice", "pw")))
+
+    assert refusal is None
+    _, ok, _, hostname, digest = msgpack.unpackb(pong)
+    assert ok and hostname == "shipper"
+    assert digest == hashlib.sha512(b"0123456789abcdef" + b"shipper" + server.nonce + b"s3cret").hexdigest()
+
+
+@pytest.mark.parametrize(("key", "user", "reason"), [
+    ("wrong", ("alice", "pw"), "shared key mismatch"),
+    ("s3cret", ("alice", "wrong"), "username/password mismatch"),
+    ("s3cret", ("mallory", "pw"), "username/password mismatch"),
+    ("s3cret", None, "username and password required"),
+])
+def test_the_handshake_refuses_a_wrong_key_or_user_and_says_why_without_the_secrets(key, user, reason):
+    server = Handshake("s3cret", "shipper", {"alice": "pw"})
+
+    pong, refusal = server.answer(ping(server.helo(), key, user=user))
+
+    assert refusal == reason
+    assert msgpack.unpackb(pong)[:3] == ["PONG", False, reason] and b"s3cret" not in pong
