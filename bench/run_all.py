@@ -19,11 +19,21 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import journald_to_spool, scenarios, tail_to_cloudwatch, tail_to_spool, tail_to_syslog  # noqa: E402
+from bench import (  # noqa: E402
+    forward_to_spool,
+    journald_to_spool,
+    scenarios,
+    tail_to_cloudwatch,
+    tail_to_http,
+    tail_to_spool,
+    tail_to_syslog,
+)
 from bench.workload import figures, messages  # noqa: E402
 
 TARGETS = {"tail -> spool": "<= 1.5 CPU-s", "tail -> CloudWatch (LocalStack)": "<= 2.5 CPU-s, <= 150 MB",
-           "journald -> spool (kubelet-like entries, ~20 fields)": "<= 5 CPU-s"}
+           "journald -> spool (kubelet-like entries, ~20 fields)": "<= 5 CPU-s",
+           "forward -> spool (PackedForward, acks)": "<= 1.5x tail -> spool",
+           "tail -> HTTP collector (ndjson)": "<= tail -> CloudWatch (fast endpoint)"}
 
 
 def main() -> None:
@@ -50,6 +60,10 @@ def main() -> None:
     throughput("tail -> CloudWatch (fast endpoint)", lines, lambda: tail_to_cloudwatch.measure(lines, runs))
     throughput("tail -> CloudWatch (LocalStack)", lines, lambda: tail_to_cloudwatch.measure(lines, runs, "localstack"))
     throughput("tail -> syslog TLS (rsyslog)", lines, lambda: tail_to_syslog.measure(lines, runs))
+    throughput("tail -> HTTP collector (ndjson)", lines, lambda: tail_to_http.measure(lines, runs))
+    throughput("forward -> spool (PackedForward, acks)", lines, lambda: forward_to_spool.measure(lines, runs))
+    throughput("forward -> spool (one record a message, as Docker's driver)", lines,
+               lambda: forward_to_spool.measure(lines, runs, "message"))
     entries = lines // 5
     throughput("journald -> CloudWatch (fast endpoint)", entries,
                lambda: scenarios.journald_to_cloudwatch(entries, runs))

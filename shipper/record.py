@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 Record = Sequence[Any]  # (timestamp_ns: int, message: str, fields: dict | None)
@@ -87,4 +88,10 @@ def as_event(common: Mapping[str, Any], record: Record) -> dict[str, Any]:
 def rfc3339(timestamp_ns: int) -> str:
     """UTC time with nanoseconds, e.g. `2026-11-22T10:15:00.123456789Z`."""
     seconds, nanos = divmod(timestamp_ns, 1_000_000_000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{nanos:09d}Z"
+    return f"{_utc_second(seconds)}.{nanos:09d}Z"
+
+
+@lru_cache(maxsize=4096)
+def _utc_second(seconds: int) -> str:
+    """The date and time of a second (records come in runs of the same second: formatted once)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))

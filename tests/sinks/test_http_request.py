@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shipper.buffer.spool import Position, StoredBlock
+from shipper.record import as_event
 from shipper.sinks.http.request import Batch, RequestBuilder
 from shipper.sinks.http.service import Outcome, _meaning, _retry_after
 
@@ -120,3 +121,19 @@ def test_retry_after_in_seconds_or_as_a_date_and_capped():
     assert _retry_after("999999") == 300.0
     assert _retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # already past: no wait
     assert _retry_after("soon") is None and _retry_after(None) is None
+
+
+@settings(max_examples=100, deadline=None)
+@given(messages=st.lists(st.text(max_size=50), min_size=1, max_size=10),
+       common=st.dictionaries(st.sampled_from(["host", "file", "kubernetes", "source_type"]),
+                              st.text(max_size=10) | st.dictionaries(st.text(max_size=5), st.text(max_size=5))),
+       with_fields=st.booleans())
+def test_each_json_record_is_the_records_json_view_whether_it_has_fields_or_not(messages, common, with_fields):
+    fields = [({"stream": "stderr", "n": i} if with_fields and i % 2 else None) for i in range(len(messages))]
+    block = StoredBlock(3, "app", common, [1_700_000_000_123_456_789 + i for i in range(len(messages))],
+                        messages, fields, 0)
+
+    (batch,) = everything(RequestBuilder("ndjson", "none", 1 << 20, 100), [block])
+
+    assert [orjson.loads(item) for item in batch.items] == [as_event(common, block.record(i))
+                                                            for i in range(len(messages))]

@@ -61,7 +61,7 @@ def test_bad_entries_are_dropped_and_bad_times_repaired_one_by_one_counted():
 
     message = decode(roundtrip(["app", entries]), NOW, 1 << 20)
     anomalies: Counter[str] = Counter()
-    records = records_of(message, ["log", "message"], anomalies)
+    records = records_of(message, ["log", "message"], anomalies, {})
 
     assert message.anomalies == Counter({"malformed_entry": 1, "bad_time": 1})
     assert [(t, text) for t, text, _ in records] == [(T_NS, "ok"), (NOW, "repaired"), (T_NS, '"not a map"')]
@@ -72,7 +72,7 @@ def test_a_record_becomes_message_fields_and_tag_and_cannot_claim_the_agents_fie
     message = decode(roundtrip(["docker.web", T, {"log": "hi", "container_name": "/web", "host": "evil",
                                                  "kubernetes": {"pod_name": "other"}, b"raw": b"\xff"}]), NOW, 1 << 20)
 
-    ((_, text, fields),) = records_of(message, ["log", "message"], Counter())
+    ((_, text, fields),) = records_of(message, ["log", "message"], Counter(), {})
 
     assert text == "hi"
     assert fields == {"container_name": "/web", "raw": "\ufffd", "tag": "docker.web",
@@ -111,7 +111,7 @@ def test_any_msgpack_object_decodes_or_raises_protocol_error_and_records_are_tot
         decoded = decode(roundtrip(message), NOW, 1 << 20)
     except ProtocolError:
         return
-    records = records_of(decoded, ["log"], Counter())
+    records = records_of(decoded, ["log"], Counter(), {})
     assert len(records) == len(decoded.entries)
     assert all(isinstance(text, str) and isinstance(t, int) for t, text, _ in records)
 

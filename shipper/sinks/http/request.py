@@ -8,7 +8,10 @@ stopping a batch.
 
 from __future__ import annotations
 
+import bisect
 import gzip
+import itertools
+import operator
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +20,7 @@ import orjson
 
 from shipper.buffer.columns import storable_mapping
 from shipper.buffer.spool import Position, StoredBlock
-from shipper.record import MESSAGE, Record, as_event
+from shipper.record import MESSAGE, Record, as_event, rfc3339
 from shipper.text import valid_text
 
 GZIP_LEVEL = 6  # zlib's default: most of the ratio of 9 at a third of its CPU
@@ -44,6 +47,22 @@ class Batch:
                 Batch(second, self.end, sum(map(len, second)) + len(second), self.first_time, self.last_time))
 
 
+def _tail(common: Mapping[str, Any], own: Mapping[str, Any] | None) -> bytes | None:
+    """The JSON after `"message":...` of a record with these fields (as `as_event` orders and
+    overrides them); None when they cannot be written as JSON as they are."""
+    if "timestamp" in common or "message" in common:  # never the agent's own, but then as_event decides
+        return None
+    event = {"timestamp": None, "message": None, **common}
+    if own:
+        event.update((key, value) for key, value in own.items() if key not in event)
+    del event["timestamp"], event["message"]
+    try:
+        text = orjson.dumps(event)
+    except (TypeError, orjson.JSONEncodeError):
+        return None
+    return b"," + text[1:-1] + b"}" if len(text) > 2 else b"}"
+
+
 class RequestBuilder:
     """Cuts what the sink reads into batches; the last batch stays open until it is full or taken."""
 
@@ -60,26 +79,68 @@ class RequestBuilder:
         return self._open is not None
 
     def add(self, blocks: list[StoredBlock], now: float) -> Iterator[Batch]:
-        """The batches `blocks` fill, in spool order; the rest stays in the open batch."""
+        """The batches `blocks` fill, in spool order; the rest stays in the open batch. A block's
+        records are encoded together and cut where the limits fall (sizes summed and searched in C)."""
         for block in blocks:
-            common, timestamps = block.common, block.timestamps
-            for index in range(block.start, len(block.messages)):
-                item = self._encode(common, block.record(index))
+            items = self._items(block)
+            timestamps, first = block.timestamps, block.start
+            done = 0
+            while done < len(items):
                 batch = self._open
-                if batch is not None and batch.items and item is not None and (
-                        batch.size + len(item) + 1 > self.max_bytes or len(batch.items) >= self.max_events):
-                    yield batch
-                    batch = None
                 if batch is None:
-                    batch = self._open = Batch([], Position(block.id, index), 0, timestamps[index] / 1e9)
+                    batch = self._open = Batch([], Position(block.id, first + done), 0,
+                                               timestamps[first + done] / 1e9)
                     self.opened_at = now
-                if item is None:
-                    batch.unencodable += 1
-                else:
-                    batch.items.append(item)
-                    batch.size += len(item) + 1
-                batch.end = Position(block.id, index + 1)
-                batch.last_time = timestamps[index] / 1e9
+                taken = self._fitting(batch, items, done)
+                if taken == 0:
+                    yield batch
+                    self._open = None
+                    continue
+                chunk = items[done:done + taken]
+                if None in chunk:
+                    batch.unencodable += chunk.count(None)
+                    chunk = [item for item in chunk if item is not None]
+                batch.items += chunk  # type: ignore[arg-type]  # the Nones are gone
+                batch.size += sum(map(len, chunk)) + len(chunk)  # type: ignore[arg-type]
+                done += taken
+                batch.end = Position(block.id, first + done)
+                batch.last_time = timestamps[first + done - 1] / 1e9
+
+    def _fitting(self, batch: Batch, items: list[bytes | None], start: int) -> int:
+        """How many of `items` from `start` the batch takes within both limits (at least one when it is
+        empty: a record alone larger than `max_batch_bytes` goes alone)."""
+        candidates = items[start:start + self.max_events - len(batch.items)]
+        if None in candidates:  # rare: records that could not be encoded weigh nothing
+            sizes = [len(item) + 1 if item is not None else 0 for item in candidates]
+        else:
+            sizes = list(map(operator.add, map(len, candidates), itertools.repeat(1)))  # type: ignore[arg-type]
+        fitting = bisect.bisect_right(list(itertools.accumulate(sizes)), self.max_bytes - batch.size)
+        return fitting if fitting or batch.items else min(1, len(candidates))
+
+    def _items(self, block: StoredBlock) -> list[bytes | None]:
+        """Each record of `block` from its start, encoded. What follows the message (the block's
+        common fields and the record's own) is written once per distinct fields mapping of the block
+        (records share them: a CRI stream's `{"stream": "stdout"}`), then joined to each time and
+        message: the same JSON as `as_event` gives, at a fraction of the cost."""
+        start, messages = block.start, block.messages
+        if self.encoding == "text":
+            return [valid_text(message).encode("utf-8") for message in messages[start:]]
+        common, fields, timestamps = block.common, block.fields, block.timestamps
+        tails: dict[int, bytes | None] = {}
+        out: list[bytes | None] = []
+        for index in range(start, len(messages)):
+            own = fields[index]
+            key = id(own)
+            tail = tails[key] if key in tails else tails.setdefault(key, _tail(common, own))
+            if tail is not None:
+                try:
+                    out.append(b'{"timestamp":"' + rfc3339(timestamps[index]).encode() + b'","message":'
+                               + orjson.dumps(messages[index]) + tail)
+                    continue
+                except orjson.JSONEncodeError:
+                    pass
+            out.append(self._encode(common, block.record(index)))
+        return out
 
     def take(self) -> Batch | None:
         """The open batch, however full."""

@@ -24,6 +24,7 @@ from typing import Any
 import msgpack
 
 EVENT_TIME = 0  # the msgpack extension type of EventTime
+_SECONDS_NANOS = struct.Struct(">II")
 
 
 class ProtocolError(Exception):
@@ -41,7 +42,15 @@ class Message:
 def unpacker(max_size: int) -> msgpack.Unpacker:
     """A stream decoder for one connection: no object (nor buffered input) larger than `max_size`."""
     return msgpack.Unpacker(raw=False, unicode_errors="surrogateescape", strict_map_key=False,
-                            max_buffer_size=max_size, use_list=True, timestamp=0)
+                            max_buffer_size=max_size, use_list=True, timestamp=0, ext_hook=_extension)
+
+
+def _extension(code: int, data: bytes) -> Any:
+    """EventTime, decoded as it is unpacked: (nanoseconds,), a tuple no other msgpack value becomes."""
+    if code == EVENT_TIME and len(data) == 8:
+        seconds, nanoseconds = _SECONDS_NANOS.unpack(data)
+        return (seconds * 1_000_000_000 + min(nanoseconds, 999_999_999),)
+    return msgpack.ExtType(code, data)
 
 
 def decode(message: Any, now_ns: int, max_size: int) -> Message:
@@ -104,10 +113,13 @@ def event_time(seconds: int, nanoseconds: int) -> msgpack.ExtType:
 
 
 def _add_entry(message: Message, entry: Any, now_ns: int) -> None:
-    if not isinstance(entry, list) or len(entry) != 2:
+    if type(entry) is not list or len(entry) != 2:
         message.anomalies["malformed_entry"] += 1
         return
     moment, record = entry
+    if type(moment) is tuple:  # EventTime, the common case
+        message.entries.append((moment[0], record))
+        return
     if isinstance(moment, list) and len(moment) == 2 and isinstance(moment[1], dict):  # [time, metadata]
         moment = moment[0]
     time_ns = _time_ns(moment)
@@ -118,6 +130,8 @@ def _add_entry(message: Message, entry: Any, now_ns: int) -> None:
 
 
 def _time_ns(moment: Any) -> int | None:
+    if type(moment) is tuple:  # EventTime (see _extension)
+        return int(moment[0])
     if isinstance(moment, bool):
         return None
     if isinstance(moment, int):

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 from collections import Counter, deque
 from dataclasses import dataclass
+from typing import Any
 
 from shipper.buffer.spool import Spool
 from shipper.observe import metrics
@@ -100,8 +101,9 @@ class ForwardSource(Source):
     async def _commit(self, batch: list[Taken]) -> None:
         anomalies: Counter[str] = Counter()
         records: list[Record] = []
+        shared: dict[tuple[Any, ...], dict[str, Any]] = {}
         for taken in batch:
-            records += records_of(taken.message, self.options.message_keys, anomalies)
+            records += records_of(taken.message, self.options.message_keys, anomalies, shared)
             anomalies.update(taken.message.anomalies)
         common = {"host": self.hostname, "source_type": self.type}
         await self.commit(Block(self.id, common, records) if records else None, {}, where="forward clients")
