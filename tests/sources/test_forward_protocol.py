@@ -163,3 +163,15 @@ def test_the_handshake_refuses_a_wrong_key_or_user_and_says_why_without_the_secr
 
     assert refusal == reason
     assert msgpack.unpackb(pong)[:3] == ["PONG", False, reason] and b"s3cret" not in pong
+
+
+def test_records_of_one_container_share_one_fields_mapping_and_a_record_without_message_is_its_json():
+    entries = [[T, {"log": f"line {n}", "container_name": "/web"}] for n in range(3)] + [[T, {"other": 1}]]
+    message = decode(roundtrip(["docker.web", entries]), NOW, 1 << 20)
+
+    records = records_of(message, ["log"], Counter(), {})
+
+    assert [text for _, text, _ in records] == ["line 0", "line 1", "line 2", '{"other":1}']
+    assert records[0][2] is records[1][2] is records[2][2]
+    assert records[0][2] == {"container_name": "/web", "tag": "docker.web"}
+    assert records[3][2] == {"other": 1, "tag": "docker.web"}

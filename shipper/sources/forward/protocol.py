@@ -18,6 +18,7 @@ import math
 import struct
 import zlib
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,8 +63,7 @@ def decode(message: Any, now_ns: int, max_size: int) -> Message:
     if isinstance(second, list):  # Forward
         option = _option(message, 3)
         decoded = Message(tag, [], _chunk(option))
-        for entry in second:
-            _add_entry(decoded, entry, now_ns)
+        _add_entries(decoded, second, now_ns)
         return decoded
     if isinstance(second, bytes | str):  # PackedForward, perhaps compressed
         option = _option(message, 3)
@@ -74,8 +74,7 @@ def decode(message: Any, now_ns: int, max_size: int) -> Message:
         stream = unpacker(max(max_size, len(packed)))
         stream.feed(packed)
         try:
-            for entry in stream:
-                _add_entry(decoded, entry, now_ns)
+            _add_entries(decoded, stream, now_ns)
         except (msgpack.UnpackException, ValueError, TypeError) as error:
             raise ProtocolError(f"the packed entries are not msgpack: {error}") from None
         return decoded
@@ -110,6 +109,16 @@ def gunzip(data: bytes, max_size: int) -> bytes:
 def event_time(seconds: int, nanoseconds: int) -> msgpack.ExtType:
     """EventTime as clients encode it (for tests and peers)."""
     return msgpack.ExtType(EVENT_TIME, struct.pack(">II", seconds, nanoseconds))
+
+
+def _add_entries(message: Message, entries: Iterable[Any], now_ns: int) -> None:
+    """Entries in order; the common form (`[EventTime, record]`) without a call per entry."""
+    append = message.entries.append
+    for entry in entries:
+        if type(entry) is list and len(entry) == 2 and type(entry[0]) is tuple:
+            append((entry[0][0], entry[1]))
+        else:
+            _add_entry(message, entry, now_ns)
 
 
 def _add_entry(message: Message, entry: Any, now_ns: int) -> None:

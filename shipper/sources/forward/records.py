@@ -20,8 +20,9 @@ from shipper.sources.forward.protocol import Message
 
 def records_of(message: Message, message_keys: list[str], anomalies: Counter[str],
                shared: dict[tuple[Any, ...], dict[str, Any]]) -> list[Record]:
-    """The entries' records; records with equal fields share one mapping from `shared` (the spool
-    stores a mapping once per block, and a container's records mostly differ only in their text)."""
+    """The entries' records. Records whose other keys are equal (a container's records mostly differ
+    only in their text) share one fields mapping from `shared`, made once: the spool stores it once
+    per block, and the per-record work is taking the message and one lookup."""
     tag = message.tag
     out: list[Record] = []
     for time_ns, record in message.entries:
@@ -29,24 +30,38 @@ def records_of(message: Message, message_keys: list[str], anomalies: Counter[str
             anomalies["malformed"] += 1
             out.append((time_ns, _json_text(record), {"tag": tag}))
             continue
-        if not _plain(record):
-            record = {key if isinstance(key, str) else _text(key): value.decode("utf-8", "replace")
-                      if isinstance(value, bytes) else value for key, value in record.items()}
         text = None
         for key in message_keys:
-            if type(record.get(key)) is str:
+            value = record.get(key)
+            if type(value) is str:
                 text = record.pop(key)
                 break
-        if text is None:
-            text = _json_text(record)
-        record["tag"] = tag
-        fields = set_aside_reserved(record)
-        try:  # noqa: SIM105 - per record: contextlib.suppress costs an object each time
-            fields = shared.setdefault(tuple(fields.items()), fields)
-        except TypeError:  # a nested map or list among the values: kept as it is
-            pass
-        out.append((time_ns, text, fields))
+            if type(value) is bytes:
+                text = record.pop(key).decode("utf-8", "replace")
+                break
+        try:
+            signature: tuple[Any, ...] | None = (tag, *record.items())
+            fields = shared.get(signature)  # type: ignore[arg-type]
+        except TypeError:  # a nested map or list among the values: this record's own mapping
+            signature, fields = None, None
+        if fields is None:
+            fields = _fields(record, tag)
+            if signature is not None:
+                shared[signature] = fields
+        out.append((time_ns, _json_text(record) if text is None else text, fields))
     return out
+
+
+def _fields(record: dict[Any, Any], tag: str) -> dict[str, Any]:
+    """A record's keys but the message as fields: keys as text, raw bytes as text, the tag in `tag`,
+    the agent's reserved names set aside under `log`."""
+    if not _plain(record):
+        record = {key if isinstance(key, str) else _text(key): value.decode("utf-8", "replace")
+                  if isinstance(value, bytes) else value for key, value in record.items()}
+    else:
+        record = dict(record)
+    record["tag"] = tag
+    return set_aside_reserved(record)
 
 
 def _plain(record: dict[Any, Any]) -> bool:
