@@ -14,6 +14,7 @@ from pathlib import Path
 from shipper.config.base import produces
 from shipper.config.errors import ConfigIssue
 from shipper.config.model import AgentConfig
+from shipper.config.units import split_address
 from shipper.templates import field_text
 
 
@@ -53,10 +54,9 @@ def data_dir_problem(path: str) -> str | None:
 
 def address_problem(address: str) -> str | None:
     """Why the API could not listen at host:port, if it could not (the port is tried and let go)."""
-    host, _, port = address.rpartition(":")
-    host = host.strip("[]")
+    host, port = split_address(address)
     try:
-        infos = socket.getaddrinfo(host or None, int(port), type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except socket.gaierror as error:
         return f"{host!r} does not resolve: {error.strerror}"
     family, kind, proto, _, sockaddr = infos[0]

@@ -65,6 +65,12 @@ def check_address(value: str) -> str:
 Address = Annotated[str, AfterValidator(check_address)]
 
 
+def split_address(address: str) -> tuple[str, int]:
+    """The host (an IPv6 host without its brackets) and the port of a checked `host:port`."""
+    host, _, port = address.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
 def check_regex(pattern: str) -> str:
     try:
         re.compile(pattern)

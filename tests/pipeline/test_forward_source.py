@@ -5,7 +5,6 @@ storing and acknowledging, and hostile bytes from a raw socket."""
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 from collections import Counter
@@ -127,30 +126,29 @@ def test_kill_9_between_storing_and_acking_loses_nothing_and_repeats_only_what_w
     assert repeated <= 5  # the client sends one record at a time: the one in flight, the console's last write
 
 
-def test_a_shared_key_and_a_user_over_tls_are_required_and_a_wrong_key_is_refused(tmp_path, tmp_path_factory):
+def test_a_shared_key_and_a_user_over_tls_are_required_and_a_wrong_key_is_refused(tmp_path, tmp_path_factory,
+                                                                                 monkeypatch):
     ca = CertificateAuthority(tmp_path_factory.mktemp("pki"))
     server = ca.issue("forward")
     port, output = free_port(), Output(tmp_path / "out.jsonl")
-    os.environ["FORWARD_KEY"], os.environ["FORWARD_PASSWORD"] = "k3y-s3cr3t", "pa55-s3cr3t"  # the agent's env
-    try:
-        tls = {"cert_file": str(server.cert_file), "key_file": str(server.key_file)}
-        users = [{"username": "node", "password": "${FORWARD_PASSWORD}"}]
-        cfg = forward_config(tmp_path, port, tls=tls, shared_key="${FORWARD_KEY}", users=users)
-        api = with_api(cfg)
-        agent = AgentProcess(cfg, stdout=output.handle)
-        wait_for(lambda: _listening(port), 30, "listening")
+    monkeypatch.setenv("FORWARD_KEY", "k3y-s3cr3t")  # the agent inherits the environment
+    monkeypatch.setenv("FORWARD_PASSWORD", "pa55-s3cr3t")
+    tls = {"cert_file": str(server.cert_file), "key_file": str(server.key_file)}
+    users = [{"username": "node", "password": "${FORWARD_PASSWORD}"}]
+    cfg = forward_config(tmp_path, port, tls=tls, shared_key="${FORWARD_KEY}", users=users)
+    api = with_api(cfg)
+    agent = AgentProcess(cfg, stdout=output.handle)
+    wait_for(lambda: _listening(port), 30, "listening")
 
-        good = node_client(port, 300, ca=str(ca.ca_file), sharedKey="k3y-s3cr3t", username="node",
-                           password="pa55-s3cr3t")
-        assert finished(good).strip() == "sent 300"
-        wrong = node_client(port, 10, start=1_000, ca=str(ca.ca_file), sharedKey="wrong", username="node",
-                            password="pa55-s3cr3t")
-        wait_for(lambda: 'error="handshake"' in http_get(f"{api}/metrics")[1], 30, "the wrong key refused")
-        wrong.kill()
-        wrong.communicate()
-        assert agent.terminate(timeout=20) == 0
-    finally:
-        del os.environ["FORWARD_KEY"], os.environ["FORWARD_PASSWORD"]
+    good = node_client(port, 300, ca=str(ca.ca_file), sharedKey="k3y-s3cr3t", username="node",
+                       password="pa55-s3cr3t")
+    assert finished(good).strip() == "sent 300"
+    wrong = node_client(port, 10, start=1_000, ca=str(ca.ca_file), sharedKey="wrong", username="node",
+                        password="pa55-s3cr3t")
+    wait_for(lambda: 'error="handshake"' in http_get(f"{api}/metrics")[1], 30, "the wrong key refused")
+    wrong.kill()
+    wrong.communicate()
+    assert agent.terminate(timeout=20) == 0
 
     assert sorted(output.messages()) == numbered(300)
     assert "s3cr3t" not in agent.log()

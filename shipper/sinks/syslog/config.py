@@ -9,7 +9,7 @@ from pydantic import Field, field_validator
 
 from shipper.config.base import SinkOptions
 from shipper.config.tls import TlsOptions
-from shipper.config.units import Address, ByteSize, Duration
+from shipper.config.units import Address, ByteSize, Duration, split_address
 from shipper.severity import FACILITIES, SEVERITIES
 from shipper.templates import Template
 
@@ -85,8 +85,8 @@ class SyslogOptions(SinkOptions):
 
     @property
     def host(self) -> str:
-        return self.address.rpartition(":")[0].strip("[]")
+        return split_address(self.address)[0]
 
     @property
     def port(self) -> int:
-        return int(self.address.rpartition(":")[2])
+        return split_address(self.address)[1]

@@ -62,7 +62,7 @@ class FileSource(Source):
         self._out_of_descriptors_said = -UNMATCHED_WARNING_INTERVAL
         self._waiting_gauge = metrics.files_waiting.labels(*self.labels)
         self._reads = Reads(options.read_block_size)  # reads of this round not committed yet
-        self.scans = 0  # scans finished (discovery rounds), for status and tests
+        self.scans = 0  # scans finished (discovery rounds): tests wait for them
 
     async def run(self) -> None:
         await self.kind.start()

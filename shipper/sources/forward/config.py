@@ -2,29 +2,13 @@
 
 from __future__ import annotations
 
-import ssl
 from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 
-from shipper.config.base import FieldTree, Options, SourceOptions, readable_file_problem
-from shipper.config.units import Address, ByteSize, Duration
-
-
-class ServerTlsOptions(Options):
-    cert_file: str = Field(description="The server's certificate (PEM), with its chain.")
-    key_file: str = Field(description="Its key.")
-    ca_file: str | None = Field(None, description="CA bundle of client certificates: set, clients must present one.")
-    min_version: Literal["1.2", "1.3"] = Field("1.2", description="Oldest TLS version accepted.")
-
-    def context(self) -> ssl.SSLContext:
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        context.minimum_version = ssl.TLSVersion.TLSv1_2 if self.min_version == "1.2" else ssl.TLSVersion.TLSv1_3
-        context.load_cert_chain(self.cert_file, self.key_file)
-        if self.ca_file:
-            context.load_verify_locations(self.ca_file)
-            context.verify_mode = ssl.CERT_REQUIRED
-        return context
+from shipper.config.base import FieldTree, Options, SourceOptions
+from shipper.config.tls import ServerTlsOptions
+from shipper.config.units import Address, ByteSize, Duration, split_address
 
 
 class User(Options):
@@ -68,11 +52,11 @@ class ForwardOptions(SourceOptions):
 
     @property
     def host(self) -> str:
-        return self.address.rpartition(":")[0].strip("[]")
+        return split_address(self.address)[0]
 
     @property
     def port(self) -> int:
-        return int(self.address.rpartition(":")[2])
+        return split_address(self.address)[1]
 
     def fields(self) -> FieldTree | None:
         return None  # whatever clients send
@@ -81,15 +65,4 @@ class ForwardOptions(SourceOptions):
         return f"forward clients on {self.address}{' (TLS)' if self.tls else ''}"
 
     def environment_issues(self) -> list[tuple[str, str]]:
-        if self.tls is None:
-            return []
-        issues = [(f"tls.{name}", problem) for name in ("cert_file", "key_file", "ca_file")
-                  if (path := getattr(self.tls, name)) and (problem := readable_file_problem(path))]
-        if not issues:
-            try:
-                self.tls.context()
-            except (ssl.SSLError, ValueError) as error:
-                issues.append(("tls", f"the certificate or key cannot be loaded: {error}"))
-        return issues
-
-
+        return self.tls.environment_issues() if self.tls is not None else []

@@ -126,9 +126,6 @@ def _add_entry(message: Message, entry: Any, now_ns: int) -> None:
         message.anomalies["malformed_entry"] += 1
         return
     moment, record = entry
-    if type(moment) is tuple:  # EventTime, the common case
-        message.entries.append((moment[0], record))
-        return
     if isinstance(moment, list) and len(moment) == 2 and isinstance(moment[1], dict):  # [time, metadata]
         moment = moment[0]
     time_ns = _time_ns(moment)
