@@ -18,7 +18,7 @@ if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
 fi
 
 OVERRIDE_IN_DOCKER=0 FILESYSTEM_ROOT="$state/fs" XDG_CACHE_HOME="$state/cache" \
-SERVICES=logs,iam,sts GATEWAY_LISTEN="127.0.0.1:$port" DNS_ADDRESS=0 \
+SERVICES=${SHIPPER_LOCALSTACK_SERVICES:-logs,iam,sts} GATEWAY_LISTEN="127.0.0.1:$port" DNS_ADDRESS=0 \
 SKIP_SSL_CERT_DOWNLOAD=1 DISABLE_EVENTS=1 LOCALSTACK_TELEMETRY_DISABLED=1 \
   setsid "$venv/bin/python" -m localstack.runtime.main >"$state/localstack.log" 2>&1 </dev/null &
 echo $! >"$pidfile"

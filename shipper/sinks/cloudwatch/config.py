@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import ipaddress
-import urllib.parse
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator
 
-from shipper.config.base import SinkOptions
 from shipper.config.units import ByteSize, Duration
+from shipper.sinks.aws.config import AwsOptions
 from shipper.sinks.cloudwatch import naming
 from shipper.sinks.cloudwatch.entity import EntityOptions
 from shipper.templates import Template
@@ -20,10 +18,8 @@ EVENT_OVERHEAD = 26  # bytes CloudWatch adds to every event when it counts a bat
 MAX_EVENT_SIZE = 1024 * 1024
 
 
-class CloudWatchLogsOptions(SinkOptions):
+class CloudWatchLogsOptions(AwsOptions):
     type: Literal["cloudwatch_logs"]
-    region: str | None = Field(None, description="AWS region; by default the SDK's (AWS_REGION, profile, IMDS).")
-    endpoint: str | None = Field(None, description="Endpoint URL instead of AWS's (LocalStack in tests); '' = AWS.")
     group_name: str = Field(description="Log group name; a template such as /eks/{kubernetes.namespace}.")
     stream_name: str = Field(description="Log stream name; a template such as {kubernetes.pod_name}.")
     fallback_group_name: str = Field(
@@ -69,7 +65,6 @@ class CloudWatchLogsOptions(SinkOptions):
         "were read; more lets a stream that alone fills batches go faster, and its order then rests on the events' "
         "timestamps (CloudWatch needs no sequence tokens, and sorts a stream by time when it is read).",
     )
-    request_timeout: Duration = Field(30.0, gt=0, description="Time to wait for one API response.")
     parked_max_size: ByteSize | None = Field(
         None, ge=1024 * 1024,
         description="Most bytes of records of parked streams (refused by CloudWatch while others deliver) kept "
@@ -81,35 +76,11 @@ class CloudWatchLogsOptions(SinkOptions):
         named = {"group_name": Template(self.group_name), "stream_name": Template(self.stream_name)}
         return {**named, **(self.entity.templates() if self.entity else {})}
 
-    def environment_issues(self) -> list[tuple[str, str]]:
-        if self.region:
-            return []
-        from botocore.session import get_session  # the SDK's own chain: AWS_REGION, AWS_DEFAULT_REGION, profile
-
-        if get_session().get_config_variable("region"):
-            return []
-        return [("region", "no region: set `region`, or AWS_REGION in the agent's environment")]
-
     reconcile: bool = Field(
         True, description="After a crash or a lost response, read the stream back (GetLogEvents) before sending a "
         "batch that may have landed, so it is not sent twice. Needs iam/policy-reconcile.json; without it (or "
         "false) such a batch is sent again: at least once, counted.",
     )
-    allow_insecure_endpoint: bool = Field(
-        False, description="Accept an `http://` endpoint on a host other than this one (requests, signed with the "
-        "node's credentials, would cross the network in clear). Loopback endpoints (LocalStack) need no consent.",
-    )
-
-    @model_validator(mode="after")
-    def _secure_endpoint(self) -> CloudWatchLogsOptions:
-        if self.endpoint and self.endpoint.startswith("http://") and not self.allow_insecure_endpoint:
-            host = urllib.parse.urlsplit(self.endpoint).hostname or ""
-            if not _loopback(host):
-                raise ValueError(f"endpoint {self.endpoint!r} is plain http to another host: requests signed with "
-                                 "the node's credentials would cross the network in clear; use https, or set "
-                                 "allow_insecure_endpoint: true")
-        return self
-
     @field_validator("group_name", "stream_name")
     @classmethod
     def _template(cls, value: str) -> str:
@@ -134,21 +105,3 @@ class CloudWatchLogsOptions(SinkOptions):
         if value is not None and value not in RETENTION_DAYS:
             raise ValueError(f"{value} is not one of {', '.join(map(str, RETENTION_DAYS))}")
         return value
-
-    @field_validator("endpoint")
-    @classmethod
-    def _endpoint(cls, value: str | None) -> str | None:
-        if not value:
-            return None
-        if not value.startswith(("http://", "https://")):
-            raise ValueError(f"{value!r} is not an http:// or https:// URL")
-        return value
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

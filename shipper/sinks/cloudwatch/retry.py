@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import ssl
 from collections.abc import Awaitable, Callable
 
 import aiohttp
@@ -35,6 +34,7 @@ from botocore.exceptions import (
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_never
 
 from shipper.backoff import policy
+from shipper.sinks.aws.errors import certificate_refused, error_code, http_status
 
 BACKOFF_BASE = 0.2
 BACKOFF_MAX = 30.0
@@ -59,18 +59,12 @@ _INVALID_CODES = {"InvalidParameterException", "ValidationException", "Serializa
                   "MalformedQueryException"}
 
 
-def error_code(error: BaseException) -> str:
-    if isinstance(error, ClientError):
-        return str(error.response.get("Error", {}).get("Code", "Unknown"))
-    return type(error).__name__
-
-
 def classify(error: BaseException) -> Failure:
-    if _certificate_refused(error):
+    if certificate_refused(error):
         return Failure.UNTRUSTED
     if isinstance(error, ClientError):
         code = error_code(error)
-        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        status = http_status(error)
         if code == "ResourceNotFoundException":
             return Failure.MISSING
         if code in _REFUSED_CODES:
@@ -89,19 +83,6 @@ def classify(error: BaseException) -> Failure:
     if isinstance(error, BotoCoreError):
         return Failure.TRANSIENT  # e.g. credentials that could not be refreshed yet
     raise error
-
-
-def _certificate_refused(error: BaseException) -> bool:
-    """Whether a certificate verification failure is behind `error` (botocore wraps aiohttp's)."""
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        if isinstance(current, ssl.SSLCertVerificationError | aiohttp.ClientConnectorCertificateError):
-            return True
-        seen.add(id(current))
-        wrapped = getattr(current, "kwargs", {}).get("error") if isinstance(current, BotoCoreError) else None
-        current = wrapped if isinstance(wrapped, BaseException) else current.__cause__ or current.__context__
-    return False
 
 
 class Retryable(Exception):

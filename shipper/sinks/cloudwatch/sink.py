@@ -30,6 +30,7 @@ from shipper.buffer.spool import ParkedRow, Position, Spool, StoredBlock
 from shipper.observe import metrics
 from shipper.record import MESSAGE, TIMESTAMP, as_event
 from shipper.sinks.acks import AckTracker
+from shipper.sinks.aws.errors import error_code
 from shipper.sinks.base import Sink, count_sent
 from shipper.sinks.cloudwatch import reconcile
 from shipper.sinks.cloudwatch.batch import Batch, Event, EventQueue, event_time, request_body
@@ -39,7 +40,7 @@ from shipper.sinks.cloudwatch.config import CloudWatchLogsOptions as Options
 from shipper.sinks.cloudwatch.entity import Entity, EntityMaker
 from shipper.sinks.cloudwatch.naming import Namer
 from shipper.sinks.cloudwatch.reconcile import BatchRow, Overlap
-from shipper.sinks.cloudwatch.retry import Failure, Retryable, classify, error_code, retrying
+from shipper.sinks.cloudwatch.retry import Failure, Retryable, classify, retrying
 
 READ_RECORDS = 10_000  # records per spool read (one segment)
 MAX_PENDING_EVENTS = 30_000  # events held in memory across all stream queues...

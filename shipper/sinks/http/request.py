@@ -1,9 +1,7 @@
 """Request bodies: records cut into batches within `max_batch_events` and `max_batch_bytes`, each
 batch knowing the spool position after its last record (where the cursor may go once it is accepted).
 
-Encoding is total: a record that cannot be written as JSON (a value orjson refuses) is written with
-the offending values as their JSON text; one that still cannot is left out and counted, never
-stopping a batch.
+Records are encoded by sinks/encoding.py; one that cannot be encoded is left out and counted.
 """
 
 from __future__ import annotations
@@ -12,16 +10,11 @@ import bisect
 import gzip
 import itertools
 import operator
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
-import orjson
-
-from shipper.buffer.columns import storable_mapping
 from shipper.buffer.spool import Position, StoredBlock
-from shipper.record import MESSAGE, Record, as_event, rfc3339
-from shipper.text import valid_text
+from shipper.sinks.encoding import encoded
 
 GZIP_LEVEL = 6  # zlib's default: most of the ratio of 9 at a third of its CPU
 
@@ -47,22 +40,6 @@ class Batch:
                 Batch(second, self.end, sum(map(len, second)) + len(second), self.first_time, self.last_time))
 
 
-def _tail(common: Mapping[str, Any], own: Mapping[str, Any] | None) -> bytes | None:
-    """The JSON after `"message":...` of a record with these fields (as `as_event` orders and
-    overrides them); None when they cannot be written as JSON as they are."""
-    if "timestamp" in common or "message" in common:  # never the agent's own, but then as_event decides
-        return None
-    event = {"timestamp": None, "message": None, **common}
-    if own:
-        event.update((key, value) for key, value in own.items() if key not in event)
-    del event["timestamp"], event["message"]
-    try:
-        text = orjson.dumps(event)
-    except (TypeError, orjson.JSONEncodeError):
-        return None
-    return b"," + text[1:-1] + b"}" if len(text) > 2 else b"}"
-
-
 class RequestBuilder:
     """Cuts what the sink reads into batches; the last batch stays open until it is full or taken."""
 
@@ -82,7 +59,7 @@ class RequestBuilder:
         """The batches `blocks` fill, in spool order; the rest stays in the open batch. A block's
         records are encoded together and cut where the limits fall (sizes summed and searched in C)."""
         for block in blocks:
-            items = self._items(block)
+            items = encoded(block, "text" if self.encoding == "text" else "json")
             timestamps, first = block.timestamps, block.start
             done = 0
             while done < len(items):
@@ -117,31 +94,6 @@ class RequestBuilder:
         fitting = bisect.bisect_right(list(itertools.accumulate(sizes)), self.max_bytes - batch.size)
         return fitting if fitting or batch.items else min(1, len(candidates))
 
-    def _items(self, block: StoredBlock) -> list[bytes | None]:
-        """Each record of `block` from its start, encoded. What follows the message (the block's
-        common fields and the record's own) is written once per distinct fields mapping of the block
-        (records share them: a CRI stream's `{"stream": "stdout"}`), then joined to each time and
-        message: the same JSON as `as_event` gives, at a fraction of the cost."""
-        start, messages = block.start, block.messages
-        if self.encoding == "text":
-            return [valid_text(message).encode("utf-8") for message in messages[start:]]
-        common, fields, timestamps = block.common, block.fields, block.timestamps
-        tails: dict[int, bytes | None] = {}
-        out: list[bytes | None] = []
-        for index in range(start, len(messages)):
-            own = fields[index]
-            key = id(own)
-            tail = tails[key] if key in tails else tails.setdefault(key, _tail(common, own))
-            if tail is not None:
-                try:
-                    out.append(b'{"timestamp":"' + rfc3339(timestamps[index]).encode() + b'","message":'
-                               + orjson.dumps(messages[index]) + tail)
-                    continue
-                except orjson.JSONEncodeError:
-                    pass
-            out.append(self._encode(common, block.record(index)))
-        return out
-
     def take(self) -> Batch | None:
         """The open batch, however full."""
         batch, self._open = self._open, None
@@ -153,16 +105,3 @@ class RequestBuilder:
         else:
             body = b"\n".join(batch.items) + b"\n" if batch.items else b""
         return gzip.compress(body, GZIP_LEVEL, mtime=0) if self.compression == "gzip" else body
-
-    def _encode(self, common: Mapping[str, Any], record: Record) -> bytes | None:
-        if self.encoding == "text":
-            return valid_text(record[MESSAGE]).encode("utf-8")
-        event = as_event(common, record)
-        try:
-            return orjson.dumps(event)
-        except (TypeError, orjson.JSONEncodeError):
-            pass
-        try:  # a value orjson refuses (a lone surrogate, an integer past 64 bits): as its text
-            return orjson.dumps(storable_mapping(event))
-        except (TypeError, orjson.JSONEncodeError):
-            return None

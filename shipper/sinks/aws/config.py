@@ -1,0 +1,58 @@
+"""Options every AWS sink shares: where the API is, and how long a call may take."""
+
+from __future__ import annotations
+
+import ipaddress
+import urllib.parse
+
+from pydantic import Field, field_validator, model_validator
+
+from shipper.config.base import SinkOptions
+from shipper.config.units import Duration
+
+
+class AwsOptions(SinkOptions):
+    region: str | None = Field(None, description="AWS region; by default the SDK's (AWS_REGION, profile, IMDS).")
+    endpoint: str | None = Field(None, description="Endpoint URL instead of AWS's (LocalStack in tests); '' = AWS.")
+    request_timeout: Duration = Field(30.0, gt=0, description="Time to wait for one API response.")
+    allow_insecure_endpoint: bool = Field(
+        False, description="Accept an `http://` endpoint on a host other than this one (requests, signed with the "
+        "node's credentials, would cross the network in clear). Loopback endpoints (LocalStack) need no consent.",
+    )
+
+    def environment_issues(self) -> list[tuple[str, str]]:
+        if self.region:
+            return []
+        from botocore.session import get_session  # the SDK's own chain: AWS_REGION, AWS_DEFAULT_REGION, profile
+
+        if get_session().get_config_variable("region"):
+            return []
+        return [("region", "no region: set `region`, or AWS_REGION in the agent's environment")]
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"{value!r} is not an http:// or https:// URL")
+        return value
+
+    @model_validator(mode="after")
+    def _secure_endpoint(self) -> AwsOptions:
+        if self.endpoint and self.endpoint.startswith("http://") and not self.allow_insecure_endpoint:
+            host = urllib.parse.urlsplit(self.endpoint).hostname or ""
+            if not _loopback(host):
+                raise ValueError(f"endpoint {self.endpoint!r} is plain http to another host: requests signed with "
+                                 "the node's credentials would cross the network in clear; use https, or set "
+                                 "allow_insecure_endpoint: true")
+        return self
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
