@@ -49,3 +49,26 @@ async def test_a_file_rotated_while_the_source_lags_is_read_to_its_end_before_th
         await until(lambda: len(harness.messages()) == 6000, timeout=10)
 
     assert harness.messages() == [f"line {i:05d}" for i in range(6000)]
+
+
+async def test_a_file_rotated_while_stopped_is_read_before_a_newer_file_rotated_away_while_it_drains(tmp_path):
+    # the agent restarts with a rotated file to finish; the file then current is rotated away too
+    # before the first is drained: three files of one path, to be shipped oldest first
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    app = logs / "app.log"
+    app.write_text("line 000000\n")
+    async with SourceHarness(tmp_path, FileSource, "app", options(logs)) as harness:
+        await until(lambda: harness.messages() == ["line 000000"])
+    with open(app, "a") as old:
+        old.writelines(f"line {i:06d}\n" for i in range(1, 200_000))  # hundreds of 4 KiB reads
+    app.rename(logs / "app.log.1")
+    app.write_text("".join(f"line {i:06d}\n" for i in range(200_000, 201_000)))
+
+    async with SourceHarness(tmp_path, FileSource, "app", options(logs)) as harness:
+        await until(lambda: len(harness.messages()) > 1)  # the oldest file is being drained
+        app.rename(logs / "app.log.2")
+        app.write_text("".join(f"line {i:06d}\n" for i in range(201_000, 202_000)))
+        await until(lambda: len(harness.messages()) == 202_000, timeout=60)
+
+    assert harness.messages() == [f"line {i:06d}" for i in range(202_000)]

@@ -69,7 +69,7 @@ def test_a_deleted_file_has_no_writer_left_and_keeps_its_place(tmp_path):
 def test_a_file_rotated_while_stopped_is_drained_without_waiting(tmp_path):
     file = opened(tmp_path / "app.log.1")
 
-    file.writer_long_gone(now=100.0)
+    file.writer_long_gone(now=100.0, idle_for=0.5)
 
     assert file.state is FileState.ROTATED and file.writer_gone(now=100.0)
 
@@ -95,3 +95,13 @@ def test_closing_is_final_and_happens_once(tmp_path):
     file.close()
 
     assert file.state is FileState.CLOSED
+
+
+def test_of_two_files_rotated_while_stopped_the_one_written_to_last_counts_as_rotated_last(tmp_path):
+    older, newer = opened(tmp_path / "app.log.1"), opened(tmp_path / "app.log.2")
+
+    newer.writer_long_gone(now=100.0, idle_for=30.0)
+    older.writer_long_gone(now=100.0, idle_for=90.0)
+
+    assert older.rotated_at is not None and newer.rotated_at is not None
+    assert older.rotated_at < newer.rotated_at

@@ -90,9 +90,11 @@ class TailedFile:
         if self.rotated_at is None:
             self.rotated_at = now
 
-    def writer_long_gone(self, now: float) -> None:
-        """Rotated while the agent was stopped: its writer finished long ago."""
-        self.rotated_at = now - ROTATE_WAIT
+    def writer_long_gone(self, now: float, idle_for: float) -> None:
+        """Rotated while the agent was stopped: its writer finished long ago, when it last wrote
+        (`idle_for` seconds ago, from its mtime). That moment orders it among the other files of its
+        path: of two files rotated while stopped, the one written to last is the newer."""
+        self.rotated_at = now - max(ROTATE_WAIT, idle_for)
 
     def renamed_to(self, path: str, common: dict[str, Any]) -> None:
         """Found again under an included name (a rename, or a rotation undone): followed again."""

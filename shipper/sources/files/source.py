@@ -152,10 +152,16 @@ class FileSource(Source):
 
     @staticmethod
     def _in_write_order(files: list[TailedFile]) -> list[TailedFile]:
-        """Of `files`, those to read this round. A file waits while one rotated away from the same path
-        still has lines to read, so a path's lines are shipped in the order they were written."""
-        behind = {t.path for t in files if t.state is FileState.ROTATED and not t.at_eof}
-        return [t for t in files if t.state is FileState.ROTATED or t.path not in behind]
+        """Of `files`, those to read this round. A file waits while an older one of the same path (one
+        rotated away before it) still has lines to read, so a path's lines are shipped in the order they
+        were written, however many rotations came while the agent was stopped or behind."""
+        oldest: dict[str, TailedFile] = {}  # per path, the file rotated away first that still has lines
+        for tailed in files:
+            if tailed.state is FileState.ROTATED and not tailed.at_eof:
+                first = oldest.get(tailed.path)
+                if first is None or _rotated_before(tailed, first):
+                    oldest[tailed.path] = tailed
+        return [t for t in files if oldest.get(t.path, t) is t]
 
     def stop(self) -> None:
         super().stop()
@@ -294,7 +300,7 @@ class FileSource(Source):
             decoder.restore(checkpoint.carry)
             tailed = TailedFile(checkpoint.path, fd, identity, checkpoint.offset, checkpoint.fingerprint, decoder,
                                 common=self.common_fields(checkpoint.path))
-            tailed.writer_long_gone(time.monotonic())
+            tailed.writer_long_gone(time.monotonic(), time.time() - os.fstat(fd).st_mtime)
             self.files[identity] = tailed
             self._checkpoints[key] = replace(checkpoint, carry=None)  # the decoder holds it now
             self._track_pending(tailed)
@@ -653,6 +659,11 @@ class FileSource(Source):
 
 QUIET_ROUNDS = 5  # discover intervals with nothing new after which a file is looked at once per interval
 DORMANT_LOOKS = 2000  # dormant files looked at by path per discover interval (in turn, when there are more)
+
+
+def _rotated_before(tailed: TailedFile, other: TailedFile) -> bool:
+    assert tailed.rotated_at is not None and other.rotated_at is not None  # both ROTATED
+    return tailed.rotated_at < other.rotated_at
 
 
 def _open_if(path: str, identity: FileIdentity) -> tuple[str, int, FileIdentity] | None:
