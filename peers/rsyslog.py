@@ -2,7 +2,9 @@
 
 Every message is written to `received.jsonl` as a JSON string of rsyslog's raw message (the
 syslog message without its framing), so tests can parse it with their own strict RFC 5424 parser
-and compare it byte for byte.
+and compare it byte for byte. The main queue is direct: a message is written as it is received, so a
+restart never discards messages rsyslog had taken (its in-memory queue would, after 1.5 s), which
+would make the reliability run measure rsyslog's shutdown, not the agent.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ global(workDirectory="{self.directory / 'work'}" maxMessageSize="1m"
        defaultNetstreamDriverCAFile="{ca.ca_file}"
        defaultNetstreamDriverCertFile="{server.cert_file}"
        defaultNetstreamDriverKeyFile="{server.key_file}")
+main_queue(queue.type="Direct")
 module(load="imtcp" {driver} maxSessions="200")
 input(type="imtcp" address="127.0.0.1" port="{self.port}")
 template(name="raw" type="list") {{

@@ -1,5 +1,5 @@
 """The simulated node: container runtimes writing pod logs (CRI, rotated like kubelet), a docker
-json-file container, journald, and the hostile inputs real nodes have.
+json-file container, journald, a forward client, and the hostile inputs real nodes have.
 
 Every line carries `id=<origin>:<seq>` and goes into the ledger before it is written.
 """
@@ -11,11 +11,16 @@ import json
 import os
 import random
 import shutil
+import socket
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 from typing import TextIO
 
+import msgpack
+
+from shipper.sources.forward.protocol import event_time
 from tests.journal import entry, write_journal
 from tests.node import cri_time
 from tests.reliability.commits import CommitWatcher
@@ -294,3 +299,57 @@ def _is_utf8(data: bytes) -> bool:
     except UnicodeDecodeError:
         return False
 
+
+
+class ForwardWriter(Writer):
+    """A forward client as Fluent Bit is with `Require_ack_response`: each tick's lines go in one
+    Forward-mode message with a chunk id, and a message whose ack does not come (the agent killed,
+    restarting, its spool full) is sent again on a new connection until it is acknowledged. So a line
+    may arrive more than once, never not at all; `resent` counts, per id, how many times its message
+    was sent again (the most extra copies a backend that adds none of its own may hold)."""
+
+    tick = 0.2
+
+    def __init__(self, port: int, rate: float, ledger: Ledger, commits: CommitWatcher, seed: int):
+        super().__init__("forward.app", rate, ledger, commits, seed)
+        self.port = port
+        self.resent: Counter[str] = Counter()
+        self._pending: list[tuple[int, str]] = []
+        self._socket: socket.socket | None = None
+        self._chunks = 0
+
+    def write(self, text: str, stamp_ns: int) -> None:
+        self._pending.append((stamp_ns, text))
+
+    def flush(self) -> None:
+        if not self._pending:
+            return
+        self._chunks += 1
+        chunk = f"{self.origin}-{self._chunks}"
+        entries = [[event_time(stamp // 10**9, stamp % 10**9), {"log": text, "source": "stdout"}]
+                   for stamp, text in self._pending]
+        payload = msgpack.packb(["forward.app", entries, {"chunk": chunk, "size": len(entries)}])
+        while not self._sent(payload, chunk):
+            self.resent.update(text.split(" ", 1)[0].removeprefix("id=") for _, text in self._pending)
+            time.sleep(0.2)
+        self._pending.clear()
+
+    def _sent(self, payload: bytes, chunk: str) -> bool:
+        """Sent and acknowledged; False on any failure (the connection is dropped)."""
+        try:
+            if self._socket is None:
+                self._socket = socket.create_connection(("127.0.0.1", self.port), timeout=10)
+            self._socket.sendall(payload)
+            answers = msgpack.Unpacker()
+            while True:
+                data = self._socket.recv(4096)
+                if not data:
+                    raise ConnectionError("closed before the ack")
+                answers.feed(data)
+                if any(isinstance(a, dict) and a.get("ack") == chunk for a in answers):
+                    return True
+        except (OSError, ValueError):
+            if self._socket is not None:
+                self._socket.close()
+            self._socket = None
+            return False

@@ -184,8 +184,8 @@ class SyslogBackend:
 
 
 def agent_config(root: Path, data_dir: Path, api: str, cloudwatch: CloudWatchBackend, syslog: SyslogBackend,
-                 ) -> dict[str, Any]:
-    inputs = ["pods", "journal", "hostile"]
+                 forward_port: int, http_url: str) -> dict[str, Any]:
+    inputs = ["pods", "journal", "hostile", "forward"]
     return {
         "data_dir": str(data_dir),
         "shutdown_timeout": "5s",
@@ -197,6 +197,7 @@ def agent_config(root: Path, data_dir: Path, api: str, cloudwatch: CloudWatchBac
             "journal": {"type": "journald", "directory": str(root / "journal"), "read_from": "beginning"},
             "hostile": {"type": "file", "include": [str(root / "hostile" / "*"), str(root / "hostile" / "tiny" / "*")],
                         "poll_interval": "200ms", "discover_interval": "2s", "max_line_size": "1MiB"},
+            "forward": {"type": "forward", "address": f"127.0.0.1:{forward_port}"},
         },
         "sinks": {
             "cloudwatch": {
@@ -210,6 +211,8 @@ def agent_config(root: Path, data_dir: Path, api: str, cloudwatch: CloudWatchBac
                 "type": "syslog", "inputs": inputs, "address": f"localhost:{syslog.port}",
                 "tls": {"ca_file": str(syslog.ca.ca_file)}, "app_name": "shipper", "max_message_size": "64KiB",
             },
+            "http": {"type": "http", "inputs": inputs, "uri": f"{http_url}/ingest", "compression": "gzip",
+                     "batch_timeout": "200ms", "request_timeout": "3s"},
         },
     }
 

@@ -16,6 +16,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from peers.http_collector import HttpCollector
 from peers.rsyslog import free_port
 from shipper.agent import EXIT_SPOOL_UNAVAILABLE
 from tests.agent_process import wait_for, write_config
@@ -23,7 +24,15 @@ from tests.cloudwatch import unique_prefix
 from tests.reliability.commits import CommitWatcher
 from tests.reliability.faults import Profile, Step, plan
 from tests.reliability.ledger import NORMAL, REPAIRED, TOO_NEW, TOO_OLD, Ledger, id_in
-from tests.reliability.node import DockerWriter, Hostile, JournalWriter, PodWriter, Writer, clock_jump_stamps
+from tests.reliability.node import (
+    DockerWriter,
+    ForwardWriter,
+    Hostile,
+    JournalWriter,
+    PodWriter,
+    Writer,
+    clock_jump_stamps,
+)
 from tests.reliability.parts import CloudWatchBackend, DataDisk, Supervisor, SyslogBackend, agent_config, total
 
 SHUTDOWN_GRACE = 20.0  # seconds a SIGTERM'd agent may take (its shutdown_timeout is 5 s)
@@ -63,6 +72,7 @@ class Report:
     checks: list[tuple[str, float, float]] = field(default_factory=list)  # what, agent's count, ours
     problems: list[str] = field(default_factory=list)
     agent_starts: int = 0
+    forward_resent: int = 0  # lines the forward client sent again for want of an ack
     unexpected_exits: list[tuple[int, str]] = field(default_factory=list)
     waited_for_agent: float = 0.0
 
@@ -79,6 +89,7 @@ class Report:
                  *(d.row() for d in self.deliveries),
                  *(f"check {what}: agent {a:g}, run {o:g}" for what, a, o in self.checks),
                  f"kubelet waited {self.waited_for_agent:.1f}s in all for the agent before deleting files",
+                 f"the forward client sent lines again {self.forward_resent} times for want of an ack",
                  *(f"PROBLEM {p}" for p in self.problems)]
         return "\n".join(lines)
 
@@ -120,14 +131,18 @@ class ReliabilityRun:
         self.commits.start()
         self.cloudwatch = CloudWatchBackend(self.localstack, unique_prefix())
         self.syslog = SyslogBackend(self.workdir / "syslog")
+        self.http = HttpCollector().start()
         api = f"http://127.0.0.1:{free_port()}"
-        config = write_config(self.workdir / "shipper.yaml",
-                              agent_config(root, self.disk.data_dir, api, self.cloudwatch, self.syslog))
+        forward_port = free_port()
+        config = write_config(self.workdir / "shipper.yaml", agent_config(
+            root, self.disk.data_dir, api, self.cloudwatch, self.syslog, forward_port, self.http.url))
         self.hostile = Hostile(root, self.ledger, random.Random(self.seed + 1))
         self.journal = JournalWriter(root / "journal", 40, self.ledger, self.commits, self.seed)
         self.journal.inject([time.time_ns()], NORMAL)  # the journal file exists before the agent starts
         self.writers.append(self.journal)
         self.writers.append(DockerWriter(root, 30, self.profile.rotate_bytes, self.ledger, self.commits, self.seed))
+        self.forward = ForwardWriter(forward_port, 30, self.ledger, self.commits, self.seed)
+        self.writers.append(self.forward)
         for _ in range(self.profile.pods):
             self._add_pod()
         self.supervisor = Supervisor(config, api)
@@ -184,8 +199,9 @@ class ReliabilityRun:
         received = total(samples, "shipper_events_received_total", component_type="kubernetes_logs") + total(
             samples, "shipper_events_received_total", component_type="journald") + total(
             samples, "shipper_events_received_total", component_type="file")
+        received += total(samples, "shipper_events_received_total", component_type="forward")
         self.report.check("received in the quiet phase", received, QUIET_LINES * len(writers))
-        for sink in ("cloudwatch", "syslog"):
+        for sink in ("cloudwatch", "syslog", "http"):
             sent = total(samples, "shipper_events_sent_total", component_id=sink)
             self.report.check(f"{sink} sent in the quiet phase", sent, QUIET_LINES * len(writers))
         code = self.supervisor.term(SHUTDOWN_GRACE)
@@ -200,6 +216,8 @@ class ReliabilityRun:
         for part in ("supervisor", "commits"):
             if hasattr(self, part):
                 getattr(self, part).stop()
+        if hasattr(self, "http"):
+            self.http.stop()
         for part in ("cloudwatch", "syslog", "disk"):
             if hasattr(self, part):
                 getattr(self, part).close()
@@ -269,9 +287,12 @@ class ReliabilityRun:
 
     def _do_throttle(self, step: Step) -> None:
         self.cloudwatch.proxy.throttle(step.arg)
+        self.http.answer(429, step.arg, retry_after=0.5)  # the http collector throttles at the same time
 
     def _do_server_error(self, step: Step) -> None:
-        self.cloudwatch.proxy.unavailable(step.arg, self.random.choice((500, 503)))
+        status = self.random.choice((500, 503))
+        self.cloudwatch.proxy.unavailable(step.arg, status)
+        self.http.answer(status, step.arg)
 
     def _do_reset(self, step: Step) -> None:
         self.cloudwatch.proxy.reset(step.arg)
@@ -373,9 +394,11 @@ class ReliabilityRun:
                                     may_miss=rejected)
         cloudwatch.rejected_arrived = sorted(rejected & cloudwatch.arrived)
         syslog = self._delivery("syslog", self.syslog.messages(), may_miss=set())
-        self.report.deliveries += [cloudwatch, syslog]
+        # up to 4 requests in flight: a batch retried after a 503 lands after later ones (no order promised)
+        http = self._delivery("http", self.http.messages(), may_miss=set(), ordered=False)
+        self.report.deliveries += [cloudwatch, syslog, http]
         problems = self.report.problems
-        for delivery in (cloudwatch, syslog):
+        for delivery in (cloudwatch, syslog, http):
             for what in ("lost", "altered", "out_of_order"):
                 found = getattr(delivery, what)
                 if found:
@@ -383,9 +406,16 @@ class ReliabilityRun:
             if delivery.big_line_bytes < self.hostile.big_line_bytes:
                 problems.append(f"{delivery.backend}: {delivery.big_line_bytes} B of the long line arrived, "
                                 f"of {self.hostile.big_line_bytes}")
-        if cloudwatch.duplicated:
-            problems.append(f"cloudwatch: {sum(cloudwatch.duplicated.values())} duplicates, "
-                            f"first {list(cloudwatch.duplicated)[:5]}")
+        # a forward client sends a message again when its ack did not come: those lines, and only
+        # those, may arrive twice anywhere (the agent stored them, then died before acking)
+        resent = self.forward.resent
+        self.report.forward_resent = sum(resent.values())
+        duplicated = Counter({i: n for i, n in cloudwatch.duplicated.items() if i not in resent})
+        if duplicated:
+            problems.append(f"cloudwatch: {sum(duplicated.values())} duplicates, first {list(duplicated)[:5]}")
+        beyond = [i for i, n in cloudwatch.duplicated.items() if i in resent and n > resent[i]]
+        if beyond:  # CloudWatch itself adds no copy: at most one more per time the client sent it again
+            problems.append(f"cloudwatch: forward lines arrived more often than they were sent, first {beyond[:5]}")
         if cloudwatch.big_line_bytes != self.hostile.big_line_bytes:
             problems.append(f"cloudwatch: the long line arrived as {cloudwatch.big_line_bytes} B")
         if cloudwatch.rejected_arrived:
@@ -394,7 +424,7 @@ class ReliabilityRun:
         for code, tail in bad_exits:
             problems.append(f"the agent exited on its own with {code}:\n{tail}")
 
-    def _delivery(self, backend: str, messages: list[str], may_miss: set[str]) -> Delivery:
+    def _delivery(self, backend: str, messages: list[str], may_miss: set[str], ordered: bool = True) -> Delivery:
         delivery = Delivery(backend, received=len(messages))
         counts: Counter = Counter()
         order: dict[str, list[int]] = defaultdict(list)
@@ -410,7 +440,8 @@ class ReliabilityRun:
                 delivery.big_line_bytes += len(message) - len(self.ledger.messages[identifier])
             elif kind == NORMAL and counts[identifier] == 1 and message != self.ledger.messages[identifier]:
                 delivery.altered.append(identifier)
-            if counts[identifier] == 1 and kind in (NORMAL, REPAIRED) and not identifier.startswith("hostile."):
+            if ordered and counts[identifier] == 1 and kind in (NORMAL, REPAIRED) and \
+                    not identifier.startswith("hostile."):
                 origin, seq = identifier.rsplit(":", 1)
                 order[origin].append(int(seq))
         delivery.arrived = set(counts)
