@@ -26,7 +26,7 @@ def filled(name: str) -> str:
 
 def called_operations() -> set[str]:
     source = (ROOT / "shipper" / "sinks" / "cloudwatch" / "client.py").read_text()
-    return {f"logs:{name}" for name in re.findall(r'self\._(?:call|create)\(\s*"(\w+)"', source)}
+    return {f"logs:{name}" for name in re.findall(r'self\.(?:call|_create)\(\s*"(\w+)"', source)}
 
 
 POLICIES = {"policy.json": {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:TagResource"},
