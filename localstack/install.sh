@@ -20,8 +20,21 @@ find_python() {
   return 1
 }
 
+# Kinesis runs on kinesis-mock, a Node.js program LocalStack installs from the npm registry (node and
+# npm come from scripts/system-packages.sh); Firehose's provider imports kclpy-ext (the KCL's Python
+# side, with its jars in the wheel).
+extras() {
+  "$venv/bin/pip" install --quiet -c "$here/constraints.txt" kclpy-ext
+  # into the venv's own static libraries, which start.sh links into every state directory
+  OVERRIDE_IN_DOCKER=0 FILESYSTEM_ROOT="$venv/fs" "$venv/bin/python" -m localstack.cli.lpm install kinesis-mock >/dev/null
+}
+
 if [ -x "$venv/bin/python" ] &&
    "$venv/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('localstack-core') != '$version' or sys.version_info < (3, 13))" 2>/dev/null; then
+  if ! "$venv/bin/python" -c "import amazon_kclpy" 2>/dev/null || [ ! -d "$venv/fs/usr/lib/localstack/kinesis-local" ]; then
+    echo "adding kclpy-ext and kinesis-mock to localstack $version in $venv"
+    extras
+  fi
   echo "localstack $version already installed in $venv"
   exit 0
 fi
@@ -36,4 +49,5 @@ rm -rf "$venv"
 "$python" -m venv "$venv"
 "$venv/bin/pip" install --quiet --upgrade pip
 "$venv/bin/pip" install --quiet -c "$here/constraints.txt" "localstack-core[base-runtime]==$version" moto-ext
+extras
 echo "localstack $version installed"

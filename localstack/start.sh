@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Start LocalStack on the host (no Docker) and wait until it is ready.
 #   localstack/start.sh [STATE_DIR]   -> prints the endpoint URL on stdout
-# Environment: SHIPPER_LOCALSTACK_PORT (default 4566), SHIPPER_LOCALSTACK_VENV.
+# Environment: SHIPPER_LOCALSTACK_PORT (default 4566), SHIPPER_LOCALSTACK_VENV, SHIPPER_LOCALSTACK_SERVICES
+# (default: the services the tests use; each starts on its first request).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 venv="${SHIPPER_LOCALSTACK_VENV:-$HOME/.cache/shipper/localstack-venv}"
@@ -10,7 +11,8 @@ state="${1:-${TMPDIR:-/tmp}/shipper-localstack-$port}"
 endpoint="http://127.0.0.1:$port"
 
 bash "$here/install.sh" >&2
-mkdir -p "$state/fs" "$state/cache"
+mkdir -p "$state/fs/usr/lib" "$state/cache"
+ln -sfn "$venv/fs/usr/lib/localstack" "$state/fs/usr/lib/localstack"  # kinesis-mock, installed once
 pidfile="$state/localstack.pid"
 if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
   echo "error: LocalStack already running with pid $(cat "$pidfile") (state $state)" >&2
@@ -18,7 +20,7 @@ if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
 fi
 
 OVERRIDE_IN_DOCKER=0 FILESYSTEM_ROOT="$state/fs" XDG_CACHE_HOME="$state/cache" \
-SERVICES=${SHIPPER_LOCALSTACK_SERVICES:-logs,iam,sts} GATEWAY_LISTEN="127.0.0.1:$port" DNS_ADDRESS=0 \
+SERVICES=${SHIPPER_LOCALSTACK_SERVICES:-logs,iam,sts,firehose,s3,kinesis} GATEWAY_LISTEN="127.0.0.1:$port" DNS_ADDRESS=0 \
 SKIP_SSL_CERT_DOWNLOAD=1 DISABLE_EVENTS=1 LOCALSTACK_TELEMETRY_DISABLED=1 \
   setsid "$venv/bin/python" -m localstack.runtime.main >"$state/localstack.log" 2>&1 </dev/null &
 echo $! >"$pidfile"

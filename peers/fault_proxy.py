@@ -1,6 +1,7 @@
-"""An HTTP proxy in front of LocalStack that injects CloudWatch faults on command.
+"""An HTTP proxy in front of LocalStack that injects AWS faults on command.
 
-Faults apply to requests of one API operation (PutLogEvents by default) and are used up in order:
+Faults apply to requests of one API operation (PutLogEvents by default; PutRecordBatch and PutRecords
+for the Firehose and Kinesis sinks) and are used up in order:
 - `throttle(n)`: answer 400 ThrottlingException without forwarding;
 - `unavailable(n, status)`: answer 500/503 without forwarding;
 - `reset(n)`: close the connection without forwarding (the request never landed);
@@ -12,12 +13,15 @@ Faults apply to requests of one API operation (PutLogEvents by default) and are 
   but the agent does not know it yet);
 - `outage(on)`: close the connection of every request, of every operation, until switched off (the
   backend is down);
+- `refuse_records(n, every, code)`: Firehose/Kinesis partial failure: of each of the next n calls,
+  every `every`-th record (the 1st, the 1+every-th...) is refused with `code` and not forwarded; the
+  others are forwarded and the answers merged in their places, as the service answers;
 - `clear()`: every queued fault dropped and every switch off.
 LocalStack's PutLogEvents (moto) reports `tooNewLogEventStartIndex` as the index of the *last* event
 that is too new, where CloudWatch reports the first; the proxy rewrites it to CloudWatch's meaning,
 so an agent counting rejections as AWS documents them is measured against AWS's behaviour.
 Requests are counted by operation (`X-Amz-Target`, or the `Action` of a query-protocol call such as
-STS AssumeRoleWithWebIdentity).
+STS AssumeRoleWithWebIdentity); `refused` counts the records refused by `refuse_records`.
 It runs its own event loop in a thread, so synchronous tests can drive it.
 """
 
@@ -34,7 +38,6 @@ from aiohttp import web
 
 from peers.server import ThreadedServer
 
-_TARGET_PREFIX = "Logs_20140328."
 TOO_NEW_MS = 2 * 3600 * 1000
 _HOP_HEADERS = {"host", "content-length", "transfer-encoding", "connection", "keep-alive"}
 
@@ -52,6 +55,7 @@ class FaultProxy(ThreadedServer):
         self.answers: dict[str, bytes] = {}  # operation -> the last answer forwarded from upstream
         self.denied: set[str] = set()  # operations refused with AccessDenied (besides `denying`)
         self.injected: Counter = Counter()  # fault -> times applied
+        self.refused = 0  # records refused by refuse_records
         self._lock = threading.Lock()
 
     # -- commands ----------------------------------------------------------------------------
@@ -67,6 +71,9 @@ class FaultProxy(ThreadedServer):
 
     def reset_after_forward(self, count: int) -> None:
         self._add("reset_after_forward", count)
+
+    def refuse_records(self, count: int, every: int = 3, code: str = "ServiceUnavailableException") -> None:
+        self._add(f"refuse:{every}:{code}", count)
 
     def hang(self, count: int) -> None:
         self._add("hang", count)
@@ -111,7 +118,7 @@ class FaultProxy(ThreadedServer):
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
-        operation = request.headers.get("X-Amz-Target", "").removeprefix(_TARGET_PREFIX) or _query_action(body)
+        operation = request.headers.get("X-Amz-Target", "").rpartition(".")[2] or _query_action(body)
         self.seen[operation] += 1
         if self.down:
             self.injected["outage"] += 1
@@ -130,6 +137,9 @@ class FaultProxy(ThreadedServer):
             raise ConnectionResetError
         if fault == "hang":
             await asyncio.sleep(3600)
+        if fault and fault.startswith("refuse:"):
+            _, every, code = fault.split(":", 2)
+            return await self._refuse_records(request, body, operation, int(every), code)
         status, headers, answer = await self._forward(request, body)
         self.answers[operation] = answer
         if operation == "PutLogEvents" and b"tooNewLogEventStartIndex" in answer:
@@ -156,6 +166,29 @@ class FaultProxy(ThreadedServer):
             payload = await answer.read()
             out = {k: v for k, v in answer.headers.items() if k.lower() not in _HOP_HEADERS}
             return answer.status, out, payload
+
+
+    async def _refuse_records(self, request: web.Request, body: bytes, operation: str, every: int,
+                              code: str) -> web.Response:
+        """Forward the records not refused; answer for all, each in its place, as the service does."""
+        answers_member, failed_member = _PARTIAL[operation]
+        call = json.loads(body)
+        records = call["Records"]
+        refused = set(range(0, len(records), every))
+        call["Records"] = [r for i, r in enumerate(records) if i not in refused]
+        status, headers, answer = await self._forward(request, json.dumps(call).encode())
+        if status != 200:
+            return web.Response(status=status, headers=headers, body=answer)
+        result = json.loads(answer)
+        taken = iter(result[answers_member])
+        result[answers_member] = [{"ErrorCode": code, "ErrorMessage": "injected"} if i in refused else next(taken)
+                                  for i in range(len(records))]
+        result[failed_member] = result.get(failed_member, 0) + len(refused)
+        self.refused += len(refused)
+        return web.Response(status=200, headers=headers, body=json.dumps(result).encode())
+
+
+_PARTIAL = {"PutRecordBatch": ("RequestResponses", "FailedPutCount"), "PutRecords": ("Records", "FailedRecordCount")}
 
 
 def _first_too_new(request: bytes, answer: bytes) -> bytes:

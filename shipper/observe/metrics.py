@@ -72,6 +72,11 @@ api_calls = Counter(
     (*_COMPONENT, "operation", "result"),
 )
 retries = Counter("shipper_retries", "Requests sent again after a failure, by kind.", (*_COMPONENT, "failure"))
+records_retried = Counter(
+    "shipper_records_retried",
+    "Records a backend refused within a call that otherwise succeeded (Firehose, Kinesis), sent again, by its "
+    "error code.", (*_COMPONENT, "reason"),
+)
 events_fallback_named = Counter(
     "shipper_events_fallback_named",
     "Records sent to a fallback group or stream because they lack a field a name template uses.", _COMPONENT,

@@ -1,0 +1,175 @@
+"""The `firehose` and `kinesis_streams` sinks: batches of stream records, up to
+`max_requests_in_flight` calls at once.
+
+Guarantees:
+- A batch is acknowledged to the spool once every one of its records was taken, and the cursor only
+  moves past it when every batch before it was too (batching.py): a crash sends again the batches
+  that were in flight, and nothing else.
+- Records refused within a call (partial failure, the rule with these APIs) are sent again alone, in
+  their order: a record taken is never sent twice for a partial failure. Only a call whose answer was
+  lost (a reset or a timeout after sending) is sent again whole (counted: `ambiguous`).
+- Throttling, 5xx and no connection are retried forever with full jitter; access denied, a missing
+  stream, an unusable KMS key or bad credentials make the sink not ready and are retried too (the
+  records wait in the spool). A request refused as invalid is halved down to the record refused,
+  which alone is discarded and counted (`shipper_events_discarded_total{reason="invalid"}`).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import ClassVar
+
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_never
+
+from shipper.backoff import policy
+from shipper.buffer.spool import Spool
+from shipper.observe import metrics
+from shipper.sinks.aws.errors import error_code
+from shipper.sinks.base import count_sent
+from shipper.sinks.batching import BatchingSink
+from shipper.sinks.kinesis.config import FirehoseOptions, KinesisStreamsOptions, RecordsOptions
+from shipper.sinks.kinesis.request import FIREHOSE, KINESIS_STREAMS, Batch, Limits, PartitionKeys, RecordBuilder
+from shipper.sinks.kinesis.retry import BACKOFF_BASE, BACKOFF_MAX, RECORD_RETRIED, Failure, Retry, classify
+from shipper.sinks.kinesis.service import FirehoseApi, KinesisStreamsApi, RecordsApi
+
+WARN_EVERY = 10.0  # seconds between warnings about retried calls, per reason
+READ_RECORDS = 5000  # log records read from the spool at a time
+
+
+class RecordsSink(BatchingSink[Batch]):
+    options: RecordsOptions
+    limits: ClassVar[Limits]
+
+    def __init__(self, sink_id: str, options: RecordsOptions, spool: Spool, api: RecordsApi,
+                 keys: PartitionKeys | None, in_flight: int):
+        builder = RecordBuilder(self.limits, options.encoding, options.pack, options.compression, keys)
+        super().__init__(sink_id, options, spool, builder, in_flight=in_flight, batch_timeout=options.batch_timeout,
+                         read_records=READ_RECORDS)
+        self.api = api
+        self.keys = keys
+        self._split = metrics.input_anomalies.labels(*self.labels, "oversize_split")
+        self._fallbacks = metrics.events_fallback_named.labels(*self.labels)
+        self._warned_at: dict[str, float] = {}
+        self._retried_since_warning: dict[str, int] = {}
+
+    async def open(self) -> None:
+        await self.api.open()
+
+    async def close(self) -> None:
+        await super().close()
+        await self.api.close()
+
+    async def send(self, batch: Batch) -> None:
+        if batch.unencodable:
+            self._discard(batch.unencodable, "unencodable", "%d record(s) cannot be encoded as JSON; discarded")
+        if batch.split:
+            self._split.inc(batch.split)
+            batch.split = 0
+        if self.keys is not None and self.keys.fallbacks:
+            self._fallbacks.inc(self.keys.fallbacks)
+            self.keys.fallbacks = 0
+        if batch.records:
+            await self._send(batch)
+
+    async def _send(self, batch: Batch) -> None:
+        """Until every record of `batch` is taken: those refused go again, alone, in their order."""
+        pending = batch
+        async for attempt in self._retrying():
+            with attempt:
+                try:
+                    errors = await self.api.put(pending)
+                except Exception as error:  # the SDK's errors are many; classify raises what it does not know
+                    failure = classify(error)
+                    if failure is Failure.INVALID:
+                        await self._invalid(pending, error)
+                        return
+                    raise self._whole_call_failed(failure, error) from error
+                pending = self._taken_apart(pending, errors)
+                if pending.records:
+                    raise self._records_refused(errors)
+        self.mark_ready()
+
+    def _taken_apart(self, batch: Batch, errors: list[str | None]) -> Batch:
+        """Count what was taken; the records refused, still to send."""
+        refused = [index for index, code in enumerate(errors) if code is not None]
+        taken_events = sum(batch.events) - sum(batch.events[i] for i in refused)
+        taken_bytes = batch.size - sum(batch.sizes[i] for i in refused)
+        count_sent(self, taken_events, taken_bytes)
+        if not refused:
+            self.observe_latency((batch.first_time, batch.last_time))
+        return batch.subset(refused)
+
+    def _records_refused(self, errors: list[str | None]) -> Retry:
+        codes = [code for code in errors if code is not None]
+        for code in set(codes):
+            metrics.records_retried.labels(*self.labels, code).inc(codes.count(code))
+        unusual = sorted({code for code in codes if code not in RECORD_RETRIED})
+        not_ready = f"records refused with {', '.join(unusual)}" if unusual else None
+        return Retry(codes[0] if len(set(codes)) == 1 else "records_refused", not_ready)
+
+    def _whole_call_failed(self, failure: Failure, error: BaseException) -> Retry:
+        code = error_code(error)
+        metrics.errors.labels(*self.labels, "send", code).inc()
+        if failure is Failure.NOT_READY:
+            return Retry(f"{failure.value}:{code}", f"{self.api.operation} on {self.api.stream}: {code}: {error}")
+        if failure is Failure.UNTRUSTED:
+            return Retry("certificate", "the endpoint's certificate fails verification (a proxy? a CA bundle?)")
+        return Retry(failure.value if failure is Failure.AMBIGUOUS else code)
+
+    async def _invalid(self, batch: Batch, error: BaseException) -> None:
+        """The request is refused as it is: halves, down to the record refused, which is discarded."""
+        if len(batch.records) > 1:
+            metrics.retries.labels(*self.labels, "invalid").inc()
+            middle = len(batch.records) // 2
+            for half in (batch.subset(list(range(middle))), batch.subset(list(range(middle, len(batch.records))))):
+                await self._send(half)
+            return
+        self._discard(sum(batch.events) or 1, "invalid",
+                      f"{self.api.operation} refused %d record(s) as invalid ({error_code(error)}: {error}); "
+                      "discarded (sent again, it would be refused again)")
+
+    def _retrying(self) -> AsyncRetrying:
+        def report(state: RetryCallState) -> None:
+            assert state.outcome is not None and state.next_action is not None  # tenacity sets both before a sleep
+            failure = state.outcome.exception()
+            assert isinstance(failure, Retry)  # only those are retried
+            self._retried(failure, state.next_action.sleep)
+
+        return AsyncRetrying(retry=retry_if_exception_type(Retry), wait=policy(BACKOFF_BASE, BACKOFF_MAX),
+                             stop=stop_never, before_sleep=report, reraise=True)
+
+    def _retried(self, retry: Retry, wait: float) -> None:
+        reason = retry.reason
+        metrics.retries.labels(*self.labels, reason).inc()
+        if retry.not_ready is not None:
+            self.mark_not_ready(retry.not_ready, reason)
+        now = time.monotonic()
+        self._retried_since_warning[reason] = self._retried_since_warning.get(reason, 0) + 1
+        if now - self._warned_at.get(reason, -WARN_EVERY) >= WARN_EVERY:
+            self._warned_at[reason] = now
+            count = self._retried_since_warning.pop(reason)
+            self.log.warning("%s from %s on %s; retrying in %.1fs (%d call(s) retried for it since last said)",
+                             reason, self.api.operation, self.api.stream, wait, count)
+
+    def _discard(self, events: int, reason: str, message: str) -> None:
+        metrics.events_discarded.labels(*self.labels, reason).inc(events)
+        self.log.error(message, events)
+
+
+class FirehoseSink(RecordsSink):
+    options: FirehoseOptions
+    limits = FIREHOSE
+
+    def __init__(self, sink_id: str, options: FirehoseOptions, spool: Spool):
+        in_flight = options.max_requests_in_flight
+        super().__init__(sink_id, options, spool, FirehoseApi(sink_id, options, in_flight + 2), None, in_flight)
+
+
+class KinesisStreamsSink(RecordsSink):
+    options: KinesisStreamsOptions
+    limits = KINESIS_STREAMS
+
+    def __init__(self, sink_id: str, options: KinesisStreamsOptions, spool: Spool):
+        in_flight = options.max_requests_in_flight
+        super().__init__(sink_id, options, spool, KinesisStreamsApi(sink_id, options, in_flight + 2),
+                         PartitionKeys(options.partition_key), in_flight)
