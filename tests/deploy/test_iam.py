@@ -1,5 +1,6 @@
-"""The IAM documents: valid JSON, accepted by LocalStack's IAM, and the policy's actions are exactly
-the CloudWatch Logs operations the sink code calls."""
+"""The IAM documents: valid JSON, accepted by LocalStack's IAM, and each policy's actions are exactly
+the operations the sink it serves calls (CloudWatch Logs, Firehose, Kinesis Data Streams), on the
+named group prefix or stream only."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 IAM = ROOT / "iam"
 PLACEHOLDERS = {"ACCOUNT_ID": "000000000000", "REGION": "us-east-1", "LOG_GROUP_PREFIX": "/eks/test/",
+                "FIREHOSE_STREAM": "node-logs", "KINESIS_STREAM": "node-stream",
                 "OIDC_PROVIDER": "oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE"}
 # CreateLogGroup with tags also needs TagResource (AWS documents it so); it has no call of its own
 IMPLIED = {"logs:TagResource"}
@@ -36,7 +38,21 @@ POLICIES = {"policy.json": {"logs:CreateLogGroup", "logs:CreateLogStream", "logs
 UNSCOPED = {"policy-describe.json"}  # DescribeLogGroups takes no group ARN: it lists the account's groups
 
 
-@pytest.mark.parametrize("name", [*POLICIES, "irsa-trust.json", "pod-identity-trust.json", "ec2-trust.json"])
+STREAM_POLICIES = {"policy-firehose.json": ("FirehoseApi", "firehose",
+                                            "arn:aws:firehose:us-east-1:000000000000:deliverystream/node-logs"),
+                   "policy-kinesis.json": ("KinesisStreamsApi", "kinesis",
+                                           "arn:aws:kinesis:us-east-1:000000000000:stream/node-stream")}
+
+
+def stream_operations(api: str) -> set[str]:
+    """The operations the Firehose or Kinesis client class calls (its `operation`)."""
+    source = (ROOT / "shipper" / "sinks" / "kinesis" / "service.py").read_text()
+    body = source.split(f"class {api}(")[1].split("\nclass ")[0]
+    return set(re.findall(r'operation = "(\w+)"', body))
+
+
+@pytest.mark.parametrize("name", [*POLICIES, *STREAM_POLICIES, "irsa-trust.json", "pod-identity-trust.json",
+                                  "ec2-trust.json"])
 def test_every_document_is_valid_json_once_filled_in(name):
     document = json.loads(filled(name))
 
@@ -56,6 +72,15 @@ def test_the_policies_allow_exactly_what_the_sink_calls_only_under_the_prefix_re
     assert all(":log-group:/eks/test/*" in r for r in scoped)
     assert [r for s in statements["policy-describe.json"] for r in s["Resource"]] == [
         "arn:aws:logs:us-east-1:000000000000:log-group:*"]
+
+
+@pytest.mark.parametrize("name", STREAM_POLICIES)
+def test_the_stream_policies_allow_exactly_what_their_sink_calls_on_the_named_stream(name):
+    api, service, arn = STREAM_POLICIES[name]
+    (statement,) = json.loads(filled(name))["Statement"]
+
+    assert set(statement["Action"]) == {f"{service}:{operation}" for operation in stream_operations(api)}
+    assert stream_operations(api) and statement["Resource"] == [arn]
 
 
 def test_irsa_trust_names_the_service_account_and_the_sts_audience():

@@ -29,7 +29,8 @@ from shipper.templates import MissingField, Template
 from shipper.text import split_utf8, utf8_size
 
 GZIP_LEVEL = 6  # zlib's default: most of the ratio of 9 at a third of its CPU
-GZIP_SLACK = 2048  # bytes kept free in a record that will be compressed: gzip may grow what it cannot shrink
+GZIP_SLACK = 64  # bytes kept free in a record that will be compressed, plus 1 per 1,000: gzip may grow what
+# it cannot shrink (18 bytes of header and trailer, 5 per stored 16 KiB)
 MAX_KEY_CHARS = 256  # Kinesis: a partition key is 1-256 Unicode characters
 RANDOM_KEY_CHARS = 32  # at most, of a random key (12 hex digits and a hexadecimal counter)
 
@@ -293,7 +294,8 @@ class RecordBuilder:
             key_size = len(key) if key.isascii() else utf8_size(key)
         else:  # Firehose takes none; a random key is given when the stream record is closed
             key_size = RANDOM_KEY_CHARS if self.keys is not None else 0
-        return self.limits.record_bytes - key_size - (GZIP_SLACK if self.gzip else 0)
+        slack = GZIP_SLACK + self.limits.record_bytes // 1000 if self.gzip else 0
+        return self.limits.record_bytes - key_size - slack
 
     def _data(self, data: bytes) -> bytes:
         return gzip.compress(data, GZIP_LEVEL, mtime=0) if self.gzip else data
