@@ -24,6 +24,7 @@ from bench import (  # noqa: E402
     journald_to_spool,
     scenarios,
     tail_to_cloudwatch,
+    tail_to_firehose,
     tail_to_http,
     tail_to_spool,
     tail_to_syslog,
@@ -33,7 +34,8 @@ from bench.workload import figures, messages  # noqa: E402
 TARGETS = {"tail -> spool": "<= 1.5 CPU-s", "tail -> CloudWatch (LocalStack)": "<= 2.5 CPU-s, <= 150 MB",
            "journald -> spool (kubelet-like entries, ~20 fields)": "<= 5 CPU-s",
            "forward -> spool (PackedForward, acks)": "<= 1.5x tail -> spool",
-           "tail -> HTTP collector (ndjson)": "<= tail -> CloudWatch (fast endpoint)"}
+           "tail -> HTTP collector (ndjson)": "<= tail -> CloudWatch (fast endpoint)",
+           "tail -> Firehose (fast endpoint, a record each)": "<= tail -> CloudWatch (fast endpoint)"}
 
 
 def main() -> None:
@@ -61,6 +63,9 @@ def main() -> None:
     throughput("tail -> CloudWatch (LocalStack)", lines, lambda: tail_to_cloudwatch.measure(lines, runs, "localstack"))
     throughput("tail -> syslog TLS (rsyslog)", lines, lambda: tail_to_syslog.measure(lines, runs))
     throughput("tail -> HTTP collector (ndjson)", lines, lambda: tail_to_http.measure(lines, runs))
+    throughput("tail -> Firehose (fast endpoint, a record each)", lines, lambda: tail_to_firehose.measure(lines, runs))
+    throughput("tail -> Firehose (fast endpoint, packed, gzip)", lines,
+               lambda: tail_to_firehose.measure(lines, runs, pack=True))
     throughput("forward -> spool (PackedForward, acks)", lines, lambda: forward_to_spool.measure(lines, runs))
     throughput("forward -> spool (one record a message, as Docker's driver)", lines,
                lambda: forward_to_spool.measure(lines, runs, "message"))

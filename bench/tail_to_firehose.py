@@ -1,0 +1,58 @@
+"""Benchmark: the real agent tails N CRI lines (~200 bytes) and sends them to Firehose.
+
+    .venv/bin/python bench/tail_to_firehose.py [--lines 1000000] [--runs 3] [--pack]
+
+The endpoint is peers/fake_firehose.py (in this process: its CPU is not the agent's), which keeps
+PutRecordBatch's limits and takes every record. JSON lines, one per record (the sink's default), or
+packed with `--pack` (gzip too). Prints lines per second, CPU-seconds per million lines (the agent's
+alone, start-up apart) and peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.agent_run import delivered, run_agent  # noqa: E402
+from bench.workload import make_node, summarize  # noqa: E402
+from peers.fake_firehose import FakeFirehose  # noqa: E402
+
+
+def measure(lines: int, runs: int, pack: bool = False) -> list[dict[str, float]]:
+    """One result per run: a fresh agent and a fresh endpoint receiving `lines` CRI lines."""
+    with tempfile.TemporaryDirectory(prefix="shipper-bench-") as tmp:
+        workdir = Path(tmp)
+        log = make_node(workdir, lines)
+        results = []
+        for run in range(runs):
+            endpoint = FakeFirehose().start()
+            sink = {"type": "firehose", "inputs": ["pods"], "endpoint": endpoint.url, "region": "us-east-1",
+                    "delivery_stream": "bench", **({"pack": True, "compression": "gzip"} if pack else {})}
+            try:
+                results.append(run_agent(workdir, {"firehose": sink}, run, lambda data: delivered(data, log),
+                                         env={"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench"}))
+                assert endpoint.lines >= lines, f"Firehose received {endpoint.lines} of {lines} lines"
+                assert endpoint.refused == 0, "a call broke a limit of PutRecordBatch"
+            finally:
+                endpoint.stop()
+        return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--lines", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--pack", action="store_true")
+    args = parser.parse_args()
+    print(f"{args.lines} CRI lines of 217 bytes to Firehose ({'packed, gzip' if args.pack else 'a record each'}), "
+          f"{args.runs} runs")
+    print("\n".join(summarize(args.lines, measure(args.lines, args.runs, args.pack))))
+
+
+if __name__ == "__main__":
+    main()
