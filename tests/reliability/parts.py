@@ -4,6 +4,7 @@ restart it), the data dir's disk, and the two backends with their fault switches
 from __future__ import annotations
 
 import errno
+import json
 import subprocess
 import threading
 import time
@@ -17,6 +18,7 @@ from peers.pki import CertificateAuthority
 from peers.rsyslog import Rsyslog
 from tests.agent_process import AgentProcess, http_get, wait_for
 from tests.cloudwatch import arrived, logs_client
+from tests.streams import FirehoseToS3
 from tests.syslog import parse
 
 RESTART_BACKOFF = 1.0
@@ -162,6 +164,21 @@ class CloudWatchBackend:
         self.proxy.stop()
 
 
+class FirehoseBackend:
+    """A Firehose delivery stream writing to S3 in LocalStack, behind a fault proxy of its own
+    (partial failures, 5xx, lost answers, outages)."""
+
+    def __init__(self, localstack: str):
+        self.proxy = FaultProxy(localstack, operation="PutRecordBatch").start()
+        self.stream = FirehoseToS3.create(localstack)
+
+    def messages(self) -> list[str]:
+        return [json.loads(line)["message"] for line in self.stream.lines()]
+
+    def close(self) -> None:
+        self.proxy.stop()
+
+
 class SyslogBackend:
     """A real rsyslog with TLS; restarted on the same port."""
 
@@ -184,7 +201,7 @@ class SyslogBackend:
 
 
 def agent_config(root: Path, data_dir: Path, api: str, cloudwatch: CloudWatchBackend, syslog: SyslogBackend,
-                 forward_port: int, http_url: str) -> dict[str, Any]:
+                 forward_port: int, http_url: str, firehose: FirehoseBackend) -> dict[str, Any]:
     inputs = ["pods", "journal", "hostile", "forward"]
     return {
         "data_dir": str(data_dir),
@@ -213,6 +230,9 @@ def agent_config(root: Path, data_dir: Path, api: str, cloudwatch: CloudWatchBac
             },
             "http": {"type": "http", "inputs": inputs, "uri": f"{http_url}/ingest", "compression": "gzip",
                      "batch_timeout": "200ms", "request_timeout": "3s"},
+            "firehose": {"type": "firehose", "inputs": inputs, "region": "us-east-1", "endpoint": firehose.proxy.url,
+                         "delivery_stream": firehose.stream.name, "pack": True, "compression": "gzip",
+                         "batch_timeout": "200ms", "request_timeout": "3s"},
         },
     }
 

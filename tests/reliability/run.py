@@ -33,7 +33,15 @@ from tests.reliability.node import (
     Writer,
     clock_jump_stamps,
 )
-from tests.reliability.parts import CloudWatchBackend, DataDisk, Supervisor, SyslogBackend, agent_config, total
+from tests.reliability.parts import (
+    CloudWatchBackend,
+    DataDisk,
+    FirehoseBackend,
+    Supervisor,
+    SyslogBackend,
+    agent_config,
+    total,
+)
 
 SHUTDOWN_GRACE = 20.0  # seconds a SIGTERM'd agent may take (its shutdown_timeout is 5 s)
 ACCOUNT_TIMEOUT = 120.0
@@ -132,10 +140,11 @@ class ReliabilityRun:
         self.cloudwatch = CloudWatchBackend(self.localstack, unique_prefix())
         self.syslog = SyslogBackend(self.workdir / "syslog")
         self.http = HttpCollector().start()
+        self.firehose = FirehoseBackend(self.localstack)
         api = f"http://127.0.0.1:{free_port()}"
         forward_port = free_port()
         config = write_config(self.workdir / "shipper.yaml", agent_config(
-            root, self.disk.data_dir, api, self.cloudwatch, self.syslog, forward_port, self.http.url))
+            root, self.disk.data_dir, api, self.cloudwatch, self.syslog, forward_port, self.http.url, self.firehose))
         self.hostile = Hostile(root, self.ledger, random.Random(self.seed + 1))
         self.journal = JournalWriter(root / "journal", 40, self.ledger, self.commits, self.seed)
         self.journal.inject([time.time_ns()], NORMAL)  # the journal file exists before the agent starts
@@ -201,7 +210,7 @@ class ReliabilityRun:
             samples, "shipper_events_received_total", component_type="file")
         received += total(samples, "shipper_events_received_total", component_type="forward")
         self.report.check("received in the quiet phase", received, QUIET_LINES * len(writers))
-        for sink in ("cloudwatch", "syslog", "http"):
+        for sink in ("cloudwatch", "syslog", "http", "firehose"):
             sent = total(samples, "shipper_events_sent_total", component_id=sink)
             self.report.check(f"{sink} sent in the quiet phase", sent, QUIET_LINES * len(writers))
         code = self.supervisor.term(SHUTDOWN_GRACE)
@@ -218,7 +227,7 @@ class ReliabilityRun:
                 getattr(self, part).stop()
         if hasattr(self, "http"):
             self.http.stop()
-        for part in ("cloudwatch", "syslog", "disk"):
+        for part in ("cloudwatch", "syslog", "firehose", "disk"):
             if hasattr(self, part):
                 getattr(self, part).close()
         if hasattr(self, "supervisor"):
@@ -253,9 +262,11 @@ class ReliabilityRun:
         self.supervisor.up()
         self.supervisor.wait_ready()
         try:
-            wait_for(lambda: self.cloudwatch.proxy.pending() == 0, 30, "queued faults used up", interval=0.2)
+            wait_for(lambda: self.cloudwatch.proxy.pending() == 0 and self.firehose.proxy.pending() == 0, 30,
+                     "queued faults used up", interval=0.2)
         except AssertionError:
             self.cloudwatch.proxy.clear()
+            self.firehose.proxy.clear()
 
     def _counter(self, name: str, **labels: str) -> float:
         return total(self.supervisor.scrape(), name, **labels)
@@ -288,17 +299,20 @@ class ReliabilityRun:
     def _do_throttle(self, step: Step) -> None:
         self.cloudwatch.proxy.throttle(step.arg)
         self.http.answer(429, step.arg, retry_after=0.5)  # the http collector throttles at the same time
+        self.firehose.proxy.refuse_records(step.arg, every=3)  # Firehose refuses a third of each call's records
 
     def _do_server_error(self, step: Step) -> None:
         status = self.random.choice((500, 503))
         self.cloudwatch.proxy.unavailable(step.arg, status)
         self.http.answer(status, step.arg)
+        self.firehose.proxy.unavailable(step.arg, status)
 
     def _do_reset(self, step: Step) -> None:
         self.cloudwatch.proxy.reset(step.arg)
 
     def _do_reset_after_forward(self, step: Step) -> None:
         self.cloudwatch.proxy.reset_after_forward(step.arg)
+        self.firehose.proxy.reset_after_forward(step.arg)  # taken, the answer lost: sent again whole
 
     def _do_hang(self, step: Step) -> None:
         self.cloudwatch.proxy.hang(step.arg)
@@ -313,9 +327,10 @@ class ReliabilityRun:
     # -- windows: a backend down, the data dir full or read-only ---------------------------------------
 
     def _window(self, name: str, edge: str) -> None:
-        proxy, disk = self.cloudwatch.proxy, self.disk
-        start, end = {
-            "cloudwatch_outage": (lambda: proxy.outage(True), lambda: proxy.outage(False)),
+        proxy, firehose, disk = self.cloudwatch.proxy, self.firehose.proxy, self.disk
+        start, end = {  # the AWS endpoint is down for CloudWatch and Firehose alike
+            "cloudwatch_outage": (lambda: (proxy.outage(True), firehose.outage(True)),
+                                  lambda: (proxy.outage(False), firehose.outage(False))),
             "syslog_outage": (self.syslog.stop, self.syslog.start),
             "disk_full": (disk.fill, disk.free),
             "read_only": (lambda: disk.read_only(True), lambda: disk.read_only(False)),
@@ -396,9 +411,11 @@ class ReliabilityRun:
         syslog = self._delivery("syslog", self.syslog.messages(), may_miss=set())
         # up to 4 requests in flight: a batch retried after a 503 lands after later ones (no order promised)
         http = self._delivery("http", self.http.messages(), may_miss=set(), ordered=False)
-        self.report.deliveries += [cloudwatch, syslog, http]
+        # 4 calls in flight, and records refused within a call land after later ones: no order promised
+        firehose = self._delivery("firehose", self.firehose.messages(), may_miss=set(), ordered=False)
+        self.report.deliveries += [cloudwatch, syslog, http, firehose]
         problems = self.report.problems
-        for delivery in (cloudwatch, syslog, http):
+        for delivery in (cloudwatch, syslog, http, firehose):
             for what in ("lost", "altered", "out_of_order"):
                 found = getattr(delivery, what)
                 if found:
