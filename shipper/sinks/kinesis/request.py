@@ -80,10 +80,10 @@ class _Units:
     records: list[bytes] = field(default_factory=list)
     keys: list[str] = field(default_factory=list)
     events: list[int] = field(default_factory=list)
-    ends: list[Position] = field(default_factory=list)
+    ends: list[int] = field(default_factory=list)  # the block's index after each (the spool position's)
     split: int = 0
 
-    def add(self, record: bytes, key: str, events: int, end: Position) -> None:
+    def add(self, record: bytes, key: str, events: int, end: int) -> None:
         self.records.append(record)
         self.keys.append(key)
         self.events.append(events)
@@ -170,7 +170,7 @@ class RecordBuilder:
                 batch.keys += units.keys[done:stop]
                 batch.events += units.events[done:stop]
                 batch.sizes += self._sizes(units, done, stop)
-                batch.end = units.ends[stop - 1]
+                batch.end = Position(block.id, units.ends[stop - 1])
                 done = stop
             self._open.end = block.end()  # every record of the block is in this batch or an earlier one
             self._open.last_time = block.timestamps[-1] / 1e9
@@ -205,6 +205,11 @@ class RecordBuilder:
         start = block.start
         if self.pack:
             unencodable = self._packed(block, lines, keys, units)
+        elif not self.gzip and None not in lines and self._all_fit(lines, keys):  # the usual block: no loop of ours
+            units.records = [line + b"\n" for line in lines]  # type: ignore[operator]  # no None, checked
+            units.keys = [keys] * len(lines) if isinstance(keys, str) else keys
+            units.events = [1] * len(lines)
+            units.ends = list(range(start + 1, start + len(lines) + 1))
         else:
             for offset, line in enumerate(lines):
                 key = keys if isinstance(keys, str) else keys[offset]
@@ -221,7 +226,7 @@ class RecordBuilder:
         run: list[bytes] = []
         run_key = ""
         run_size = 0
-        run_end = Position(block.id, start)
+        run_end = start
 
         def close() -> None:
             nonlocal run, run_size
@@ -246,13 +251,13 @@ class RecordBuilder:
                 close()
             run.append(line + b"\n")
             run_key, run_size = key, run_size + size
-            run_end = Position(block.id, start + offset + 1)
+            run_end = start + offset + 1
         close()
         return unencodable
 
     def _alone(self, block: StoredBlock, index: int, line: bytes, key: str, units: _Units) -> None:
         """One log record as one stream record, or in pieces when it is longer than a record."""
-        end = Position(block.id, index + 1)
+        end = index + 1
         key = key or (self.keys.fresh() if self.keys is not None else "")
         budget = self._budget(key)
         if len(line) + 1 <= budget:
@@ -262,7 +267,7 @@ class RecordBuilder:
         units.split += 1
         for number, piece in enumerate(pieces):
             last = number == len(pieces) - 1
-            units.add(self._data(piece + b"\n"), key, int(last), end if last else Position(block.id, index))
+            units.add(self._data(piece + b"\n"), key, int(last), end if last else index)
 
     def _pieces(self, block: StoredBlock, index: int, budget: int) -> list[bytes]:
         """The lines of a log record too long for one stream record, each within `budget` bytes: pieces
@@ -287,6 +292,10 @@ class RecordBuilder:
             return [piece]
         return [p for half in split_utf8(text, max(4, utf8_size(text) // 2))
                 for p in cls._json_pieces(common, timestamp, half, fields, budget)]
+
+    def _all_fit(self, lines: list[bytes | None], keys: list[str] | str) -> bool:
+        longest_key = keys if isinstance(keys, str) else max(keys, key=len, default="")
+        return max(map(len, lines), default=0) + 1 <= self._budget(longest_key) - 3 * len(longest_key)  # type: ignore[arg-type]
 
     def _budget(self, key: str) -> int:
         """Bytes of data a stream record with this key may hold before compression."""
