@@ -16,8 +16,11 @@ from typing import Generic, Protocol, TypeVar
 
 from shipper.buffer.spool import Position, Spool, StoredBlock
 from shipper.config.base import SinkOptions
+from shipper.observe import metrics
 from shipper.sinks.acks import AckTracker
 from shipper.sinks.base import Sink
+
+WARN_EVERY = 10.0  # seconds between warnings about retried requests, per reason
 
 
 class Batch(Protocol):
@@ -53,10 +56,27 @@ class BatchingSink(Sink, Generic[B]):
         self._wake = asyncio.Event()  # a request finished with everything acknowledged, or failed
         self._failure: BaseException | None = None
         self._acks = AckTracker(spool, sink_id, self._wake.set)
+        self._warned_at: dict[str, float] = {}
+        self._retried_since_warning: dict[str, int] = {}
 
     @abstractmethod
     async def send(self, batch: B) -> None:
         """Deliver `batch`, retrying as long as it takes; return once it is accepted (or discarded, counted)."""
+
+    def retried_since_said(self, reason: str) -> int | None:
+        """Count one retried request for `reason`; at most once per WARN_EVERY seconds and reason, how
+        many were retried for it since it was last said (None: not time to say it again)."""
+        self._retried_since_warning[reason] = self._retried_since_warning.get(reason, 0) + 1
+        now = time.monotonic()
+        if now - self._warned_at.get(reason, -WARN_EVERY) < WARN_EVERY:
+            return None
+        self._warned_at[reason] = now
+        return self._retried_since_warning.pop(reason)
+
+    def discard(self, events: int, reason: str, message: str) -> None:
+        """Records the backend will never take: counted by reason and logged (`message` has one %d)."""
+        metrics.events_discarded.labels(*self.labels, reason).inc(events)
+        self.log.error(message, events)
 
     async def run(self) -> None:
         position = self.spool.cursor(self.id)

@@ -13,8 +13,6 @@ Guarantees:
 
 from __future__ import annotations
 
-import time
-
 from shipper.buffer.spool import Spool
 from shipper.observe import metrics
 from shipper.sinks.base import count_sent
@@ -23,8 +21,6 @@ from shipper.sinks.http.config import HttpOptions
 from shipper.sinks.http.request import Batch, RequestBuilder
 from shipper.sinks.http.retry import Retry, retrying
 from shipper.sinks.http.service import Answer, Outcome, Service
-
-WARN_EVERY = 10.0  # seconds between warnings about retried requests, per reason
 
 
 class HttpSink(BatchingSink[Batch]):
@@ -37,15 +33,13 @@ class HttpSink(BatchingSink[Batch]):
                          batch_timeout=options.batch_timeout, read_records=options.max_batch_events)
         self.requests = builder
         self.service = Service(options, builder.content_type)
-        self._warned_at: dict[str, float] = {}
-        self._retried_since_warning: dict[str, int] = {}
 
     async def open(self) -> None:
         await self.service.open()
 
     async def send(self, batch: Batch) -> None:
         if batch.unencodable:
-            self._discard(batch.unencodable, "unencodable", "%d record(s) cannot be encoded as JSON; discarded")
+            self.discard(batch.unencodable, "unencodable", "%d record(s) cannot be encoded as JSON; discarded")
         if batch.items:
             await self._send(batch)
 
@@ -66,8 +60,8 @@ class HttpSink(BatchingSink[Batch]):
             for half in batch.halves():
                 await self._send(half)
         else:
-            self._discard(batch.events, f"http_{answer.reason}", f"{self.options.shown_uri} refused %d record(s) "
-                          f"with HTTP {answer.reason}; they are discarded (sent again, they would be refused again)")
+            self.discard(batch.events, f"http_{answer.reason}", f"{self.options.shown_uri} refused %d record(s) "
+                         f"with HTTP {answer.reason}; they are discarded (sent again, they would be refused again)")
 
     def _retrying(self, answer: Answer, wait: float) -> None:
         reason = answer.reason
@@ -79,18 +73,11 @@ class HttpSink(BatchingSink[Batch]):
         elif answer.outcome is Outcome.UNTRUSTED:
             self.mark_not_ready(f"the certificate of {self.options.shown_uri} fails verification (tls.ca_file?)",
                                 "certificate")
-        now = time.monotonic()
-        self._retried_since_warning[reason] = self._retried_since_warning.get(reason, 0) + 1
-        if now - self._warned_at.get(reason, -WARN_EVERY) >= WARN_EVERY:
-            self._warned_at[reason] = now
-            count = self._retried_since_warning.pop(reason)
+        count = self.retried_since_said(reason)
+        if count is not None:
             what = f"HTTP {reason}" if reason.isdigit() else reason
             self.log.warning("%s from %s; retrying in %.1fs (%d request(s) retried for it since last said)",
                              what, self.options.shown_uri, wait, count)
-
-    def _discard(self, events: int, reason: str, message: str) -> None:
-        metrics.events_discarded.labels(*self.labels, reason).inc(events)
-        self.log.error(message, events)
 
     async def close(self) -> None:
         await super().close()

@@ -16,7 +16,6 @@ Guarantees:
 
 from __future__ import annotations
 
-import time
 from typing import ClassVar
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_never
@@ -32,7 +31,6 @@ from shipper.sinks.kinesis.request import FIREHOSE, KINESIS_STREAMS, Batch, Limi
 from shipper.sinks.kinesis.retry import BACKOFF_BASE, BACKOFF_MAX, RECORD_RETRIED, Failure, Retry, classify
 from shipper.sinks.kinesis.service import FirehoseApi, KinesisStreamsApi, RecordsApi
 
-WARN_EVERY = 10.0  # seconds between warnings about retried calls, per reason
 READ_RECORDS = 5000  # log records read from the spool at a time
 
 
@@ -49,8 +47,6 @@ class RecordsSink(BatchingSink[Batch]):
         self.keys = keys
         self._split = metrics.input_anomalies.labels(*self.labels, "oversize_split")
         self._fallbacks = metrics.events_fallback_named.labels(*self.labels)
-        self._warned_at: dict[str, float] = {}
-        self._retried_since_warning: dict[str, int] = {}
 
     async def open(self) -> None:
         await self.api.open()
@@ -61,7 +57,7 @@ class RecordsSink(BatchingSink[Batch]):
 
     async def send(self, batch: Batch) -> None:
         if batch.unencodable:
-            self._discard(batch.unencodable, "unencodable", "%d record(s) cannot be encoded as JSON; discarded")
+            self.discard(batch.unencodable, "unencodable", "%d record(s) cannot be encoded as JSON; discarded")
         if batch.split:
             self._split.inc(batch.split)
             batch.split = 0
@@ -124,7 +120,7 @@ class RecordsSink(BatchingSink[Batch]):
             for half in (batch.subset(list(range(middle))), batch.subset(list(range(middle, len(batch.records))))):
                 await self._send(half)
             return
-        self._discard(sum(batch.events) or 1, "invalid",
+        self.discard(sum(batch.events) or 1, "invalid",
                       f"{self.api.operation} refused %d record(s) as invalid ({error_code(error)}: {error}); "
                       "discarded (sent again, it would be refused again)")
 
@@ -143,17 +139,11 @@ class RecordsSink(BatchingSink[Batch]):
         metrics.retries.labels(*self.labels, reason).inc()
         if retry.not_ready is not None:
             self.mark_not_ready(retry.not_ready, reason)
-        now = time.monotonic()
-        self._retried_since_warning[reason] = self._retried_since_warning.get(reason, 0) + 1
-        if now - self._warned_at.get(reason, -WARN_EVERY) >= WARN_EVERY:
-            self._warned_at[reason] = now
-            count = self._retried_since_warning.pop(reason)
+        count = self.retried_since_said(reason)
+        if count is not None:
             self.log.warning("%s from %s on %s; retrying in %.1fs (%d call(s) retried for it since last said)",
                              reason, self.api.operation, self.api.stream, wait, count)
 
-    def _discard(self, events: int, reason: str, message: str) -> None:
-        metrics.events_discarded.labels(*self.labels, reason).inc(events)
-        self.log.error(message, events)
 
 
 class FirehoseSink(RecordsSink):
