@@ -183,7 +183,19 @@ def test_a_block_encodes_to_the_same_bytes_batched_as_record_by_record(records, 
 
 
 
-@given(st.lists(st.integers(-(2**63), 2**63 - 1)) | st.lists(st.integers(10**18, 2**63 - 1)))
+@given(offsets=st.lists(st.integers(0, 2 * 3600 * 10**9), max_size=12),
+       mapping=st.integers(0, len(FIELD_MAPPINGS) - 1), messages=st.lists(HOSTILE_TEXT, min_size=12, max_size=12),
+       framing=st.sampled_from(["octet_counting", "newline"]))
+def test_a_block_of_one_fields_mapping_within_hours_encodes_to_the_same_bytes_batched(offsets, mapping, messages,
+                                                                                      framing):
+    encoder = Encoder(options(app_name="{app}", framing=framing))
+    block = block_of([(T0 + offset, message, mapping) for offset, message in zip(offsets, messages, strict=False)])
+
+    assert encoder.encode([block])[0] == encoder._per_record(block)
+
+
+@given(st.lists(st.integers(-(2**63), 2**63 - 1)) | st.lists(st.integers(10**18, 2**63 - 1))
+       | st.lists(st.integers(T0, T0 + 2 * 3600 * 10**9)))
 def test_a_block_of_times_renders_as_each_time_alone(values):
     fmt = Rfc5424(options())
 

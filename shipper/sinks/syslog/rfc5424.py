@@ -31,6 +31,24 @@ STDERR_SEVERITY = SEVERITIES.index("err")
 TIMESTAMP_SIZE = len("2026-01-01T00:00:00.000000Z")  # every year of a 64-bit nanosecond time has 4 digits
 
 
+NS = 1_000_000_000
+TABLE_SPAN = 3600  # seconds: a block's times within an hour share one table of second texts
+
+
+def second_texts(values: list[int]) -> tuple[int, list[str]] | None:
+    """For times of 19 digits (2001-2262) within `TABLE_SPAN`: the first second and the text of each
+    second from it to the last (`YYYY-MM-DDTHH:MM:SS.`), so a time's text is
+    `seconds[value // NS - first] + str(value)[10:16] + "Z"`: its microseconds are digits 10-15.
+    None for any other times (the per-second set, slower, serves those)."""
+    if not values:
+        return None
+    low, high = min(values), max(values)
+    first, last = low // NS, high // NS
+    if low < 10**18 or high >= 10**19 or last - first > TABLE_SPAN:
+        return None
+    return first, [time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(second)) for second in range(first, last + 1)]
+
+
 def header_field(value: str, limit: int) -> str:
     cleaned = NOT_PRINTABLE.sub("_", value)[:limit]
     return cleaned or NIL
@@ -115,11 +133,13 @@ class Rfc5424:
 
     def timestamps(self, values: list[int]) -> list[str]:
         """`timestamp` of each value (a block's times: each second's text is made once)."""
-        seconds = {second: time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(second))
-                   for second in {value // 1_000_000_000 for value in values}}
-        if values and min(values) >= 10**18:  # 19 digits (2001-2262): the microseconds are digits 10-15
-            return [f"{seconds[value // 1_000_000_000]}{str(value)[10:16]}Z" for value in values]
-        return [f"{seconds[value // 1_000_000_000]}{value // 1000 % 1_000_000:06d}Z" for value in values]
+        table = second_texts(values)
+        if table:
+            first, seconds = table
+            return [f"{seconds[value // NS - first]}{str(value)[10:16]}Z" for value in values]
+        texts = {second: time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(second))
+                 for second in {value // NS for value in values}}
+        return [f"{texts[value // NS]}{value // 1000 % 1_000_000:06d}Z" for value in values]
 
     def _structured_data(self, common: Mapping[str, Any], record: Record, value_limit: int | None = None) -> str:
         elements = []
