@@ -67,12 +67,16 @@ def run_agent(workdir: Path, sinks: dict[str, Any], run: int, done: Callable[[Pa
     env = {**os.environ, **(env or {})}
     stderr = open(workdir / f"agent-{run}.log", "wb")  # noqa: SIM115 - closed below
     profile = ["-m", "cProfile", "-o", os.environ["BENCH_PROFILE"]] if os.environ.get("BENCH_PROFILE") else []
-    agent = subprocess.Popen([sys.executable, *profile, "-m", "shipper", "run", "--config", str(config)], env=env,
-                             stdout=subprocess.DEVNULL, stderr=stderr, cwd=ROOT)
+    counts = Path(os.environ.get("BENCH_CALLGRIND") or workdir) / f"callgrind-{run}.out"
+    wrapper = callgrind_command(counts) if os.environ.get("BENCH_CALLGRIND") else []
+    agent = subprocess.Popen([*wrapper, sys.executable, *profile, "-m", "shipper", "run", "--config", str(config)],
+                             env=env, stdout=subprocess.DEVNULL, stderr=stderr, cwd=ROOT)
     while b"running " not in (workdir / f"agent-{run}.log").read_bytes():
         if agent.poll() is not None:
             raise SystemExit(f"the agent exited before running; see {workdir}/agent-{run}.log")
         time.sleep(0.01)
+    if wrapper:
+        subprocess.run(["callgrind_control", "--zero", str(agent.pid)], check=True, capture_output=True)
     startup_cpu = cpu_seconds(agent.pid)
     sampler = sample(agent.pid)
     started = time.perf_counter()
@@ -88,8 +92,26 @@ def run_agent(workdir: Path, sinks: dict[str, Any], run: int, done: Callable[[Pa
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"agent exited with {status}; see {workdir}/agent-{run}.log")
     total = usage.ru_utime + usage.ru_stime
-    return {"cpu": total - startup_cpu, "startup_cpu": startup_cpu, "system_cpu": usage.ru_stime, "wall": wall,
-            "rss_mb": usage.ru_maxrss / 1024}
+    result = {"cpu": total - startup_cpu, "startup_cpu": startup_cpu, "system_cpu": usage.ru_stime, "wall": wall,
+              "rss_mb": usage.ru_maxrss / 1024}
+    if wrapper:
+        result["instructions"] = callgrind_total(counts)
+    return result
+
+
+def callgrind_command(counts: Path) -> list[str]:
+    """With BENCH_CALLGRIND=<directory> the agent runs under valgrind's callgrind, which counts the
+    instructions it executes after start-up (zeroed once it runs) into <directory>/callgrind-<run>.out
+    (`callgrind_annotate` reads them). Those counts repeat to a fraction of a percent run for
+    run whatever else the machine does, where this VM's CPU seconds drift by half: compare versions by
+    them (user-space instructions only: the kernel's work is not in them; the agent runs ~50x slower)."""
+    return ["valgrind", "--tool=callgrind", f"--callgrind-out-file={counts}", "--dump-instr=no"]
+
+
+def callgrind_total(counts: Path) -> float:
+    """The instructions counted after the zeroing (the last dump's totals)."""
+    totals = [line.split()[1] for line in counts.read_text().splitlines() if line.startswith(("totals:", "summary:"))]
+    return float(totals[-1])
 
 
 def sample(pid: int) -> subprocess.Popen | None:

@@ -119,6 +119,10 @@ def summarize(lines: int, results: list[dict[str, float]]) -> list[str]:
         rows.append(f"{'start-up CPU-seconds (apart)':32} median {statistics.median(startup):12,.2f}")
         system = [r["system_cpu"] * 1e6 / lines for r in results]
         rows.append(f"{'of all CPU, in the kernel':32} median {statistics.median(system):12,.2f}")
+    instructions = [r["instructions"] / lines for r in results if "instructions" in r]
+    if instructions:  # BENCH_CALLGRIND: user-space instructions, repeatable where seconds are not
+        rows.append(f"{'instructions per line (callgrind)':32} median {statistics.median(instructions):12,.0f}  "
+                    f"(min {min(instructions):,.0f}, max {max(instructions):,.0f})")
     return rows
 
 
