@@ -11,6 +11,8 @@ start-up apart), lines per second and peak RSS: median (min-max) over `--runs` f
 from __future__ import annotations
 
 import argparse
+import os
+import platform
 import statistics
 import sys
 import time
@@ -32,6 +34,7 @@ from bench import (  # noqa: E402
 from bench.workload import figures, messages  # noqa: E402
 
 TARGETS = {"tail -> spool": "<= 1.5 CPU-s", "tail -> CloudWatch (LocalStack)": "<= 2.5 CPU-s, <= 150 MB",
+           "tail -> CloudWatch (fast endpoint)": "<= 2.0 CPU-s", "tail -> syslog TLS (rsyslog)": "<= 2.0 CPU-s",
            "journald -> spool (kubelet-like entries, ~20 fields)": "<= 5 CPU-s",
            "forward -> spool (PackedForward, acks)": "<= 1.5x tail -> spool",
            "tail -> HTTP collector (ndjson)": "<= tail -> CloudWatch (fast endpoint)",
@@ -95,6 +98,7 @@ def render(rows: list[tuple[str, int, list[dict]]], latency: dict, drain: list[d
         return f"{statistics.median(values):{fmt}} ({min(values):{fmt}}-{max(values):{fmt}})"
 
     out = [f"# Benchmark results ({time.strftime('%Y-%m-%d')}{', quick run' if quick else ''})", "",
+           f"Machine: {machine()}.", "",
            "| scenario | lines | CPU-s per million lines | lines/s | peak RSS MB | target |",
            "|---|---|---|---|---|---|"]
     for name, count, results in rows:
@@ -115,6 +119,16 @@ def render(rows: list[tuple[str, int, list[dict]]], latency: dict, drain: list[d
                    f"with 300)." for run in idle]
     out += [f"Memory per tracked file: about {per_file / 1024:.1f} KiB (the difference between the two, per file)."]
     return "\n".join(out) + "\n"
+
+
+def machine() -> str:
+    """What produced the figures: CPU model, cores, memory, OS and Python."""
+    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    model = next((line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")),
+                 platform.processor() or "unknown CPU")
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return (f"{os.cpu_count()} x {model}, {memory:.0f} GiB, {platform.system()} {platform.release()}, "
+            f"Python {platform.python_version()}")
 
 
 def plot(rows: list[tuple[str, int, list[dict]]], latency: dict, path: Path) -> None:
