@@ -46,7 +46,10 @@ def cut_utf8(text: str, limit: int) -> tuple[str, str]:
 
 
 def split_utf8(text: str, limit: int) -> list[str]:
-    """Pieces of at most `limit` UTF-8 bytes each, cut between characters, in order."""
+    """Pieces of at most `limit` (>= 1) UTF-8 bytes each, cut between characters, in order; a
+    character longer than `limit` (possible only below 4) is a piece alone, so the split always ends."""
+    if limit < 1:
+        raise ValueError(f"pieces of {limit} bytes cannot hold any text")
     if text.isascii():
         return [text[start:start + limit] for start in range(0, len(text), limit)]
     data = text.encode("utf-8", "surrogatepass")
@@ -54,8 +57,12 @@ def split_utf8(text: str, limit: int) -> list[str]:
     start = 0
     while start < len(data):
         end = min(start + limit, len(data))
-        while end < len(data) and (data[end] & 0xC0) == 0x80:  # never inside a character (limit >= 4)
+        while end < len(data) and (data[end] & 0xC0) == 0x80:  # never inside a character
             end -= 1
+        if end == start:  # the character at `start` is longer than `limit`
+            end = start + 1
+            while end < len(data) and (data[end] & 0xC0) == 0x80:
+                end += 1
         pieces.append(data[start:end].decode("utf-8", "surrogatepass"))
         start = end
     return pieces

@@ -17,6 +17,7 @@ from typing import IO, Any, ClassVar
 
 import orjson
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
 from shipper.buffer import columns
 
@@ -164,6 +165,28 @@ def with_api(config_path: Path) -> str:
     config["api"] = {"address": f"127.0.0.1:{port}"}
     config_path.write_text(yaml.safe_dump(config, sort_keys=False))
     return f"http://127.0.0.1:{port}"
+
+
+def scraped(api: str, name: str, **labels: str) -> float:
+    """The sum of metric `name`'s samples that carry `labels`, from the agent's /metrics (0 until it answers)."""
+    status, body = http_get(f"{api}/metrics")
+    if status != 200:
+        return 0.0
+    return sum(s.value for family in text_string_to_metric_families(body) for s in family.samples
+               if s.name == name and labels.items() <= s.labels.items())
+
+
+def write_lines(directory: Path, lines: list[str], name: str = "app.log") -> None:
+    """Append `lines` to `directory`/logs/`name`, the plain file source's input in these tests."""
+    logs = directory / "logs"
+    logs.mkdir(exist_ok=True)
+    with open(logs / name, "a", encoding="utf-8") as handle:
+        handle.writelines(line + "\n" for line in lines)
+
+
+def numbered(count: int, start: int = 0) -> list[str]:
+    """Lines that say their place (and carry non-ASCII text)."""
+    return [f"line {n:06d} ünïcödé" for n in range(start, start + count)]
 
 
 def http_get(url: str) -> tuple[int, str]:

@@ -64,6 +64,28 @@ def mask(text: str) -> str:
     return SECRETS.sub(replace, text)
 
 
+class WarningPace:
+    """At most one warning per `every` seconds and kind, for events that can happen thousands of times a
+    second (a retried request, a refused connection, a repaired record); each warning can say how
+    many happened since the last one, so nothing is hidden by the pace."""
+
+    def __init__(self, every: float = REPEAT_WINDOW, clock: Callable[[], float] = time.monotonic):
+        self.every = every
+        self.clock = clock
+        self._said_at: dict[str, float] = {}
+        self._since_said: dict[str, int] = {}
+
+    def due(self, kind: str = "", count: int = 1) -> int | None:
+        """Count `count` events of `kind`. When a warning about `kind` is due: how many happened since the
+        last one (these included); else None."""
+        self._since_said[kind] = self._since_said.get(kind, 0) + count
+        now = self.clock()
+        if kind in self._said_at and now - self._said_at[kind] < self.every:
+            return None
+        self._said_at[kind] = now
+        return self._since_said.pop(kind)
+
+
 class RepeatLimiter(logging.Filter):
     """Lets the first of a run of identical messages through each window; counts the rest."""
 

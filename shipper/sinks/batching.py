@@ -17,6 +17,7 @@ from typing import Generic, Protocol, TypeVar
 from shipper.buffer.spool import Position, Spool, StoredBlock
 from shipper.config.base import SinkOptions
 from shipper.observe import metrics
+from shipper.observe.logs import WarningPace
 from shipper.sinks.acks import AckTracker
 from shipper.sinks.base import Sink
 
@@ -56,8 +57,7 @@ class BatchingSink(Sink, Generic[B]):
         self._wake = asyncio.Event()  # a request finished with everything acknowledged, or failed
         self._failure: BaseException | None = None
         self._acks = AckTracker(spool, sink_id, self._wake.set)
-        self._warned_at: dict[str, float] = {}
-        self._retried_since_warning: dict[str, int] = {}
+        self._retry_warnings = WarningPace(WARN_EVERY)
 
     @abstractmethod
     async def send(self, batch: B) -> None:
@@ -66,12 +66,7 @@ class BatchingSink(Sink, Generic[B]):
     def retried_since_said(self, reason: str) -> int | None:
         """Count one retried request for `reason`; at most once per WARN_EVERY seconds and reason, how
         many were retried for it since it was last said (None: not time to say it again)."""
-        self._retried_since_warning[reason] = self._retried_since_warning.get(reason, 0) + 1
-        now = time.monotonic()
-        if now - self._warned_at.get(reason, -WARN_EVERY) < WARN_EVERY:
-            return None
-        self._warned_at[reason] = now
-        return self._retried_since_warning.pop(reason)
+        return self._retry_warnings.due(reason)
 
     def discard(self, events: int, reason: str, message: str) -> None:
         """Records the backend will never take: counted by reason and logged (`message` has one %d)."""

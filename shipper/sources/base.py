@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 
 from shipper.buffer.spool import Spool
 from shipper.config.base import SourceOptions
 from shipper.observe import metrics
-from shipper.observe.logs import ComponentLog
+from shipper.observe.logs import ComponentLog, WarningPace
 from shipper.record import Block, Fanout, unchanged
 
 log = logging.getLogger(__name__)
@@ -68,7 +67,7 @@ class Source(ABC):
                                 {"component_kind": "source", "component": source_id})
         self.received_events = metrics.events_received.labels(*self.labels)
         self.received_bytes = metrics.bytes_received.labels(*self.labels)
-        self._warned_repairs_at = -REPAIR_WARNING_INTERVAL
+        self._repair_warnings = WarningPace(REPAIR_WARNING_INTERVAL)
 
     @abstractmethod
     async def run(self) -> None:
@@ -100,9 +99,7 @@ class Source(ABC):
             return
         for kind, count in repairs.items():
             self.count_anomaly(kind, count)
-        now = time.monotonic()
-        if now - self._warned_repairs_at >= REPAIR_WARNING_INTERVAL:
-            self._warned_repairs_at = now
+        if self._repair_warnings.due() is not None:
             kinds = ", ".join(f"{count} {kind.replace('_', ' ')}" for kind, count in repairs.items())
             self.log.warning("stored records repaired (%s)%s", kinds, f" from {where}" if where else "")
 

@@ -8,13 +8,12 @@ stored records nor skips it for unstored ones.
 from __future__ import annotations
 
 import logging
-import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 
 from shipper.config.base import TransformOptions
 from shipper.observe import metrics
-from shipper.observe.logs import ComponentLog
+from shipper.observe.logs import ComponentLog, WarningPace
 from shipper.record import Block
 
 FAILURE_WARNING_INTERVAL = 60.0  # seconds between logged failures of one transform
@@ -32,7 +31,7 @@ class Transform(ABC):
                                 {"component_kind": "transform", "component": transform_id})
         self.received_events = metrics.events_received.labels(*self.labels)
         self.sent_events = metrics.events_sent.labels(*self.labels)
-        self._warned_at = -FAILURE_WARNING_INTERVAL
+        self._failure_warnings = WarningPace(FAILURE_WARNING_INTERVAL)
 
     def run(self, blocks: Sequence[Block]) -> Outputs:
         """The blocks out of this transform by output stream. A bug of ours in a transform never stops
@@ -60,9 +59,7 @@ class Transform(ABC):
 
     def _report_failure(self) -> None:
         metrics.errors.labels(*self.labels, "transform", "crash").inc()
-        now = time.monotonic()
-        if now - self._warned_at >= FAILURE_WARNING_INTERVAL:
-            self._warned_at = now
+        if self._failure_warnings.due() is not None:
             self.log.exception("failed on a block; its records pass on unchanged")
 
 

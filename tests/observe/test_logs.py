@@ -13,6 +13,7 @@ from shipper.observe.logs import (
     LogfmtFormatter,
     RepeatLimiter,
     TextFormatter,
+    WarningPace,
     mask,
     register_secret,
 )
@@ -97,3 +98,15 @@ def test_a_components_lines_carry_its_kind_id_and_file_as_fields_and_the_text_fo
     assert 'component=app file=/var/log/a.log msg="tailing' in LogfmtFormatter().format(line)
     assert TextFormatter().format(line).endswith(
         "shipper.sources.files.source: app: tailing /var/log/a.log from offset 0")
+
+
+def test_a_paced_warning_is_due_once_per_window_and_kind_and_says_how_many_happened_since():
+    now = [100.0]
+    pace = WarningPace(every=10, clock=lambda: now[0])
+
+    first = [pace.due("429"), pace.due("429"), pace.due("500"), pace.due("429", count=3)]
+    now[0] += 10
+    later = pace.due("429")
+
+    assert first == [1, None, 1, None]
+    assert later == 5  # the two held back (1 + 3) and this one

@@ -10,11 +10,19 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from peers.http_collector import HttpCollector
 from peers.pki import CertificateAuthority, Issued
-from tests.agent_process import AgentProcess, http_get, wait_for, with_api, write_config
+from tests.agent_process import (
+    AgentProcess,
+    http_get,
+    numbered,
+    scraped,
+    wait_for,
+    with_api,
+    write_config,
+    write_lines,
+)
 
 
 @pytest.fixture
@@ -33,29 +41,10 @@ def http_config(tmp_path: Path, uri: str, **sink) -> Path:
     })
 
 
-def write_lines(tmp_path: Path, lines: list[str], name: str = "app.log") -> None:
-    logs = tmp_path / "logs"
-    logs.mkdir(exist_ok=True)
-    with open(logs / name, "a", encoding="utf-8") as handle:
-        handle.writelines(line + "\n" for line in lines)
-
-
-def numbered(count: int, start: int = 0) -> list[str]:
-    return [f"line {n:06d} ünïcödé" for n in range(start, start + count)]
-
-
 def server_context(issued: Issued) -> ssl.SSLContext:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(issued.cert_file, issued.key_file)
     return context
-
-
-def metric(api: str, name: str, **labels: str) -> float:
-    status, body = http_get(f"{api}/metrics")
-    if status != 200:  # not answering yet
-        return 0.0
-    return sum(s.value for family in text_string_to_metric_families(body) for s in family.samples
-               if s.name == name and labels.items() <= s.labels.items())
 
 
 def test_every_line_arrives_once_in_order_as_ndjson_with_its_fields(tmp_path, collector):
@@ -123,7 +112,7 @@ def test_a_429_storm_is_waited_out_with_retry_after_and_every_line_arrives_once(
     agent = AgentProcess(cfg, stdout=subprocess.DEVNULL)
 
     wait_for(lambda: len(collector.messages()) >= len(lines), 60, "every line at the collector")
-    retried = metric(api, "shipper_retries_total", component_id="collector", failure="429")
+    retried = scraped(api, "shipper_retries_total", component_id="collector", failure="429")
     assert agent.terminate(timeout=20) == 0
 
     assert sorted(collector.messages()) == lines
@@ -140,10 +129,10 @@ def test_a_batch_the_server_refuses_with_400_is_discarded_and_counted_and_the_re
     api = with_api(cfg)
     agent = AgentProcess(cfg, stdout=subprocess.DEVNULL)
 
-    wait_for(lambda: metric(api, "shipper_events_discarded_total", reason="http_400") > 0, 60, "the refusal")
-    wait_for(lambda: len(collector.messages()) + metric(api, "shipper_events_discarded_total", reason="http_400")
+    wait_for(lambda: scraped(api, "shipper_events_discarded_total", reason="http_400") > 0, 60, "the refusal")
+    wait_for(lambda: len(collector.messages()) + scraped(api, "shipper_events_discarded_total", reason="http_400")
              >= len(lines), 60, "every other line at the collector")
-    discarded = metric(api, "shipper_events_discarded_total", reason="http_400")
+    discarded = scraped(api, "shipper_events_discarded_total", reason="http_400")
     assert agent.terminate(timeout=20) == 0
 
     missing = sorted(set(lines) - set(collector.messages()))
@@ -163,7 +152,7 @@ def test_a_batch_refused_as_too_large_is_sent_in_halves_until_it_is_taken(tmp_pa
     agent = AgentProcess(cfg, stdout=subprocess.DEVNULL)
 
     wait_for(lambda: len(collector.messages()) >= len(lines) - 1, 60, "every line that fits")
-    discarded = metric(api, "shipper_events_discarded_total", reason="http_413")
+    discarded = scraped(api, "shipper_events_discarded_total", reason="http_413")
     assert agent.terminate(timeout=20) == 0
 
     assert collector.messages() == [line for line in lines if not line.startswith("big ")]
@@ -186,12 +175,12 @@ def test_a_refused_token_makes_the_sink_not_ready_keeps_the_lines_and_never_show
     collector.require("Authorization", "Bearer wrong-token-s3cr3t")  # the server takes our token from now on
     wait_for(lambda: len(collector.messages()) >= len(lines), 60, "every line once the token is taken")
     wait_for(lambda: http_get(f"{api}/readyz")[0] == 200, 30, "ready again")
-    scraped = http_get(f"{api}/metrics")[1]
+    exposition = http_get(f"{api}/metrics")[1]
     assert agent.terminate(timeout=20) == 0
 
     assert collector.messages() == lines
     assert readyz["problems"]["collector"]["reason"] == "unauthorized:401"
-    assert "s3cr3t" not in agent.log() and "s3cr3t" not in json.dumps(readyz) and "s3cr3t" not in scraped
+    assert "s3cr3t" not in agent.log() and "s3cr3t" not in json.dumps(readyz) and "s3cr3t" not in exposition
     assert collector.statuses[401] >= 1
 
 

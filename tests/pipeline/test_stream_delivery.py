@@ -11,10 +11,18 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from peers.fault_proxy import FaultProxy
-from tests.agent_process import AgentProcess, http_get, wait_for, with_api, write_config
+from tests.agent_process import (
+    AgentProcess,
+    http_get,
+    numbered,
+    scraped,
+    wait_for,
+    with_api,
+    write_config,
+    write_lines,
+)
 from tests.streams import FirehoseToS3, KinesisStream, unique_name
 
 pytestmark = pytest.mark.localstack
@@ -38,27 +46,8 @@ def kinesis(endpoint: str, stream: KinesisStream, **options) -> dict:
     return {"type": "kinesis_streams", "endpoint": endpoint, "stream_name": stream.name, **options}
 
 
-def write_lines(tmp_path: Path, lines: list[str], name: str = "app.log") -> None:
-    logs = tmp_path / "logs"
-    logs.mkdir(exist_ok=True)
-    with open(logs / name, "a", encoding="utf-8") as handle:
-        handle.writelines(line + "\n" for line in lines)
-
-
-def numbered(count: int, start: int = 0) -> list[str]:
-    return [f"line {n:06d} ünïcödé" for n in range(start, start + count)]
-
-
 def messages(lines: list[str]) -> list[str]:
     return [json.loads(line)["message"] for line in lines]
-
-
-def metric(api: str, name: str, **labels: str) -> float:
-    status, body = http_get(f"{api}/metrics")
-    if status != 200:
-        return 0.0
-    return sum(s.value for family in text_string_to_metric_families(body) for s in family.samples
-               if s.name == name and labels.items() <= s.labels.items())
 
 
 @pytest.fixture
@@ -94,8 +83,8 @@ def test_firehose_packs_lines_into_few_gzip_records_and_they_read_back_whole_and
     agent = AgentProcess(cfg, stdout=subprocess.DEVNULL)
 
     wait_for(lambda: len(stream.lines()) >= len(lines), 60, "every line in S3")
-    calls = metric(api, "shipper_api_calls_total", operation="PutRecordBatch", result="ok")
-    sent = metric(api, "shipper_events_sent_total", component_id="out")
+    calls = scraped(api, "shipper_api_calls_total", operation="PutRecordBatch", result="ok")
+    sent = scraped(api, "shipper_events_sent_total", component_id="out")
     assert agent.terminate(timeout=20) == 0
 
     objects = stream.objects()
@@ -136,7 +125,7 @@ def test_records_refused_within_a_call_are_sent_again_alone_and_every_line_arriv
     agent = AgentProcess(cfg, stdout=subprocess.DEVNULL)
 
     wait_for(lambda: len(stream.lines()) >= len(lines), 60, "every line in the stream")
-    retried = metric(api, "shipper_records_retried_total", reason="ProvisionedThroughputExceededException")
+    retried = scraped(api, "shipper_records_retried_total", reason="ProvisionedThroughputExceededException")
     assert agent.terminate(timeout=20) == 0
 
     assert Counter(stream.lines()) == Counter(lines)  # none twice: what was taken is never sent again
@@ -217,7 +206,7 @@ def test_a_line_longer_than_a_record_arrives_in_ordered_pieces_and_is_counted(tm
     agent = AgentProcess(cfg, stdout=subprocess.DEVNULL)
 
     wait_for(lambda: stream.lines()[-1:] == ["after"], 60, "the line after the long one")
-    split = metric(api, "shipper_input_anomalies_total", component_id="out", kind="oversize_split")
+    split = scraped(api, "shipper_input_anomalies_total", component_id="out", kind="oversize_split")
     assert agent.terminate(timeout=20) == 0
 
     delivered = stream.lines()

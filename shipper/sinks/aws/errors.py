@@ -1,11 +1,37 @@
-"""What an AWS SDK error is: its code, and whether a certificate check is behind it."""
+"""What an AWS SDK error is: its code, whether a certificate check is behind it, whether the answer
+refuses our credentials, and what a call that got no answer at all means. Each AWS sink's retry.py
+maps these onto its own failures."""
 
 from __future__ import annotations
 
+import asyncio
+import enum
 import ssl
 
 import aiohttp
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    HTTPClientError,
+    NoCredentialsError,
+    PartialCredentialsError,
+)
+
+CREDENTIALS_REFUSED = frozenset({
+    "UnrecognizedClientException", "InvalidClientTokenId", "InvalidSignatureException", "SignatureDoesNotMatch",
+    "MissingAuthenticationToken", "OptInRequired", "UnauthorizedOperation",
+})
+
+
+class Unanswered(enum.Enum):
+    """A call that got no answer from AWS."""
+
+    NO_CREDENTIALS = "no_credentials"  # none to sign with: an operator must act
+    UNSENT = "unsent"  # no connection: nothing was sent
+    AMBIGUOUS = "ambiguous"  # the connection failed after sending: it may have landed
+    NOT_YET = "not_yet"  # the SDK could not go on yet (credentials not refreshed): nothing was sent
 
 
 def error_code(error: BaseException) -> str:
@@ -30,3 +56,22 @@ def certificate_refused(error: BaseException) -> bool:
         wrapped = getattr(current, "kwargs", {}).get("error") if isinstance(current, BotoCoreError) else None
         current = wrapped if isinstance(wrapped, BaseException) else current.__cause__ or current.__context__
     return False
+
+
+def credentials_refused(error: ClientError) -> bool:
+    """AWS refused who we are (unknown key, bad signature, not subscribed, a 403 that is not throttling)."""
+    code = error_code(error)
+    return code in CREDENTIALS_REFUSED or (http_status(error) == 403 and "Throttl" not in code)
+
+
+def unanswered(error: BaseException) -> Unanswered:
+    """What `error`, raised by a call that got no AWS answer, means; any other error is raised again."""
+    if isinstance(error, NoCredentialsError | PartialCredentialsError):
+        return Unanswered.NO_CREDENTIALS
+    if isinstance(error, EndpointConnectionError | ConnectTimeoutError):
+        return Unanswered.UNSENT
+    if isinstance(error, HTTPClientError | aiohttp.ClientError | asyncio.TimeoutError | ConnectionError):
+        return Unanswered.AMBIGUOUS
+    if isinstance(error, BotoCoreError):
+        return Unanswered.NOT_YET
+    raise error

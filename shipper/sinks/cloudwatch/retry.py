@@ -17,24 +17,14 @@ Kinds of failure:
 
 from __future__ import annotations
 
-import asyncio
 import enum
 from collections.abc import Awaitable, Callable
 
-import aiohttp
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-    ConnectTimeoutError,
-    EndpointConnectionError,
-    HTTPClientError,
-    NoCredentialsError,
-    PartialCredentialsError,
-)
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_never
+from botocore.exceptions import ClientError
+from tenacity import AsyncRetrying
 
-from shipper.backoff import policy
-from shipper.sinks.aws.errors import certificate_refused, error_code, http_status
+from shipper.backoff import policy, retry_forever
+from shipper.sinks.aws.errors import Unanswered, certificate_refused, credentials_refused, error_code, unanswered
 
 BACKOFF_BASE = 0.2
 BACKOFF_MAX = 30.0
@@ -50,39 +40,28 @@ class Failure(enum.Enum):
     INVALID = "invalid"
 
 
-_FORBIDDEN_CODES = {
-    "UnrecognizedClientException", "InvalidClientTokenId", "InvalidSignatureException", "SignatureDoesNotMatch",
-    "MissingAuthenticationToken", "OptInRequired", "UnauthorizedOperation",
-}
 _REFUSED_CODES = {"AccessDenied", "AccessDeniedException", "KMSInvalidStateException"}  # may be one group's
 _INVALID_CODES = {"InvalidParameterException", "ValidationException", "SerializationException",
                   "MalformedQueryException"}
+_UNANSWERED = {Unanswered.NO_CREDENTIALS: Failure.FORBIDDEN, Unanswered.AMBIGUOUS: Failure.AMBIGUOUS,
+               Unanswered.UNSENT: Failure.TRANSIENT, Unanswered.NOT_YET: Failure.TRANSIENT}
 
 
 def classify(error: BaseException) -> Failure:
     if certificate_refused(error):
         return Failure.UNTRUSTED
-    if isinstance(error, ClientError):
-        code = error_code(error)
-        status = http_status(error)
-        if code == "ResourceNotFoundException":
-            return Failure.MISSING
-        if code in _REFUSED_CODES:
-            return Failure.REFUSED
-        if code in _FORBIDDEN_CODES or (status == 403 and "Throttl" not in code):
-            return Failure.FORBIDDEN
-        if code in _INVALID_CODES:
-            return Failure.INVALID
-        return Failure.TRANSIENT  # throttling, 5xx, expired tokens and anything unknown: try again
-    if isinstance(error, NoCredentialsError | PartialCredentialsError):
+    if not isinstance(error, ClientError):
+        return _UNANSWERED[unanswered(error)]
+    code = error_code(error)
+    if code == "ResourceNotFoundException":
+        return Failure.MISSING
+    if code in _REFUSED_CODES:
+        return Failure.REFUSED
+    if credentials_refused(error):
         return Failure.FORBIDDEN
-    if isinstance(error, EndpointConnectionError | ConnectTimeoutError):
-        return Failure.TRANSIENT  # nothing was sent
-    if isinstance(error, HTTPClientError | aiohttp.ClientError | asyncio.TimeoutError | ConnectionError):
-        return Failure.AMBIGUOUS
-    if isinstance(error, BotoCoreError):
-        return Failure.TRANSIENT  # e.g. credentials that could not be refreshed yet
-    raise error
+    if code in _INVALID_CODES:
+        return Failure.INVALID
+    return Failure.TRANSIENT  # throttling, 5xx, expired tokens and anything unknown: try again
 
 
 class Retryable(Exception):
@@ -97,18 +76,4 @@ class Retryable(Exception):
 def retrying(sleep: Callable[[float], Awaitable[None]],
              before_sleep: Callable[[Retryable, float], None]) -> AsyncRetrying:
     """Exponential backoff with full jitter, no limit on attempts: records wait in the spool."""
-
-    def report(state: RetryCallState) -> None:
-        assert state.outcome is not None and state.next_action is not None  # tenacity sets both before a sleep
-        failure = state.outcome.exception()
-        assert isinstance(failure, Retryable)  # only those are retried
-        before_sleep(failure, state.next_action.sleep)
-
-    return AsyncRetrying(
-        retry=retry_if_exception(lambda e: isinstance(e, Retryable)),
-        wait=policy(BACKOFF_BASE, BACKOFF_MAX),
-        stop=stop_never,
-        sleep=sleep,
-        before_sleep=report,
-        reraise=True,
-    )
+    return retry_forever(Retryable, before_sleep, policy(BACKOFF_BASE, BACKOFF_MAX), sleep)

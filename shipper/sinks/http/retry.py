@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_never
+from tenacity import AsyncRetrying, RetryCallState
 from tenacity.wait import wait_base
 
-from shipper.backoff import policy
+from shipper.backoff import policy, retry_forever
 from shipper.sinks.http.service import Answer
 
 BACKOFF_BASE = 0.2
@@ -36,12 +36,5 @@ class _ServerFirst(wait_base):
         return max(wait, asked) if asked is not None else wait
 
 
-def retrying(before_sleep: Callable[[Answer, float], None]) -> AsyncRetrying:
-    def report(state: RetryCallState) -> None:
-        assert state.outcome is not None and state.next_action is not None  # tenacity sets both before a sleep
-        failure = state.outcome.exception()
-        assert isinstance(failure, Retry)  # only those are retried
-        before_sleep(failure.answer, state.next_action.sleep)
-
-    return AsyncRetrying(retry=retry_if_exception_type(Retry), wait=_ServerFirst(policy(BACKOFF_BASE, BACKOFF_MAX)),
-                         stop=stop_never, before_sleep=report, reraise=True)
+def retrying(before_sleep: Callable[[Retry, float], None]) -> AsyncRetrying:
+    return retry_forever(Retry, before_sleep, _ServerFirst(policy(BACKOFF_BASE, BACKOFF_MAX)))

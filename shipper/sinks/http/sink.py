@@ -63,7 +63,8 @@ class HttpSink(BatchingSink[Batch]):
             self.discard(batch.events, f"http_{answer.reason}", f"{self.options.shown_uri} refused %d record(s) "
                          f"with HTTP {answer.reason}; they are discarded (sent again, they would be refused again)")
 
-    def _retrying(self, answer: Answer, wait: float) -> None:
+    def _retrying(self, retry: Retry, wait: float) -> None:
+        answer = retry.answer
         reason = answer.reason
         metrics.retries.labels(*self.labels, reason).inc()
         metrics.errors.labels(*self.labels, "send", reason).inc()

@@ -17,21 +17,11 @@ too, with the sink not ready.
 
 from __future__ import annotations
 
-import asyncio
 import enum
 
-import aiohttp
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-    ConnectTimeoutError,
-    EndpointConnectionError,
-    HTTPClientError,
-    NoCredentialsError,
-    PartialCredentialsError,
-)
+from botocore.exceptions import ClientError
 
-from shipper.sinks.aws.errors import certificate_refused, error_code, http_status
+from shipper.sinks.aws.errors import Unanswered, certificate_refused, credentials_refused, error_code, unanswered
 
 BACKOFF_BASE = 0.2
 BACKOFF_MAX = 30.0
@@ -49,33 +39,25 @@ RECORD_RETRIED = frozenset({"ProvisionedThroughputExceededException", "ServiceUn
                             "ServiceUnavailable", "InternalFailure", "InternalFailureException",
                             "ThrottlingException", "KMSThrottlingException"})
 _NOT_READY = {
-    "AccessDenied", "AccessDeniedException", "ResourceNotFoundException", "UnrecognizedClientException",
-    "InvalidClientTokenId", "InvalidSignatureException", "SignatureDoesNotMatch", "MissingAuthenticationToken",
-    "OptInRequired", "UnauthorizedOperation", "KMSAccessDeniedException", "KMSDisabledException",
-    "KMSInvalidStateException", "KMSNotFoundException", "KMSOptInRequired", "InvalidKMSResourceException",
+    "AccessDenied", "AccessDeniedException", "ResourceNotFoundException", "KMSAccessDeniedException",
+    "KMSDisabledException", "KMSInvalidStateException", "KMSNotFoundException", "KMSOptInRequired",
+    "InvalidKMSResourceException",
 }
 _INVALID = {"InvalidArgumentException", "ValidationException", "SerializationException", "InvalidParameterException"}
+_UNANSWERED = {Unanswered.NO_CREDENTIALS: Failure.NOT_READY, Unanswered.AMBIGUOUS: Failure.AMBIGUOUS,
+               Unanswered.UNSENT: Failure.TRANSIENT, Unanswered.NOT_YET: Failure.TRANSIENT}
 
 
 def classify(error: BaseException) -> Failure:
     if certificate_refused(error):
         return Failure.UNTRUSTED
-    if isinstance(error, ClientError):
-        code = error_code(error)
-        if code in _NOT_READY or (http_status(error) == 403 and "Throttl" not in code):
-            return Failure.NOT_READY
-        if code in _INVALID:
-            return Failure.INVALID
-        return Failure.TRANSIENT  # throttling, 5xx, a stream being updated, anything unknown: try again
-    if isinstance(error, NoCredentialsError | PartialCredentialsError):
+    if not isinstance(error, ClientError):
+        return _UNANSWERED[unanswered(error)]
+    if error_code(error) in _NOT_READY or credentials_refused(error):
         return Failure.NOT_READY
-    if isinstance(error, EndpointConnectionError | ConnectTimeoutError):
-        return Failure.TRANSIENT  # nothing was sent
-    if isinstance(error, HTTPClientError | aiohttp.ClientError | asyncio.TimeoutError | ConnectionError):
-        return Failure.AMBIGUOUS
-    if isinstance(error, BotoCoreError):
-        return Failure.TRANSIENT
-    raise error
+    if error_code(error) in _INVALID:
+        return Failure.INVALID
+    return Failure.TRANSIENT  # throttling, 5xx, a stream being updated, anything unknown: try again
 
 
 class Retry(Exception):

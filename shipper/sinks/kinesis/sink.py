@@ -18,9 +18,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_never
-
-from shipper.backoff import policy
+from shipper.backoff import policy, retry_forever
 from shipper.buffer.spool import Spool
 from shipper.observe import metrics
 from shipper.sinks.aws.errors import error_code
@@ -70,7 +68,7 @@ class RecordsSink(BatchingSink[Batch]):
     async def _send(self, batch: Batch) -> None:
         """Until every record of `batch` is taken: those refused go again, alone, in their order."""
         pending = batch
-        async for attempt in self._retrying():
+        async for attempt in retry_forever(Retry, self._retried, policy(BACKOFF_BASE, BACKOFF_MAX)):
             with attempt:
                 try:
                     errors = await self.api.put(pending)
@@ -123,16 +121,6 @@ class RecordsSink(BatchingSink[Batch]):
         self.discard(sum(batch.events) or 1, "invalid",
                       f"{self.api.operation} refused %d record(s) as invalid ({error_code(error)}: {error}); "
                       "discarded (sent again, it would be refused again)")
-
-    def _retrying(self) -> AsyncRetrying:
-        def report(state: RetryCallState) -> None:
-            assert state.outcome is not None and state.next_action is not None  # tenacity sets both before a sleep
-            failure = state.outcome.exception()
-            assert isinstance(failure, Retry)  # only those are retried
-            self._retried(failure, state.next_action.sleep)
-
-        return AsyncRetrying(retry=retry_if_exception_type(Retry), wait=policy(BACKOFF_BASE, BACKOFF_MAX),
-                             stop=stop_never, before_sleep=report, reraise=True)
 
     def _retried(self, retry: Retry, wait: float) -> None:
         reason = retry.reason

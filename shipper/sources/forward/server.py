@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 
 import msgpack
 
-from shipper.observe.logs import ComponentLog
+from shipper.observe.logs import ComponentLog, WarningPace
 from shipper.sources.forward import protocol
 from shipper.sources.forward.config import ForwardOptions
 from shipper.sources.forward.handshake import Handshake
@@ -51,7 +51,7 @@ class ForwardServer:
         self.log = log
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
-        self._warned_at: dict[str, float] = {}
+        self._refusal_warnings = WarningPace(WARN_EVERY)
         users = {user.username: user.password.get_secret_value() for user in options.users}
         key = options.shared_key.get_secret_value() if options.shared_key is not None else None
         self._handshake = (lambda: Handshake(key, options.self_hostname, users)) if key is not None else None
@@ -147,9 +147,7 @@ class ForwardServer:
 
     def _refuse(self, client: Client, error: str, message: str) -> None:
         self._count_error("connection", error)
-        now = time.monotonic()
-        if now - self._warned_at.get(error, -WARN_EVERY) >= WARN_EVERY:
-            self._warned_at[error] = now
+        if self._refusal_warnings.due(error) is not None:
             self.log.warning("%s", message)
 
 
