@@ -2,22 +2,11 @@
 
 from __future__ import annotations
 
-import aiohttp
 import pytest
-from botocore.exceptions import (
-    ClientError,
-    ConnectTimeoutError,
-    EndpointConnectionError,
-    NoCredentialsError,
-    ReadTimeoutError,
-)
+from botocore.exceptions import NoCredentialsError
 
 from shipper.sinks.cloudwatch.retry import Failure, classify
-
-
-def api_error(code: str, status: int) -> ClientError:
-    return ClientError({"Error": {"Code": code, "Message": "m"}, "ResponseMetadata": {"HTTPStatusCode": status}},
-                       "PutLogEvents")
+from tests.sinks.aws_errors import MAYBE_LANDED, UNSENT, api_error
 
 
 @pytest.mark.parametrize(("error", "failure"), [
@@ -25,10 +14,8 @@ def api_error(code: str, status: int) -> ClientError:
     (api_error("ServiceUnavailableException", 503), Failure.TRANSIENT),
     (api_error("InternalFailure", 500), Failure.TRANSIENT),
     (api_error("ExpiredTokenException", 400), Failure.TRANSIENT),
-    (EndpointConnectionError(endpoint_url="http://x"), Failure.TRANSIENT),
-    (ConnectTimeoutError(endpoint_url="http://x"), Failure.TRANSIENT),
-    (ReadTimeoutError(endpoint_url="http://x"), Failure.AMBIGUOUS),
-    (aiohttp.ServerDisconnectedError(), Failure.AMBIGUOUS),
+    *((error, Failure.TRANSIENT) for error in UNSENT),
+    *((error, Failure.AMBIGUOUS) for error in MAYBE_LANDED),
     (api_error("ResourceNotFoundException", 400), Failure.MISSING),
     (api_error("AccessDeniedException", 400), Failure.REFUSED),
     (api_error("UnrecognizedClientException", 400), Failure.FORBIDDEN),

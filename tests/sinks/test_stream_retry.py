@@ -2,22 +2,11 @@
 
 from __future__ import annotations
 
-import aiohttp
 import pytest
-from botocore.exceptions import (
-    ClientError,
-    ConnectTimeoutError,
-    EndpointConnectionError,
-    NoCredentialsError,
-    ReadTimeoutError,
-)
+from botocore.exceptions import NoCredentialsError
 
 from shipper.sinks.kinesis.retry import Failure, classify
-
-
-def api_error(code: str, status: int) -> ClientError:
-    return ClientError({"Error": {"Code": code, "Message": "m"}, "ResponseMetadata": {"HTTPStatusCode": status}},
-                       "PutRecordBatch")
+from tests.sinks.aws_errors import MAYBE_LANDED, UNSENT, api_error
 
 
 @pytest.mark.parametrize(("error", "failure"), [
@@ -25,10 +14,8 @@ def api_error(code: str, status: int) -> ClientError:
     (api_error("ServiceUnavailableException", 503), Failure.TRANSIENT),
     (api_error("ThrottlingException", 403), Failure.TRANSIENT),  # a 403 that throttles is not a refusal
     (api_error("ResourceInUseException", 400), Failure.TRANSIENT),  # a stream being updated
-    (EndpointConnectionError(endpoint_url="http://x"), Failure.TRANSIENT),
-    (ConnectTimeoutError(endpoint_url="http://x"), Failure.TRANSIENT),
-    (ReadTimeoutError(endpoint_url="http://x"), Failure.AMBIGUOUS),
-    (aiohttp.ServerDisconnectedError(), Failure.AMBIGUOUS),
+    *((error, Failure.TRANSIENT) for error in UNSENT),
+    *((error, Failure.AMBIGUOUS) for error in MAYBE_LANDED),
     (api_error("ResourceNotFoundException", 400), Failure.NOT_READY),
     (api_error("AccessDeniedException", 400), Failure.NOT_READY),
     (api_error("KMSDisabledException", 400), Failure.NOT_READY),
