@@ -68,6 +68,21 @@ def test_bad_entries_are_dropped_and_bad_times_repaired_one_by_one_counted():
     assert anomalies == Counter({"malformed": 1})
 
 
+def test_records_share_a_fields_mapping_only_when_their_other_keys_are_the_same_values_of_the_same_types():
+    # before: 1, 1.0 and True are equal in Python, so a record saying true got the mapping saying 1
+    values = [1, True, 1.0, 1, "1", True]
+    entries = [[T, {"log": f"line {n}", "x": value, 1: "int key"}] for n, value in enumerate(values)]
+    entries.append([T, {"log": "last", "x": 1, True: "int key"}])
+    message = decode(roundtrip(["app", entries]), NOW, 1 << 20)
+
+    records = records_of(message, ["log", "message"], Counter(), {})
+
+    assert [fields["x"] for _, _, fields in records[:-1]] == values
+    assert [type(fields["x"]) for _, _, fields in records[:-1]] == list(map(type, values))
+    assert records[0][2] is records[3][2] and records[1][2] is records[5][2]  # equal ones still shared
+    assert "True" in records[-1][2] and "1" not in records[-1][2]
+
+
 def test_a_record_becomes_message_fields_and_tag_and_cannot_claim_the_agents_fields():
     message = decode(roundtrip(["docker.web", T, {"log": "hi", "container_name": "/web", "host": "evil",
                                                  "kubernetes": {"pod_name": "other"}, b"raw": b"\xff"}]), NOW, 1 << 20)

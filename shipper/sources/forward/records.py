@@ -40,7 +40,8 @@ def records_of(message: Message, message_keys: list[str], anomalies: Counter[str
                 text = record.pop(key).decode("utf-8", "replace")
                 break
         try:
-            signature: tuple[Any, ...] | None = (tag, *record.items())
+            # types too: 1, 1.0 and True are equal (and hash alike) but are not the same field value
+            signature: tuple[Any, ...] | None = (tag, *record.items(), *map(type, record), *map(type, record.values()))
             fields = shared.get(signature)  # type: ignore[arg-type]
         except TypeError:  # a nested map or list among the values: this record's own mapping
             signature, fields = None, None
