@@ -21,8 +21,6 @@ from shipper.observe.logs import WarningPace
 from shipper.sinks.acks import AckTracker
 from shipper.sinks.base import Sink
 
-WARN_EVERY = 10.0  # seconds between warnings about retried requests, per reason
-
 
 class Batch(Protocol):
     @property
@@ -57,14 +55,14 @@ class BatchingSink(Sink, Generic[B]):
         self._wake = asyncio.Event()  # a request finished with everything acknowledged, or failed
         self._failure: BaseException | None = None
         self._acks = AckTracker(spool, sink_id, self._wake.set)
-        self._retry_warnings = WarningPace(WARN_EVERY)
+        self._retry_warnings = WarningPace()
 
     @abstractmethod
     async def send(self, batch: B) -> None:
         """Deliver `batch`, retrying as long as it takes; return once it is accepted (or discarded, counted)."""
 
     def retried_since_said(self, reason: str) -> int | None:
-        """Count one retried request for `reason`; at most once per WARN_EVERY seconds and reason, how
+        """Count one retried request for `reason`; at most once per REPEAT_WINDOW (10 s) and reason, how
         many were retried for it since it was last said (None: not time to say it again)."""
         return self._retry_warnings.due(reason)
 

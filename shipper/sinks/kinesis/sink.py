@@ -119,8 +119,8 @@ class RecordsSink(BatchingSink[Batch]):
                 await self._send(half)
             return
         self.discard(sum(batch.events) or 1, "invalid",
-                      f"{self.api.operation} refused %d record(s) as invalid ({error_code(error)}: {error}); "
-                      "discarded (sent again, it would be refused again)")
+                     f"{self.api.operation} refused %d record(s) as invalid ({error_code(error)}: {error}); "
+                     "discarded (sent again, it would be refused again)")
 
     def _retried(self, retry: Retry, wait: float) -> None:
         reason = retry.reason
@@ -131,7 +131,6 @@ class RecordsSink(BatchingSink[Batch]):
         if count is not None:
             self.log.warning("%s from %s on %s; retrying in %.1fs (%d call(s) retried for it since last said)",
                              reason, self.api.operation, self.api.stream, wait, count)
-
 
 
 class FirehoseSink(RecordsSink):

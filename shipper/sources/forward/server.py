@@ -22,7 +22,6 @@ from shipper.sources.forward.handshake import Handshake
 from shipper.sources.forward.protocol import Message, ProtocolError
 
 READ_SIZE = 64 * 1024
-WARN_EVERY = 10.0  # seconds between warnings of one kind
 
 
 class Client:
@@ -51,7 +50,7 @@ class ForwardServer:
         self.log = log
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
-        self._refusal_warnings = WarningPace(WARN_EVERY)
+        self._refusal_warnings = WarningPace()
         users = {user.username: user.password.get_secret_value() for user in options.users}
         key = options.shared_key.get_secret_value() if options.shared_key is not None else None
         self._handshake = (lambda: Handshake(key, options.self_hostname, users)) if key is not None else None
