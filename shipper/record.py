@@ -8,14 +8,17 @@ metadata) lives once in the block's `common` mapping instead of in each record.
 
 from __future__ import annotations
 
+import itertools
+import operator
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 Record = Sequence[Any]  # (timestamp_ns: int, message: str, fields: dict | None)
 TIMESTAMP, MESSAGE, FIELDS = 0, 1, 2
+NS = 1_000_000_000  # nanoseconds a second: record times are in nanoseconds
 # Names the agent sets itself (in a block's common fields, or the record's time and text): a field
 # parsed from a line never takes one of them, so no line can claim another host, file or pod.
 RESERVED = frozenset({"host", "file", "source_type", "kubernetes", "journald", "timestamp", "message"})
@@ -87,8 +90,20 @@ def as_event(common: Mapping[str, Any], record: Record) -> dict[str, Any]:
 
 def rfc3339(timestamp_ns: int) -> str:
     """UTC time with nanoseconds, e.g. `2026-11-22T10:15:00.123456789Z`."""
-    seconds, nanos = divmod(timestamp_ns, 1_000_000_000)
+    seconds, nanos = divmod(timestamp_ns, NS)
     return f"{_utc_second(seconds)}.{nanos:09d}Z"
+
+
+def rfc3339_texts(values: list[int]) -> list[str]:
+    """`rfc3339` of each value, a block's times at once: each second's text is made once, and a
+    time's nanoseconds are the last nine of its digits (taken by C-level maps, no call per time)."""
+    seconds = list(map(operator.floordiv, values, itertools.repeat(NS)))
+    distinct = set(seconds)
+    if not distinct or min(distinct) < 10**9 or max(distinct) >= 10**10:  # times of other than 19 digits
+        return list(map(rfc3339, values))
+    texts = {second: f"{_utc_second(second)}." for second in distinct}
+    nanos: Iterator[str] = map(operator.getitem, map(str, values), itertools.repeat(slice(10, None)))
+    return list(map("".join, zip(map(texts.__getitem__, seconds), nanos, itertools.repeat("Z"))))
 
 
 @lru_cache(maxsize=4096)

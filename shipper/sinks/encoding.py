@@ -8,14 +8,15 @@ and counts it), never stopping a batch.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
 from shipper.buffer.columns import storable_mapping
 from shipper.buffer.spool import StoredBlock
-from shipper.record import Record, as_event, rfc3339
+from shipper.record import Record, as_event, rfc3339_texts
 from shipper.text import valid_text
 
 
@@ -27,27 +28,32 @@ def encoded(block: StoredBlock, encoding: str) -> list[bytes | None]:
 
 
 def json_objects(block: StoredBlock) -> list[bytes | None]:
-    """Each record of `block` from its start as a JSON object. What follows the message (the block's
-    common fields and the record's own) is written once per distinct fields mapping of the block
-    (records share them: a CRI stream's `{"stream": "stdout"}`), then joined to each time and
-    message: the same JSON as `as_event` gives, at a fraction of the cost."""
-    start, messages = block.start, block.messages
-    common, fields, timestamps = block.common, block.fields, block.timestamps
-    tails: dict[int, bytes | None] = {}
-    out: list[bytes | None] = []
-    for index in range(start, len(messages)):
-        own = fields[index]
-        key = id(own)
-        tail = tails[key] if key in tails else tails.setdefault(key, _tail(common, own))
-        if tail is not None:
-            try:
-                out.append(b'{"timestamp":"' + rfc3339(timestamps[index]).encode() + b'","message":'
-                           + orjson.dumps(messages[index]) + tail)
-                continue
-            except orjson.JSONEncodeError:
-                pass
-        out.append(json_object(common, block.record(index)))
-    return out
+    """Each record of `block` from its start as a JSON object: the same bytes as `as_event` gives, at a
+    fraction of the cost. The block's messages are written by one orjson call (its list's elements are
+    split where `","` stands: inside a JSON string every quote is escaped, so nowhere else); what
+    follows the message (the block's common fields and the record's own) once per distinct fields
+    mapping (records share them: a CRI stream's `{"stream": "stdout"}`); each object is then joined
+    from its parts by C-level maps, without a Python step per record."""
+    start, fields = block.start, block.fields[block.start:]
+    messages = block.messages[start:]
+    try:
+        texts = orjson.dumps(messages)[2:-2].split(b'","') if messages else []
+    except orjson.JSONEncodeError:  # a lone surrogate in some message: record by record
+        return _json_objects_one_by_one(block)
+    by_id = dict(zip(map(id, fields), fields, strict=True))
+    tail_of = {key: _tail(block.common, own) for key, own in by_id.items()}
+    if len(texts) != len(messages) or None in tail_of.values():  # fields orjson refuses, or the agent's names
+        return _json_objects_one_by_one(block)
+    tails = map(cast(dict[int, bytes], tail_of).__getitem__, map(id, fields))
+    times = "\n".join(rfc3339_texts(block.timestamps[start:])).encode().split(b"\n")
+    objects: list[bytes | None] = list(map(b"".join, zip(
+        itertools.repeat(b'{"timestamp":"'), times, itertools.repeat(b'","message":"'), texts, tails)))
+    return objects
+
+
+def _json_objects_one_by_one(block: StoredBlock) -> list[bytes | None]:
+    """`json_objects` for a block where some record needs repairs: each record on its own."""
+    return [json_object(block.common, block.record(index)) for index in range(block.start, len(block.messages))]
 
 
 def json_object(common: Mapping[str, Any], record: Record) -> bytes | None:
@@ -64,8 +70,8 @@ def json_object(common: Mapping[str, Any], record: Record) -> bytes | None:
 
 
 def _tail(common: Mapping[str, Any], own: Mapping[str, Any] | None) -> bytes | None:
-    """The JSON after `"message":...` of a record with these fields (as `as_event` orders and
-    overrides them); None when they cannot be written as JSON as they are."""
+    """The JSON after the message's text (its closing quote included) of a record with these fields
+    (as `as_event` orders and overrides them); None when they cannot be written as JSON as they are."""
     if "timestamp" in common or "message" in common:  # never the agent's own, but then as_event decides
         return None
     event = {"timestamp": None, "message": None, **common}
@@ -76,4 +82,4 @@ def _tail(common: Mapping[str, Any], own: Mapping[str, Any] | None) -> bytes | N
         text = orjson.dumps(event)
     except (TypeError, orjson.JSONEncodeError):
         return None
-    return b"," + text[1:-1] + b"}" if len(text) > 2 else b"}"
+    return b'",' + text[1:-1] + b"}" if len(text) > 2 else b'"}'

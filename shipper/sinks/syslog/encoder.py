@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from shipper.buffer.spool import StoredBlock
+from shipper.record import NS
 from shipper.sinks.syslog.config import SyslogOptions
 from shipper.sinks.syslog.framing import fit, newline, newline_bodies, octet_counting
-from shipper.sinks.syslog.rfc5424 import NS, TIMESTAMP_SIZE, Rfc5424, second_texts
+from shipper.sinks.syslog.rfc5424 import TIMESTAMP_SIZE, Rfc5424, second_texts
 from shipper.text import utf8_size
 
 

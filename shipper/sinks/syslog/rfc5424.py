@@ -17,7 +17,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from shipper.record import FIELDS, TIMESTAMP, Record, lookup
+from shipper.record import FIELDS, NS, TIMESTAMP, Record, lookup
 from shipper.severity import FACILITIES, SEVERITIES
 from shipper.sinks.syslog.config import SyslogOptions
 from shipper.templates import MissingField, Template
@@ -31,7 +31,6 @@ STDERR_SEVERITY = SEVERITIES.index("err")
 TIMESTAMP_SIZE = len("2026-01-01T00:00:00.000000Z")  # every year of a 64-bit nanosecond time has 4 digits
 
 
-NS = 1_000_000_000
 TABLE_SPAN = 3600  # seconds: a block's times within an hour share one table of second texts
 
 
