@@ -17,12 +17,19 @@ import orjson
 from shipper.record import Record, set_aside_reserved
 from shipper.sources.forward.protocol import Message
 
+NUMBERS = frozenset({int, float, bool})
+# In `shared`, under a signature without types: records with these keys and values hold numbers or
+# keys that are not text, so they share mappings by a signature with the types (see `_typed`).
+TYPED: dict[str, Any] = {}
+
 
 def records_of(message: Message, message_keys: list[str], anomalies: Counter[str],
                shared: dict[tuple[Any, ...], dict[str, Any]]) -> list[Record]:
-    """The entries' records. Records whose other keys are equal (a container's records mostly differ
+    """The entries' records. Records whose other keys are the same (a container's records mostly differ
     only in their text) share one fields mapping from `shared`, made once: the spool stores it once
-    per block, and the per-record work is taking the message and one lookup."""
+    per block, and the per-record work is taking the message and one lookup. Records are the same
+    when their keys and values are equal and, where equal values can be of different types (numbers,
+    keys that are not text), of the same types too."""
     tag = message.tag
     out: list[Record] = []
     for time_ns, record in message.entries:
@@ -40,9 +47,14 @@ def records_of(message: Message, message_keys: list[str], anomalies: Counter[str
                 text = record.pop(key).decode("utf-8", "replace")
                 break
         try:
-            # types too: 1, 1.0 and True are equal (and hash alike) but are not the same field value
-            signature: tuple[Any, ...] | None = (tag, *record.items(), *map(type, record), *map(type, record.values()))
+            signature: tuple[Any, ...] | None = (tag, *record.items())
             fields = shared.get(signature)  # type: ignore[arg-type]
+            if fields is TYPED:
+                signature = _typed(signature, record)  # type: ignore[arg-type]
+                fields = shared.get(signature)
+            elif fields is None and not _exact(record):  # the first of its kind: its kind needs types
+                shared[signature] = TYPED  # type: ignore[index]
+                signature = _typed(signature, record)  # type: ignore[arg-type]
         except TypeError:  # a nested map or list among the values: this record's own mapping
             signature, fields = None, None
         if fields is None:
@@ -51,6 +63,21 @@ def records_of(message: Message, message_keys: list[str], anomalies: Counter[str
                 shared[signature] = fields
         out.append((time_ns, _json_text(record) if text is None else text, fields))
     return out
+
+
+def _exact(record: dict[Any, Any]) -> bool:
+    """Whether a record's keys and values equal only values of their own types: text keys, and no
+    numbers among the values (1, 1.0 and True are equal and hash alike, but are not the same field)."""
+    try:
+        "".join(record)
+    except TypeError:
+        return False
+    return NUMBERS.isdisjoint(map(type, record.values()))
+
+
+def _typed(signature: tuple[Any, ...], record: dict[Any, Any]) -> tuple[Any, ...]:
+    """A signature that tells equal keys and values of different types apart."""
+    return (*signature, *map(type, record), *map(type, record.values()))
 
 
 def _fields(record: dict[Any, Any], tag: str) -> dict[str, Any]:
