@@ -1,10 +1,12 @@
 """Benchmark: the real agent tails N CRI lines (~200 bytes) and sends them to Firehose.
 
     .venv/bin/python bench/tail_to_firehose.py [--lines 1000000] [--runs 3] [--pack]
+        [--encoding json|text] [--compression none|gzip]
 
 The endpoint is peers/fake_firehose.py (in this process: its CPU is not the agent's), which keeps
-PutRecordBatch's limits and takes every record. JSON lines, one per record (the sink's default), or
-packed with `--pack` (gzip too). Prints lines per second, CPU-seconds per million lines (the agent's
+PutRecordBatch's limits and takes every record. JSON lines, one per record (the sink's defaults), or
+packed with `--pack` (gzip too, unless `--compression none`); `--encoding text` sends the bare
+message, as CloudWatch does. Prints lines per second, CPU-seconds per million lines (the agent's
 alone, start-up apart) and peak RSS.
 """
 
@@ -23,7 +25,8 @@ from bench.workload import make_node, summarize  # noqa: E402
 from peers.fake_firehose import FakeFirehose  # noqa: E402
 
 
-def measure(lines: int, runs: int, pack: bool = False) -> list[dict[str, float]]:
+def measure(lines: int, runs: int, pack: bool = False, encoding: str = "json",
+            compression: str | None = None) -> list[dict[str, float]]:
     """One result per run: a fresh agent and a fresh endpoint receiving `lines` CRI lines."""
     with tempfile.TemporaryDirectory(prefix="shipper-bench-") as tmp:
         workdir = Path(tmp)
@@ -32,7 +35,8 @@ def measure(lines: int, runs: int, pack: bool = False) -> list[dict[str, float]]
         for run in range(runs):
             endpoint = FakeFirehose().start()
             sink = {"type": "firehose", "inputs": ["pods"], "endpoint": endpoint.url, "region": "us-east-1",
-                    "delivery_stream": "bench", **({"pack": True, "compression": "gzip"} if pack else {})}
+                    "delivery_stream": "bench", "encoding": encoding, "pack": pack,
+                    "compression": compression or ("gzip" if pack else "none")}
             try:
                 results.append(run_agent(workdir, {"firehose": sink}, run, lambda data: delivered(data, log),
                                          env={"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench"}))
@@ -48,10 +52,13 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--pack", action="store_true")
+    parser.add_argument("--encoding", default="json", choices=["json", "text"])
+    parser.add_argument("--compression", choices=["none", "gzip"], help="default: gzip when packed")
     args = parser.parse_args()
-    print(f"{args.lines} CRI lines of 217 bytes to Firehose ({'packed, gzip' if args.pack else 'a record each'}), "
-          f"{args.runs} runs")
-    print("\n".join(summarize(args.lines, measure(args.lines, args.runs, args.pack))))
+    compression = args.compression or ("gzip" if args.pack else "none")
+    print(f"{args.lines} CRI lines of 217 bytes to Firehose ({'packed' if args.pack else 'a record each'}, "
+          f"{args.encoding}, {compression}), {args.runs} runs")
+    print("\n".join(summarize(args.lines, measure(args.lines, args.runs, args.pack, args.encoding, compression))))
 
 
 if __name__ == "__main__":
