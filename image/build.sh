@@ -4,7 +4,7 @@
 # Two Debian bookworm root filesystems made by mmdebstrap:
 #   build stage  compilers and headers; downloads every locked dependency (hashes required) and builds
 #                the wheels that have none on the index (systemd-python, shipper itself);
-#   final stage  python3, libsystemd0 and CA certificates, no package manager; a venv in /opt/shipper
+#   final stage  python3, libsystemd0, libstdc++6 (RE2) and CA certificates, no package manager; a venv in /opt/shipper
 #                installed from those wheels only (no index), bytecode compiled with hashes, not mtimes.
 # The final root filesystem is one layer, packed with umoci into an OCI layout at OUTPUT_DIR/oci
 # (tag: the agent's version); OUTPUT_DIR/digest holds the manifest digest.
@@ -72,7 +72,7 @@ mkdir -p "$work/context-final"
 cp "$work/context/runtime-wheels.lock" image/stage-final.sh "$work/context-final/"
 cp -r "$work/wheels" "$work/context-final/"
 mmdebstrap "${common[@]}" \
-  --include=python3,libsystemd0,ca-certificates \
+  --include=python3,libsystemd0,libstdc++6,ca-certificates \
   --customize-hook='mkdir "$1/build"' --customize-hook="sync-in $work/context-final /build" \
   --customize-hook='chroot "$1" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin sh /build/stage-final.sh' \
   bookworm "$work/rootfs.tar" "${sources[@]}"

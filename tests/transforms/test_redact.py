@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from shipper.transforms.redact.patterns import BlockScreen, Views
+from shipper.transforms.redact.transform import Redact
 from tests.transforms.helpers import block, make, metric, run
 
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
@@ -26,6 +30,11 @@ JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_X
     ("order 4111 1111 1111 1112 paid", "order 4111 1111 1111 1112 paid"),
     ("commit 3f786850e387550fdab836ed7e6dc881de23001b", "commit 3f786850e387550fdab836ed7e6dc881de23001b"),
     ("from 10.1.2.3 at 10:15:00", "from 10.1.2.3 at 10:15:00"),
+    # case as Python's re folds it (a long s, a Kelvin sign) and other scripts' digits
+    ("DB_PA\u017fSWORD=hunter22 ok", "DB_PA\u017fSWORD=[REDACTED] ok"),
+    ("API_\u212aEY: 1234abcd, next", "API_\u212aEY: [REDACTED], next"),
+    ("card \u0664\u0661\u0661\u0661 \u0661\u0661\u0661\u0661 \u0661\u0661\u0661\u0661 \u0661\u0661\u0661\u0661 paid",
+     "card [REDACTED] paid"),
 ])
 def test_builtins_replace_secrets_and_leave_look_alikes(line, expected):
     redact = make("redact")
@@ -82,3 +91,36 @@ def test_redact_never_raises_and_never_leaves_a_known_secret(noise, more):
     (out,) = run(redact, block(line))["t"]
 
     assert SECRET not in out.records[0][1]
+
+
+FRAGMENTS = ["pass", "PA\u017fS", "word", "wd", "=", ": ", " ", "\n", "key", "\u212aEY", "api_", "token", "Secret",
+             "aws", "Bearer ", "eyJ", "abcd", ".", "@", "example.com", "4111", "1111", "-", "\u0664\u0661\u0661\u0661",
+             "AKIA", "IOSFODNN7EXAMPLE", SECRET[:20], SECRET[20:], "x", "\ud800", "\u00e9",
+             "PA\u017fSWORD=abcd", "\u212aEY: abcd", "4111 1111 1111 1111",
+             "\u0664\u0661\u0661\u0661 \u0661\u0661\u0661\u0661 \u0661\u0661\u0661\u0661 \u0661\u0661\u0661\u0661"]
+
+
+def mentions_aws_or_secret(views: Views) -> bool:
+    return views.mentions("aws") or views.mentions("secret")
+
+
+def ungated(redact: Redact) -> Redact:
+    """The same transform with every pattern run on every string (no screen, no gate), but for the one
+    documented condition beyond an expression: an AWS secret key counts in text that mentions `aws` or `secret`."""
+    redact.patterns = [replace(p, screen=None, gate=mentions_aws_or_secret if p.name == "aws_secret_access_key"
+                               else None) for p in redact.patterns]
+    redact.screen = BlockScreen(redact.patterns)
+    return redact
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(FRAGMENTS)).map("".join) | st.text(), min_size=1, max_size=6))
+def test_screens_and_gates_never_change_what_is_redacted(lines):
+    builtins = ["aws_access_key_id", "aws_secret_access_key", "bearer_token", "jwt", "secret_assignment", "email",
+                "credit_card", "ipv4", "ipv6"]
+    screened, oracle = make("redact", builtins=builtins), ungated(make("redact", "oracle", builtins=builtins))
+
+    (out,) = run(screened, block(*lines))["t"]
+    (expected,) = run(oracle, block(*lines))["oracle"]
+
+    assert out.records == expected.records

@@ -1,21 +1,30 @@
-"""The built-in patterns of `redact`: what each finds, the gate that lets most text skip it, and the
-check that keeps look-alikes out.
+"""The built-in patterns of `redact`: what each finds, the conditions that let most text skip it, and
+the check that keeps look-alikes out.
 
-Python's regular expressions cost tens of nanoseconds per character they try, so every built-in has a
-*gate*: a necessary condition tested with C-speed string operations (a substring, a byte
-translation) on a whole block's text first, then per string. A pattern whose gate fails is never
-run. A pattern with a group named `secret` has only that group replaced (`password=` stays
-readable); otherwise the whole match is. A `check` confirms a candidate (a card number's Luhn digit,
-an IPv6 address that parses), so order numbers and clock times stay as they are.
+Python's regular expressions cost tens of nanoseconds per character they try, so every built-in has
+necessary conditions, each a superset of what its expression can match: a *screen*, an RE2
+expression that one linear pass of RE2's automaton tests for every built-in at once on a whole
+block's text (Python's own substring search would scan the text again for each word), and a
+*gate*, tested with C-speed string operations (a substring, a byte translation) on each string of a
+block that passed the screen. A pattern whose screen or gate fails is never run. A pattern with a
+group named `secret` has only that group replaced (`password=` stays readable); otherwise the whole
+match is. A `check` confirms a candidate (a card number's Luhn digit, an IPv6 address that parses),
+so order numbers and clock times stay as they are.
+
+The conditions match as loosely as the expressions: case-insensitive ones fold case as Python's
+`re` does (the long s is an `s`, the Kelvin sign a `k`: hence `casefold`, not `lower`), and a digit is
+any script's digit.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+
+import re2
 
 _BASE64 = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/+"
 _TO_RUNS = bytes(0x61 if byte in _BASE64 else 0x20 for byte in range(256))  # base64 -> 'a', the rest -> ' '
@@ -29,18 +38,18 @@ class Views:
         self.text = text
 
     @cached_property
-    def lower(self) -> str:
-        return self.text.lower()
+    def folded(self) -> str:
+        return self.text.casefold()
 
     @cached_property
     def _words(self) -> dict[str, bool]:
         return {}
 
     def mentions(self, word: str) -> bool:
-        """Whether the lower-cased text holds `word` (asked by several gates, scanned once)."""
+        """Whether the case-folded text holds `word` (asked by several gates, scanned once)."""
         found = self._words.get(word)
         if found is None:
-            found = self._words[word] = word in self.lower
+            found = self._words[word] = word in self.folded
         return found
 
     @cached_property
@@ -57,6 +66,11 @@ class Views:
         """Digits as `d` with spaces and dashes taken out (a card number written in groups becomes one run)."""
         return self.utf8.translate(_TO_DIGITS, b" -")
 
+    def digit_run(self, length: int) -> bool:
+        """Whether `length` digits follow each other, spaces and dashes aside (any text beyond ASCII may hold
+        other scripts' digits: taken as a yes)."""
+        return not self.text.isascii() or b"d" * length in self.digits
+
 
 Gate = Callable[[Views], bool]
 
@@ -67,6 +81,26 @@ class Pattern:
     regex: re.Pattern[str]
     gate: Gate | None = None  # None: always run (custom patterns)
     check: Callable[[str], bool] | None = None
+    screen: str | None = None  # RE2 syntax; None: the gate screens the block too
+
+
+class BlockScreen:
+    """Which of `patterns` a block's text may hold: the screens of all of them in one pass of RE2 over
+    the text, the gates of those without a screen."""
+
+    def __init__(self, patterns: Sequence[Pattern]):
+        self.patterns = list(patterns)
+        self.screened = [p for p in self.patterns if p.screen is not None]
+        self.screens = re2.Set.SearchSet(re2.Options())
+        for pattern in self.screened:
+            self.screens.Add(pattern.screen)
+        if self.screened:
+            self.screens.Compile()
+
+    def candidates(self, views: Views) -> list[Pattern]:
+        passed = {id(self.screened[i]) for i in self.screens.Match(views.utf8) or ()} if self.screened else set()
+        return [p for p in self.patterns
+                if (id(p) in passed if p.screen is not None else p.gate is None or p.gate(views))]
 
 
 def luhn(candidate: str) -> bool:
@@ -95,24 +129,25 @@ _SECRET_WORDS = ("secret", "pass", "pwd", "token", "key")
 
 BUILTINS: dict[str, Pattern] = {p.name: p for p in (
     Pattern("aws_access_key_id", re.compile(rf"\b(?:{_KEY_ID_PREFIX.pattern})[A-Z0-9]{{16}}\b"),
-            lambda v: _KEY_ID_PREFIX.search(v.text) is not None),
+            lambda v: _KEY_ID_PREFIX.search(v.text) is not None, screen=_KEY_ID_PREFIX.pattern),
     # 40 characters of base64 with upper case, lower case and a digit (the shape of AWS secret access keys;
     # a git commit id, 40 lower-case hex digits, is not taken), in text that mentions AWS or a secret
     Pattern("aws_secret_access_key", re.compile(
         rf"(?<![{_B64}])(?=[{_B64}]{{0,39}}[A-Z])(?=[{_B64}]{{0,39}}[a-z])(?=[{_B64}]{{0,39}}[0-9])"
         rf"[{_B64}]{{40}}(?![{_B64}=])"),
-            lambda v: (v.mentions("secret") or v.mentions("aws")) and b"a" * 40 in v.runs),
+            lambda v: (v.mentions("secret") or v.mentions("aws")) and b"a" * 40 in v.runs, screen="(?i)secret|aws"),
     Pattern("bearer_token", re.compile(r"(?i)\bbearer\s+(?P<secret>[A-Za-z0-9\-._~+/]{8,}=*)"),
-            lambda v: v.mentions("bearer")),
-    Pattern("jwt", re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"), lambda v: "eyJ" in v.text),
+            lambda v: v.mentions("bearer"), screen="(?i)bearer"),
+    Pattern("jwt", re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"), lambda v: "eyJ" in v.text,
+            screen="eyJ"),
     Pattern("secret_assignment", re.compile(
         r"(?i)\b(?:[a-z0-9_-]*(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key))"
         r"[\"']?\s*[:=]\s*[\"']?(?P<secret>[^\s\"',;&]{3,})"),
-            lambda v: any(map(v.mentions, _SECRET_WORDS))),
+            lambda v: any(map(v.mentions, _SECRET_WORDS)), screen="(?i)" + "|".join(_SECRET_WORDS)),
     Pattern("email", re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b"),
-            lambda v: "@" in v.text),
-    Pattern("credit_card", re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])"), lambda v: b"d" * 13 in v.digits,
-            luhn),
+            lambda v: "@" in v.text, screen="@"),
+    Pattern("credit_card", re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])"), lambda v: v.digit_run(13),
+            luhn, screen=r"\p{Nd}(?:[ -]?\p{Nd}){12}"),
     Pattern("ipv4", re.compile(r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}"
                                r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?![\d.])"), lambda v: v.text.count(".") >= 3),
     Pattern("ipv6", re.compile(r"(?<![0-9A-Fa-f:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![0-9A-Fa-f:])"),

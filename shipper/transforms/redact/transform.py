@@ -1,6 +1,6 @@
 """`redact`: every pattern over every chosen string. A block's messages are tested together first:
-a pattern whose gate (patterns.py) fails for the whole block is not looked at again for any of its
-records, so a block without secrets costs a few scans of its text in C."""
+a pattern whose screen (patterns.py) fails for the whole block is not looked at again for any of its
+records, so a block without secrets costs one pass of RE2 over its text."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from shipper.record import FIELDS, MESSAGE, RESERVED, TIMESTAMP, Block, Record
 from shipper.templates import field_path
 from shipper.transforms.base import SingleOutput
 from shipper.transforms.redact.config import RedactOptions
-from shipper.transforms.redact.patterns import BUILTINS, Pattern, Views
+from shipper.transforms.redact.patterns import BUILTINS, BlockScreen, Pattern, Views
 
 MAX_DEPTH = 64  # deeper parts of a parsed value are redacted as JSON text (no recursion without bound)
 Scrub = Callable[[str], str]
@@ -31,6 +31,7 @@ class Redact(SingleOutput):
         self.replacement = options.replacement
         self.paths = [_path(name) for name in options.fields] if options.fields is not None else None
         self.counters = {p.name: metrics.redactions.labels(*self.labels, p.name) for p in self.patterns}
+        self.screen = BlockScreen(self.patterns)
 
     def apply(self, block: Block) -> Block:
         counts: Counter[str] = Counter()
@@ -54,8 +55,7 @@ class Redact(SingleOutput):
         return Block(self.id, common, records)
 
     def _scrub_messages(self, records: list[Record], counts: Counter[str]) -> list[Record]:
-        block_text = Views("\n".join(r[MESSAGE] for r in records))
-        candidates = [p for p in self.patterns if p.gate is None or p.gate(block_text)]
+        candidates = self.screen.candidates(Views("\n".join(map(itemgetter(MESSAGE), records))))
         if not candidates:
             return records
         scrub = self._scrubber(candidates, counts)
