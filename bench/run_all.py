@@ -66,9 +66,13 @@ def main() -> None:
     throughput("tail -> CloudWatch (LocalStack)", lines, lambda: tail_to_cloudwatch.measure(lines, runs, "localstack"))
     throughput("tail -> syslog TLS (rsyslog)", lines, lambda: tail_to_syslog.measure(lines, runs))
     throughput("tail -> HTTP collector (ndjson)", lines, lambda: tail_to_http.measure(lines, runs))
+    throughput("tail -> HTTP collector (text, as CloudWatch sends)", lines,
+               lambda: tail_to_http.measure(lines, runs, encoding="text"))
     throughput("tail -> Firehose (fast endpoint, a record each)", lines, lambda: tail_to_firehose.measure(lines, runs))
     throughput("tail -> Firehose (fast endpoint, packed, gzip)", lines,
                lambda: tail_to_firehose.measure(lines, runs, pack=True))
+    throughput("tail -> Firehose (fast endpoint, packed, text, no compression)", lines,
+               lambda: tail_to_firehose.measure(lines, runs, pack=True, encoding="text", compression="none"))
     throughput("forward -> spool (PackedForward, acks)", lines, lambda: forward_to_spool.measure(lines, runs))
     throughput("forward -> spool (one record a message, as Docker's driver)", lines,
                lambda: forward_to_spool.measure(lines, runs, "message"))

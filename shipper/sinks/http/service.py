@@ -6,7 +6,6 @@ is logged without its query.
 
 from __future__ import annotations
 
-import base64
 import email.utils
 import enum
 import ssl
@@ -14,6 +13,7 @@ import time
 from dataclasses import dataclass
 
 import aiohttp
+import pybase64
 
 from shipper import __version__
 from shipper.sinks.http.config import HttpOptions
@@ -48,7 +48,7 @@ class Service:
         if auth is not None and auth.strategy == "basic":
             assert auth.user is not None and auth.password is not None  # the options check both are there
             pair = f"{auth.user}:{auth.password.get_secret_value()}".encode()
-            self.headers["Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
+            self.headers["Authorization"] = "Basic " + pybase64.b64encode(pair).decode("ascii")
         elif auth is not None:
             assert auth.token is not None
             self.headers["Authorization"] = "Bearer " + auth.token.get_secret_value()
