@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 from collections import Counter
+from functools import partial
 
 import msgpack
 import pytest
@@ -13,7 +14,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shipper.sources.forward.handshake import Handshake
-from shipper.sources.forward.protocol import ProtocolError, decode, event_time, gunzip, unpacker
+from shipper.sources.forward.protocol import (
+    Message,
+    ProtocolError,
+    add_packed_entries,
+    add_packed_entries_generally,
+    decode,
+    event_time,
+    gunzip,
+    unpacker,
+)
 from shipper.sources.forward.records import records_of
 
 NOW = 1_800_000_000_000_000_000
@@ -190,3 +200,67 @@ def test_records_of_one_container_share_one_fields_mapping_and_a_record_without_
     assert records[0][2] is records[1][2] is records[2][2]
     assert records[0][2] == {"container_name": "/web", "tag": "docker.web"}
     assert records[3][2] == {"other": 1, "tag": "docker.web"}
+
+
+def packed_entries(packed: bytes, add) -> tuple[list, Counter[str]] | str:
+    """What a way of adding a packed stream's entries makes of it: each value with its type (1, 1.0 and
+    True are equal in Python but not the same field), or that it raised ProtocolError."""
+    message = Message("app", [], None)
+    try:
+        add(message, packed, NOW, 1 << 20)
+    except ProtocolError:
+        return "protocol error"
+    typed = [(t, [(k, type(v), repr(v)) for k, v in record.items()] if isinstance(record, dict) else repr(record))
+             for t, record in message.entries]
+    return typed, message.anomalies
+
+
+def test_a_truncated_last_entry_of_a_packed_stream_is_counted_as_malformed():
+    packed = msgpack.packb([T, {"log": "whole"}]) + msgpack.packb([T, {"log": "cut short"}])[:-3]
+
+    message = decode(roundtrip(["app", packed]), NOW, 1 << 20)
+
+    assert [r["log"] for _, r in message.entries] == ["whole"]
+    assert message.anomalies == Counter({"malformed_entry": 1})
+
+
+entry_times = (st.builds(event_time, st.integers(0, 2**32 - 1), st.integers(0, 2**32 - 1))
+               | st.integers(-(2**63), 2**64 - 1) | st.floats() | st.booleans() | st.none()
+               | st.builds(msgpack.Timestamp, st.integers(-(2**33), 2**33), st.integers(0, 999_999_999))
+               | st.builds(msgpack.ExtType, st.integers(0, 127), st.binary(max_size=9)))
+scalars = st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1) | st.floats() | st.text(max_size=8)
+common_records = st.dictionaries(st.text(max_size=5), scalars, max_size=4)
+entries = st.one_of(
+    st.tuples(entry_times, common_records),
+    st.tuples(st.tuples(entry_times, st.dictionaries(st.text(max_size=3), msgpack_values, max_size=2)),
+              common_records),
+    st.tuples(entry_times, msgpack_values),  # anything as the record, nested maps and raw bytes included
+    msgpack_values,  # not an entry
+)
+invalid_text = st.sampled_from([b"\xa2\xff\xfe", b"\xa1\x80", b"\xa3\xed\xa0\x80"])  # str headers, bad UTF-8
+
+
+@settings(max_examples=500, deadline=None)
+@given(stream=st.lists(entries | invalid_text, max_size=8), tail=st.binary(max_size=3))
+def test_the_common_shape_decoder_gives_what_the_general_decoder_gives_on_any_stream(stream, tail):
+    packed = b"".join(item if isinstance(item, bytes) else msgpack.packb(item) for item in stream) + tail
+
+    expected = packed_entries(packed, add_packed_entries_generally)
+
+    assert packed_entries(packed, add_packed_entries) == expected
+    for size in (len(stream), len(stream) - 1, len(stream) + 1, -1, "3"):  # the client's hint, right or not
+        assert packed_entries(packed, partial(add_packed_entries, size=size)) == expected
+
+
+@pytest.mark.parametrize("size", [None, 1, 2])
+def test_metadata_nested_deeper_than_pythons_recursion_limit_is_decoded_as_the_general_decoder_does(size):
+    metadata: dict = {}
+    inner = metadata
+    for _ in range(1_020):  # msgpack takes 1,024 levels; Python's recursion limit is 1,000
+        inner["a"] = inner = {}
+    packed = msgpack.packb([[T, metadata], {"log": "deep"}])
+
+    message = Message("app", [], None)
+    add_packed_entries(message, packed, NOW, 1 << 20, size)
+
+    assert message.entries == [(T_NS, {"log": "deep"})]
