@@ -22,6 +22,8 @@ Outputs = Mapping[str, list[Block]]  # stream name -> the blocks that come out u
 
 
 class Transform(ABC):
+    fails_closed = False  # a security transform: a block it failed on is discarded, never passed on
+
     def __init__(self, transform_id: str, options: TransformOptions):
         self.id = transform_id
         self.options = options
@@ -35,12 +37,16 @@ class Transform(ABC):
 
     def run(self, blocks: Sequence[Block]) -> Outputs:
         """The blocks out of this transform by output stream. A bug of ours in a transform never stops
-        the source: the blocks go on unchanged (to its default output), counted and logged."""
+        the source: the blocks go on unchanged (to its default output), counted and logged; those of a
+        transform that fails closed are discarded instead, counted (reason `transform_failed`)."""
         self.received_events.inc(sum(len(block.records) for block in blocks))
         try:
             outputs = self.process(blocks)
         except Exception:
             self._report_failure()
+            if self.fails_closed:
+                self.discard("transform_failed", sum(len(block.records) for block in blocks))
+                return {}
             outputs = {self.default_output: [Block(self.default_output, b.common, b.records) for b in blocks]}
         self.sent_events.inc(sum(len(block.records) for out in outputs.values() for block in out))
         return outputs
@@ -60,7 +66,8 @@ class Transform(ABC):
     def _report_failure(self) -> None:
         metrics.errors.labels(*self.labels, "transform", "crash").inc()
         if self._failure_warnings.due() is not None:
-            self.log.exception("failed on a block; its records pass on unchanged")
+            self.log.exception("failed on a block; its records %s",
+                               "are discarded" if self.fails_closed else "pass on unchanged")
 
 
 class SingleOutput(Transform):

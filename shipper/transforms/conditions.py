@@ -7,7 +7,6 @@ combine them. A field is a path as templates write it: `kubernetes.labels["app.k
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -16,6 +15,7 @@ from pydantic import Field, field_validator, model_validator
 from shipper.config.base import Options
 from shipper.config.units import Regex
 from shipper.record import MESSAGE, Record, lookup
+from shipper.regex import compile_regex
 from shipper.templates import field_path
 
 Test = Callable[[Mapping[str, Any], Record], bool]  # (block's common fields, record) -> matches
@@ -69,7 +69,7 @@ class Condition(Options):
 
 def _field_test(path: tuple[str, ...], condition: Condition) -> Test:
     if path == ("message",) and condition.regex is not None:  # the usual grep: one call per record
-        search_message = re.compile(condition.regex).search
+        search_message = compile_regex(condition.regex).search
         return lambda common, record: search_message(record[MESSAGE]) is not None
     if path == ("message",):
         def value(common: Mapping[str, Any], record: Record) -> Any:
@@ -78,7 +78,7 @@ def _field_test(path: tuple[str, ...], condition: Condition) -> Test:
         def value(common: Mapping[str, Any], record: Record) -> Any:
             return lookup(common, record, path)
     if condition.regex is not None:
-        search = re.compile(condition.regex).search
+        search = compile_regex(condition.regex).search
 
         def matches(common: Mapping[str, Any], record: Record) -> bool:
             found = value(common, record)

@@ -133,6 +133,12 @@ MISTAKES = [
         id="sink-without-inputs",
     ),
     pytest.param(
+        ("    format: json\n", "    format: json\n    multiline: {start_pattern: '(?=\\\\d)'}\n"),
+        "sources.app.multiline.start_pattern: not a regular expression RE2 can run in linear time: invalid perl "
+        "operator: (?= (lookaround is not supported) (line 9)",
+        id="pattern-re2-refuses",
+    ),
+    pytest.param(
         ("  app:\n", "  bad id:\n"),
         "sources: 'bad id' is not a valid id (letters, digits, '_' and '-') (line 4)",
         id="bad-component-id",

@@ -9,11 +9,11 @@ so a crash neither loses nor repeats the lines they hold.
 
 from __future__ import annotations
 
-import re
 import time
 from typing import Any
 
 from shipper.record import FIELDS, MESSAGE, TIMESTAMP, Record
+from shipper.regex import compile_regex
 from shipper.sources.files.formats import Decoder
 from shipper.text import utf8_size
 
@@ -37,7 +37,7 @@ class MultilineDecoder:
 
     def __init__(self, inner: Decoder, start_pattern: str, timeout: float, max_size: int):
         self.inner = inner
-        self.start = re.compile(start_pattern)
+        self.start = compile_regex(start_pattern)
         self.timeout = timeout
         self.max_size = max_size
         self.groups: dict[Any, _Group] = {}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -10,6 +9,7 @@ from pydantic import Field, field_validator, model_validator
 from shipper.config.base import FieldTree, TransformOptions
 from shipper.config.units import Regex
 from shipper.record import RESERVED
+from shipper.regex import compile_regex
 from shipper.templates import field_path
 
 FORMATS = ("json", "logfmt", "regex", "klog", "nginx_combined", "apache_combined", "syslog_rfc5424", "syslog_rfc3164")
@@ -48,7 +48,7 @@ class ParseOptions(TransformOptions):
     def _has_a_named_group(cls, pattern: str | None) -> str | None:
         if pattern is None:
             return None
-        if not re.compile(pattern).groupindex:
+        if not compile_regex(pattern).groupindex:
             raise ValueError("has no named group (?P<name>...): it would parse no field")
         return pattern
 

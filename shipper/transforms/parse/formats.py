@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from shipper.regex import compile_regex
 from shipper.severity import FACILITIES, SEVERITIES
 from shipper.transforms.parse.timestamps import infer_year
 
@@ -53,8 +54,8 @@ def parse_logfmt(text: str) -> dict[str, Any] | None:
 
 def regex_parser(pattern: str) -> Parser:
     """The named groups of the first match (searched anywhere: anchor with `^`); groups that did not
-    take part in the match are left out."""
-    search = re.compile(pattern).search
+    take part in the match are left out. RE2: linear in the text, whatever the pattern."""
+    search = compile_regex(pattern).search
 
     def parse(text: str) -> dict[str, Any] | None:
         match = search(text)

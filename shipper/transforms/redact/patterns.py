@@ -1,30 +1,31 @@
 """The built-in patterns of `redact`: what each finds, the conditions that let most text skip it, and
 the check that keeps look-alikes out.
 
-Python's regular expressions cost tens of nanoseconds per character they try, so every built-in has
-necessary conditions, each a superset of what its expression can match: a *screen*, an RE2
-expression that one linear pass of RE2's automaton tests for every built-in at once on a whole
-block's text (Python's own substring search would scan the text again for each word), and a
-*gate*, tested with C-speed string operations (a substring, a byte translation) on each string of a
-block that passed the screen. A pattern whose screen or gate fails is never run. A pattern with a
-group named `secret` has only that group replaced (`password=` stays readable); otherwise the whole
-match is. A `check` confirms a candidate (a card number's Luhn digit, an IPv6 address that parses),
-so order numbers and clock times stay as they are.
+Every expression runs on RE2 (shipper/regex.py): its time is linear in the text, whatever a pod
+writes. RE2 has no lookaround, so where a pattern needs to know what is beside a match (an AWS secret
+key is exactly 40 base64 characters; a card number a run of 13-19 digits) the expression takes the
+whole run and the `check` judges it. Each built-in's grammar is written down in docs/transforms.md.
 
-The conditions match as loosely as the expressions: case-insensitive ones fold case as Python's
-`re` does (the long s is an `s`, the Kelvin sign a `k`: hence `casefold`, not `lower`), and a digit is
-any script's digit.
+Each built-in also has necessary conditions, each a superset of what its expression can match: a
+*screen*, an RE2 expression that one linear pass of RE2's automaton tests for every built-in at once
+on a whole block's text, and a *gate*, tested with C-speed string operations (a substring, a byte
+translation) on each string of a block that passed the screen. A pattern whose screen or gate fails
+is never run. A pattern with groups named `secret...` has only the group that took part replaced
+(`password=` stays readable); otherwise the whole match is. The conditions match as loosely as the
+expressions: case-insensitive ones fold case as RE2 does (the long s is an `s`, the Kelvin sign a
+`k`: hence `casefold`), and a digit is any script's digit.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
 import re2
+
+from shipper.regex import Regex, compile_regex
 
 _BASE64 = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/+"
 _TO_RUNS = bytes(0x61 if byte in _BASE64 else 0x20 for byte in range(256))  # base64 -> 'a', the rest -> ' '
@@ -44,6 +45,9 @@ class Views:
     @cached_property
     def _words(self) -> dict[str, bool]:
         return {}
+
+    def any_of(self, words: Sequence[str]) -> bool:
+        return any(word in self.text for word in words)
 
     def mentions(self, word: str) -> bool:
         """Whether the case-folded text holds `word` (asked by several gates, scanned once)."""
@@ -78,7 +82,7 @@ Gate = Callable[[Views], bool]
 @dataclass(frozen=True)
 class Pattern:
     name: str
-    regex: re.Pattern[str]
+    regex: Regex
     gate: Gate | None = None  # None: always run (custom patterns)
     check: Callable[[str], bool] | None = None
     screen: str | None = None  # RE2 syntax; None: the gate screens the block too
@@ -123,34 +127,57 @@ def ipv6(candidate: str) -> bool:
     return True
 
 
-_KEY_ID_PREFIX = re.compile("AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|APKA")  # a literal search: fast
+_KEY_ID_PREFIX = "AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|APKA"
 _B64 = "A-Za-z0-9/+"
-_SECRET_WORDS = ("secret", "pass", "pwd", "token", "key")
+_SECRET_WORDS = ("secret", "pass", "pwd", "token", "key", "credential")
+# the value of an assignment: quoted (blanks and commas inside), or a run up to a blank, a quote, `;`
+# or `&`, commas inside it (`ab,cdefgh`) but not a comma before a blank (`1234abcd, next`)
+_VALUE = (r"(?:\"(?P<secret>(?:[^\"\\\n]|\\.)*)\"|'(?P<secret_single>[^'\n]*)'"
+          r"|[\"']?(?P<secret_bare>[^\s\"'&;,]+(?:,[^\s\"'&;,]+)*))")
+
+
+def aws_secret_key(candidate: str) -> bool:
+    """Exactly 40 characters of base64 with upper case, lower case and a digit (a git commit id, 40
+    lower-case hex digits, is not one)."""
+    return (len(candidate) == 40 and any(c.isupper() for c in candidate) and any(c.islower() for c in candidate)
+            and any(c.isdigit() for c in candidate))
+
+
+def ipv4(candidate: str) -> bool:
+    try:
+        ipaddress.IPv4Address(candidate)
+    except ValueError:
+        return False
+    return True
+
 
 BUILTINS: dict[str, Pattern] = {p.name: p for p in (
-    Pattern("aws_access_key_id", re.compile(rf"\b(?:{_KEY_ID_PREFIX.pattern})[A-Z0-9]{{16}}\b"),
-            lambda v: _KEY_ID_PREFIX.search(v.text) is not None, screen=_KEY_ID_PREFIX.pattern),
-    # 40 characters of base64 with upper case, lower case and a digit (the shape of AWS secret access keys;
-    # a git commit id, 40 lower-case hex digits, is not taken), in text that mentions AWS or a secret
-    Pattern("aws_secret_access_key", re.compile(
-        rf"(?<![{_B64}])(?=[{_B64}]{{0,39}}[A-Z])(?=[{_B64}]{{0,39}}[a-z])(?=[{_B64}]{{0,39}}[0-9])"
-        rf"[{_B64}]{{40}}(?![{_B64}=])"),
-            lambda v: (v.mentions("secret") or v.mentions("aws")) and b"a" * 40 in v.runs, screen="(?i)secret|aws"),
-    Pattern("bearer_token", re.compile(r"(?i)\bbearer\s+(?P<secret>[A-Za-z0-9\-._~+/]{8,}=*)"),
+    Pattern("aws_access_key_id", compile_regex(rf"\b(?:{_KEY_ID_PREFIX})[A-Z0-9]{{16}}\b"),
+            lambda v: v.any_of(_KEY_ID_PREFIX.split("|")), screen=_KEY_ID_PREFIX),
+    # a whole run of base64 (and its `=` padding, which disqualifies it), judged by aws_secret_key, in
+    # text that mentions AWS or a secret
+    Pattern("aws_secret_access_key", compile_regex(rf"[{_B64}]{{40,}}=*"),
+            lambda v: (v.mentions("secret") or v.mentions("aws")) and b"a" * 40 in v.runs, aws_secret_key,
+            screen="(?i)secret|aws"),
+    Pattern("bearer_token", compile_regex(r"(?i)\bbearer\s+(?P<secret>[A-Za-z0-9\-._~+/]{8,}=*)"),
             lambda v: v.mentions("bearer"), screen="(?i)bearer"),
-    Pattern("jwt", re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"), lambda v: "eyJ" in v.text,
-            screen="eyJ"),
-    Pattern("secret_assignment", re.compile(
-        r"(?i)\b(?:[a-z0-9_-]*(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key))"
-        r"[\"']?\s*[:=]\s*[\"']?(?P<secret>[^\s\"',;&]{3,})"),
+    Pattern("basic_auth", compile_regex(r"(?i)\bbasic\s+(?P<secret>[A-Za-z0-9+/]{4,}={0,2})"),
+            lambda v: v.mentions("basic"), screen="(?i)basic"),
+    Pattern("uri_userinfo", compile_regex(r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s/?#@:]*:(?P<secret>[^\s/?#@]+)@"),
+            lambda v: "://" in v.text, screen="://"),
+    Pattern("jwt", compile_regex(r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"),
+            lambda v: "eyJ" in v.text, screen="eyJ"),
+    Pattern("secret_assignment", compile_regex(
+        r"(?i)\b[a-z0-9_\-]*(?:password|passwd|pwd|secret|token|credentials?|api[_\-]?key|access[_\-]?key"
+        rf"|private[_\-]?key)[\"']?\s*[:=]\s*{_VALUE}"),
             lambda v: any(map(v.mentions, _SECRET_WORDS)), screen="(?i)" + "|".join(_SECRET_WORDS)),
-    Pattern("email", re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b"),
+    Pattern("email", compile_regex(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b"),
             lambda v: "@" in v.text, screen="@"),
-    Pattern("credit_card", re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])"), lambda v: v.digit_run(13),
+    # a whole run of digits (blanks and dashes between them), judged by its count and its Luhn digit
+    Pattern("credit_card", compile_regex(r"\p{Nd}(?:[ \-]?\p{Nd})*"), lambda v: v.digit_run(13),
             luhn, screen=r"\p{Nd}(?:[ -]?\p{Nd}){12}"),
-    Pattern("ipv4", re.compile(r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}"
-                               r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?![\d.])"), lambda v: v.text.count(".") >= 3),
-    Pattern("ipv6", re.compile(r"(?<![0-9A-Fa-f:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![0-9A-Fa-f:])"),
+    Pattern("ipv4", compile_regex(r"[0-9]+(?:\.[0-9]+)*"), lambda v: v.text.count(".") >= 3, ipv4),
+    Pattern("ipv6", compile_regex(r"[0-9A-Fa-f:]*:[0-9A-Fa-f:]*:[0-9A-Fa-f:]*"),
             lambda v: v.text.count(":") >= 2, ipv6),
 )}
 OPT_IN = ("ipv4", "ipv6")  # addresses are often what an operator needs to read: redacted only when asked

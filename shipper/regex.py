@@ -1,0 +1,90 @@
+"""Regular expressions that see record data: RE2, whose time is linear in the text whatever the pattern.
+
+Python's `re` backtracks: a pattern as plain as `(?P<level>\\w+): (?P<msg>.*)` takes seconds on one
+long line without `: `, and a pod writes the lines. Every expression that reads a record (operators'
+`parse`, `filter`, `route`, `multiline` and `redact` patterns, and redact's built-ins) is compiled
+here, by RE2 (google-re2). RE2 refuses what it cannot run in linear time (backreferences,
+lookaround); `check` reports that with the key and RE2's own reason.
+
+RE2's syntax is Python's with those exceptions, `\\z` for Python's `\\Z`, and ASCII-only `\\d`, `\\w`,
+`\\s` and `\\b` (Python's are Unicode); `\\p{Nd}` and `\\pL` take any script. Texts are matched as
+UTF-8; a lone surrogate (not valid UTF-8) is matched as U+FFFD, which is what the spool stores.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import re2
+
+from shipper.text import valid_text
+
+Error = re2.error
+
+
+def _options() -> re2.Options:
+    options = re2.Options()
+    options.log_errors = False  # RE2 would print its reason on stderr; ours goes into the config error
+    return options
+
+
+OPTIONS = _options()
+
+
+class Regex:
+    """A compiled pattern with the part of `re.Pattern`'s interface the agent uses, total on any text."""
+
+    __slots__ = ("_compiled", "groupindex", "groups", "pattern")
+
+    def __init__(self, pattern: str):
+        self.pattern = pattern
+        self._compiled = re2.compile(pattern, OPTIONS)
+        self.groupindex: dict[str, int] = dict(self._compiled.groupindex)
+        self.groups: int = self._compiled.groups
+
+    def search(self, text: str) -> Any:
+        return self._compiled.search(_matchable(text))
+
+    def match(self, text: str) -> Any:
+        return self._compiled.match(_matchable(text))
+
+    def finditer(self, text: str) -> Any:
+        return self._compiled.finditer(_matchable(text))
+
+    def sub(self, replace: Any, text: str) -> str:
+        """`text` with every match replaced (and lone surrogates as U+FFFD); the same object when nothing
+        was replaced."""
+        matchable = _matchable(text)
+        replaced, count = self._compiled.subn(replace, matchable)
+        return replaced if count and replaced != matchable else text
+
+    def __repr__(self) -> str:
+        return f"Regex({self.pattern!r})"
+
+
+def _matchable(text: str) -> str:
+    return text if text.isascii() else valid_text(text)
+
+
+def compile_regex(pattern: str) -> Regex:
+    """The RE2 form of `pattern`; raises ValueError with RE2's reason when RE2 cannot take it."""
+    try:
+        return Regex(pattern)
+    except re2.error as error:
+        raise ValueError(f"not a regular expression RE2 can run in linear time: {reason(error)}") from None
+    except TypeError as error:  # what the wrapper refuses before RE2 sees it
+        raise ValueError(f"not a valid regular expression: {error}") from None
+
+
+def reason(error: BaseException) -> str:
+    text = error.args[0] if error.args else str(error)
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    hint = ""
+    if "perl operator" in text and any(operator in text for operator in ("(?<", "(?=", "(?!")):
+        hint = " (lookaround is not supported)"
+    elif "escape sequence" in text and any(f"\\{digit}" in text for digit in "123456789"):
+        hint = " (backreferences are not supported)"
+    elif "\\Z" in text:
+        hint = " (write \\z for the end of the text)"
+    return f"{text}{hint}"
