@@ -10,7 +10,8 @@ import pytest
 from prometheus_client import REGISTRY
 
 import shipper.observe.metrics  # noqa: F401 - registers every metric
-from shipper.components import parse_config
+from shipper.components import TRANSFORMS, parse_config
+from shipper.record import Block
 from shipper.reference import render
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,3 +51,17 @@ def test_every_metric_of_the_agent_is_documented():
     names = {family.name for family in REGISTRY.collect() if family.name.startswith("shipper_")}
 
     assert names and not [name for name in names if f"`{name}`" not in documented]
+
+
+def test_the_readmes_redact_example_removes_secrets_from_parsed_fields():
+    (where, text), *_ = [(where, text) for where, text in yaml_examples() if where.startswith("README.md")
+                         and "type: redact" in text]
+    config = parse_config(text, where, ENVIRONMENT)
+    transforms = {name: TRANSFORMS[options.type].load()(name, options) for name, options in config.transforms.items()}
+    line = '{"msg": "login", "password": "hunter2", "db": {"token": "abcd1234efgh"}, "note": "Bearer Zm9vYmFyYmF6"}'
+
+    parsed = transforms["app_json"].run([Block("containers", {}, [(1, line, None)])])["app_json"]
+    (scrubbed,) = transforms["scrub"].run(parsed)["scrub"]
+
+    assert not {"hunter2", "abcd1234efgh", "Zm9vYmFyYmF6"} & set(re.split(r'[\s"{}:,\[\]]+', repr(scrubbed)))
+    assert scrubbed.records[0][2]["msg"] == "login"

@@ -139,6 +139,13 @@ MISTAKES = [
         id="pattern-re2-refuses",
     ),
     pytest.param(
+        ("sources:\n  app:\n    type: file\n    include: [/var/log/app/*.log]\n    format: json\n",
+         "sources:\n  app:\n    type: forward\n    shared_key: ${SHIPPER_TEST_UNSET_KEY:-}\n"),
+        "sources.app.shared_key: is empty: an empty key proves nothing (an unset ${VARIABLE:-}?); leave shared_key "
+        "out for no handshake (line 7)",
+        id="empty-shared-key",
+    ),
+    pytest.param(
         ("  app:\n", "  bad id:\n"),
         "sources: 'bad id' is not a valid id (letters, digits, '_' and '-') (line 4)",
         id="bad-component-id",

@@ -29,18 +29,19 @@ from shipper.sources.forward.records import records_of
 NOW = 1_800_000_000_000_000_000
 T = event_time(1_700_000_000, 123_456_789)
 T_NS = 1_700_000_000_123_456_789
+MAX_ENTRIES = 1_000
 
 
 def roundtrip(message) -> object:
     """As the server sees it: packed by a client, unpacked by the connection's decoder."""
-    stream = unpacker(1 << 20)
+    stream = unpacker(1 << 20, MAX_ENTRIES)
     stream.feed(msgpack.packb(message))
     (decoded,) = list(stream)
     return decoded
 
 
 def test_message_mode_with_event_time_and_a_chunk():
-    message = decode(roundtrip(["docker.web", T, {"log": "hello"}, {"chunk": "abc"}]), NOW, 1 << 20)
+    message = decode(roundtrip(["docker.web", T, {"log": "hello"}, {"chunk": "abc"}]), NOW, 1 << 20, MAX_ENTRIES)
 
     assert (message.tag, message.entries, message.chunk) == ("docker.web", [(T_NS, {"log": "hello"})], "abc")
 
@@ -48,7 +49,7 @@ def test_message_mode_with_event_time_and_a_chunk():
 def test_forward_mode_with_integer_float_and_fluent_bit_metadata_times():
     entries = [[1_700_000_000, {"log": "a"}], [1_700_000_000.5, {"log": "b"}], [[T, {"otlp": {}}], {"log": "c"}]]
 
-    message = decode(roundtrip(["app", entries]), NOW, 1 << 20)
+    message = decode(roundtrip(["app", entries]), NOW, 1 << 20, MAX_ENTRIES)
 
     assert [t for t, _ in message.entries] == [1_700_000_000_000_000_000, 1_700_000_000_500_000_000, T_NS]
     assert message.chunk is None
@@ -61,7 +62,7 @@ def test_packed_forward_plain_and_gzip(compressed):
     if compressed:
         packed, option["compressed"] = gzip.compress(packed), "gzip"
 
-    message = decode(roundtrip(["app", packed, option]), NOW, 1 << 20)
+    message = decode(roundtrip(["app", packed, option]), NOW, 1 << 20, MAX_ENTRIES)
 
     assert [r["log"] for _, r in message.entries] == ["line 0", "line 1", "line 2"] and message.chunk == "c1"
 
@@ -69,7 +70,7 @@ def test_packed_forward_plain_and_gzip(compressed):
 def test_bad_entries_are_dropped_and_bad_times_repaired_one_by_one_counted():
     entries = [[T, {"log": "ok"}], "not an entry", ["no time", {"log": "repaired"}], [T, "not a map"]]
 
-    message = decode(roundtrip(["app", entries]), NOW, 1 << 20)
+    message = decode(roundtrip(["app", entries]), NOW, 1 << 20, MAX_ENTRIES)
     anomalies: Counter[str] = Counter()
     records = records_of(message, ["log", "message"], anomalies, {})
 
@@ -83,7 +84,7 @@ def test_records_share_a_fields_mapping_only_when_their_other_keys_are_the_same_
     values = [1, True, 1.0, 1, "1", True]
     entries = [[T, {"log": f"line {n}", "x": value, 1: "int key"}] for n, value in enumerate(values)]
     entries.append([T, {"log": "last", "x": 1, True: "int key"}])
-    message = decode(roundtrip(["app", entries]), NOW, 1 << 20)
+    message = decode(roundtrip(["app", entries]), NOW, 1 << 20, MAX_ENTRIES)
 
     records = records_of(message, ["log", "message"], Counter(), {})
 
@@ -95,7 +96,8 @@ def test_records_share_a_fields_mapping_only_when_their_other_keys_are_the_same_
 
 def test_a_record_becomes_message_fields_and_tag_and_cannot_claim_the_agents_fields():
     message = decode(roundtrip(["docker.web", T, {"log": "hi", "container_name": "/web", "host": "evil",
-                                                 "kubernetes": {"pod_name": "other"}, b"raw": b"\xff"}]), NOW, 1 << 20)
+                                                 "kubernetes": {"pod_name": "other"}, b"raw": b"\xff"}]),
+                     NOW, 1 << 20, MAX_ENTRIES)
 
     ((_, text, fields),) = records_of(message, ["log", "message"], Counter(), {})
 
@@ -110,7 +112,7 @@ def test_a_record_becomes_message_fields_and_tag_and_cannot_claim_the_agents_fie
 ])
 def test_what_is_not_the_protocol_raises_protocol_error(message):
     with pytest.raises(ProtocolError):
-        decode(roundtrip(message), NOW, 1 << 20)
+        decode(roundtrip(message), NOW, 1 << 20, MAX_ENTRIES)
 
 
 def test_gzip_that_would_inflate_past_the_limit_is_refused():
@@ -133,7 +135,7 @@ msgpack_values = st.recursive(
 @given(message=st.lists(msgpack_values, max_size=5) | msgpack_values)
 def test_any_msgpack_object_decodes_or_raises_protocol_error_and_records_are_total(message):
     try:
-        decoded = decode(roundtrip(message), NOW, 1 << 20)
+        decoded = decode(roundtrip(message), NOW, 1 << 20, MAX_ENTRIES)
     except ProtocolError:
         return
     records = records_of(decoded, ["log"], Counter(), {})
@@ -144,11 +146,11 @@ def test_any_msgpack_object_decodes_or_raises_protocol_error_and_records_are_tot
 @settings(max_examples=400, deadline=None)
 @given(data=st.binary(max_size=200))
 def test_any_bytes_on_a_connection_decode_or_raise_protocol_error(data):
-    stream = unpacker(1 << 16)
+    stream = unpacker(1 << 16, MAX_ENTRIES)
     stream.feed(data)
     try:
         for message in stream:
-            decode(message, NOW, 1 << 16)
+            decode(message, NOW, 1 << 16, MAX_ENTRIES)
     except (ProtocolError, ValueError, TypeError, msgpack.UnpackException):
         pass  # the connection is closed (server.py turns the msgpack errors into ProtocolError)
 
@@ -192,7 +194,7 @@ def test_the_handshake_refuses_a_wrong_key_or_user_and_says_why_without_the_secr
 
 def test_records_of_one_container_share_one_fields_mapping_and_a_record_without_message_is_its_json():
     entries = [[T, {"log": f"line {n}", "container_name": "/web"}] for n in range(3)] + [[T, {"other": 1}]]
-    message = decode(roundtrip(["docker.web", entries]), NOW, 1 << 20)
+    message = decode(roundtrip(["docker.web", entries]), NOW, 1 << 20, MAX_ENTRIES)
 
     records = records_of(message, ["log"], Counter(), {})
 
@@ -202,14 +204,14 @@ def test_records_of_one_container_share_one_fields_mapping_and_a_record_without_
     assert records[3][2] == {"other": 1, "tag": "docker.web"}
 
 
-def packed_entries(packed: bytes, add) -> tuple[list, Counter[str]] | str:
+def packed_entries(packed: bytes, add, max_entries: int = MAX_ENTRIES) -> tuple[list, Counter[str]] | str:
     """What a way of adding a packed stream's entries makes of it: each value with its type (1, 1.0 and
     True are equal in Python but not the same field), or that it raised ProtocolError."""
     message = Message("app", [], None)
     try:
-        add(message, packed, NOW, 1 << 20)
-    except ProtocolError:
-        return "protocol error"
+        add(message, packed, NOW, 1 << 20, max_entries)
+    except ProtocolError as error:
+        return f"protocol error ({error.kind})"
     typed = [(t, [(k, type(v), repr(v)) for k, v in record.items()] if isinstance(record, dict) else repr(record))
              for t, record in message.entries]
     return typed, message.anomalies
@@ -218,7 +220,7 @@ def packed_entries(packed: bytes, add) -> tuple[list, Counter[str]] | str:
 def test_a_truncated_last_entry_of_a_packed_stream_is_counted_as_malformed():
     packed = msgpack.packb([T, {"log": "whole"}]) + msgpack.packb([T, {"log": "cut short"}])[:-3]
 
-    message = decode(roundtrip(["app", packed]), NOW, 1 << 20)
+    message = decode(roundtrip(["app", packed]), NOW, 1 << 20, MAX_ENTRIES)
 
     assert [r["log"] for _, r in message.entries] == ["whole"]
     assert message.anomalies == Counter({"malformed_entry": 1})
@@ -250,6 +252,10 @@ def test_the_common_shape_decoder_gives_what_the_general_decoder_gives_on_any_st
     assert packed_entries(packed, add_packed_entries) == expected
     for size in (len(stream), len(stream) - 1, len(stream) + 1, -1, "3"):  # the client's hint, right or not
         assert packed_entries(packed, partial(add_packed_entries, size=size)) == expected
+    for limit in (1, 3):  # and when there are more entries than max_entries_per_message
+        bounded = packed_entries(packed, add_packed_entries_generally, limit)
+        assert packed_entries(packed, add_packed_entries, limit) == bounded
+        assert packed_entries(packed, partial(add_packed_entries, size=len(stream)), limit) == bounded
 
 
 @pytest.mark.parametrize("size", [None, 1, 2])
@@ -261,6 +267,34 @@ def test_metadata_nested_deeper_than_pythons_recursion_limit_is_decoded_as_the_g
     packed = msgpack.packb([[T, metadata], {"log": "deep"}])
 
     message = Message("app", [], None)
-    add_packed_entries(message, packed, NOW, 1 << 20, size)
+    add_packed_entries(message, packed, NOW, 1 << 20, MAX_ENTRIES, size)
 
     assert message.entries == [(T_NS, {"log": "deep"})]
+
+
+@pytest.mark.parametrize("levels", [65, 1_000])
+def test_a_record_nested_past_max_depth_is_discarded_and_counted_and_its_message_goes_on(levels):
+    deep: object = "bottom"
+    for _ in range(levels):
+        deep = {"a": [deep]} if levels < 100 else {"a": deep}
+    message = decode(roundtrip(["app", [[T, {"log": "deep", "x": deep}], [T, [deep]], [T, {"log": "kept"}]]]),
+                     NOW, 1 << 20, MAX_ENTRIES)
+    anomalies: Counter[str] = Counter()
+
+    records = records_of(message, ["log"], anomalies, {}, max_depth=64)
+
+    assert [text for _, text, _ in records] == ["kept"]
+    assert anomalies == Counter(too_deep=2)
+
+
+def test_a_record_the_conversion_fails_on_is_discarded_alone():
+    class Unhashable:
+        def __hash__(self) -> int:
+            raise RuntimeError("a bug of ours")
+
+    message = Message("app", [(T_NS, {"log": "x", "v": Unhashable()}), (T_NS, {"log": "kept"})], None)
+    anomalies: Counter[str] = Counter()
+
+    records = records_of(message, ["log"], anomalies, {})
+
+    assert [text for _, text, _ in records] == ["kept"] and anomalies == Counter(malformed_entry=1)

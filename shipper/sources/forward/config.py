@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from shipper.config.base import FieldTree, Options, SourceOptions
 from shipper.config.tls import ServerTlsOptions
@@ -14,6 +14,13 @@ from shipper.config.units import Address, ByteSize, Duration, split_address
 class User(Options):
     username: str = Field(min_length=1, description="A user name clients give in the handshake.")
     password: SecretStr = Field(description="Its password; e.g. `${FORWARD_PASSWORD}`.")
+
+    @field_validator("password")
+    @classmethod
+    def _password_not_empty(cls, password: SecretStr) -> SecretStr:
+        if not password.get_secret_value():
+            raise ValueError("is empty: an empty password proves nothing (an unset ${VARIABLE:-}?)")
+        return password
 
 
 class ForwardOptions(SourceOptions):
@@ -39,16 +46,33 @@ class ForwardOptions(SourceOptions):
         8 * 1024 * 1024, ge=1024, description="Largest message (and largest decompressed chunk) taken; a larger one "
         "closes its connection, counted."
     )
-    max_connections: int = Field(100, ge=1, le=10_000, description="Connections served at once; more are closed "
-                                 "at once, counted.")
-    idle_timeout: Duration = Field(300.0, gt=0, description="A connection that sends nothing this long is closed.")
-    handshake_timeout: Duration = Field(10.0, gt=0, description="Longest the shared-key handshake may take.")
+    max_entries_per_message: int = Field(
+        65_536, ge=1, le=10_000_000, description="Most entries (records) one message may hold, counted before any is "
+        "decoded; a message with more closes its connection, counted (`too_many_entries`). Also the longest array "
+        "or map a record may hold."
+    )
+    max_depth: int = Field(64, ge=2, le=256, description="Deepest nesting of maps and lists a record may have; a "
+                           "deeper record is discarded, counted (`too_deep`).")
+    max_connections: int = Field(100, ge=1, le=10_000, description="Connections served at once, past their TLS and "
+                                 "shared-key handshakes; more are closed at once, counted.")
+    idle_timeout: Duration = Field(300.0, gt=0, description="A connection that sends nothing (or reads none of its "
+                                   "acks) this long is closed.")
+    handshake_timeout: Duration = Field(10.0, gt=0, description="Longest the TLS and shared-key handshakes may take; "
+                                        "at most 8 connections of one address may be in them at once.")
 
     @model_validator(mode="after")
     def _users_need_a_key(self) -> ForwardOptions:
         if self.users and self.shared_key is None:
             raise ValueError("users need shared_key (the handshake that carries them)")
         return self
+
+    @field_validator("shared_key")
+    @classmethod
+    def _key_not_empty(cls, key: SecretStr | None) -> SecretStr | None:
+        if key is not None and not key.get_secret_value():
+            raise ValueError("is empty: an empty key proves nothing (an unset ${VARIABLE:-}?); leave shared_key out "
+                             "for no handshake")
+        return key
 
     @property
     def host(self) -> str:

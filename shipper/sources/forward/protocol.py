@@ -16,6 +16,12 @@ Decoding is total per entry: an entry that is not `[time, record]` is dropped an
 that is none of the above becomes the receive time, counted; a record that is not a map becomes a
 record whose message is its text, counted. Only a message whose *shape* is not the protocol raises
 ProtocolError (its connection is closed: nothing after it can be trusted to be framed right).
+
+Decoded work is bounded, not only bytes: a message holds at most `max_entries` entries (counted
+before any is built: by the client's `size` when msgspec confirms it, else by msgpack's skip),
+compressed entries inflate to at most `max_size` bytes, and a chunk id is at most MAX_CHUNK_ID
+characters. A message past a bound is refused whole (ProtocolError of its kind; no ack, so a client
+that asked for one sends it again, and a client that always sends such messages is refused each time).
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import zlib
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from itertools import islice
 from operator import attrgetter
 from typing import Any
 
@@ -34,6 +41,7 @@ import msgspec
 from msgspec.msgpack import Ext
 
 EVENT_TIME = 0  # the msgpack extension type of EventTime
+MAX_CHUNK_ID = 128  # characters; Fluentd and Fluent Bit send 24 (base64 of 16 bytes)
 _SECONDS_NANOS = struct.Struct(">II")
 _ARRAY32 = struct.Struct(">BI")  # msgpack's array header with a 32-bit count
 _CODE, _DATA = attrgetter("code"), attrgetter("data")
@@ -43,7 +51,15 @@ _COMMON_ENTRIES = msgspec.msgpack.Decoder(
 
 
 class ProtocolError(Exception):
-    """Not a forward protocol message; the connection it came on is closed."""
+    """Not a forward protocol message, or one past a bound; the connection it came on is closed."""
+
+    def __init__(self, reason: str, kind: str = "malformed"):
+        super().__init__(reason)
+        self.kind = kind  # the `error` label it is counted under
+
+
+def too_many_entries(max_entries: int) -> ProtocolError:
+    return ProtocolError(f"more than max_entries_per_message ({max_entries}) entries", "too_many_entries")
 
 
 @dataclass(slots=True)
@@ -52,12 +68,16 @@ class Message:
     entries: list[tuple[int, Any]]  # (time in ns, record: a map, or anything a client sent instead)
     chunk: str | None  # the client wants {"ack": chunk} once the entries are stored
     anomalies: Counter[str] = field(default_factory=Counter)  # repairs and drops, by kind
+    inflated: int = 0  # bytes of entries decompressed (CompressedPackedForward)
 
 
-def unpacker(max_size: int) -> msgpack.Unpacker:
-    """A stream decoder for one connection: no object (nor buffered input) larger than `max_size`."""
+def unpacker(max_size: int, max_entries: int) -> msgpack.Unpacker:
+    """A stream decoder: no object (nor buffered input) larger than `max_size` bytes, no array or map
+    longer than `max_entries` (or than 1,024, if that is more: an entry is an array too)."""
+    longest = max(max_entries, 1024)
     return msgpack.Unpacker(raw=False, unicode_errors="surrogateescape", strict_map_key=False,
-                            max_buffer_size=max_size, use_list=True, timestamp=0, ext_hook=_extension)
+                            max_buffer_size=max_size, max_array_len=longest, max_map_len=longest,
+                            use_list=True, timestamp=0, ext_hook=_extension)
 
 
 def _extension(code: int, data: bytes) -> Any:
@@ -68,13 +88,15 @@ def _extension(code: int, data: bytes) -> Any:
     return msgpack.ExtType(code, data)
 
 
-def decode(message: Any, now_ns: int, max_size: int) -> Message:
+def decode(message: Any, now_ns: int, max_size: int, max_entries: int) -> Message:
     """What one decoded msgpack object says, as the protocol defines it."""
     if not isinstance(message, list) or len(message) < 2:
         raise ProtocolError("a message must be an array of at least [tag, entries]")
     tag = _text(message[0], "tag")
     second = message[1]
     if isinstance(second, list):  # Forward
+        if len(second) > max_entries:
+            raise too_many_entries(max_entries)
         option = _option(message, 3)
         decoded = Message(tag, [], _chunk(option))
         _add_entries(decoded, second, now_ns)
@@ -82,10 +104,11 @@ def decode(message: Any, now_ns: int, max_size: int) -> Message:
     if isinstance(second, bytes | str):  # PackedForward, perhaps compressed
         option = _option(message, 3)
         packed = second.encode("utf-8", "surrogateescape") if isinstance(second, str) else second
-        if option.get("compressed") == "gzip":
+        compressed = option.get("compressed") == "gzip"
+        if compressed:
             packed = gunzip(packed, max_size)
-        decoded = Message(tag, [], _chunk(option))
-        add_packed_entries(decoded, packed, now_ns, max_size, option.get("size"))
+        decoded = Message(tag, [], _chunk(option), inflated=len(packed) if compressed else 0)
+        add_packed_entries(decoded, packed, now_ns, max_size, max_entries, option.get("size"))
         return decoded
     option = _option(message, 4)  # Message
     if len(message) < 3:
@@ -120,35 +143,43 @@ def event_time(seconds: int, nanoseconds: int) -> msgpack.ExtType:
     return msgpack.ExtType(EVENT_TIME, struct.pack(">II", seconds, nanoseconds))
 
 
-def add_packed_entries(message: Message, packed: bytes, now_ns: int, max_size: int, size: Any = None) -> None:
+def add_packed_entries(message: Message, packed: bytes, now_ns: int, max_size: int, max_entries: int,
+                       size: Any = None) -> None:
     """A packed stream's entries, in order: by msgspec when every entry has the common shape, else by
     the general decoder (the result is the same; tests/sources/test_forward_protocol.py holds it).
     `size` is the option a client may send with the number of entries: a hint, never trusted."""
-    common = _common_entries(packed, now_ns, max_size, size)
+    common = _common_entries(packed, now_ns, max_size, max_entries, size)
     if common is None:
-        add_packed_entries_generally(message, packed, now_ns, max_size)
+        add_packed_entries_generally(message, packed, now_ns, max_size, max_entries)
     else:
         message.entries, bad_times = common
         if bad_times:
             message.anomalies["bad_time"] += bad_times
 
 
-def add_packed_entries_generally(message: Message, packed: bytes, now_ns: int, max_size: int) -> None:
+def add_packed_entries_generally(message: Message, packed: bytes, now_ns: int, max_size: int,
+                                 max_entries: int) -> None:
     """Entry by entry through msgpack's stream decoder; a truncated last entry is counted as malformed."""
-    stream = unpacker(max(max_size, len(packed)))
+    stream = unpacker(max(max_size, len(packed)), max_entries)
     stream.feed(packed)
     try:
-        _add_entries(message, stream, now_ns)
+        _add_entries(message, islice(stream, max_entries), now_ns)
+        if len(message.entries) + message.anomalies["malformed_entry"] >= max_entries:
+            stream.skip()  # one more whole entry: too many
+            raise too_many_entries(max_entries)
+    except msgpack.OutOfData:
+        pass
     except (msgpack.UnpackException, ValueError, TypeError) as error:
         raise ProtocolError(f"the packed entries are not msgpack: {error}") from None
     if stream.tell() < len(packed):
         message.anomalies["malformed_entry"] += 1
 
 
-def _common_entries(packed: bytes, now_ns: int, max_size: int, size: Any) -> tuple[list[tuple[int, Any]], int] | None:
+def _common_entries(packed: bytes, now_ns: int, max_size: int, max_entries: int, size: Any
+                    ) -> tuple[list[tuple[int, Any]], int] | None:
     """The entries and how many bad times were repaired, if every entry has the common shape; None if
     not. The usual stream, all EventTime, is turned into entries without a Python loop per entry."""
-    decoded = _decode_common(packed, max_size, size)
+    decoded = _decode_common(packed, max_size, max_entries, size)
     if decoded is None:
         return None
     if not decoded:
@@ -160,18 +191,19 @@ def _common_entries(packed: bytes, now_ns: int, max_size: int, size: Any) -> tup
     return list(zip(times, records, strict=True)), 0
 
 
-def _decode_common(packed: bytes, max_size: int, size: Any) -> list[tuple[Any, dict[str, Any]]] | None:
+def _decode_common(packed: bytes, max_size: int, max_entries: int, size: Any
+                   ) -> list[tuple[Any, dict[str, Any]]] | None:
     """msgspec decodes one object, so the entries are given an array header: with the client's `size`
     when it is right (msgspec refuses a count that leaves bytes over or runs out of them), else with
     the entries counted (msgpack skips them without building any)."""
-    if type(size) is int and 0 <= size < 2**32:
+    if type(size) is int and 0 <= size <= max_entries:
         try:
             return _COMMON_ENTRIES.decode(_ARRAY32.pack(0xDD, size) + packed)
         except (msgspec.ValidationError, RecursionError):  # a real entry that is not of the common shape
             return None
         except msgspec.DecodeError:  # the wrong count
             pass
-    count = _count_entries(packed, max_size)
+    count = _count_entries(packed, max_size, max_entries)
     if count is None:
         return None
     try:
@@ -180,16 +212,18 @@ def _decode_common(packed: bytes, max_size: int, size: Any) -> list[tuple[Any, d
         return None  # (msgspec's depth limit is Python's recursion limit, msgpack's 1,024 levels)
 
 
-def _count_entries(packed: bytes, max_size: int) -> int | None:
+def _count_entries(packed: bytes, max_size: int, max_entries: int) -> int | None:
     """How many whole msgpack objects the stream holds, if nothing else: None if it ends inside one or
-    is not msgpack."""
-    stream = unpacker(max(max_size, len(packed)))
+    is not msgpack; more than `max_entries` is a ProtocolError."""
+    stream = unpacker(max(max_size, len(packed)), max_entries)
     stream.feed(packed)
     count = 0
     try:
         while True:
             stream.skip()
             count += 1
+            if count > max_entries:
+                raise too_many_entries(max_entries)
     except msgpack.OutOfData:
         pass
     except (msgpack.UnpackException, ValueError):
@@ -296,5 +330,9 @@ def _chunk(option: dict[Any, Any]) -> str | None:
     if chunk is None:
         return None
     if isinstance(chunk, bytes):
-        return chunk.decode("utf-8", "replace")
-    return chunk if isinstance(chunk, str) else str(chunk)
+        chunk = chunk.decode("utf-8", "replace")
+    elif not isinstance(chunk, str):
+        chunk = repr(chunk)[:MAX_CHUNK_ID + 1]
+    if len(chunk) > MAX_CHUNK_ID:
+        raise ProtocolError(f"a chunk id longer than {MAX_CHUNK_ID} characters")
+    return chunk

@@ -24,45 +24,70 @@ TYPED: dict[str, Any] = {}
 
 
 def records_of(message: Message, message_keys: list[str], anomalies: Counter[str],
-               shared: dict[tuple[Any, ...], dict[str, Any]]) -> list[Record]:
+               shared: dict[tuple[Any, ...], dict[str, Any]], max_depth: int = 64) -> list[Record]:
     """The entries' records. Records whose other keys are the same (a container's records mostly differ
     only in their text) share one fields mapping from `shared`, made once: the spool stores it once
     per block, and the per-record work is taking the message and one lookup. Records are the same
     when their keys and values are equal and, where equal values can be of different types (numbers,
-    keys that are not text), of the same types too."""
+    keys that are not text), of the same types too.
+
+    Total per entry: a record nested deeper than `max_depth` is discarded (`too_deep`), and one this
+    function fails on for any other reason is discarded (`malformed_entry`), both counted; the others
+    of the message go on."""
     tag = message.tag
     out: list[Record] = []
     for time_ns, record in message.entries:
-        if type(record) is not dict:
-            anomalies["malformed"] += 1
-            out.append((time_ns, _json_text(record), {"tag": tag}))
-            continue
-        text = None
-        for key in message_keys:
-            value = record.get(key)
-            if type(value) is str:
-                text = record.pop(key)
-                break
-            if type(value) is bytes:
-                text = record.pop(key).decode("utf-8", "replace")
-                break
         try:
-            signature: tuple[Any, ...] | None = (tag, *record.items())
-            fields = shared.get(signature)  # type: ignore[arg-type]
-            if fields is TYPED:
-                signature = _typed(signature, record)  # type: ignore[arg-type]
-                fields = shared.get(signature)
-            elif fields is None and not _exact(record):  # the first of its kind: its kind needs types
-                shared[signature] = TYPED  # type: ignore[index]
-                signature = _typed(signature, record)  # type: ignore[arg-type]
-        except TypeError:  # a nested map or list among the values: this record's own mapping
-            signature, fields = None, None
-        if fields is None:
-            fields = _fields(record, tag)
-            if signature is not None:
-                shared[signature] = fields
-        out.append((time_ns, _json_text(record) if text is None else text, fields))
+            if type(record) is not dict:
+                if too_deep(record, max_depth):
+                    anomalies["too_deep"] += 1
+                    continue
+                anomalies["malformed"] += 1
+                out.append((time_ns, _json_text(record), {"tag": tag}))
+                continue
+            text = None
+            for key in message_keys:
+                value = record.get(key)
+                if type(value) is str:
+                    text = record.pop(key)
+                    break
+                if type(value) is bytes:
+                    text = record.pop(key).decode("utf-8", "replace")
+                    break
+            try:
+                signature: tuple[Any, ...] | None = (tag, *record.items())
+                fields = shared.get(signature)  # type: ignore[arg-type]
+                if fields is TYPED:
+                    signature = _typed(signature, record)  # type: ignore[arg-type]
+                    fields = shared.get(signature)
+                elif fields is None and not _exact(record):  # the first of its kind: its kind needs types
+                    shared[signature] = TYPED  # type: ignore[index]
+                    signature = _typed(signature, record)  # type: ignore[arg-type]
+            except TypeError:  # a nested map or list among the values: this record's own mapping
+                if too_deep(record, max_depth):
+                    anomalies["too_deep"] += 1
+                    continue
+                signature, fields = None, None
+            if fields is None:
+                fields = _fields(record, tag)
+                if signature is not None:
+                    shared[signature] = fields
+            out.append((time_ns, _json_text(record) if text is None else text, fields))
+        except Exception:  # a bug of ours must not cost the connection nor the other records
+            anomalies["malformed_entry"] += 1
     return out
+
+
+def too_deep(value: Any, max_depth: int) -> bool:
+    """Whether maps and lists nest deeper than `max_depth` in `value` (walked without recursion)."""
+    level = [value]
+    for _ in range(max_depth):
+        inner = [item for node in level if type(node) in (dict, list)
+                 for item in (node.values() if type(node) is dict else node)]
+        if not inner:
+            return False
+        level = inner
+    return any(type(node) in (dict, list) for node in level)
 
 
 def _exact(record: dict[Any, Any]) -> bool:

@@ -1,16 +1,27 @@
-"""Connections of forward clients: limits, the handshake, reading messages, writing acks.
+"""Connections of forward clients: limits, the handshakes, reading messages, writing acks.
 
-One connection never stops the others: a message that is not the protocol, larger than
-`max_message_size`, or a client silent past `idle_timeout` closes that connection alone, counted.
-Reading waits while the source holds `intake_limit` bytes not yet stored: clients then buffer on
-their side (TCP back-pressure); nothing is accepted and dropped.
+One connection never stops the others: a message that is not the protocol or is past a bound
+(`max_message_size`, `max_entries_per_message`), or a client silent past `idle_timeout`, closes that
+connection alone, counted. What a connection can hold:
+- Descriptors: a connection counts from accept. TLS is negotiated by us after accept, within
+  `handshake_timeout`, and so is the shared-key handshake; at most MAX_HANDSHAKES_PER_ADDRESS
+  connections of one address, and MAX_HANDSHAKES in all, may be in a handshake at once. Only
+  connections past their handshakes count against `max_connections`: silent clients cannot lock a
+  keyed one out.
+- Memory: a connection reads only while the source has room (`wait_for_room`), and decodes and hands
+  over what it read without yielding, so at most one read's messages exceed the source's budget, and
+  the budget is charged by decoded size (entries and inflated bytes), not by bytes on the wire. Acks
+  are drained before the next read: a client that does not read its acks is not read either, and is
+  closed after `idle_timeout`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 
 import msgpack
@@ -22,6 +33,9 @@ from shipper.sources.forward.handshake import Handshake
 from shipper.sources.forward.protocol import Message, ProtocolError
 
 READ_SIZE = 64 * 1024
+ENTRY_COST = 256  # bytes charged per decoded entry beyond its bytes (the objects that hold it)
+MAX_HANDSHAKES_PER_ADDRESS = 8
+MAX_HANDSHAKES = 256  # in all, whatever the addresses
 
 
 class Client:
@@ -30,34 +44,43 @@ class Client:
     def __init__(self, writer: asyncio.StreamWriter):
         self.writer = writer
         peer = writer.get_extra_info("peername")
+        self.address = str(peer[0]) if isinstance(peer, tuple) else str(peer or "")
         self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer or "a client")
 
     def ack(self, chunk: str) -> None:
         if not self.writer.is_closing():
-            self.writer.write(msgpack.packb({"ack": chunk}))
+            self.writer.write(msgpack.packb({"ack": chunk}, unicode_errors="surrogateescape"))  # its bytes as sent
 
 
-Take = Callable[[Client, Message, int], Awaitable[None]]  # (client, message, its size on the wire)
+Take = Callable[[Client, Message, int], None]  # (client, message, what it costs the intake budget)
+
+
+def charge(message: Message, wire_bytes: int) -> int:
+    """What a decoded message costs the source's intake budget: its larger size, plus its entries."""
+    return max(wire_bytes, message.inflated) + ENTRY_COST * len(message.entries)
 
 
 class ForwardServer:
-    def __init__(self, options: ForwardOptions, take: Take, count_error: Callable[[str, str], None],
-                 received_bytes: Callable[[int], None], log: ComponentLog):
+    def __init__(self, options: ForwardOptions, take: Take, wait_for_room: Callable[[], Awaitable[None]],
+                 count_error: Callable[[str, str], None], received_bytes: Callable[[int], None], log: ComponentLog):
         self.options = options
         self._take = take
+        self._wait_for_room = wait_for_room
         self._count_error = count_error
         self._received_bytes = received_bytes
         self.log = log
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._served = 0  # connections past their handshakes
+        self._shaking: Counter[str] = Counter()  # connections in a handshake, by address
         self._refusal_warnings = WarningPace()
+        self._tls = options.tls.context() if options.tls is not None else None
         users = {user.username: user.password.get_secret_value() for user in options.users}
         key = options.shared_key.get_secret_value() if options.shared_key is not None else None
         self._handshake = (lambda: Handshake(key, options.self_hostname, users)) if key is not None else None
 
     async def start(self) -> None:
-        context = self.options.tls.context() if self.options.tls is not None else None
-        self._server = await asyncio.start_server(self._accept, self.options.host, self.options.port, ssl=context,
+        self._server = await asyncio.start_server(self._accept, self.options.host, self.options.port,
                                                   limit=READ_SIZE, reuse_address=True)
 
     async def close(self) -> None:
@@ -76,34 +99,59 @@ class ForwardServer:
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         client = Client(writer)
-        if len(self._tasks) >= self.options.max_connections:
-            self._refuse(client, "too_many_connections",
-                         f"more than max_connections ({self.options.max_connections}) clients; closing {client.peer}")
-            writer.close()
-            return
         task = asyncio.current_task()
         assert task is not None
         self._tasks.add(task)
         try:
-            await self._serve(reader, client)
+            if await self._welcome(reader, client):
+                self._served += 1
+                try:
+                    await self._serve(reader, client)
+                finally:
+                    self._served -= 1
         except ProtocolError as error:
-            self._refuse(client, "malformed", f"{client.peer} sent what is not the forward protocol ({error}); "
-                         "closing that connection")
-        except TimeoutError:
-            pass  # idle past idle_timeout, or a handshake that never finished
-        except (ConnectionError, OSError):
-            pass  # the client went away
+            self._refuse(client, error.kind, f"{client.peer} sent what is not the forward protocol or is past a "
+                         f"bound ({error}); closing that connection")
+        except (TimeoutError, ssl.SSLError, ConnectionError, OSError):
+            pass  # idle past idle_timeout, a handshake that never finished or failed, or the client went away
         finally:
             self._tasks.discard(task)
             writer.close()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(writer.wait_closed(), 1.0)
 
+    async def _welcome(self, reader: asyncio.StreamReader, client: Client) -> bool:
+        """Whether the connection may be served: under the limits, past TLS and the shared-key handshake."""
+        if self._tls is None and self._handshake is None:
+            return self._room_to_serve(client)
+        if self._shaking[client.address] >= MAX_HANDSHAKES_PER_ADDRESS or self._shaking.total() >= MAX_HANDSHAKES:
+            self._refuse(client, "too_many_handshakes", f"{client.peer}: more than {MAX_HANDSHAKES_PER_ADDRESS} "
+                         f"handshakes of its address (or {MAX_HANDSHAKES} in all) at once; closing it")
+            return False
+        self._shaking[client.address] += 1
+        try:
+            async with asyncio.timeout(self.options.handshake_timeout):
+                if self._tls is not None:
+                    await client.writer.start_tls(self._tls)
+                if self._handshake is not None and not await self._shake_hands(reader, client):
+                    return False
+        finally:
+            self._shaking[client.address] -= 1
+            if not self._shaking[client.address]:
+                del self._shaking[client.address]
+        return self._room_to_serve(client)
+
+    def _room_to_serve(self, client: Client) -> bool:
+        if self._served < self.options.max_connections:
+            return True
+        self._refuse(client, "too_many_connections",
+                     f"more than max_connections ({self.options.max_connections}) clients; closing {client.peer}")
+        return False
+
     async def _serve(self, reader: asyncio.StreamReader, client: Client) -> None:
-        if self._handshake is not None and not await self._shake_hands(reader, client):
-            return
-        stream = protocol.unpacker(self.options.max_message_size)
+        stream = protocol.unpacker(self.options.max_message_size, self.options.max_entries_per_message)
         while True:
+            await asyncio.wait_for(self._ready_to_read(client), self.options.idle_timeout)
             data = await asyncio.wait_for(reader.read(READ_SIZE), self.options.idle_timeout)
             if not data:
                 return
@@ -115,20 +163,24 @@ class ForwardServer:
                              f"max_message_size ({self.options.max_message_size} bytes); closing that connection")
                 return
             start = stream.tell()
-            for message in _messages(stream):
-                decoded = protocol.decode(message, time.time_ns(), self.options.max_message_size)
+            for message in _messages(stream):  # no await from here to the end of the read: see the docstring
+                decoded = protocol.decode(message, time.time_ns(), self.options.max_message_size,
+                                          self.options.max_entries_per_message)
                 end = stream.tell()
-                await self._take(client, decoded, end - start)
+                self._take(client, decoded, charge(decoded, end - start))
                 start = end
+
+    async def _ready_to_read(self, client: Client) -> None:
+        await client.writer.drain()  # the acks written so far have left (or wait below the write buffer's mark)
+        await self._wait_for_room()
 
     async def _shake_hands(self, reader: asyncio.StreamReader, client: Client) -> bool:
         assert self._handshake is not None
         handshake = self._handshake()
         client.writer.write(handshake.helo())
-        stream = protocol.unpacker(64 * 1024)
-        deadline = time.monotonic() + self.options.handshake_timeout
+        stream = protocol.unpacker(64 * 1024, 16)
         while True:
-            data = await asyncio.wait_for(reader.read(READ_SIZE), max(0.0, deadline - time.monotonic()))
+            data = await reader.read(READ_SIZE)
             if not data:
                 return False
             try:
@@ -155,5 +207,5 @@ def _messages(stream: msgpack.Unpacker):  # type: ignore[no-untyped-def]
     try:
         yield from stream
     except (msgpack.UnpackException, ValueError, TypeError) as error:  # ExtraData, FormatError, StackError; an
-        # array or map as a map key (unhashable)
+        # array or map as a map key (unhashable); an array or map longer than the unpacker allows
         raise ProtocolError(f"not msgpack: {type(error).__name__}") from None

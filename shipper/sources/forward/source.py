@@ -7,9 +7,9 @@ again, so a crash between the commit and the ack repeats those records; a crash 
 loses nothing a client asked acks for (it sends again), and what clients sent without asking for
 acks is only as safe as that choice.
 
-Memory: at most `INTAKE_BYTES` (or one `max_message_size`, if larger) of messages wait to be stored;
-beyond it connections stop reading, plus each connection's unfinished message (at most
-`max_message_size`).
+Memory: at most `INTAKE_BYTES` (or one `max_message_size`, if larger) of messages wait to be stored,
+charged by decoded size (server.py: `charge`), plus one read's messages; beyond it connections stop
+reading. Each connection also buffers its unfinished message (at most `max_message_size`).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from shipper.sources.forward.records import records_of
 from shipper.sources.forward.server import Client, ForwardServer
 
 INTAKE_BYTES = 16 * 1024 * 1024
+DISCARDED = ("malformed_entry", "too_deep")  # entries no record is made of: counted as discarded
 COMMIT_RECORDS = 5_000  # records per spool transaction, at most (a message is never split)
 
 
@@ -54,7 +55,8 @@ class ForwardSource(Source):
 
     async def run(self) -> None:
         self._taken, self._held = deque(), 0
-        server = ForwardServer(self.options, self._take, self.count_error, self.received_bytes.inc, self.log)
+        server = ForwardServer(self.options, self._take, self._wait_for_room, self.count_error, self.received_bytes.inc,
+                               self.log)
         try:
             await server.start()
         except OSError as error:
@@ -74,11 +76,14 @@ class ForwardSource(Source):
             with contextlib.suppress(Exception):  # what was read before the stop is stored too
                 await self._store_taken()
 
-    async def _take(self, client: Client, message: Message, size: int) -> None:
-        """A decoded message, stored at the next commit; waits while too much waits to be stored."""
+    async def _wait_for_room(self) -> None:
+        """Returns once less than the intake budget waits to be stored (connections read only then)."""
         while self._held >= self._limit:
             self._room.clear()
             await self._room.wait()
+
+    def _take(self, client: Client, message: Message, size: int) -> None:
+        """A decoded message, stored at the next commit; `size` is what it costs the intake budget."""
         self._taken.append(Taken(client, message, size))
         self._held += size
         self._arrived.set()
@@ -103,13 +108,13 @@ class ForwardSource(Source):
         records: list[Record] = []
         shared: dict[tuple[Any, ...], dict[str, Any]] = {}
         for taken in batch:
-            records += records_of(taken.message, self.options.message_keys, anomalies, shared)
+            records += records_of(taken.message, self.options.message_keys, anomalies, shared, self.options.max_depth)
             anomalies.update(taken.message.anomalies)
         common = {"host": self.hostname, "source_type": self.type}
         await self.commit(Block(self.id, common, records) if records else None, {}, where="forward clients")
         self.received_events.inc(len(records))
         for kind, count in anomalies.items():
-            if kind == "malformed_entry":  # not [time, record]: nothing to make a record of
+            if kind in DISCARDED:
                 metrics.events_discarded.labels(*self.labels, kind).inc(count)
             else:
                 self.count_anomaly(kind, count)
