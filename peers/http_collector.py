@@ -4,7 +4,8 @@ Answers, checked in this order for each request:
 - `require(header, value)`: a request without that header value gets 401;
 - `refuse_containing(text, status)`: a request whose body holds `text` gets `status`, every time;
 - `limit_body(size)`: a request whose (decompressed) body is larger gets 413;
-- `answer(status, count, retry_after)`: the next `count` requests get `status` (queued in order);
+- `answer(status, count, retry_after, location)`: the next `count` requests get `status` (queued in order),
+  with a Retry-After (a number, or the header's text as given) and a Location;
 - `hold(seconds)`: every answer waits this long (requests pile up in flight);
 - otherwise 200, and the request's body is *accepted*.
 A gzip body (Content-Encoding: gzip) is decompressed; `sent_size` keeps its size on the wire.
@@ -46,7 +47,7 @@ class HttpCollector(ThreadedServer):
         self.statuses: Counter[int] = Counter()
         self.most_in_flight = 0
         self._in_flight = 0
-        self._queued: deque[tuple[int, float | None]] = deque()
+        self._queued: deque[tuple[int, float | str | None, str | None]] = deque()
         self._refusals: list[tuple[bytes, int]] = []
         self._required: dict[str, str] = {}
         self._hold = 0.0
@@ -55,9 +56,10 @@ class HttpCollector(ThreadedServer):
 
     # -- commands --------------------------------------------------------------------------------
 
-    def answer(self, status: int, count: int = 1, retry_after: float | None = None) -> None:
+    def answer(self, status: int, count: int = 1, retry_after: float | str | None = None,
+               location: str | None = None) -> None:
         with self._lock:
-            self._queued.extend([(status, retry_after)] * count)
+            self._queued.extend([(status, retry_after, location)] * count)
 
     def refuse_containing(self, text: str, status: int) -> None:
         with self._lock:
@@ -115,11 +117,14 @@ class HttpCollector(ThreadedServer):
         try:
             if self._hold:
                 await asyncio.sleep(self._hold)
-            status, retry_after = self._decide(request, body)
+            status, retry_after, location = self._decide(request, body)
         finally:
             with self._lock:
                 self._in_flight -= 1
-        headers = {"Retry-After": f"{retry_after:g}"} if retry_after is not None else {}
+        headers = {"Retry-After": retry_after if isinstance(retry_after, str) else f"{retry_after:g}"
+                   } if retry_after is not None else {}
+        if location is not None:
+            headers["Location"] = location
         if not self.keep_bodies:
             with self._lock:
                 self.statuses[status] += 1
@@ -132,16 +137,16 @@ class HttpCollector(ThreadedServer):
             self.statuses[status] += 1
         return web.Response(status=status, headers=headers, text="ok" if status < 300 else "refused")
 
-    def _decide(self, request: web.Request, body: bytes) -> tuple[int, float | None]:
+    def _decide(self, request: web.Request, body: bytes) -> tuple[int, float | str | None, str | None]:
         with self._lock:
             for header, value in self._required.items():
                 if request.headers.get(header) != value:
-                    return 401, None
+                    return 401, None, None
             for text, status in self._refusals:
                 if text in body:
-                    return status, None
+                    return status, None, None
             if self._body_limit is not None and len(body) > self._body_limit:
-                return 413, None
+                return 413, None, None
             if self._queued:
                 return self._queued.popleft()
-        return 200, None
+        return 200, None, None

@@ -68,3 +68,15 @@ def test_credentials_from_the_environment_are_never_echoed_in_an_error_nor_in_th
 
     assert "123456789" not in text and "987654321" not in text
     assert "sinks.collector.auth.password" in text and "sinks.collector.headers.X-Key" in text
+
+
+@pytest.mark.parametrize("credentials", [
+    "    auth: {strategy: bearer, token: t0ken}\n", "    headers: {X-Api-Key: k3y}\n",
+    "    headers: {Authorization: Basic eDp5}\n"])
+def test_credentials_to_a_remote_plain_http_uri_are_refused_unless_allowed(credentials):
+    assert "would travel in plain text to http://collector.example/logs: use https://, or set allow_insecure" in (
+        errors("    uri: http://collector.example/logs\n" + credentials))
+    assert load("    uri: http://collector.example/logs\n    allow_insecure: true\n" + credentials)
+    assert load("    uri: http://127.0.0.1:8080/logs\n" + credentials)  # on this host
+    assert load("    uri: https://collector.example/logs\n" + credentials)
+    assert load("    uri: http://collector.example/logs\n    headers: {X-Team: a}\n")  # no credentials

@@ -120,6 +120,28 @@ def test_a_429_storm_is_waited_out_with_retry_after_and_every_line_arrives_once(
     assert retried == 12
 
 
+def test_a_redirect_makes_the_sink_not_ready_with_its_location_keeps_the_lines_and_a_bad_retry_after_is_ignored(
+        tmp_path, collector):
+    lines = numbered(1_000)
+    write_lines(tmp_path, lines)
+    collector.answer(503, count=2, retry_after="\u00b2")  # a digit to Python, not delay-seconds
+    collector.answer(301, count=3, location="https://elsewhere.example/logs?key=s3cr3t")
+    cfg = http_config(tmp_path, collector.url)
+    api = with_api(cfg)
+    agent = AgentProcess(cfg, stdout=subprocess.DEVNULL)
+
+    wait_for(lambda: http_get(f"{api}/readyz")[0] == 503, 30, "not ready")
+    readyz = json.loads(http_get(f"{api}/readyz")[1])
+    wait_for(lambda: len(collector.messages()) >= len(lines), 60, "every line once the redirects stop")
+    assert agent.terminate(timeout=20) == 0
+
+    assert collector.messages() == lines
+    problem = readyz["problems"]["collector"]
+    assert problem["reason"] == "redirect:301" and "https://elsewhere.example/logs" in problem["message"]
+    assert "s3cr3t" not in json.dumps(readyz) and "s3cr3t" not in agent.log()
+    assert collector.statuses[503] == 2 and collector.statuses[301] == 3 and "Traceback" not in agent.log()
+
+
 def test_a_batch_the_server_refuses_with_400_is_discarded_and_counted_and_the_rest_arrive(tmp_path, collector):
     lines = numbered(2_000)
     lines[1234] = "poison line"

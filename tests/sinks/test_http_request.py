@@ -123,6 +123,14 @@ def test_retry_after_in_seconds_or_as_a_date_and_capped():
     assert _retry_after("soon") is None and _retry_after(None) is None
 
 
+@given(st.text(max_size=40))
+def test_retry_after_is_total_and_takes_only_what_the_rfc_allows(value):
+    wait = _retry_after(value)
+
+    assert wait is None or 0.0 <= wait <= 300.0
+    assert _retry_after("\u00b2") is None and _retry_after("\u0663") is None  # digits to Python, not to RFC 9110
+
+
 @settings(max_examples=100, deadline=None)
 @given(messages=st.lists(st.text(max_size=50), min_size=1, max_size=10),
        common=st.dictionaries(st.sampled_from(["host", "file", "kubernetes", "source_type"]),

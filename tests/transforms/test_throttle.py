@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from shipper.components import TRANSFORMS
 from shipper.record import Block
+from shipper.transforms.throttle.transform import MAX_KEY_LENGTH, bounded
 from tests.transforms.helpers import metric
 
 
@@ -77,3 +78,16 @@ def test_keys_beyond_max_keys_share_one_budget():
 
     assert [r[1] for b in out for r in b.records] == ["pod-0 0", "pod-1 0", "pod-2 0"]
     assert set(throttle.budgets) == {"pod-0", "pod-1", "_overflow"}
+
+
+def test_long_keys_are_held_as_their_beginning_and_a_hash_so_memory_is_bounded_by_max_keys():
+    clock = Clock()
+    throttle = make_throttle(clock, "th-long", limit=1, window="10s", key="{kubernetes.pod_name}", max_keys=100)
+    pods = [f"{n:03d}" + "x" * 256 * 1024 for n in range(150)]
+
+    out = throttle.run([pod_block(pod, 2) for pod in pods])["th-long"]
+
+    assert len(throttle.budgets) == 101  # max_keys and the overflow's
+    assert max(map(len, throttle.budgets)) <= MAX_KEY_LENGTH
+    assert len([r for b in out for r in b.records]) == 101
+    assert len({bounded(pods[0]), bounded(pods[0][:-1] + "y")}) == 2  # keys alike to their end stay apart

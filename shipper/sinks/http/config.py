@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import urllib.parse
 from typing import Literal
 
@@ -28,6 +29,23 @@ class AuthOptions(Options):
         if self.strategy == "bearer" and (self.token is None or self.user is not None or self.password is not None):
             raise ValueError("bearer auth takes a token (no user or password)")
         return self
+
+
+_CREDENTIAL_WORDS = ("auth", "token", "key", "secret", "password", "cookie", "session")
+
+
+def _names_a_credential(header: str) -> bool:
+    return any(word in header.lower() for word in _CREDENTIAL_WORDS)
+
+
+def _on_this_host(uri: str) -> bool:
+    host = urllib.parse.urlsplit(uri).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class HttpOptions(SinkOptions):
@@ -62,6 +80,10 @@ class HttpOptions(SinkOptions):
         "acknowledged in order."
     )
     request_timeout: Duration = Field(30.0, gt=0, description="A request not answered within this is retried.")
+    allow_insecure: bool = Field(
+        False, description="Send credentials (`auth`, or headers named like `Authorization`, `X-Api-Key`, `*token*`) "
+        "in plain text to an http:// URI that is not on this host: refused unless `true`."
+    )
 
     @field_validator("uri")
     @classmethod
@@ -93,6 +115,15 @@ class HttpOptions(SinkOptions):
     def _auth_or_header(self) -> HttpOptions:
         if self.auth is not None and any(name.lower() == "authorization" for name in self.headers):
             raise ValueError("give the Authorization header or `auth`, not both")
+        return self
+
+    @model_validator(mode="after")
+    def _no_credentials_in_plain_text(self) -> HttpOptions:
+        credentials = ["auth"] if self.auth is not None else []
+        credentials += [f"headers.{name}" for name in self.headers if _names_a_credential(name)]
+        if credentials and not self.secure and not self.allow_insecure and not _on_this_host(self.uri):
+            raise ValueError(f"{credentials[0]} would travel in plain text to {self.shown_uri}: use https://, or "
+                             "set allow_insecure: true")
         return self
 
     @property

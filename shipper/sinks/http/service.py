@@ -10,6 +10,7 @@ import email.utils
 import enum
 import ssl
 import time
+import urllib.parse
 from dataclasses import dataclass
 
 import aiohttp
@@ -28,6 +29,7 @@ class Outcome(enum.Enum):
     REJECTED = "rejected"  # any other answer: this batch will never be taken; it is discarded and counted
     UNAUTHORIZED = "unauthorized"  # 401, 403, 407: the sink is not ready; keep the data, keep retrying
     UNTRUSTED = "untrusted"  # the server's certificate fails verification: not ready, keep retrying
+    REDIRECTED = "redirected"  # 3xx: the uri is not where the collector is; not ready, keep the data, keep retrying
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +37,7 @@ class Answer:
     outcome: Outcome
     reason: str  # the status (`429`), or what went wrong without one (`connection`, `timeout`)
     retry_after: float | None = None  # seconds the server asked us to wait
+    location: str | None = None  # where a 3xx points, without its query
 
 
 class Service:
@@ -70,12 +73,15 @@ class Service:
                                              headers=self.headers, allow_redirects=False) as response:
                 status = response.status
                 retry_after = _retry_after(response.headers.get("Retry-After"))
+                location = response.headers.get("Location")
         except (aiohttp.ClientConnectorCertificateError, ssl.SSLCertVerificationError):
             return Answer(Outcome.UNTRUSTED, "certificate")
         except TimeoutError:
             return Answer(Outcome.RETRY, "timeout")
         except (aiohttp.ClientError, OSError):
             return Answer(Outcome.RETRY, "connection")
+        if 300 <= status < 400:
+            return Answer(Outcome.REDIRECTED, str(status), location=_without_query(location or "(no Location)"))
         return _meaning(status, retry_after)
 
     async def close(self) -> None:
@@ -102,8 +108,8 @@ def _retry_after(value: str | None) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return min(float(value), RETRY_AFTER_MOST)
+    if value.isdigit():  # delay-seconds is ASCII digits; `²` and `٣` are digits to Python, not to the RFC
+        return min(float(value), RETRY_AFTER_MOST) if value.isascii() else None
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
@@ -111,3 +117,8 @@ def _retry_after(value: str | None) -> float | None:
     if when.tzinfo is None:
         return None
     return min(max(0.0, when.timestamp() - time.time()), RETRY_AFTER_MOST)
+
+
+def _without_query(location: str) -> str:
+    parts = urllib.parse.urlsplit(location)
+    return urllib.parse.urlunsplit((parts.scheme, parts.hostname or "", parts.path, "", ""))[:200]

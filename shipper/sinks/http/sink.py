@@ -6,7 +6,9 @@ Guarantees:
   that were in flight and nothing else (duplicates are only ever those).
 - 408, 429, 5xx and no answer at all (refused, reset, timeout) are retried forever, with backoff and
   the server's Retry-After; 401, 403 and 407 make the sink not ready and are retried too (a wrong
-  token must not throw logs away). A 413 sends the batch again in halves, down to one record.
+  token must not throw logs away), and so is a 3xx: the sink is not ready, its reason names the
+  Location (redirects are not followed: credentials would go wherever they point). A 413 sends the
+  batch again in halves, down to one record.
 - Any other answer (400, 404, 422...) means the server will never take that batch: it is discarded,
   counted in `shipper_events_discarded_total{reason="http_<status>"}` and logged; the sink goes on.
 """
@@ -49,7 +51,7 @@ class HttpSink(BatchingSink[Batch]):
         async for attempt in retrying(self._retrying):
             with attempt:
                 answer = await self.service.send(body)
-                if answer.outcome in (Outcome.RETRY, Outcome.UNAUTHORIZED, Outcome.UNTRUSTED):
+                if answer.outcome in (Outcome.RETRY, Outcome.UNAUTHORIZED, Outcome.UNTRUSTED, Outcome.REDIRECTED):
                     raise Retry(answer)
         if answer.outcome is Outcome.DELIVERED:
             self.mark_ready()
@@ -71,6 +73,9 @@ class HttpSink(BatchingSink[Batch]):
         if answer.outcome is Outcome.UNAUTHORIZED:
             self.mark_not_ready(f"{self.options.shown_uri} answered HTTP {reason}: check `auth` and `headers`",
                                 f"unauthorized:{reason}")
+        elif answer.outcome is Outcome.REDIRECTED:
+            self.mark_not_ready(f"{self.options.shown_uri} answered HTTP {reason}, redirecting to {answer.location}: "
+                                "set `uri` to where the collector is (redirects are not followed)", f"redirect:{reason}")
         elif answer.outcome is Outcome.UNTRUSTED:
             self.mark_not_ready(f"the certificate of {self.options.shown_uri} fails verification (tls.ca_file?)",
                                 "certificate")

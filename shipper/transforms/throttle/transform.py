@@ -4,10 +4,15 @@ When a key's window ends with records dropped, a summary record goes out: with t
 or with the next block through this transform once the window is over, whichever comes first. It
 carries the common fields (the pod, the file) of the last record dropped under that key. Budgets live
 in memory: a restart starts every key with a fresh window.
+
+Memory is bounded by `max_keys` budgets of at most MAX_KEY_LENGTH characters of key each: a key a pod
+made longer is kept as its beginning and a hash of the whole (two long keys share a budget only if
+their hashes collide).
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +24,8 @@ from shipper.transforms.base import Outputs, Transform
 from shipper.transforms.throttle.config import ThrottleOptions
 
 OVERFLOW = "_overflow"
+MAX_KEY_LENGTH = 256
+_KEPT = 200  # characters of a longer key kept readable before its hash
 
 
 @dataclass(slots=True)
@@ -74,9 +81,10 @@ class Throttle(Transform):
         if self.key is None:
             return ""
         try:
-            return self.key.render(lambda path: lookup(common, record, path))
+            key = self.key.render(lambda path: lookup(common, record, path))
         except MissingField:
             return ""
+        return key if len(key) <= MAX_KEY_LENGTH else bounded(key)
 
     def _summaries(self, now: float) -> list[Block]:
         """Summaries of every window that is over; budgets of those windows are forgotten."""
@@ -92,3 +100,9 @@ class Throttle(Transform):
         fields = {"throttle": {"key": key, "dropped": budget.dropped, "limit": self.limit,
                                "window_seconds": self.window}}
         return [Block(self.id, budget.common, [(time.time_ns(), text, fields)])]
+
+
+def bounded(key: str) -> str:
+    """A long key as its beginning and a hash of the whole, at most MAX_KEY_LENGTH characters."""
+    digest = hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+    return f"{key[:_KEPT]}...#{digest}"
