@@ -75,7 +75,8 @@ class HttpSink(BatchingSink[Batch]):
                                 f"unauthorized:{reason}")
         elif answer.outcome is Outcome.REDIRECTED:
             self.mark_not_ready(f"{self.options.shown_uri} answered HTTP {reason}, redirecting to {answer.location}: "
-                                "set `uri` to where the collector is (redirects are not followed)", f"redirect:{reason}")
+                                "set `uri` to where the collector is (redirects are not followed)",
+                                f"redirect:{reason}")
         elif answer.outcome is Outcome.UNTRUSTED:
             self.mark_not_ready(f"the certificate of {self.options.shown_uri} fails verification (tls.ca_file?)",
                                 "certificate")
