@@ -52,6 +52,11 @@ class SourceOptions(Options):
         """Where its records come from, in a few words (`shipper check` prints it)."""
         return self.type
 
+    def unauthenticated_clients(self) -> bool:
+        """Whether clients nobody authenticated write its records' fields (`check` warns when a sink's
+        destination template reads one of them)."""
+        return False
+
 
 INPUTS_DESCRIPTION = ("Ids of the sources or transforms whose records this takes (a route's outputs are "
                       "`<route id>.<route name>` and `<route id>._unmatched`).")

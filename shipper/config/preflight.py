@@ -69,21 +69,33 @@ def address_problem(address: str) -> str | None:
     return None
 
 
+SET_BY_THE_AGENT = ("host", "source_type")  # on every record, whatever its source: no client sets them
+
+
 def warnings(config: AgentConfig, globs: bool = True) -> list[ConfigIssue]:
     """What is valid but probably not what was meant: a template naming a field no input of its sink
-    produces (a typo sends every record to the fallback name), and with `globs`, what the sources find
+    produces (a typo sends every record to the fallback name), or one that unauthenticated clients
+    write (forward records: a client picks the destinations), and with `globs`, what the sources find
     amiss on this machine, such as an include glob that matches nothing (`run` leaves that to the file
     sources' own scans, which say it once a minute)."""
     found = []
     topology = config.topology()
+    open_streams = {stream: source_id for source_id, source in config.sources.items()
+                    if source.unauthenticated_clients() for stream in topology.plan(source_id).streams}
     for sink_id, sink in config.sinks.items():
         trees = [topology.fields(name) for name in sink.inputs if name in topology.owner]
+        from_clients = sorted({open_streams[name] for name in sink.inputs if name in open_streams})
         for option, template in sink.templates().items():
             for path in template.fields:
+                field = field_text(path)
                 if not any(produces(tree, path) for tree in trees):
-                    field = field_text(path)
                     found.append(ConfigIssue(f"sinks.{sink_id}.{option}", f"{{{field}}} is a field no input of this "
                                              f"sink produces ({', '.join(sink.inputs)}): check its spelling"))
+                elif from_clients and path[0] not in SET_BY_THE_AGENT:
+                    found.append(ConfigIssue(f"sinks.{sink_id}.{option}", f"{{{field}}} is written by clients of "
+                                             f"{', '.join(from_clients)} that nobody authenticates: they choose where "
+                                             "their records go (set shared_key, or name destinations from fields "
+                                             "the agent sets)"))
     if not globs:
         return found
     for source_id, source in config.sources.items():

@@ -257,3 +257,27 @@ def test_check_warns_of_a_template_field_no_input_produces_and_of_a_glob_matchin
         """, capsys)
 
     assert code == 0 and "warning" not in err  # labels come from the API
+
+
+def test_check_warns_when_a_destination_is_named_by_what_unauthenticated_forward_clients_write(tmp_path, capsys):
+    config = f"""\
+        data_dir: {tmp_path}/data
+        sources:
+          docker: {{type: forward, address: "127.0.0.1:{{port}}", KEY}}
+        sinks:
+          cw:
+            type: cloudwatch_logs
+            inputs: [docker]
+            region: us-east-1
+            group_name: /docker/{{host}}
+            stream_name: "{{container_name}}"
+        """
+    open_code, _, open_err = check(tmp_path, config.replace("{port}", "24301").replace(", KEY", ""), capsys)
+    keyed_code, _, keyed_err = check(tmp_path, config.replace("{port}", "24302").replace("KEY", "shared_key: k3y"),
+                                     capsys)
+
+    assert open_code == keyed_code == 0
+    assert ("warning: sinks.cw.stream_name: {container_name} is written by clients of docker that nobody "
+            "authenticates") in open_err
+    assert "group_name" not in open_err  # host is the agent's own
+    assert "nobody authenticates" not in keyed_err

@@ -48,6 +48,7 @@ MAX_PENDING_BYTES = 12 * 1024 * 1024  # ... and their bytes: enough to keep ever
 DRAIN_BACKOFF_MAX = 1.0  # longest retry wait once the agent is stopping
 PARK_IF_OTHERS_DELIVERED_WITHIN = 600.0  # seconds: a refused stream is parked if another one delivered since
 PARKED_RETRY = (5.0, 300.0)  # backoff range of a parked stream's next try
+MAX_IDLE_STREAMS = 1_000  # streams kept with nothing to send; more are forgotten (a stream name comes from records)
 PARKED_SENDING = "parked-sending:"  # sink state key of a parked row being sent: after a crash, check first
 
 
@@ -94,6 +95,7 @@ class CloudWatchLogsSink(Sink):
         self.namer = Namer(options.group_name, options.stream_name, options.fallback_group_name,
                            options.fallback_stream_name)
         self.queues: dict[tuple[str, str], StreamQueue] = {}
+        self._sweep_at = MAX_IDLE_STREAMS  # the table's size at which idle streams are forgotten
         self.tracker = AckTracker(spool, sink_id, self._on_all_acked)
         self._requests = asyncio.Semaphore(options.max_requests_in_flight)
         self._pending = 0
@@ -224,8 +226,23 @@ class CloudWatchLogsSink(Sink):
             self._fallbacks.inc(records)
         queue = self.queues.get(key)
         if queue is None:
+            if len(self.queues) >= self._sweep_at:
+                self._forget_idle_streams()
             queue = self.queues[key] = StreamQueue(*key)
         return queue
+
+    def _forget_idle_streams(self) -> None:
+        """Streams are named from records, so the table of streams is bounded: once it holds
+        MAX_IDLE_STREAMS more than at the last sweep, the streams with nothing to send, nothing in
+        flight and nothing parked are forgotten. A forgotten stream comes back as after a restart (its
+        previous batch unknown to the next one's ledger row: reconcile.py); the busy ones are bounded
+        by MAX_PENDING_EVENTS."""
+        idle = [key for key, queue in self.queues.items()
+                if not queue.pending and not queue.recovered and not queue.parked
+                and (queue.task is None or queue.task.done()) and queue not in self._awaiting_routing]
+        for key in idle:
+            del self.queues[key]
+        self._sweep_at = len(self.queues) + MAX_IDLE_STREAMS
 
     def _json_message(self, common: Mapping[str, Any], record: Any) -> str:
         return orjson.dumps(as_event(common, record)).decode("utf-8")

@@ -85,6 +85,9 @@ class ForwardOptions(SourceOptions):
     def fields(self) -> FieldTree | None:
         return None  # whatever clients send
 
+    def unauthenticated_clients(self) -> bool:
+        return self.shared_key is None
+
     def origin(self) -> str:
         return f"forward clients on {self.address}{' (TLS)' if self.tls else ''}"
 
