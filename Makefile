@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install system-packages-demo system-packages-test localstack test lint demo image clean
+.PHONY: install system-packages-demo system-packages-test localstack test lint fuzz demo image clean
 
 system-packages-demo:
 	@bash scripts/system-packages.sh demo
@@ -42,7 +42,11 @@ lint: install
 	$(BIN)/ruff check shipper tests demo bench peers
 	$(BIN)/mypy
 
-test: install localstack peers/forward_client/node_modules/.installed lint
+# Every decoder a client or a pod feeds, fuzzed by atheris for FUZZ_SECONDS each (scripts/fuzz.sh)
+fuzz: install
+	bash scripts/fuzz.sh $(BIN)/python
+
+test: install localstack peers/forward_client/node_modules/.installed lint fuzz
 	$(BIN)/pytest -q
 
 demo: system-packages-demo $(VENV)/.demo-installed localstack

@@ -43,26 +43,27 @@ class Regex:
         self.groups: int = self._compiled.groups
 
     def search(self, text: str) -> Any:
-        return self._compiled.search(_matchable(text))
+        return self._compiled.search(matchable(text))
 
     def match(self, text: str) -> Any:
-        return self._compiled.match(_matchable(text))
+        return self._compiled.match(matchable(text))
 
     def finditer(self, text: str) -> Any:
-        return self._compiled.finditer(_matchable(text))
+        return self._compiled.finditer(matchable(text))
 
     def sub(self, replace: Any, text: str) -> str:
         """`text` with every match replaced (and lone surrogates as U+FFFD); the same object when nothing
         was replaced."""
-        matchable = _matchable(text)
-        replaced, count = self._compiled.subn(replace, matchable)
-        return replaced if count and replaced != matchable else text
+        prepared = matchable(text)
+        replaced, count = self._compiled.subn(replace, prepared)
+        return replaced if count and replaced != prepared else text
 
     def __repr__(self) -> str:
         return f"Regex({self.pattern!r})"
 
 
-def _matchable(text: str) -> str:
+def matchable(text: str) -> str:
+    """`text` as RE2 matches it: lone surrogates as U+FFFD (one code point each: positions hold)."""
     return text if text.isascii() else valid_text(text)
 
 

@@ -245,3 +245,10 @@ def test_no_planted_secret_survives_whatever_else_the_block_holds(records):
 
     for (_, secret, _, _), record in zip(records, out.records, strict=True):
         assert secret not in repr(record)
+
+
+def test_one_patterns_match_never_hides_anothers_every_match_is_found_in_the_text_as_it_came():
+    # found by the fuzzer: the bearer pattern took `password=` as a token, and the password was left
+    (out,) = run(make("redact"), block("Authorization: Bearer password=Zq9xK2pW7v"))["t"]
+
+    assert "Zq9xK2pW7v" not in out.records[0][1]

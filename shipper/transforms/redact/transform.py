@@ -18,6 +18,7 @@ from typing import Any
 
 from shipper.observe import metrics
 from shipper.record import FIELDS, MESSAGE, RESERVED, TIMESTAMP, Block, Record
+from shipper.regex import matchable
 from shipper.templates import field_path
 from shipper.transforms.base import SingleOutput
 from shipper.transforms.redact.config import RedactOptions
@@ -99,35 +100,51 @@ class Redact(SingleOutput):
         return [(r[TIMESTAMP], scrub(_message_text(r)), r[FIELDS]) for r in records]
 
     def _scrubber(self, patterns: list[Pattern], counts: Counter[str]) -> Scrub:
-        replacers = [(p, self._replace(p, counts)) for p in patterns]
+        """Every pattern finds its matches in the text as it came, and the union of what they found is
+        replaced at once: one pattern's replacement never hides another's match (`Bearer password=x`
+        is a bearer token and a password)."""
+        finders = [(p, [i for name, i in p.regex.groupindex.items() if name.startswith("secret")]) for p in patterns]
+        replacement = self.replacement
 
         def scrub(text: str) -> str:
             views = Views(text)
-            for pattern, replace in replacers:
+            spans: list[tuple[int, int]] = []
+            for pattern, groups in finders:
                 if pattern.gate is None or pattern.gate(views):
-                    replaced = pattern.regex.sub(replace, views.text)
-                    if replaced is not views.text:
-                        views = Views(replaced)
-            return views.text
+                    for match in pattern.regex.finditer(text):
+                        span = _secret_span(match, pattern, groups)
+                        if span is not None:
+                            counts[pattern.name] += 1
+                            spans.append(span)
+            return _replaced(matchable(text), spans, replacement) if spans else text
 
         return scrub
 
-    def _replace(self, pattern: Pattern, counts: Counter[str]) -> Callable[[Any], str]:
-        groups = [index for name, index in pattern.regex.groupindex.items() if name.startswith("secret")]
 
-        def replace(match: Any) -> str:
-            found: str = match.group(0)
-            if pattern.check is not None and not pattern.check(found):
-                return found
-            counts[pattern.name] += 1
-            for group in groups:
-                start = match.start(group)
-                if start >= 0:
-                    start, end = start - match.start(), match.end(group) - match.start()
-                    return found[:start] + self.replacement + found[end:]
-            return self.replacement
+def _secret_span(match: Any, pattern: Pattern, groups: list[int]) -> tuple[int, int] | None:
+    """What of a match is replaced: the secret group that took part, else all of it; None when the
+    pattern's check says it is a look-alike."""
+    if pattern.check is not None and not pattern.check(match.group(0)):
+        return None
+    for group in groups:
+        if match.start(group) >= 0:
+            return match.start(group), match.end(group)
+    return match.start(), match.end()
 
-        return replace
+
+def _replaced(text: str, spans: list[tuple[int, int]], replacement: str) -> str:
+    """`text` with each run of overlapping spans replaced by one `replacement`."""
+    pieces: list[str] = []
+    position = 0
+    for start, end in sorted(spans):
+        if start < position:  # overlaps the run before: widen it
+            if end > position:
+                position = end
+            continue
+        pieces += [text[position:start], replacement]
+        position = end
+    pieces.append(text[position:])
+    return "".join(pieces)
 
 
 class _Tree:

@@ -1,0 +1,87 @@
+"""Fuzz targets: what a hostile client or pod can hand each decoder, and the promise each keeps.
+
+Each target takes bytes and raises AssertionError (or any exception the promise does not allow) when
+a promise breaks. `python -m tests.fuzz.run TARGET` runs one under atheris (coverage-guided, from the
+committed corpus in tests/fuzz/corpus/TARGET); tests/fuzz/test_corpus.py replays every corpus file
+as a plain test, so a crash the fuzzer finds, saved into the corpus, stays a test.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable
+
+import msgpack
+
+from shipper.record import Block
+from shipper.sources.files.container_formats import ContainerDecoder
+from shipper.sources.forward import protocol
+from shipper.sources.forward.records import records_of
+from shipper.transforms.parse.formats import PRESETS
+from shipper.transforms.redact.config import RedactOptions
+from shipper.transforms.redact.transform import Redact
+
+NOW = 1_800_000_000_000_000_000
+MAX_SIZE = 1 << 20
+MAX_ENTRIES = 10_000
+
+
+def forward(data: bytes) -> None:
+    """Any bytes on a forward connection: messages or ProtocolError, never another exception, and
+    every entry either a record or counted."""
+    stream = protocol.unpacker(MAX_SIZE, MAX_ENTRIES)
+    try:
+        stream.feed(data)
+    except msgpack.BufferFull:
+        return
+    try:
+        for message in stream:
+            decoded = protocol.decode(message, NOW, MAX_SIZE, MAX_ENTRIES)
+            anomalies: Counter[str] = Counter()
+            records = records_of(decoded, ["log", "message"], anomalies, {}, 16)
+            dropped = anomalies["too_deep"] + anomalies["malformed_entry"]
+            assert len(records) + dropped == len(decoded.entries)
+            assert all(isinstance(text, str) for _, text, _ in records)
+    except protocol.ProtocolError:
+        return
+    except (msgpack.UnpackException, ValueError, TypeError):  # framing errors: the server's ProtocolError
+        return
+
+
+def parse(data: bytes) -> None:
+    """Every preset on any text: a mapping or None, never an exception."""
+    text = data.decode("utf-8", "surrogateescape")
+    for name, parser in PRESETS.items():
+        parsed = parser(text)
+        assert parsed is None or isinstance(parsed, dict), name
+
+
+REDACT = Redact("fuzz", RedactOptions.model_validate({"type": "redact", "inputs": ["src"]}))
+PLANTED = "Zq9xK2pW7v"
+
+
+def redact(data: bytes) -> None:
+    """Any text around a planted secret, in the message and in fields: never an exception, and the
+    secret never survives."""
+    text = data.decode("utf-8", "surrogateescape")
+    if PLANTED in text:
+        return
+    records = [(1, f"{text} password={PLANTED}", {"t": text, "api_key": PLANTED, text[:8]: {"token": PLANTED}}),
+               (2, text, None)]
+    (out,) = REDACT.run([Block("src", {"host": text}, records)])["fuzz"]
+    assert PLANTED not in repr(out.records) and len(out.records) == 2
+
+
+def container(data: bytes) -> None:
+    """CRI and docker json-file lines, in any order and split anywhere: records, never an exception."""
+    decoder = ContainerDecoder(4096)
+    texts = data.decode("utf-8", "surrogateescape").split("\n")
+    half = len(texts) // 2
+    records = decoder.decode(texts[:half], time.time_ns()) + decoder.decode(texts[half:], time.time_ns())
+    records += decoder.flush()
+    assert all(isinstance(record[1], str) for record in records)
+
+
+TARGETS: dict[str, Callable[[bytes], None]] = {
+    "forward": forward, "parse": parse, "redact": redact, "container": container}
