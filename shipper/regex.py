@@ -13,6 +13,9 @@ UTF-8; a lone surrogate (not valid UTF-8) is matched as U+FFFD, which is what th
 
 from __future__ import annotations
 
+import re
+from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
 from typing import Any
 
 import re2
@@ -29,6 +32,11 @@ def _options() -> re2.Options:
 
 
 OPTIONS = _options()
+_UNANCHORED = re2._Anchor.UNANCHORED
+_NO_MATCH = (-1, -1)
+# what makes a pattern see a block's joined text differently from one text (BlockSearch): the text's
+# own start or end, or multi-line mode turned off
+_TEXT_BOUND = re.compile(r"\\[Az]|\(\?[A-Za-z]*-[A-Za-z]*m")
 
 
 class Regex:
@@ -44,6 +52,20 @@ class Regex:
 
     def search(self, text: str) -> Any:
         return self._compiled.search(matchable(text))
+
+    def found_in(self, text: str) -> bool:
+        """Whether `text` holds a match (RE2 called directly on its UTF-8: no match object is made)."""
+        data = matchable(text).encode()
+        return bool(self._compiled._regexp.Match(_UNANCHORED, data, 0, len(data))[0] != _NO_MATCH)
+
+    def groups_of_first_match(self, text: str) -> dict[str, str] | None:
+        """The named groups of the first match that took part in it; None when there is no match."""
+        data = matchable(text).encode()
+        spans = self._compiled._regexp.Match(_UNANCHORED, data, 0, len(data))
+        if spans[0] == _NO_MATCH:
+            return None
+        return {name: data[spans[index][0]:spans[index][1]].decode() for name, index in self.groupindex.items()
+                if spans[index][0] >= 0}
 
     def match(self, text: str) -> Any:
         return self._compiled.match(matchable(text))
@@ -89,3 +111,43 @@ def reason(error: BaseException) -> str:
     elif "\\Z" in text:
         hint = " (write \\z for the end of the text)"
     return f"{text}{hint}"
+
+
+class BlockSearch:
+    """Which texts of a block hold a match of one pattern, in one pass of RE2 over the block's texts
+    joined by line breaks (the pattern in multi-line mode) instead of a call per text.
+
+    Why it gives what a search of each text gives: in multi-line mode `^`, `$` and `\\b` see a line
+    break beside a text as they see a text's own start and end, so a match lying within one text
+    that holds no line break is a match of that text alone; and every text that holds a match is
+    touched by some match of the joined scan (a match found earlier ends before it or reaches into
+    it). Texts touched otherwise (by a match across a line break, or holding line breaks) are
+    searched alone. Patterns bound to the text's own start or end (`\\A`, `\\z`, multi-line mode
+    turned off) are searched text by text.
+    """
+
+    def __init__(self, pattern: str):
+        self.each = compile_regex(pattern)
+        self.joined = None if _TEXT_BOUND.search(pattern) else compile_regex(f"(?m:{pattern})")
+
+    def __call__(self, texts: Sequence[str]) -> list[bool]:
+        if self.joined is None or len(texts) < 2:
+            return [self.each.found_in(text) for text in texts]
+        prepared = [matchable(text) for text in texts]
+        starts, ends, position = [], [], 0
+        for text in prepared:
+            starts.append(position)
+            position += len(text)
+            ends.append(position)
+            position += 1
+        found = [False] * len(prepared)
+        unsure: set[int] = set()
+        for match in self.joined.finditer("\n".join(prepared)):
+            first, last = bisect_left(ends, match.start()), bisect_right(starts, match.end()) - 1
+            if first == last and "\n" not in prepared[first]:
+                found[first] = True
+            else:
+                unsure.update(range(first, last + 1))
+        for index in unsure:
+            found[index] = found[index] or self.each.found_in(prepared[index])
+        return found

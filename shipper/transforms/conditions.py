@@ -7,7 +7,7 @@ combine them. A field is a path as templates write it: `kubernetes.labels["app.k
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from pydantic import Field, field_validator, model_validator
@@ -15,10 +15,12 @@ from pydantic import Field, field_validator, model_validator
 from shipper.config.base import Options
 from shipper.config.units import Regex
 from shipper.record import MESSAGE, Record, lookup
-from shipper.regex import compile_regex
+from shipper.regex import BlockSearch
 from shipper.templates import field_path
 
-Test = Callable[[Mapping[str, Any], Record], bool]  # (block's common fields, record) -> matches
+# (block's common fields, its records) -> whether each matches: a block at a time, so a regular
+# expression makes one pass over the block (shipper/regex.py: BlockSearch)
+Test = Callable[[Mapping[str, Any], Sequence[Record]], list[bool]]
 
 
 class Condition(Options):
@@ -53,42 +55,76 @@ class Condition(Options):
 
     def compile(self) -> Test:
         if self.all is not None:
-            tests = [c.compile() for c in self.all]
-            return lambda common, record: all(test(common, record) for test in tests)
+            return _all_of([c.compile() for c in self.all])
         if self.any is not None:
-            tests = [c.compile() for c in self.any]
-            return lambda common, record: any(test(common, record) for test in tests)
+            return _any_of([c.compile() for c in self.any])
         if self.not_ is not None:
             inner = self.not_.compile()
-            return lambda common, record: not inner(common, record)
+            return lambda common, records: [not hit for hit in inner(common, records)]
         assert self.field is not None  # checked by _one_form
         path = field_path(self.field)
         assert path is not None  # checked by _is_path
         return _field_test(path, self)
 
 
-def _field_test(path: tuple[str, ...], condition: Condition) -> Test:
-    if path == ("message",) and condition.regex is not None:  # the usual grep: one call per record
-        search_message = compile_regex(condition.regex).search
-        return lambda common, record: search_message(record[MESSAGE]) is not None
-    if path == ("message",):
-        def value(common: Mapping[str, Any], record: Record) -> Any:
-            return record[MESSAGE]
-    else:
-        def value(common: Mapping[str, Any], record: Record) -> Any:
-            return lookup(common, record, path)
-    if condition.regex is not None:
-        search = compile_regex(condition.regex).search
+def _all_of(tests: list[Test]) -> Test:
+    """Each test asked only about the records every test before it passed."""
+    def test(common: Mapping[str, Any], records: Sequence[Record]) -> list[bool]:
+        alive = list(range(len(records)))
+        for one in tests:
+            if not alive:
+                break
+            alive = [i for i, hit in zip(alive, one(common, [records[i] for i in alive]), strict=True) if hit]
+        hits = [False] * len(records)
+        for i in alive:
+            hits[i] = True
+        return hits
 
-        def matches(common: Mapping[str, Any], record: Record) -> bool:
-            found = value(common, record)
-            if found is None:
-                return False
-            return search(found if isinstance(found, str) else str(found)) is not None
+    return test
+
+
+def _any_of(tests: list[Test]) -> Test:
+    """Each test asked only about the records no test before it passed."""
+    def test(common: Mapping[str, Any], records: Sequence[Record]) -> list[bool]:
+        hits = [False] * len(records)
+        left = list(range(len(records)))
+        for one in tests:
+            if not left:
+                break
+            found = one(common, [records[i] for i in left])
+            for i, hit in zip(left, found, strict=True):
+                hits[i] = hit
+            left = [i for i, hit in zip(left, found, strict=True) if not hit]
+        return hits
+
+    return test
+
+
+def _field_test(path: tuple[str, ...], condition: Condition) -> Test:
+    if path == ("message",) and condition.regex is not None:  # the usual grep: one pass over the block
+        search_messages = BlockSearch(condition.regex)
+        return lambda common, records: search_messages([record[MESSAGE] for record in records])
+
+    def values(common: Mapping[str, Any], records: Sequence[Record]) -> list[Any]:
+        if path == ("message",):
+            return [record[MESSAGE] for record in records]
+        return [lookup(common, record, path) for record in records]
+
+    if condition.regex is not None:
+        search = BlockSearch(condition.regex)
+
+        def matches(common: Mapping[str, Any], records: Sequence[Record]) -> list[bool]:
+            found = values(common, records)
+            present = [i for i, value in enumerate(found) if value is not None]
+            hits = [False] * len(records)
+            texts = [found[i] if isinstance(found[i], str) else str(found[i]) for i in present]
+            for i, hit in zip(present, search(texts), strict=True):
+                hits[i] = hit
+            return hits
 
         return matches
     if "equals" in condition.model_fields_set:
         wanted = condition.equals
-        return lambda common, record: value(common, record) == wanted
+        return lambda common, records: [value == wanted for value in values(common, records)]
     present = bool(condition.exists)
-    return lambda common, record: (value(common, record) is not None) == present
+    return lambda common, records: [(value is not None) == present for value in values(common, records)]

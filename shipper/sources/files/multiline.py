@@ -56,7 +56,7 @@ class MultilineDecoder:
 
     def _group(self, records: list[Record], now: float) -> list[Record]:
         out: list[Record] = []
-        groups, start = self.groups, self.start.search
+        groups, start = self.groups, self.start.found_in
         for record in records:
             key = _stream(record)
             group = groups.get(key)

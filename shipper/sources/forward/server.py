@@ -8,11 +8,12 @@ connection alone, counted. What a connection can hold:
   connections of one address, and MAX_HANDSHAKES in all, may be in a handshake at once. Only
   connections past their handshakes count against `max_connections`: silent clients cannot lock a
   keyed one out.
-- Memory: a connection reads only while the source has room (`wait_for_room`), and decodes and hands
-  over what it read without yielding, so at most one read's messages exceed the source's budget, and
-  the budget is charged by decoded size (entries and inflated bytes), not by bytes on the wire. Acks
-  are drained before the next read: a client that does not read its acks is not read either, and is
-  closed after `idle_timeout`.
+- Memory: a connection decodes what it read only once the source has room (`wait_for_room`), and
+  decodes and hands it over without yielding, so at most one read's messages exceed the source's
+  budget (while the budget is spent, TCP holds the rest on the clients' side), and the budget is
+  charged by decoded size (entries and inflated bytes), not by bytes on the wire. Acks are drained
+  before the next read: a client that does not read its acks is not read either, and is closed after
+  `idle_timeout`.
 """
 
 from __future__ import annotations
@@ -151,7 +152,8 @@ class ForwardServer:
     async def _serve(self, reader: asyncio.StreamReader, client: Client) -> None:
         stream = protocol.unpacker(self.options.max_message_size, self.options.max_entries_per_message)
         while True:
-            await asyncio.wait_for(self._ready_to_read(client), self.options.idle_timeout)
+            # the acks written so far have left (or wait below the write buffer's mark)
+            await asyncio.wait_for(client.writer.drain(), self.options.idle_timeout)
             data = await asyncio.wait_for(reader.read(READ_SIZE), self.options.idle_timeout)
             if not data:
                 return
@@ -162,6 +164,7 @@ class ForwardServer:
                 self._refuse(client, "message_too_large", f"{client.peer} sent a message larger than "
                              f"max_message_size ({self.options.max_message_size} bytes); closing that connection")
                 return
+            await self._wait_for_room()
             start = stream.tell()
             for message in _messages(stream):  # no await from here to the end of the read: see the docstring
                 decoded = protocol.decode(message, time.time_ns(), self.options.max_message_size,
@@ -169,10 +172,6 @@ class ForwardServer:
                 end = stream.tell()
                 self._take(client, decoded, charge(decoded, end - start))
                 start = end
-
-    async def _ready_to_read(self, client: Client) -> None:
-        await client.writer.drain()  # the acks written so far have left (or wait below the write buffer's mark)
-        await self._wait_for_room()
 
     async def _shake_hands(self, reader: asyncio.StreamReader, client: Client) -> bool:
         assert self._handshake is not None

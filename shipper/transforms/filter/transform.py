@@ -16,10 +16,8 @@ class Filter(SingleOutput):
     def apply(self, block: Block) -> Block:
         common, records = block.common, block.records
         if self.include is not None:
-            include = self.include
-            records = [record for record in records if include(common, record)]
+            records = [record for record, hit in zip(records, self.include(common, records), strict=True) if hit]
         if self.exclude is not None:
-            exclude = self.exclude
-            records = [record for record in records if not exclude(common, record)]
+            records = [record for record, hit in zip(records, self.exclude(common, records), strict=True) if not hit]
         self.discard("filtered", len(block.records) - len(records))
         return Block(self.id, common, records)

@@ -55,15 +55,7 @@ def parse_logfmt(text: str) -> dict[str, Any] | None:
 def regex_parser(pattern: str) -> Parser:
     """The named groups of the first match (searched anywhere: anchor with `^`); groups that did not
     take part in the match are left out. RE2: linear in the text, whatever the pattern."""
-    search = compile_regex(pattern).search
-
-    def parse(text: str) -> dict[str, Any] | None:
-        match = search(text)
-        if match is None:
-            return None
-        return {key: value for key, value in match.groupdict().items() if value is not None}
-
-    return parse
+    return compile_regex(pattern).groups_of_first_match
 
 
 # nginx `combined` and Apache `%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-agent}i"`; the referer and

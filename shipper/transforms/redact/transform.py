@@ -12,7 +12,7 @@ of its records, so a block without secrets costs one pass of RE2 over its text.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from operator import itemgetter
 from typing import Any
 
@@ -58,14 +58,18 @@ class Redact(SingleOutput):
         return out
 
     def _redact(self, block: Block, counts: Counter[str]) -> Block:
-        tree = _Tree(self._scrubber(self.patterns, counts), self.secret_keys, self.replacement, counts)
         common, records = block.common, list(block.records)
         if self.paths is None or ("message",) in self.paths:
             records = self._scrub_messages(records, counts)
         if self.paths is None:
+            distinct = {id(fields): fields for fields in map(itemgetter(FIELDS), records) if fields is not None}
+            texts = [*_texts(common), *(text for fields in distinct.values() for text in _texts(fields))]
+            candidates = self.screen.candidates(Views("\n".join(texts)))  # the keys and values, screened at once
+            tree = _Tree(self._scrubber(candidates, counts), self.secret_keys, self.replacement, counts)
             common = tree.scrub(common)
-            records = _scrub_fields(records, tree)
+            records = _scrub_fields(records, distinct, tree)
         else:
+            tree = _Tree(self._scrubber(self.patterns, counts), self.secret_keys, self.replacement, counts)
             for path in self.paths:
                 if path == ("message",):
                     continue
@@ -93,11 +97,11 @@ class Redact(SingleOutput):
         return Block(self.id, common, records)
 
     def _scrub_messages(self, records: list[Record], counts: Counter[str]) -> list[Record]:
-        candidates = self.screen.candidates(Views("\n".join(map(_message_text, records))))
+        candidates = self.screen.candidates(Views("\n".join(map(itemgetter(MESSAGE), records))))
         if not candidates:
             return records
         scrub = self._scrubber(candidates, counts)
-        return [(r[TIMESTAMP], scrub(_message_text(r)), r[FIELDS]) for r in records]
+        return [(r[TIMESTAMP], scrub(r[MESSAGE]), r[FIELDS]) for r in records]
 
     def _scrubber(self, patterns: list[Pattern], counts: Counter[str]) -> Scrub:
         """Every pattern finds its matches in the text as it came, and the union of what they found is
@@ -105,6 +109,8 @@ class Redact(SingleOutput):
         is a bearer token and a password)."""
         finders = [(p, [i for name, i in p.regex.groupindex.items() if name.startswith("secret")]) for p in patterns]
         replacement = self.replacement
+        if not finders:
+            return _unchanged
 
         def scrub(text: str) -> str:
             views = Views(text)
@@ -119,6 +125,10 @@ class Redact(SingleOutput):
             return _replaced(matchable(text), spans, replacement) if spans else text
 
         return scrub
+
+
+def _unchanged(text: str) -> str:
+    return text
 
 
 def _secret_span(match: Any, pattern: Pattern, groups: list[int]) -> tuple[int, int] | None:
@@ -207,11 +217,6 @@ def as_text(value: Any) -> str:
     return repr(value)
 
 
-def _message_text(record: Record) -> str:
-    message = record[MESSAGE]
-    return message if isinstance(message, str) else as_text(message)
-
-
 def _blanked(value: Any, replacement: str, depth: int = 0) -> Any:
     """`value` with every string, key and value that is not a number replaced (the last resort)."""
     if value is None or isinstance(value, bool | int | float):
@@ -227,10 +232,26 @@ def _path(name: str) -> tuple[str, ...]:
     return path
 
 
-def _scrub_fields(records: list[Record], tree: _Tree) -> list[Record]:
+def _texts(value: Any, depth: int = 0) -> Iterator[str]:
+    """The strings a value holds, keys included, as _Tree.scrub reads them (to depth MAX_DEPTH)."""
+    if isinstance(value, str):
+        yield value
+    elif value is None or isinstance(value, bool | int | float) or depth >= MAX_DEPTH:
+        return
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield key if isinstance(key, str) else as_text(key)
+            yield from _texts(item, depth + 1)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _texts(item, depth + 1)
+    else:
+        yield as_text(value)
+
+
+def _scrub_fields(records: list[Record], distinct: dict[int, Any], tree: _Tree) -> list[Record]:
     """Every record's fields scrubbed; a mapping that records share (a container's `stream`) is scrubbed
-    once, and the records are only rebuilt when some mapping changed."""
-    distinct = {id(fields): fields for fields in map(itemgetter(FIELDS), records) if fields is not None}
+    once (`distinct`: by id), and the records are only rebuilt when some mapping changed."""
     scrubbed = {key: tree.scrub(fields) for key, fields in distinct.items()}
     if all(scrubbed[key] is fields for key, fields in distinct.items()):
         return records

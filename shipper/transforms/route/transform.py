@@ -28,9 +28,9 @@ class Route(Transform):
             matched = [False] * len(records)
             for name, test in self.routes:
                 taken = []
-                for i, record in enumerate(records):
-                    if test(common, record):
-                        taken.append(record)
+                for i, hit in enumerate(test(common, records)):
+                    if hit:
+                        taken.append(records[i])
                         matched[i] = True
                 if taken:
                     outputs[name].append(Block(name, common, taken))
