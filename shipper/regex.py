@@ -64,8 +64,8 @@ class Regex:
         spans = self._compiled._regexp.Match(_UNANCHORED, data, 0, len(data))
         if spans[0] == _NO_MATCH:
             return None
-        return {name: data[spans[index][0]:spans[index][1]].decode() for name, index in self.groupindex.items()
-                if spans[index][0] >= 0}
+        return {name: data[spans[index][0]:spans[index][1]].decode("utf-8", "replace")  # `\\C` may cut a character
+                for name, index in self.groupindex.items() if spans[index][0] >= 0}
 
     def match(self, text: str) -> Any:
         return self._compiled.match(matchable(text))

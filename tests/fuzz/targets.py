@@ -18,7 +18,9 @@ from shipper.record import Block
 from shipper.sources.files.container_formats import ContainerDecoder
 from shipper.sources.forward import protocol
 from shipper.sources.forward.records import records_of
-from shipper.transforms.parse.formats import PRESETS
+from shipper.transforms.parse.config import ParseOptions
+from shipper.transforms.parse.formats import PRESETS, regex_parser
+from shipper.transforms.parse.transform import Parse
 from shipper.transforms.redact.config import RedactOptions
 from shipper.transforms.redact.transform import Redact
 
@@ -49,12 +51,24 @@ def forward(data: bytes) -> None:
         return
 
 
+PARSERS = {**PRESETS, "regex": regex_parser(r"^(?P<level>\w+)\s*[:|] (?P<msg>.*?)(?: (?P<tail>\C+))?$")}
+PARSE_WITH_TIMES = [
+    Parse("fuzz", ParseOptions.model_validate({"type": "parse", "inputs": ["src"], "format": fmt, "time_key": "time",
+                                                "time_format": time_format}))
+    for fmt, time_format in (("json", "rfc3339"), ("logfmt", "%d/%b/%Y:%H:%M:%S %z"), ("json", "epoch_ms"),
+                             ("syslog_rfc3164", "rfc3339"), ("klog", "rfc3339"))]
+
+
 def parse(data: bytes) -> None:
-    """Every preset on any text: a mapping or None, never an exception."""
+    """Every format on any text: a mapping or None, never an exception; the parse transform with a
+    time key of every kind: every record out, never an exception."""
     text = data.decode("utf-8", "surrogateescape")
-    for name, parser in PRESETS.items():
+    for name, parser in PARSERS.items():
         parsed = parser(text)
         assert parsed is None or isinstance(parsed, dict), name
+    for transform in PARSE_WITH_TIMES:
+        (out,) = transform.process([Block("src", {}, [(1, text, None), (2, text, {"time": text})])])["fuzz"]
+        assert len(out.records) == 2
 
 
 REDACT = Redact("fuzz", RedactOptions.model_validate({"type": "redact", "inputs": ["src"]}))
