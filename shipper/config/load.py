@@ -214,12 +214,16 @@ def _unwrap(annotation: Any) -> Any:
 
 
 def _pick_variant(model: Any, raw: Any) -> Any:
-    """The member of a `type`-tagged union that the raw data names; anything else unchanged."""
-    variants = typing.get_args(model)
+    """The member of a `type`-tagged union that the raw data names, or the one model of an optional
+    one (`Options | None`); anything else unchanged."""
     if typing.get_origin(model) not in (typing.Union, types.UnionType):
         return model
+    variants = [_unwrap(v) for v in typing.get_args(model)]
+    models = [v for v in variants if isinstance(v, type) and issubclass(v, BaseModel)]
+    if len(models) == 1:
+        return models[0]
     wanted = raw.get("type") if isinstance(raw, dict) else None
-    for variant in variants:
+    for variant in models:
         type_field = variant.model_fields.get("type")
         if type_field is not None and wanted in typing.get_args(type_field.annotation):
             return variant
