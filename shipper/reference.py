@@ -10,7 +10,7 @@ import types
 import typing
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, SecretStr
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
@@ -120,6 +120,10 @@ def _describe(annotation: Any) -> str:
         return "null"
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return "mapping (below)"
+    if annotation is SecretStr:
+        return "string (secret: never shown)"
+    if annotation is typing.Any:
+        return "any value"
     return {str: "string", int: "integer", float: "number", bool: "true \\| false"}.get(annotation, str(annotation))
 
 
