@@ -64,3 +64,25 @@ def test_https_loopback_and_consented_endpoints_are_accepted():
                   "    endpoint: http://localhost:4566\n", "    endpoint: http://[::1]:4566\n",
                   "    endpoint: http://10.0.0.5\n    allow_insecure_endpoint: true\n"):
         assert parse_config(BASE + extra, "shipper.yaml", {}).sinks["cw"].endpoint
+
+
+async def test_aws_region_alone_is_honoured_after_the_configuration_and_before_botocores_chain(monkeypatch):
+    from shipper.sinks.cloudwatch.client import CloudWatchLogs
+
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_REGION", "us-west-2")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")  # botocore's own: comes after AWS_REGION
+    without = parse_config(BASE, "shipper.yaml", {}).sinks["cw"]
+    chosen = parse_config(BASE + "    region: ap-south-1\n", "shipper.yaml", {}).sinks["cw"]
+    client = CloudWatchLogs("cw", without)
+    await client.open()
+    try:
+        assert client._client.meta.region_name == "us-west-2"
+    finally:
+        await client.close()
+
+    assert without.environment_issues() == [] and without.resolved_region() == "us-west-2"
+    assert chosen.resolved_region() == "ap-south-1"
+    monkeypatch.delenv("AWS_REGION")
+    assert without.resolved_region() is None and without.environment_issues() == []  # AWS_DEFAULT_REGION then

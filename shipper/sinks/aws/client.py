@@ -51,7 +51,7 @@ class AwsClient:
         )
         session = self._session = get_session()
         self._client = await self._stack.enter_async_context(session.create_client(
-            self.service, region_name=self.options.region, endpoint_url=self.options.endpoint, config=config,
+            self.service, region_name=self.options.resolved_region(), endpoint_url=self.options.endpoint, config=config,
         ))
         events = self._client.meta.events
         name = self._client.meta.service_model.service_id.hyphenize()

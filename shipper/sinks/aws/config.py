@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import urllib.parse
 
 from pydantic import Field, field_validator, model_validator
@@ -12,7 +13,9 @@ from shipper.config.units import Duration
 
 
 class AwsOptions(SinkOptions):
-    region: str | None = Field(None, description="AWS region; by default the SDK's (AWS_REGION, profile, IMDS).")
+    region: str | None = Field(None, description="AWS region; by default AWS_REGION from the environment (as the "
+                               "EKS Pod Identity and IRSA webhooks set it), then botocore's own chain "
+                               "(AWS_DEFAULT_REGION, the profile's region).")
     endpoint: str | None = Field(None, description="Endpoint URL instead of AWS's (LocalStack in tests); '' = AWS.")
     request_timeout: Duration = Field(30.0, gt=0, description="Time to wait for one API response.")
     allow_insecure_endpoint: bool = Field(
@@ -20,10 +23,15 @@ class AwsOptions(SinkOptions):
         "node's credentials, would cross the network in clear). Loopback endpoints (LocalStack) need no consent.",
     )
 
+    def resolved_region(self) -> str | None:
+        """`region`, else AWS_REGION (the other AWS SDKs read it; botocore does not), else None: botocore's
+        own chain then (AWS_DEFAULT_REGION, the profile)."""
+        return self.region or os.environ.get("AWS_REGION") or None
+
     def environment_issues(self) -> list[tuple[str, str]]:
-        if self.region:
+        if self.resolved_region():
             return []
-        from botocore.session import get_session  # the SDK's own chain: AWS_REGION, AWS_DEFAULT_REGION, profile
+        from botocore.session import get_session  # botocore's chain: AWS_DEFAULT_REGION, the profile
 
         if get_session().get_config_variable("region"):
             return []
