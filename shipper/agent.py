@@ -239,7 +239,8 @@ class Agent:
         if self.config.api is not None:
             from shipper.api import Api  # aiohttp's server, imported only when configured
 
-            api = Api(self.config.api.address, self.spool, lambda: [r.component for r in self.sinks.values()])
+            api = Api(self.config.api.address, self.spool, lambda: [r.component for r in self.sinks.values()],
+                      self.config.api.unready_after)
             try:
                 await api.start()
             except OSError as error:

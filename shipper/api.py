@@ -42,8 +42,9 @@ def public_message(text: str) -> str:
 
 
 class Api:
-    def __init__(self, address: str, spool: Spool, sinks: Callable[[], Sequence[Sink]]):
+    def __init__(self, address: str, spool: Spool, sinks: Callable[[], Sequence[Sink]], unready_after: float = 120.0):
         self.host, _, port = address.rpartition(":")
+        self.unready_after = unready_after
         self.port = int(port)
         self.spool = spool
         self.sinks = sinks
@@ -99,16 +100,24 @@ class Api:
         return self.readiness()
 
     def readiness(self) -> tuple[int, str, bytes]:
-        """503 while a sink cannot deliver or the spool is full. Parked streams are reported, but a
-        sink whose other streams deliver stays ready: the node is degraded, not stopped."""
+        """503 while a sink cannot deliver (Sink.problem: an error that needs an operator, failures in
+        a row, or records waiting `unready_after` with none delivered) or the spool is full. Parked
+        streams are reported, but a sink whose other streams deliver stays ready: the node is
+        degraded, not stopped."""
         sinks = self.sinks()
-        problems = {sink.id: {"reason": sink.not_ready_reason or "not_ready",
-                              "message": public_message(sink.last_error or "not ready")}
-                    for sink in sinks if not sink.ready}
+        problems = {}
+        for sink in sinks:
+            problem = sink.problem(self.unready_after)
+            if problem is not None:
+                problems[sink.id] = {"reason": problem[0], "message": public_message(problem[1])}
         if self.spool.is_full:
             problems["spool"] = {"reason": "spool_full", "message": f"full ({self.spool.size} of "
                                  f"{self.spool.max_size} bytes); sources are paused"}
         parked = {sink.id: {stream: public_message(why) for stream, why in streams.items()}
                   for sink in sinks if (streams := sink.parked_streams())}
-        body = {"ready": not problems, "problems": problems, **({"parked": parked} if parked else {})}
+        errors = {sink.id: {"kind": sink.last_error_kind, "message": public_message(sink.last_error),
+                            "at": sink.last_error_at, "count": sink.errors_total, "in_a_row": sink.failures_in_row}
+                  for sink in sinks if sink.errors_total}
+        body = {"ready": not problems, "problems": problems, **({"parked": parked} if parked else {}),
+                **({"errors": errors} if errors else {})}
         return (200 if not problems else 503), "application/json", orjson.dumps(body)

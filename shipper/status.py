@@ -11,6 +11,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from shipper.buffer.spool import SPOOL_FILE, SpoolView
 from shipper.config.model import AgentConfig
@@ -98,15 +99,22 @@ def _not_opened(options: TailOptions, checkpointed: set[str]) -> list[tuple[str,
 
 
 def _sinks(view: SpoolView, config: AgentConfig) -> Table:
-    problems = _readiness(config)
+    readiness = _readiness(config)
+    problems, errors = readiness.get("problems", {}), readiness.get("errors", {})
     rows, colours = [], []
     for sink_id, options in config.sinks.items():
         backlog = view.backlog(sink_id, options.inputs)
         age = "-" if backlog.oldest is None else f"{time.time() - backlog.oldest:.0f}s"
-        problem = problems.get(sink_id)
-        error = "-" if problem is None else (problem.get("message") or problem.get("reason", "not ready"))
+        problem, last = problems.get(sink_id), errors.get(sink_id)
+        if problem is not None:
+            error = f"NOT READY {problem.get('reason', '')}: {problem.get('message', '')}"
+        elif last:
+            ago = f", last {time.time() - last['at']:.0f}s ago" if last.get("at") else ""
+            error = f"{last.get('kind')}: {last.get('message')} ({last.get('count')} error(s){ago})"
+        else:
+            error = "-"
         rows.append([sink_id, options.type, str(backlog.count), _bytes(backlog.bytes), age, error])
-        colours.append(RED if error != "-" else (YELLOW if backlog.count else GREEN))
+        colours.append(RED if problem is not None else (YELLOW if backlog.count or last else GREEN))
     return Table("sinks", ["sink", "type", "backlog", "bytes", "oldest", "last error"], rows, colours)
 
 
@@ -118,8 +126,9 @@ def _parked(view: SpoolView) -> Table:
     return Table("parked streams", ["sink", "stream", "records", "bytes", "since", "reason"], rows, [RED] * len(rows))
 
 
-def _readiness(config: AgentConfig) -> dict[str, dict[str, str]]:
-    """Problems the running agent reports on /readyz; {} without an API or a running agent."""
+def _readiness(config: AgentConfig) -> dict[str, dict[str, Any]]:
+    """What the running agent reports on /readyz (`problems`, `errors`: each sink's last error, its
+    time and count); {} without an API or a running agent."""
     if config.api is None:
         return {}
     host, _, port = config.api.address.rpartition(":")
@@ -132,10 +141,11 @@ def _readiness(config: AgentConfig) -> dict[str, dict[str, str]]:
     except OSError:
         return {}
     try:
-        problems: dict[str, dict[str, str]] = json.loads(body).get("problems", {})
-    except (ValueError, AttributeError):
+        answer = json.loads(body)
+    except ValueError:
         return {}
-    return problems
+    return {key: answer[key] for key in ("problems", "errors") if isinstance(answer, dict)
+            and isinstance(answer.get(key), dict)}
 
 
 def _bytes(count: int) -> str:

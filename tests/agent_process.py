@@ -156,13 +156,13 @@ def output_messages(path: Path) -> list[str]:
     return messages
 
 
-def with_api(config_path: Path) -> str:
-    """Turn on the agent's HTTP API on a free loopback port; returns its base URL."""
+def with_api(config_path: Path, **options: Any) -> str:
+    """Turn on the agent's HTTP API on a free loopback port (with `options`); returns its base URL."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     config = yaml.safe_load(config_path.read_text())
-    config["api"] = {"address": f"127.0.0.1:{port}"}
+    config["api"] = {"address": f"127.0.0.1:{port}", **options}
     config_path.write_text(yaml.safe_dump(config, sort_keys=False))
     return f"http://127.0.0.1:{port}"
 

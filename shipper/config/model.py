@@ -28,6 +28,11 @@ class ApiOptions(Options):
     address: Address = Field(
         "127.0.0.1:8686", description="host:port of /metrics, /healthz and /readyz (0.0.0.0:8686 for kubelet probes)."
     )
+    unready_after: Duration = Field(
+        120.0, gt=0, description="A sink that has had records to send this long and delivered none (or whose last 10 "
+        "attempts failed) is not ready in /readyz, with the reason (`unreachable`, `throttled`, `denied`, `timeout`, "
+        "`server_error`, `stalled`). Liveness (/healthz) never depends on it: a stuck backend must not restart the pod."
+    )
 
 
 class LogOptions(Options):

@@ -17,6 +17,27 @@ from shipper.text import utf8_size
 
 log = logging.getLogger(__name__)
 
+UNREADY_AFTER_FAILURES = 10  # attempts in a row that failed: the sink is not ready, whatever the time
+_KINDS = (  # what a failure's code says, in the words of /readyz and `shipper status`
+    ("throttled", ("throttl", "provisionedthroughputexceeded", "toomanyrequests", "slowdown", "requestlimit")),
+    ("denied", ("accessdenied", "unauthorized", "forbidden", "unrecognizedclient", "expiredtoken", "signature",
+                "credential", "certificate", "handshake")),
+    ("timeout", ("timeout", "timedout")),
+    ("unreachable", ("connect", "endpoint", "refused", "reset", "unreachable", "gaierror", "oserror", "dns",
+                     "transport")),
+    ("server_error", ("internal", "unavailable")),
+)
+_STATUS_KINDS = {"429": "throttled", "401": "denied", "403": "denied", "407": "denied", "408": "timeout"}
+
+
+def failure_kind(code: str) -> str:
+    """`throttled`, `denied`, `timeout`, `unreachable`, `server_error` or `failing`, from an error code
+    (`ThrottlingException`, an HTTP status such as `429`, `ClientConnectorError`, ...)."""
+    if code.isdigit():
+        return _STATUS_KINDS.get(code, "server_error" if code.startswith("5") else "failing")
+    folded = code.lower().replace("_", "")
+    return next((kind for kind, words in _KINDS if any(word in folded for word in words)), "failing")
+
 
 class Sink(ABC):
     def __init__(self, sink_id: str, options: SinkOptions, spool: Spool):
@@ -40,6 +61,12 @@ class Sink(ABC):
         self._ready_gauge.set(1)
         self._latency = metrics.delivery_latency.labels(*self.labels)
         self._received_to = Position(0, 0)  # what count_received has counted up to
+        self.last_error_kind = ""  # failure_kind of the last failure
+        self.last_error_at: float | None = None  # wall time of the last failure
+        self.errors_total = 0  # failures since start
+        self.failures_in_row = 0  # since the last delivery
+        self.delivered_at = time.monotonic()  # the last delivery (or the start)
+        self._busy_since: float | None = None  # since when it has had records to send, as last looked at
 
     @abstractmethod
     async def run(self) -> None:
@@ -66,6 +93,39 @@ class Sink(ABC):
             self.log.info("ready again")
         self.ready = True
         self._ready_gauge.set(1)
+
+    def note_failure(self, code: str, message: str) -> None:
+        """An attempt failed (it is retried): remembered for /readyz and `shipper status`."""
+        self.last_error = message
+        self.last_error_kind = failure_kind(code)
+        self.last_error_at = time.time()
+        self.errors_total += 1
+        self.failures_in_row += 1
+
+    def note_delivered(self) -> None:
+        self.failures_in_row = 0
+        self.delivered_at = time.monotonic()
+
+    def problem(self, unready_after: float, now: float | None = None) -> tuple[str, str] | None:
+        """Why the sink is not ready (a reason code and a message), or None. Not ready: after an error
+        that needs an operator (mark_not_ready); after UNREADY_AFTER_FAILURES failed attempts in a row;
+        or when it has had records to send for `unready_after` and delivered none of them. A sink whose
+        spool share is all acknowledged is ready, whatever failed before."""
+        now = time.monotonic() if now is None else now
+        if not self.ready:
+            return self.not_ready_reason or "not_ready", self.last_error or "not ready"
+        if self.idle.is_set():
+            self._busy_since = None
+            return None
+        if self._busy_since is None:
+            self._busy_since = now
+        stalled = now - max(self.delivered_at, self._busy_since)
+        if self.failures_in_row < UNREADY_AFTER_FAILURES and stalled < unready_after:
+            return None
+        kind = self.last_error_kind if self.failures_in_row else "stalled"
+        since = f"; nothing delivered for {stalled:.0f}s" if stalled >= 1 else ""
+        what = self.last_error if self.failures_in_row else "records wait and none was delivered"
+        return kind, f"{what} ({self.failures_in_row} attempt(s) in a row failed{since})"
 
     async def open(self) -> None:  # noqa: B027 - most sinks have nothing to prepare
         """Prepare clients before the pipeline starts (credentials are resolved lazily, on first use)."""
@@ -132,3 +192,4 @@ class SequentialSink(Sink):
 def count_sent(sink: Sink, events: int, size: int) -> None:
     sink.sent_events.inc(events)
     sink.sent_bytes.inc(size)
+    sink.note_delivered()

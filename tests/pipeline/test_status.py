@@ -3,6 +3,7 @@ plain text when piped, colours and aligned columns in a terminal (tmux)."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -10,9 +11,17 @@ import time
 from pathlib import Path
 
 from peers.pki import CertificateAuthority
-from peers.rsyslog import Rsyslog
+from peers.rsyslog import Rsyslog, free_port
 from shipper.buffer.spool import Spool
-from tests.agent_process import AgentProcess, blocked_pipe, committed_offsets, wait_for, with_api, write_config
+from tests.agent_process import (
+    AgentProcess,
+    blocked_pipe,
+    committed_offsets,
+    http_get,
+    wait_for,
+    with_api,
+    write_config,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -69,6 +78,27 @@ def test_status_shows_a_sinks_last_error_from_the_running_agent(tmp_path):
     server.stop()
 
     assert "failed verification" in out.split("\n\n")[1]
+
+
+def test_a_sink_that_cannot_reach_its_backend_turns_unready_with_the_reason_and_status_shows_its_errors(tmp_path):
+    write_lines(tmp_path, 10)
+    closed_port = free_port()  # nothing listens there
+    cfg = config(tmp_path, {"type": "http", "uri": f"http://127.0.0.1:{closed_port}/logs", "batch_timeout": "50ms"})
+    api = with_api(cfg, unready_after="2s")
+    agent = AgentProcess(cfg, stdout=subprocess.DEVNULL)
+
+    wait_for(lambda: http_get(f"{api}/readyz")[0] == 503, 30, "not ready")
+    readyz = json.loads(http_get(f"{api}/readyz")[1])
+    health = http_get(f"{api}/healthz")[0]
+    out = shipper_status(cfg)
+    agent.kill()
+
+    assert readyz["problems"]["out"]["reason"] == "unreachable"
+    assert "nothing delivered for" in readyz["problems"]["out"]["message"]
+    assert readyz["errors"]["out"]["count"] >= 1 and readyz["errors"]["out"]["kind"] == "unreachable"
+    assert health == 200  # liveness does not follow: a backend's outage must not restart the pod
+    sinks = out.split("\n\n")[1]
+    assert "NOT READY unreachable: connection from http://127.0.0.1" in sinks
 
 
 def test_in_a_terminal_status_is_coloured_and_its_columns_line_up(tmp_path):

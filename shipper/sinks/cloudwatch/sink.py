@@ -637,7 +637,7 @@ class CloudWatchLogsSink(Sink):
     def _on_retry(self, failure: Retryable, wait: float) -> None:
         metrics.retries.labels(*self.labels, failure.failure.value).inc()
         metrics.errors.labels(*self.labels, "deliver", error_code(failure.cause)).inc()
-        self.last_error = str(failure)
+        self.note_failure(error_code(failure.cause), str(failure))
         if failure.failure in (Failure.FORBIDDEN, Failure.REFUSED, Failure.UNTRUSTED):
             self.mark_not_ready(str(failure), f"{failure.failure.value}:{error_code(failure.cause)}")
         else:

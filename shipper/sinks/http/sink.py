@@ -70,6 +70,7 @@ class HttpSink(BatchingSink[Batch]):
         reason = answer.reason
         metrics.retries.labels(*self.labels, reason).inc()
         metrics.errors.labels(*self.labels, "send", reason).inc()
+        self.note_failure(reason, f"{'HTTP ' if reason.isdigit() else ''}{reason} from {self.options.shown_uri}")
         if answer.outcome is Outcome.UNAUTHORIZED:
             self.mark_not_ready(f"{self.options.shown_uri} answered HTTP {reason}: check `auth` and `headers`",
                                 f"unauthorized:{reason}")

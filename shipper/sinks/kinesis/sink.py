@@ -125,6 +125,7 @@ class RecordsSink(BatchingSink[Batch]):
     def _retried(self, retry: Retry, wait: float) -> None:
         reason = retry.reason
         metrics.retries.labels(*self.labels, reason).inc()
+        self.note_failure(reason, retry.not_ready or f"{reason} from {self.api.operation} on {self.api.stream}")
         if retry.not_ready is not None:
             self.mark_not_ready(retry.not_ready, reason)
         count = self.retried_since_said(reason)

@@ -102,6 +102,7 @@ class SyslogSink(Sink):
     async def _failed(self, error: TransportError, failures: int) -> None:
         await self.connection.close()
         metrics.errors.labels(*self.labels, "send", type(error).__name__).inc()
+        self.note_failure("handshake" if isinstance(error, HandshakeError) else "transport", str(error))
         if isinstance(error, HandshakeError):
             self.mark_not_ready(str(error), "certificate" if isinstance(error, CertificateError) else "handshake")
         else:
