@@ -88,6 +88,9 @@ def _report_failure(labels: tuple[str, str, str], error: Exception, delay: float
         log.error("%s failed: the spool cannot be written (%s); restarting it in %.1fs, nothing is lost",
                   name, error, delay)
         metrics.errors.labels(*labels, "spool", "unwritable").inc()
+    elif isinstance(error, OSError):  # the machine's doing (a port taken, a directory gone): one line says it
+        log.error("%s failed: %s; restarting it in %.1fs", name, _describe(error), delay)
+        metrics.errors.labels(*labels, "run", type(error).__name__).inc()
     else:
         log.exception("%s failed; restarting it in %.1fs", name, delay)
         metrics.errors.labels(*labels, "run", "crash").inc()
@@ -224,7 +227,8 @@ class Agent:
         for source_id, o in options.items():
             source = SOURCES[o.type].load()(source_id, o, self.spool, self.hostname)
             source.fanout = fanout(topology.plan(source_id), self.transforms)
-            self.sources[source_id] = Running(source, self._supervise(source.labels, source.run))
+            self.sources[source_id] = Running(source, self._supervise(source.labels, source.run, source.stopping,
+                                                                      source))
 
     def _apply_transforms(self, config: AgentConfig) -> None:
         """Transforms of the new configuration in place for every running source: what a source reads
@@ -240,7 +244,7 @@ class Agent:
             from shipper.api import Api  # aiohttp's server, imported only when configured
 
             api = Api(self.config.api.address, self.spool, lambda: [r.component for r in self.sinks.values()],
-                      self.config.api.unready_after)
+                      self.config.api.unready_after, lambda: [r.component for r in self.sources.values()])
             try:
                 await api.start()
             except OSError as error:
@@ -350,11 +354,13 @@ class Agent:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await work
 
-    def _supervise(self, labels: tuple[str, str, str], run: Callable[[], Awaitable[None]]) -> asyncio.Task[None]:
-        """Run a component (its kind, id and type in `labels`), restarting it with backoff when it fails."""
+    def _supervise(self, labels: tuple[str, str, str], run: Callable[[], Awaitable[None]],
+                   stopping: asyncio.Event | None = None, source: Source | None = None) -> asyncio.Task[None]:
+        """Run a component (its kind, id and type in `labels`), restarting it with backoff when it fails,
+        until it is asked to stop (`stopping`): a component failing in a loop never holds a stop up."""
         async def supervised() -> None:
             failures = 0
-            while True:
+            while stopping is None or not stopping.is_set():
                 try:
                     await run()
                     return
@@ -364,7 +370,14 @@ class Agent:
                     failures += 1
                     wait = backoff.delay(failures, *RESTART_DELAY)
                     _report_failure(labels, error, wait)
-                    await asyncio.sleep(wait)
+                    if source is not None:
+                        source.failures_in_row, source.last_failure = failures, _describe(error)
+                        source.last_failure_at = time.monotonic()
+                    if stopping is None:
+                        await asyncio.sleep(wait)
+                    else:
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(stopping.wait(), wait)
 
         return asyncio.create_task(supervised(), name=" ".join(labels[:2]))
 

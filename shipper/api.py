@@ -23,6 +23,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from shipper.buffer.spool import Spool
 from shipper.sinks.base import Sink
+from shipper.sources.base import Source
 
 log = logging.getLogger(__name__)
 
@@ -42,9 +43,11 @@ def public_message(text: str) -> str:
 
 
 class Api:
-    def __init__(self, address: str, spool: Spool, sinks: Callable[[], Sequence[Sink]], unready_after: float = 120.0):
+    def __init__(self, address: str, spool: Spool, sinks: Callable[[], Sequence[Sink]], unready_after: float = 120.0,
+                 sources: Callable[[], Sequence[Source]] = list):
         self.host, _, port = address.rpartition(":")
         self.unready_after = unready_after
+        self.sources = sources
         self.port = int(port)
         self.spool = spool
         self.sinks = sinks
@@ -110,6 +113,10 @@ class Api:
             problem = sink.problem(self.unready_after)
             if problem is not None:
                 problems[sink.id] = {"reason": problem[0], "message": public_message(problem[1])}
+        for source in self.sources():
+            failing = source.problem()
+            if failing is not None:
+                problems[source.id] = {"reason": failing[0], "message": public_message(failing[1])}
         if self.spool.is_full:
             problems["spool"] = {"reason": "spool_full", "message": f"full ({self.spool.size} of "
                                  f"{self.spool.max_size} bytes); sources are paused"}

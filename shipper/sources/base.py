@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 
@@ -53,6 +54,10 @@ class Reads:
         return self.size >= self.most_bytes or len(self.done) >= self.most_reads
 
 
+CRASH_LOOP_FAILURES = 3
+CRASH_LOOP_WINDOW = 90.0  # seconds: longer than the longest restart delay and a short run
+
+
 class Source(ABC):
     def __init__(self, source_id: str, options: SourceOptions, spool: Spool, hostname: str):
         self.id = source_id
@@ -68,6 +73,17 @@ class Source(ABC):
         self.received_events = metrics.events_received.labels(*self.labels)
         self.received_bytes = metrics.bytes_received.labels(*self.labels)
         self._repair_warnings = WarningPace(REPAIR_WARNING_INTERVAL)
+        self.failures_in_row = 0  # the agent's supervisor counts the times run() failed in a row...
+        self.last_failure = ""  # ... what the last one said
+        self.last_failure_at = 0.0  # ... and when (monotonic)
+
+    def problem(self, now: float | None = None) -> tuple[str, str] | None:
+        """Why the source is not ready: it failed CRASH_LOOP_FAILURES times in a row, the last one
+        within CRASH_LOOP_WINDOW (a source that runs again is ready again)."""
+        now = time.monotonic() if now is None else now
+        if self.failures_in_row >= CRASH_LOOP_FAILURES and now - self.last_failure_at < CRASH_LOOP_WINDOW:
+            return "crash_loop", f"{self.last_failure} ({self.failures_in_row} failures in a row; restarting)"
+        return None
 
     @abstractmethod
     async def run(self) -> None:
