@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from peers.kube_api import FakeKubeApi
 from shipper.cli import main
 from shipper.components import parse_config
 
@@ -243,10 +244,15 @@ def test_check_warns_of_a_template_field_no_input_produces_and_of_a_glob_matchin
     assert f"warning: sources.pods.include[0]: {tmp_path}/containers/*.log matches no file (yet)" in err
     assert 'sinks.cw.stream_name: {kubernetes.labels["app.kubernetes.io/name"]} is a field no input' in err  # no api
 
+    server = FakeKubeApi().start()
+    kubeconfig = server.kubeconfig(tmp_path / "kubeconfig")
     code, _, err = check(tmp_path, f"""\
         data_dir: {tmp_path}/data
         sources:
-          pods: {{type: kubernetes_logs, include: ["{tmp_path}/logs/*.log"], api: {{}}}}
+          pods:
+            type: kubernetes_logs
+            include: ["{tmp_path}/logs/*.log"]
+            api: {{kubeconfig: {kubeconfig}, node_name: n}}
         sinks:
           cw:
             type: cloudwatch_logs
@@ -255,6 +261,8 @@ def test_check_warns_of_a_template_field_no_input_produces_and_of_a_glob_matchin
             group_name: /eks/{{kubernetes.namespace}}
             stream_name: "{{kubernetes.labels[\\"app.kubernetes.io/name\\"]}}"
         """, capsys)
+
+    server.stop()
 
     assert code == 0 and "warning" not in err  # labels come from the API
 
@@ -281,3 +289,32 @@ def test_check_warns_when_a_destination_is_named_by_what_unauthenticated_forward
             "authenticates") in open_err
     assert "group_name" not in open_err  # host is the agent's own
     assert "nobody authenticates" not in keyed_err
+
+
+def test_check_asks_the_kubernetes_api_with_the_agents_credentials_and_names_the_missing_piece(
+        tmp_path, capsys, monkeypatch):
+    server = FakeKubeApi().start()
+    try:
+        kubeconfig = server.kubeconfig(tmp_path / "kubeconfig")
+        closed = tmp_path / "closed-kubeconfig"
+        closed.write_text(kubeconfig.read_text().replace(server.url, "http://127.0.0.1:9"))
+        config = f"""\
+            data_dir: {tmp_path}/data
+            sources:
+              pods: {{type: kubernetes_logs, include: ["{tmp_path}/*.log"], api: API}}
+            sinks:
+              out: {{type: console, inputs: [pods]}}
+            """
+        answering = check(tmp_path, config.replace("API", f"{{kubeconfig: {kubeconfig}, node_name: node-1}}"), capsys)
+        silent = check(tmp_path, config.replace("API", f"{{kubeconfig: {closed}, node_name: node-1}}"), capsys)
+        monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+        monkeypatch.delenv("NODE_NAME", raising=False)
+        outside = check(tmp_path, config.replace("API", "{}"), capsys)
+    finally:
+        server.stop()
+
+    assert answering[0] == 0 and "sources.pods.api" not in answering[2]
+    assert silent[0] == 0 and "warning: sources.pods.api: the API server does not answer" in silent[2]
+    assert outside[0] == 2
+    assert "sources.pods.api.kubeconfig: no kubeconfig, and not in a pod (KUBERNETES_SERVICE_HOST and " in outside[2]
+    assert "sources.pods.api.node_name: no node name" in outside[2] and "Traceback" not in outside[2]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -23,8 +25,41 @@ class KubernetesApiOptions(Options):
     exclude_labels: list[str] = Field(default_factory=list, description="Pod label keys not copied onto records.")
 
     def environment_issues(self) -> list[tuple[str, str]]:
-        problem = readable_file_problem(self.kubeconfig) if self.kubeconfig else None
-        return [("kubeconfig", problem)] if problem else []
+        """What `run` would trip over: a kubeconfig it cannot read, or none outside a pod that has a
+        service account; no node name to list the pods of."""
+        found = []
+        problem = readable_file_problem(self.kubeconfig) if self.kubeconfig else _in_cluster_problem()
+        if problem:
+            found.append(("kubeconfig", problem))
+        if not (self.node_name or os.environ.get("NODE_NAME")):
+            found.append(("node_name", "no node name: set api.node_name, or NODE_NAME in the agent's environment "
+                                       "(the downward API's spec.nodeName, as the DaemonSet does)"))
+        return found
+
+    def reachability_problem(self, timeout: float = 3.0) -> str | None:
+        """Why the API server does not answer a list of this node's pods with the credentials the agent
+        would use (None: it does). Asked by `check` only: the agent itself starts without it and adds
+        metadata once the API answers."""
+        from kubernetes import client, config
+
+        try:
+            if self.kubeconfig:
+                api_client = config.new_client_from_config(config_file=self.kubeconfig)
+            else:
+                config.load_incluster_config()
+                api_client = client.ApiClient()
+            with api_client:
+                client.CoreV1Api(api_client).list_pod_for_all_namespaces(
+                    field_selector=f"spec.nodeName={self.node_name or os.environ.get('NODE_NAME', '')}", limit=1,
+                    _request_timeout=timeout)
+        except client.ApiException as error:
+            return f"the API server refused a list of this node's pods: HTTP {error.status} {error.reason}" + (
+                " (the service account needs get, list and watch on pods: manifests/base/rbac.yaml)"
+                if error.status in (401, 403) else "")
+        except Exception as error:  # the client's errors are many (urllib3's, config's): said in one line
+            reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            return f"the API server does not answer: {reason[:200]}"
+        return None
 
 
 class KubernetesLogsOptions(TailOptions):
@@ -55,6 +90,14 @@ class KubernetesLogsOptions(TailOptions):
     def environment_issues(self) -> list[tuple[str, str]]:
         return [(f"api.{key}", reason) for key, reason in self.api.environment_issues()] if self.api else []
 
+    def environment_warnings(self) -> list[tuple[str, str]]:
+        found = super().environment_warnings()
+        if self.api is not None and not self.api.environment_issues():
+            problem = self.api.reachability_problem()
+            if problem:
+                found.append(("api", f"{problem}; records get metadata from their paths only until it answers"))
+        return found
+
     def fields(self) -> FieldTree | None:
         kubernetes: FieldTree = {key: {} for key in ("namespace", "pod_name", "pod_uid", "container_name",
                                                       "container_id")}
@@ -75,3 +118,18 @@ class KubernetesLogsOptions(TailOptions):
             except ImportError:
                 raise ValueError("`api` needs the kubernetes client: pip install 'shipper-agent[kubernetes]'") from None
         return self
+
+
+SERVICE_ACCOUNT_TOKEN = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
+
+
+def _in_cluster_problem() -> str | None:
+    """What the kubernetes client's in-cluster configuration would miss (None: nothing)."""
+    missing = [name for name in ("KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT") if not os.environ.get(name)]
+    if missing:
+        return (f"no kubeconfig, and not in a pod ({' and '.join(missing)} unset): give api.kubeconfig, or run the "
+                "agent in the cluster")
+    if not os.access(SERVICE_ACCOUNT_TOKEN, os.R_OK):
+        return (f"no kubeconfig, and no service account token at {SERVICE_ACCOUNT_TOKEN}: mount one "
+                "(automountServiceAccountToken) or give api.kubeconfig")
+    return None
