@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +15,9 @@ from shipper.components import load_config
 
 ROOT = Path(__file__).resolve().parents[2]
 MANIFESTS = ROOT / "manifests"
-RESOURCES = sorted(p for p in MANIFESTS.glob("*.yaml") if p.name != "kustomization.yaml")
+RESOURCES = sorted(p for p in MANIFESTS.glob("*.yaml") if p.name not in ("kustomization.yaml", "shipper.yaml"))
+KUBECTL = shutil.which("kubectl")
+needs_kubectl = pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed: kustomize builds untested")
 
 
 def validate(paths: list[Path], version: str) -> tuple[int, str]:
@@ -27,6 +31,33 @@ def validate(paths: list[Path], version: str) -> tuple[int, str]:
 
 def documents(name: str) -> list[dict]:
     return [doc for doc in yaml.safe_load_all((MANIFESTS / name).read_text()) if doc]
+
+
+def agent_config_text() -> str:
+    return (MANIFESTS / "shipper.yaml").read_text()
+
+
+def kustomize(directory: Path) -> list[dict]:
+    """What `kubectl kustomize` makes of a kustomization."""
+    assert KUBECTL is not None
+    result = subprocess.run([KUBECTL, "kustomize", str(directory)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+
+
+def with_pod_identity(tmp_path: Path) -> Path:
+    """A kustomization of a user's own: the repository's manifests with the pod-identity component."""
+    own = tmp_path / "own"
+    own.mkdir()
+    relative = Path(os.path.relpath(MANIFESTS, own))
+    (own / "kustomization.yaml").write_text(yaml.safe_dump(
+        {"resources": [str(relative)], "components": [str(relative / "components" / "pod-identity")]}))
+    return own
+
+
+def built(documents: list[dict], kind: str) -> dict:
+    (found,) = [doc for doc in documents if doc["kind"] == kind and doc["metadata"]["name"].startswith("shipper")]
+    return found
 
 
 @pytest.mark.parametrize("version", ["1.29.0", "1.33.0"])
@@ -45,23 +76,61 @@ def test_an_unknown_api_version_is_rejected_not_just_warned_about(tmp_path):
     assert code == 1 and "apps/v9" in output
 
 
-def test_kustomization_lists_every_manifest_and_the_pod_identity_overlay_drops_the_irsa_annotation():
+def test_kustomization_lists_every_manifest():
     kustomization = yaml.safe_load((MANIFESTS / "kustomization.yaml").read_text())
-    overlay = yaml.safe_load((MANIFESTS / "overlays" / "pod-identity" / "kustomization.yaml").read_text())
 
     assert sorted(kustomization["resources"]) == [p.name for p in RESOURCES]
-    assert yaml.safe_load(overlay["patches"][0]["patch"]) == [
-        {"op": "remove", "path": "/metadata/annotations/eks.amazonaws.com~1role-arn"}]
-    account = documents("serviceaccount.yaml")[0]
-    assert "eks.amazonaws.com/role-arn" in account["metadata"]["annotations"]
+
+
+@needs_kubectl
+@pytest.mark.parametrize("version", ["1.29.0", "1.33.0"])
+@pytest.mark.parametrize("variant", ["irsa", "pod-identity"])
+def test_every_kustomization_builds_with_kubectl_and_its_output_validates(tmp_path, variant, version):
+    directory = MANIFESTS if variant == "irsa" else with_pod_identity(tmp_path)
+    output = tmp_path / "built.yaml"
+    output.write_text(yaml.safe_dump_all(kustomize(directory)))
+
+    code, report = validate([output], version)
+    account = built(yaml.safe_load_all(output.read_text()), "ServiceAccount")
+
+    assert code == 0, report
+    assert ("eks.amazonaws.com/role-arn" in account["metadata"].get("annotations", {})) == (variant == "irsa")
+
+
+@needs_kubectl
+def test_params_reach_the_daemonset_and_an_edit_of_the_config_rolls_it(tmp_path):
+    copy = tmp_path / "manifests"
+    shutil.copytree(MANIFESTS, copy)
+    before = kustomize(copy)
+    (copy / "params.env").write_text((copy / "params.env").read_text().replace("CLUSTER_NAME=my-cluster",
+                                                                                 "CLUSTER_NAME=prod-eu"))
+    (copy / "shipper.yaml").write_text((copy / "shipper.yaml").read_text().replace("level: info", "level: debug"))
+    after = kustomize(copy)
+
+    def environment(documents: list[dict]) -> dict[str, str]:
+        container = built(documents, "DaemonSet")["spec"]["template"]["spec"]["containers"][0]
+        return {e["name"]: e.get("value") for e in container["env"]}
+
+    def config_map(documents: list[dict]) -> tuple[str, str]:
+        daemonset = built(documents, "DaemonSet")["spec"]["template"]["spec"]
+        mounted = next(v["configMap"]["name"] for v in daemonset["volumes"] if "configMap" in v)
+        return mounted, built(documents, "ConfigMap")["metadata"]["name"]
+
+    assert environment(before)["CLUSTER_NAME"] == "my-cluster" and environment(after)["CLUSTER_NAME"] == "prod-eu"
+    assert environment(before)["AWS_REGION"] == "us-east-1" and environment(before)["LOG_GROUP_PREFIX"] == "/eks"
+    assert not [doc for doc in after if doc["metadata"]["name"] == "shipper-params"]  # read, not applied
+    (mounted_before, made_before), (mounted_after, made_after) = config_map(before), config_map(after)
+    assert mounted_before == made_before and mounted_after == made_after  # the DaemonSet follows the new name
+    assert made_before != made_after and made_before.startswith("shipper-")  # a new name rolls the pods
 
 
 def test_the_daemonset_mounts_every_path_the_config_reads_and_outlives_the_shutdown_timeout(tmp_path, monkeypatch):
     daemonset = documents("daemonset.yaml")[0]
     pod = daemonset["spec"]["template"]["spec"]
     container = pod["containers"][0]
-    config_text = documents("configmap.yaml")[0]["data"]["shipper.yaml"]
-    for name, value in {"AWS_REGION": "us-east-1", "CLUSTER_NAME": "c", "NODE_NAME": "n"}.items():
+    config_text = agent_config_text()
+    for name, value in {"AWS_REGION": "us-east-1", "CLUSTER_NAME": "c", "NODE_NAME": "n",
+                        "LOG_GROUP_PREFIX": "/eks"}.items():
         monkeypatch.setenv(name, value)
     (tmp_path / "shipper.yaml").write_text(config_text)
     config = load_config(tmp_path / "shipper.yaml")  # the ConfigMap holds a valid configuration
@@ -95,6 +164,7 @@ def test_the_pod_is_locked_down_and_runs_on_every_node():
     assert security["readOnlyRootFilesystem"] is True and security["allowPrivilegeEscalation"] is False
     assert not security.get("privileged") and pod["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
     assert pod["priorityClassName"] == "system-node-critical"
+    assert pod["nodeSelector"] == {"kubernetes.io/os": "linux"}
     assert {"operator": "Exists"} in pod["tolerations"]
     assert {e["name"] for e in pod["containers"][0]["env"]} >= {"NODE_NAME", "AWS_REGION", "CLUSTER_NAME"}
 
@@ -116,9 +186,10 @@ def test_rbac_grants_exactly_get_list_watch_on_pods():
 
 def test_the_agent_does_not_ship_its_own_pods_log_by_default(tmp_path, monkeypatch):
     daemonset = documents("daemonset.yaml")[0]
-    for name, value in {"AWS_REGION": "us-east-1", "CLUSTER_NAME": "c", "NODE_NAME": "n"}.items():
+    for name, value in {"AWS_REGION": "us-east-1", "CLUSTER_NAME": "c", "NODE_NAME": "n",
+                        "LOG_GROUP_PREFIX": "/eks"}.items():
         monkeypatch.setenv(name, value)
-    (tmp_path / "shipper.yaml").write_text(documents("configmap.yaml")[0]["data"]["shipper.yaml"])
+    (tmp_path / "shipper.yaml").write_text(agent_config_text())
     config = load_config(tmp_path / "shipper.yaml")
 
     containers = [s for s in config.sources.values() if s.type == "kubernetes_logs"]
