@@ -29,6 +29,7 @@ from shipper.config.base import Options, SinkOptions, SourceOptions, TransformOp
 from shipper.config.errors import ConfigError
 from shipper.config.model import AgentConfig
 from shipper.config.preflight import environment_issues, warnings
+from shipper.config.watch import ConfigWatcher
 from shipper.observe import metrics
 from shipper.observe.logs import setup_logging
 from shipper.sinks.base import Sink
@@ -108,9 +109,10 @@ class Running(Generic[Component]):
 
 
 class Agent:
-    def __init__(self, config: AgentConfig, config_path: str | None = None):
+    def __init__(self, config: AgentConfig, config_path: str | None = None, watch_config: bool = False):
         self.config = config
-        self.config_path = config_path  # read again on SIGHUP
+        self.config_path = config_path  # read again on SIGHUP, and on a change when watched
+        self._watch_config = watch_config
         self.hostname = socket.gethostname()
         self.sources: dict[str, Running[Source]] = {}
         self.sinks: dict[str, Running[Sink]] = {}
@@ -165,15 +167,21 @@ class Agent:
             self.spool.attach_sinks({sink_id: o.inputs for sink_id, o in self.config.sinks.items()})
             self._start_sinks(sinks)
             self._start_sources(self.config.sources)
+            watcher = None
+            if self.config_path and (self._watch_config or self.config.watch_config):
+                watcher = ConfigWatcher(self.config_path, self._reload_requested.set)
+                watcher.start()
             try:
                 log.info("running %d source(s) and %d sink(s)", len(self.sources), len(self.sinks))
                 while await self._next_request() == "reload":
                     try:
                         await self._reload()
                     except Exception:  # a bug of ours: report it, never let a reload take the agent down
-                        log.exception("SIGHUP: the reload failed; components may run with the old configuration")
+                        log.exception("reload: the reload failed; components may run with the old configuration")
                 return await self._shutdown()
             finally:
+                if watcher is not None:
+                    await watcher.stop()
                 if self._api is not None:
                     await self._api.stop()
         finally:
@@ -287,16 +295,16 @@ class Agent:
         try:
             new = load_config(self.config_path) if self.config_path else None
         except ConfigError as error:
-            log.error("SIGHUP: the new configuration is refused; the running one stays:\n%s", error.render())
+            log.error("reload: the new configuration is refused; the running one stays:\n%s", error.render())
             return
         if new is None:
             return
         if new.data_dir != self.config.data_dir:
-            log.error("SIGHUP: data_dir cannot change while running (restart to move the spool); nothing reloaded")
+            log.error("reload: data_dir cannot change while running (restart to move the spool); nothing reloaded")
             return
         issues = environment_issues(new, api_port=False, data_dir=False)
         if issues:
-            log.error("SIGHUP: the new configuration is refused, the running one stays: %s",
+            log.error("reload: the new configuration is refused, the running one stays: %s",
                       "; ".join(map(str, issues)))
             return
         old = self.config
@@ -305,7 +313,7 @@ class Agent:
         try:  # made before anything stops: a sink that cannot start leaves the running ones as they are
             sinks = await self._make_sinks({i: new.sinks[i] for i in sink_changes.new})
         except StartFailed as error:
-            log.error("SIGHUP: the new configuration is refused, the running one stays: %s", error)
+            log.error("reload: the new configuration is refused, the running one stays: %s", error)
             return
         deadline = time.monotonic() + new.shutdown_timeout
         await self._stop_sources(source_changes.gone, deadline)
@@ -324,8 +332,8 @@ class Agent:
             try:
                 await self._start_api()
             except StartFailed as error:
-                log.error("SIGHUP: %s; the API stays off until the next reload or restart", error)
-        log.info("SIGHUP: configuration reloaded; sources %s, transforms %s, sinks %s", source_changes,
+                log.error("reload: %s; the API stays off until the next reload or restart", error)
+        log.info("reload: configuration reloaded; sources %s, transforms %s, sinks %s", source_changes,
                  _changes(old.transforms, new.transforms), sink_changes)
 
     async def _shutdown(self) -> int:

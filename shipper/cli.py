@@ -76,6 +76,9 @@ def _parser() -> argparse.ArgumentParser:
         command = commands.add_parser(name, help=summary, description=summary, epilog=HELP[name],
                                       formatter_class=formatter)
         command.add_argument("--config", "-c", required=True, help="YAML configuration file")
+        if name == "run":
+            command.add_argument("--watch-config", action="store_true",
+                                 help="reload when the configuration file changes (as on SIGHUP)")
         command.set_defaults(handler=handler)
     return parser
 
@@ -133,7 +136,7 @@ def _run(args: argparse.Namespace) -> int:
     setup_logging(config.log.level, config.log.format, config.log.sdk_debug)
     from shipper.agent import Agent
 
-    return asyncio.run(Agent(config, args.config).run())
+    return asyncio.run(Agent(config, args.config, watch_config=args.watch_config).run())
 
 
 if __name__ == "__main__":

@@ -49,6 +49,11 @@ class AgentConfig(Options):
     buffer: BufferOptions = Field(default_factory=BufferOptions, description="The disk spool every record waits in.")
     api: ApiOptions | None = Field(None, description="The HTTP API; off unless configured.")
     log: LogOptions = Field(default_factory=LogOptions, description="The agent's own log, on stderr.")
+    watch_config: bool = Field(
+        False, description="Reload when the configuration file changes (a ConfigMap's symlink swap included), as "
+        "on SIGHUP: an invalid file is refused and the running configuration stays. Read at start; `shipper run "
+        "--watch-config` turns it on too."
+    )
     shutdown_timeout: Duration = Field(
         20.0, description="On SIGTERM, how long sinks may drain before the agent exits (keep the rest on disk)."
     )

@@ -4,6 +4,7 @@ flowing; an invalid file is refused and the running configuration stays."""
 from __future__ import annotations
 
 import signal
+import sys
 from pathlib import Path
 
 from tests.agent_process import AgentProcess, output_messages, wait_for, write_config
@@ -58,3 +59,68 @@ def test_sighup_adds_changes_and_removes_sources_and_refuses_a_broken_config(tmp
 
     assert sorted(output_messages(out)) == sorted(["a1", "a2", "a3", "a4", "b1", '{"msg": "b2"}'])
     assert "a5 (a is no longer read)" not in output_messages(out)
+
+
+class ConfigMapVolume:
+    """A directory laid out as the kubelet lays a ConfigMap volume out: `shipper.yaml` -> `..data/shipper.yaml`,
+    `..data` -> a timestamped directory; an update writes a new directory and swaps `..data` atomically."""
+
+    def __init__(self, directory: Path):
+        self.directory = directory
+        self.versions = 0
+        directory.mkdir()
+        (directory / "shipper.yaml").symlink_to("..data/shipper.yaml")
+
+    def publish(self, text: str) -> None:
+        self.versions += 1
+        version = self.directory / f"..2026_12_06_{self.versions:02d}"
+        version.mkdir()
+        (version / "shipper.yaml").write_text(text)
+        swap = self.directory / "..data_tmp"
+        swap.symlink_to(version.name)
+        swap.rename(self.directory / "..data")
+
+    @property
+    def path(self) -> Path:
+        return self.directory / "shipper.yaml"
+
+
+def test_with_watch_config_a_configmap_swap_reloads_and_an_invalid_one_is_refused(tmp_path):
+    (tmp_path / "logs").mkdir()
+    volume = ConfigMapVolume(tmp_path / "config")
+    volume.publish(config(tmp_path, ["a"]).read_text())
+    out = tmp_path / "out.jsonl"
+    with open(out, "wb") as stdout:
+        agent = AgentProcess(volume.path, stdout=stdout, command=[
+            sys.executable, "-m", "shipper", "run", "--config", str(volume.path), "--watch-config"])
+        agent.wait_until_running()
+        append(tmp_path, "a", ["a1"])
+        wait_for(lambda: output_messages(out) == ["a1"], 20, "a's first line")
+
+        volume.publish(config(tmp_path, ["a", "b"]).read_text())
+        wait_for(lambda: "configuration reloaded" in agent.log(), 20, "the swap noticed")
+        append(tmp_path, "b", ["b1"])
+        wait_for(lambda: sorted(output_messages(out)) == ["a1", "b1"], 20, "b added")
+
+        volume.publish("sources: {a: {type: file}}\nsinks: {}\n")
+        wait_for(lambda: "the new configuration is refused" in agent.log(), 20, "the broken swap refused")
+        append(tmp_path, "a", ["a2"])
+        wait_for(lambda: "a2" in output_messages(out), 20, "the running configuration still running")
+        assert agent.terminate(timeout=10) == 0
+
+    assert agent.log().count("configuration reloaded") == 1
+
+
+def test_watch_config_in_the_file_reloads_an_edit_in_place(tmp_path):
+    (tmp_path / "logs").mkdir()
+    path = config(tmp_path, ["a"])
+    path.write_text(path.read_text() + "watch_config: true\n")
+    out = tmp_path / "out.jsonl"
+    with open(out, "wb") as stdout:
+        agent = AgentProcess(path, stdout=stdout)
+        agent.wait_until_running()
+        config(tmp_path, ["a", "b"])
+        wait_for(lambda: "configuration reloaded" in agent.log(), 20, "the edit noticed")
+        append(tmp_path, "b", ["b1"])
+        wait_for(lambda: output_messages(out) == ["b1"], 20, "b added")
+        assert agent.terminate(timeout=10) == 0
