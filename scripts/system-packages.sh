@@ -30,6 +30,7 @@ test_needs=(
   "rsyslog /usr/sbin/rsyslogd"       # the TLS syslog receiver of the tests
   "rsyslog-gnutls dpkg:rsyslog-gnutls"
   "tmux tmux"                        # shipper status drawn in a real terminal
+  "prometheus promtool"              # promtool checks and unit-tests the alert rules (manifests/monitoring)
   "systemd systemd-analyze"          # verifies and scores the EC2 unit,
   "procps /bin/kill"                 # whose ExecReload it checks exists (minimal systems lack it)
   "nodejs node"                      # the Fluentd project's Node.js client drives the forward source's tests

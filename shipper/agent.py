@@ -196,6 +196,8 @@ class Agent:
             for sink_id, o in options.items():
                 try:
                     sink = SINKS[o.type].load()(sink_id, o, self.spool)
+                    if self.config.api is not None:
+                        sink.unready_after = self.config.api.unready_after
                     await sink.open()
                 except Exception as error:
                     raise StartFailed(f"sink {sink_id}: {_describe(error)}") from error
@@ -222,7 +224,9 @@ class Agent:
             if started:
                 with contextlib.suppress(Exception):
                     await current.close()
+                unready_after = current.unready_after
                 current = SINKS[current.options.type].load()(current.id, current.options, self.spool)
+                current.unready_after = unready_after
                 await current.open()
                 self.sinks[current.id].component = current
             started = True

@@ -243,6 +243,7 @@ class Spool(_Queries):
             connection = _connect(path)
         spool = cls(connection, path, max_size)
         metrics.spool_oldest_age.set_function(spool.oldest_age)
+        metrics.spool_max_bytes.set(max_size)
         return spool
 
     def close(self) -> None:

@@ -57,8 +57,9 @@ class Sink(ABC):
         self.ready = True  # False after an error retries cannot fix (access denied, a bad certificate)
         self.last_error = ""
         self.not_ready_reason = ""  # a short code for why (`forbidden:AccessDeniedException`, `handshake`)
+        self.unready_after = 120.0  # the agent sets api.unready_after
         self._ready_gauge = metrics.sink_ready.labels(*self.labels)
-        self._ready_gauge.set(1)
+        self._ready_gauge.set_function(lambda: 0.0 if self.problem() is not None else 1.0)  # what /readyz says
         self._latency = metrics.delivery_latency.labels(*self.labels)
         self._received_to = Position(0, 0)  # what count_received has counted up to
         self.last_error_kind = ""  # failure_kind of the last failure
@@ -86,13 +87,11 @@ class Sink(ABC):
         if self.ready:
             self.log.error("not ready: %s (records stay in the spool; retrying)", reason)
         self.ready = False
-        self._ready_gauge.set(0)
 
     def mark_ready(self) -> None:
         if not self.ready:
             self.log.info("ready again")
         self.ready = True
-        self._ready_gauge.set(1)
 
     def note_failure(self, code: str, message: str) -> None:
         """An attempt failed (it is retried): remembered for /readyz and `shipper status`."""
@@ -106,12 +105,13 @@ class Sink(ABC):
         self.failures_in_row = 0
         self.delivered_at = time.monotonic()
 
-    def problem(self, unready_after: float, now: float | None = None) -> tuple[str, str] | None:
+    def problem(self, unready_after: float | None = None, now: float | None = None) -> tuple[str, str] | None:
         """Why the sink is not ready (a reason code and a message), or None. Not ready: after an error
         that needs an operator (mark_not_ready); after UNREADY_AFTER_FAILURES failed attempts in a row;
         or when it has had records to send for `unready_after` and delivered none of them. A sink whose
         spool share is all acknowledged is ready, whatever failed before."""
         now = time.monotonic() if now is None else now
+        unready_after = self.unready_after if unready_after is None else unready_after
         if not self.ready:
             return self.not_ready_reason or "not_ready", self.last_error or "not ready"
         if self.idle.is_set():
