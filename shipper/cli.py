@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+import time
 
 from shipper import __version__
 from shipper.components import load_config
@@ -56,8 +57,10 @@ exit codes: 0 valid, 2 a problem (each printed).""",
 and lag; per sink the backlog, the oldest record and the last error (from the API when it is on);
 parked CloudWatch streams.
 
-example:
+examples:
   shipper status --config /etc/shipper/shipper.yaml
+  shipper status --config /etc/shipper/shipper.yaml --watch      # redrawn every 2 s
+  shipper status --config /etc/shipper/shipper.yaml --json       # for scripts
 
 exit codes: 0 printed, 2 configuration error.""",
 }
@@ -79,6 +82,10 @@ def _parser() -> argparse.ArgumentParser:
         if name == "run":
             command.add_argument("--watch-config", action="store_true",
                                  help="reload when the configuration file changes (as on SIGHUP)")
+        if name == "status":
+            command.add_argument("--json", action="store_true", help="one JSON object instead of tables")
+            command.add_argument("--watch", nargs="?", type=float, const=2.0, metavar="SECONDS",
+                                 help="draw it again every SECONDS (default 2) until interrupted")
         command.set_defaults(handler=handler)
     return parser
 
@@ -125,8 +132,17 @@ def _status(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     from shipper.status import status
 
-    print(status(config, colour=sys.stdout.isatty()))
-    return 0
+    terminal = sys.stdout.isatty()
+    if args.watch is None:
+        print(status(config, colour=terminal, as_json=args.json))
+        return 0
+    try:
+        while True:
+            shown = status(config, colour=terminal, as_json=args.json)
+            print(("\033[H\033[2J" if terminal else "") + shown, flush=True)  # a terminal: redrawn in place
+            time.sleep(max(0.2, args.watch))
+    except KeyboardInterrupt:
+        return 0
 
 
 def _run(args: argparse.Namespace) -> int:

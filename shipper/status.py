@@ -46,10 +46,13 @@ class Table:
         return "\n".join(out)
 
 
-def status(config: AgentConfig, colour: bool) -> str:
+def status(config: AgentConfig, colour: bool, as_json: bool = False) -> str:
+    """The tables as text (coloured for a terminal), or as one JSON object: each table's title -> its
+    rows as objects keyed by the column names."""
     view = SpoolView.open(config.data_dir)
     if view is None:
-        return f"no spool at {Path(config.data_dir) / SPOOL_FILE}: the agent has not run with this data_dir yet"
+        missing = f"no spool at {Path(config.data_dir) / SPOOL_FILE}: the agent has not run with this data_dir yet"
+        return json.dumps({"error": missing}) if as_json else missing
     try:
         tables = [_sources(view, config), _sinks(view, config)]
         parked = _parked(view)
@@ -57,6 +60,9 @@ def status(config: AgentConfig, colour: bool) -> str:
             tables.append(parked)
     finally:
         view.close()
+    if as_json:
+        return json.dumps({table.title: [dict(zip(table.header, row, strict=True)) for row in table.rows]
+                           for table in tables})
     return "\n\n".join(table.render(colour) for table in tables)
 
 

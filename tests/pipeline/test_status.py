@@ -132,6 +132,53 @@ def test_in_a_terminal_status_is_coloured_and_its_columns_line_up(tmp_path):
         assert row[start] != " " and row[start - 1] == " ", f"column {column} is not aligned"
 
 
+def test_status_json_gives_the_same_tables_as_objects(tmp_path):
+    log = write_lines(tmp_path, 1000)
+    cfg = config(tmp_path, {"type": "console"})
+    _, write_end = blocked_pipe()
+    agent = AgentProcess(cfg, stdout=write_end)
+    wait_for(lambda: committed_offsets(tmp_path / "data").get(str(log)) == 11_000, 20, "the file read")
+
+    result = subprocess.run([sys.executable, "-m", "shipper", "status", "--config", str(cfg), "--json"],
+                            capture_output=True, text=True, check=True, cwd=ROOT)
+    agent.kill()
+
+    tables = json.loads(result.stdout)
+    assert tables["sources"] == [{"source": "app", "type": "file", "file": str(log), "offset": "10.7 KiB",
+                                  "size": "10.7 KiB", "lag": "0 B"}]
+    assert tables["sinks"][0]["sink"] == "out" and tables["sinks"][0]["backlog"] == "1000"
+
+
+def test_status_watch_redraws_in_a_terminal_as_the_agent_reads(tmp_path):
+    log = write_lines(tmp_path, 100)
+    cfg = config(tmp_path, {"type": "console"})
+    _, write_end = blocked_pipe()
+    agent = AgentProcess(cfg, stdout=write_end)
+    wait_for(lambda: committed_offsets(tmp_path / "data").get(str(log)) == 1100, 20, "the file read")
+    tmux = shutil.which("tmux") or "/usr/bin/tmux"
+    session = f"shipper-watch-{time.monotonic_ns()}"
+    command = f"cd {ROOT} && {sys.executable} -m shipper status --config {cfg} --watch 0.3"
+    subprocess.run([tmux, "new-session", "-d", "-s", session, "-x", "200", "-y", "30", command], check=True)
+    try:
+        def screen() -> str:
+            return subprocess.run([tmux, "capture-pane", "-p", "-t", session], capture_output=True, text=True,
+                                  check=True).stdout
+
+        wait_for(lambda: "1.1 KiB" in screen(), 10, "status drawn")
+        with open(log, "a") as handle:
+            handle.write("".join(f"line {i:05d}\n" for i in range(100, 1100)))
+        wait_for(lambda: "11.8 KiB" in screen(), 20, "status drawn again with the new offset")
+        drawn = screen()
+        subprocess.run([tmux, "send-keys", "-t", session, "C-c"], check=True)
+        wait_for(lambda: subprocess.run([tmux, "has-session", "-t", session], capture_output=True).returncode != 0,
+                 10, "watch ended by Ctrl-C (the session closes with it)")
+    finally:
+        subprocess.run([tmux, "kill-session", "-t", session], check=False, capture_output=True)
+        agent.kill()
+
+    assert drawn.count("last error") == 1  # redrawn in place, not scrolled
+
+
 def test_status_lists_parked_streams_with_their_records_and_reason(tmp_path):
     cfg = config(tmp_path, {"type": "console"})
     spool = Spool.open(tmp_path / "data", 64 * 1024 * 1024)
