@@ -255,8 +255,9 @@ class Agent:
         if self.config.api is not None:
             from shipper.api import Api  # aiohttp's server, imported only when configured
 
-            api = Api(self.config.api.address, self.spool, lambda: [r.component for r in self.sinks.values()],
-                      self.config.api.unready_after, lambda: [r.component for r in self.sources.values()])
+            api = Api(self.config.api, self.spool, lambda: [r.component for r in self.sinks.values()],
+                      lambda: [r.component for r in self.sources.values()],
+                      lambda: sorted(self.config.topology().owner))
             try:
                 await api.start()
             except OSError as error:

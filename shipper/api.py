@@ -8,20 +8,30 @@ once), and error texts in `/readyz` as a reason code and a short message with AR
 taken out (the full text is in the agent's log). A general-purpose server (aiohttp's) waits for a
 request head without a time limit and takes any number of connections: thousands of half-open
 requests were held open in a trial. Three fixed answers need no more than asyncio's streams.
+
+`/tap/<id>` (only with `api.tap`; a bearer `api.token` when set, and the options refuse a tap on a
+non-loopback address without one) streams the records leaving a source, transform or route output
+as NDJSON until the client goes, `?limit=N` records were sent, or the agent stops (observe/tap.py
+bounds what waits for a slow client). At most MAX_TAPS at once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import logging
 import re
+import urllib.parse
 from collections.abc import Callable, Sequence
 
 import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from shipper.buffer.spool import Spool
+from shipper.config.model import ApiOptions
+from shipper.observe import metrics
+from shipper.observe.tap import TAP
 from shipper.sinks.base import Sink
 from shipper.sources.base import Source
 
@@ -31,9 +41,11 @@ HEAD_TIMEOUT = 5.0  # seconds for the request line and headers
 WRITE_TIMEOUT = 10.0  # seconds for the answer to leave
 MAX_HEAD = 8 * 1024
 MAX_CONNECTIONS = 64
+MAX_TAPS = 8
 MAX_MESSAGE = 200  # characters of an error message in /readyz
 _ACCOUNT_DETAILS = re.compile(r"arn:aws[\w-]*:[^\s\"',)]*|\b\d{12}\b")
-_REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed", 503: "Service Unavailable"}
+_REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 405: "Method Not Allowed",
+            429: "Too Many Requests", 503: "Service Unavailable"}
 
 
 def public_message(text: str) -> str:
@@ -43,11 +55,14 @@ def public_message(text: str) -> str:
 
 
 class Api:
-    def __init__(self, address: str, spool: Spool, sinks: Callable[[], Sequence[Sink]], unready_after: float = 120.0,
-                 sources: Callable[[], Sequence[Source]] = list):
-        self.host, _, port = address.rpartition(":")
-        self.unready_after = unready_after
+    def __init__(self, options: ApiOptions, spool: Spool, sinks: Callable[[], Sequence[Sink]],
+                 sources: Callable[[], Sequence[Source]] = list, streams: Callable[[], Sequence[str]] = list):
+        self.options = options
+        self.host, _, port = options.address.rpartition(":")
+        self.unready_after = options.unready_after
         self.sources = sources
+        self.streams = streams  # what can be tapped: sources and transform outputs
+        self._taps = 0
         self.port = int(port)
         self.spool = spool
         self.sinks = sinks
@@ -75,7 +90,12 @@ class Api:
         assert task is not None
         self._connections.add(task)
         try:
-            status, content_type, body = await self._answer(reader)
+            request = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), HEAD_TIMEOUT)
+            tapped = _tap_target(request)
+            if tapped is not None and self.options.tap:
+                await self._tap(reader, writer, request, *tapped)
+                return
+            status, content_type, body = self._answer(request)
             head = (f"HTTP/1.1 {status} {_REASONS[status]}\r\nContent-Type: {content_type}\r\n"
                     f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode()
             writer.write(head + body)
@@ -86,8 +106,7 @@ class Api:
             self._connections.discard(task)
             writer.close()
 
-    async def _answer(self, reader: asyncio.StreamReader) -> tuple[int, str, bytes]:
-        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), HEAD_TIMEOUT)
+    def _answer(self, head: bytes) -> tuple[int, str, bytes]:
         request_line = head.split(b"\r\n", 1)[0].decode("latin-1").split(" ")
         if len(request_line) != 3 or not request_line[2].startswith("HTTP/1."):
             return 400, "text/plain", b"bad request\n"
@@ -128,3 +147,69 @@ class Api:
         body = {"ready": not problems, "problems": problems, **({"parked": parked} if parked else {}),
                 **({"errors": errors} if errors else {})}
         return (200 if not problems else 503), "application/json", orjson.dumps(body)
+
+    async def _tap(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, head: bytes, name: str,
+                   limit: int) -> None:
+        """Records of stream `name` as NDJSON lines, until the client goes, `limit` lines (0: no limit)
+        were written, or the agent stops."""
+        refusal = self._tap_refusal(head, name)
+        if refusal is not None:
+            status, text = refusal
+            body = text.encode() + b"\n"
+            writer.write((f"HTTP/1.1 {status} {_REASONS[status]}\r\nContent-Type: text/plain\r\n"
+                          f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode() + body)
+            await asyncio.wait_for(writer.drain(), WRITE_TIMEOUT)
+            return
+        watcher = TAP.watch(name)
+        self._taps += 1
+        metrics.api_taps.set(self._taps)
+        gone = asyncio.ensure_future(reader.read(1))  # the client sends nothing more: b"" once it closes
+        try:
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\nConnection: close\r\n\r\n")
+            sent = 0
+            while not limit or sent < limit:
+                arrived = asyncio.ensure_future(watcher.arrived.wait())
+                await asyncio.wait({arrived, gone}, return_when=asyncio.FIRST_COMPLETED)
+                arrived.cancel()
+                if gone.done():
+                    return
+                lines = watcher.take()
+                if limit:
+                    lines = lines[:limit - sent]
+                writer.write(b"".join(line + b"\n" for line in lines))
+                await asyncio.wait_for(writer.drain(), WRITE_TIMEOUT)
+                sent += len(lines)
+        finally:
+            gone.cancel()
+            TAP.unwatch(watcher)
+            self._taps -= 1
+            metrics.api_taps.set(self._taps)
+
+    def _tap_refusal(self, head: bytes, name: str) -> tuple[int, str] | None:
+        token = self.options.token
+        if token is not None and not _bearer_is(head, token.get_secret_value()):
+            return 401, "tap needs the API token (Authorization: Bearer ...)"
+        known = list(self.streams())
+        if name not in known:
+            return 404, f"no source, transform or route output {name!r} (known: {', '.join(known)})"
+        if self._taps >= MAX_TAPS:
+            return 429, f"{MAX_TAPS} taps are open already"
+        return None
+
+
+def _tap_target(head: bytes) -> tuple[str, int] | None:
+    """(stream, limit) of a `GET /tap/<stream>?limit=N` request; None for any other request."""
+    request_line = head.split(b"\r\n", 1)[0].decode("latin-1").split(" ")
+    if len(request_line) != 3 or request_line[0] != "GET" or not request_line[1].startswith("/tap/"):
+        return None
+    path, _, query = request_line[1].partition("?")
+    limit = urllib.parse.parse_qs(query).get("limit", ["0"])[0]
+    return urllib.parse.unquote(path.removeprefix("/tap/")), int(limit) if limit.isascii() and limit.isdigit() else 0
+
+
+def _bearer_is(head: bytes, token: str) -> bool:
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.decode("latin-1").partition(":")
+        if name.strip().lower() == "authorization":
+            return hmac.compare_digest(value.strip().encode("latin-1"), f"Bearer {token}".encode())
+    return False

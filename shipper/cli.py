@@ -63,6 +63,17 @@ examples:
   shipper status --config /etc/shipper/shipper.yaml --json       # for scripts
 
 exit codes: 0 printed, 2 configuration error.""",
+    "tap": """Prints the records leaving a source, a transform or a route output of the running agent, live,
+without affecting delivery (a slow terminal drops records, and says how many). Needs `api.tap: true`
+(and `api.token` when the API listens beyond loopback). Records before a redact transform are what
+pods wrote, secrets included; tap the redact transform to see what leaves the node.
+
+examples:
+  shipper tap --config /etc/shipper/shipper.yaml containers            # a source
+  shipper tap --config /etc/shipper/shipper.yaml scrub --limit 20      # what leaves the node after redact
+  shipper tap --config /etc/shipper/shipper.yaml by_level.errors --json
+
+exit codes: 0 done (or interrupted), 1 the agent refused the tap or does not answer, 2 configuration error.""",
 }
 
 
@@ -75,13 +86,18 @@ def _parser() -> argparse.ArgumentParser:
     for name, summary, handler in (
             ("run", "run the agent", _run),
             ("check", "validate a configuration and what it needs from this machine; print the pipeline", _check),
-            ("status", "what each source has read and each sink still has to send", _status)):
+            ("status", "what each source has read and each sink still has to send", _status),
+            ("tap", "print the records leaving a component of the running agent, live", _tap)):
         command = commands.add_parser(name, help=summary, description=summary, epilog=HELP[name],
                                       formatter_class=formatter)
         command.add_argument("--config", "-c", required=True, help="YAML configuration file")
         if name == "run":
             command.add_argument("--watch-config", action="store_true",
                                  help="reload when the configuration file changes (as on SIGHUP)")
+        if name == "tap":
+            command.add_argument("component", help="a source id, a transform id, or a route output (route.name)")
+            command.add_argument("--limit", type=int, default=0, help="stop after this many records")
+            command.add_argument("--json", action="store_true", help="each record as its JSON line")
         if name == "status":
             command.add_argument("--json", action="store_true", help="one JSON object instead of tables")
             command.add_argument("--watch", nargs="?", type=float, const=2.0, metavar="SECONDS",
@@ -141,6 +157,18 @@ def _status(args: argparse.Namespace) -> int:
             shown = status(config, colour=terminal, as_json=args.json)
             print(("\033[H\033[2J" if terminal else "") + shown, flush=True)  # a terminal: redrawn in place
             time.sleep(max(0.2, args.watch))
+    except KeyboardInterrupt:
+        return 0
+
+
+def _tap(args: argparse.Namespace) -> int:
+    config = _load(args.config)
+    if config is None:
+        return EXIT_CONFIG
+    from shipper.tap import tap
+
+    try:
+        return tap(config, args.component, args.limit, args.json)
     except KeyboardInterrupt:
         return 0
 

@@ -15,7 +15,7 @@ PACKAGE = ROOT / "shipper"
 BOTTOM = ("shipper.config", "shipper.buffer", "shipper.observe", "shipper.text", "shipper.regex", "shipper.backoff",
           "shipper.severity", "shipper.record", "shipper.templates")
 COMPONENTS = ("shipper.sources", "shipper.transforms", "shipper.sinks")
-TOP = ("shipper.components", "shipper.agent", "shipper.cli", "shipper.api", "shipper.status",
+TOP = ("shipper.components", "shipper.agent", "shipper.cli", "shipper.api", "shipper.status", "shipper.tap",
        "shipper.reference", "shipper.__main__")
 
 

@@ -6,14 +6,15 @@ union per kind built from the registry (`shipper/components.py`). Unknown keys a
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import Field, create_model, field_validator
+from pydantic import Field, SecretStr, create_model, field_validator, model_validator
 
 from shipper.config.base import Options, SinkOptions, SourceOptions, TransformOptions, check_names
 from shipper.config.topology import Topology
-from shipper.config.units import Address, ByteSize, Duration
+from shipper.config.units import Address, ByteSize, Duration, split_address
 
 
 class BufferOptions(Options):
@@ -28,11 +29,39 @@ class ApiOptions(Options):
     address: Address = Field(
         "127.0.0.1:8686", description="host:port of /metrics, /healthz and /readyz (0.0.0.0:8686 for kubelet probes)."
     )
+    tap: bool = Field(
+        False, description="Serve `shipper tap` (GET /tap/<id>): records as they leave a source, transform or route "
+        "output, live. What a tap shows before `redact` is what pods wrote: off by default, and only on a loopback "
+        "address unless `token` is set."
+    )
+    token: SecretStr | None = Field(
+        None, description="A bearer token /tap requires (`Authorization: Bearer ...`); e.g. `${SHIPPER_API_TOKEN}`."
+    )
     unready_after: Duration = Field(
         120.0, gt=0, description="A sink that has had records to send this long and delivered none (or whose last 10 "
         "attempts failed) is not ready in /readyz, with the reason (`unreachable`, `throttled`, `denied`, `timeout`, "
         "`server_error`, `stalled`). Liveness (/healthz) never depends on it: a stuck backend must not restart the pod."
     )
+
+
+    @model_validator(mode="after")
+    def _tap_stays_local_or_needs_a_token(self) -> ApiOptions:
+        if self.token is not None and not self.token.get_secret_value():
+            raise ValueError("token is empty (an unset ${VARIABLE:-}?): leave it out, or give one")
+        host = split_address(self.address)[0]
+        if self.tap and self.token is None and not _loopback(host):
+            raise ValueError(f"tap on {self.address} would show records (secrets before redact) to the network: "
+                             "set token, or listen on 127.0.0.1")
+        return self
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class LogOptions(Options):

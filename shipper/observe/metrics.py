@@ -46,6 +46,7 @@ redactions = Counter("shipper_redactions", "Matches a redact transform replaced,
 
 spool_events = Gauge("shipper_spool_events", "Records waiting in the spool.")
 spool_bytes = Gauge("shipper_spool_bytes", "Bytes of records waiting in the spool.")
+api_taps = Gauge("shipper_api_taps", "`shipper tap` clients the API streams records to now.")
 spool_max_bytes = Gauge("shipper_spool_max_bytes", "The spool's buffer.max_size: sources pause when it is reached.")
 spool_oldest_age = Gauge("shipper_spool_oldest_age_seconds", "Age of the oldest record waiting in the spool.")
 bytes_rotated_away = Counter(
