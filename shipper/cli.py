@@ -74,6 +74,15 @@ examples:
   shipper tap --config /etc/shipper/shipper.yaml by_level.errors --json
 
 exit codes: 0 done (or interrupted), 1 the agent refused the tap or does not answer, 2 configuration error.""",
+    "top": """Redraws, every few seconds, what each source, transform and sink of the running agent does: records
+in and out per second, discarded and errors per second, whether a sink is ready, and the spool. Read
+from the agent's /metrics (the API must be on).
+
+examples:
+  shipper top --config /etc/shipper/shipper.yaml
+  shipper top --config /etc/shipper/shipper.yaml --interval 5 --iterations 12
+
+exit codes: 0 interrupted or done, 1 the agent's API does not answer, 2 configuration error.""",
 }
 
 
@@ -87,7 +96,8 @@ def _parser() -> argparse.ArgumentParser:
             ("run", "run the agent", _run),
             ("check", "validate a configuration and what it needs from this machine; print the pipeline", _check),
             ("status", "what each source has read and each sink still has to send", _status),
-            ("tap", "print the records leaving a component of the running agent, live", _tap)):
+            ("tap", "print the records leaving a component of the running agent, live", _tap),
+            ("top", "what each component of the running agent does, per second, redrawn", _top)):
         command = commands.add_parser(name, help=summary, description=summary, epilog=HELP[name],
                                       formatter_class=formatter)
         command.add_argument("--config", "-c", required=True, help="YAML configuration file")
@@ -98,6 +108,9 @@ def _parser() -> argparse.ArgumentParser:
             command.add_argument("component", help="a source id, a transform id, or a route output (route.name)")
             command.add_argument("--limit", type=int, default=0, help="stop after this many records")
             command.add_argument("--json", action="store_true", help="each record as its JSON line")
+        if name == "top":
+            command.add_argument("--interval", type=float, default=2.0, help="seconds between screens (default 2)")
+            command.add_argument("--iterations", type=int, default=0, help="stop after this many screens")
         if name == "status":
             command.add_argument("--json", action="store_true", help="one JSON object instead of tables")
             command.add_argument("--watch", nargs="?", type=float, const=2.0, metavar="SECONDS",
@@ -169,6 +182,18 @@ def _tap(args: argparse.Namespace) -> int:
 
     try:
         return tap(config, args.component, args.limit, args.json)
+    except KeyboardInterrupt:
+        return 0
+
+
+def _top(args: argparse.Namespace) -> int:
+    config = _load(args.config)
+    if config is None:
+        return EXIT_CONFIG
+    from shipper.top import top
+
+    try:
+        return top(config, max(0.2, args.interval), screens=args.iterations)
     except KeyboardInterrupt:
         return 0
 

@@ -16,7 +16,7 @@ BOTTOM = ("shipper.config", "shipper.buffer", "shipper.observe", "shipper.text",
           "shipper.severity", "shipper.record", "shipper.templates")
 COMPONENTS = ("shipper.sources", "shipper.transforms", "shipper.sinks")
 TOP = ("shipper.components", "shipper.agent", "shipper.cli", "shipper.api", "shipper.status", "shipper.tap",
-       "shipper.reference", "shipper.__main__")
+       "shipper.top", "shipper.reference", "shipper.__main__")
 
 
 def module_name(path: Path) -> str:

@@ -123,3 +123,34 @@ def test_tap_in_a_terminal_prints_records_as_they_come_until_ctrl_c(tmp_path):
     finally:
         subprocess.run([tmux, "kill-session", "-t", session], check=False, capture_output=True)
         agent.kill()
+
+
+def test_top_redraws_each_components_rates_in_a_terminal_from_the_agents_metrics(tmp_path):
+    (tmp_path / "logs").mkdir()
+    cfg = config(tmp_path)
+    agent = AgentProcess(cfg, stdout=subprocess.DEVNULL)
+    agent.wait_until_running()
+    tmux = shutil.which("tmux") or "/usr/bin/tmux"
+    session = f"shipper-top-{time.monotonic_ns()}"
+    command = f"cd {ROOT} && {sys.executable} -m shipper top --config {cfg} --interval 0.5; echo top-ended-$?; sleep 30"
+    subprocess.run([tmux, "new-session", "-d", "-s", session, "-x", "160", "-y", "30", command], check=True)
+    try:
+        def screen() -> str:
+            return subprocess.run([tmux, "capture-pane", "-p", "-t", session], capture_output=True, text=True,
+                                  check=True).stdout
+
+        wait_for(lambda: "in/s" in screen(), 20, "top drawn")
+        append(tmp_path, [f"line {i}" for i in range(5_000)])
+        wait_for(lambda: any(row.split()[:2] == ["sink", "out"] and row.split()[4] not in ("0", "out/s")
+                             for row in screen().splitlines()), 20, "the sink's rate drawn")
+        drawn = screen()
+        subprocess.run([tmux, "send-keys", "-t", session, "C-c"], check=True)
+        wait_for(lambda: "top-ended-0" in screen(), 10, "Ctrl-C ends top with 0")
+    finally:
+        subprocess.run([tmux, "kill-session", "-t", session], check=False, capture_output=True)
+        agent.kill()
+
+    rows = {tuple(line.split()[:2]): line.split() for line in drawn.splitlines() if line.split()}
+    assert {("source", "app"), ("transform", "scrub"), ("sink", "out")} <= rows.keys()
+    assert rows[("sink", "out")][-1] == "yes" and drawn.count("in/s") == 1  # redrawn in place
+    assert "spool:" in drawn
