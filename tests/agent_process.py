@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import signal
 import socket
 import sqlite3
@@ -11,7 +13,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any, ClassVar
 
@@ -198,3 +200,27 @@ def http_get(url: str) -> tuple[int, str]:
         return error.code, error.read().decode()
     except OSError as error:
         return 0, str(error)
+
+
+@contextlib.contextmanager
+def terminal(command: str, width: int = 160, height: int = 30) -> Iterator[Callable[..., str]]:
+    """`command` in a real terminal (a tmux session, closed after); yields `screen(escapes=False)`, what
+    the terminal shows now (with its colour escapes when asked), and `keys(...)` types into it."""
+    tmux = shutil.which("tmux") or "/usr/bin/tmux"
+    session = f"shipper-test-{time.monotonic_ns()}"
+    subprocess.run([tmux, "new-session", "-d", "-s", session, "-x", str(width), "-y", str(height), command],
+                   check=True)
+
+    def screen(escapes: bool = False) -> str:
+        flags = ["-e"] if escapes else []
+        return subprocess.run([tmux, "capture-pane", "-p", *flags, "-t", session], capture_output=True, text=True,
+                              check=True).stdout
+
+    def keys(*typed: str) -> None:
+        subprocess.run([tmux, "send-keys", "-t", session, *typed], check=True)
+
+    screen.keys = keys  # type: ignore[attr-defined]
+    try:
+        yield screen
+    finally:
+        subprocess.run([tmux, "kill-session", "-t", session], check=False, capture_output=True)

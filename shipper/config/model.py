@@ -6,7 +6,6 @@ union per kind built from the registry (`shipper/components.py`). Unknown keys a
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal, Union
 
@@ -14,7 +13,7 @@ from pydantic import Field, SecretStr, create_model, field_validator, model_vali
 
 from shipper.config.base import Options, SinkOptions, SourceOptions, TransformOptions, check_names
 from shipper.config.topology import Topology
-from shipper.config.units import Address, ByteSize, Duration, split_address
+from shipper.config.units import Address, ByteSize, Duration, is_loopback, split_address
 
 
 class BufferOptions(Options):
@@ -49,19 +48,10 @@ class ApiOptions(Options):
         if self.token is not None and not self.token.get_secret_value():
             raise ValueError("token is empty (an unset ${VARIABLE:-}?): leave it out, or give one")
         host = split_address(self.address)[0]
-        if self.tap and self.token is None and not _loopback(host):
+        if self.tap and self.token is None and not is_loopback(host):
             raise ValueError(f"tap on {self.address} would show records (secrets before redact) to the network: "
                              "set token, or listen on 127.0.0.1")
         return self
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class LogOptions(Options):

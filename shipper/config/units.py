@@ -3,6 +3,7 @@ configuration."""
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Annotated
 
@@ -65,6 +66,16 @@ def check_address(value: str) -> str:
 
 
 Address = Annotated[str, AfterValidator(check_address)]
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a host name or address is this machine's loopback (`localhost`, 127.0.0.0/8, ::1)."""
+    if host.strip("[]") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def split_address(address: str) -> tuple[str, int]:

@@ -4,10 +4,8 @@ plain text when piped, colours and aligned columns in a terminal (tmux)."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from peers.pki import CertificateAuthority
@@ -18,6 +16,7 @@ from tests.agent_process import (
     blocked_pipe,
     committed_offsets,
     http_get,
+    terminal,
     wait_for,
     with_api,
     write_config,
@@ -107,20 +106,11 @@ def test_in_a_terminal_status_is_coloured_and_its_columns_line_up(tmp_path):
     _, write_end = blocked_pipe()
     agent = AgentProcess(cfg, stdout=write_end)
     wait_for(lambda: committed_offsets(tmp_path / "data").get(str(log)) == 1100, 20, "the file read")
-    tmux = shutil.which("tmux") or "/usr/bin/tmux"
-    session = f"shipper-status-{time.monotonic_ns()}"
-    command = f"cd {ROOT} && {sys.executable} -m shipper status --config {cfg}; sleep 30"
-    subprocess.run([tmux, "new-session", "-d", "-s", session, "-x", "200", "-y", "30", command], check=True)
     try:
-        def screen(escapes: bool) -> str:
-            flags = ["-e"] if escapes else []
-            return subprocess.run([tmux, "capture-pane", "-p", *flags, "-t", session], capture_output=True,
-                                  text=True, check=True).stdout
-
-        wait_for(lambda: "last error" in screen(False), 10, "status drawn in tmux")
-        coloured, plain = screen(True), screen(False)
+        with terminal(f"cd {ROOT} && {sys.executable} -m shipper status --config {cfg}; sleep 30", 200) as screen:
+            wait_for(lambda: "last error" in screen(), 10, "status drawn in tmux")
+            coloured, plain = screen(escapes=True), screen()
     finally:
-        subprocess.run([tmux, "kill-session", "-t", session], check=False)
         agent.kill()
 
     assert "\033[32m0 B" in coloured  # the lag, in green: nothing lagging
@@ -155,25 +145,18 @@ def test_status_watch_redraws_in_a_terminal_as_the_agent_reads(tmp_path):
     _, write_end = blocked_pipe()
     agent = AgentProcess(cfg, stdout=write_end)
     wait_for(lambda: committed_offsets(tmp_path / "data").get(str(log)) == 1100, 20, "the file read")
-    tmux = shutil.which("tmux") or "/usr/bin/tmux"
-    session = f"shipper-watch-{time.monotonic_ns()}"
-    command = f"cd {ROOT} && {sys.executable} -m shipper status --config {cfg} --watch 0.3"
-    subprocess.run([tmux, "new-session", "-d", "-s", session, "-x", "200", "-y", "30", command], check=True)
+    command = (f"cd {ROOT} && {sys.executable} -m shipper status --config {cfg} --watch 0.3; "
+               "echo watch-ended-$?; sleep 30")
     try:
-        def screen() -> str:
-            return subprocess.run([tmux, "capture-pane", "-p", "-t", session], capture_output=True, text=True,
-                                  check=True).stdout
-
-        wait_for(lambda: "1.1 KiB" in screen(), 10, "status drawn")
-        with open(log, "a") as handle:
-            handle.write("".join(f"line {i:05d}\n" for i in range(100, 1100)))
-        wait_for(lambda: "11.8 KiB" in screen(), 20, "status drawn again with the new offset")
-        drawn = screen()
-        subprocess.run([tmux, "send-keys", "-t", session, "C-c"], check=True)
-        wait_for(lambda: subprocess.run([tmux, "has-session", "-t", session], capture_output=True).returncode != 0,
-                 10, "watch ended by Ctrl-C (the session closes with it)")
+        with terminal(command, 200) as screen:
+            wait_for(lambda: "1.1 KiB" in screen(), 10, "status drawn")
+            with open(log, "a") as handle:
+                handle.write("".join(f"line {i:05d}\n" for i in range(100, 1100)))
+            wait_for(lambda: "11.8 KiB" in screen(), 20, "status drawn again with the new offset")
+            drawn = screen()
+            screen.keys("C-c")
+            wait_for(lambda: "watch-ended-0" in screen(), 10, "watch ended by Ctrl-C with 0")
     finally:
-        subprocess.run([tmux, "kill-session", "-t", session], check=False, capture_output=True)
         agent.kill()
 
     assert drawn.count("last error") == 1  # redrawn in place, not scrolled

@@ -4,18 +4,24 @@ without affecting delivery; only with `api.tap`, only on loopback unless a token
 from __future__ import annotations
 
 import json
-import shutil
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from shipper.components import parse_config
 from shipper.config.errors import ConfigError
-from tests.agent_process import AgentProcess, http_get, output_messages, scraped, wait_for, write_config
+from tests.agent_process import (
+    AgentProcess,
+    http_get,
+    output_messages,
+    scraped,
+    terminal,
+    wait_for,
+    write_config,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -103,25 +109,17 @@ def test_tap_in_a_terminal_prints_records_as_they_come_until_ctrl_c(tmp_path):
     cfg = config(tmp_path)
     agent = AgentProcess(cfg, stdout=subprocess.DEVNULL)
     agent.wait_until_running()
-    tmux = shutil.which("tmux") or "/usr/bin/tmux"
-    session = f"shipper-tap-{time.monotonic_ns()}"
     command = f"cd {ROOT} && {sys.executable} -m shipper tap --config {cfg} scrub; echo tap-ended-$?; sleep 30"
-    subprocess.run([tmux, "new-session", "-d", "-s", session, "-x", "160", "-y", "30", command], check=True)
     try:
-        def screen() -> str:
-            return subprocess.run([tmux, "capture-pane", "-p", "-t", session], capture_output=True, text=True,
-                                  check=True).stdout
-
-        deadline = time.monotonic() + 20
-        while "live line 1" not in screen() and time.monotonic() < deadline:
-            append(tmp_path, ["live line 1"])  # until the tap's request has reached the agent
-            time.sleep(0.3)
-        append(tmp_path, ["live line 2"])
-        wait_for(lambda: "live line 2" in screen(), 20, "the next line shown live")
-        subprocess.run([tmux, "send-keys", "-t", session, "C-c"], check=True)
-        wait_for(lambda: "tap-ended-0" in screen(), 10, "Ctrl-C ends the tap with 0")
+        with terminal(command) as screen:
+            wait_for(lambda: scraped(api_of(cfg), "shipper_api_taps") == 1, 20, "the tap open")
+            append(tmp_path, ["live line 1"])
+            wait_for(lambda: "live line 1" in screen(), 20, "the line shown live")
+            append(tmp_path, ["live line 2"])
+            wait_for(lambda: "live line 2" in screen(), 20, "the next line shown live")
+            screen.keys("C-c")
+            wait_for(lambda: "tap-ended-0" in screen(), 10, "Ctrl-C ends the tap with 0")
     finally:
-        subprocess.run([tmux, "kill-session", "-t", session], check=False, capture_output=True)
         agent.kill()
 
 
@@ -130,24 +128,17 @@ def test_top_redraws_each_components_rates_in_a_terminal_from_the_agents_metrics
     cfg = config(tmp_path)
     agent = AgentProcess(cfg, stdout=subprocess.DEVNULL)
     agent.wait_until_running()
-    tmux = shutil.which("tmux") or "/usr/bin/tmux"
-    session = f"shipper-top-{time.monotonic_ns()}"
     command = f"cd {ROOT} && {sys.executable} -m shipper top --config {cfg} --interval 0.5; echo top-ended-$?; sleep 30"
-    subprocess.run([tmux, "new-session", "-d", "-s", session, "-x", "160", "-y", "30", command], check=True)
     try:
-        def screen() -> str:
-            return subprocess.run([tmux, "capture-pane", "-p", "-t", session], capture_output=True, text=True,
-                                  check=True).stdout
-
-        wait_for(lambda: "in/s" in screen(), 20, "top drawn")
-        append(tmp_path, [f"line {i}" for i in range(5_000)])
-        wait_for(lambda: any(row.split()[:2] == ["sink", "out"] and row.split()[4] not in ("0", "out/s")
-                             for row in screen().splitlines()), 20, "the sink's rate drawn")
-        drawn = screen()
-        subprocess.run([tmux, "send-keys", "-t", session, "C-c"], check=True)
-        wait_for(lambda: "top-ended-0" in screen(), 10, "Ctrl-C ends top with 0")
+        with terminal(command) as screen:
+            wait_for(lambda: "in/s" in screen(), 20, "top drawn")
+            append(tmp_path, [f"line {i}" for i in range(5_000)])
+            wait_for(lambda: any(row.split()[:2] == ["sink", "out"] and row.split()[4] not in ("0", "out/s")
+                                 for row in screen().splitlines()), 20, "the sink's rate drawn")
+            drawn = screen()
+            screen.keys("C-c")
+            wait_for(lambda: "top-ended-0" in screen(), 10, "Ctrl-C ends top with 0")
     finally:
-        subprocess.run([tmux, "kill-session", "-t", session], check=False, capture_output=True)
         agent.kill()
 
     rows = {tuple(line.split()[:2]): line.split() for line in drawn.splitlines() if line.split()}

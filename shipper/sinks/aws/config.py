@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import urllib.parse
 
 from pydantic import Field, field_validator, model_validator
 
 from shipper.config.base import SinkOptions
-from shipper.config.units import Duration
+from shipper.config.units import Duration, is_loopback
 
 
 class AwsOptions(SinkOptions):
@@ -50,17 +49,8 @@ class AwsOptions(SinkOptions):
     def _secure_endpoint(self) -> AwsOptions:
         if self.endpoint and self.endpoint.startswith("http://") and not self.allow_insecure_endpoint:
             host = urllib.parse.urlsplit(self.endpoint).hostname or ""
-            if not _loopback(host):
+            if not is_loopback(host):
                 raise ValueError(f"endpoint {self.endpoint!r} is plain http to another host: requests signed with "
                                  "the node's credentials would cross the network in clear; use https, or set "
                                  "allow_insecure_endpoint: true")
         return self
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

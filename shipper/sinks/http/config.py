@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import urllib.parse
 from typing import Literal
 
@@ -10,7 +9,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 
 from shipper.config.base import Options, SinkOptions
 from shipper.config.tls import TlsOptions
-from shipper.config.units import ByteSize, Duration
+from shipper.config.units import ByteSize, Duration, is_loopback
 
 # header names an operator may not set: the sink writes them from the body it sends
 _OWN_HEADERS = frozenset({"content-length", "content-encoding", "transfer-encoding", "host"})
@@ -39,13 +38,7 @@ def _names_a_credential(header: str) -> bool:
 
 
 def _on_this_host(uri: str) -> bool:
-    host = urllib.parse.urlsplit(uri).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return is_loopback(urllib.parse.urlsplit(uri).hostname or "")
 
 
 class HttpOptions(SinkOptions):
