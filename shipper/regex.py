@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left, bisect_right
+from itertools import accumulate, repeat
+from operator import add
 from collections.abc import Sequence
 from typing import Any
 
@@ -57,6 +59,24 @@ class Regex:
         """Whether `text` holds a match (RE2 called directly on its UTF-8: no match object is made)."""
         data = matchable(text).encode()
         return bool(self._compiled._regexp.Match(_UNANCHORED, data, 0, len(data))[0] != _NO_MATCH)
+
+    def spans(self, data: bytes) -> list[tuple[int, int]]:
+        """Where the matches are in UTF-8 `data`, as byte offsets (RE2 called directly: no offset is
+        turned into characters, no match object made)."""
+        found, position, end = [], 0, len(data)
+        match = self._compiled._regexp.Match
+        while position <= end:
+            span = match(_UNANCHORED, data, position, end)[0]
+            if span == _NO_MATCH:
+                break
+            found.append(span)
+            if span[1] > span[0]:
+                position = span[1]
+            else:  # an empty match: go on from the next character
+                position = span[1] + 1
+                while position < end and 0x80 <= data[position] < 0xC0:
+                    position += 1
+        return found
 
     def groups_of_first_match(self, text: str) -> dict[str, str] | None:
         """The named groups of the first match that took part in it; None when there is no match."""
@@ -133,21 +153,22 @@ class BlockSearch:
     def __call__(self, texts: Sequence[str]) -> list[bool]:
         if self.joined is None or len(texts) < 2:
             return [self.each.found_in(text) for text in texts]
-        prepared = [matchable(text) for text in texts]
-        starts, ends, position = [], [], 0
-        for text in prepared:
-            starts.append(position)
-            position += len(text)
-            ends.append(position)
-            position += 1
-        found = [False] * len(prepared)
+        found = [False] * len(texts)
+        joined = "\n".join(texts)
+        ascii_only = joined.isascii()
+        spans = self.joined.spans((joined if ascii_only else valid_text(joined)).encode())
+        if not spans:
+            return found
+        sizes = map(len, texts) if ascii_only else (len(t.encode("utf-8", "surrogatepass")) for t in texts)
+        after = list(accumulate(map(add, sizes, repeat(1))))  # where each text's line break is, plus one
+        starts = [0, *after[:-1]]
         unsure: set[int] = set()
-        for match in self.joined.finditer("\n".join(prepared)):
-            first, last = bisect_left(ends, match.start()), bisect_right(starts, match.end()) - 1
-            if first == last and "\n" not in prepared[first]:
+        for begin, end in spans:  # byte offsets in the joined text
+            first, last = bisect_left(after, begin + 1), bisect_right(starts, end) - 1
+            if first == last and "\n" not in texts[first]:
                 found[first] = True
             else:
                 unsure.update(range(first, last + 1))
         for index in unsure:
-            found[index] = found[index] or self.each.found_in(prepared[index])
+            found[index] = found[index] or self.each.found_in(texts[index])
         return found
