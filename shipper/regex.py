@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
 from itertools import accumulate, repeat
 from operator import add
-from collections.abc import Sequence
 from typing import Any
 
 import re2
