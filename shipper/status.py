@@ -137,10 +137,8 @@ def _readiness(config: AgentConfig) -> dict[str, dict[str, Any]]:
     time and count); {} without an API or a running agent."""
     if config.api is None:
         return {}
-    host, _, port = config.api.address.rpartition(":")
-    host = "127.0.0.1" if host in ("0.0.0.0", "::", "[::]") else host
     try:
-        with urllib.request.urlopen(f"http://{host}:{port}/readyz", timeout=2) as response:
+        with urllib.request.urlopen(config.api.local_url("/readyz"), timeout=2) as response:
             body = response.read()
     except urllib.error.HTTPError as error:
         body = error.read()  # 503: not ready, with the problems

@@ -9,7 +9,6 @@ from typing import Any
 import orjson
 
 from shipper.config.model import AgentConfig
-from shipper.config.units import split_address
 
 
 def tap(config: AgentConfig, component: str, limit: int, as_json: bool, out: Any = None) -> int:
@@ -18,8 +17,7 @@ def tap(config: AgentConfig, component: str, limit: int, as_json: bool, out: Any
     if config.api is None or not config.api.tap:
         print("tap needs the API with tap on: api: {address: ..., tap: true}", file=sys.stderr)
         return 1
-    host, port = split_address(config.api.address)
-    host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    host, port = config.api.local_endpoint()
     headers = {"Authorization": f"Bearer {config.api.token.get_secret_value()}"} if config.api.token else {}
     connection = http.client.HTTPConnection(host, port, timeout=None)
     try:

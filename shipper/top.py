@@ -17,7 +17,6 @@ from typing import TextIO
 from prometheus_client.parser import text_string_to_metric_families
 
 from shipper.config.model import AgentConfig
-from shipper.config.units import split_address
 
 CLEAR = "\033[H\033[2J"
 COUNTERS = {"shipper_events_received": "in", "shipper_events_sent": "out", "shipper_events_discarded": "discarded",
@@ -85,9 +84,7 @@ def top(config: AgentConfig, interval: float, out: TextIO | None = None, screens
     if config.api is None:
         print("top reads the agent's /metrics: configure api: {address: ...}", file=sys.stderr)
         return 1
-    host, port = split_address(config.api.address)
-    host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-    url = f"http://{host}:{port}/metrics"
+    url = config.api.local_url("/metrics")
     terminal = out.isatty()
     try:
         before = scrape(url)

@@ -42,6 +42,15 @@ class ApiOptions(Options):
         "`server_error`, `stalled`). Liveness (/healthz) never depends on it: a stuck backend must not restart the pod."
     )
 
+    def local_endpoint(self) -> tuple[str, int]:
+        """Where a client on this machine (`status`, `tap`, `top`) reaches the API: a wildcard address
+        (0.0.0.0, ::) as loopback."""
+        host, port = split_address(self.address)
+        return ("127.0.0.1" if host in ("0.0.0.0", "::") else host), port
+
+    def local_url(self, path: str) -> str:
+        host, port = self.local_endpoint()
+        return f"http://{f'[{host}]' if ':' in host else host}:{port}{path}"
 
     @model_validator(mode="after")
     def _tap_stays_local_or_needs_a_token(self) -> ApiOptions:
