@@ -59,7 +59,6 @@ class Api:
                  sources: Callable[[], Sequence[Source]] = list, streams: Callable[[], Sequence[str]] = list):
         self.options = options
         self.host, _, port = options.address.rpartition(":")
-        self.unready_after = options.unready_after
         self.sources = sources
         self.streams = streams  # what can be tapped: sources and transform outputs
         self._taps = 0
@@ -129,7 +128,7 @@ class Api:
         sinks = self.sinks()
         problems = {}
         for sink in sinks:
-            problem = sink.problem(self.unready_after)
+            problem = sink.problem()
             if problem is not None:
                 problems[sink.id] = {"reason": problem[0], "message": public_message(problem[1])}
         for source in self.sources():

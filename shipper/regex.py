@@ -99,13 +99,6 @@ class Regex:
     def finditer(self, text: str) -> Any:
         return self._compiled.finditer(matchable(text))
 
-    def sub(self, replace: Any, text: str) -> str:
-        """`text` with every match replaced (and lone surrogates as U+FFFD); the same object when nothing
-        was replaced."""
-        prepared = matchable(text)
-        replaced, count = self._compiled.subn(replace, prepared)
-        return replaced if count and replaced != prepared else text
-
     def __repr__(self) -> str:
         return f"Regex({self.pattern!r})"
 

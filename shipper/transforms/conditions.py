@@ -105,10 +105,12 @@ def _field_test(path: tuple[str, ...], condition: Condition) -> Test:
         search_messages = BlockSearch(condition.regex)
         return lambda common, records: search_messages([record[MESSAGE] for record in records])
 
-    def values(common: Mapping[str, Any], records: Sequence[Record]) -> list[Any]:
-        if path == ("message",):
+    if path == ("message",):
+        def values(common: Mapping[str, Any], records: Sequence[Record]) -> list[Any]:
             return [record[MESSAGE] for record in records]
-        return [lookup(common, record, path) for record in records]
+    else:
+        def values(common: Mapping[str, Any], records: Sequence[Record]) -> list[Any]:
+            return [lookup(common, record, path) for record in records]
 
     if condition.regex is not None:
         search = BlockSearch(condition.regex)
