@@ -94,11 +94,7 @@ class Api:
             if tapped is not None and self.options.tap:
                 await self._tap(reader, writer, request, *tapped)
                 return
-            status, content_type, body = self._answer(request)
-            head = (f"HTTP/1.1 {status} {_REASONS[status]}\r\nContent-Type: {content_type}\r\n"
-                    f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode()
-            writer.write(head + body)
-            await asyncio.wait_for(writer.drain(), WRITE_TIMEOUT)
+            await _respond(writer, *self._answer(request))
         except (OSError, TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError):
             pass  # a client that is too slow, too large or gone: nothing to answer
         finally:
@@ -106,10 +102,10 @@ class Api:
             writer.close()
 
     def _answer(self, head: bytes) -> tuple[int, str, bytes]:
-        request_line = head.split(b"\r\n", 1)[0].decode("latin-1").split(" ")
-        if len(request_line) != 3 or not request_line[2].startswith("HTTP/1."):
+        request = _request_line(head)
+        if request is None:
             return 400, "text/plain", b"bad request\n"
-        method, target = request_line[0], request_line[1].split("?", 1)[0]
+        method, target, _ = request
         if target not in ("/metrics", "/healthz", "/readyz"):
             return 404, "text/plain", b"not found\n"
         if method != "GET":
@@ -154,10 +150,7 @@ class Api:
         refusal = self._tap_refusal(head, name)
         if refusal is not None:
             status, text = refusal
-            body = text.encode() + b"\n"
-            writer.write((f"HTTP/1.1 {status} {_REASONS[status]}\r\nContent-Type: text/plain\r\n"
-                          f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode() + body)
-            await asyncio.wait_for(writer.drain(), WRITE_TIMEOUT)
+            await _respond(writer, status, "text/plain", text.encode() + b"\n")
             return
         watcher = TAP.watch(name)
         self._taps += 1
@@ -196,12 +189,29 @@ class Api:
         return None
 
 
+async def _respond(writer: asyncio.StreamWriter, status: int, content_type: str, body: bytes) -> None:
+    """One whole answer, and the connection is done."""
+    head = (f"HTTP/1.1 {status} {_REASONS[status]}\r\nContent-Type: {content_type}\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode()
+    writer.write(head + body)
+    await asyncio.wait_for(writer.drain(), WRITE_TIMEOUT)
+
+
+def _request_line(head: bytes) -> tuple[str, str, str] | None:
+    """(method, path, query) of an HTTP/1.x request head; None when it is not one."""
+    parts = head.split(b"\r\n", 1)[0].decode("latin-1").split(" ")
+    if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
+        return None
+    path, _, query = parts[1].partition("?")
+    return parts[0], path, query
+
+
 def _tap_target(head: bytes) -> tuple[str, int] | None:
     """(stream, limit) of a `GET /tap/<stream>?limit=N` request; None for any other request."""
-    request_line = head.split(b"\r\n", 1)[0].decode("latin-1").split(" ")
-    if len(request_line) != 3 or request_line[0] != "GET" or not request_line[1].startswith("/tap/"):
+    request = _request_line(head)
+    if request is None or request[0] != "GET" or not request[1].startswith("/tap/"):
         return None
-    path, _, query = request_line[1].partition("?")
+    _, path, query = request
     limit = urllib.parse.parse_qs(query).get("limit", ["0"])[0]
     return urllib.parse.unquote(path.removeprefix("/tap/")), int(limit) if limit.isascii() and limit.isdigit() else 0
 
