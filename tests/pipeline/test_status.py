@@ -46,12 +46,19 @@ def write_lines(tmp_path: Path, count: int) -> Path:
     return log
 
 
-def test_status_shows_offsets_lag_and_backlog_of_a_live_agent_as_plain_text_when_piped(tmp_path):
-    log = write_lines(tmp_path, 1000)
+def agent_that_read(tmp_path: Path, count: int) -> tuple[Path, Path, AgentProcess]:
+    """(the log, the config, the agent) once an agent whose console sink never delivers has read
+    `count` lines of the log: every record waits in its spool."""
+    log = write_lines(tmp_path, count)
     cfg = config(tmp_path, {"type": "console"})
     _, write_end = blocked_pipe()
     agent = AgentProcess(cfg, stdout=write_end)
-    wait_for(lambda: committed_offsets(tmp_path / "data").get(str(log)) == 11_000, 20, "the file read")
+    wait_for(lambda: committed_offsets(tmp_path / "data").get(str(log)) == count * 11, 20, "the file read")
+    return log, cfg, agent
+
+
+def test_status_shows_offsets_lag_and_backlog_of_a_live_agent_as_plain_text_when_piped(tmp_path):
+    log, cfg, agent = agent_that_read(tmp_path, 1000)
 
     out = shipper_status(cfg)
     agent.kill()
@@ -101,11 +108,7 @@ def test_a_sink_that_cannot_reach_its_backend_turns_unready_with_the_reason_and_
 
 
 def test_in_a_terminal_status_is_coloured_and_its_columns_line_up(tmp_path):
-    log = write_lines(tmp_path, 100)
-    cfg = config(tmp_path, {"type": "console"})
-    _, write_end = blocked_pipe()
-    agent = AgentProcess(cfg, stdout=write_end)
-    wait_for(lambda: committed_offsets(tmp_path / "data").get(str(log)) == 1100, 20, "the file read")
+    _, cfg, agent = agent_that_read(tmp_path, 100)
     try:
         with terminal(f"cd {ROOT} && {sys.executable} -m shipper status --config {cfg}; sleep 30", 200) as screen:
             wait_for(lambda: "last error" in screen(), 10, "status drawn in tmux")
@@ -123,11 +126,7 @@ def test_in_a_terminal_status_is_coloured_and_its_columns_line_up(tmp_path):
 
 
 def test_status_json_gives_the_same_tables_as_objects(tmp_path):
-    log = write_lines(tmp_path, 1000)
-    cfg = config(tmp_path, {"type": "console"})
-    _, write_end = blocked_pipe()
-    agent = AgentProcess(cfg, stdout=write_end)
-    wait_for(lambda: committed_offsets(tmp_path / "data").get(str(log)) == 11_000, 20, "the file read")
+    log, cfg, agent = agent_that_read(tmp_path, 1000)
 
     result = subprocess.run([sys.executable, "-m", "shipper", "status", "--config", str(cfg), "--json"],
                             capture_output=True, text=True, check=True, cwd=ROOT)
@@ -140,11 +139,7 @@ def test_status_json_gives_the_same_tables_as_objects(tmp_path):
 
 
 def test_status_watch_redraws_in_a_terminal_as_the_agent_reads(tmp_path):
-    log = write_lines(tmp_path, 100)
-    cfg = config(tmp_path, {"type": "console"})
-    _, write_end = blocked_pipe()
-    agent = AgentProcess(cfg, stdout=write_end)
-    wait_for(lambda: committed_offsets(tmp_path / "data").get(str(log)) == 1100, 20, "the file read")
+    log, cfg, agent = agent_that_read(tmp_path, 100)
     command = (f"cd {ROOT} && {sys.executable} -m shipper status --config {cfg} --watch 0.3; "
                "echo watch-ended-$?; sleep 30")
     try:

@@ -45,6 +45,14 @@ def api_of(cfg: Path) -> str:
     return "http://" + json.loads(cfg.read_text().split("api: ", 1)[1])["address"]
 
 
+def running_agent(tmp_path: Path, **api: str) -> tuple[Path, AgentProcess]:
+    (tmp_path / "logs").mkdir()
+    cfg = config(tmp_path, **api)
+    agent = AgentProcess(cfg, stdout=subprocess.DEVNULL)
+    agent.wait_until_running()
+    return cfg, agent
+
+
 def append(tmp_path: Path, lines: list[str]) -> None:
     with open(tmp_path / "logs" / "app.log", "a") as handle:
         handle.write("".join(f"{line}\n" for line in lines))
@@ -80,11 +88,8 @@ def test_tap_shows_a_source_before_redact_and_the_redact_transform_after_while_d
 
 
 def test_tap_refuses_an_unknown_component_and_a_missing_token_and_is_off_by_default(tmp_path):
-    (tmp_path / "logs").mkdir()
-    cfg = config(tmp_path, token="t0ken")
+    cfg, agent = running_agent(tmp_path, token="t0ken")
     api = api_of(cfg)
-    agent = AgentProcess(cfg, stdout=subprocess.DEVNULL)
-    agent.wait_until_running()
 
     unknown = shipper_tap(cfg, "nope")
     _, unknown_err = unknown.communicate(timeout=20)
@@ -105,10 +110,7 @@ def test_tap_beyond_loopback_needs_a_token():
 
 
 def test_tap_in_a_terminal_prints_records_as_they_come_until_ctrl_c(tmp_path):
-    (tmp_path / "logs").mkdir()
-    cfg = config(tmp_path)
-    agent = AgentProcess(cfg, stdout=subprocess.DEVNULL)
-    agent.wait_until_running()
+    cfg, agent = running_agent(tmp_path)
     command = f"cd {ROOT} && {sys.executable} -m shipper tap --config {cfg} scrub; echo tap-ended-$?; sleep 30"
     try:
         with terminal(command) as screen:
@@ -124,10 +126,7 @@ def test_tap_in_a_terminal_prints_records_as_they_come_until_ctrl_c(tmp_path):
 
 
 def test_top_redraws_each_components_rates_in_a_terminal_from_the_agents_metrics(tmp_path):
-    (tmp_path / "logs").mkdir()
-    cfg = config(tmp_path)
-    agent = AgentProcess(cfg, stdout=subprocess.DEVNULL)
-    agent.wait_until_running()
+    cfg, agent = running_agent(tmp_path)
     command = f"cd {ROOT} && {sys.executable} -m shipper top --config {cfg} --interval 0.5; echo top-ended-$?; sleep 30"
     try:
         with terminal(command) as screen:
