@@ -1,3 +1,3 @@
 """shipper: a node logging agent that never loses a line."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

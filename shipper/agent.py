@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from shipper import backoff
 from shipper.buffer.data_dir import DataDirLock, DataDirLocked, make_private
+from shipper.buffer.layout import SpoolTooNew
 from shipper.buffer.spool import Spool, SpoolUnavailable
 from shipper.components import SINKS, SOURCES, TRANSFORMS, load_config
 from shipper.config.base import Options, SinkOptions, SourceOptions, TransformOptions
@@ -148,7 +149,7 @@ class Agent:
     async def _run_locked(self) -> int:
         try:
             self.spool = Spool.open(self.config.data_dir, self.config.buffer.max_size)
-        except (SpoolUnavailable, OSError) as error:
+        except (SpoolUnavailable, SpoolTooNew, OSError) as error:
             log.error("%s; nothing was read or sent, and the spool is kept as it is", error)
             return EXIT_SPOOL_UNAVAILABLE
         try:

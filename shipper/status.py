@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from shipper.buffer.spool import SPOOL_FILE, SpoolView
+from shipper.buffer.layout import SPOOL_FILE
+from shipper.buffer.spool import SpoolView
 from shipper.config.model import AgentConfig
 from shipper.sources.files.checkpoint import FileCheckpoint
 from shipper.sources.files.config import TailOptions

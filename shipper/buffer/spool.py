@@ -14,8 +14,8 @@ Guarantees:
   reported. A parked item counts only once the cursor has passed its place: `trim_parked` drops the
   items of places the cursor has not passed yet (after a crash they are read and parked again).
 
-Records are stored in columns (columns.py); a spool written by a version that stored them as one
-JSON array per block is converted when it is opened.
+Records are stored in columns (columns.py). The tables, their layout version and the conversion of
+an older layout when it is opened are in layout.py; a spool of a newer layout is never opened.
 """
 
 from __future__ import annotations
@@ -32,62 +32,14 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from shipper.buffer import columns
+from shipper.buffer import columns, layout
+from shipper.buffer.layout import SPOOL_FILE
 from shipper.observe import metrics
 from shipper.record import Block, Record
 
 log = logging.getLogger(__name__)
 
-SPOOL_FILE = "spool.db"
 WAL_SIZE_LIMIT = 64 * 1024 * 1024  # bytes the WAL file keeps after a checkpoint resets it
-_BLOCKS = """
-CREATE TABLE IF NOT EXISTS blocks (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    source TEXT NOT NULL,
-    count INTEGER NOT NULL,
-    bytes INTEGER NOT NULL,
-    created REAL NOT NULL,
-    common BLOB NOT NULL,
-    timestamps BLOB NOT NULL,
-    messages BLOB NOT NULL,
-    field_values BLOB,
-    field_refs BLOB
-);
-CREATE INDEX IF NOT EXISTS blocks_by_source ON blocks (source, id);
-"""
-_SCHEMA = _BLOCKS + """
-CREATE TABLE IF NOT EXISTS checkpoints (
-    source TEXT NOT NULL,
-    key TEXT NOT NULL,
-    value BLOB NOT NULL,
-    PRIMARY KEY (source, key)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS sink_state (
-    sink TEXT NOT NULL,
-    key TEXT NOT NULL,
-    value BLOB NOT NULL,
-    PRIMARY KEY (sink, key)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS cursors (
-    sink TEXT PRIMARY KEY,
-    block INTEGER NOT NULL,
-    position INTEGER NOT NULL
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS parked (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    sink TEXT NOT NULL,
-    name TEXT NOT NULL,
-    reason TEXT NOT NULL,
-    count INTEGER NOT NULL,
-    bytes INTEGER NOT NULL,
-    created REAL NOT NULL,
-    places BLOB NOT NULL,
-    items BLOB NOT NULL
-);
-CREATE INDEX IF NOT EXISTS parked_by_name ON parked (sink, name, id);
-"""
-
-
 class Position(NamedTuple):
     """A place in the spool: every record of blocks before `block`, and `index` records of it."""
 
@@ -268,7 +220,7 @@ class Spool(_Queries):
             await self._freed.wait()
         now = time.time()
         with self._db:
-            inserted = [_insert_block(self._db, None, block.stream, len(block.records), stored_size, now, common,
+            inserted = [layout.insert_block(self._db, None, block.stream, len(block.records), stored_size, now, common,
                                       stored).lastrowid for block, common, stored, stored_size in encoded]
             self._write_checkpoints(source, checkpoints)
         if encoded:
@@ -578,53 +530,11 @@ def _connect(path: Path) -> sqlite3.Connection:
         (verdict,) = connection.execute("PRAGMA quick_check").fetchone()
         if verdict != "ok":
             raise sqlite3.DatabaseError(f"integrity check failed: {verdict}")
-        connection.executescript(_SCHEMA)
-        _convert_record_arrays(connection)
-        # SQLite opens a file it cannot write read-only without a word: write once now, so a read-only
-        # data dir is found here and not at the first append
-        (version,) = connection.execute("PRAGMA user_version").fetchone()
-        connection.execute(f"PRAGMA user_version = {int(version)}")
-    except sqlite3.DatabaseError:
+        layout.upgrade(connection, path)
+    except (sqlite3.DatabaseError, layout.SpoolTooNew):
         connection.close()
         raise
     return connection
-
-
-def _insert_block(db: sqlite3.Connection, block_id: int | None, source: str, count: int, size: int, created: float,
-                  common: bytes, stored: columns.Columns) -> sqlite3.Cursor:
-    return db.execute(
-        "INSERT INTO blocks (id, source, count, bytes, created, common, timestamps, messages, field_values, "
-        "field_refs) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (block_id, source, count, size, created, common,
-         stored.timestamps, stored.messages, stored.field_values, stored.field_refs),
-    )
-
-
-def _convert_record_arrays(db: sqlite3.Connection) -> None:
-    """A spool of the earlier layout (one JSON array of records per block) is rewritten in columns,
-    keeping every block's id, so that checkpoints and sink cursors still point where they did."""
-    if "records" not in {name for _, name, *_ in db.execute("PRAGMA table_info(blocks)")}:
-        return
-    db.execute("BEGIN IMMEDIATE")  # one transaction, DDL included: a crash halfway leaves the old layout
-    try:
-        db.execute("ALTER TABLE blocks RENAME TO blocks_records")
-        db.execute("DROP INDEX IF EXISTS blocks_by_source")
-        for statement in _BLOCKS.split(";")[:2]:
-            db.execute(statement)
-        rows = db.execute("SELECT id, source, count, created, common, records FROM blocks_records ORDER BY id")
-        for block_id, source, count, created, common, records in rows:
-            stored = columns.encode(orjson.loads(records))
-            _insert_block(db, block_id, source, count, len(common) + stored.size, created, common, stored)
-        (last,) = db.execute(
-            "SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence WHERE name = 'blocks_records'").fetchone()
-        db.execute("DELETE FROM sqlite_sequence WHERE name = 'blocks'")
-        db.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('blocks', ?)", (last,))
-        db.execute("DROP TABLE blocks_records")
-        db.commit()
-    except BaseException:
-        db.rollback()
-        raise
-    log.info("spool converted to the columnar layout of records")
 
 
 class SpoolUnavailable(Exception):

@@ -11,6 +11,7 @@ import os
 import socket
 from pathlib import Path
 
+from shipper.buffer.layout import newer_spool_problem
 from shipper.config.base import produces
 from shipper.config.errors import ConfigIssue
 from shipper.config.model import AgentConfig
@@ -37,7 +38,7 @@ def environment_issues(config: AgentConfig, *, api_port: bool = True, data_dir: 
 
 
 def data_dir_problem(path: str) -> str | None:
-    """Why the data dir could not be created or written, if it could not."""
+    """Why the data dir could not be created or written, or holds a spool this agent must not open."""
     existing = Path(path)
     while not existing.exists():
         if existing.parent == existing:
@@ -49,7 +50,7 @@ def data_dir_problem(path: str) -> str | None:
         return f"{existing} is on a read-only file system"
     if not os.access(existing, os.W_OK | os.X_OK):
         return f"{existing} is not writable by this user"
-    return None
+    return newer_spool_problem(path) if existing == Path(path) else None
 
 
 def address_problem(address: str) -> str | None:

@@ -7,13 +7,13 @@ import os
 import sqlite3
 import subprocess
 
-import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shipper.buffer import spool as spool_module
-from shipper.buffer.spool import SPOOL_FILE, Position, Spool, SpoolUnavailable
+from shipper.buffer.layout import SPOOL_FILE
+from shipper.buffer.spool import Position, Spool, SpoolUnavailable
 from shipper.observe import metrics
 from shipper.record import Block
 
@@ -269,37 +269,6 @@ async def test_a_read_only_data_dir_is_refused_at_open_and_the_spool_is_not_move
     reopened.attach_sinks({"out": ["app"]})
     assert messages(reopened.read("out", reopened.cursor("out"), 100)) == ["kept"]
     reopened.close()
-
-
-async def test_a_spool_of_the_record_array_layout_is_converted_and_delivers_from_where_it_was(tmp_path):
-    # the layout before columns: one JSON array of [timestamp, message, fields] per block
-    db = sqlite3.connect(tmp_path / SPOOL_FILE)
-    db.executescript("""
-        CREATE TABLE blocks (id INTEGER PRIMARY KEY AUTOINCREMENT, source TEXT NOT NULL, count INTEGER NOT NULL,
-            bytes INTEGER NOT NULL, created REAL NOT NULL, common BLOB NOT NULL, records BLOB NOT NULL);
-        CREATE INDEX blocks_by_source ON blocks (source, id);
-        CREATE TABLE cursors (sink TEXT PRIMARY KEY, block INTEGER NOT NULL, position INTEGER NOT NULL) WITHOUT ROWID;
-        INSERT INTO cursors VALUES ('out', 7, 1);
-        UPDATE sqlite_sequence SET seq = 9 WHERE name = 'blocks';
-    """)
-    common = b'{"file": "/app.log"}'
-    for block_id, records in ((7, [[1, "a", {"stream": "stdout"}], [2, "b", None]]), (8, [[3, "c", None]])):
-        db.execute("INSERT INTO blocks VALUES (?, 'app', ?, 0, 0.0, ?, ?)",
-                   (block_id, len(records), common, orjson.dumps(records)))
-    db.execute("UPDATE sqlite_sequence SET seq = 9 WHERE name = 'blocks'")  # block 9 was acknowledged and deleted
-    db.commit()
-    db.close()
-
-    spool = Spool.open(tmp_path, max_size=1024**3)
-    spool.attach_sinks({"out": ["app"]})
-    await spool.append([block("app", "d")], {}, source="app")
-    blocks = spool.read("out", spool.cursor("out"), 100)
-
-    assert [b.id for b in blocks] == [7, 8, 10]
-    assert messages(blocks) == ["b", "c", "d"]
-    assert blocks[0].records == [(1, "a", {"stream": "stdout"}), (2, "b", None)]
-    assert spool.events == 4 and spool.size > 0
-    spool.close()
 
 
 @settings(max_examples=40, deadline=None)
