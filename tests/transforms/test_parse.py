@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from shipper.times import parse_rfc3339, time_parser
 from shipper.transforms.parse.formats import PRESETS, regex_parser
-from shipper.transforms.parse.timestamps import parse_rfc3339, time_parser
 from tests.transforms.helpers import block, make, metric, run
 
 NGINX = ('93.184.216.34 - alice [02/Dec/2026:10:15:00 +0000] "GET /api/items?id=3 HTTP/1.1" 404 5120 '
@@ -216,3 +216,31 @@ def test_a_bug_in_a_transform_passes_the_block_on_unchanged_and_is_counted():
 
     assert (out.stream, out.records) == ("p-bug", [(1, '{"a": 1}', None)])
     assert metric("shipper_errors_total", **labels) == before + 1
+
+
+def test_a_time_format_without_a_year_takes_the_year_that_puts_it_nearest_now_not_a_day_ahead():
+    yearless = time_parser("%b %d %H:%M:%S %z")
+    now = time.time()
+    ten_days_ago = time.gmtime(now - 10 * 86_400)
+    two_days_ahead = time.gmtime(now + 2 * 86_400)
+    if (two_days_ahead.tm_mon, two_days_ahead.tm_mday) == (2, 29):
+        pytest.skip("29 February has no last year")
+
+    recent = yearless(time.strftime("%b %d %H:%M:%S +0000", ten_days_ago))
+    ahead = yearless(time.strftime("%b %d %H:%M:%S +0000", two_days_ahead))
+
+    assert recent == calendar.timegm(ten_days_ago) * 10**9
+    assert ahead == calendar.timegm((two_days_ahead.tm_year - 1, *two_days_ahead[1:6])) * 10**9  # last year's
+
+
+def test_a_malformed_structured_data_element_is_left_out_and_counted_while_the_line_parses():
+    parse = make("parse", "p-sd", format="syslog_rfc5424")
+    labels = {"component_kind": "transform", "component_id": "p-sd", "component_type": "parse",
+              "kind": "malformed_sd_element"}
+    before = metric("shipper_input_anomalies_total", **labels)
+
+    (out,) = run(parse, block('<13>1 2026-12-02T10:15:00Z h app - - [ok a="1"][bad a] text'))["p-sd"]
+
+    assert out.records[0][2]["structured_data"] == {"ok": {"a": "1"}}
+    assert out.records[0][2]["msg"] == "text"
+    assert metric("shipper_input_anomalies_total", **labels) == before + 1

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from shipper.config.base import AGENT_FIELDS, FieldTree, Options, SourceOptions
 from shipper.config.units import ByteSize, Duration, Regex
 from shipper.record import RESERVED
+from shipper.templates import field_path
 
 
 class MultilineOptions(Options):
@@ -102,10 +103,34 @@ class FileOptions(TailOptions):
         "override the agent's metadata.",
     )
 
+    time_key: str | None = Field(
+        None, description="With `json`: the field of each line that holds its time (a path such as `time` or "
+        "`meta.ts`), so backfilled files keep their own times; a line without it, or with a value that is not "
+        "a time, keeps the read time (counted: `shipper_input_anomalies_total{kind=\"time_unparsed\"}`).",
+    )
+    time_format: str = Field(
+        "rfc3339", description="How `time_key` is written: `rfc3339`, `epoch` (seconds), `epoch_ms`, or a strftime "
+        "format such as `%d/%b/%Y:%H:%M:%S %z` (no zone means UTC; no year means the year that puts the time "
+        "nearest to now, at most a day ahead).",
+    )
+
     def fields(self) -> FieldTree | None:
         if self.format == "json":
             return None
         return {**AGENT_FIELDS, "file": {}}
+
+    @field_validator("time_key")
+    @classmethod
+    def _is_path(cls, path: str | None) -> str | None:
+        if path is not None and field_path(path) is None:
+            raise ValueError(f"{path!r} is not a field path such as time or meta.ts")
+        return path
+
+    @model_validator(mode="after")
+    def _time_with_json(self) -> FileOptions:
+        if self.time_key is not None and self.format != "json":
+            raise ValueError("'time_key' goes with format: json (a plain line has no fields to take a time from)")
+        return self
 
     @field_validator("reserved_key")
     @classmethod

@@ -78,6 +78,8 @@ class _Partials:
 
 
 class CriDecoder:
+    untimed = 0  # the runtime's own time is on every line
+
     def __init__(self, max_line: int):
         self.partials = _Partials(max_line)
         self.malformed = 0
@@ -170,6 +172,8 @@ class DockerDecoder(CriDecoder):
 
 class ContainerDecoder:
     """Picks CRI or docker from a file's first line, then delegates to it."""
+
+    untimed = 0
 
     def __init__(self, max_line: int):
         self.max_line = max_line

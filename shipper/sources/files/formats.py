@@ -11,7 +11,8 @@ from typing import Any, Protocol
 
 import orjson
 
-from shipper.record import Record, set_aside_reserved
+from shipper.record import Record, dig, set_aside_reserved
+from shipper.times import TimeParser
 
 MALFORMED_JSON = {"parse_error": "not a JSON object"}
 
@@ -25,6 +26,11 @@ class Decoder(Protocol):
     @property
     def split(self) -> int:
         """Pieces cut off over-long joined records so far."""
+        ...
+
+    @property
+    def untimed(self) -> int:
+        """Lines of the last `decode` call whose own time was missing or not a time (read time kept)."""
         ...
 
     @property
@@ -53,6 +59,7 @@ class PlainDecoder:
 
     malformed = 0
     split = 0
+    untimed = 0
     pending_bytes = 0
     pending_since: float | None = None
 
@@ -77,22 +84,36 @@ class JsonDecoder(PlainDecoder):
 
     Keys the agent reserves (record.RESERVED: `host`, `file`, `kubernetes`, ...) are kept under
     `reserved_key` (default `log`), with the line's own `reserved_key` field if it had one: a line
-    cannot claim another host or pod, and routing by those names reads the agent's own values."""
+    cannot claim another host or pod, and routing by those names reads the agent's own values.
 
-    def __init__(self, max_line: int = 0, reserved_key: str = "log"):
+    With `time_path`, the record's time is the line's own value there, read by `parse_time`; a line
+    without one keeps the read time and is counted in `untimed`."""
+
+    def __init__(self, max_line: int = 0, reserved_key: str = "log", time_path: tuple[str, ...] | None = None,
+                 parse_time: TimeParser | None = None):
         super().__init__(max_line)
         self.reserved_key = reserved_key
+        self.time_path = time_path
+        self.parse_time = parse_time
 
     def decode(self, texts: list[str], now_ns: int) -> list[Record]:
         records: list[Record] = []
-        self.malformed = 0
+        self.malformed = self.untimed = 0
+        time_path, parse_time = self.time_path, self.parse_time
         for text in texts:
             try:
                 parsed = orjson.loads(text)
             except orjson.JSONDecodeError:
                 parsed = None
             if isinstance(parsed, dict):
-                records.append((now_ns, text, set_aside_reserved(parsed, self.reserved_key)))
+                stamp = now_ns
+                if time_path is not None and parse_time is not None:
+                    own = parse_time(dig(parsed, time_path))
+                    if own is None:
+                        self.untimed += 1
+                    else:
+                        stamp = own
+                records.append((stamp, text, set_aside_reserved(parsed, self.reserved_key)))
             else:
                 records.append((now_ns, text, MALFORMED_JSON))
                 self.malformed += 1

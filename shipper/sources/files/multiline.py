@@ -48,6 +48,10 @@ class MultilineDecoder:
         return self.inner.malformed
 
     @property
+    def untimed(self) -> int:
+        return self.inner.untimed
+
+    @property
     def split(self) -> int:
         return self.inner.split + self.joined_split
 

@@ -31,6 +31,8 @@ from shipper.sources.files.multiline import MultilineDecoder
 from shipper.sources.files.reader import FileState, TailedFile
 from shipper.sources.files.recovery import find_by_identity, find_rotated
 from shipper.sources.files.watcher import DirectoryWatcher, bases_exist, directories_of
+from shipper.templates import field_path
+from shipper.times import time_parser
 
 SHARE_LOOP_EVERY = 0.05  # seconds a source may hold the event loop before other tasks get a turn
 UNMATCHED_WARNING_INTERVAL = 60.0  # seconds between warnings that an include pattern matches nothing
@@ -482,7 +484,10 @@ class FileSource(Source):
         if decoder is not None:
             return decoder
         if isinstance(self.options, FileOptions) and self.options.format == "json":
-            return JsonDecoder(self.options.max_line_size, self.options.reserved_key)
+            options = self.options
+            time_path = field_path(options.time_key) if options.time_key else None
+            return JsonDecoder(options.max_line_size, options.reserved_key, time_path,
+                               time_parser(options.time_format) if time_path else None)
         return PlainDecoder(self.options.max_line_size)
 
     def common_fields(self, path: str) -> dict[str, Any]:
@@ -546,7 +551,7 @@ class FileSource(Source):
         self.received_bytes.inc(lines.bytes_read)
         splits = lines.split + decoder.split - splits_before
         for kind, count in (("invalid_utf8", lines.invalid_utf8), ("split_long_line", splits),
-                            ("malformed", decoder.malformed)):
+                            ("malformed", decoder.malformed), ("time_unparsed", decoder.untimed)):
             if count:
                 self.count_anomaly(kind, count)
         return True

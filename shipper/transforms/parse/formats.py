@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -18,7 +19,7 @@ import orjson
 
 from shipper.regex import compile_regex
 from shipper.severity import FACILITIES, SEVERITIES
-from shipper.transforms.parse.timestamps import infer_year
+from shipper.times import infer_year
 
 Parser = Callable[[str], "dict[str, Any] | None"]
 
@@ -118,20 +119,27 @@ def parse_klog(text: str) -> dict[str, Any] | None:
             "source_file": source_file, "source_line": int(line), "msg": msg}
 
 
-_RFC5424 = re.compile(r"<(\d{1,3})>(\d{1,2}) (\S+) (\S+) (\S+) (\S+) (\S+) "
+_RFC5424 = re.compile(r"(?:<(\d{1,3})>)?(\d{1,2}) (\S+) (\S+) (\S+) (\S+) (\S+) "
                       r"(-|(?:\[(?:[^\]\\\"]|\\.|\"(?:[^\"\\]|\\.)*\")*\])+)"
                       r"(?: (?:\ufeff)?(.*))?", re.DOTALL)
-_SD_ELEMENT = re.compile(r'\[([^\s\]=]+)((?:\s+[^\s=\]]+="(?:[^"\\]|\\.)*")*)\s*\]')
-_SD_PARAM = re.compile(r'([^\s=\]]+)="((?:[^"\\]|\\.)*)"')
+# One SD-ELEMENT as written, well formed or not: brackets, with quoted values that may hold `]`.
+_SD_CHUNK = re.compile(r'\[(?:[^\]\\"]|\\.|"(?:[^"\\]|\\.)*")*\]')
+# A well-formed one; blanks around `=` are tolerated (syslog_loose and Vector accept them).
+_SD_ELEMENT = re.compile(r'\[([^\s\]="]+)((?:\s+[^\s=\]"]+\s*=\s*"(?:[^"\\]|\\.)*")*)\s*\]')
+_SD_PARAM = re.compile(r'([^\s=\]"]+)\s*=\s*"((?:[^"\\]|\\.)*)"')
+MALFORMED_SD_ELEMENT = "malformed_sd_element"
 
 
-def parse_rfc5424(text: str) -> dict[str, Any] | None:
-    """`<165>1 2026-12-02T10:15:00Z host app 12 ID47 [id k="v"] msg`; `-` (nil) values are left out."""
-    match = _RFC5424.match(text)
+def parse_rfc5424(text: str, anomalies: Counter[str] | None = None) -> dict[str, Any] | None:
+    """`<165>1 2026-12-02T10:15:00Z host app 12 ID47 [id k="v"] msg`; `-` (nil) values are left out.
+    As Vector's syslog_loose: the priority may be missing, blanks around the line are ignored, and an
+    SD-ELEMENT that is not well formed (`[id x]`) is left out while the others are kept (counted in
+    `anomalies` as MALFORMED_SD_ELEMENT)."""
+    match = _RFC5424.match(text.strip())
     if match is None:
         return None
     pri, version, timestamp, hostname, appname, procid, msgid, data, msg = match.groups()
-    fields = _priority(int(pri))
+    fields = _priority(int(pri)) if pri is not None else {}
     if fields is None:
         return None
     fields["version"] = int(version)
@@ -140,40 +148,88 @@ def parse_rfc5424(text: str) -> dict[str, Any] | None:
         if value != "-":
             fields[key] = value
     if data != "-":
-        fields["structured_data"] = {
-            element[1]: {key: _ESCAPE.sub(r"\1", value) for key, value in _SD_PARAM.findall(element[2])}
-            for element in _SD_ELEMENT.finditer(data)}
+        elements, malformed = _structured_data(data)
+        if malformed and anomalies is not None:
+            anomalies[MALFORMED_SD_ELEMENT] += malformed
+        if elements:
+            fields["structured_data"] = elements
     if msg is not None:
         fields["msg"] = msg
     return fields
 
 
+def _structured_data(data: str) -> tuple[dict[str, dict[str, str]], int]:
+    """The well-formed SD-ELEMENTs of `data` (consecutive `[...]`) by SD-ID, and how many were not."""
+    elements: dict[str, dict[str, str]] = {}
+    malformed = 0
+    for chunk in _SD_CHUNK.findall(data):
+        element = _SD_ELEMENT.fullmatch(chunk)
+        if element is None:
+            malformed += 1
+            continue
+        elements[element[1]] = {key: _ESCAPE.sub(r"\1", value) for key, value in _SD_PARAM.findall(element[2])}
+    return elements, malformed
+
+
+def _leading_structured_data(text: str) -> tuple[dict[str, dict[str, str]], str] | None:
+    """SD-ELEMENTs at the start of an RFC 3164 message (rsyslog writes its `[origin ...]` there) and the
+    text after them; None unless every element there is well formed (then the text is all message)."""
+    end = 0
+    chunks = []
+    while (chunk := _SD_CHUNK.match(text, end)) is not None:
+        chunks.append(chunk[0])
+        end = chunk.end()
+    if not chunks or any(_SD_ELEMENT.fullmatch(chunk) is None for chunk in chunks):
+        return None
+    elements, _ = _structured_data("".join(chunks))
+    return elements, text[end:].lstrip(" ")
+
+
 _MONTHS = {name: i for i, name in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
                                             "Nov", "Dec"), start=1)}
-_RFC3164 = re.compile(r"(?:<(\d{1,3})>)?([A-Z][a-z]{2}) ([ \d]\d) (\d\d:\d\d:\d\d) (\S+) "
-                      r"(?:([^\s:\[\]]+)(?:\[([^\]]*)\])?: )?(.*)", re.DOTALL)
+# The priority (optional: files rsyslog writes have none), then the BSD time (`Jun  8`, `Jun 8`, `Jun 08`)
+# or, as rsyslog's forwarding format writes it, an RFC 3339 time.
+_RFC3164 = re.compile(r"(?:<(\d{1,3})>)? ?(?:([A-Z][a-z]{2}) {1,2}(\d{1,2}) (\d\d:\d\d:\d\d)"
+                      r"|(\d{4}-\d\d-\d\d[Tt]\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:[Zz]|[+-]\d\d:\d\d))) +(.*)", re.DOTALL)
+# TAG[PID]: the tag runs to a blank, `[` or `:`; the pid and the colon are optional (syslog_loose).
+_TAG = re.compile(r"([^\s:\[\]]+)(?:\[([^\]]*)\])?:? *")
 
 
 def parse_rfc3164(text: str) -> dict[str, Any] | None:
-    """`<34>Dec  2 10:15:00 host sshd[42]: msg`, with or without the priority (files rsyslog writes
-    have none); the time is taken as UTC."""
-    match = _RFC3164.match(text)
+    """`<34>Dec  2 10:15:00 host sshd[42]: msg`, as Vector's syslog_loose reads it where RFC 3164 is loose:
+    no priority (files rsyslog writes); a one-digit day with one blank; an RFC 3339 time (rsyslog's
+    forwarding format; a BSD time is taken as UTC); no HOSTNAME when the token after the time ends with
+    `:` (haproxy, anything writing to /dev/log: `haproxy[73411]: msg`); the tag's pid and colon optional;
+    rsyslog's SD-ELEMENTs at the start of the message as `structured_data`."""
+    match = _RFC3164.match(text.strip())
     if match is None:
         return None
-    pri, month_name, day, clock, hostname, appname, procid, msg = match.groups()
-    month = _MONTHS.get(month_name)
-    year = infer_year(month, int(day), time.time()) if month else None
-    if year is None:
-        return None
+    pri, month_name, day, clock, rfc3339, rest = match.groups()
     fields = _priority(int(pri)) if pri is not None else {}
     if fields is None:
         return None
-    fields.update({"time": f"{year}-{month:02d}-{int(day):02d}T{clock}Z", "hostname": hostname})
-    if appname is not None:
-        fields["appname"] = appname
-    if procid is not None:
-        fields["procid"] = procid
-    fields["msg"] = msg
+    if rfc3339 is not None:
+        fields["time"] = rfc3339
+    else:
+        month = _MONTHS.get(month_name)
+        year = infer_year(month, int(day), time.time()) if month else None
+        if year is None:
+            return None
+        fields["time"] = f"{year}-{month:02d}-{int(day):02d}T{clock}Z"
+    first, _, after = rest.partition(" ")
+    if not first.endswith(":"):
+        fields["hostname"] = first
+        rest = after.lstrip(" ")
+    tag = _TAG.match(rest)
+    if tag is not None:
+        fields["appname"] = tag[1]
+        if tag[2] is not None:
+            fields["procid"] = tag[2]
+        rest = rest[tag.end():]
+    structured = _leading_structured_data(rest) if rest.startswith("[") else None
+    if structured is not None:
+        fields["structured_data"], rest = structured
+    fields["msg"] = rest
     return fields
 
 
@@ -182,6 +238,16 @@ def _priority(pri: int) -> dict[str, Any] | None:
     if facility >= len(FACILITIES):
         return None
     return {"facility": FACILITIES[facility], "severity": SEVERITIES[severity]}
+
+
+CountingParser = Callable[[str, "Counter[str] | None"], "dict[str, Any] | None"]
+# Presets that count what they repair or leave out (in a Counter by kind) when given one.
+COUNTING: dict[str, CountingParser] = {"syslog_rfc5424": parse_rfc5424}
+
+
+def counted(parser: CountingParser, anomalies: Counter[str]) -> Parser:
+    """`parser` counting into `anomalies`."""
+    return lambda text: parser(text, anomalies)
 
 
 PRESETS: dict[str, Parser] = {

@@ -4,19 +4,24 @@ place); fields the record already has (a container's `stream`) keep their values
 
 from __future__ import annotations
 
+from collections import Counter
+
 from shipper.observe import metrics
 from shipper.record import FIELDS, MESSAGE, RESERVED, TIMESTAMP, Block, Record, dig, lookup, set_aside_reserved
 from shipper.templates import field_path
+from shipper.times import time_parser
 from shipper.transforms.base import SingleOutput
 from shipper.transforms.parse.config import ParseOptions
-from shipper.transforms.parse.formats import PRESETS, Parser, regex_parser
-from shipper.transforms.parse.timestamps import time_parser
+from shipper.transforms.parse.formats import COUNTING, PRESETS, Parser, counted, regex_parser
 
 
 class Parse(SingleOutput):
     def __init__(self, transform_id: str, options: ParseOptions):
         super().__init__(transform_id, options)
-        self.parser: Parser = regex_parser(options.pattern) if options.pattern else PRESETS[options.format]
+        self.anomalies: Counter[str] = Counter()  # what a parser repaired or left out, by kind
+        self.parser: Parser = (regex_parser(options.pattern) if options.pattern
+                               else counted(COUNTING[options.format], self.anomalies)
+                               if options.format in COUNTING else PRESETS[options.format])
         self.path = field_path(options.field) or ("message",)
         self.target = options.target
         self.time_path = field_path(options.time_key) if options.time_key else None
@@ -59,4 +64,8 @@ class Parse(SingleOutput):
             self.unparsed.inc(unparsed)
         if untimed:
             self.untimed.inc(untimed)
+        if self.anomalies:
+            for kind, count in self.anomalies.items():
+                metrics.input_anomalies.labels(*self.labels, kind).inc(count)
+            self.anomalies.clear()
         return Block(self.id, common, records)

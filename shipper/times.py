@@ -1,9 +1,11 @@
-"""A record's time from a parsed value: RFC 3339 text, epoch seconds or milliseconds, or strftime text."""
+"""A record's time from a parsed value: RFC 3339 text, epoch seconds or milliseconds, or strftime text.
+Used by the `parse` transform and the file source's `format: json` (`time_key`, `time_format`)."""
 
 from __future__ import annotations
 
 import calendar
 import re
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -25,6 +27,8 @@ def time_parser(time_format: str) -> TimeParser:
         return _within(lambda value: _epoch(value, NS))
     if time_format == "epoch_ms":
         return _within(lambda value: _epoch(value, 1_000_000))
+    if not any(directive in time_format for directive in _YEAR_DIRECTIVES):
+        return _within(_cached(lambda text: _strptime_without_year(text, time_format)))
     return _within(_cached(lambda text: _strptime(text, time_format)))
 
 
@@ -63,15 +67,45 @@ def _epoch(value: Any, unit: int) -> int | None:
     return None
 
 
+_YEAR_DIRECTIVES = ("%Y", "%y", "%G", "%c", "%x", "%s")
+_LEAP_YEAR = 2000  # a year in which every month-day exists (29 February included)
+
+
 def _strptime(text: Any, time_format: str) -> int | None:
+    parsed = _parsed(text, time_format)
+    return None if parsed is None else _nanoseconds(parsed)
+
+
+def _strptime_without_year(text: Any, time_format: str) -> int | None:
+    """A time written without its year (`%b %d %H:%M:%S`) in the year that puts it nearest to now, and
+    not more than a day ahead: December's lines read in January are last year's."""
+    parsed = _parsed(f"{text} {_LEAP_YEAR}" if isinstance(text, str) else text, f"{time_format} %Y")
+    if parsed is None:
+        return None
+    now = time.time()
+    year = datetime.fromtimestamp(now, UTC).year
+    candidates = []
+    for candidate in (year + 1, year, year - 1):
+        try:
+            stamp = _nanoseconds(parsed.replace(year=candidate))
+        except ValueError:  # 29 February of a common year
+            continue
+        if stamp <= (now + 86_400) * NS:
+            candidates.append(stamp)
+    return max(candidates, default=None)
+
+
+def _parsed(text: Any, time_format: str) -> datetime | None:
     if not isinstance(text, str):
         return None
     try:
         parsed = datetime.strptime(text, time_format)
     except (ValueError, OverflowError):
         return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+def _nanoseconds(parsed: datetime) -> int:
     return calendar.timegm(parsed.utctimetuple()) * NS + parsed.microsecond * 1000
 
 
