@@ -13,7 +13,7 @@ import pytest
 
 from peers.pki import CertificateAuthority
 from peers.rsyslog import Rsyslog
-from tests.agent_process import AgentProcess, wait_for
+from tests.agent_process import AgentProcess, scraped, wait_for, with_api
 from tests.syslog import parse, syslog_config
 
 
@@ -155,3 +155,24 @@ def test_a_line_after_the_server_closed_an_idle_connection_is_not_written_into_t
     assert agent.terminate(timeout=20) == 0
     # at-least-once: the first line may come twice if the restart fell inside its settle time
     assert list(dict.fromkeys(received(rsyslog))) == ["before the server restarted", "after the server restarted"]
+
+
+def test_a_level_field_of_the_records_sets_each_messages_severity_at_rsyslog(tmp_path, rsyslog, ca):
+    levels = ["debug", "INFO", "warn", "Error", "fatal", "panic", "W", "loud"]
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "app.log").write_text("".join(f'{{"level": "{level}", "n": {n}}}\n' for n, level in enumerate(levels)))
+    source = {"type": "file", "include": [str(logs / "*.log")], "poll_interval": "50ms", "format": "json"}
+    cfg = syslog_config(tmp_path, rsyslog.port, ca.ca_file, source=source, facility="local3",
+                        severity_field="level", severity_map={"w": "warning"})
+    api = with_api(cfg)
+    agent = AgentProcess(cfg, stdout=subprocess.DEVNULL)
+
+    wait_for(lambda: len(rsyslog.messages()) >= len(levels), 60, "every message at rsyslog")
+    unknown = scraped(api, "shipper_input_anomalies_total", component_id="papertrail", kind="unknown_severity")
+    assert agent.terminate(timeout=20) == 0
+
+    messages = [parse(raw) for raw in rsyslog.messages()]
+    assert [(m.facility, m.severity) for m in messages] == [(19, 7), (19, 6), (19, 4), (19, 3), (19, 2), (19, 0),
+                                                            (19, 4), (19, 6)]
+    assert unknown == 1

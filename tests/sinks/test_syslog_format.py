@@ -200,3 +200,48 @@ def test_a_block_of_times_renders_as_each_time_alone(values):
     fmt = Rfc5424(options())
 
     assert fmt.timestamps(values) == [fmt.timestamp(value) for value in values]
+
+
+@pytest.mark.parametrize(("value", "severity"), [
+    ("trace", 7), ("DEBUG", 7), ("info", 6), ("Notice", 5), ("warn", 4), ("WARNING", 4), ("error", 3), ("err", 3),
+    ("crit", 2), ("critical", 2), ("FATAL", 2), ("alert", 1), ("emerg", 0), ("panic", 0), (3, 3), ("5", 5),
+])
+def test_severity_field_reads_numbers_syslog_names_and_common_level_names_in_any_case(value, severity):
+    fmt = Rfc5424(options(severity_field="level"))
+
+    assert parse(formatted(fmt, (T0, "x", {"level": value}))).severity == severity
+
+
+def test_severity_map_adds_and_overrides_names_and_an_unknown_value_is_counted_and_takes_the_default():
+    fmt = Rfc5424(options(severity_field="log.level", severity="notice",
+                          severity_map={"W": "warning", "info": "debug"}))
+
+    assert parse(formatted(fmt, (T0, "x", {"log": {"level": "w"}}))).severity == 4
+    assert parse(formatted(fmt, (T0, "x", {"log": {"level": "INFO"}}))).severity == 7
+    assert fmt.unknown_severity == 0
+    assert parse(formatted(fmt, (T0, "x", {"log": {"level": "loud"}}))).severity == 5
+    assert parse(formatted(fmt, (T0, "x", {"log": {"level": 9}}))).severity == 5
+    assert fmt.unknown_severity == 2
+    assert parse(formatted(fmt, (T0, "x", {"stream": "stderr"}))).severity == 3  # no field: the default rules
+
+
+def test_facility_field_takes_names_and_numbers_and_counts_the_rest():
+    fmt = Rfc5424(options(facility="local0", facility_field="facility"))
+
+    assert parse(formatted(fmt, (T0, "x", {"facility": "AUTH"}))).facility == 4
+    assert parse(formatted(fmt, (T0, "x", {"facility": 23}))).facility == 23
+    assert parse(formatted(fmt, (T0, "x", {"facility": "nowhere"}))).facility == 16
+    assert fmt.unknown_facility == 1
+
+
+def test_a_block_counts_each_record_whose_severity_is_unknown_once():
+    fmt_options = options(severity_field="level")
+    encoder = Encoder(fmt_options)
+    shared = {"level": "loud"}
+    stored = StoredBlock(1, "app", COMMON, [T0] * 3, ["a", "b", "c"], [shared, shared, {"level": "error"}], 0)
+
+    payload, events = encoder.encode([stored])
+
+    assert events == 3
+    assert [m.severity for m in map(parse, octet_frames(payload))] == [6, 6, 3]
+    assert encoder.format.unknown_severity == 2

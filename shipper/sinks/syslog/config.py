@@ -11,7 +11,7 @@ from shipper.config.base import SinkOptions
 from shipper.config.tls import TlsOptions
 from shipper.config.units import Address, ByteSize, Duration, split_address
 from shipper.severity import FACILITIES, SEVERITIES
-from shipper.templates import Template
+from shipper.templates import Template, field_path
 
 SD_NAME = re.compile(r'^[!#-<>-\\^-~]{1,32}$')  # printable ASCII except space, '=', ']' and '"'
 
@@ -32,6 +32,22 @@ class SyslogOptions(SinkOptions):
     facility: Literal[FACILITIES] = Field("user", description="Facility of every message.")  # type: ignore[valid-type]
     severity: Literal[SEVERITIES] = Field(  # type: ignore[valid-type]
         "info", description="Severity of records without one of their own (stderr is err; journald keeps PRIORITY)."
+    )
+    severity_field: str | None = Field(
+        None, description="A field holding each record's severity (as Fluent Bit's `syslog_severity_key`): a number "
+        "0-7, a syslog name, or a level name in any case: trace and debug -> debug, info, notice, warn and warning "
+        "-> warning, error and err -> err, crit, critical and fatal -> crit, alert, emerg and panic -> emerg. A "
+        "value it cannot read is counted (`shipper_input_anomalies_total{kind=\"unknown_severity\"}`) and "
+        "`severity` applies; without the field, records keep the default rules.",
+    )
+    severity_map: dict[str, Literal[SEVERITIES]] = Field(  # type: ignore[valid-type]
+        default_factory=dict, description="Level names of your own, or other meanings for the names above, e.g. "
+        "{\"W\": \"warning\", \"verbose\": \"debug\"} (matched in any case).",
+    )
+    facility_field: str | None = Field(
+        None, description="A field holding each record's facility (as Fluent Bit's `syslog_facility_key`): a "
+        "number 0-23 or a facility name in any case. A value it cannot read is counted "
+        "(`kind=\"unknown_facility\"`) and `facility` applies.",
     )
     hostname: str = Field("{host}", description="HOSTNAME template.")
     app_name: str = Field("{kubernetes.container_name}", description="APP-NAME template (cut to 48 characters).")
@@ -56,6 +72,13 @@ class SyslogOptions(SinkOptions):
         1.0, ge=0, description="How long a written batch must go without a connection error before it is "
         "acknowledged to the spool (a reset or close in that window sends it again)."
     )
+
+    @field_validator("severity_field", "facility_field")
+    @classmethod
+    def _is_path(cls, path: str | None) -> str | None:
+        if path is not None and field_path(path) is None:
+            raise ValueError(f"{path!r} is not a field path such as level or log.severity")
+        return path
 
     @field_validator("hostname", "app_name", "procid", "msgid")
     @classmethod

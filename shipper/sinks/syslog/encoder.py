@@ -12,6 +12,7 @@ them to it).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -98,10 +99,12 @@ class Encoder:
         """The head of each distinct fields mapping of the block (the records share them)."""
         fmt = self.format
         heads = {}
+        # records per mapping, for counting the unknown severities and facilities a head stands for
+        shared = Counter(map(id, fields)) if fmt.severity_path or fmt.facility_path else None
         for mapping in {id(f): f for f in fields}.values():
             record = (timestamp, "", mapping)
             after = f" {fmt.headers(common, record)} "
-            before = f"<{fmt.priority(record)}>1 "
+            before = f"<{fmt.priority(record, common, shared[id(mapping)] if shared else 1)}>1 "
             heads[id(mapping)] = Head(before, after, len(before) + TIMESTAMP_SIZE + utf8_size(after))
         return heads
 
@@ -115,7 +118,7 @@ class Encoder:
                 headers = fmt.headers(block.common, record)
             else:
                 headers = block_headers = block_headers or fmt.headers(block.common, record)
-            prefix = fmt.prefix(record, headers)
+            prefix = fmt.prefix(record, headers, block.common)
             bodies = newline_bodies(record[1], options.newlines) if frame is newline else [record[1]]
             for body in bodies:
                 parts, cut = fit(prefix, body, options.max_message_size, options.oversize)

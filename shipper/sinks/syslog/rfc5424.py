@@ -18,12 +18,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from shipper.record import FIELDS, NS, TIMESTAMP, Record, lookup
-from shipper.severity import FACILITIES, SEVERITIES
+from shipper.severity import FACILITIES, LEVEL_NAMES, SEVERITIES, facility_number, severity_number
 from shipper.sinks.syslog.config import SyslogOptions
-from shipper.templates import MissingField, Template
+from shipper.templates import MissingField, Template, field_path
 from shipper.text import cut_utf8, utf8_size
 
 NIL = "-"
+NO_FIELDS: Mapping[str, Any] = {}
 HEADER_LIMITS = {"hostname": 255, "app_name": 48, "procid": 128, "msgid": 32}
 NOT_PRINTABLE = re.compile(r"[^\x21-\x7e]")
 SD_ESCAPE = str.maketrans({"\\": "\\\\", '"': '\\"', "]": "\\]", "\n": " ", "\r": " "})
@@ -66,6 +67,11 @@ class Rfc5424:
     def __init__(self, options: SyslogOptions):
         self.facility = FACILITIES.index(options.facility)
         self.default_severity = SEVERITIES.index(options.severity)
+        self.severity_path = field_path(options.severity_field) if options.severity_field else None
+        self.facility_path = field_path(options.facility_field) if options.facility_field else None
+        self.level_names = {**LEVEL_NAMES, **{name.lower(): SEVERITIES.index(severity)
+                                              for name, severity in options.severity_map.items()}}
+        self.unknown_severity = self.unknown_facility = 0  # records whose field held no severity/facility
         self.header = {name: Template(getattr(options, name)) for name in HEADER_LIMITS}
         self.sd = {sd_id: {name: Template(t) for name, t in params.items()}
                    for sd_id, params in options.structured_data.items()}
@@ -105,14 +111,33 @@ class Rfc5424:
         fields = record[FIELDS]
         return self.message_in_headers or (bool(fields) and not self.record_keys.isdisjoint(fields))
 
-    def prefix(self, record: Record, headers: str) -> str:
+    def prefix(self, record: Record, headers: str, common: Mapping[str, Any] = NO_FIELDS) -> str:
         """`<PRI>1 TIMESTAMP ` + headers + ` `: everything before MSG."""
-        return f"<{self.priority(record)}>1 {self.timestamp(record[TIMESTAMP])} {headers} "
+        return f"<{self.priority(record, common)}>1 {self.timestamp(record[TIMESTAMP])} {headers} "
 
-    def priority(self, record: Record) -> int:
-        return self.facility * 8 + self.severity(record)
+    def priority(self, record: Record, common: Mapping[str, Any] = NO_FIELDS, records: int = 1) -> int:
+        """PRI of a record (or of `records` records sharing its fields); values of `severity_field` and
+        `facility_field` that stand for nothing are counted per record."""
+        facility = self.facility
+        if self.facility_path is not None:
+            value = lookup(common, record, self.facility_path)
+            found = facility_number(value) if value is not None else None
+            if found is not None:
+                facility = found
+            elif value is not None:
+                self.unknown_facility += records
+        if self.severity_path is not None:
+            value = lookup(common, record, self.severity_path)
+            if value is not None:
+                severity = severity_number(value, self.level_names)
+                if severity is not None:
+                    return facility * 8 + severity
+                self.unknown_severity += records
+                return facility * 8 + self.default_severity
+        return facility * 8 + self.severity(record)
 
     def severity(self, record: Record) -> int:
+        """A record's severity by the default rules: its `severity` field, err for stderr, else `severity`."""
         fields = record[FIELDS]
         if not fields:
             return self.default_severity

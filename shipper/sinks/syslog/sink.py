@@ -36,6 +36,8 @@ class SyslogSink(Sink):
         self.connection = Connection(self.options)
         self._oversize = metrics.input_anomalies.labels(*self.labels, f"oversize_{self.options.oversize}")
         self._header_truncated = metrics.input_anomalies.labels(*self.labels, "header_truncated")
+        self._unknown_severity = metrics.input_anomalies.labels(*self.labels, "unknown_severity")
+        self._unknown_facility = metrics.input_anomalies.labels(*self.labels, "unknown_facility")
 
     async def run(self) -> None:
         acked = sent = self.spool.cursor(self.id)
@@ -119,6 +121,12 @@ class SyslogSink(Sink):
         if fmt.truncated:
             self._header_truncated.inc(fmt.truncated)
             fmt.truncated = 0
+        if fmt.unknown_severity:
+            self._unknown_severity.inc(fmt.unknown_severity)
+            fmt.unknown_severity = 0
+        if fmt.unknown_facility:
+            self._unknown_facility.inc(fmt.unknown_facility)
+            fmt.unknown_facility = 0
         return payload, events
 
     async def close(self) -> None:
