@@ -3,6 +3,10 @@
 `{a.b.c}` is replaced by the record field at that path; a key holding dots or slashes is written in
 brackets and quotes: `{kubernetes.labels["app.kubernetes.io/name"]}`. `{{` and `}}` stand for
 literal braces. Templates are compiled once when the configuration loads.
+
+A field named the way Vector (`{{ kubernetes.pod_namespace }}`) or Fluent Bit
+(`$kubernetes['namespace_name']`) write templates is refused with this agent's spelling of the same
+field: kept, it would render literally and send every record to one wrongly named place.
 """
 
 from __future__ import annotations
@@ -12,6 +16,9 @@ from collections.abc import Callable
 from typing import Any
 
 _FIRST_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*")
+_VECTOR_FIELD = re.compile(r"(?<!\{)\{\{\s*([^{}\s]+)\s*\}\}(?!\})")
+_FLUENT_BIT_ACCESSOR = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)((?:\[(?:'[^']*'|\"[^\"]*\")\])+)")
+_ACCESSOR_KEY = re.compile(r"\['([^']*)'\]|\[\"([^\"]*)\"\]")
 _NEXT_KEY = re.compile(r'\.([A-Za-z0-9_\-/]+)|\["((?:[^"\\]|\\.)+)"\]')
 
 FieldLookup = Callable[[tuple[str, ...]], Any]
@@ -54,7 +61,31 @@ class Template:
         return f"Template({self.source!r})"
 
 
+def _peer_spelling(source: str) -> str | None:
+    """Why `source` must be refused for naming a field as Vector or Fluent Bit would, if it must."""
+    vector = _VECTOR_FIELD.search(source)
+    if vector is not None and (path := field_path(vector[1])) is not None:
+        return (f"{vector[0]} is Vector's way to name a field; here it is {{{field_text(_ours(path))}}} "
+                "(`{{` and `}}` are literal braces, for text that is not a field name)")
+    accessor = _FLUENT_BIT_ACCESSOR.search(source)
+    if accessor is not None:
+        keys = tuple(a or b for a, b in _ACCESSOR_KEY.findall(accessor[2]))
+        return (f"{accessor[0]} is Fluent Bit's record accessor; here the field is "
+                f"{{{field_text(_ours((accessor[1], *keys)))}}}")
+    return None
+
+
+def _ours(path: tuple[str, ...]) -> tuple[str, ...]:
+    from shipper.peer_names import ours
+
+    translated = ours(path)
+    return translated[1] if translated else path
+
+
 def _compile(source: str) -> list[str | tuple[str, ...]]:
+    refused = _peer_spelling(source)
+    if refused is not None:
+        raise ValueError(f"template {source!r}: {refused}")
     parts: list[str | tuple[str, ...]] = []
     literal: list[str] = []
     i = 0

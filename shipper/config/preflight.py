@@ -7,15 +7,17 @@ region); the agent as a whole needs a writable data dir and a free API address.
 
 from __future__ import annotations
 
+import difflib
 import os
 import socket
 from pathlib import Path
 
 from shipper.buffer.layout import newer_spool_problem
-from shipper.config.base import produces
+from shipper.config.base import FieldTree, produces
 from shipper.config.errors import ConfigIssue
 from shipper.config.model import AgentConfig
 from shipper.config.units import split_address
+from shipper.peer_names import ours
 from shipper.templates import field_text
 
 
@@ -73,6 +75,26 @@ def address_problem(address: str) -> str | None:
 SET_BY_THE_AGENT = ("host", "source_type")  # on every record, whatever its source: no client sets them
 
 
+def _meant(path: tuple[str, ...], trees: list[FieldTree | None]) -> str:
+    """What a field no input produces was probably meant to be: a peer's name translated, or the
+    nearest name the inputs produce."""
+    translated = ours(path)
+    if translated is not None and any(produces(tree, translated[1]) for tree in trees):
+        return f": that is {translated[0]}'s name for {{{field_text(translated[1])}}}"
+    known = sorted({field_text(known) for tree in trees for known in _paths(tree)})
+    nearest = difflib.get_close_matches(field_text(path), known, n=1, cutoff=0.6)
+    return f": did you mean {{{nearest[0]}}}?" if nearest else ": check its spelling"
+
+
+def _paths(tree: FieldTree | None, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Every path a record described by `tree` names (below a None subtree: only the subtree's own)."""
+    found = []
+    for key, subtree in (tree or {}).items():
+        found.append((*prefix, key))
+        found += _paths(subtree, (*prefix, key))
+    return found
+
+
 def warnings(config: AgentConfig, globs: bool = True) -> list[ConfigIssue]:
     """What is valid but probably not what was meant: a template naming a field no input of its sink
     produces (a typo sends every record to the fallback name), or one that unauthenticated clients
@@ -91,7 +113,7 @@ def warnings(config: AgentConfig, globs: bool = True) -> list[ConfigIssue]:
                 field = field_text(path)
                 if not any(produces(tree, path) for tree in trees):
                     found.append(ConfigIssue(f"sinks.{sink_id}.{option}", f"{{{field}}} is a field no input of this "
-                                             f"sink produces ({', '.join(sink.inputs)}): check its spelling"))
+                                             f"sink produces ({', '.join(sink.inputs)}){_meant(path, trees)}"))
                 elif from_clients and path[0] not in SET_BY_THE_AGENT:
                     found.append(ConfigIssue(f"sinks.{sink_id}.{option}", f"{{{field}}} is written by clients of "
                                              f"{', '.join(from_clients)} that nobody authenticates: they choose where "

@@ -240,7 +240,8 @@ def test_check_warns_of_a_template_field_no_input_produces_and_of_a_glob_matchin
         """, capsys)
 
     assert code == 0 and "sinks:" in out
-    assert "warning: sinks.cw.group_name: {kubernetes.namspace} is a field no input of this sink produces" in err
+    assert ("warning: sinks.cw.group_name: {kubernetes.namspace} is a field no input of this sink produces (pods): "
+            "did you mean {kubernetes.namespace}?") in err
     assert f"warning: sources.pods.include[0]: {tmp_path}/containers/*.log matches no file (yet)" in err
     assert 'sinks.cw.stream_name: {kubernetes.labels["app.kubernetes.io/name"]} is a field no input' in err  # no api
 
@@ -318,3 +319,43 @@ def test_check_asks_the_kubernetes_api_with_the_agents_credentials_and_names_the
     assert outside[0] == 2
     assert "sources.pods.api.kubeconfig: no kubeconfig, and not in a pod (KUBERNETES_SERVICE_HOST and " in outside[2]
     assert "sources.pods.api.node_name: no node name" in outside[2] and "Traceback" not in outside[2]
+
+
+@pytest.mark.parametrize(("template", "ours"), [
+    ("/eks/{{ kubernetes.pod_namespace }}", "{{ kubernetes.pod_namespace }} is Vector's way to name a field; here it "
+                                            "is {kubernetes.namespace}"),
+    ("/eks/$kubernetes['namespace_name']", "$kubernetes['namespace_name'] is Fluent Bit's record accessor; here the "
+                                           "field is {kubernetes.namespace}"),
+    ("$kubernetes['labels']['app']", "here the field is {kubernetes.labels.app}"),
+])
+def test_check_refuses_a_template_in_vectors_or_fluent_bits_spelling_and_gives_ours(tmp_path, capsys, template, ours):
+    code, _, err = check(tmp_path, f"""\
+        data_dir: {tmp_path}/data
+        sources:
+          pods: {{type: kubernetes_logs, include: ["{tmp_path}/containers/*.log"]}}
+        sinks:
+          cw: {{type: cloudwatch_logs, inputs: [pods], region: us-east-1, group_name: "{template}", stream_name: x}}
+        """, capsys)
+
+    assert code == 2
+    assert "sinks.cw.group_name" in err and ours in err
+    assert "Traceback" not in err
+
+
+def test_check_names_the_field_a_peers_name_stands_for(tmp_path, capsys):
+    code, _, err = check(tmp_path, f"""\
+        data_dir: {tmp_path}/data
+        sources:
+          pods: {{type: kubernetes_logs, include: ["{tmp_path}/containers/*.log"]}}
+        sinks:
+          cw:
+            type: cloudwatch_logs
+            inputs: [pods]
+            region: us-east-1
+            group_name: "/eks/{{kubernetes.namespace_name}}"
+            stream_name: "{{kubernetes.pod_name}}"
+        """, capsys)
+
+    assert code == 0, err
+    assert "{kubernetes.namespace_name} is a field no input of this sink produces (pods): that is Fluent Bit's name " \
+           "for {kubernetes.namespace}" in err

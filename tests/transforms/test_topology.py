@@ -135,4 +135,4 @@ sinks:
     found = [str(w) for w in warnings(loaded, globs=False)]
 
     assert found == ["sinks.by_host.app_name: {hots} is a field no input of this sink produces (quiet): "
-                     "check its spelling"]
+                     "did you mean {host}?"]
