@@ -15,6 +15,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from shipper.layouts import ours
+
 _FIRST_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*")
 _VECTOR_FIELD = re.compile(r"(?<!\{)\{\{\s*([^{}\s]+)\s*\}\}(?!\})")
 _FLUENT_BIT_ACCESSOR = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)((?:\[(?:'[^']*'|\"[^\"]*\")\])+)")
@@ -35,9 +37,12 @@ class MissingField(LookupError):
 class Template:
     __slots__ = ("fields", "parts", "source")
 
-    def __init__(self, source: str):
+    def __init__(self, source: str, layout: str = "shipper"):
+        """`layout`: a sink's record layout (layouts.py), whose names the template may use for ours."""
         self.source = source
         self.parts: list[str | tuple[str, ...]] = _compile(source)
+        if layout != "shipper":
+            self.parts = [_ours(part, layout) if isinstance(part, tuple) else part for part in self.parts]
         self.fields = [part for part in self.parts if isinstance(part, tuple)]
 
     @property
@@ -75,10 +80,8 @@ def _peer_spelling(source: str) -> str | None:
     return None
 
 
-def _ours(path: tuple[str, ...]) -> tuple[str, ...]:
-    from shipper.peer_names import ours
-
-    translated = ours(path)
+def _ours(path: tuple[str, ...], layout: str | None = None) -> tuple[str, ...]:
+    translated = ours(path, layout)
     return translated[1] if translated else path
 
 

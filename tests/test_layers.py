@@ -13,7 +13,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "shipper"
 BOTTOM = ("shipper.config", "shipper.buffer", "shipper.observe", "shipper.text", "shipper.regex", "shipper.backoff",
-          "shipper.severity", "shipper.record", "shipper.templates", "shipper.times", "shipper.peer_names")
+          "shipper.severity", "shipper.record", "shipper.templates", "shipper.times", "shipper.layouts")
 COMPONENTS = ("shipper.sources", "shipper.transforms", "shipper.sinks")
 TOP = ("shipper.components", "shipper.agent", "shipper.cli", "shipper.api", "shipper.status", "shipper.tap",
        "shipper.top", "shipper.reference", "shipper.__main__")

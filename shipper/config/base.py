@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shipper.layouts import LAYOUTS
 from shipper.templates import Template
 
 # options whose values may be credentials: never echoed in a configuration error
@@ -82,6 +84,13 @@ class TransformOptions(Options):
 class SinkOptions(Options):
     type: str
     inputs: list[str] = Field(min_length=1, description=INPUTS_DESCRIPTION)
+    layout: Literal[LAYOUTS] = Field(  # type: ignore[valid-type]
+        "shipper", description="The names records are written with, and templates may use: `shipper` (ours, "
+        "docs/records.md), `fluent_bit` (`log`, `kubernetes.namespace_name`... as Fluent Bit's kubernetes filter), "
+        "`vector` (`kubernetes.pod_namespace`... as Vector's kubernetes_logs), `otel` (`body`, `attributes`, "
+        "`resource` with `k8s.namespace.name`... as the OpenTelemetry Collector's CloudWatch exporter). Renamed "
+        "when a record is encoded; the spool keeps one form.",
+    )
 
     def templates(self) -> dict[str, Template]:
         """The sink's {field} templates by option name, to check against what its inputs produce."""

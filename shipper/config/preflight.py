@@ -17,7 +17,7 @@ from shipper.config.base import FieldTree, produces
 from shipper.config.errors import ConfigIssue
 from shipper.config.model import AgentConfig
 from shipper.config.units import split_address
-from shipper.peer_names import ours
+from shipper.layouts import ours
 from shipper.templates import field_text
 
 

@@ -14,16 +14,21 @@ from typing import Any, cast
 
 import orjson
 
+from shipper import layouts
 from shipper.buffer.columns import storable_mapping
 from shipper.buffer.spool import StoredBlock
-from shipper.record import Record, as_event, rfc3339_texts
+from shipper.record import Record, rfc3339_texts
 from shipper.text import valid_text
 
 
-def encoded(block: StoredBlock, encoding: str) -> list[bytes | None]:
-    """Each record of `block` from its start: `text` (the message) or `json` (as `as_event`)."""
+def encoded(block: StoredBlock, encoding: str, layout: str = "shipper") -> list[bytes | None]:
+    """Each record of `block` from its start: `text` (the message) or `json` (as `as_event`, or as the
+    record `layout` writes: layouts.py)."""
     if encoding == "text":
         return [valid_text(message).encode("utf-8") for message in block.messages[block.start:]]
+    if layout != "shipper":
+        return [json_object(block.common, block.record(index), layout)
+                for index in range(block.start, len(block.messages))]
     return json_objects(block)
 
 
@@ -56,9 +61,10 @@ def _json_objects_one_by_one(block: StoredBlock) -> list[bytes | None]:
     return [json_object(block.common, block.record(index)) for index in range(block.start, len(block.messages))]
 
 
-def json_object(common: Mapping[str, Any], record: Record) -> bytes | None:
-    """One record as a JSON object (`as_event`); None when it cannot be written even with repairs."""
-    event = as_event(common, record)
+def json_object(common: Mapping[str, Any], record: Record, layout: str = "shipper") -> bytes | None:
+    """One record as a JSON object (`as_event`, or `layout`'s); None when it cannot be written even with
+    repairs."""
+    event = layouts.event(layout, common, record)
     try:
         return orjson.dumps(event)
     except (TypeError, orjson.JSONEncodeError):

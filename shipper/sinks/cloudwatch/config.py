@@ -73,7 +73,8 @@ class CloudWatchLogsOptions(AwsOptions):
     )
 
     def templates(self) -> dict[str, Template]:
-        named = {"group_name": Template(self.group_name), "stream_name": Template(self.stream_name)}
+        named = {"group_name": Template(self.group_name, self.layout),
+                 "stream_name": Template(self.stream_name, self.layout)}
         return {**named, **(self.entity.templates() if self.entity else {})}
 
     reconcile: bool = Field(

@@ -41,9 +41,9 @@ def check_stream_name(name: str) -> str:
 class Namer:
     """Names a record's (group, stream); renders once per block when no record overrides a field."""
 
-    def __init__(self, group: str, stream: str, fallback_group: str, fallback_stream: str):
-        self.group = Template(group)
-        self.stream = Template(stream)
+    def __init__(self, group: str, stream: str, fallback_group: str, fallback_stream: str, layout: str = "shipper"):
+        self.group = Template(group, layout)
+        self.stream = Template(stream, layout)
         self.fallback_group = fallback_group
         self.fallback_stream = fallback_stream
         self._roots = frozenset(path[0] for path in (*self.group.fields, *self.stream.fields))

@@ -25,10 +25,11 @@ from typing import Any
 
 import orjson
 
+from shipper import layouts
 from shipper.backoff import delay
 from shipper.buffer.spool import ParkedRow, Position, Spool, StoredBlock
 from shipper.observe import metrics
-from shipper.record import MESSAGE, TIMESTAMP, as_event
+from shipper.record import MESSAGE, TIMESTAMP
 from shipper.sinks.acks import AckTracker
 from shipper.sinks.aws.errors import error_code
 from shipper.sinks.base import Sink, count_sent
@@ -93,7 +94,7 @@ class CloudWatchLogsSink(Sink):
         self.entities = EntityMaker(options.entity) if options.entity else None
         self._entity_rejections_warned: set[str] = set()
         self.namer = Namer(options.group_name, options.stream_name, options.fallback_group_name,
-                           options.fallback_stream_name)
+                           options.fallback_stream_name, options.layout)
         self.queues: dict[tuple[str, str], StreamQueue] = {}
         self._sweep_at = MAX_IDLE_STREAMS  # the table's size at which idle streams are forgotten
         self.tracker = AckTracker(spool, sink_id, self._on_all_acked)
@@ -245,7 +246,7 @@ class CloudWatchLogsSink(Sink):
         self._sweep_at = len(self.queues) + MAX_IDLE_STREAMS
 
     def _json_message(self, common: Mapping[str, Any], record: Any) -> str:
-        return orjson.dumps(as_event(common, record)).decode("utf-8")
+        return orjson.dumps(layouts.event(self.options.layout, common, record)).decode("utf-8")
 
     def _start(self, queue: StreamQueue) -> None:
         if queue.task is None or queue.task.done():

@@ -10,8 +10,9 @@ from typing import IO
 
 import orjson
 
+from shipper import layouts
 from shipper.buffer.spool import StoredBlock
-from shipper.record import MESSAGE, as_event
+from shipper.record import MESSAGE
 from shipper.sinks.base import SequentialSink, count_sent
 from shipper.sinks.console.config import ConsoleOptions
 
@@ -27,7 +28,7 @@ class ConsoleSink(SequentialSink):
         for block in blocks:
             records = block.records[block.start :] if block.start else block.records
             if self.options.encoding == "json":
-                lines += [orjson.dumps(as_event(block.common, record)) for record in records]
+                lines += [orjson.dumps(layouts.event(self.options.layout, block.common, record)) for record in records]
             else:
                 lines += [record[MESSAGE].encode("utf-8", "surrogateescape") for record in records]
         payload = b"\n".join(lines) + b"\n"

@@ -43,8 +43,8 @@ class Batch:
 class RequestBuilder:
     """Cuts what the sink reads into batches; the last batch stays open until it is full or taken."""
 
-    def __init__(self, encoding: str, compression: str, max_bytes: int, max_events: int):
-        self.encoding, self.compression = encoding, compression
+    def __init__(self, encoding: str, compression: str, max_bytes: int, max_events: int, layout: str = "shipper"):
+        self.encoding, self.compression, self.layout = encoding, compression, layout
         self.max_bytes, self.max_events = max_bytes, max_events
         self.content_type = "text/plain; charset=utf-8" if encoding == "text" else \
             "application/x-ndjson" if encoding == "ndjson" else "application/json"
@@ -59,7 +59,7 @@ class RequestBuilder:
         """The batches `blocks` fill, in spool order; the rest stays in the open batch. A block's
         records are encoded together and cut where the limits fall (sizes summed and searched in C)."""
         for block in blocks:
-            items = encoded(block, "text" if self.encoding == "text" else "json")
+            items = encoded(block, "text" if self.encoding == "text" else "json", self.layout)
             timestamps, first = block.timestamps, block.start
             done = 0
             while done < len(items):

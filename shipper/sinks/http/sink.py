@@ -30,7 +30,7 @@ class HttpSink(BatchingSink[Batch]):
 
     def __init__(self, sink_id: str, options: HttpOptions, spool: Spool):
         builder = RequestBuilder(options.encoding, options.compression, options.max_batch_bytes,
-                                 options.max_batch_events)
+                                 options.max_batch_events, options.layout)
         super().__init__(sink_id, options, spool, builder, in_flight=options.max_requests_in_flight,
                          batch_timeout=options.batch_timeout, read_records=options.max_batch_events)
         self.requests = builder

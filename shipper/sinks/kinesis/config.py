@@ -86,4 +86,4 @@ class KinesisStreamsOptions(RecordsOptions):
         return value
 
     def templates(self) -> dict[str, Template]:
-        return {"partition_key": Template(self.partition_key)} if self.partition_key else {}
+        return {"partition_key": Template(self.partition_key, self.layout)} if self.partition_key else {}

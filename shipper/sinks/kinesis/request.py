@@ -94,8 +94,8 @@ class PartitionKeys:
     """Each log record's partition key: from the template, or random (a random prefix and a counter:
     Kinesis hashes keys with MD5, so consecutive ones spread over every shard, at no cost)."""
 
-    def __init__(self, template: str | None):
-        self.template = Template(template) if template else None
+    def __init__(self, template: str | None, layout: str = "shipper"):
+        self.template = Template(template, layout) if template else None
         self._roots = frozenset(path[0] for path in self.template.fields) if self.template else frozenset()
         self._prefix = os.urandom(6).hex()
         self._count = itertools.count()
@@ -131,8 +131,9 @@ class PartitionKeys:
 class RecordBuilder:
     """Cuts what the sink reads into batches; the last batch stays open until it is full or taken."""
 
-    def __init__(self, limits: Limits, encoding: str, pack: bool, compression: str, keys: PartitionKeys | None):
-        self.limits = limits
+    def __init__(self, limits: Limits, encoding: str, pack: bool, compression: str, keys: PartitionKeys | None,
+                 layout: str = "shipper"):
+        self.limits, self.layout = limits, layout
         self.encoding, self.pack, self.gzip = encoding, pack, compression == "gzip"
         self.keys = keys  # None: the API takes no partition key (Firehose)
         self._open: Batch | None = None
@@ -192,7 +193,7 @@ class RecordBuilder:
     # -- stream records of one block ---------------------------------------------------------------
 
     def _units(self, block: StoredBlock) -> tuple[_Units, int]:
-        lines = encoded(block, self.encoding)
+        lines = encoded(block, self.encoding, self.layout)
         keys: list[str] | str
         if self.keys is None:
             keys = ""

@@ -38,7 +38,7 @@ class RecordsSink(BatchingSink[Batch]):
 
     def __init__(self, sink_id: str, options: RecordsOptions, spool: Spool, api: RecordsApi,
                  keys: PartitionKeys | None, in_flight: int):
-        builder = RecordBuilder(self.limits, options.encoding, options.pack, options.compression, keys)
+        builder = RecordBuilder(self.limits, options.encoding, options.pack, options.compression, keys, options.layout)
         super().__init__(sink_id, options, spool, builder, in_flight=in_flight, batch_timeout=options.batch_timeout,
                          read_records=READ_RECORDS)
         self.api = api
@@ -150,4 +150,4 @@ class KinesisStreamsSink(RecordsSink):
     def __init__(self, sink_id: str, options: KinesisStreamsOptions, spool: Spool):
         in_flight = options.max_requests_in_flight
         super().__init__(sink_id, options, spool, KinesisStreamsApi(sink_id, options, in_flight + 2),
-                         PartitionKeys(options.partition_key), in_flight)
+                         PartitionKeys(options.partition_key, options.layout), in_flight)

@@ -98,9 +98,10 @@ class SyslogOptions(SinkOptions):
         return value
 
     def templates(self) -> dict[str, Template]:
-        found = {name: Template(getattr(self, name)) for name in ("hostname", "app_name", "procid", "msgid")}
+        found = {name: Template(getattr(self, name), self.layout)
+                 for name in ("hostname", "app_name", "procid", "msgid")}
         for sd_id, params in self.structured_data.items():
-            found.update({f"structured_data.{sd_id}.{param}": Template(t) for param, t in params.items()})
+            found.update({f"structured_data.{sd_id}.{param}": Template(t, self.layout) for param, t in params.items()})
         return found
 
     def environment_issues(self) -> list[tuple[str, str]]:

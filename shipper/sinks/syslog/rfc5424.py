@@ -72,8 +72,8 @@ class Rfc5424:
         self.level_names = {**LEVEL_NAMES, **{name.lower(): SEVERITIES.index(severity)
                                               for name, severity in options.severity_map.items()}}
         self.unknown_severity = self.unknown_facility = 0  # records whose field held no severity/facility
-        self.header = {name: Template(getattr(options, name)) for name in HEADER_LIMITS}
-        self.sd = {sd_id: {name: Template(t) for name, t in params.items()}
+        self.header = {name: Template(getattr(options, name), options.layout) for name in HEADER_LIMITS}
+        self.sd = {sd_id: {name: Template(t, options.layout) for name, t in params.items()}
                    for sd_id, params in options.structured_data.items()}
         templates = [*self.header.values(), *(t for p in self.sd.values() for t in p.values())]
         self.record_keys = {path[0] for template in templates for path in template.fields}
