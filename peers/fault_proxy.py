@@ -21,7 +21,8 @@ LocalStack's PutLogEvents (moto) reports `tooNewLogEventStartIndex` as the index
 that is too new, where CloudWatch reports the first; the proxy rewrites it to CloudWatch's meaning,
 so an agent counting rejections as AWS documents them is measured against AWS's behaviour.
 Requests are counted by operation (`X-Amz-Target`, or the `Action` of a query-protocol call such as
-STS AssumeRoleWithWebIdentity); `refused` counts the records refused by `refuse_records`.
+STS AssumeRoleWithWebIdentity), and the access key ids that signed them are kept by operation
+(`access_keys`); `refused` counts the records refused by `refuse_records`.
 It runs its own event loop in a thread, so synchronous tests can drive it.
 """
 
@@ -29,9 +30,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import threading
 import time
-from collections import Counter, deque
+from collections import Counter, defaultdict, deque
 
 import aiohttp
 from aiohttp import web
@@ -39,6 +41,7 @@ from aiohttp import web
 from peers.server import ThreadedServer
 
 TOO_NEW_MS = 2 * 3600 * 1000
+_CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/")
 _HOP_HEADERS = {"host", "content-length", "transfer-encoding", "connection", "keep-alive"}
 
 
@@ -52,6 +55,7 @@ class FaultProxy(ThreadedServer):
         self.down = False
         self.delay = 0.0
         self.seen: Counter = Counter()  # operation -> requests received
+        self.access_keys: defaultdict[str, set[str]] = defaultdict(set)  # operation -> access key ids signing it
         self.answers: dict[str, bytes] = {}  # operation -> the last answer forwarded from upstream
         self.denied: set[str] = set()  # operations refused with AccessDenied (besides `denying`)
         self.injected: Counter = Counter()  # fault -> times applied
@@ -120,6 +124,9 @@ class FaultProxy(ThreadedServer):
         body = await request.read()
         operation = request.headers.get("X-Amz-Target", "").rpartition(".")[2] or _query_action(body)
         self.seen[operation] += 1
+        signed_by = _CREDENTIAL.search(request.headers.get("Authorization", ""))
+        if signed_by:
+            self.access_keys[operation].add(signed_by[1])
         if self.down:
             self.injected["outage"] += 1
             request.transport.abort()

@@ -86,3 +86,13 @@ async def test_aws_region_alone_is_honoured_after_the_configuration_and_before_b
     assert chosen.resolved_region() == "ap-south-1"
     monkeypatch.delenv("AWS_REGION")
     assert without.resolved_region() is None and without.environment_issues() == []  # AWS_DEFAULT_REGION then
+
+
+def test_assume_role_takes_a_role_arn_and_a_duration_sts_can_give_and_renew_in_time():
+    loaded = parse_config(BASE + "    assume_role: {role_arn: 'arn:aws:iam::111122223333:role/central-logs'}\n",
+                          "shipper.yaml", {}).sinks["cw"].assume_role
+
+    assert (loaded.session_name, loaded.duration, loaded.external_id) == ("shipper", 3600.0, None)
+    assert "sinks.cw.assume_role.role_arn" in errors("    assume_role: {role_arn: 'arn:aws:iam::1:user/x'}\n")
+    assert "sinks.cw.assume_role.duration" in errors(
+        "    assume_role: {role_arn: 'arn:aws:iam::111122223333:role/r', duration: 15m}\n")

@@ -16,7 +16,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 IAM = ROOT / "iam"
 PLACEHOLDERS = {"ACCOUNT_ID": "000000000000", "REGION": "us-east-1", "LOG_GROUP_PREFIX": "/eks/test/",
-                "FIREHOSE_STREAM": "node-logs", "KINESIS_STREAM": "node-stream",
+                "FIREHOSE_STREAM": "node-logs", "KINESIS_STREAM": "node-stream", "NODE_ACCOUNT_ID": "444455556666",
+                "EXTERNAL_ID": "shipper-test", "CENTRAL_ROLE": "central-logs",
                 "OIDC_PROVIDER": "oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE"}
 # CreateLogGroup with tags also needs TagResource (AWS documents it so); it has no call of its own
 IMPLIED = {"logs:TagResource"}
@@ -52,7 +53,7 @@ def stream_operations(api: str) -> set[str]:
 
 
 @pytest.mark.parametrize("name", [*POLICIES, *STREAM_POLICIES, "irsa-trust.json", "pod-identity-trust.json",
-                                  "ec2-trust.json"])
+                                  "ec2-trust.json", "policy-assume-role.json", "central-account-trust.json"])
 def test_every_document_is_valid_json_once_filled_in(name):
     document = json.loads(filled(name))
 

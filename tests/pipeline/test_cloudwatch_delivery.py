@@ -452,3 +452,25 @@ def test_a_busy_stream_may_have_several_requests_in_flight_and_nothing_is_lost_o
     assert strict.most_in_flight[("/strict/shop", "web-0.app")] == (1 if per_stream == 1 else per_stream)
     if per_stream == 1:
         assert delivered == lines  # and in the order it was read
+
+
+def test_assume_role_makes_the_calls_as_the_role_assumed_with_the_nodes_credentials(
+        tmp_path, localstack, proxy, aws_env, monkeypatch):
+    prefix = unique_prefix()
+    client = logs_client(localstack)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_STS", proxy.url)
+    cfg = agent_config(tmp_path, proxy.url, prefix, [str(tmp_path / "containers" / "*.log")],
+                       assume_role={"role_arn": "arn:aws:iam::000000000000:role/central-logs",
+                                    "external_id": "shipper-test", "session_name": "node-1", "duration": "1h"})
+    pod_dir = make_pod(tmp_path, "shop", "web-0")
+    agent = AgentProcess(cfg, stdout=subprocess.DEVNULL)
+    write_cri(pod_dir, ["as the central role"])
+
+    wait_until_arrived(client, prefix, 1, timeout=60)
+    assert agent.terminate(timeout=30) == 0
+
+    assert proxy.seen["AssumeRole"] >= 1
+    assert proxy.access_keys["AssumeRole"] == {"test"}  # the node's own credentials assume the role
+    (assumed,) = proxy.access_keys["PutLogEvents"]
+    assert assumed != "test"  # every PutLogEvents is signed with the role's credentials
+    assert arrived(client, prefix) == {(f"{prefix}/shop", "web-0.app"): ["as the central role"]}

@@ -12,16 +12,18 @@ token in use are masked in every log line.
 
 from __future__ import annotations
 
+import functools
 from contextlib import AsyncExitStack
 from typing import Any, ClassVar
 
 from aiobotocore.config import AioConfig
+from aiobotocore.credentials import AioAssumeRoleCredentialFetcher, AioDeferredRefreshableCredentials
 from aiobotocore.session import get_session
 
 from shipper import __version__
 from shipper.observe import metrics
 from shipper.observe.logs import register_secret
-from shipper.sinks.aws.config import AwsOptions
+from shipper.sinks.aws.config import AssumeRoleOptions, AwsOptions
 from shipper.sinks.aws.errors import error_code
 
 PREPARED_BODY = "shipperPreparedBody"  # our own parameter: removed before botocore serializes the rest
@@ -50,6 +52,8 @@ class AwsClient:
             tcp_keepalive=True,
         )
         session = self._session = get_session()
+        if self.options.assume_role is not None:
+            _assume_role(session, self.options.assume_role, self.options.resolved_region())
         self._client = await self._stack.enter_async_context(session.create_client(
             self.service, region_name=self.options.resolved_region(), endpoint_url=self.options.endpoint, config=config,
         ))
@@ -83,6 +87,39 @@ class AwsClient:
             frozen = await credentials.get_frozen_credentials()
             register_secret(frozen.secret_key)
             register_secret(frozen.token)
+
+
+def _assume_role(session: Any, role: AssumeRoleOptions, region: str | None) -> None:
+    """Make `session`'s credentials those of `role`, assumed (and renewed before they expire: botocore's
+    deferred refreshable credentials) with the credentials the default chain finds. Set on the session
+    as botocore's own assume-role provider leaves them: clients it creates sign with them."""
+    base = get_session()
+    extra: dict[str, Any] = {"RoleSessionName": role.session_name, "DurationSeconds": int(role.duration)}
+    if role.external_id:
+        extra["ExternalId"] = role.external_id
+
+    async def source_credentials() -> Any:
+        return await base.get_credentials()
+
+    fetcher = AioAssumeRoleCredentialFetcher(
+        client_creator=functools.partial(base.create_client, region_name=region),
+        source_credentials=_LazyCredentials(source_credentials), role_arn=role.role_arn, extra_args=extra)
+    session._credentials = AioDeferredRefreshableCredentials(method="assume-role",
+                                                            refresh_using=fetcher.fetch_credentials)
+
+
+class _LazyCredentials:
+    """The default chain's credentials, looked up when STS is first called (not when the sink is made)."""
+
+    def __init__(self, load: Any):
+        self._load = load
+
+    async def get_frozen_credentials(self) -> Any:
+        credentials = await self._load()
+        if credentials is None:
+            raise RuntimeError("no AWS credentials to assume the role with (IRSA, Pod Identity, instance profile, "
+                               "or the environment)")
+        return await credentials.get_frozen_credentials()
 
 
 def _stash_prepared_body(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:

@@ -7,8 +7,24 @@ import urllib.parse
 
 from pydantic import Field, field_validator, model_validator
 
-from shipper.config.base import SinkOptions
+from shipper.config.base import Options, SinkOptions
 from shipper.config.units import Duration, is_loopback
+
+ROLE_ARN = r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9_+=,.@/-]+$"
+
+
+class AssumeRoleOptions(Options):
+    """A role the sink's calls are made as, assumed with the node's own credentials (the default chain:
+    IRSA, Pod Identity, the instance profile): a central logging account's role."""
+
+    role_arn: str = Field(pattern=ROLE_ARN, max_length=2048,
+                          description="The role's ARN, e.g. arn:aws:iam::111122223333:role/logs.")
+    external_id: str | None = Field(None, min_length=2, max_length=1224,
+                                    description="The ExternalId the role's trust policy asks for, if it does.")
+    session_name: str = Field("shipper", pattern=r"^[A-Za-z0-9_+=,.@-]+$", min_length=2, max_length=64,
+                              description="RoleSessionName: shows in the account's CloudTrail as who called.")
+    duration: Duration = Field(3600.0, ge=1800, le=43200, description="How long each set of credentials lasts "
+                               "(STS's DurationSeconds, 30m to 12h); they are renewed 15 minutes before they expire.")
 
 
 class AwsOptions(SinkOptions):
@@ -17,6 +33,11 @@ class AwsOptions(SinkOptions):
                                "(AWS_DEFAULT_REGION, the profile's region).")
     endpoint: str | None = Field(None, description="Endpoint URL instead of AWS's (LocalStack in tests); '' = AWS.")
     request_timeout: Duration = Field(30.0, gt=0, description="Time to wait for one API response.")
+    assume_role: AssumeRoleOptions | None = Field(
+        None, description="Make the calls as this role (`role_arn`, `external_id`, `session_name`, `duration`), "
+        "assumed with the node's credentials; as Fluent Bit's `role_arn` and Vector's `auth.assume_role`. STS is "
+        "reached as botocore finds it (the region's endpoint, or AWS_ENDPOINT_URL_STS).",
+    )
     allow_insecure_endpoint: bool = Field(
         False, description="Accept an `http://` endpoint on a host other than this one (requests, signed with the "
         "node's credentials, would cross the network in clear). Loopback endpoints (LocalStack) need no consent.",
