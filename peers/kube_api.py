@@ -1,10 +1,11 @@
-"""A stand-in for the Kubernetes API server's pod endpoints, for the real `kubernetes` client.
+"""A stand-in for the Kubernetes API server's pod and namespace endpoints, for the real `kubernetes` client.
 
 No API server can run here, so this one speaks the parts the agent uses, the way the real one
 does: list (`GET /api/v1/pods`, field selector `spec.nodeName=...`, a resourceVersion), watch
 (`?watch=true`: JSON events streamed one per line, an `ERROR` event with a 410 Status when the
-resourceVersion is older than what it keeps), get by name (404 Status when missing). Tests add and
-delete pods, break the open watches, forget old versions (so resuming gets 410), and go down.
+resourceVersion is older than what it keeps), get by name (404 Status when missing); namespaces are
+listed and watched the same way (`GET /api/v1/namespaces`). Tests add and delete pods and namespaces,
+break the open watches, forget old versions (so resuming gets 410), and go down.
 """
 
 from __future__ import annotations
@@ -38,13 +39,21 @@ def pod(namespace: str, name: str, uid: str, node: str = "node-1", labels: dict 
     }
 
 
+def namespace(name: str, labels: dict | None = None, annotations: dict | None = None) -> dict[str, Any]:
+    """A namespace as the API server returns it."""
+    return {"apiVersion": "v1", "kind": "Namespace",
+            "metadata": {"name": name, "uid": f"ns-{name}", "labels": labels or {}, "annotations": annotations or {}},
+            "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}}
+
+
 class FakeKubeApi(ThreadedServer):
     def __init__(self) -> None:
         super().__init__()
         self.end_watches_at_once = False
         self.pods: dict[tuple[str, str], dict] = {}
+        self.namespaces: dict[tuple[str, str], dict] = {}  # ("", name) -> namespace
         self.version = 100
-        self.events: list[tuple[int, str, dict]] = []  # (resourceVersion, type, pod) kept for watches
+        self.events: list[tuple[int, str, dict]] = []  # (resourceVersion, type, object) kept for watches
         self.oldest_kept = 0  # a watch from before this version gets 410 Gone
         self.down = False
         self.requests: list[str] = []
@@ -52,6 +61,7 @@ class FakeKubeApi(ThreadedServer):
 
     def routes(self, app: web.Application) -> None:
         app.router.add_get("/api/v1/pods", self._pods)
+        app.router.add_get("/api/v1/namespaces", self._namespaces)
         app.router.add_get("/api/v1/namespaces/{namespace}/pods/{name}", self._get)
 
     # -- what tests do ---------------------------------------------------------------------------
@@ -64,6 +74,11 @@ class FakeKubeApi(ThreadedServer):
 
     def delete(self, namespace: str, name: str) -> None:
         self._loop.call_soon_threadsafe(self._change, "DELETED", self.pods[(namespace, name)])
+
+    def set_namespace(self, body: dict) -> None:
+        """Add a namespace, or change one (its labels): ADDED or MODIFIED for its watchers."""
+        kind = "MODIFIED" if ("", body["metadata"]["name"]) in self.namespaces else "ADDED"
+        self._loop.call_soon_threadsafe(self._change, kind, body)
 
     def break_watches(self) -> None:
         """Close every open watch mid-stream, as a restarted API server or a proxy would."""
@@ -98,11 +113,12 @@ class FakeKubeApi(ThreadedServer):
         self.version += 1
         body = json.loads(json.dumps(body))
         body["metadata"]["resourceVersion"] = str(self.version)
-        key = (body["metadata"]["namespace"], body["metadata"]["name"])
+        store = self.namespaces if body["kind"] == "Namespace" else self.pods
+        key = (body["metadata"].get("namespace", ""), body["metadata"]["name"])
         if kind == "DELETED":
-            self.pods.pop(key, None)
+            store.pop(key, None)
         else:
-            self.pods[key] = body
+            store[key] = body
         self.events.append((self.version, kind, body))
         for queue in list(self._watchers):
             queue.put_nowait((kind, body))
@@ -119,7 +135,19 @@ class FakeKubeApi(ThreadedServer):
                                       "metadata": {"resourceVersion": str(self.version)}})
         return await self._watch(request, node, int(request.query.get("resourceVersion") or self.version))
 
-    async def _watch(self, request: web.Request, node: str, since: int) -> web.StreamResponse:
+    async def _namespaces(self, request: web.Request) -> web.StreamResponse:
+        watching = request.query.get("watch", "").lower() in ("true", "1")
+        self.requests.append(f"{'watch' if watching else 'list'} namespaces {request.query_string}")
+        if self.down:
+            return _status(503, "ServiceUnavailable", "the API server is down")
+        if not watching:
+            return web.json_response({"apiVersion": "v1", "kind": "NamespaceList",
+                                      "items": list(self.namespaces.values()),
+                                      "metadata": {"resourceVersion": str(self.version)}})
+        return await self._watch(request, "", int(request.query.get("resourceVersion") or self.version),
+                                 "Namespace")
+
+    async def _watch(self, request: web.Request, node: str, since: int, kind_of: str = "Pod") -> web.StreamResponse:
         response = web.StreamResponse(headers={"Content-Type": "application/json"})
         await response.prepare(request)
         if since < self.oldest_kept:
@@ -132,7 +160,7 @@ class FakeKubeApi(ThreadedServer):
             return response
         queue: asyncio.Queue = asyncio.Queue()
         for version, kind, body in self.events:
-            if version > since:
+            if version > since and body["kind"] == kind_of:
                 queue.put_nowait((kind, body))
         self._watchers.add(queue)
         timeout = float(request.query.get("timeoutSeconds") or 300)
@@ -147,7 +175,7 @@ class FakeKubeApi(ThreadedServer):
                         request.transport.close()
                     break
                 kind, body = item
-                if not node or body["spec"]["nodeName"] == node:
+                if body["kind"] == kind_of and (not node or body["spec"]["nodeName"] == node):
                     await response.write(json.dumps({"type": kind, "object": body}).encode() + b"\n")
         finally:
             self._watchers.discard(queue)

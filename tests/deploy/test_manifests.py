@@ -45,13 +45,13 @@ def kustomize(directory: Path) -> list[dict]:
     return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
 
 
-def with_pod_identity(tmp_path: Path) -> Path:
-    """A kustomization of a user's own: the repository's manifests with the pod-identity component."""
+def with_component(tmp_path: Path, component: str = "pod-identity") -> Path:
+    """A kustomization of a user's own: the repository's manifests with one of its components."""
     own = tmp_path / "own"
     own.mkdir()
     relative = Path(os.path.relpath(MANIFESTS, own))
     (own / "kustomization.yaml").write_text(yaml.safe_dump(
-        {"resources": [str(relative)], "components": [str(relative / "components" / "pod-identity")]}))
+        {"resources": [str(relative)], "components": [str(relative / "components" / component)]}))
     return own
 
 
@@ -86,7 +86,7 @@ def test_kustomization_lists_every_manifest():
 @pytest.mark.parametrize("version", ["1.29.0", "1.33.0"])
 @pytest.mark.parametrize("variant", ["irsa", "pod-identity"])
 def test_every_kustomization_builds_with_kubectl_and_its_output_validates(tmp_path, variant, version):
-    directory = MANIFESTS if variant == "irsa" else with_pod_identity(tmp_path)
+    directory = MANIFESTS if variant == "irsa" else with_component(tmp_path)
     output = tmp_path / "built.yaml"
     output.write_text(yaml.safe_dump_all(kustomize(directory)))
 
@@ -182,6 +182,14 @@ def test_rbac_grants_exactly_get_list_watch_on_pods():
     role = documents("rbac.yaml")[0]
 
     assert role["rules"] == [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]}]
+
+
+@needs_kubectl
+def test_the_namespace_labels_component_adds_namespaces_and_nothing_else(tmp_path):
+    role = built(kustomize(with_component(tmp_path, "namespace-labels")), "ClusterRole")
+
+    assert role["rules"] == [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]},
+                             {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "list", "watch"]}]
 
 
 def test_the_agent_does_not_ship_its_own_pods_log_by_default(tmp_path, monkeypatch):

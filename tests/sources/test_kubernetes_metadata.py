@@ -4,6 +4,7 @@ resume, the API unreachable, and every filter rule."""
 
 from __future__ import annotations
 
+import re
 import socket
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from peers.kube_api import FakeKubeApi, pod
+from peers.kube_api import namespace as namespace_body
 from shipper.record import lookup
 from shipper.sources.kubernetes_logs.config import KubernetesLogsOptions as Options
 from shipper.sources.kubernetes_logs.source import KubernetesLogsSource
@@ -221,3 +223,56 @@ async def test_a_watch_that_ends_at_once_is_retried_with_backoff_and_said_once(t
     said = [r for r in caplog.records if "kubernetes API unreachable" in r.getMessage()]
     assert len(said) == 1 and "ended at once" in said[0].getMessage()
     assert (REGISTRY.get_sample_value("shipper_errors_total", API_FAILURES) or 0.0) - failures_before >= 2
+
+
+def namespace_options(tmp_path: Path, api: FakeKubeApi, **more) -> dict:
+    options = api_options(tmp_path, api, **more)
+    options["api"].update(namespace_labels=True, namespace_annotations=["cost.example/*"])
+    return options
+
+
+async def test_records_carry_their_namespaces_labels_and_chosen_annotations_and_follow_their_changes(tmp_path, api):
+    api.set_namespace(namespace_body("shop", labels={"team": "payments"},
+                                annotations={"cost.example/centre": "cc-42", "other": "x"}))
+    api.add(pod("shop", "web-0", UID))
+    pod_dir = make_pod(tmp_path, "shop", "web-0", uid=UID)
+    write(pod_dir, "before")
+
+    async with kubernetes_logs(tmp_path, namespace_options(tmp_path, api)) as harness:
+        await until(lambda: any("namespace_labels" in k for k, _ in pod_records(harness)), API_WAIT)
+        api.set_namespace(namespace_body("shop", labels={"team": "payments", "tier": "gold"}))
+        await until(lambda: harness.source.kind.namespaces is not None
+                    and harness.source.kind.namespaces.lookup("shop").labels.get("tier") == "gold", API_WAIT)
+        write(pod_dir, "after")
+        await until(lambda: [m for _, m in pod_records(harness)][-1:] == ["after"], API_WAIT)
+
+    first, last = pod_records(harness)[0][0], pod_records(harness)[-1][0]
+    assert first["namespace_labels"] == {"team": "payments"}
+    assert first["namespace_annotations"] == {"cost.example/centre": "cc-42"}
+    assert last["namespace_labels"] == {"team": "payments", "tier": "gold"}
+    assert any(r.startswith("watch namespaces") for r in api.requests)
+
+
+@pytest.mark.parametrize(("rule", "expected"), [
+    ({"include_namespace_labels": {"team": "payments"}}, {"web-0"}),
+    ({"exclude_namespace_labels": {"team": "payments"}}, {"proxy-0"}),
+])
+async def test_namespace_label_filters_keep_other_namespaces_pods_unread(tmp_path, api, rule, expected):
+    api.set_namespace(namespace_body("shop", labels={"team": "payments"}))
+    api.set_namespace(namespace_body("kube-system", labels={"team": "platform"}))
+    for i, (name, space) in enumerate((("web-0", "shop"), ("proxy-0", "kube-system"))):
+        uid = f"{i}1111111-2222-3333-4444-555555555555"
+        api.add(pod(space, name, uid))
+        write(make_pod(tmp_path, space, name, uid=uid), name)
+    wait_for(lambda: len(api.pods) == 2 and len(api.namespaces) == 2, 5, "pods and namespaces in the API")
+
+    async with kubernetes_logs(tmp_path, namespace_options(tmp_path, api, **rule)) as harness:
+        await until(lambda: {m for _, m in pod_records(harness)} >= expected, API_WAIT)
+
+    assert {m for _, m in pod_records(harness)} == expected
+
+
+def test_namespace_label_filters_need_the_namespace_watch():
+    with pytest.raises(ValueError, match=re.escape("need `api: {namespace_labels: true}`")):
+        Options.model_validate({"type": "kubernetes_logs", "api": {"node_name": "n"},
+                                "include_namespace_labels": {"team": "payments"}})

@@ -23,6 +23,18 @@ class KubernetesApiOptions(Options):
         default_factory=list, description="Pod annotations to copy onto records: keys, or prefixes ending in `*`."
     )
     exclude_labels: list[str] = Field(default_factory=list, description="Pod label keys not copied onto records.")
+    namespace_labels: bool = Field(
+        False, description="Copy the pod's namespace's labels onto records as `kubernetes.namespace_labels` (a watch "
+        "of all namespaces: the service account needs get, list and watch on namespaces, "
+        "manifests/components/namespace-labels).",
+    )
+    namespace_annotations: list[str] = Field(
+        default_factory=list, description="Namespace annotations to copy as `kubernetes.namespace_annotations`: keys, "
+        "or prefixes ending in `*` (also watches namespaces).",
+    )
+
+    def follows_namespaces(self) -> bool:
+        return self.namespace_labels or bool(self.namespace_annotations)
 
     def environment_issues(self) -> list[tuple[str, str]]:
         """What `run` would trip over: a kubeconfig it cannot read, or none outside a pod that has a
@@ -82,6 +94,14 @@ class KubernetesLogsOptions(TailOptions):
     exclude_pod_labels: dict[str, str] = Field(
         default_factory=dict, description="Never pods with any of these labels (needs `api`)."
     )
+    include_namespace_labels: dict[str, str] = Field(
+        default_factory=dict,
+        description="Only pods of namespaces with all these labels (needs `api.namespace_labels`).",
+    )
+    exclude_namespace_labels: dict[str, str] = Field(
+        default_factory=dict, description="Never pods of namespaces with any of these labels (needs "
+        "`api.namespace_labels`)."
+    )
     honor_exclude_annotation: bool = Field(
         True, description="Skip pods annotated `shipper.io/exclude: \"true\"` (or `shipper.io/exclude-<container>`). "
         "The annotation is the pod's own say: set false so that no tenant can opt out of collection.",
@@ -106,12 +126,20 @@ class KubernetesLogsOptions(TailOptions):
         if self.api is not None:
             kubernetes.update({"node_name": {}, "container_image": {}, "labels": None, "annotations": None,
                                "workload_kind": {}, "workload_name": {}})
+            if self.api.namespace_labels:
+                kubernetes["namespace_labels"] = None
+            if self.api.namespace_annotations:
+                kubernetes["namespace_annotations"] = None
         return {**AGENT_FIELDS, "file": {}, "stream": {}, "parse_error": {}, "kubernetes": kubernetes}
 
     @model_validator(mode="after")
     def _labels_need_the_api(self) -> KubernetesLogsOptions:
         if (self.include_pod_labels or self.exclude_pod_labels) and self.api is None:
             raise ValueError("include_pod_labels and exclude_pod_labels need `api` (labels come from the API server)")
+        if (self.include_namespace_labels or self.exclude_namespace_labels) and not (
+                self.api is not None and self.api.namespace_labels):
+            raise ValueError("include_namespace_labels and exclude_namespace_labels need `api: {namespace_labels: "
+                             "true}` (namespace labels come from the API server)")
         if self.api is not None:
             try:
                 import kubernetes  # noqa: F401 - only whether it is there

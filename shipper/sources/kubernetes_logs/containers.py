@@ -2,9 +2,10 @@
 container filters.
 
 Metadata comes from the path first (namespace, pod, uid, container, container id), then, with
-`api`, from the API server (labels, annotations, node, image) as soon as the pod is known. Filters
-decided by the path (namespaces) keep a file from being opened at all; filters that need the API
-(annotations, labels) stop reading a file as soon as its pod is known.
+`api`, from the API server (labels, annotations, node, image) as soon as the pod is known, and the
+namespace's labels and annotations when asked for. Filters decided by the path (namespaces) keep a
+file from being opened at all; filters that need the API (annotations, labels, namespace labels) stop
+reading a file as soon as its pod (or namespace) is known.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from shipper.sources.files.identity import FileIdentity
 from shipper.sources.files.kind import FileKind
 from shipper.sources.files.reader import TailedFile
 from shipper.sources.kubernetes_logs.config import KubernetesLogsOptions
-from shipper.sources.kubernetes_logs.metadata import PodCache, PodInfo
+from shipper.sources.kubernetes_logs.metadata import NamespaceCache, NamespaceInfo, PodCache, PodInfo
 from shipper.sources.kubernetes_logs.paths import metadata_from_path
 
 EXCLUDE_ANNOTATION = "shipper.io/exclude"
@@ -37,6 +38,7 @@ class ContainerFiles(FileKind):
         self.labels = labels
         self.log = log
         self.pods: PodCache | None = None
+        self.namespaces: NamespaceCache | None = None
         self._without_api = metrics.events_without_api_metadata.labels(*labels)
         self._excluded_said: set[tuple[str, str]] = set()
         self._versions: dict[FileIdentity, str] = {}  # the pod version each open file's fields were made from
@@ -47,17 +49,23 @@ class ContainerFiles(FileKind):
                 log.error("no node name (api.node_name or $NODE_NAME): pod metadata from the path only")
             else:
                 self.pods = PodCache(node, api.kubeconfig, labels)
+            if api.follows_namespaces():
+                self.namespaces = NamespaceCache(api.kubeconfig, labels)
 
     async def start(self) -> None:
-        if self.pods is not None:
-            self.pods.start()
+        for followed in (self.pods, self.namespaces):
+            if followed is not None:
+                followed.start()
+        for followed in (self.pods, self.namespaces):
             # a short wait for the first list, so filters that need the API apply from the first file
-            if not await asyncio.to_thread(self.pods.synced.wait, FIRST_SYNC_WAIT):
-                self.log.warning("no pod list from the API server yet; reading with path metadata meanwhile")
+            if followed is not None and not await asyncio.to_thread(followed.synced.wait, FIRST_SYNC_WAIT):
+                self.log.warning("no %s list from the API server yet; reading with path metadata meanwhile",
+                                 followed.kind)
 
     def stop(self) -> None:
-        if self.pods is not None:
-            self.pods.stop()
+        for followed in (self.pods, self.namespaces):
+            if followed is not None:
+                followed.stop()
 
     def line_decoder(self, max_line: int) -> Decoder:
         return ContainerDecoder(max_line)
@@ -71,17 +79,23 @@ class ContainerFiles(FileKind):
         pod = self._pod(kubernetes)
         if pod is not None:
             kubernetes.update(self._api_fields(pod, kubernetes.get("container_name", "")))
+        namespace = self._namespace(kubernetes)
+        if namespace is not None:
+            kubernetes.update(self._namespace_fields(namespace))
         return {"kubernetes": kubernetes}
 
     def learned(self, tailed: TailedFile) -> bool:
         """True when the file's pod became known, or changed (a label or annotation added to a running
         pod), since its fields were made: the records read from now on carry the pod as it is."""
         kubernetes = tailed.common["kubernetes"]
-        pod = self._pod(kubernetes)
-        if pod is None or self._versions.get(tailed.identity) == pod.version:
+        pod, namespace = self._pod(kubernetes), self._namespace(kubernetes)
+        version = f"{pod.version if pod else ''}/{namespace.version if namespace else ''}"
+        if (pod is None and namespace is None) or self._versions.get(tailed.identity) == version:
             return False
-        self._versions[tailed.identity] = pod.version
-        fresh = self._api_fields(pod, kubernetes.get("container_name", ""))
+        self._versions[tailed.identity] = version
+        fresh = self._api_fields(pod, kubernetes.get("container_name", "")) if pod else {}
+        if namespace is not None:
+            fresh.update(self._namespace_fields(namespace))
         return any(kubernetes.get(key) != value for key, value in fresh.items())
 
     def committed(self, tailed: TailedFile, count: int) -> None:
@@ -99,6 +113,23 @@ class ContainerFiles(FileKind):
         if self.pods is None or not {"namespace", "pod_name", "pod_uid"} <= kubernetes.keys():
             return None
         return self.pods.lookup(kubernetes["namespace"], kubernetes["pod_name"], kubernetes["pod_uid"])
+
+    def _namespace(self, kubernetes: dict[str, Any]) -> NamespaceInfo | None:
+        if self.namespaces is None or "namespace" not in kubernetes:
+            return None
+        return self.namespaces.lookup(kubernetes["namespace"])
+
+    def _namespace_fields(self, namespace: NamespaceInfo) -> dict[str, Any]:
+        api = self.options.api
+        assert api is not None
+        fields: dict[str, Any] = {}
+        if api.namespace_labels:
+            fields["namespace_labels"] = dict(namespace.labels)
+        if api.namespace_annotations:
+            fields["namespace_annotations"] = {
+                k: v for k, v in namespace.annotations.items()
+                if any(fnmatch.fnmatchcase(k, pattern) for pattern in api.namespace_annotations)}
+        return fields
 
     def _api_fields(self, pod: PodInfo, container: str) -> dict[str, Any]:
         api = self.options.api
@@ -123,6 +154,12 @@ class ContainerFiles(FileKind):
                 return self._excluded(path, "namespace")
             if namespace in options.exclude_namespaces:
                 return self._excluded(path, "namespace")
+        known = self._namespace(kubernetes)
+        if known is not None:
+            if any(known.labels.get(k) != v for k, v in options.include_namespace_labels.items()):
+                return self._excluded(path, "namespace_labels")
+            if any(known.labels.get(k) == v for k, v in options.exclude_namespace_labels.items()):
+                return self._excluded(path, "namespace_labels")
         pod = self._pod(kubernetes)
         if pod is None:
             return True  # not known (yet): read it; never hold records back waiting for the API

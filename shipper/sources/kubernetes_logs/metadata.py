@@ -1,10 +1,12 @@
-"""Pod metadata from the Kubernetes API server, for the pods of this node only.
+"""Pod metadata from the Kubernetes API server, for the pods of this node only, and, when asked for,
+the labels and annotations of every namespace.
 
 A thread lists the pods (`spec.nodeName=<node>`), then watches from the list's resourceVersion;
 `410 Gone` means the version is too old: list again. Any other failure (API down, connection
 reset, a watch cut mid-stream) is retried with exponential backoff and full jitter. A pod the
 cache has not seen yet is fetched once by name (a 404 is remembered for a short while). A deleted
 pod stays until the source says its files are drained, so short-lived pods keep their metadata.
+Namespaces are followed the same way by a thread of their own (all of them: a cluster has few).
 Nothing here ever blocks the pipeline: a lookup returns what is known now.
 """
 
@@ -44,19 +46,25 @@ class PodInfo:
     version: str = ""  # its resourceVersion: changes with every modification (labels, annotations, status)
 
 
-class PodCache:
-    def __init__(self, node_name: str, kubeconfig: str | None, labels: tuple[str, str, str]):
+@dataclass
+class NamespaceInfo:
+    name: str
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    version: str = ""
+
+
+class _Followed:
+    """One kind of object, listed then watched by a thread of its own (see the module's docstring)."""
+
+    kind = ""  # what is followed, for logs and the thread's name
+
+    def __init__(self, kubeconfig: str | None, labels: tuple[str, str, str]):
         """`labels`: the source's component_kind, component_id and component_type, for its metrics."""
-        self.node_name = node_name
         self.kubeconfig = kubeconfig
-        self.pods: dict[str, PodInfo] = {}  # uid -> pod
         self.synced = threading.Event()  # set after the first successful list
-        self._not_found: dict[tuple[str, str], float] = {}
-        self._fetching: set[tuple[str, str]] = set()
         self._stopping = threading.Event()
         self._failures = metrics.errors.labels(*labels, "kubernetes_api", "unreachable")
-
-    # -- lifecycle -------------------------------------------------------------------------------
 
     def start(self) -> None:
         from kubernetes import client, config
@@ -67,13 +75,124 @@ class PodCache:
             config.load_incluster_config()
             api_client = client.ApiClient()
         self._api = client.CoreV1Api(api_client)
-        threading.Thread(target=self._follow, name="kubernetes-pods", daemon=True).start()
+        threading.Thread(target=self._follow, name=f"kubernetes-{self.kind}", daemon=True).start()
 
     def stop(self) -> None:
         self._stopping.set()
         api = getattr(self, "_api", None)
         if api is not None:  # closing the pool ends a watch blocked on the server, so the thread exits
             api.api_client.close()
+
+    def _lister(self) -> tuple[Any, dict[str, Any]]:
+        """The client's own list method of this kind and its arguments: a watch calls the method itself
+        (the client reads the type of the objects it returns from the method's docstring)."""
+        raise NotImplementedError
+
+    def _listed(self, items: list[Any]) -> None:
+        """A fresh list: what it holds now."""
+        raise NotImplementedError
+
+    def _apply(self, kind: str, item: Any) -> None:
+        raise NotImplementedError
+
+    def _list(self) -> str:
+        method, arguments = self._lister()
+        listed = method(**arguments, _request_timeout=30)
+        self._listed(listed.items)
+        self.synced.set()
+        version: str = listed.metadata.resource_version  # the client's objects are untyped
+        return version
+
+    def _follow(self) -> None:
+        from kubernetes import watch
+        from kubernetes.client.exceptions import ApiException
+
+        failures = 0
+        version: str | None = None
+        while not self._stopping.is_set():
+            try:
+                if version is None:
+                    version = self._list()
+                    failures = 0
+                stream = watch.Watch()
+                started, events = time.monotonic(), 0
+                method, arguments = self._lister()
+                for event in stream.stream(method, **arguments, resource_version=version,
+                                           timeout_seconds=WATCH_TIMEOUT, _request_timeout=WATCH_TIMEOUT + 30):
+                    self._apply(event["type"], event["object"])
+                    version = stream.resource_version
+                    events += 1
+                    if self._stopping.is_set():
+                        stream.stop()
+                if events == 0 and time.monotonic() - started < EMPTY_WATCH and not self._stopping.is_set():
+                    # ended at once with nothing (a proxy or server misbehaving): asking again at once
+                    # would hammer it, so this counts as a failure and waits like one
+                    failures = self._failed(RuntimeError(f"the {self.kind} watch ended at once, empty"),
+                                            failures + 1)
+                else:
+                    failures = 0
+            except ApiException as error:
+                if error.status == 410:
+                    log.info("%s watch: resourceVersion %s expired (410 Gone); listing again", self.kind, version)
+                    version = None
+                    continue
+                failures = self._failed(error, failures + 1)
+            except Exception as error:  # connection refused or reset, a watch cut mid-stream
+                failures = self._failed(error, failures + 1)
+
+    def _failed(self, error: Exception, failures: int) -> int:
+        self._failures.inc()
+        wait = delay(failures, *BACKOFF)
+        if failures == 1:
+            log.warning("kubernetes API unreachable for %s (%s); records keep what is known; retrying", self.kind,
+                        str(error).splitlines()[0][:200])
+        self._stopping.wait(wait)
+        return failures
+
+
+class NamespaceCache(_Followed):
+    """Every namespace's labels and annotations."""
+
+    kind = "namespaces"
+
+    def __init__(self, kubeconfig: str | None, labels: tuple[str, str, str]):
+        super().__init__(kubeconfig, labels)
+        self.namespaces: dict[str, NamespaceInfo] = {}
+
+    def lookup(self, name: str) -> NamespaceInfo | None:
+        return self.namespaces.get(name)
+
+    def _lister(self) -> tuple[Any, dict[str, Any]]:
+        return self._api.list_namespace, {}
+
+    def _listed(self, items: list[Any]) -> None:
+        fresh = {item.metadata.name: _namespace_info(item) for item in items}
+        self.namespaces = fresh
+        if not self.synced.is_set():
+            log.info("kubernetes API: %d namespaces", len(fresh))
+
+    def _apply(self, kind: str, item: Any) -> None:
+        info = _namespace_info(item)
+        if kind == "DELETED":
+            self.namespaces.pop(info.name, None)
+        else:
+            self.namespaces[info.name] = info
+
+
+def _namespace_info(item: Any) -> NamespaceInfo:
+    meta = item.metadata
+    return NamespaceInfo(meta.name, dict(meta.labels or {}), dict(meta.annotations or {}), meta.resource_version or "")
+
+
+class PodCache(_Followed):
+    kind = "pods"
+
+    def __init__(self, node_name: str, kubeconfig: str | None, labels: tuple[str, str, str]):
+        super().__init__(kubeconfig, labels)
+        self.node_name = node_name
+        self.pods: dict[str, PodInfo] = {}  # uid -> pod
+        self._not_found: dict[tuple[str, str], float] = {}
+        self._fetching: set[tuple[str, str]] = set()
 
     # -- lookups (event loop side) ---------------------------------------------------------------
 
@@ -97,57 +216,19 @@ class PodCache:
 
     # -- the API (thread side) -------------------------------------------------------------------
 
-    def _follow(self) -> None:
-        from kubernetes import watch
-        from kubernetes.client.exceptions import ApiException
+    def _lister(self) -> tuple[Any, dict[str, Any]]:
+        return self._api.list_pod_for_all_namespaces, {"field_selector": f"spec.nodeName={self.node_name}"}
 
-        failures = 0
-        version: str | None = None
-        while not self._stopping.is_set():
-            try:
-                if version is None:
-                    version = self._list()
-                    failures = 0
-                stream = watch.Watch()
-                started, events = time.monotonic(), 0
-                for event in stream.stream(self._api.list_pod_for_all_namespaces, resource_version=version,
-                                           field_selector=f"spec.nodeName={self.node_name}",
-                                           timeout_seconds=WATCH_TIMEOUT, _request_timeout=WATCH_TIMEOUT + 30):
-                    self._apply(event["type"], event["object"])
-                    version = stream.resource_version
-                    events += 1
-                    if self._stopping.is_set():
-                        stream.stop()
-                if events == 0 and time.monotonic() - started < EMPTY_WATCH and not self._stopping.is_set():
-                    # ended at once with nothing (a proxy or server misbehaving): asking again at once
-                    # would hammer it, so this counts as a failure and waits like one
-                    failures = self._failed(RuntimeError("the pod watch ended at once, empty"), failures + 1)
-                else:
-                    failures = 0
-            except ApiException as error:
-                if error.status == 410:
-                    log.info("pod watch: resourceVersion %s expired (410 Gone); listing again", version)
-                    version = None
-                    continue
-                failures = self._failed(error, failures + 1)
-            except Exception as error:  # connection refused or reset, a watch cut mid-stream
-                failures = self._failed(error, failures + 1)
-
-    def _list(self) -> str:
-        pods = self._api.list_pod_for_all_namespaces(field_selector=f"spec.nodeName={self.node_name}",
-                                                     _request_timeout=30)
-        listed = {p.metadata.uid for p in pods.items}
+    def _listed(self, items: list[Any]) -> None:
+        listed = {p.metadata.uid for p in items}
         now = time.time()
         for uid, info in list(self.pods.items()):  # deleted while we were not watching
             if uid not in listed and info.deleted_at is None:
                 info.deleted_at = now
-        for item in pods.items:
+        for item in items:
             self._apply("ADDED", item)
         if not self.synced.is_set():
-            log.info("kubernetes API: %d pods on node %s", len(pods.items), self.node_name)
-        self.synced.set()
-        version: str = pods.metadata.resource_version  # the client's objects are untyped
-        return version
+            log.info("kubernetes API: %d pods on node %s", len(items), self.node_name)
 
     def _apply(self, kind: str, pod: Any) -> None:
         info = _info(pod)
@@ -173,15 +254,6 @@ class PodCache:
             self._not_found[(namespace, name)] = time.monotonic() + NOT_FOUND_TTL
         finally:
             self._fetching.discard((namespace, name))
-
-    def _failed(self, error: Exception, failures: int) -> int:
-        self._failures.inc()
-        wait = delay(failures, *BACKOFF)
-        if failures == 1:
-            log.warning("kubernetes API unreachable (%s); records keep their path metadata; retrying",
-                        str(error).splitlines()[0][:200])
-        self._stopping.wait(wait)
-        return failures
 
     def _expire_deleted(self) -> None:
         cutoff = time.time() - DELETED_TTL
