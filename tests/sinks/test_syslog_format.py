@@ -131,7 +131,7 @@ def test_any_record_and_structured_data_become_frames_within_the_limit_with_no_s
         if framing == "newline":
             assert "\n" not in raw
     assert len(prefix.encode()) <= max_size // 2 + 40  # headers take at most half; PRI and time on top
-    if fmt.truncated == 0:  # nothing cut unless counted
+    if fmt.anomalies["header_truncated"] == 0:  # nothing cut unless counted
         assert f'a="{sd_value(sd_value_text)}"' in prefix or not sd_value_text
 
 
@@ -218,10 +218,10 @@ def test_severity_map_adds_and_overrides_names_and_an_unknown_value_is_counted_a
 
     assert parse(formatted(fmt, (T0, "x", {"log": {"level": "w"}}))).severity == 4
     assert parse(formatted(fmt, (T0, "x", {"log": {"level": "INFO"}}))).severity == 7
-    assert fmt.unknown_severity == 0
+    assert fmt.anomalies["unknown_severity"] == 0
     assert parse(formatted(fmt, (T0, "x", {"log": {"level": "loud"}}))).severity == 5
     assert parse(formatted(fmt, (T0, "x", {"log": {"level": 9}}))).severity == 5
-    assert fmt.unknown_severity == 2
+    assert fmt.anomalies["unknown_severity"] == 2
     assert parse(formatted(fmt, (T0, "x", {"stream": "stderr"}))).severity == 3  # no field: the default rules
 
 
@@ -231,7 +231,7 @@ def test_facility_field_takes_names_and_numbers_and_counts_the_rest():
     assert parse(formatted(fmt, (T0, "x", {"facility": "AUTH"}))).facility == 4
     assert parse(formatted(fmt, (T0, "x", {"facility": 23}))).facility == 23
     assert parse(formatted(fmt, (T0, "x", {"facility": "nowhere"}))).facility == 16
-    assert fmt.unknown_facility == 1
+    assert fmt.anomalies["unknown_facility"] == 1
 
 
 def test_a_block_counts_each_record_whose_severity_is_unknown_once():
@@ -244,4 +244,4 @@ def test_a_block_counts_each_record_whose_severity_is_unknown_once():
 
     assert events == 3
     assert [m.severity for m in map(parse, octet_frames(payload))] == [6, 6, 3]
-    assert encoder.format.unknown_severity == 2
+    assert encoder.format.anomalies["unknown_severity"] == 2

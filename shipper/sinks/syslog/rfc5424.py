@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
@@ -71,7 +72,6 @@ class Rfc5424:
         self.facility_path = field_path(options.facility_field) if options.facility_field else None
         self.level_names = {**LEVEL_NAMES, **{name.lower(): SEVERITIES.index(severity)
                                               for name, severity in options.severity_map.items()}}
-        self.unknown_severity = self.unknown_facility = 0  # records whose field held no severity/facility
         self.header = {name: Template(getattr(options, name), options.layout) for name in HEADER_LIMITS}
         self.sd = {sd_id: {name: Template(t, options.layout) for name, t in params.items()}
                    for sd_id, params in options.structured_data.items()}
@@ -81,7 +81,9 @@ class Rfc5424:
         self._second: int | None = None  # the second _second_text renders (None: none yet)
         self._second_text = ""
         self.header_limit = options.max_message_size // 2
-        self.truncated = 0  # headers cut to fit header_limit
+        # records repaired, by kind: `header_truncated` (headers cut to fit header_limit), `unknown_severity`
+        # and `unknown_facility` (a field that named none); taken and cleared by the sink
+        self.anomalies: Counter[str] = Counter()
 
     def headers(self, common: Mapping[str, Any], record: Record) -> str:
         """`HOSTNAME APP-NAME PROCID MSGID SD` for a record (the part that often repeats in a block),
@@ -90,7 +92,7 @@ class Rfc5424:
         sd = self._structured_data(common, record)
         if _size(fields, sd) > self.header_limit:
             fields, sd = self._shortened(fields, sd, common, record)
-            self.truncated += 1
+            self.anomalies["header_truncated"] += 1
         return " ".join((*fields, sd))
 
     def _shortened(self, fields: list[str], sd: str, common: Mapping[str, Any],
@@ -125,14 +127,14 @@ class Rfc5424:
             if found is not None:
                 facility = found
             elif value is not None:
-                self.unknown_facility += records
+                self.anomalies["unknown_facility"] += records
         if self.severity_path is not None:
             value = lookup(common, record, self.severity_path)
             if value is not None:
                 severity = severity_number(value, self.level_names)
                 if severity is not None:
                     return facility * 8 + severity
-                self.unknown_severity += records
+                self.anomalies["unknown_severity"] += records
                 return facility * 8 + self.default_severity
         return facility * 8 + self.severity(record)
 

@@ -35,9 +35,6 @@ class SyslogSink(Sink):
         self.encoder = Encoder(options)
         self.connection = Connection(self.options)
         self._oversize = metrics.input_anomalies.labels(*self.labels, f"oversize_{self.options.oversize}")
-        self._header_truncated = metrics.input_anomalies.labels(*self.labels, "header_truncated")
-        self._unknown_severity = metrics.input_anomalies.labels(*self.labels, "unknown_severity")
-        self._unknown_facility = metrics.input_anomalies.labels(*self.labels, "unknown_facility")
 
     async def run(self) -> None:
         acked = sent = self.spool.cursor(self.id)
@@ -118,15 +115,9 @@ class SyslogSink(Sink):
         if encoder.oversize:
             self._oversize.inc(encoder.oversize)
             encoder.oversize = 0
-        if fmt.truncated:
-            self._header_truncated.inc(fmt.truncated)
-            fmt.truncated = 0
-        if fmt.unknown_severity:
-            self._unknown_severity.inc(fmt.unknown_severity)
-            fmt.unknown_severity = 0
-        if fmt.unknown_facility:
-            self._unknown_facility.inc(fmt.unknown_facility)
-            fmt.unknown_facility = 0
+        for kind, count in fmt.anomalies.items():
+            metrics.input_anomalies.labels(*self.labels, kind).inc(count)
+        fmt.anomalies.clear()
         return payload, events
 
     async def close(self) -> None:
