@@ -15,6 +15,7 @@ from peers.rsyslog import free_port
 
 REGISTRY = shutil.which("docker-registry") or "/usr/bin/docker-registry"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 
 
 class Registry:
@@ -51,6 +52,6 @@ class Registry:
     def manifest_digest(self, repository: str, reference: str) -> str:
         """The digest the registry serves for a tag or digest (its Docker-Content-Digest header)."""
         request = urllib.request.Request(f"http://{self.address}/v2/{repository}/manifests/{reference}",
-                                         method="HEAD", headers={"Accept": OCI_MANIFEST})
+                                         method="HEAD", headers={"Accept": f"{OCI_INDEX}, {OCI_MANIFEST}"})
         with urllib.request.urlopen(request, timeout=5) as response:
             return response.headers["Docker-Content-Digest"]

@@ -15,6 +15,8 @@ demo_needs=(
 image_needs=(
   "mmdebstrap mmdebstrap"            # the image's Debian root filesystems
   "umoci umoci"                      # packs them as an OCI image
+  "qemu-user-static /usr/lib/binfmt.d/qemu-aarch64.conf"   # runs the arm64 stages on another CPU,
+  "arch-test arch-test"              # which mmdebstrap checks with it
 )
 test_needs=(
   "${demo_needs[@]}"

@@ -1,5 +1,6 @@
-"""The agent's OCI image (`make image`): built on this machine without a container engine, the same
-digest from the same sources, non-root by default, and the agent runs from its root filesystem."""
+"""The agent's OCI image (`make image`): one index of an amd64 and an arm64 image, built on this machine
+without a container engine (arm64 under qemu-user), the same digest from the same sources, non-root by
+default, and the agent runs from each root filesystem (arm64's under qemu-user, as on a Graviton node)."""
 
 from __future__ import annotations
 
@@ -17,13 +18,15 @@ from tests.agent_process import AgentProcess, output_messages, wait_for, write_c
 
 ROOT = Path(__file__).resolve().parents[2]
 NOBODY = "65534:65534"
+ARCHITECTURES = {"amd64": ("linux", "amd64", None, 62), "arm64": ("linux", "arm64", "v8", 183)}  # ELF e_machine
 CHROOT = shutil.which("chroot") or "/usr/sbin/chroot"
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="mmdebstrap's root mode and chroot need root")
+pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="mmdebstrap's root mode and chroot need root"),
+              pytest.mark.timeout(2700)]  # two builds of two architectures, arm64 under emulation: ~20 min
 
 
 def build(output: Path) -> Path:
-    subprocess.run(["bash", str(ROOT / "image" / "build.sh"), str(output)], check=True, timeout=900,
+    subprocess.run(["bash", str(ROOT / "image" / "build.sh"), str(output)], check=True, timeout=1800,
                    stdout=subprocess.DEVNULL)
     return output
 
@@ -32,9 +35,11 @@ def blob(layout: Path, digest: str) -> dict:
     return json.loads((layout / "blobs" / "sha256" / digest.removeprefix("sha256:")).read_text())
 
 
-def manifest_digest(layout: Path) -> str:
-    (entry,) = json.loads((layout / "index.json").read_text())["manifests"]
-    return entry["digest"]
+def tagged(layout: Path, tag: str) -> dict:
+    """The descriptor the layout's index.json gives `tag`."""
+    (entry,) = [entry for entry in json.loads((layout / "index.json").read_text())["manifests"]
+                if entry["annotations"]["org.opencontainers.image.ref.name"] == tag]
+    return entry
 
 
 @pytest.fixture(scope="module")
@@ -44,53 +49,74 @@ def builds(tmp_path_factory) -> tuple[Path, Path]:
     return build(base / "first"), build(base / "second")
 
 
-@pytest.fixture(scope="module")
-def rootfs(builds, tmp_path_factory) -> Path:
-    """The image's root filesystem as a runtime unpacks it (owners kept: we are root)."""
+@pytest.fixture(scope="module", params=sorted(ARCHITECTURES))
+def rootfs(builds, tmp_path_factory, request) -> Path:
+    """Each architecture's root filesystem as a runtime unpacks it (owners kept: we are root)."""
     bundle = tmp_path_factory.mktemp("bundle") / "bundle"
-    subprocess.run(["umoci", "unpack", "--image", f"{builds[0] / 'oci'}:{shipper.__version__}", str(bundle)],
-                   check=True, capture_output=True)
-    return bundle / "rootfs"
+    subprocess.run(["umoci", "unpack", "--image", f"{builds[0] / 'oci'}:{shipper.__version__}-{request.param}",
+                    str(bundle)], check=True, capture_output=True)
+    root = bundle / "rootfs"
+    machine = int.from_bytes((root / "usr" / "bin" / "python3.11").read_bytes()[18:20], "little")
+    assert machine == ARCHITECTURES[request.param][3], f"{request.param}'s python is for ELF machine {machine}"
+    return root
 
 
 def in_image(rootfs: Path, *command: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([CHROOT, f"--userspec={NOBODY}", str(rootfs), *command],
-                          capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin"})
+                          capture_output=True, text=True, timeout=120, env={"PATH": "/usr/bin:/bin"})
 
 
 def test_the_same_sources_build_the_same_image_digest(builds):
     first, second = builds
+    index = tagged(first / "oci", shipper.__version__)
 
-    assert manifest_digest(first / "oci") == manifest_digest(second / "oci")
-    assert (first / "digest").read_text().strip() == manifest_digest(first / "oci")
+    assert index == tagged(second / "oci", shipper.__version__)
+    assert (first / "digest").read_text().strip() == index["digest"]
+
+
+def test_one_tag_names_an_index_of_an_amd64_and_an_arm64_image(builds):
+    layout = builds[0] / "oci"
+    index = tagged(layout, shipper.__version__)
+
+    entries = blob(layout, index["digest"])["manifests"]
+
+    assert index["mediaType"] == "application/vnd.oci.image.index.v1+json"
+    assert [(e["platform"]["os"], e["platform"]["architecture"], e["platform"].get("variant")) for e in entries] == [
+        spec[:3] for spec in ARCHITECTURES.values()]
+    assert [e["digest"] for e in entries] == [
+        tagged(layout, f"{shipper.__version__}-{arch}")["digest"] for arch in ARCHITECTURES]
 
 
 def test_the_image_published_as_the_docs_say_keeps_its_digest(builds, tmp_path):
     digest = (builds[0] / "digest").read_text().strip()
     registry = Registry(tmp_path).start()
     try:
-        subprocess.run(["skopeo", "--insecure-policy", "copy", "--quiet", "--preserve-digests",
+        subprocess.run(["skopeo", "--insecure-policy", "copy", "--quiet", "--all", "--preserve-digests",
                         "--dest-tls-verify=false", f"oci:{builds[0] / 'oci'}:{shipper.__version__}",
                         f"docker://{registry.address}/shipper:{shipper.__version__}"],
                        check=True, capture_output=True, timeout=300)
 
         assert registry.manifest_digest("shipper", shipper.__version__) == digest
         assert registry.manifest_digest("shipper", digest) == digest  # pullable by the pinned digest
+        for arch in ARCHITECTURES:  # and every architecture's image with it
+            image = tagged(builds[0] / "oci", f"{shipper.__version__}-{arch}")["digest"]
+            assert registry.manifest_digest("shipper", image) == image
     finally:
         registry.stop()
 
 
-def test_the_image_runs_the_agent_as_nobody_by_default(builds):
+@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
+def test_the_image_runs_the_agent_as_nobody_by_default(builds, arch):
     layout = builds[0] / "oci"
 
-    manifest = blob(layout, manifest_digest(layout))
+    manifest = blob(layout, tagged(layout, f"{shipper.__version__}-{arch}")["digest"])
     config = blob(layout, manifest["config"]["digest"])
 
     assert config["config"]["User"] == NOBODY
     assert config["config"]["Entrypoint"] == ["/opt/shipper/bin/shipper"]
     assert config["config"]["Cmd"] == ["run", "--config", "/etc/shipper/shipper.yaml"]
     assert config["config"]["Labels"]["org.opencontainers.image.version"] == shipper.__version__
-    assert (config["os"], config["architecture"]) == ("linux", "amd64")
+    assert (config["os"], config["architecture"]) == ARCHITECTURES[arch][:2]
 
 
 def test_the_image_has_the_agent_with_the_journald_extra_and_no_installer(rootfs):
@@ -119,9 +145,9 @@ def test_the_agent_in_the_image_ships_a_file_to_the_console(rootfs, tmp_path):
         agent = AgentProcess(tmp_path / "host-side.yaml", stdout, command=[
             CHROOT, f"--userspec={NOBODY}", str(rootfs),
             "/opt/shipper/bin/shipper", "run", "--config", "/tmp/shipper.yaml"])
-        wait_for(lambda: len(output_messages(output)) >= len(lines) or agent.process.poll() is not None, 60,
+        wait_for(lambda: len(output_messages(output)) >= len(lines) or agent.process.poll() is not None, 120,
                  "the lines on the console")
-        code = agent.terminate(timeout=20)
+        code = agent.terminate(timeout=60)
 
     assert output_messages(output) == lines, agent.log()
     assert code == 0, agent.log()
