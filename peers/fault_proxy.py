@@ -22,7 +22,8 @@ that is too new, where CloudWatch reports the first; the proxy rewrites it to Cl
 so an agent counting rejections as AWS documents them is measured against AWS's behaviour.
 Requests are counted by operation (`X-Amz-Target`, or the `Action` of a query-protocol call such as
 STS AssumeRoleWithWebIdentity), and the access key ids that signed them are kept by operation
-(`access_keys`); `refused` counts the records refused by `refuse_records`.
+(`access_keys`); `refused` counts the records refused by `refuse_records`; `landed` keeps the request
+and answer of every call of the faulted operation that upstream took, answered or not.
 It runs its own event loop in a thread, so synchronous tests can drive it.
 """
 
@@ -57,6 +58,7 @@ class FaultProxy(ThreadedServer):
         self.seen: Counter = Counter()  # operation -> requests received
         self.access_keys: defaultdict[str, set[str]] = defaultdict(set)  # operation -> access key ids signing it
         self.answers: dict[str, bytes] = {}  # operation -> the last answer forwarded from upstream
+        self.landed: list[tuple[bytes, bytes]] = []  # (request, answer) of every call of `operation` upstream took
         self.denied: set[str] = set()  # operations refused with AccessDenied (besides `denying`)
         self.injected: Counter = Counter()  # fault -> times applied
         self.refused = 0  # records refused by refuse_records
@@ -149,6 +151,8 @@ class FaultProxy(ThreadedServer):
             return await self._refuse_records(request, body, operation, int(every), code)
         status, headers, answer = await self._forward(request, body)
         self.answers[operation] = answer
+        if operation == self.operation and status == 200:
+            self.landed.append((body, answer))
         if operation == "PutLogEvents" and b"tooNewLogEventStartIndex" in answer:
             answer = _first_too_new(body, answer)
         if fault == "reset_after_forward":

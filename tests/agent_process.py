@@ -178,6 +178,18 @@ def scraped(api: str, name: str, **labels: str) -> float:
                if s.name == name and labels.items() <= s.labels.items())
 
 
+def scraped_by(api: str, name: str, label: str, **labels: str) -> dict[str, float]:
+    """Metric `name`'s samples that carry `labels`, summed by the value of `label` ({} until it answers)."""
+    status, body = http_get(f"{api}/metrics")
+    found: dict[str, float] = {}
+    if status == 200:
+        for sample in (s for family in text_string_to_metric_families(body) for s in family.samples):
+            if sample.name == name and labels.items() <= sample.labels.items():
+                key = sample.labels.get(label, "")
+                found[key] = found.get(key, 0.0) + sample.value
+    return found
+
+
 def write_lines(directory: Path, lines: list[str], name: str = "app.log") -> None:
     """Append `lines` to `directory`/logs/`name`, the plain file source's input in these tests."""
     logs = directory / "logs"
