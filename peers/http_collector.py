@@ -61,6 +61,16 @@ class HttpCollector(ThreadedServer):
         with self._lock:
             self._queued.extend([(status, retry_after, location)] * count)
 
+    def pending(self) -> int:
+        """Answers queued by `answer` and not given yet."""
+        with self._lock:
+            return len(self._queued)
+
+    def clear(self) -> None:
+        """No answer left queued: every request is taken (refusals and requirements stay)."""
+        with self._lock:
+            self._queued.clear()
+
     def refuse_containing(self, text: str, status: int) -> None:
         with self._lock:
             self._refusals.append((text.encode(), status))

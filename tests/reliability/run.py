@@ -182,8 +182,10 @@ class ReliabilityRun:
                 getattr(self, "_do_" + step.action)(step)
 
     def _settle(self) -> None:
-        """Every fault off, the node stops writing; then wait until the backends have it all."""
+        """Every fault off (queued ones too: the last steps may queue more than minutes of backoff use
+        up), the node stops writing; then wait until the backends have it all."""
         self._end_windows()
+        self._no_fault_queued()
         self.hostile.end_big_line()
         for writer in self.writers:
             writer.stop()
@@ -262,11 +264,17 @@ class ReliabilityRun:
         self.supervisor.up()
         self.supervisor.wait_ready()
         try:
-            wait_for(lambda: self.cloudwatch.proxy.pending() == 0 and self.firehose.proxy.pending() == 0, 30,
-                     "queued faults used up", interval=0.2)
+            wait_for(lambda: self._faults_queued() == 0, 30, "queued faults used up", interval=0.2)
         except AssertionError:
-            self.cloudwatch.proxy.clear()
-            self.firehose.proxy.clear()
+            self._no_fault_queued()
+
+    def _faults_queued(self) -> int:
+        return self.cloudwatch.proxy.pending() + self.firehose.proxy.pending() + self.http.pending()
+
+    def _no_fault_queued(self) -> None:
+        self.cloudwatch.proxy.clear()
+        self.firehose.proxy.clear()
+        self.http.clear()
 
     def _counter(self, name: str, **labels: str) -> float:
         return total(self.supervisor.scrape(), name, **labels)
@@ -345,7 +353,6 @@ class ReliabilityRun:
     def _end_windows(self) -> None:
         for window in list(self.open_windows):
             self._window(window, "end")
-        self.cloudwatch.proxy.clear()
 
     # -- steps: the node ---------------------------------------------------------------------------
 
