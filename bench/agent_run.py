@@ -8,12 +8,16 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from bench.workload import make_node
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -52,6 +56,21 @@ def _query(data_dir: Path, sql: str) -> list[tuple] | None:
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure_sink(lines: int, runs: int, sink_for_run: Callable[[Path, int], AbstractContextManager[dict[str, Any]]],
+                 env: dict[str, str] | None = None) -> list[dict[str, float]]:
+    """One result per run, each a fresh agent (and spool) sending `lines` CRI lines (~200 bytes) to
+    the sink that `sink_for_run(workdir, run)` gives: a context that starts the run's endpoint and,
+    when it closes, checks what arrived there and stops it."""
+    with tempfile.TemporaryDirectory(prefix="shipper-bench-") as tmp:
+        workdir = Path(tmp)
+        log = make_node(workdir, lines)
+        results = []
+        for run in range(runs):
+            with sink_for_run(workdir, run) as sink:
+                results.append(run_agent(workdir, {"out": sink}, run, lambda data: delivered(data, log), env))
+        return results
 
 
 def run_agent(workdir: Path, sinks: dict[str, Any], run: int, done: Callable[[Path], bool],

@@ -16,42 +16,44 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.agent_run import delivered, run_agent  # noqa: E402
-from bench.workload import make_node, summarize  # noqa: E402
+from bench.agent_run import measure_sink  # noqa: E402
+from bench.workload import summarize  # noqa: E402
 from peers.fake_cloudwatch import FakeCloudWatch  # noqa: E402
 
 
-def one_run(workdir: Path, log: Path, endpoint: str, run: int) -> dict[str, float]:
-    sink = {"type": "cloudwatch_logs", "inputs": ["pods"], "region": "us-east-1", "endpoint": endpoint,
-            "group_name": f"/bench/run-{run}-{time.time_ns()}/{{kubernetes.namespace}}",
-            "stream_name": "{kubernetes.pod_name}", "create_missing_group": True}
-    env = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench"}
-    return run_agent(workdir, {"cw": sink}, run, lambda data: delivered(data, log), env)
-
-
 def measure(lines: int, runs: int, endpoint: str = "fake") -> list[dict[str, float]]:
-    """One result per run (fresh agent, fresh spool) delivering `lines` CRI lines to `endpoint`."""
-    with tempfile.TemporaryDirectory(prefix="shipper-bench-") as tmp:
-        workdir = Path(tmp)
-        log = make_node(workdir, lines)
+    """One result per run (fresh agent, fresh spool, a group of its own) delivering `lines` CRI lines to
+    `endpoint`: `fake` (a strict in-process CloudWatch), `localstack`, or a URL."""
+    with tempfile.TemporaryDirectory(prefix="shipper-bench-endpoint-") as tmp:
         stop = lambda: None  # noqa: E731
         if endpoint == "fake":
             fake = FakeCloudWatch(store=False).start()
             url, stop = fake.url, fake.stop
         elif endpoint == "localstack":
-            state = workdir / "localstack"
+            state = Path(tmp) / "localstack"
             url = subprocess.run(["bash", str(ROOT / "localstack" / "start.sh"), str(state)], check=True,
                                  capture_output=True, text=True).stdout.strip()
             stop = lambda: subprocess.run(["bash", str(ROOT / "localstack" / "stop.sh"), str(state)])  # noqa: E731
         else:
             url = endpoint
+
+        @contextmanager
+        def cloudwatch_sink(workdir: Path, run: int) -> Iterator[dict[str, Any]]:
+            yield {"type": "cloudwatch_logs", "inputs": ["pods"], "region": "us-east-1", "endpoint": url,
+                   "group_name": f"/bench/run-{run}-{time.time_ns()}/{{kubernetes.namespace}}",
+                   "stream_name": "{kubernetes.pod_name}", "create_missing_group": True}
+
         try:
-            return [one_run(workdir, log, url, run) for run in range(runs)]
+            return measure_sink(lines, runs, cloudwatch_sink, env={"AWS_ACCESS_KEY_ID": "bench",
+                                                                  "AWS_SECRET_ACCESS_KEY": "bench"})
         finally:
             stop()
 

@@ -14,37 +14,37 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.agent_run import delivered, run_agent  # noqa: E402
-from bench.workload import make_node, summarize  # noqa: E402
+from bench.agent_run import measure_sink  # noqa: E402
+from bench.workload import summarize  # noqa: E402
 from peers.fake_firehose import FakeFirehose  # noqa: E402
 
 
 def measure(lines: int, runs: int, pack: bool = False, encoding: str = "json",
             compression: str | None = None) -> list[dict[str, float]]:
     """One result per run: a fresh agent and a fresh endpoint receiving `lines` CRI lines."""
-    with tempfile.TemporaryDirectory(prefix="shipper-bench-") as tmp:
-        workdir = Path(tmp)
-        log = make_node(workdir, lines)
-        results = []
-        for run in range(runs):
-            endpoint = FakeFirehose().start()
-            sink = {"type": "firehose", "inputs": ["pods"], "endpoint": endpoint.url, "region": "us-east-1",
-                    "delivery_stream": "bench", "encoding": encoding, "pack": pack,
-                    "compression": compression or ("gzip" if pack else "none")}
-            try:
-                results.append(run_agent(workdir, {"firehose": sink}, run, lambda data: delivered(data, log),
-                                         env={"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench"}))
-                assert endpoint.lines >= lines, f"Firehose received {endpoint.lines} of {lines} lines"
-                assert endpoint.refused == 0, "a call broke a limit of PutRecordBatch"
-            finally:
-                endpoint.stop()
-        return results
+
+    @contextmanager
+    def firehose_sink(workdir: Path, run: int) -> Iterator[dict[str, Any]]:
+        endpoint = FakeFirehose().start()
+        try:
+            yield {"type": "firehose", "inputs": ["pods"], "endpoint": endpoint.url, "region": "us-east-1",
+                   "delivery_stream": "bench", "encoding": encoding, "pack": pack,
+                   "compression": compression or ("gzip" if pack else "none")}
+            assert endpoint.lines >= lines, f"Firehose received {endpoint.lines} of {lines} lines"
+            assert endpoint.refused == 0, "a call broke a limit of PutRecordBatch"
+        finally:
+            endpoint.stop()
+
+    return measure_sink(lines, runs, firehose_sink,
+                        env={"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench"})
 
 
 def main() -> None:

@@ -12,33 +12,33 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.agent_run import delivered, run_agent  # noqa: E402
-from bench.workload import make_node, summarize  # noqa: E402
+from bench.agent_run import measure_sink  # noqa: E402
+from bench.workload import summarize  # noqa: E402
 from peers.http_collector import HttpCollector  # noqa: E402
 
 
 def measure(lines: int, runs: int, compression: str = "none", encoding: str = "ndjson") -> list[dict[str, float]]:
     """One result per run: a fresh agent and a fresh collector receiving `lines` CRI lines."""
-    with tempfile.TemporaryDirectory(prefix="shipper-bench-") as tmp:
-        workdir = Path(tmp)
-        log = make_node(workdir, lines)
-        results = []
-        for run in range(runs):
-            collector = HttpCollector(keep_bodies=False).start()
-            sink = {"type": "http", "inputs": ["pods"], "uri": f"{collector.url}/ingest", "compression": compression,
-                    "encoding": encoding}
-            try:
-                results.append(run_agent(workdir, {"http": sink}, run, lambda data: delivered(data, log)))
-                assert collector.lines >= lines, f"the collector received {collector.lines} of {lines} lines"
-            finally:
-                collector.stop()
-        return results
+
+    @contextmanager
+    def collector_sink(workdir: Path, run: int) -> Iterator[dict[str, Any]]:
+        collector = HttpCollector(keep_bodies=False).start()
+        try:
+            yield {"type": "http", "inputs": ["pods"], "uri": f"{collector.url}/ingest", "compression": compression,
+                   "encoding": encoding}
+            assert collector.lines >= lines, f"the collector received {collector.lines} of {lines} lines"
+        finally:
+            collector.stop()
+
+    return measure_sink(lines, runs, collector_sink)
 
 
 def main() -> None:

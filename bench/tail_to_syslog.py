@@ -11,40 +11,39 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.agent_run import delivered, run_agent  # noqa: E402
-from bench.workload import make_node, summarize  # noqa: E402
+from bench.agent_run import measure_sink  # noqa: E402
+from bench.workload import summarize  # noqa: E402
 from peers.pki import CertificateAuthority  # noqa: E402
 from peers.rsyslog import Rsyslog  # noqa: E402
 
 
 def measure(lines: int, runs: int, framing: str = "octet_counting") -> list[dict[str, float]]:
     """One result per run: a fresh agent and a fresh rsyslog receiving `lines` CRI lines over TLS."""
-    with tempfile.TemporaryDirectory(prefix="shipper-bench-") as tmp:
-        workdir = Path(tmp)
-        log = make_node(workdir, lines)
-        ca = CertificateAuthority(workdir / "pki")
-        server = ca.issue("server")
-        results = []
-        for run in range(runs):
-            rsyslog = Rsyslog(workdir / f"rsyslog-{run}", ca, server).start()
-            sink = {"type": "syslog", "inputs": ["pods"], "address": f"localhost:{rsyslog.port}",
-                    "tls": {"ca_file": str(ca.ca_file)}, "framing": framing}
-            try:
-                results.append(run_agent(workdir, {"syslog": sink}, run, lambda data: delivered(data, log)))
-                deadline = time.monotonic() + 120
-                while _count_lines(rsyslog.output) < lines and time.monotonic() < deadline:
-                    time.sleep(0.2)
-                assert _count_lines(rsyslog.output) >= lines, "rsyslog did not receive every line"
-            finally:
-                rsyslog.stop()
-        return results
+
+    @contextmanager
+    def rsyslog_sink(workdir: Path, run: int) -> Iterator[dict[str, Any]]:
+        ca = CertificateAuthority(workdir / f"pki-{run}")
+        rsyslog = Rsyslog(workdir / f"rsyslog-{run}", ca, ca.issue("server")).start()
+        try:
+            yield {"type": "syslog", "inputs": ["pods"], "address": f"localhost:{rsyslog.port}",
+                   "tls": {"ca_file": str(ca.ca_file)}, "framing": framing}
+            deadline = time.monotonic() + 120
+            while _count_lines(rsyslog.output) < lines and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert _count_lines(rsyslog.output) >= lines, "rsyslog did not receive every line"
+        finally:
+            rsyslog.stop()
+
+    return measure_sink(lines, runs, rsyslog_sink)
 
 
 def main() -> None:

@@ -1,14 +1,17 @@
 """A record's time from a parsed value: RFC 3339 text, epoch seconds or milliseconds, or strftime text.
-Used by the `parse` transform and the file source's `format: json` (`time_key`, `time_format`)."""
+Used by the `parse` transform, the file source's `format: json` (`time_key`, `time_format`) and the
+container log decoders (`parse_rfc3339_exact`, `utc_second_ns`: the runtimes' own form, fast)."""
 
 from __future__ import annotations
 
+import _strptime  # type: ignore[import-not-found]  # noqa: F401 - time.strptime imports it lazily: out of descriptors, that fails
 import calendar
 import re
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
 TimeParser = Callable[[Any], int | None]  # a value -> nanoseconds since the epoch, None when it is not a time
@@ -29,7 +32,7 @@ def time_parser(time_format: str) -> TimeParser:
         return _within(lambda value: _epoch(value, 1_000_000))
     if not any(directive in time_format for directive in _YEAR_DIRECTIVES):
         return _within(_cached(lambda text: _strptime_without_year(text, time_format)))
-    return _within(_cached(lambda text: _strptime(text, time_format)))
+    return _within(_cached(lambda text: _formatted(text, time_format)))
 
 
 def parse_rfc3339(value: Any) -> int | None:
@@ -37,8 +40,30 @@ def parse_rfc3339(value: Any) -> int | None:
     if not isinstance(value, str):
         return None
     match = _RFC3339.fullmatch(value.strip())
-    if match is None:
-        return None
+    return None if match is None else _rfc3339_ns(match)
+
+
+def parse_rfc3339_exact(text: str) -> int:
+    """Nanoseconds since the epoch of a timestamp as container runtimes write it: `2026-11-22T10:15:00.123456789Z`
+    (or a `+01:00` offset; a zone always, `.` before the fraction). Raises ValueError on anything else."""
+    if len(text) == 30 and text[29] == "Z" and text[19] == ".":  # kubelet's and dockerd's own form: 9 digits, UTC
+        return utc_second_ns(text[:19]) + int(text[20:29])
+    match = _RFC3339.fullmatch(text)
+    zoned = match is not None and (match[8] is not None or (match[9] is not None and text[-3] == ":"))
+    time_ns = _rfc3339_ns(match) if match is not None and zoned and text[19] != "," else None
+    if time_ns is None:
+        raise ValueError(f"not an RFC 3339 timestamp: {text!r}")
+    return time_ns
+
+
+@lru_cache(maxsize=4096)
+def utc_second_ns(date_time: str) -> int:
+    """Nanoseconds since the epoch of a UTC `2026-11-22T10:15:00` (cached per distinct second)."""
+    parsed = time.strptime(date_time.replace("t", "T").replace(" ", "T"), "%Y-%m-%dT%H:%M:%S")
+    return calendar.timegm(parsed) * NS
+
+
+def _rfc3339_ns(match: re.Match[str]) -> int | None:
     year, month, day, hour, minute, second = (int(g) for g in match.groups()[:6])
     if not (1 <= month <= 12 and 1 <= day <= calendar.monthrange(year, month)[1] and hour < 24 and minute < 60
             and second <= 60):
@@ -71,7 +96,7 @@ _YEAR_DIRECTIVES = ("%Y", "%y", "%G", "%c", "%x", "%s")
 _LEAP_YEAR = 2000  # a year in which every month-day exists (29 February included)
 
 
-def _strptime(text: Any, time_format: str) -> int | None:
+def _formatted(text: Any, time_format: str) -> int | None:
     parsed = _parsed(text, time_format)
     return None if parsed is None else _nanoseconds(parsed)
 

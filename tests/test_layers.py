@@ -70,3 +70,30 @@ def test_components_never_import_the_top_or_each_others_kind(module):
 
 def test_the_walk_sees_lazy_imports():
     assert "shipper.api" in GRAPH["shipper.agent"]  # imported inside a method, only when configured
+
+
+SHARED_BY_SINKS = ("shipper.sinks.base", "shipper.sinks.batching", "shipper.sinks.acks", "shipper.sinks.retry",
+                   "shipper.sinks.encoding", "shipper.sinks.aws")
+
+
+def sink_package(module: str) -> str | None:
+    """`shipper.sinks.<name>` for a module of one sink's folder; None for what the sinks share."""
+    parts = module.split(".")
+    if len(parts) < 3 or parts[1] != "sinks" or within(module, SHARED_BY_SINKS):
+        return None
+    return ".".join(parts[:3])
+
+
+@pytest.mark.parametrize("module", sorted(m for m in GRAPH if sink_package(m) is not None))
+def test_a_sink_never_imports_another_sink(module):
+    own = sink_package(module)
+
+    others = sorted(name for name in GRAPH[module] if sink_package(name) not in (None, own))
+
+    assert others == [], f"{module} imports {others}"
+
+
+def test_the_shared_sink_modules_import_no_sink():
+    shared = [m for m in GRAPH if within(m, SHARED_BY_SINKS)]
+
+    assert shared and not any(sink_package(name) for m in shared for name in reachable(m))

@@ -8,11 +8,8 @@ Guarantees:
 - A block is deleted once the cursor of every sink taking its source has passed it.
 - `append` waits while the spool holds `max_size` bytes or more: sources pause, nothing is dropped.
 - A database that cannot be opened or fails its integrity check is moved aside, never fatal.
-- A sink may *park* what it cannot deliver now for a reason that retrying soon will not fix (a
-  CloudWatch stream whose group is missing or refused): parked items wait in a table of their own,
-  out of the way of the sink's cursor, bounded per sink; over the bound the oldest are discarded and
-  reported. A parked item counts only once the cursor has passed its place: `trim_parked` drops the
-  items of places the cursor has not passed yet (after a crash they are read and parked again).
+- A sink may *park* what it cannot deliver now, out of the way of its cursor: `parked_area`
+  (parked.py).
 
 Records are stored in columns (columns.py). The tables, their layout version and the conversion of
 an older layout when it is opened are in layout.py; a spool of a newer layout is never opened.
@@ -32,8 +29,9 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from shipper.buffer import columns, layout
+from shipper.buffer import columns, layout, parked
 from shipper.buffer.layout import SPOOL_FILE
+from shipper.buffer.parked import ParkedSummary
 from shipper.observe import metrics
 from shipper.record import Block, Record
 
@@ -73,25 +71,6 @@ class StoredBlock:
 
 
 @dataclass(slots=True)
-class ParkedRow:
-    """Items a sink parked together (one batch), in the order they were read."""
-
-    id: int
-    name: str  # what they wait for, in the sink's own terms (a CloudWatch group and stream)
-    reason: str
-    items: list[Any]
-    places: list[tuple[int, int]]  # (block, index) of each item's record in the spool
-
-
-@dataclass(slots=True)
-class ParkedSummary:
-    reason: str
-    count: int
-    bytes: int
-    since: float  # when the oldest item still parked was parked
-
-
-@dataclass(slots=True)
 class Backlog:
     count: int  # records a sink has still to send
     bytes: int  # their stored size (the share of a half-read block counted by records)
@@ -123,12 +102,6 @@ class _Queries:
                 size -= row[1] * sent // max(row[0], 1)
         return Backlog(count, size, oldest if count else None)
 
-    def parked(self, sink: str) -> dict[str, ParkedSummary]:
-        """What `sink` has parked, by name."""
-        rows = self._db.execute(
-            "SELECT name, MIN(reason), SUM(count), SUM(bytes), MIN(created) FROM parked WHERE sink = ? "
-            "GROUP BY name ORDER BY MIN(id)", (sink,))
-        return {name: ParkedSummary(reason, count, size, since) for name, reason, count, size, since in rows}
 
 
 class SpoolView(_Queries):
@@ -155,10 +128,11 @@ class SpoolView(_Queries):
         return self._backlog(Position(*row) if row else Position(0, 0), sources)
 
     def parked_sinks(self) -> list[str]:
-        try:
-            return [sink for (sink,) in self._db.execute("SELECT DISTINCT sink FROM parked ORDER BY sink")]
-        except sqlite3.OperationalError:  # a spool written before streams could be parked
-            return []
+        return parked.sinks(self._db)
+
+    def parked(self, sink: str) -> dict[str, ParkedSummary]:
+        """What `sink` has parked, by name."""
+        return parked.summary(self._db, sink)
 
 
 class Spool(_Queries):
@@ -172,8 +146,7 @@ class Spool(_Queries):
         self._freed = asyncio.Event()
         row = self._db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'blocks'").fetchone()
         self._last_block_id: int = row[0] if row else 0
-        self._parked_bytes: dict[str, int] = dict(
-            self._db.execute("SELECT sink, SUM(bytes) FROM parked GROUP BY sink").fetchall())
+        self.parked_area = parked.ParkedArea(connection, self._forget, self.cursor)
         self._recount()
 
     # -- opening -------------------------------------------------------------------------------
@@ -297,12 +270,9 @@ class Spool(_Queries):
         with self._db:  # state of sinks no longer configured would otherwise stay forever
             sinks = tuple(self._sink_sources)
             self._db.execute(f"DELETE FROM sink_state WHERE sink NOT IN ({_marks(sinks)})", sinks)
-            gone = self._db.execute(f"SELECT COALESCE(SUM(count), 0) FROM parked WHERE sink NOT IN ({_marks(sinks)})",
-                                    sinks).fetchone()[0]
-            if gone:
-                log.warning("dropping %d parked records of sinks no longer configured", gone)
-                self._db.execute(f"DELETE FROM parked WHERE sink NOT IN ({_marks(sinks)})", sinks)
-        self._parked_bytes = {sink: size for sink, size in self._parked_bytes.items() if sink in self._sink_sources}
+            gone = self.parked_area.keep_only(sinks)
+        if gone:
+            log.warning("dropping %d parked records of sinks no longer configured", gone)
         self._collect()
 
     def cursor(self, sink: str) -> Position:
@@ -367,52 +337,6 @@ class Spool(_Queries):
                 (sink, key, value),
             )
 
-    # -- parked items ------------------------------------------------------------------------------
-
-    def park(self, sink: str, name: str, reason: str, items: list[Any], places: list[tuple[int, int]],
-             max_size: int) -> int:
-        """Park `items` (JSON values) for `sink` under `name`; returns how many items parked earlier
-        (or now) were discarded, oldest first, to keep the sink's parked bytes (their JSON) within
-        `max_size`."""
-        stored = orjson.dumps(items)
-        size = len(stored)
-        with self._db:
-            self._db.execute(
-                "INSERT INTO parked (sink, name, reason, count, bytes, created, places, items) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (sink, name, reason, len(items), size, time.time(), orjson.dumps(places), stored))
-            total = self._parked_bytes.get(sink, 0) + size
-            discarded = 0
-            while total > max_size:
-                row_id, count, row_bytes = self._db.execute(
-                    "SELECT id, count, bytes FROM parked WHERE sink = ? ORDER BY id LIMIT 1", (sink,)).fetchone()
-                self._db.execute("DELETE FROM parked WHERE id = ?", (row_id,))
-                total -= row_bytes
-                discarded += count
-        self._parked_bytes[sink] = total
-        return discarded
-
-    def next_parked(self, sink: str, name: str) -> ParkedRow | None:
-        """The oldest parked row of `name`, or None."""
-        row = self._db.execute(
-            "SELECT id, reason, places, items FROM parked WHERE sink = ? AND name = ? ORDER BY id LIMIT 1",
-            (sink, name)).fetchone()
-        if row is None:
-            return None
-        row_id, reason, places, items = row
-        return ParkedRow(row_id, name, reason, orjson.loads(items), [tuple(p) for p in orjson.loads(places)])
-
-    def unpark(self, sink: str, row_id: int, forget: Iterable[str] = ()) -> None:
-        """The row was delivered: delete it, and the sink's state rows `forget`, in one transaction."""
-        with self._db:
-            deleted = self._db.execute("DELETE FROM parked WHERE id = ? RETURNING bytes", (row_id,)).fetchone()
-            self._forget(sink, forget)
-        if deleted:
-            self._parked_bytes[sink] = self._parked_bytes.get(sink, 0) - deleted[0]
-
-    def parked_ids(self, sink: str) -> set[int]:
-        return {row_id for (row_id,) in self._db.execute("SELECT id FROM parked WHERE sink = ?", (sink,))}
-
     def forget_sink_state(self, sink: str, keys: Iterable[str]) -> None:
         with self._db:
             self._forget(sink, keys)
@@ -420,34 +344,6 @@ class Spool(_Queries):
     def _forget(self, sink: str, keys: Iterable[str]) -> None:
         """Within the caller's transaction: delete the sink's state rows `keys`."""
         self._db.executemany("DELETE FROM sink_state WHERE sink = ? AND key = ?", [(sink, k) for k in keys])
-
-    def parked_bytes(self, sink: str) -> int:
-        return self._parked_bytes.get(sink, 0)
-
-    def trim_parked(self, sink: str) -> int:
-        """Drop parked items whose records the sink's cursor has not passed: the sink reads them
-        again (a crash came between parking them and the acknowledgement). Returns how many."""
-        cursor = self._cursors[sink]
-        dropped = 0
-        rows = self._db.execute("SELECT id, places, items FROM parked WHERE sink = ? ORDER BY id", (sink,)).fetchall()
-        with self._db:
-            for row_id, places_json, items_json in rows:
-                places = [tuple(p) for p in orjson.loads(places_json)]
-                keep = [i for i, place in enumerate(places) if Position(*place) < cursor]
-                if len(keep) == len(places):
-                    continue
-                dropped += len(places) - len(keep)
-                if not keep:
-                    self._db.execute("DELETE FROM parked WHERE id = ?", (row_id,))
-                    continue
-                items = orjson.loads(items_json)
-                kept_items = [items[i] for i in keep]
-                self._db.execute("UPDATE parked SET count = ?, bytes = ?, places = ?, items = ? WHERE id = ?",
-                                 (len(keep), len(orjson.dumps(kept_items)), orjson.dumps([places[i] for i in keep]),
-                                  orjson.dumps(kept_items), row_id))
-        (self._parked_bytes[sink],) = self._db.execute(
-            "SELECT COALESCE(SUM(bytes), 0) FROM parked WHERE sink = ?", (sink,)).fetchone()
-        return dropped
 
     def backlog(self, sink: str) -> int:
         """Records waiting for `sink` (read from the database: for shutdown and the API, not hot paths)."""

@@ -161,7 +161,7 @@ def test_status_lists_parked_streams_with_their_records_and_reason(tmp_path):
     cfg = config(tmp_path, {"type": "console"})
     spool = Spool.open(tmp_path / "data", 64 * 1024 * 1024)
     spool.attach_sinks({"out": ["app"]})
-    spool.park("out", "/eks/locked\tapp-0", "ResourceNotFoundException: no such group",
+    spool.parked_area.park("out", "/eks/locked\tapp-0", "ResourceNotFoundException: no such group",
                [{"timestamp": 1, "message": "a"}, {"timestamp": 2, "message": "b"}], [(1, 0), (1, 1)], 1024**2)
     spool.close()
 

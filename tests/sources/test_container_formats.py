@@ -14,8 +14,8 @@ from shipper.sources.files.container_formats import (
     ContainerDecoder,
     CriDecoder,
 )
-from shipper.sources.files.timestamps import parse_rfc3339_ns
 from shipper.sources.kubernetes_logs.paths import metadata_from_path
+from shipper.times import parse_rfc3339_exact
 
 T0 = "2026-11-22T10:15:00.123456789Z"
 T0_NS = 1795342500_123456789
@@ -31,9 +31,9 @@ def docker(stream: str, text: str, ts: str = T0) -> str:
 
 
 def test_timestamps_keep_nanoseconds_and_honour_offsets():
-    assert parse_rfc3339_ns(T0) == T0_NS
-    assert parse_rfc3339_ns("2026-11-22T11:15:00.5+01:00") == 1795342500_500000000
-    assert parse_rfc3339_ns("2026-11-22T10:15:00Z") == 1795342500_000000000
+    assert parse_rfc3339_exact(T0) == T0_NS
+    assert parse_rfc3339_exact("2026-11-22T11:15:00.5+01:00") == 1795342500_500000000
+    assert parse_rfc3339_exact("2026-11-22T10:15:00Z") == 1795342500_000000000
 
 
 def test_a_cri_full_line_becomes_one_record_with_its_stream_and_time():

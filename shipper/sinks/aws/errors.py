@@ -1,12 +1,13 @@
 """What an AWS SDK error is: its code, whether a certificate check is behind it, whether the answer
-refuses our credentials, and what a call that got no answer at all means. Each AWS sink's retry.py
-maps these onto its own failures."""
+refuses our credentials, what a call that got no answer at all means, and each service's codes that
+mean other than "try again" (sinks/retry.py's `classify` reads them)."""
 
 from __future__ import annotations
 
 import asyncio
 import enum
 import ssl
+from dataclasses import dataclass
 
 import aiohttp
 from botocore.exceptions import (
@@ -22,6 +23,35 @@ from botocore.exceptions import (
 CREDENTIALS_REFUSED = frozenset({
     "UnrecognizedClientException", "InvalidClientTokenId", "InvalidSignatureException", "SignatureDoesNotMatch",
     "MissingAuthenticationToken", "OptInRequired", "UnauthorizedOperation",
+})
+
+
+@dataclass(frozen=True)
+class ServiceErrors:
+    """The error codes of one AWS service that mean other than "try again"."""
+
+    missing: frozenset[str]  # the destination does not exist
+    refused: frozenset[str]  # this destination refuses us (may be one of many a sink writes to)
+    invalid: frozenset[str]  # the request itself is refused
+
+
+CLOUDWATCH_LOGS = ServiceErrors(
+    missing=frozenset({"ResourceNotFoundException"}),
+    refused=frozenset({"AccessDenied", "AccessDeniedException", "KMSInvalidStateException"}),
+    invalid=frozenset({"InvalidParameterException", "ValidationException", "SerializationException",
+                       "MalformedQueryException"}),
+)
+RECORD_STREAMS = ServiceErrors(  # Kinesis Data Streams and Firehose
+    missing=frozenset({"ResourceNotFoundException"}),
+    refused=frozenset({"AccessDenied", "AccessDeniedException", "KMSAccessDeniedException", "KMSDisabledException",
+                       "KMSInvalidStateException", "KMSNotFoundException", "KMSOptInRequired",
+                       "InvalidKMSResourceException"}),
+    invalid=frozenset({"InvalidArgumentException", "ValidationException", "SerializationException",
+                       "InvalidParameterException"}),
+)
+RECORD_RETRIED = frozenset({  # a record's ErrorCode within a PutRecords/PutRecordBatch that succeeded: send it again
+    "ProvisionedThroughputExceededException", "ServiceUnavailableException", "ServiceUnavailable", "InternalFailure",
+    "InternalFailureException", "ThrottlingException", "KMSThrottlingException",
 })
 
 

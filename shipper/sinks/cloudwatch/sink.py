@@ -20,18 +20,16 @@ import asyncio
 import contextlib
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from typing import Any
 
-import orjson
-
-from shipper import layouts
 from shipper.backoff import delay
-from shipper.buffer.spool import ParkedRow, Position, Spool, StoredBlock
+from shipper.buffer.parked import ParkedRow
+from shipper.buffer.spool import Position, Spool, StoredBlock
 from shipper.observe import metrics
 from shipper.record import MESSAGE, TIMESTAMP
 from shipper.sinks.acks import AckTracker
-from shipper.sinks.aws.errors import error_code
+from shipper.sinks.aws.errors import CLOUDWATCH_LOGS, error_code
 from shipper.sinks.base import Sink, count_sent
 from shipper.sinks.cloudwatch import reconcile
 from shipper.sinks.cloudwatch.batch import Batch, Event, EventQueue, event_time, request_body
@@ -41,7 +39,8 @@ from shipper.sinks.cloudwatch.config import CloudWatchLogsOptions as Options
 from shipper.sinks.cloudwatch.entity import Entity, EntityMaker
 from shipper.sinks.cloudwatch.naming import Namer
 from shipper.sinks.cloudwatch.reconcile import BatchRow, Overlap
-from shipper.sinks.cloudwatch.retry import Failure, Retryable, classify, retrying
+from shipper.sinks.encoding import encoded
+from shipper.sinks.retry import Failure, Refused, Retry, classify, retrying, send_halving
 
 READ_RECORDS = 10_000  # records per spool read (one segment)
 MAX_PENDING_EVENTS = 30_000  # events held in memory across all stream queues...
@@ -51,10 +50,6 @@ PARK_IF_OTHERS_DELIVERED_WITHIN = 600.0  # seconds: a refused stream is parked i
 PARKED_RETRY = (5.0, 300.0)  # backoff range of a parked stream's next try
 MAX_IDLE_STREAMS = 1_000  # streams kept with nothing to send; more are forgotten (a stream name comes from records)
 PARKED_SENDING = "parked-sending:"  # sink state key of a parked row being sent: after a crash, check first
-
-
-class InvalidBatch(Exception):
-    """CloudWatch refuses the request itself (InvalidParameterException)."""
 
 
 class StreamRefused(Exception):
@@ -106,6 +101,7 @@ class CloudWatchLogsSink(Sink):
         self._at_tail = False
         self._awaiting_routing: set[StreamQueue] = set()
         self._billed = metrics.bytes_billed.labels(*self.labels)
+        self._unencodable = metrics.events_discarded.labels(*self.labels, "unencodable")
         self._fallbacks = metrics.events_fallback_named.labels(*self.labels)
         self._parked_events = metrics.events_parked.labels(*self.labels)
         self._parked_gauge = metrics.streams_parked.labels(*self.labels)
@@ -207,9 +203,17 @@ class CloudWatchLogsSink(Sink):
         events = size_total = 0
         records = block.records[block.start:]
         block_queue = None if per_record else self._queue_for(block.common, records[0], len(records))
+        objects = encoded(block, "json", self.options.layout) if self.options.encoding == "json" else None
         for index, record in enumerate(records, start=block.start):
             queue = self._queue_for(block.common, record, 1) if block_queue is None else block_queue
-            message = record[MESSAGE] if self.options.encoding == "text" else self._json_message(block.common, record)
+            if objects is None:
+                message = record[MESSAGE]
+            else:
+                json_object = objects[index - block.start]
+                if json_object is None:
+                    self._unencodable.inc()
+                    continue
+                message = json_object.decode("utf-8")
             produced, size = queue.pending.add([record[TIMESTAMP]], [message], block.id, index, segment,
                                                self.options.max_event_size, entity)
             events += produced
@@ -244,9 +248,6 @@ class CloudWatchLogsSink(Sink):
         for key in idle:
             del self.queues[key]
         self._sweep_at = len(self.queues) + MAX_IDLE_STREAMS
-
-    def _json_message(self, common: Mapping[str, Any], record: Any) -> str:
-        return orjson.dumps(layouts.event(self.options.layout, common, record)).decode("utf-8")
 
     def _start(self, queue: StreamQueue) -> None:
         if queue.task is None or queue.task.done():
@@ -352,10 +353,21 @@ class CloudWatchLogsSink(Sink):
 
     async def _put_or_bisect(self, queue: StreamQueue, events: list[Event], overlap: Overlap,
                              maybe_landed: bool, entity: Entity | None = None) -> None:
-        try:
-            await self._put(queue, events, overlap, maybe_landed, entity)
-        except InvalidBatch:
-            await self._bisect(queue, events, entity)
+        """Send `events`; a batch CloudWatch refuses as invalid goes again in halves (as new batches),
+        down to the event refused, which is dropped and counted."""
+
+        def put(part: list[Event]) -> Awaitable[None]:
+            first = part is events  # only the batch as its ledger row describes it may have landed
+            return self._put(queue, part, overlap if first else [], maybe_landed and first, entity)
+
+        def refused_alone(_: list[Event], refusal: Refused) -> None:
+            self.log.error("CloudWatch refuses an event of %s/%s; dropping it", queue.group, queue.stream)
+            metrics.events_discarded.labels(*self.labels, refusal.reason).inc()
+
+        await send_halving(events, put, _halves, self._halved, refused_alone)
+
+    def _halved(self, refusal: Refused) -> None:
+        metrics.retries.labels(*self.labels, refusal.reason).inc()
 
     # -- parked streams ---------------------------------------------------------------------------
 
@@ -372,10 +384,10 @@ class CloudWatchLogsSink(Sink):
 
     def _park(self, queue: StreamQueue, batch: Batch) -> None:
         """Move a batch of a parked stream out of the sink's way: into the spool's parked area, then
-        counted as done, so the cursor can pass it (trim_parked undoes a park the cursor never passed)."""
+        counted as done, so the cursor can pass it (parked_area.trim undoes a park the cursor never passed)."""
         places = [run.place(offset)[:2] for run in batch.runs for offset in range(run.count)]
         limit = self._parked_max_size()
-        discarded = self.spool.park(self.id, queue.name, queue.parked or "", batch.events, places, limit)
+        discarded = self.spool.parked_area.park(self.id, queue.name, queue.parked or "", batch.events, places, limit)
         self._parked_events.inc(batch.records)
         if discarded:
             metrics.events_discarded.labels(*self.labels, "parked_overflow").inc(discarded)
@@ -405,7 +417,7 @@ class CloudWatchLogsSink(Sink):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(queue.wake.wait(), max(0.0, min(due) - now) if due else None)
             return
-        row = self.spool.next_parked(self.id, queue.name)
+        row = self.spool.parked_area.next(self.id, queue.name)
         if row is None:
             self.log.info("%s/%s delivers again; its parked records are all sent", queue.group, queue.stream)
             queue.parked, queue.tries = None, 0
@@ -424,7 +436,7 @@ class CloudWatchLogsSink(Sink):
         except StreamRefused as refused:
             self._park_stream(queue, str(refused))
             return
-        self.spool.unpark(self.id, row.id, forget=[key])
+        self.spool.parked_area.unpark(self.id, row.id, forget=[key])
         self._sending_parked.discard(key)
         count_sent(self, len(row.items), sum(len(e["message"]) for e in row.items))
 
@@ -442,15 +454,15 @@ class CloudWatchLogsSink(Sink):
     def _refused(self, queue: StreamQueue, error: Exception) -> Exception:
         """StreamRefused (park it) when the refusal is this stream's: it is parked already, another
         stream has delivered lately, or its records hold the reader up while the parked area has
-        room. Else a Retryable refusal: the sink's own problem (a policy that denies every group),
+        room. Else a Retry for the refusal: the sink's own problem (a policy that denies every group),
         reported, with the records kept in the spool."""
         now = time.monotonic()
         others_deliver = any(other is not queue and now - other.delivered_at < PARK_IF_OTHERS_DELIVERED_WITHIN
                              for other in self.queues.values())
-        holds_the_reader = self._full() and self.spool.parked_bytes(self.id) < self._parked_max_size()
+        holds_the_reader = self._full() and self.spool.parked_area.bytes(self.id) < self._parked_max_size()
         if queue.parked is not None or others_deliver or holds_the_reader:
             return StreamRefused(f"{error_code(error)}: {error}")
-        return Retryable(Failure.REFUSED, error)
+        return _retry(Failure.REFUSED, error)
 
     def _parked_max_size(self) -> int:
         return self.options.parked_max_size or self.spool.max_size // 4
@@ -472,7 +484,7 @@ class CloudWatchLogsSink(Sink):
         """Send until CloudWatch has the events (or says it already had them); `overlap` is what their
         ledger row says the stream's previous batch shares with them."""
         state = {"maybe_landed": maybe_landed, "timed_out": False}
-        async for attempt in retrying(self._sleep, self._on_retry):
+        async for attempt in retrying(self._on_retry, self._sleep):
             with attempt:
                 if state["timed_out"]:  # the server may still be working on it: let it finish before asking
                     await asyncio.sleep(self.options.request_timeout)
@@ -485,10 +497,10 @@ class CloudWatchLogsSink(Sink):
                         return
                     try:
                         rejected, rejected_entity = await self._send(queue, events, entity)
-                    except Retryable as failure:
-                        if failure.failure is Failure.AMBIGUOUS:
+                    except Retry as retry:
+                        if retry.failure is Failure.AMBIGUOUS:
                             state["maybe_landed"] = True
-                            state["timed_out"] = "Timeout" in error_code(failure.cause)
+                            state["timed_out"] = "Timeout" in retry.reason_code
                         raise
                 self.mark_ready()
                 queue.delivered_at = time.monotonic()
@@ -505,13 +517,13 @@ class CloudWatchLogsSink(Sink):
             try:
                 return await self.client.put_log_events(queue.group, queue.stream, body)
             except Exception as error:
-                failure = classify(error)
+                failure = classify(error, CLOUDWATCH_LOGS)
                 if failure is Failure.INVALID:
-                    raise InvalidBatch(str(error)) from error
+                    raise Refused("invalid", str(error)) from error
                 if failure is Failure.REFUSED:
                     raise self._refused(queue, error) from error
                 if failure is not Failure.MISSING or created:
-                    raise Retryable(failure, error) from error
+                    raise _retry(failure, error) from error
                 await self._create(queue, error)
                 created = True  # a group or stream deleted while running is made again, once per attempt
 
@@ -524,11 +536,11 @@ class CloudWatchLogsSink(Sink):
             await self._check_class(queue.group)
             return
         except Exception as error:
-            failure = classify(error)
+            failure = classify(error, CLOUDWATCH_LOGS)
             if failure is Failure.REFUSED:
                 raise self._refused(queue, error) from error
             if failure is not Failure.MISSING:
-                raise Retryable(failure, error) from error
+                raise _retry(failure, error) from error
             if not options.create_missing_group:
                 raise self._refused(queue, error) from error
         try:
@@ -543,9 +555,9 @@ class CloudWatchLogsSink(Sink):
         except Exception as error:
             # INVALID here is a group that cannot be made as configured (a KMS key that does not exist or
             # is disabled): this stream's records wait aside like a refused stream's, the others go on
-            if classify(error) in (Failure.REFUSED, Failure.INVALID):
+            if classify(error, CLOUDWATCH_LOGS) in (Failure.REFUSED, Failure.INVALID):
                 raise self._refused(queue, error) from error
-            raise Retryable(classify(error), error) from error
+            raise _retry(classify(error, CLOUDWATCH_LOGS), error) from error
 
     async def _check_class(self, group: str) -> None:
         """Say once per group when a group this sink writes to (but did not create) has another class
@@ -584,7 +596,7 @@ class CloudWatchLogsSink(Sink):
         try:
             found = await self.client.get_log_events(queue.group, queue.stream, low, high)
         except Exception as error:
-            failure = classify(error)
+            failure = classify(error, CLOUDWATCH_LOGS)
             if failure is Failure.MISSING:
                 return False
             if failure in (Failure.REFUSED, Failure.FORBIDDEN):
@@ -593,21 +605,8 @@ class CloudWatchLogsSink(Sink):
                                  "events that may have landed is sent again: it may arrive twice",
                                  queue.group, queue.stream, error_code(error), len(events))
                 return False
-            raise Retryable(failure, error) from error
+            raise _retry(failure, error) from error
         return reconcile.all_there(want, found)
-
-    async def _bisect(self, queue: StreamQueue, events: list[Event], entity: Entity | None) -> None:
-        """Send halves of a refused batch; an event refused alone is dropped and counted."""
-        if len(events) == 1:
-            self.log.error("CloudWatch refuses an event of %s/%s; dropping it", queue.group, queue.stream)
-            metrics.events_discarded.labels(*self.labels, "invalid").inc()
-            return
-        middle = len(events) // 2
-        for half in (events[:middle], events[middle:]):
-            try:
-                await self._put(queue, half, [], False, entity)
-            except InvalidBatch:
-                await self._bisect(queue, half, entity)
 
     def _count_rejected(self, rejected: dict[str, Any], total: int) -> None:
         """Count events CloudWatch refused one by one; they are acknowledged, never sent again."""
@@ -635,14 +634,16 @@ class CloudWatchLogsSink(Sink):
 
     # -- health and retries -----------------------------------------------------------------------
 
-    def _on_retry(self, failure: Retryable, wait: float) -> None:
-        metrics.retries.labels(*self.labels, failure.failure.value).inc()
-        metrics.errors.labels(*self.labels, "deliver", error_code(failure.cause)).inc()
-        self.note_failure(error_code(failure.cause), str(failure))
-        if failure.failure in (Failure.FORBIDDEN, Failure.REFUSED, Failure.UNTRUSTED):
-            self.mark_not_ready(str(failure), f"{failure.failure.value}:{error_code(failure.cause)}")
+    def _on_retry(self, retry: Retry, wait: float) -> None:
+        code = retry.reason_code
+        message = f"{retry.reason}: {code}: {retry.cause}"
+        metrics.retries.labels(*self.labels, retry.reason).inc()
+        metrics.errors.labels(*self.labels, "deliver", code).inc()
+        self.note_failure(code, message)
+        if retry.not_ready is not None:
+            self.mark_not_ready(message, retry.not_ready_code)
         else:
-            self.log.warning("%s; retrying in %.1fs", failure, wait)
+            self.log.warning("%s; retrying in %.1fs", message, wait)
 
     async def _sleep(self, seconds: float) -> None:
         await asyncio.sleep(min(seconds, DRAIN_BACKOFF_MAX) if self.draining else seconds)
@@ -668,16 +669,16 @@ class CloudWatchLogsSink(Sink):
     def _recover_parked(self) -> None:
         """Streams parked before the stop are tried again at once; parks the cursor never passed are
         undone (their records are read again)."""
-        dropped = self.spool.trim_parked(self.id)
+        dropped = self.spool.parked_area.trim(self.id)
         if dropped:
             self.log.info("%d parked event(s) were parked after the last acknowledgement; reading them again",
                           dropped)
         sending = {key for key in self.spool.sink_state(self.id) if key.startswith(PARKED_SENDING)}
-        parked = self.spool.parked_ids(self.id)
+        parked = self.spool.parked_area.ids(self.id)
         gone = {key for key in sending if int(key.removeprefix(PARKED_SENDING)) not in parked}
-        self.spool.forget_sink_state(self.id, gone)  # rows dropped by trim_parked or discarded meanwhile
+        self.spool.forget_sink_state(self.id, gone)  # rows dropped by parked_area.trim or discarded meanwhile
         self._sending_parked = sending - gone
-        for name, summary in self.spool.parked(self.id).items():
+        for name, summary in self.spool.parked_area.summary(self.id).items():
             group, _, stream = name.partition("\t")
             queue = self.queues.get((group, stream))
             if queue is None:
@@ -690,3 +691,17 @@ class CloudWatchLogsSink(Sink):
         await self.client.close()
 
 
+
+
+def _retry(failure: Failure, error: BaseException) -> Retry:
+    """A whole call failed as `failure` and is tried again; the sink is not ready meanwhile when only
+    an operator can fix it."""
+    code = error_code(error)
+    not_ready = f"{failure.value}: {code}: {error}" if failure.needs_operator else None
+    return Retry(failure.value, failure=failure, cause=error, not_ready=not_ready,
+                 not_ready_code=f"{failure.value}:{code}")
+
+
+def _halves(events: list[Event]) -> tuple[list[Event], list[Event]] | None:
+    middle = len(events) // 2
+    return (events[:middle], events[middle:]) if middle else None

@@ -8,13 +8,11 @@ import stat
 import sys
 from typing import IO
 
-import orjson
-
-from shipper import layouts
 from shipper.buffer.spool import StoredBlock
-from shipper.record import MESSAGE
+from shipper.observe import metrics
 from shipper.sinks.base import SequentialSink, count_sent
 from shipper.sinks.console.config import ConsoleOptions
+from shipper.sinks.encoding import encoded
 
 
 class ConsoleSink(SequentialSink):
@@ -24,16 +22,22 @@ class ConsoleSink(SequentialSink):
     _file: IO[bytes] | None = None
 
     async def deliver(self, blocks: list[StoredBlock]) -> None:
-        lines = []
+        lines: list[bytes] = []
         for block in blocks:
-            records = block.records[block.start :] if block.start else block.records
             if self.options.encoding == "json":
-                lines += [orjson.dumps(layouts.event(self.options.layout, block.common, record)) for record in records]
+                objects = encoded(block, "json", self.options.layout)
+                kept = [line for line in objects if line is not None]
+                self._count_unencodable(len(objects) - len(kept))
+                lines += kept
             else:
-                lines += [record[MESSAGE].encode("utf-8", "surrogateescape") for record in records]
+                lines += [message.encode("utf-8", "surrogateescape") for message in block.messages[block.start:]]
         payload = b"\n".join(lines) + b"\n"
         await self._write(payload)
         count_sent(self, len(lines), len(payload))
+
+    def _count_unencodable(self, records: int) -> None:
+        if records:
+            metrics.events_discarded.labels(*self.labels, "unencodable").inc(records)
 
     async def open(self) -> None:
         """Take the descriptor before the sources start (they may take every other one)."""

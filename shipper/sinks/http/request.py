@@ -32,8 +32,10 @@ class Batch:
     def events(self) -> int:
         return len(self.items)
 
-    def halves(self) -> tuple[Batch, Batch]:
-        """Two batches of half the records each (a server refused the whole as too large)."""
+    def halves(self) -> tuple[Batch, Batch] | None:
+        """Two batches of half the records each (a server refused the whole as too large); None for one."""
+        if self.events < 2:
+            return None
         middle = len(self.items) // 2
         first, second = self.items[:middle], self.items[middle:]
         return (Batch(first, self.end, sum(map(len, first)) + len(first), self.first_time, self.last_time),

@@ -21,8 +21,10 @@ from shipper.sinks.base import count_sent
 from shipper.sinks.batching import BatchingSink
 from shipper.sinks.http.config import HttpOptions
 from shipper.sinks.http.request import Batch, RequestBuilder
-from shipper.sinks.http.retry import Retry, retrying
 from shipper.sinks.http.service import Answer, Outcome, Service
+from shipper.sinks.retry import Refused, Retry, retrying, send_halving
+
+_NOT_READY_CODE = {Outcome.UNAUTHORIZED: "unauthorized:", Outcome.REDIRECTED: "redirect:"}
 
 
 class HttpSink(BatchingSink[Batch]):
@@ -43,44 +45,55 @@ class HttpSink(BatchingSink[Batch]):
         if batch.unencodable:
             self.discard(batch.unencodable, "unencodable", "%d record(s) cannot be encoded as JSON; discarded")
         if batch.items:
-            await self._send(batch)
+            await send_halving(batch, self._send, Batch.halves, self._halved, self._refused_alone)
 
     async def _send(self, batch: Batch) -> None:
+        """Until the server answers other than "again"; Refused: it answered 413."""
         body = self.requests.body(batch)
         answer = Answer(Outcome.RETRY, "")
         async for attempt in retrying(self._retrying):
             with attempt:
                 answer = await self.service.send(body)
                 if answer.outcome in (Outcome.RETRY, Outcome.UNAUTHORIZED, Outcome.UNTRUSTED, Outcome.REDIRECTED):
-                    raise Retry(answer)
+                    raise self._retry(answer)
         if answer.outcome is Outcome.DELIVERED:
             self.mark_ready()
             count_sent(self, batch.events, len(body))
             self.observe_latency((batch.first_time, batch.last_time))
-        elif answer.outcome is Outcome.TOO_LARGE and batch.events > 1:
-            metrics.retries.labels(*self.labels, "413").inc()
-            for half in batch.halves():
-                await self._send(half)
+        elif answer.outcome is Outcome.TOO_LARGE:
+            raise Refused(answer.reason, "too large")
         else:
-            self.discard(batch.events, f"http_{answer.reason}", f"{self.options.shown_uri} refused %d record(s) "
-                         f"with HTTP {answer.reason}; they are discarded (sent again, they would be refused again)")
+            self._refused_alone(batch, Refused(answer.reason, "refused"))
+
+    def _retry(self, answer: Answer) -> Retry:
+        """The retry for `answer`, with what to tell the operator when only they can fix it."""
+        uri, reason = self.options.shown_uri, answer.reason
+        if answer.outcome is Outcome.UNAUTHORIZED:
+            not_ready = f"{uri} answered HTTP {reason}: check `auth` and `headers`"
+        elif answer.outcome is Outcome.REDIRECTED:
+            not_ready = (f"{uri} answered HTTP {reason}, redirecting to {answer.location}: set `uri` to where the "
+                         "collector is (redirects are not followed)")
+        elif answer.outcome is Outcome.UNTRUSTED:
+            not_ready = f"the certificate of {uri} fails verification (tls.ca_file?)"
+        else:
+            return Retry(reason, retry_after=answer.retry_after)
+        code = _NOT_READY_CODE[answer.outcome] + reason if answer.outcome in _NOT_READY_CODE else "certificate"
+        return Retry(reason, not_ready=not_ready, not_ready_code=code, retry_after=answer.retry_after)
+
+    def _halved(self, refusal: Refused) -> None:
+        metrics.retries.labels(*self.labels, refusal.reason).inc()
+
+    def _refused_alone(self, batch: Batch, refusal: Refused) -> None:
+        self.discard(batch.events, f"http_{refusal.reason}", f"{self.options.shown_uri} refused %d record(s) with "
+                     f"HTTP {refusal.reason}; they are discarded (sent again, they would be refused again)")
 
     def _retrying(self, retry: Retry, wait: float) -> None:
-        answer = retry.answer
-        reason = answer.reason
+        reason = retry.reason
         metrics.retries.labels(*self.labels, reason).inc()
         metrics.errors.labels(*self.labels, "send", reason).inc()
         self.note_failure(reason, f"{'HTTP ' if reason.isdigit() else ''}{reason} from {self.options.shown_uri}")
-        if answer.outcome is Outcome.UNAUTHORIZED:
-            self.mark_not_ready(f"{self.options.shown_uri} answered HTTP {reason}: check `auth` and `headers`",
-                                f"unauthorized:{reason}")
-        elif answer.outcome is Outcome.REDIRECTED:
-            self.mark_not_ready(f"{self.options.shown_uri} answered HTTP {reason}, redirecting to {answer.location}: "
-                                "set `uri` to where the collector is (redirects are not followed)",
-                                f"redirect:{reason}")
-        elif answer.outcome is Outcome.UNTRUSTED:
-            self.mark_not_ready(f"the certificate of {self.options.shown_uri} fails verification (tls.ca_file?)",
-                                "certificate")
+        if retry.not_ready is not None:
+            self.mark_not_ready(retry.not_ready, retry.not_ready_code)
         count = self.retried_since_said(reason)
         if count is not None:
             what = f"HTTP {reason}" if reason.isdigit() else reason

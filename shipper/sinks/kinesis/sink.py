@@ -18,16 +18,15 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from shipper.backoff import policy, retry_forever
 from shipper.buffer.spool import Spool
 from shipper.observe import metrics
-from shipper.sinks.aws.errors import error_code
+from shipper.sinks.aws.errors import RECORD_RETRIED, RECORD_STREAMS, error_code
 from shipper.sinks.base import count_sent
 from shipper.sinks.batching import BatchingSink
 from shipper.sinks.kinesis.config import FirehoseOptions, KinesisStreamsOptions, RecordsOptions
 from shipper.sinks.kinesis.request import FIREHOSE, KINESIS_STREAMS, Batch, Limits, PartitionKeys, RecordBuilder
-from shipper.sinks.kinesis.retry import BACKOFF_BASE, BACKOFF_MAX, RECORD_RETRIED, Failure, Retry, classify
 from shipper.sinks.kinesis.service import FirehoseApi, KinesisStreamsApi, RecordsApi
+from shipper.sinks.retry import Failure, Refused, Retry, classify, retrying, send_halving
 
 READ_RECORDS = 5000  # log records read from the spool at a time
 
@@ -63,20 +62,20 @@ class RecordsSink(BatchingSink[Batch]):
             self._fallbacks.inc(self.keys.fallbacks)
             self.keys.fallbacks = 0
         if batch.records:
-            await self._send(batch)
+            await send_halving(batch, self._send, _halves, self._halved, self._refused_alone)
 
     async def _send(self, batch: Batch) -> None:
-        """Until every record of `batch` is taken: those refused go again, alone, in their order."""
+        """Until every record of `batch` is taken: those refused go again, alone, in their order.
+        Refused: the call itself is refused as invalid."""
         pending = batch
-        async for attempt in retry_forever(Retry, self._retried, policy(BACKOFF_BASE, BACKOFF_MAX)):
+        async for attempt in retrying(self._retried):
             with attempt:
                 try:
                     errors = await self.api.put(pending)
                 except Exception as error:  # the SDK's errors are many; classify raises what it does not know
-                    failure = classify(error)
+                    failure = classify(error, RECORD_STREAMS)
                     if failure is Failure.INVALID:
-                        await self._invalid(pending, error)
-                        return
+                        raise Refused("invalid", f"{error_code(error)}: {error}") from error
                     raise self._whole_call_failed(failure, error) from error
                 pending = self._taken_apart(pending, errors)
                 if pending.records:
@@ -99,27 +98,24 @@ class RecordsSink(BatchingSink[Batch]):
             metrics.records_retried.labels(*self.labels, code).inc(codes.count(code))
         unusual = sorted({code for code in codes if code not in RECORD_RETRIED})
         not_ready = f"records refused with {', '.join(unusual)}" if unusual else None
-        return Retry(codes[0] if len(set(codes)) == 1 else "records_refused", not_ready)
+        return Retry(codes[0] if len(set(codes)) == 1 else "records_refused", not_ready=not_ready)
 
     def _whole_call_failed(self, failure: Failure, error: BaseException) -> Retry:
         code = error_code(error)
         metrics.errors.labels(*self.labels, "send", code).inc()
-        if failure is Failure.NOT_READY:
-            return Retry(f"{failure.value}:{code}", f"{self.api.operation} on {self.api.stream}: {code}: {error}")
         if failure is Failure.UNTRUSTED:
-            return Retry("certificate", "the endpoint's certificate fails verification (a proxy? a CA bundle?)")
+            return Retry("certificate",
+                         not_ready="the endpoint's certificate fails verification (a proxy? a CA bundle?)")
+        if failure in (Failure.MISSING, Failure.FORBIDDEN, Failure.REFUSED):  # an operator must act
+            return Retry(f"not_ready:{code}", not_ready=f"{self.api.operation} on {self.api.stream}: {code}: {error}")
         return Retry(failure.value if failure is Failure.AMBIGUOUS else code)
 
-    async def _invalid(self, batch: Batch, error: BaseException) -> None:
-        """The request is refused as it is: halves, down to the record refused, which is discarded."""
-        if len(batch.records) > 1:
-            metrics.retries.labels(*self.labels, "invalid").inc()
-            middle = len(batch.records) // 2
-            for half in (batch.subset(list(range(middle))), batch.subset(list(range(middle, len(batch.records))))):
-                await self._send(half)
-            return
-        self.discard(sum(batch.events) or 1, "invalid",
-                     f"{self.api.operation} refused %d record(s) as invalid ({error_code(error)}: {error}); "
+    def _halved(self, refusal: Refused) -> None:
+        metrics.retries.labels(*self.labels, refusal.reason).inc()
+
+    def _refused_alone(self, batch: Batch, refusal: Refused) -> None:
+        self.discard(sum(batch.events) or 1, refusal.reason,
+                     f"{self.api.operation} refused %d record(s) as invalid ({refusal.detail}); "
                      "discarded (sent again, it would be refused again)")
 
     def _retried(self, retry: Retry, wait: float) -> None:
@@ -127,11 +123,19 @@ class RecordsSink(BatchingSink[Batch]):
         metrics.retries.labels(*self.labels, reason).inc()
         self.note_failure(reason, retry.not_ready or f"{reason} from {self.api.operation} on {self.api.stream}")
         if retry.not_ready is not None:
-            self.mark_not_ready(retry.not_ready, reason)
+            self.mark_not_ready(retry.not_ready, retry.not_ready_code)
         count = self.retried_since_said(reason)
         if count is not None:
             self.log.warning("%s from %s on %s; retrying in %.1fs (%d call(s) retried for it since last said)",
                              reason, self.api.operation, self.api.stream, wait, count)
+
+
+def _halves(batch: Batch) -> tuple[Batch, Batch] | None:
+    count = len(batch.records)
+    if count < 2:
+        return None
+    middle = count // 2
+    return batch.subset(list(range(middle))), batch.subset(list(range(middle, count)))
 
 
 class FirehoseSink(RecordsSink):

@@ -17,8 +17,8 @@ from typing import Any
 import orjson
 
 from shipper.record import Record
-from shipper.sources.files.timestamps import parse_rfc3339_ns, utc_second_ns
 from shipper.text import cut_utf8, utf8_size
+from shipper.times import parse_rfc3339_exact, utc_second_ns
 
 STREAM_FIELDS = {"stdout": {"stream": "stdout"}, "stderr": {"stream": "stderr"}}
 _WHOLE_LINE = {f"Z {stream} F ": fields for stream, fields in STREAM_FIELDS.items()}  # CRI line[29:40]
@@ -116,7 +116,7 @@ class CriDecoder:
             stamp, stream, tag = fields[0], fields[1], fields[2]
             if stream not in STREAM_FIELDS or tag not in ("F", "P"):
                 raise ValueError(text)
-            timestamp = parse_rfc3339_ns(stamp)
+            timestamp = parse_rfc3339_exact(stamp)
         except (IndexError, ValueError):
             out.append((now_ns, text, MALFORMED_CRI))
             self.malformed += 1
@@ -156,7 +156,7 @@ class DockerDecoder(CriDecoder):
             try:
                 entry = orjson.loads(text)
                 message, stream = entry["log"], entry["stream"]
-                timestamp = parse_rfc3339_ns(entry["time"])
+                timestamp = parse_rfc3339_exact(entry["time"])
                 if stream not in STREAM_FIELDS or not isinstance(message, str):
                     raise ValueError(text)
             except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):

@@ -32,7 +32,7 @@ import zlib
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from itertools import islice
+from itertools import islice, starmap
 from operator import attrgetter
 from typing import Any
 
@@ -83,9 +83,21 @@ def unpacker(max_size: int, max_entries: int) -> msgpack.Unpacker:
 def _extension(code: int, data: bytes) -> Any:
     """EventTime, decoded as it is unpacked: (nanoseconds,), a tuple no other msgpack value becomes."""
     if code == EVENT_TIME and len(data) == 8:
-        seconds, nanoseconds = _SECONDS_NANOS.unpack(data)
-        return (seconds * 1_000_000_000 + min(nanoseconds, 999_999_999),)
+        return (_nanoseconds(*_SECONDS_NANOS.unpack(data)),)
     return msgpack.ExtType(code, data)
+
+
+def _nanoseconds(seconds: int, nanoseconds: int) -> int:
+    """An EventTime's two numbers as one time in ns; nanoseconds past 999,999,999 are clamped."""
+    return seconds * 1_000_000_000 + (nanoseconds if nanoseconds < 1_000_000_000 else 999_999_999)
+
+
+def _without_metadata(moment: Any) -> Any:
+    """The time of an entry's `[time, {metadata}]` form (Fluent Bit 2+), else `moment` as it is: a
+    list from msgpack, a tuple from msgspec (whose EventTime never becomes a tuple of two)."""
+    if type(moment) in (list, tuple) and len(moment) == 2 and isinstance(moment[1], dict):
+        return moment[0]
+    return moment
 
 
 def decode(message: Any, now_ns: int, max_size: int, max_entries: int) -> Message:
@@ -140,7 +152,7 @@ def gunzip(data: bytes, max_size: int) -> bytes:
 
 def event_time(seconds: int, nanoseconds: int) -> msgpack.ExtType:
     """EventTime as clients encode it (for tests and peers)."""
-    return msgpack.ExtType(EVENT_TIME, struct.pack(">II", seconds, nanoseconds))
+    return msgpack.ExtType(EVENT_TIME, _SECONDS_NANOS.pack(seconds, nanoseconds))
 
 
 def add_packed_entries(message: Message, packed: bytes, now_ns: int, max_size: int, max_entries: int,
@@ -238,17 +250,15 @@ def _event_times(moments: tuple[Any, ...]) -> list[int] | None:
     both = b"".join(map(_DATA, moments))
     if len(both) != 8 * len(moments):
         return None
-    return [seconds * 1_000_000_000 + (nanos if nanos < 1_000_000_000 else 999_999_999)
-            for seconds, nanos in _SECONDS_NANOS.iter_unpack(both)]
+    return list(starmap(_nanoseconds, _SECONDS_NANOS.iter_unpack(both)))
 
 
 def _times_one_by_one(decoded: list[tuple[Any, dict[str, Any]]], now_ns: int
                       ) -> tuple[list[tuple[int, Any]], int] | None:
     entries: list[tuple[int, Any]] = []
     bad_times = 0
-    for moment, record in decoded:
-        if type(moment) is tuple:  # [time, metadata]
-            moment = moment[0]
+    for moment_as_sent, record in decoded:
+        moment = _without_metadata(moment_as_sent)
         if type(moment) is Ext:
             times = _event_times((moment,))
             if times is None:
@@ -278,9 +288,7 @@ def _add_entry(message: Message, entry: Any, now_ns: int) -> None:
         message.anomalies["malformed_entry"] += 1
         return
     moment, record = entry
-    if isinstance(moment, list) and len(moment) == 2 and isinstance(moment[1], dict):  # [time, metadata]
-        moment = moment[0]
-    time_ns = _time_ns(moment)
+    time_ns = _time_ns(_without_metadata(moment))
     if time_ns is None:
         message.anomalies["bad_time"] += 1
         time_ns = now_ns
@@ -297,8 +305,7 @@ def _time_ns(moment: Any) -> int | None:
     if isinstance(moment, float):
         return int(moment * 1e9) if math.isfinite(moment) and 0 <= moment < 2**40 else None
     if isinstance(moment, msgpack.ExtType) and moment.code == EVENT_TIME and len(moment.data) == 8:
-        seconds, nanoseconds = struct.unpack(">II", bytes(moment.data))
-        return int(seconds) * 1_000_000_000 + min(int(nanoseconds), 999_999_999)
+        return _nanoseconds(*_SECONDS_NANOS.unpack(bytes(moment.data)))
     if isinstance(moment, msgpack.Timestamp):  # msgpack's own timestamp extension (type -1)
         return int(moment.to_unix_nano()) if moment.seconds >= 0 else None
     return None
