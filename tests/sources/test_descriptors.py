@@ -10,6 +10,7 @@ from shipper.sources.files import reader
 from shipper.sources.files.config import FileOptions
 from shipper.sources.files.reader import FileState
 from shipper.sources.files.source import FileSource
+from shipper.sources.files.table import nothing_unread
 from tests.sources.harness import SourceHarness, until
 
 QUICK = {"discover_interval": "20ms", "poll_interval": "10ms"}
@@ -135,7 +136,7 @@ async def test_a_file_with_lines_since_its_last_read_or_deleted_may_not_give_its
             handle.write("unread\n")
         os.unlink(deleted)
 
-        may_rest = {path.name: harness.source._nothing_unread(t) for path, t in files.items()}
+        may_rest = {path.name: nothing_unread(t) for path, t in files.items()}
 
     assert may_rest == {"grown.log": False, "deleted.log": False, "quiet.log": True}
 

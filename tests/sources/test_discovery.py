@@ -133,8 +133,8 @@ async def test_a_file_quiet_long_enough_to_rest_still_has_every_new_line_read(tm
 
     async with SourceHarness(tmp_path, FileSource, "quiet", options) as harness:
         await until(lambda: harness.messages() == ["first"])
-        await until(lambda: harness.source._resting)  # five quiet scan intervals: looked at once per interval
+        await until(lambda: harness.source.table.resting)  # five quiet scan intervals: looked at once per interval
         with open(log, "a") as handle:
             handle.write("second\nthird\n")
         await until(lambda: harness.messages() == ["first", "second", "third"])
-        assert not harness.source._resting  # growing again: looked at every poll interval
+        assert not harness.source.table.resting  # growing again: looked at every poll interval

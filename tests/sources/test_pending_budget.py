@@ -48,9 +48,9 @@ async def test_partial_lines_of_many_files_stay_within_the_budget_and_the_oldest
     budget = 64 * KIB
 
     async with SourceHarness(tmp_path, KubernetesLogsSource, "budget", options(tmp_path, budget)) as harness:
-        await until(lambda: len(harness.source.files) == FILES and harness.source._pending_total > 0, timeout=30)
+        await until(lambda: len(harness.source.files) == FILES and harness.source.table.pending_total > 0, timeout=30)
         await until(lambda: len(harness.messages()) >= FILES - budget // FRAGMENT, timeout=30)
-        assert harness.source._pending_total <= budget
+        assert harness.source.table.pending_total <= budget
         for i, pod_dir in enumerate(pods):
             write(pod_dir, "F", f"end of {i:04d}", 1)
         await until(lambda: sum(map(_ends_a_line, harness.messages())) == FILES, timeout=30)
@@ -64,13 +64,13 @@ async def test_partial_lines_of_many_files_stay_within_the_budget_and_the_oldest
 async def test_a_restart_restores_carries_within_the_budget(tmp_path):
     pods_with_endless_partial_lines(tmp_path)
     async with SourceHarness(tmp_path, KubernetesLogsSource, "restore", options(tmp_path, 1024 * KIB)) as harness:
-        await until(lambda: harness.source._pending_total == FILES * FRAGMENT, timeout=30)
+        await until(lambda: harness.source.table.pending_total == FILES * FRAGMENT, timeout=30)
     assert harness.messages() == []  # every fragment held, in the checkpoints' carries
 
     budget = 64 * KIB
     async with SourceHarness(tmp_path, KubernetesLogsSource, "restore", options(tmp_path, budget)) as restarted:
         await until(lambda: len(restarted.source.files) == FILES, timeout=30)
-        await until(lambda: restarted.source._pending_total <= budget, timeout=30)
+        await until(lambda: restarted.source.table.pending_total <= budget, timeout=30)
 
     assert len(restarted.messages()) >= FILES - budget // FRAGMENT
     assert all(m.endswith("x") for m in restarted.messages())

@@ -60,6 +60,8 @@ class TailedFile:
     label: str = ""  # the path it was opened at, naming it in the per-file metrics
     directory: str = ""  # the directory the file really lives in (resolved once, at open)
     closed: bool = False
+    quiet_since: float | None = None  # monotonic time of the first of the looks in a row that found nothing new
+    pending: int = 0  # bytes of incomplete records its decoder held at the last count (table.py)
 
     def __post_init__(self) -> None:
         self.label = self.label or self.path

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
-import itertools
 import os
 import stat
 import time
@@ -30,6 +29,7 @@ from shipper.sources.files.kind import FileKind
 from shipper.sources.files.multiline import MultilineDecoder
 from shipper.sources.files.reader import FileState, TailedFile
 from shipper.sources.files.recovery import find_by_identity, find_rotated
+from shipper.sources.files.table import FileTable, nothing_unread
 from shipper.sources.files.watcher import DirectoryWatcher, bases_exist, directories_of
 from shipper.templates import field_path
 from shipper.times import time_parser
@@ -44,22 +44,17 @@ class FileSource(Source):
     def __init__(self, source_id: str, options: TailOptions, spool: Spool, hostname: str):
         super().__init__(source_id, options, spool, hostname)
         self.kind = FileKind()  # the plain kind; the container source puts its own in its place
-        self.files: dict[FileIdentity, TailedFile] = {}
         self._checkpoints: dict[str, FileCheckpoint] = {}
         self._skipped: set[tuple[str, str]] = set()
         self._wake = asyncio.Event()  # set by stop() and by the watcher
         self._scan_now = False  # a watched directory changed: scan before the discovery interval ends
         self._shared_at = 0.0  # when other tasks last had the event loop (see _share_the_loop)
-        self._pending: dict[FileIdentity, int] = {}  # bytes of incomplete records each file's decoder holds
-        self._pending_total = 0
-        self._quiet: dict[FileIdentity, float] = {}  # files found with nothing new: since when (monotonic)
-        self._resting: set[FileIdentity] = set()  # quiet long enough to be looked at once per scan interval
         self._unmatched_warned: dict[str, float] = {}  # include pattern -> when it was last said to match nothing
         most, lowered = max_open_files(options.max_open_files)
         if lowered:
             self.log.warning("%s", lowered)
         self.descriptors = Descriptors(most)
-        self._dormant: dict[FileIdentity, TailedFile] = {}  # without a descriptor, in the order they are looked at
+        self.table = FileTable(self.descriptors)
         self._to_recover: dict[str, FileCheckpoint] | None = None  # rotated while stopped, not found yet
         self._out_of_descriptors_said = -UNMATCHED_WARNING_INTERVAL
         self._waiting_gauge = metrics.files_waiting.labels(*self.labels)
@@ -101,9 +96,9 @@ class FileSource(Source):
                     self._rest_quiet_files()
                     self._look_at_dormant()
                     next_look_at_resting = time.monotonic() + self.options.discover_interval
-                    looked_at = [t for t in self.files.values() if t.fd >= 0]
+                    looked_at = self.table.open_files()
                 else:
-                    looked_at = self._awake()
+                    looked_at = self.table.awake()
                 progressed = False
                 for tailed in self._in_write_order(looked_at):
                     if self.stopping.is_set() or self._scan_now or time.monotonic() >= next_scan:
@@ -122,21 +117,19 @@ class FileSource(Source):
         finally:
             metrics.tailed_files.untrack(self.id, self.type, self._progress)
             await watcher.close()
-            for tailed in self.files.values():
-                if tailed.fd >= 0:
-                    self.descriptors.given_back()
-                tailed.close()
-            self.files.clear()
-            self._dormant.clear()
+            self.table.close_all()
+
+    @property
+    def files(self) -> dict[FileIdentity, TailedFile]:
+        """Every file followed, by identity (the table's: read it, never change it)."""
+        return self.table.files
 
     def _rest_quiet_files(self) -> None:
         """A file with nothing new for QUIET_ROUNDS discover intervals *rests*: it is looked at once
         per discover interval instead of every poll interval, until it grows. A node mostly waits, and
         hundreds of quiet files each looked at four times a second cost a few percent of a core; a
         resting file's next line is read at most `discover_interval` late."""
-        settled = time.monotonic() - QUIET_ROUNDS * self.options.discover_interval
-        self._resting = {identity for identity, since in self._quiet.items()
-                         if since <= settled and self.files[identity].state is FileState.AT_EOF}
+        self.table.rest_quiet(time.monotonic() - QUIET_ROUNDS * self.options.discover_interval)
 
     def _scan_interval(self, watcher: DirectoryWatcher) -> float:
         """Until the next periodic scan: rare while inotify reports every change (see watcher.py)."""
@@ -145,12 +138,6 @@ class FileSource(Source):
 
     def _progress(self) -> list[metrics.FileProgress]:
         return [(t.label, t.offset, t.size_seen, t.fd >= 0) for t in self.files.values()]
-
-    def _awake(self) -> list[TailedFile]:
-        """The files an ordinary round looks at: all but the resting ones (a rotated file never rests)."""
-        resting = self._resting
-        return [t for t in self.files.values()
-                if t.fd >= 0 and (t.identity not in resting or t.rotated_at is not None)]
 
     @staticmethod
     def _in_write_order(files: list[TailedFile]) -> list[TailedFile]:
@@ -177,7 +164,7 @@ class FileSource(Source):
         """Wait for the poll interval (or, while every file rests, until `next_round` looks at them), a
         stop, or a change in a watched directory."""
         timeout = self.options.poll_interval
-        if self.options.multiline is None and not self._awake():
+        if self.options.multiline is None and not self.table.awake():
             timeout = max(timeout, next_round - time.monotonic())
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout)
@@ -297,15 +284,13 @@ class FileSource(Source):
                 self._reads.add(None, {key: None})
                 continue
             real_path, fd, identity = found
-            self.descriptors.taken()
             decoder = self.decoder()
             decoder.restore(checkpoint.carry)
             tailed = TailedFile(checkpoint.path, fd, identity, checkpoint.offset, checkpoint.fingerprint, decoder,
                                 common=self.common_fields(checkpoint.path))
             tailed.writer_long_gone(time.monotonic(), time.time() - os.fstat(fd).st_mtime)
-            self.files[identity] = tailed
+            self.table.add(tailed)
             self._checkpoints[key] = replace(checkpoint, carry=None)  # the decoder holds it now
-            self._track_pending(tailed)
             self.log.info("finishing %s, rotated while stopped, from offset %d", real_path, checkpoint.offset,
                           extra={"file": real_path})
 
@@ -327,12 +312,10 @@ class FileSource(Source):
         return True
 
     def _follow(self, path: str, fd: int, identity: FileIdentity, status: os.stat_result, first: bool) -> TailedFile:
-        self.descriptors.taken()
         decoder = self.decoder()
         offset = self._resume(identity, fd, status, first, decoder)
         tailed = TailedFile(path, fd, identity, offset, Fingerprint.read(fd), decoder, common=self.common_fields(path))
-        self.files[identity] = tailed
-        self._track_pending(tailed)
+        self.table.add(tailed)
         # checkpointed at once (with the reads of this round, before its own), so that a rotation while
         # the agent is down finds it
         opened = FileCheckpoint(path, offset, tailed.fingerprint, decoder.carry())
@@ -352,58 +335,33 @@ class FileSource(Source):
             served = waiting
             while not descriptors.free:
                 if idle is None:
-                    idle = self._idle_files()
+                    idle = self.table.idle_longest_last(time.monotonic())
                 if not idle:
                     break
                 candidate = idle.pop()
-                if self._nothing_unread(candidate):
-                    self._make_dormant(candidate)
+                if nothing_unread(candidate):
+                    self.table.make_dormant(candidate)
             if not descriptors.free or not await self._serve(waiting):
                 break
             await self._share_the_loop()
         self._waiting_gauge.set(len(descriptors.waiting))
 
-    def _idle_files(self) -> list[TailedFile]:
-        """Open files that may give their descriptor up, the one idle longest last."""
-        now = time.monotonic()
-        idle = [t for t in self.files.values() if t.fd >= 0 and t.state is FileState.AT_EOF and t.links > 0]
-        idle.sort(key=lambda t: self._quiet.get(t.identity, now), reverse=True)
-        return idle
-
-    @staticmethod
-    def _nothing_unread(tailed: TailedFile) -> bool:
-        """Whether `tailed` may give its descriptor up now: still linked, nothing written since its
-        last read (a deleted file's descriptor is the last way to its lines)."""
-        status = os.fstat(tailed.fd)
-        return status.st_nlink > 0 and tailed.unchanged(status)
-
-    def _make_dormant(self, tailed: TailedFile) -> None:
-        tailed.give_up_descriptor()
-        self.descriptors.given_back()
-        self._quiet.pop(tailed.identity, None)
-        self._resting.discard(tailed.identity)
-        self._dormant[tailed.identity] = tailed
-
     def _close_inactive(self) -> None:
         """Files idle at their end for `close_inactive` give their descriptors up."""
-        idle_since = time.monotonic() - self.options.close_inactive
-        for identity in [i for i, since in self._quiet.items() if since <= idle_since]:
-            tailed = self.files[identity]
-            if tailed.fd >= 0 and tailed.state is FileState.AT_EOF and self._nothing_unread(tailed):
-                self._make_dormant(tailed)
+        for tailed in self.table.quiet_before(time.monotonic() - self.options.close_inactive):
+            if tailed.fd >= 0 and tailed.state is FileState.AT_EOF and nothing_unread(tailed):
+                self.table.make_dormant(tailed)
 
     def _look_at_dormant(self) -> None:
         """Dormant files, by path, DORMANT_LOOKS at a time in turn: one that changed wants a descriptor."""
-        for identity in list(itertools.islice(self._dormant, DORMANT_LOOKS)):
-            tailed = self._dormant.pop(identity)
-            self._dormant[identity] = tailed  # to the back of the turn
+        for tailed in self.table.dormant_in_turn(DORMANT_LOOKS):
             try:
                 status = os.stat(tailed.path)
             except OSError:
                 status = None
             if status is None or FileIdentity.of(status) != tailed.identity \
                     or not tailed.unchanged(status):
-                self.descriptors.wait(tailed.path, identity)
+                self.descriptors.wait(tailed.path, tailed.identity)
 
     async def _serve(self, waiting: Waiting) -> bool:
         """A descriptor for a waiting file; False when out of descriptors (it keeps its place)."""
@@ -442,15 +400,14 @@ class FileSource(Source):
             self._out_of_descriptors(error, tailed.path)
             return False
         self.descriptors.served(tailed.identity)
-        del self._dormant[tailed.identity]
         if found is None:
+            self.table.no_longer_dormant(tailed)
             self.log.info("%s is gone (moved away or deleted while idle and closed)", tailed.path,
                           extra={"file": tailed.path})
             await self._finish(tailed, "gone")
             return True
         path, fd, _ = found
-        self.descriptors.taken()
-        tailed.reopened(fd)
+        self.table.reopened(tailed, fd)
         if path != tailed.path:  # found beside its path under another name: rotated while dormant
             tailed.path_moved_away(time.monotonic())
         return True
@@ -524,10 +481,9 @@ class FileSource(Source):
         size_seen, modified = tailed.looked_at(status)
         if size == tailed.offset and not modified and tailed.state is not FileState.ROTATED:
             tailed.caught_up()
-            self._quiet.setdefault(tailed.identity, time.monotonic())
+            self.table.quiet(tailed, time.monotonic())
             return False
-        self._quiet.pop(tailed.identity, None)
-        self._resting.discard(tailed.identity)
+        self.table.stirred(tailed)
         held: list[Record] = []
         if size < tailed.offset or (modified and not tailed.fingerprint.matches(tailed.fd)):
             # copytruncate: shorter than what was read, or already rewritten past it with other first bytes
@@ -573,23 +529,16 @@ class FileSource(Source):
         self._reads.add(block, {tailed.identity.key: checkpoint.encode()}, max(0, end_offset - tailed.offset),
                         f"{tailed.path} before offset {end_offset}", committed)
         tailed.read_to(end_offset)
-        self._track_pending(tailed)
+        self.table.track_pending(tailed)
         if self._reads.full():
             await self.commit_reads(self._reads)
-
-    def _track_pending(self, tailed: TailedFile) -> None:
-        held = tailed.decoder.pending_bytes if tailed.identity in self.files else 0
-        self._pending_total += held - self._pending.pop(tailed.identity, 0)
-        if held:
-            self._pending[tailed.identity] = held
 
     async def _keep_pending_within_budget(self) -> None:
         """Memory is bounded per source, whatever the files hold: over `max_pending_bytes` of incomplete
         records (fragments without their end, multi-line groups that never close, carries restored at
         start), the file holding the oldest ships what it holds as it stands, counted, never dropped."""
-        while self._pending_total > self.options.max_pending_bytes:
-            oldest = min((self.files[identity] for identity in self._pending),
-                         key=lambda t: t.decoder.pending_since or 0.0)
+        while self.table.pending_total > self.options.max_pending_bytes:
+            oldest = self.table.oldest_pending()
             records = oldest.decoder.flush()
             self.count_anomaly("pending_flushed", len(records))
             await self._commit(oldest, records, oldest.offset)
@@ -649,16 +598,8 @@ class FileSource(Source):
                         where=tailed.path, then=finished)
 
     def _close(self, tailed: TailedFile) -> None:
-        """Stop following `tailed`: its descriptor, its place in `files` and its pending count go."""
-        if tailed.fd >= 0 and not tailed.closed:
-            self.descriptors.given_back()
-        tailed.close()
-        self._dormant.pop(tailed.identity, None)
-        self.descriptors.served(tailed.identity)
-        del self.files[tailed.identity]
-        self._quiet.pop(tailed.identity, None)
-        self._resting.discard(tailed.identity)
-        self._track_pending(tailed)
+        """Stop following `tailed`: its descriptor, its place in the table and its pending count go."""
+        self.table.forget(tailed)
         self.kind.finished(tailed, self.files.values())
 
 
