@@ -29,7 +29,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from shipper.buffer import columns, layout, parked
+from shipper.buffer import columns, database, layout, parked
 from shipper.buffer.layout import SPOOL_FILE
 from shipper.buffer.parked import ParkedSummary
 from shipper.observe import metrics
@@ -37,7 +37,6 @@ from shipper.record import Block, Record
 
 log = logging.getLogger(__name__)
 
-WAL_SIZE_LIMIT = 64 * 1024 * 1024  # bytes the WAL file keeps after a checkpoint resets it
 class Position(NamedTuple):
     """A place in the spool: every record of blocks before `block`, and `index` records of it."""
 
@@ -158,14 +157,14 @@ class Spool(_Queries):
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         path = directory / SPOOL_FILE
         try:
-            connection = _connect(path)
+            connection = database.connect(path)
         except sqlite3.DatabaseError as error:
-            if not _is_corruption(error):  # a full or read-only disk: the spool is fine, only unreachable
+            if not database.is_corruption(error):  # a full or read-only disk: the spool is fine, only unreachable
                 raise SpoolUnavailable(f"cannot open the spool {path}: {error}") from error
-            aside = _move_aside(path)
+            aside = database.move_aside(path)
             metrics.spool_corrupt.inc()
             log.error("spool %s is corrupt (%s); moved it to %s and starting with an empty spool", path, error, aside)
-            connection = _connect(path)
+            connection = database.connect(path)
         spool = cls(connection, path, max_size)
         metrics.spool_oldest_age.set_function(spool.oldest_age)
         metrics.spool_max_bytes.set(max_size)
@@ -405,51 +404,8 @@ class Spool(_Queries):
         metrics.spool_events.set(self.events)
 
 
-def _connect(path: Path) -> sqlite3.Connection:
-    connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    try:
-        connection.isolation_level = "DEFERRED"
-        # Blocks are ~1 MiB blobs: SQLite's largest pages (64 KiB; new files only) make a quarter of the
-        # reads and writes of 16 KiB pages (a third less kernel time per record); the WAL is still
-        # checkpointed at about 16 MiB, as with 1,000 pages of 16 KiB
-        connection.execute("PRAGMA page_size=65536")
-        connection.execute("PRAGMA wal_autocheckpoint=250")
-        # a WAL that grew while a reader (`shipper status`) kept the checkpoint from resetting it is cut
-        # back to this size at the next reset, so it does not keep its largest size on disk for good
-        connection.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
-        connection.execute("PRAGMA journal_mode=WAL").fetchone()
-        connection.execute("PRAGMA synchronous=NORMAL")
-        # Debian's SQLite is built with SECURE_DELETE on: every delivered block would be overwritten with
-        # zeros, written to the WAL and checkpointed again (a quarter of the spool's kernel time). Freed
-        # pages keep copies of lines that are on the node's disk anyway, in a data dir created 0700.
-        connection.execute("PRAGMA secure_delete=OFF")
-        (verdict,) = connection.execute("PRAGMA quick_check").fetchone()
-        if verdict != "ok":
-            raise sqlite3.DatabaseError(f"integrity check failed: {verdict}")
-        layout.upgrade(connection, path)
-    except (sqlite3.DatabaseError, layout.SpoolTooNew):
-        connection.close()
-        raise
-    return connection
-
-
 class SpoolUnavailable(Exception):
     """The spool exists but cannot be opened for writing now (disk full, read-only, permissions)."""
-
-
-def _is_corruption(error: sqlite3.DatabaseError) -> bool:
-    """Only a damaged file is moved aside; our own integrity check raises a plain DatabaseError."""
-    name = getattr(error, "sqlite_errorname", None)
-    return name is None or name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB"))
-
-
-def _move_aside(path: Path) -> Path:
-    aside = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}")
-    for suffix in ("", "-wal", "-shm"):
-        candidate = Path(f"{path}{suffix}")
-        if candidate.exists():
-            candidate.rename(Path(f"{aside}{suffix}"))
-    return aside
 
 
 def _marks(values: Iterable[Any]) -> str:

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shipper.buffer import spool as spool_module
+from shipper.buffer import database
 from shipper.buffer.layout import SPOOL_FILE
 from shipper.buffer.spool import Position, Spool, SpoolUnavailable
 from shipper.observe import metrics
@@ -188,7 +188,7 @@ def test_the_spool_uses_write_ahead_logging(tmp_path):
 
 
 async def test_a_wal_grown_while_a_reader_held_it_is_cut_back_once_the_reader_is_gone(tmp_path, monkeypatch):
-    monkeypatch.setattr(spool_module, "WAL_SIZE_LIMIT", 1024 * 1024)
+    monkeypatch.setattr(database, "WAL_SIZE_LIMIT", 1024 * 1024)
     spool = Spool.open(tmp_path, max_size=256 * 1024 * 1024)
     spool.attach_sinks({"out": ["app"]})
     wal = tmp_path / (SPOOL_FILE + "-wal")

@@ -29,7 +29,7 @@ from shipper.sources.files.kind import FileKind
 from shipper.sources.files.multiline import MultilineDecoder
 from shipper.sources.files.reader import FileState, TailedFile
 from shipper.sources.files.recovery import find_by_identity, find_rotated
-from shipper.sources.files.table import FileTable, nothing_unread
+from shipper.sources.files.table import FileTable, in_write_order
 from shipper.sources.files.watcher import DirectoryWatcher, bases_exist, directories_of
 from shipper.templates import field_path
 from shipper.times import time_parser
@@ -92,15 +92,16 @@ class FileSource(Source):
                     await self._keep_pending_within_budget()
                     next_scan = time.monotonic() + self._scan_interval(watcher)
                 if time.monotonic() >= next_look_at_resting:  # this round looks at every file
-                    self._close_inactive()
-                    self._rest_quiet_files()
-                    self._look_at_dormant()
+                    now = time.monotonic()
+                    self.table.close_inactive(now - self.options.close_inactive)
+                    self.table.rest_quiet(now - QUIET_ROUNDS * self.options.discover_interval)
+                    self.table.look_at_dormant()
                     next_look_at_resting = time.monotonic() + self.options.discover_interval
                     looked_at = self.table.open_files()
                 else:
                     looked_at = self.table.awake()
                 progressed = False
-                for tailed in self._in_write_order(looked_at):
+                for tailed in in_write_order(looked_at):
                     if self.stopping.is_set() or self._scan_now or time.monotonic() >= next_scan:
                         break  # a busy round must not delay finding new files (they may rotate soon)
                     progressed |= await self._read(tailed)
@@ -124,13 +125,6 @@ class FileSource(Source):
         """Every file followed, by identity (the table's: read it, never change it)."""
         return self.table.files
 
-    def _rest_quiet_files(self) -> None:
-        """A file with nothing new for QUIET_ROUNDS discover intervals *rests*: it is looked at once
-        per discover interval instead of every poll interval, until it grows. A node mostly waits, and
-        hundreds of quiet files each looked at four times a second cost a few percent of a core; a
-        resting file's next line is read at most `discover_interval` late."""
-        self.table.rest_quiet(time.monotonic() - QUIET_ROUNDS * self.options.discover_interval)
-
     def _scan_interval(self, watcher: DirectoryWatcher) -> float:
         """Until the next periodic scan: rare while inotify reports every change (see watcher.py)."""
         every = self.options.discover_interval
@@ -138,19 +132,6 @@ class FileSource(Source):
 
     def _progress(self) -> list[metrics.FileProgress]:
         return [(t.label, t.offset, t.size_seen, t.fd >= 0) for t in self.files.values()]
-
-    @staticmethod
-    def _in_write_order(files: list[TailedFile]) -> list[TailedFile]:
-        """Of `files`, those to read this round. A file waits while an older one of the same path (one
-        rotated away before it) still has lines to read, so a path's lines are shipped in the order they
-        were written, however many rotations came while the agent was stopped or behind."""
-        oldest: dict[str, TailedFile] = {}  # per path, the file rotated away first that still has lines
-        for tailed in files:
-            if tailed.state is FileState.ROTATED and not tailed.at_eof:
-                first = oldest.get(tailed.path)
-                if first is None or _rotated_before(tailed, first):
-                    oldest[tailed.path] = tailed
-        return [t for t in files if oldest.get(t.path, t) is t]
 
     def stop(self) -> None:
         super().stop()
@@ -326,42 +307,8 @@ class FileSource(Source):
     # -- descriptors (see descriptors.py) ------------------------------------------------------
 
     async def _give_descriptors(self) -> None:
-        """Serve the files waiting for a descriptor, oldest unread lines first; when none is free, a
-        file idle at its end gives its own up (the one idle longest first)."""
-        descriptors = self.descriptors
-        idle: list[TailedFile] | None = None
-        served: Waiting | None = None
-        while (waiting := descriptors.oldest()) is not None and waiting is not served:
-            served = waiting
-            while not descriptors.free:
-                if idle is None:
-                    idle = self.table.idle_longest_last(time.monotonic())
-                if not idle:
-                    break
-                candidate = idle.pop()
-                if nothing_unread(candidate):
-                    self.table.make_dormant(candidate)
-            if not descriptors.free or not await self._serve(waiting):
-                break
-            await self._share_the_loop()
-        self._waiting_gauge.set(len(descriptors.waiting))
-
-    def _close_inactive(self) -> None:
-        """Files idle at their end for `close_inactive` give their descriptors up."""
-        for tailed in self.table.quiet_before(time.monotonic() - self.options.close_inactive):
-            if tailed.fd >= 0 and tailed.state is FileState.AT_EOF and nothing_unread(tailed):
-                self.table.make_dormant(tailed)
-
-    def _look_at_dormant(self) -> None:
-        """Dormant files, by path, DORMANT_LOOKS at a time in turn: one that changed wants a descriptor."""
-        for tailed in self.table.dormant_in_turn(DORMANT_LOOKS):
-            try:
-                status = os.stat(tailed.path)
-            except OSError:
-                status = None
-            if status is None or FileIdentity.of(status) != tailed.identity \
-                    or not tailed.unchanged(status):
-                self.descriptors.wait(tailed.path, tailed.identity)
+        await self.table.give_descriptors(self._serve, self._share_the_loop)
+        self._waiting_gauge.set(len(self.descriptors.waiting))
 
     async def _serve(self, waiting: Waiting) -> bool:
         """A descriptor for a waiting file; False when out of descriptors (it keeps its place)."""
@@ -603,13 +550,7 @@ class FileSource(Source):
         self.kind.finished(tailed, self.files.values())
 
 
-QUIET_ROUNDS = 5  # discover intervals with nothing new after which a file is looked at once per interval
-DORMANT_LOOKS = 2000  # dormant files looked at by path per discover interval (in turn, when there are more)
-
-
-def _rotated_before(tailed: TailedFile, other: TailedFile) -> bool:
-    assert tailed.rotated_at is not None and other.rotated_at is not None  # both ROTATED
-    return tailed.rotated_at < other.rotated_at
+QUIET_ROUNDS = 5  # discover intervals with nothing new after which a file rests (table.py)
 
 
 def _open_if(path: str, identity: FileIdentity) -> tuple[str, int, FileIdentity] | None:

@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Iterator
+import time
+from collections.abc import Awaitable, Callable, Iterator
 
-from shipper.sources.files.descriptors import Descriptors
+from shipper.sources.files.descriptors import Descriptors, Waiting
 from shipper.sources.files.identity import FileIdentity
 from shipper.sources.files.reader import FileState, TailedFile
+
+DORMANT_LOOKS = 2000  # dormant files looked at by path per discover interval (in turn, when there are more)
 
 
 class FileTable:
@@ -81,7 +84,10 @@ class FileTable:
         self._resting.discard(tailed.identity)
 
     def rest_quiet(self, settled_before: float) -> None:
-        """Files at their end and quiet since before `settled_before` rest from now on."""
+        """Files at their end and quiet since before `settled_before` *rest* from now on: looked at once
+        per discover interval instead of every poll interval, until they grow. A node mostly waits, and
+        hundreds of quiet files each looked at four times a second cost a few percent of a core; a
+        resting file's next line is read at most `discover_interval` late."""
         self._resting = {t.identity for t in self.files.values()
                          if t.quiet_since is not None and t.quiet_since <= settled_before
                          and t.state is FileState.AT_EOF}
@@ -110,6 +116,44 @@ class FileTable:
     def quiet_before(self, moment: float) -> list[TailedFile]:
         """Files quiet since before `moment`."""
         return [t for t in self.files.values() if t.quiet_since is not None and t.quiet_since <= moment]
+
+    async def give_descriptors(self, serve: Callable[[Waiting], Awaitable[bool]],
+                               share_the_loop: Callable[[], Awaitable[None]]) -> None:
+        """Serve the files waiting for a descriptor, oldest unread lines first (`serve` opens one; False
+        when it could not, out of descriptors); when none is free, a file idle at its end gives its own
+        up, the one idle longest first."""
+        descriptors = self.descriptors
+        idle: list[TailedFile] | None = None
+        served: Waiting | None = None
+        while (waiting := descriptors.oldest()) is not None and waiting is not served:
+            served = waiting
+            while not descriptors.free:
+                if idle is None:
+                    idle = self.idle_longest_last(time.monotonic())
+                if not idle:
+                    break
+                candidate = idle.pop()
+                if nothing_unread(candidate):
+                    self.make_dormant(candidate)
+            if not descriptors.free or not await serve(waiting):
+                break
+            await share_the_loop()
+
+    def close_inactive(self, idle_since: float) -> None:
+        """Files idle at their end since before `idle_since` (`close_inactive`) give their descriptors up."""
+        for tailed in self.quiet_before(idle_since):
+            if tailed.fd >= 0 and tailed.state is FileState.AT_EOF and nothing_unread(tailed):
+                self.make_dormant(tailed)
+
+    def look_at_dormant(self) -> None:
+        """Dormant files, by path, DORMANT_LOOKS at a time in turn: one that changed waits for a descriptor."""
+        for tailed in self.dormant_in_turn(DORMANT_LOOKS):
+            try:
+                status = os.stat(tailed.path)
+            except OSError:
+                status = None
+            if status is None or FileIdentity.of(status) != tailed.identity or not tailed.unchanged(status):
+                self.descriptors.wait(tailed.path, tailed.identity)
 
     def make_dormant(self, tailed: TailedFile) -> None:
         """`tailed` gives its descriptor up; it is looked at by path from now on."""
@@ -148,6 +192,24 @@ class FileTable:
     def oldest_pending(self) -> TailedFile:
         """The file whose decoder has held its incomplete record longest."""
         return min((t for t in self.files.values() if t.pending), key=lambda t: t.decoder.pending_since or 0.0)
+
+
+def in_write_order(files: list[TailedFile]) -> list[TailedFile]:
+    """Of `files`, those to read this round. A file waits while an older one of the same path (one
+    rotated away before it) still has lines to read, so a path's lines are shipped in the order they
+    were written, however many rotations came while the agent was stopped or behind."""
+    oldest: dict[str, TailedFile] = {}  # per path, the file rotated away first that still has lines
+    for tailed in files:
+        if tailed.state is FileState.ROTATED and not tailed.at_eof:
+            first = oldest.get(tailed.path)
+            if first is None or _rotated_before(tailed, first):
+                oldest[tailed.path] = tailed
+    return [t for t in files if oldest.get(t.path, t) is t]
+
+
+def _rotated_before(tailed: TailedFile, other: TailedFile) -> bool:
+    assert tailed.rotated_at is not None and other.rotated_at is not None  # both ROTATED
+    return tailed.rotated_at < other.rotated_at
 
 
 def nothing_unread(tailed: TailedFile) -> bool:
