@@ -1,4 +1,4 @@
-"""Command line: `shipper run`, `shipper check`, `shipper status`, `shipper --version`."""
+"""Command line: `shipper run`, `check`, `status`, `tap`, `top`, `import-offsets`, `--version`."""
 
 from __future__ import annotations
 
@@ -83,6 +83,20 @@ examples:
   shipper top --config /etc/shipper/shipper.yaml --interval 5 --iterations 12
 
 exit codes: 0 interrupted or done, 1 the agent's API does not answer, 2 configuration error.""",
+    "import-offsets": """Before the first start on a node where Fluent Bit tailed the files: reads Fluent Bit's tail
+database (its `DB` file; never changed) and writes, for each file a file or kubernetes_logs source
+reads, a checkpoint at Fluent Bit's offset, so that nothing it read is sent again and nothing it had
+not read is lost. Run it after Fluent Bit has stopped and before `shipper run`. Prints each file with
+the offset taken or why it was skipped. See docs/migrating.md (the cut-over).
+
+example:
+  shipper import-offsets --config /etc/shipper/shipper.yaml --fluent-bit-db /var/log/flb_kube.db
+
+For an init container (manifests/components/fluent-bit-cut-over), --init-container makes "nothing to
+do" a success: no database there, or the data dir already has checkpoints for those files.
+
+exit codes: 0 imported, 1 the data dir already has checkpoints for those files (--force replaces
+them), 2 configuration error or not a Fluent Bit tail database, 75 the data dir is in use or newer.""",
 }
 
 
@@ -97,7 +111,9 @@ def _parser() -> argparse.ArgumentParser:
             ("check", "validate a configuration and what it needs from this machine; print the pipeline", _check),
             ("status", "what each source has read and each sink still has to send", _status),
             ("tap", "print the records leaving a component of the running agent, live", _tap),
-            ("top", "what each component of the running agent does, per second, redrawn", _top)):
+            ("top", "what each component of the running agent does, per second, redrawn", _top),
+            ("import-offsets", "start where Fluent Bit's tail input stopped (its tail database's offsets)",
+             _import_offsets)):
         command = commands.add_parser(name, help=summary, description=summary, epilog=HELP[name],
                                       formatter_class=formatter)
         command.add_argument("--config", "-c", required=True, help="YAML configuration file")
@@ -111,6 +127,13 @@ def _parser() -> argparse.ArgumentParser:
         if name == "top":
             command.add_argument("--interval", type=float, default=2.0, help="seconds between screens (default 2)")
             command.add_argument("--iterations", type=int, default=0, help="stop after this many screens")
+        if name == "import-offsets":
+            command.add_argument("--fluent-bit-db", required=True, help="Fluent Bit's tail database (its DB file)")
+            command.add_argument("--force", action="store_true", help="replace checkpoints the data dir has")
+            command.add_argument("--dry-run", action="store_true", help="print what would be imported; write nothing")
+            command.add_argument("--init-container", action="store_true",
+                                 help="nothing to do is not an error: no such database (a node Fluent Bit never "
+                                      "ran on), or checkpoints already there (an agent ran here): exit 0")
         if name == "status":
             command.add_argument("--json", action="store_true", help="one JSON object instead of tables")
             command.add_argument("--watch", nargs="?", type=float, const=2.0, metavar="SECONDS",
@@ -210,3 +233,41 @@ def _run(args: argparse.Namespace) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _import_offsets(args: argparse.Namespace) -> int:
+    config = _load(args.config)
+    if config is None:
+        return EXIT_CONFIG
+    from pathlib import Path
+
+    from shipper import import_offsets
+    from shipper.agent import EXIT_ENVIRONMENT
+    from shipper.buffer.data_dir import DataDirLocked
+    from shipper.buffer.layout import SpoolTooNew
+    from shipper.buffer.spool import SpoolUnavailable
+
+    database = Path(args.fluent_bit_db)
+    if args.init_container and not database.exists():
+        print(f"no Fluent Bit database at {database}: nothing to import")
+        return 0
+    try:
+        result = import_offsets.plan(config, import_offsets.tracked_files(database))
+    except import_offsets.ImportProblem as problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return EXIT_CONFIG
+    print(import_offsets.render(result))
+    if args.dry_run:
+        return 0
+    try:
+        import_offsets.write(config, result, args.force)
+    except import_offsets.Refused as refused:
+        if args.init_container:
+            print(f"nothing imported: {refused}")
+            return 0
+        print(f"error: {refused}", file=sys.stderr)
+        return 1
+    except (DataDirLocked, SpoolTooNew, SpoolUnavailable, OSError) as problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return EXIT_ENVIRONMENT
+    return 0

@@ -16,6 +16,7 @@ BOTTOM = ("shipper.config", "shipper.buffer", "shipper.observe", "shipper.text",
           "shipper.severity", "shipper.record", "shipper.templates", "shipper.times", "shipper.layouts")
 COMPONENTS = ("shipper.sources", "shipper.transforms", "shipper.sinks")
 TOP = ("shipper.components", "shipper.agent", "shipper.cli", "shipper.api", "shipper.status", "shipper.tap",
+       "shipper.import_offsets",
        "shipper.top", "shipper.reference", "shipper.__main__")
 
 

@@ -216,6 +216,11 @@ class Spool(_Queries):
         repairs.update(repaired)
         return block, common, stored, len(common) + stored.size
 
+    def write_checkpoints(self, source: str, checkpoints: Mapping[str, bytes | None]) -> None:
+        """Checkpoints of `source` without records, in one transaction (`shipper import-offsets`)."""
+        with self._db:
+            self._write_checkpoints(source, checkpoints)
+
     def _write_checkpoints(self, source: str, checkpoints: Mapping[str, bytes | None]) -> None:
         for key, value in checkpoints.items():
             if value is None:

@@ -84,9 +84,9 @@ def test_kustomization_lists_every_manifest():
 
 @needs_kubectl
 @pytest.mark.parametrize("version", ["1.29.0", "1.33.0"])
-@pytest.mark.parametrize("variant", ["irsa", "pod-identity"])
+@pytest.mark.parametrize("variant", ["irsa", "pod-identity", "fluent-bit-cut-over"])
 def test_every_kustomization_builds_with_kubectl_and_its_output_validates(tmp_path, variant, version):
-    directory = MANIFESTS if variant == "irsa" else with_component(tmp_path)
+    directory = MANIFESTS if variant == "irsa" else with_component(tmp_path, variant)
     output = tmp_path / "built.yaml"
     output.write_text(yaml.safe_dump_all(kustomize(directory)))
 
@@ -94,7 +94,7 @@ def test_every_kustomization_builds_with_kubectl_and_its_output_validates(tmp_pa
     account = built(yaml.safe_load_all(output.read_text()), "ServiceAccount")
 
     assert code == 0, report
-    assert ("eks.amazonaws.com/role-arn" in account["metadata"].get("annotations", {})) == (variant == "irsa")
+    assert ("eks.amazonaws.com/role-arn" in account["metadata"].get("annotations", {})) == (variant != "pod-identity")
 
 
 @needs_kubectl
@@ -217,3 +217,18 @@ def test_the_namespace_enforces_pod_security_and_only_the_scraper_reaches_the_ap
     (rule,) = policy["spec"]["ingress"]
     assert rule["ports"] == [{"port": api_port["containerPort"], "protocol": "TCP"}]
     assert rule["from"] == [{"namespaceSelector": {"matchLabels": {"shipper.io/metrics-scraper": "true"}}}]
+
+
+@needs_kubectl
+def test_the_fluent_bit_cut_over_component_imports_offsets_before_the_agent_with_its_image_and_settings(tmp_path):
+    pod = built(kustomize(with_component(tmp_path, "fluent-bit-cut-over")), "DaemonSet")["spec"]["template"]["spec"]
+    agent, (init,) = pod["containers"][0], pod["initContainers"]
+
+    assert init["args"][:3] == ["import-offsets", "--config", "/etc/shipper/shipper.yaml"]
+    assert "--init-container" in init["args"]
+    assert init["image"] == agent["image"] and init["env"] == agent["env"]
+    assert init["securityContext"] == agent["securityContext"]
+    database = init["args"][init["args"].index("--fluent-bit-db") + 1]
+    mount = next(m for m in init["volumeMounts"] if database.startswith(m["mountPath"] + "/"))
+    assert mount["readOnly"] is True
+    assert {"name": "state", "mountPath": "/var/lib/shipper"} in init["volumeMounts"]

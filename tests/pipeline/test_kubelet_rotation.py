@@ -11,8 +11,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from tests.agent_process import AgentProcess, output_messages, wait_for, write_config
-from tests.node import CONTAINER_ID, KubeletWriter
+from tests.agent_process import AgentProcess, committed_offsets, output_messages, wait_for, write_config
+from tests.node import CONTAINER_ID, KubeletWriter, make_pod, write_cri
 
 
 @pytest.mark.slow
@@ -62,3 +62,29 @@ def test_kubelet_rotation_with_kills_delivers_every_line_with_pod_metadata(tmp_p
                                   "container_id": CONTAINER_ID,
                                   "pod_uid": "11111111-2222-3333-4444-555555555555"}
     assert last["stream"] == "stdout"
+
+
+def test_a_pod_excluded_after_its_log_was_read_is_not_read_again_after_a_restart(tmp_path):
+    pod = make_pod(tmp_path, "shop", "web-1")
+    write_cri(pod, ["read before the exclusion"])
+    source = {"type": "kubernetes_logs", "include": [str(tmp_path / "containers" / "*.log")],
+              "poll_interval": "20ms", "discover_interval": "100ms"}
+    config = {"data_dir": str(tmp_path / "data"), "shutdown_timeout": "3s", "sources": {"pods": source},
+              "sinks": {"out": {"type": "console", "inputs": ["pods"]}}}
+    cfg = write_config(tmp_path / "shipper.yaml", config)
+    with open(tmp_path / "first.jsonl", "wb") as stdout:
+        agent = AgentProcess(cfg, stdout=stdout)
+        agent.wait_until_running()
+        wait_for(lambda: output_messages(tmp_path / "first.jsonl") == ["read before the exclusion"], 30, "the line")
+        assert agent.terminate(20) == 0
+    write_cri(pod, ["written while stopped"])
+    cfg = write_config(tmp_path / "shipper.yaml", {**config, "sources": {"pods": {
+        **source, "exclude_namespaces": ["shop"]}}})
+
+    with open(tmp_path / "second.jsonl", "wb") as stdout:
+        agent = AgentProcess(cfg, stdout=stdout)
+        agent.wait_until_running()
+        wait_for(lambda: committed_offsets(tmp_path / "data") == {}, 30, "its checkpoint forgotten")
+        assert agent.terminate(20) == 0
+
+    assert output_messages(tmp_path / "second.jsonl") == []

@@ -250,6 +250,10 @@ class FileSource(Source):
             if key in followed:
                 del self._to_recover[key]
                 continue
+            if not self.kind.wanted(checkpoint.path):  # excluded since it was read (or imported): never read
+                del self._to_recover[key]
+                self._reads.add(None, {key: None})
+                continue
             if not self.descriptors.free:
                 return
             try:
