@@ -1,5 +1,5 @@
-"""Sizes (`512MiB`), durations (`5s`), addresses and regular expressions as users write them in the
-configuration."""
+"""Sizes (`512MiB`), durations (`5s`), addresses, regular expressions and field paths as users write
+them in the configuration."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BeforeValidator
 
 from shipper.regex import compile_regex
+from shipper.templates import field_path
 
 _SIZE_UNITS = {
     "": 1, "b": 1,
@@ -91,3 +92,12 @@ def check_regex(pattern: str) -> str:
 
 
 Regex = Annotated[str, AfterValidator(check_regex)]
+
+
+def check_field_path(path: str) -> str:
+    if field_path(path) is None:
+        raise ValueError(f"{path!r} is not a field path such as message, kubernetes.pod_name or log[\"a.b\"]")
+    return path
+
+
+FieldPath = Annotated[str, AfterValidator(check_field_path)]  # a record field, as records.md writes them

@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from shipper.config.base import Options
-from shipper.config.units import Regex
+from shipper.config.units import FieldPath, Regex
 from shipper.record import MESSAGE, Record, lookup
 from shipper.regex import BlockSearch
 from shipper.templates import field_path
@@ -24,7 +24,8 @@ Test = Callable[[Mapping[str, Any], Sequence[Record]], list[bool]]
 
 
 class Condition(Options):
-    field: str | None = Field(None, description="The field a test reads, e.g. `message` or `kubernetes.namespace`.")
+    field: FieldPath | None = Field(None, description="The field a test reads, e.g. `message` or "
+                                                      "`kubernetes.namespace`.")
     regex: Regex | None = Field(None, description="Matches when the field's text contains a match of this regex.")
     equals: Any = Field(None, description="Matches when the field's value equals this one (`200` is a number, "
                         "`\"200\"` a string).")
@@ -33,12 +34,6 @@ class Condition(Options):
     any: list[Condition] | None = Field(None, description="Matches when at least one condition listed matches.")
     not_: Condition | None = Field(None, alias="not", description="Matches when this condition does not.")
 
-    @field_validator("field")
-    @classmethod
-    def _is_path(cls, field: str | None) -> str | None:
-        if field is not None and field_path(field) is None:
-            raise ValueError(f"{field!r} is not a field path such as kubernetes.pod_name")
-        return field
 
     @model_validator(mode="after")
     def _one_form(self) -> Condition:

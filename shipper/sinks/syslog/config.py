@@ -9,9 +9,9 @@ from pydantic import Field, field_validator
 
 from shipper.config.base import SinkOptions
 from shipper.config.tls import TlsOptions
-from shipper.config.units import Address, ByteSize, Duration, split_address
+from shipper.config.units import Address, ByteSize, Duration, FieldPath, split_address
 from shipper.severity import FACILITIES, SEVERITIES
-from shipper.templates import Template, field_path
+from shipper.templates import Template
 
 SD_NAME = re.compile(r'^[!#-<>-\\^-~]{1,32}$')  # printable ASCII except space, '=', ']' and '"'
 
@@ -33,7 +33,7 @@ class SyslogOptions(SinkOptions):
     severity: Literal[SEVERITIES] = Field(  # type: ignore[valid-type]
         "info", description="Severity of records without one of their own (stderr is err; journald keeps PRIORITY)."
     )
-    severity_field: str | None = Field(
+    severity_field: FieldPath | None = Field(
         None, description="A field holding each record's severity (as Fluent Bit's `syslog_severity_key`): a number "
         "0-7, a syslog name, or a level name in any case: trace and debug -> debug, info, notice, warn and warning "
         "-> warning, error and err -> err, crit, critical and fatal -> crit, alert, emerg and panic -> emerg. A "
@@ -44,7 +44,7 @@ class SyslogOptions(SinkOptions):
         default_factory=dict, description="Level names of your own, or other meanings for the names above, e.g. "
         "{\"W\": \"warning\", \"verbose\": \"debug\"} (matched in any case).",
     )
-    facility_field: str | None = Field(
+    facility_field: FieldPath | None = Field(
         None, description="A field holding each record's facility (as Fluent Bit's `syslog_facility_key`): a "
         "number 0-23 or a facility name in any case. A value it cannot read is counted "
         "(`kind=\"unknown_facility\"`) and `facility` applies.",
@@ -73,12 +73,6 @@ class SyslogOptions(SinkOptions):
         "acknowledged to the spool (a reset or close in that window sends it again)."
     )
 
-    @field_validator("severity_field", "facility_field")
-    @classmethod
-    def _is_path(cls, path: str | None) -> str | None:
-        if path is not None and field_path(path) is None:
-            raise ValueError(f"{path!r} is not a field path such as level or log.severity")
-        return path
 
     @field_validator("hostname", "app_name", "procid", "msgid")
     @classmethod

@@ -7,9 +7,8 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from shipper.config.base import AGENT_FIELDS, FieldTree, Options, SourceOptions
-from shipper.config.units import ByteSize, Duration, Regex
+from shipper.config.units import ByteSize, Duration, FieldPath, Regex
 from shipper.record import RESERVED
-from shipper.templates import field_path
 
 
 class MultilineOptions(Options):
@@ -103,7 +102,7 @@ class FileOptions(TailOptions):
         "override the agent's metadata.",
     )
 
-    time_key: str | None = Field(
+    time_key: FieldPath | None = Field(
         None, description="With `json`: the field of each line that holds its time (a path such as `time` or "
         "`meta.ts`), so backfilled files keep their own times; a line without it, or with a value that is not "
         "a time, keeps the read time (counted: `shipper_input_anomalies_total{kind=\"time_unparsed\"}`).",
@@ -119,12 +118,6 @@ class FileOptions(TailOptions):
             return None
         return {**AGENT_FIELDS, "file": {}}
 
-    @field_validator("time_key")
-    @classmethod
-    def _is_path(cls, path: str | None) -> str | None:
-        if path is not None and field_path(path) is None:
-            raise ValueError(f"{path!r} is not a field path such as time or meta.ts")
-        return path
 
     @model_validator(mode="after")
     def _time_with_json(self) -> FileOptions:

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from shipper.config.base import FieldTree, TransformOptions
-from shipper.config.units import Regex
+from shipper.config.units import FieldPath, Regex
 from shipper.record import RESERVED
 from shipper.regex import compile_regex
 from shipper.templates import field_path
@@ -28,13 +28,13 @@ class ParseOptions(TransformOptions):
         None, description="For `format: regex`: a regular expression whose named groups `(?P<name>...)` become "
         "fields (searched anywhere in the text: anchor it with `^`)."
     )
-    field: str = Field("message", description="The field whose text is parsed.")
+    field: FieldPath = Field("message", description="The field whose text is parsed.")
     target: str | None = Field(
         None, description="Put the parsed fields under this key; by default they are merged into the record's root "
         "(the record's `message` stays the whole line, and parsed names the agent reserves, such as `message`, "
         "`timestamp` or `kubernetes`, are kept under `log`)."
     )
-    time_key: str | None = Field(
+    time_key: FieldPath | None = Field(
         None, description="A parsed field that holds the record's time (a path within the parsed fields, e.g. "
         "`time`); the read time stays when it is missing or not a time (counted as unparsed, reason `time`)."
     )
@@ -52,12 +52,6 @@ class ParseOptions(TransformOptions):
             raise ValueError("has no named group (?P<name>...): it would parse no field")
         return pattern
 
-    @field_validator("field", "time_key")
-    @classmethod
-    def _is_path(cls, path: str | None) -> str | None:
-        if path is not None and field_path(path) is None:
-            raise ValueError(f"{path!r} is not a field path such as message or log.time")
-        return path
 
     @field_validator("target")
     @classmethod
