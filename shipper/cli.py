@@ -256,6 +256,9 @@ def _import_offsets(args: argparse.Namespace) -> int:
     except import_offsets.ImportProblem as problem:
         print(f"error: {problem}", file=sys.stderr)
         return EXIT_CONFIG
+    except OSError as problem:  # out of descriptors: nothing is decided on a file not looked at
+        print(f"error: {problem}", file=sys.stderr)
+        return EXIT_ENVIRONMENT
     print(import_offsets.render(result))
     if args.dry_run:
         return 0

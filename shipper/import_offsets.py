@@ -43,6 +43,7 @@ from shipper.sources.files.checkpoint import FileCheckpoint
 from shipper.sources.files.config import TailOptions
 from shipper.sources.files.discover import discover
 from shipper.sources.files.identity import FileIdentity, Fingerprint
+from shipper.sources.files.recovery import regular_files
 from shipper.sources.kubernetes_logs.config import KubernetesLogsOptions
 from shipper.sources.kubernetes_logs.paths import metadata_from_path
 
@@ -247,18 +248,8 @@ def _same_file(name: str, status: os.stat_result) -> bool:
 
 
 def _by_inode(directory: str, inode: int) -> tuple[str, os.stat_result] | None:
-    try:
-        entries = list(os.scandir(directory))
-    except OSError:
-        return None
-    for entry in entries:
-        try:
-            status = entry.stat(follow_symlinks=False)
-        except OSError:
-            continue
-        if status.st_ino == inode and entry.is_file(follow_symlinks=False):
-            return entry.path, status
-    return None
+    """Out of descriptors raises (the command fails; it never reports a file gone that it could not look for)."""
+    return next(((path, status) for path, status in regular_files(directory) if status.st_ino == inode), None)
 
 
 class Refused(Exception):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Iterator
 
 from shipper.sources.files.checkpoint import FileCheckpoint
 from shipper.sources.files.descriptors import out_of_descriptors
@@ -30,27 +31,35 @@ def find_by_identity(directory: str, key: str, fingerprint: Fingerprint | None,
 
     Out of descriptors (EMFILE, ENFILE) raises: that says nothing about the file, and must never be
     taken for "rotated away"."""
-    try:
-        entries = list(os.scandir(directory))
-    except OSError as error:
-        if out_of_descriptors(error):
-            raise
-        return None
-    for entry in entries:
-        try:
-            status = entry.stat(follow_symlinks=False)
-        except OSError:
-            continue
+    for path, status in regular_files(directory):
         identity = FileIdentity.of(status)
-        if identity.key != key or not stat.S_ISREG(status.st_mode):
+        if identity.key != key:
             continue
         try:
-            fd = os.open(entry.path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         except OSError as error:
             if out_of_descriptors(error):
                 raise
             continue
         if (fingerprint is None or fingerprint.matches(fd)) and offset <= status.st_size:
-            return entry.path, fd, identity
+            return path, fd, identity
         os.close(fd)
     return None
+
+
+def regular_files(directory: str) -> Iterator[tuple[str, os.stat_result]]:
+    """The regular files in `directory` (not behind symlinks) with their status; none when it cannot be
+    listed. Out of descriptors raises (see find_by_identity)."""
+    try:
+        entries = list(os.scandir(directory))
+    except OSError as error:
+        if out_of_descriptors(error):
+            raise
+        return
+    for entry in entries:
+        try:
+            status = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        if stat.S_ISREG(status.st_mode):
+            yield entry.path, status
