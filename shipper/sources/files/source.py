@@ -1,64 +1,42 @@
 """The `file` source: discovers files, follows them through rotation, commits lines with offsets.
 
 Where a record enters: `_read` turns a block of complete lines into records and appends them to
-the spool together with the file's checkpoint, in one transaction.
+the spool together with the file's checkpoint, in one transaction. The loop is scan -> read ->
+commit; how a file is opened, resumed, given a descriptor and closed is lifecycle.py's, and where
+each followed file stands is table.py's.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import os
 import stat
 import time
-from dataclasses import replace
-from typing import Any
 
 from shipper.buffer.spool import Spool
 from shipper.observe import metrics
 from shipper.record import Block, Record
-from shipper.sources.base import Reads, Source
+from shipper.sources.base import Reads
 from shipper.sources.files.checkpoint import FileCheckpoint
-from shipper.sources.files.config import FileOptions, TailOptions
-from shipper.sources.files.descriptors import PROCESS, Descriptors, Waiting, max_open_files, out_of_descriptors
+from shipper.sources.files.config import TailOptions
 from shipper.sources.files.discover import Stopped, discover
-from shipper.sources.files.formats import Decoder, JsonDecoder, PlainDecoder
-from shipper.sources.files.identity import FileIdentity, Fingerprint
-from shipper.sources.files.kind import FileKind
+from shipper.sources.files.identity import FileIdentity
+from shipper.sources.files.lifecycle import SAY_AGAIN_AFTER, FileLifecycle
 from shipper.sources.files.multiline import MultilineDecoder
 from shipper.sources.files.reader import FileState, TailedFile
-from shipper.sources.files.recovery import find_by_identity, find_rotated
-from shipper.sources.files.table import FileTable, in_write_order
+from shipper.sources.files.table import in_write_order
 from shipper.sources.files.watcher import DirectoryWatcher, bases_exist, directories_of
-from shipper.templates import field_path
-from shipper.times import time_parser
-
-SHARE_LOOP_EVERY = 0.05  # seconds a source may hold the event loop before other tasks get a turn
-UNMATCHED_WARNING_INTERVAL = 60.0  # seconds between warnings that an include pattern matches nothing
 
 
-class FileSource(Source):
+class FileSource(FileLifecycle):
     options: TailOptions  # FileOptions; KubernetesLogsOptions for the container source built on it
 
     def __init__(self, source_id: str, options: TailOptions, spool: Spool, hostname: str):
         super().__init__(source_id, options, spool, hostname)
-        self.kind = FileKind()  # the plain kind; the container source puts its own in its place
-        self._checkpoints: dict[str, FileCheckpoint] = {}
-        self._skipped: set[tuple[str, str]] = set()
         self._wake = asyncio.Event()  # set by stop() and by the watcher
         self._scan_now = False  # a watched directory changed: scan before the discovery interval ends
-        self._shared_at = 0.0  # when other tasks last had the event loop (see _share_the_loop)
         self._unmatched_warned: dict[str, float] = {}  # include pattern -> when it was last said to match nothing
-        most, lowered = max_open_files(options.max_open_files)
-        if lowered:
-            self.log.warning("%s", lowered)
-        self.descriptors = Descriptors(most)
-        self.table = FileTable(self.descriptors)
-        self._to_recover: dict[str, FileCheckpoint] | None = None  # rotated while stopped, not found yet
-        self._out_of_descriptors_said = -UNMATCHED_WARNING_INTERVAL
-        self._waiting_gauge = metrics.files_waiting.labels(*self.labels)
-        self._reads = Reads(options.read_block_size)  # reads of this round not committed yet
         self.scans = 0  # scans finished (discovery rounds): tests wait for them
 
     async def run(self) -> None:
@@ -120,11 +98,6 @@ class FileSource(Source):
             await watcher.close()
             self.table.close_all()
 
-    @property
-    def files(self) -> dict[FileIdentity, TailedFile]:
-        """Every file followed, by identity (the table's: read it, never change it)."""
-        return self.table.files
-
     def _scan_interval(self, watcher: DirectoryWatcher) -> float:
         """Until the next periodic scan: rare while inotify reports every change (see watcher.py)."""
         every = self.options.discover_interval
@@ -156,13 +129,6 @@ class FileSource(Source):
         return {tailed.directory for tailed in self.files.values()}
 
     # -- discovery -----------------------------------------------------------------------------
-
-    async def _share_the_loop(self) -> None:
-        """Let the sinks and the API run after a while of reading or opening: spool appends of a
-        source never wait, so 100,000 small files would otherwise hold the event loop for minutes."""
-        if time.monotonic() - self._shared_at >= SHARE_LOOP_EVERY:
-            await asyncio.sleep(0)
-            self._shared_at = time.monotonic()
 
     async def _discover(self, first: bool) -> None:
         seen: set[FileIdentity] = set()
@@ -227,7 +193,7 @@ class FileSource(Source):
         """An include pattern that matches nothing is said once a minute, not at every scan."""
         now = time.monotonic()
         for pattern in patterns:
-            if now - self._unmatched_warned.get(pattern, -UNMATCHED_WARNING_INTERVAL) >= UNMATCHED_WARNING_INTERVAL:
+            if now - self._unmatched_warned.get(pattern, -SAY_AGAIN_AFTER) >= SAY_AGAIN_AFTER:
                 self._unmatched_warned[pattern] = now
                 self.log.warning("%s matches no file (yet)", pattern)
 
@@ -239,189 +205,7 @@ class FileSource(Source):
                           extra={"file": tailed.path})
             self._close(tailed)
 
-    def _recover_rotated_while_stopped(self) -> None:
-        """Finish files that were rotated while the agent was not running (found as recovery.py says);
-        a file that is gone entirely is reported: its unread bytes were rotated away. Out of descriptors,
-        the rest are looked for at the next scan."""
-        if not self._to_recover:
-            return
-        followed = {identity.key for identity in self.files}
-        for key, checkpoint in list(self._to_recover.items()):
-            if key in followed:
-                del self._to_recover[key]
-                continue
-            if not self.kind.wanted(checkpoint.path):  # excluded since it was read (or imported): never read
-                del self._to_recover[key]
-                self._reads.add(None, {key: None})
-                continue
-            if not self.descriptors.free:
-                return
-            try:
-                found = find_rotated(key, checkpoint)
-            except OSError as error:  # out of descriptors: says nothing about the file
-                self._out_of_descriptors(error, checkpoint.path)
-                return
-            del self._to_recover[key]
-            if found is None:
-                self.log.warning("%s was rotated away while shipper was stopped; bytes after offset %d, if any, "
-                            "were not read", checkpoint.path, checkpoint.offset)
-                self.count_error("rotation", "rotated_before_read")
-                self._reads.add(None, {key: None})
-                continue
-            real_path, fd, identity = found
-            decoder = self.decoder()
-            decoder.restore(checkpoint.carry)
-            tailed = TailedFile(checkpoint.path, fd, identity, checkpoint.offset, checkpoint.fingerprint, decoder,
-                                common=self.common_fields(checkpoint.path))
-            tailed.writer_long_gone(time.monotonic(), time.time() - os.fstat(fd).st_mtime)
-            self.table.add(tailed)
-            self._checkpoints[key] = replace(checkpoint, carry=None)  # the decoder holds it now
-            self.log.info("finishing %s, rotated while stopped, from offset %d", real_path, checkpoint.offset,
-                          extra={"file": real_path})
-
-    def _open(self, path: str, identity: FileIdentity, status: os.stat_result, first: bool) -> bool:
-        """Follow the file at `path`; False when out of descriptors (it waits for one)."""
-        try:
-            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-        except OSError as error:
-            if out_of_descriptors(error):
-                self.descriptors.wait(path, identity, first)
-                self._out_of_descriptors(error, path)
-                return False
-            self._skip(path, _reason(error), error.strerror)
-            return True
-        if FileIdentity.of(os.fstat(fd)) != identity:  # replaced between stat and open: next round
-            os.close(fd)
-            return True
-        self._follow(path, fd, identity, status, first)
-        return True
-
-    def _follow(self, path: str, fd: int, identity: FileIdentity, status: os.stat_result, first: bool) -> TailedFile:
-        decoder = self.decoder()
-        offset = self._resume(identity, fd, status, first, decoder)
-        tailed = TailedFile(path, fd, identity, offset, Fingerprint.read(fd), decoder, common=self.common_fields(path))
-        self.table.add(tailed)
-        # checkpointed at once (with the reads of this round, before its own), so that a rotation while
-        # the agent is down finds it
-        opened = FileCheckpoint(path, offset, tailed.fingerprint, decoder.carry())
-        self._reads.add(None, {identity.key: opened.encode()})
-        self.log.info("tailing %s from offset %d", path, offset, extra={"file": path})
-        return tailed
-
     # -- descriptors (see descriptors.py) ------------------------------------------------------
-
-    async def _give_descriptors(self) -> None:
-        await self.table.give_descriptors(self._serve, self._share_the_loop)
-        self._waiting_gauge.set(len(self.descriptors.waiting))
-
-    async def _serve(self, waiting: Waiting) -> bool:
-        """A descriptor for a waiting file; False when out of descriptors (it keeps its place)."""
-        tailed = self.files.get(waiting.identity)
-        if tailed is not None:
-            return await self._reopen(tailed)
-        try:
-            status: os.stat_result | None = os.stat(waiting.path)
-        except OSError:
-            status = None
-        if status is not None and FileIdentity.of(status) == waiting.identity:
-            if not self._open(waiting.path, waiting.identity, status, waiting.first):
-                return False
-        else:  # moved before it got a descriptor: look for it beside where its path leads
-            try:
-                found = find_by_identity(os.path.dirname(os.path.realpath(waiting.path)), waiting.identity.key, None)
-            except OSError as error:
-                self._out_of_descriptors(error, waiting.path)
-                return False
-            if found is None:
-                self.log.warning("%s was rotated away before a descriptor was free to read it", waiting.path)
-                self.count_error("rotation", "rotated_before_read")
-            else:
-                _, fd, identity = found
-                self._follow(waiting.path, fd, identity, os.fstat(fd), waiting.first).path_moved_away(time.monotonic())
-        self.descriptors.served(waiting.identity)
-        return True
-
-    async def _reopen(self, tailed: TailedFile) -> bool:
-        """A dormant file's descriptor again: at its path if it is still there, else where it was moved
-        to beside it (then it is drained as rotated); a file gone from both is forgotten."""
-        try:
-            found = _open_if(tailed.path, tailed.identity) or find_by_identity(
-                tailed.directory, tailed.identity.key, tailed.fingerprint)
-        except OSError as error:
-            self._out_of_descriptors(error, tailed.path)
-            return False
-        self.descriptors.served(tailed.identity)
-        if found is None:
-            self.table.no_longer_dormant(tailed)
-            self.log.info("%s is gone (moved away or deleted while idle and closed)", tailed.path,
-                          extra={"file": tailed.path})
-            await self._finish(tailed, "gone")
-            return True
-        path, fd, _ = found
-        self.table.reopened(tailed, fd)
-        if path != tailed.path:  # found beside its path under another name: rotated while dormant
-            tailed.path_moved_away(time.monotonic())
-        return True
-
-    def _out_of_descriptors(self, error: OSError, path: str) -> None:
-        """Counted every time, said once a minute; never taken for anything but a wait."""
-        if not out_of_descriptors(error):
-            raise error
-        self.count_error("open", "out_of_descriptors")
-        descriptors = self.descriptors
-        PROCESS.refresh()
-        descriptors.limit = max(8, min(descriptors.limit, descriptors.open))  # idle files make room from now on
-        now = time.monotonic()
-        if now - self._out_of_descriptors_said >= UNMATCHED_WARNING_INTERVAL:
-            self._out_of_descriptors_said = now
-            self.log.warning("out of file descriptors (%s) opening %s; holding at most %d files open from now on, "
-                             "the others wait (lower max_open_files, or raise the limit on open files)",
-                             error.strerror, path, descriptors.limit)
-
-    def decoder(self) -> Decoder:
-        """A fresh decoder for one file, grouping multi-line records when configured."""
-        lines = self.line_decoder()
-        multiline = self.options.multiline
-        if multiline is None:
-            return lines
-        return MultilineDecoder(lines, multiline.start_pattern, multiline.timeout, self.options.max_line_size)
-
-    def line_decoder(self) -> Decoder:
-        """A fresh line decoder for one file (the container source detects CRI or docker per file)."""
-        decoder = self.kind.line_decoder(self.options.max_line_size)
-        if decoder is not None:
-            return decoder
-        if isinstance(self.options, FileOptions) and self.options.format == "json":
-            options = self.options
-            time_path = field_path(options.time_key) if options.time_key else None
-            return JsonDecoder(options.max_line_size, options.reserved_key, time_path,
-                               time_parser(options.time_format) if time_path else None)
-        return PlainDecoder(self.options.max_line_size)
-
-    def common_fields(self, path: str) -> dict[str, Any]:
-        """Fields every record of the file at `path` shares."""
-        return {"file": path, "host": self.hostname, "source_type": self.type, **self.kind.fields(path)}
-
-    def _resume(self, identity: FileIdentity, fd: int, status: os.stat_result, first: bool, decoder: Decoder) -> int:
-        """The offset to start reading at, with the decoder given what it held at the checkpoint."""
-        checkpoint = self._checkpoints.get(identity.key)
-        if checkpoint is not None and checkpoint.fingerprint.matches(fd) and checkpoint.offset <= status.st_size:
-            decoder.restore(checkpoint.carry)
-            self._checkpoints[identity.key] = replace(checkpoint, carry=None)  # the decoder holds it now
-            return checkpoint.offset
-        if checkpoint is not None:
-            self.log.info("inode of %s was reused by a new file; reading it from the start", checkpoint.path)
-        if first and self.options.read_from == "end":
-            return status.st_size
-        return 0
-
-    def _skip(self, path: str, reason: str, detail: str | None = None) -> None:
-        """Count and report a path that cannot be read; it is tried again at every discovery."""
-        if (path, reason) not in self._skipped:  # warn once, not once per discovery round
-            self._skipped.add((path, reason))
-            self.count_error("discover", reason)
-            self.log.warning("skipping %s: %s%s", path, reason, f" ({detail})" if detail else "",
-                             extra={"file": path})
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -530,48 +314,4 @@ class FileSource(Source):
                     pass
                 await self._finish(tailed, "deleted")
 
-    async def _finish(self, tailed: TailedFile, why: str) -> None:
-        """Ship what the decoder holds, forget the checkpoint and close the file."""
-        self._finishing(tailed, why)
-        await self.commit_reads(self._reads)
-
-    def _finishing(self, tailed: TailedFile, why: str) -> None:
-        """As `_finish`, the file closed once the commit that forgets its checkpoint is made: until
-        then its descriptor may be the last way to lines of this round."""
-        self.log.info("finished %s (%s)", tailed.path, why, extra={"file": tailed.path})
-        held = tailed.decoder.flush()  # fragments whose completing line will never come
-
-        def finished() -> None:
-            self.received_events.inc(len(held))
-            self._close(tailed)
-
-        self._reads.add(Block(self.id, tailed.common, held) if held else None, {tailed.identity.key: None},
-                        where=tailed.path, then=finished)
-
-    def _close(self, tailed: TailedFile) -> None:
-        """Stop following `tailed`: its descriptor, its place in the table and its pending count go."""
-        self.table.forget(tailed)
-        self.kind.finished(tailed, self.files.values())
-
-
 QUIET_ROUNDS = 5  # discover intervals with nothing new after which a file rests (table.py)
-
-
-def _open_if(path: str, identity: FileIdentity) -> tuple[str, int, FileIdentity] | None:
-    """(path, descriptor, identity) if `path` still leads to `identity`; out of descriptors raises."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError as error:
-        if out_of_descriptors(error):
-            raise
-        return None
-    if FileIdentity.of(os.fstat(fd)) != identity:
-        os.close(fd)
-        return None
-    return path, fd, identity
-
-
-def _reason(error: OSError) -> str:
-    """`PermissionError` and its kin by name; a bare OSError by its errno (EMFILE: out of open files)."""
-    name = type(error).__name__
-    return errno.errorcode.get(error.errno or 0, name) if name == "OSError" else name
