@@ -96,6 +96,15 @@ class Retry(Exception):
         self.not_ready_code = not_ready_code or reason
         self.retry_after = retry_after
 
+    @classmethod
+    def for_call(cls, failure: Failure, cause: BaseException) -> Retry:
+        """A whole call failed as `failure`: retried under the failure's name, the sink not ready
+        meanwhile when only an operator can fix it."""
+        code = error_code(cause)
+        not_ready = f"{failure.value}: {code}: {cause}" if failure.needs_operator else None
+        return cls(failure.value, failure=failure, cause=cause, not_ready=not_ready,
+                   not_ready_code=f"{failure.value}:{code}")
+
     @property
     def reason_code(self) -> str:
         """The error code behind it (an AWS code, an exception's name), else the reason."""

@@ -5,13 +5,11 @@ Flow: the reader takes segments of the spool and routes each record's events to 
 under a bound on requests in flight over all streams; the ack tracker moves the spool cursor once
 every event of a segment is delivered. See reconcile.py for how a crash avoids duplicates.
 
-Isolation: a stream CloudWatch refuses for a reason that retrying soon will not fix (its group is
-missing and may not be created, access to it is denied) while other streams of the sink deliver is
-*parked*: its batches move to the spool's parked area (counted as done for the cursor, so the other
-streams go on), and it is tried again with backoff, at once after a SIGHUP or a restart. A parked
-stream replays its parked batches in order before anything newer. When no other stream delivers,
-the refusal is the sink's problem (credentials, a policy denying everything): the sink is not ready
-and records wait in the spool, as for any error that needs an operator.
+Isolation: a stream CloudWatch refuses for a reason that retrying soon will not fix while other
+streams of the sink deliver is *parked* (parking.py): its batches wait in the spool's parked area and
+the other streams go on. When no other stream delivers, the refusal is the sink's problem
+(credentials, a policy denying everything): the sink is not ready and records wait in the spool, as
+for any error that needs an operator. A missing stream (and group) is made when allowed (streams.py).
 """
 
 from __future__ import annotations
@@ -19,11 +17,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections import deque
 from collections.abc import Awaitable, Mapping
 from typing import Any
 
-from shipper.backoff import delay
 from shipper.buffer.parked import ParkedRow
 from shipper.buffer.spool import Position, Spool, StoredBlock
 from shipper.observe import metrics
@@ -32,13 +28,15 @@ from shipper.sinks.acks import AckTracker
 from shipper.sinks.aws.errors import CLOUDWATCH_LOGS, error_code
 from shipper.sinks.base import Sink, count_sent
 from shipper.sinks.cloudwatch import reconcile
-from shipper.sinks.cloudwatch.batch import Batch, Event, EventQueue, event_time, request_body
+from shipper.sinks.cloudwatch.batch import Batch, Event, event_time, request_body
 from shipper.sinks.cloudwatch.client import CloudWatchLogs
 from shipper.sinks.cloudwatch.config import EVENT_OVERHEAD
 from shipper.sinks.cloudwatch.config import CloudWatchLogsOptions as Options
 from shipper.sinks.cloudwatch.entity import Entity, EntityMaker
 from shipper.sinks.cloudwatch.naming import Namer
+from shipper.sinks.cloudwatch.parking import PARKED_SENDING, Parking, StreamRefused
 from shipper.sinks.cloudwatch.reconcile import BatchRow, Overlap
+from shipper.sinks.cloudwatch.streams import CannotMake, StreamMaker, StreamQueue
 from shipper.sinks.encoding import encoded
 from shipper.sinks.retry import Failure, Refused, Retry, classify, retrying, send_halving
 
@@ -46,38 +44,7 @@ READ_RECORDS = 10_000  # records per spool read (one segment)
 MAX_PENDING_EVENTS = 30_000  # events held in memory across all stream queues...
 MAX_PENDING_BYTES = 12 * 1024 * 1024  # ... and their bytes: enough to keep every request slot busy
 DRAIN_BACKOFF_MAX = 1.0  # longest retry wait once the agent is stopping
-PARK_IF_OTHERS_DELIVERED_WITHIN = 600.0  # seconds: a refused stream is parked if another one delivered since
-PARKED_RETRY = (5.0, 300.0)  # backoff range of a parked stream's next try
 MAX_IDLE_STREAMS = 1_000  # streams kept with nothing to send; more are forgotten (a stream name comes from records)
-PARKED_SENDING = "parked-sending:"  # sink state key of a parked row being sent: after a crash, check first
-
-
-class StreamRefused(Exception):
-    """CloudWatch refuses this stream (not the sink) for a reason retrying soon will not fix: park it."""
-
-
-class StreamQueue:
-    """The events waiting for one log stream, and the worker that sends them in order."""
-
-    def __init__(self, group: str, stream: str):
-        self.group = group
-        self.stream = stream
-        self.pending = EventQueue()
-        self.since: float | None = None  # when the oldest waiting event was queued
-        self.wake = asyncio.Event()
-        self.task: asyncio.Task[None] | None = None
-        self.recovered: deque[BatchRow] = deque()  # rows of batches sent before a restart
-        self.previous: list[Event] = []  # the last batch sent (its events may share a millisecond with the next)
-        self.delivered_at = -PARK_IF_OTHERS_DELIVERED_WITHIN  # monotonic time of its last accepted batch
-        self.parked: str | None = None  # why the stream is parked, None while it delivers
-        self.retry_at = 0.0  # when a parked stream is tried again
-        self.tries = 0  # tries since it was parked
-
-    @property
-    def name(self) -> str:
-        """The stream's name in the parked area and in reports: `group/stream` is unambiguous (a
-        group name may hold '/', a stream name may not hold ':' but may hold '/': the tab keeps them apart)."""
-        return f"{self.group}\t{self.stream}"
 
 
 class CloudWatchLogsSink(Sink):
@@ -86,6 +53,7 @@ class CloudWatchLogsSink(Sink):
     def __init__(self, sink_id: str, options: Options, spool: Spool):
         super().__init__(sink_id, options, spool)
         self.client = CloudWatchLogs(sink_id, options)
+        self.streams = StreamMaker(self.client, options, self.log)
         self.entities = EntityMaker(options.entity) if options.entity else None
         self._entity_rejections_warned: set[str] = set()
         self.namer = Namer(options.group_name, options.stream_name, options.fallback_group_name,
@@ -103,12 +71,8 @@ class CloudWatchLogsSink(Sink):
         self._billed = metrics.bytes_billed.labels(*self.labels)
         self._unencodable = metrics.events_discarded.labels(*self.labels, "unencodable")
         self._fallbacks = metrics.events_fallback_named.labels(*self.labels)
-        self._parked_events = metrics.events_parked.labels(*self.labels)
-        self._parked_gauge = metrics.streams_parked.labels(*self.labels)
-        self._parked_gauge.set(0)
-        self._sending_parked: set[str] = set()  # state keys of parked rows sent before a restart
-        self._classes_checked: set[str] = set()  # groups whose class was compared with log_group_class
-        self._class_check_failed = False
+        self.parking = Parking(spool, sink_id, self.labels, self.log,
+                               options.parked_max_size or spool.max_size // 4)
 
     # -- reading and routing --------------------------------------------------------------------
 
@@ -236,6 +200,12 @@ class CloudWatchLogsSink(Sink):
             queue = self.queues[key] = StreamQueue(*key)
         return queue
 
+    def _queue_named(self, group: str, stream: str) -> StreamQueue:
+        queue = self.queues.get((group, stream))
+        if queue is None:
+            queue = self.queues[(group, stream)] = StreamQueue(group, stream)
+        return queue
+
     def _forget_idle_streams(self) -> None:
         """Streams are named from records, so the table of streams is bounded: once it holds
         MAX_IDLE_STREAMS more than at the last sweep, the streams with nothing to send, nothing in
@@ -346,7 +316,7 @@ class CloudWatchLogsSink(Sink):
             try:
                 await self._put_or_bisect(queue, events, row.overlap, maybe_landed, batch.entity)
             except StreamRefused as refused:
-                self._park_stream(queue, str(refused))
+                self.parking.park_stream(queue, str(refused), self.queues.values())
                 self._park(queue, batch)
                 return
         self._finish(batch, row)
@@ -371,28 +341,10 @@ class CloudWatchLogsSink(Sink):
 
     # -- parked streams ---------------------------------------------------------------------------
 
-    def _park_stream(self, queue: StreamQueue, reason: str) -> None:
-        first = queue.parked is None
-        queue.parked = reason
-        queue.tries += 1
-        wait = delay(queue.tries, *PARKED_RETRY)
-        queue.retry_at = time.monotonic() + wait
-        self._parked_gauge.set(sum(q.parked is not None for q in self.queues.values()))
-        if first:
-            self.log.warning("%s/%s parked: %s; its records wait in the parked area (next try in %.0fs), the "
-                             "other streams go on", queue.group, queue.stream, reason, wait)
-
     def _park(self, queue: StreamQueue, batch: Batch) -> None:
-        """Move a batch of a parked stream out of the sink's way: into the spool's parked area, then
-        counted as done, so the cursor can pass it (parked_area.trim undoes a park the cursor never passed)."""
-        places = [run.place(offset)[:2] for run in batch.runs for offset in range(run.count)]
-        limit = self._parked_max_size()
-        discarded = self.spool.parked_area.park(self.id, queue.name, queue.parked or "", batch.events, places, limit)
-        self._parked_events.inc(batch.records)
-        if discarded:
-            metrics.events_discarded.labels(*self.labels, "parked_overflow").inc(discarded)
-            self.log.warning("parked records over parked_max_size (%d bytes): the oldest %d discarded",
-                             limit, discarded)
+        """Move a batch of a parked stream out of the sink's way (parking.py), then count it as done, so
+        the cursor can pass it."""
+        self.parking.set_aside(queue, batch)
         self._pending -= len(batch)
         self._pending_bytes -= batch.size
         self._room.set()
@@ -417,55 +369,38 @@ class CloudWatchLogsSink(Sink):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(queue.wake.wait(), max(0.0, min(due) - now) if due else None)
             return
-        row = self.spool.parked_area.next(self.id, queue.name)
+        row = self.parking.next_row(queue)
         if row is None:
-            self.log.info("%s/%s delivers again; its parked records are all sent", queue.group, queue.stream)
-            queue.parked, queue.tries = None, 0
-            self._parked_gauge.set(sum(q.parked is not None for q in self.queues.values()))
+            self.parking.delivers_again(queue, self.queues.values())
             return
         await self._send_parked(queue, row)
 
     async def _send_parked(self, queue: StreamQueue, row: ParkedRow) -> None:
-        key = f"{PARKED_SENDING}{row.id}"
-        maybe_landed = key in self._sending_parked
-        self.spool.save_sink_state(self.id, key, b"")
-        self._sending_parked.add(key)
+        maybe_landed = self.parking.sending(row)
         events = sorted(row.items, key=event_time)
         try:
             await self._put_or_bisect(queue, events, [], maybe_landed)
         except StreamRefused as refused:
-            self._park_stream(queue, str(refused))
+            self.parking.park_stream(queue, str(refused), self.queues.values())
             return
-        self.spool.parked_area.unpark(self.id, row.id, forget=[key])
-        self._sending_parked.discard(key)
+        self.parking.sent(row)
         count_sent(self, len(row.items), sum(len(e["message"]) for e in row.items))
 
     def retry_parked(self) -> None:
         """Try every parked stream again now (a SIGHUP: the operator may have fixed the cause)."""
-        for queue in self.queues.values():
-            if queue.parked:
-                queue.retry_at = 0.0
-                queue.wake.set()
+        self.parking.retry_all(self.queues.values())
 
     def parked_streams(self) -> dict[str, str]:
         """`group/stream` -> why, for every stream parked now."""
-        return {f"{q.group}/{q.stream}": q.parked for q in self.queues.values() if q.parked}
+        return self.parking.parked_streams(self.queues.values())
 
     def _refused(self, queue: StreamQueue, error: Exception) -> Exception:
-        """StreamRefused (park it) when the refusal is this stream's: it is parked already, another
-        stream has delivered lately, or its records hold the reader up while the parked area has
-        room. Else a Retry for the refusal: the sink's own problem (a policy that denies every group),
-        reported, with the records kept in the spool."""
-        now = time.monotonic()
-        others_deliver = any(other is not queue and now - other.delivered_at < PARK_IF_OTHERS_DELIVERED_WITHIN
-                             for other in self.queues.values())
-        holds_the_reader = self._full() and self.spool.parked_area.bytes(self.id) < self._parked_max_size()
-        if queue.parked is not None or others_deliver or holds_the_reader:
+        """StreamRefused (park it) when the refusal is this stream's (parking.py); else a Retry for the
+        refusal: the sink's own problem (a policy that denies every group), reported, with the records
+        kept in the spool."""
+        if self.parking.is_the_streams(queue, self.queues.values(), holds_the_reader=self._full()):
             return StreamRefused(f"{error_code(error)}: {error}")
-        return _retry(Failure.REFUSED, error)
-
-    def _parked_max_size(self) -> int:
-        return self.options.parked_max_size or self.spool.max_size // 4
+        return Retry.for_call(Failure.REFUSED, error)
 
     def _finish(self, batch: Batch, row: BatchRow) -> None:
         """The batch is in CloudWatch, or refused event by event and counted: acknowledge it."""
@@ -523,63 +458,12 @@ class CloudWatchLogsSink(Sink):
                 if failure is Failure.REFUSED:
                     raise self._refused(queue, error) from error
                 if failure is not Failure.MISSING or created:
-                    raise _retry(failure, error) from error
-                await self._create(queue, error)
+                    raise Retry.for_call(failure, error) from error
+                try:
+                    await self.streams.make(queue.group, queue.stream, error)
+                except CannotMake as cannot:
+                    raise self._refused(queue, cannot.error) from cannot.error
                 created = True  # a group or stream deleted while running is made again, once per attempt
-
-    async def _create(self, queue: StreamQueue, missing: Exception) -> None:
-        options = self.options
-        if not options.create_missing_stream:
-            raise self._refused(queue, missing)
-        try:
-            await self.client.create_log_stream(queue.group, queue.stream)
-            await self._check_class(queue.group)
-            return
-        except Exception as error:
-            failure = classify(error, CLOUDWATCH_LOGS)
-            if failure is Failure.REFUSED:
-                raise self._refused(queue, error) from error
-            if failure is not Failure.MISSING:
-                raise _retry(failure, error) from error
-            if not options.create_missing_group:
-                raise self._refused(queue, error) from error
-        try:
-            if await self.client.create_log_group(queue.group, options.tags, options.log_group_class,
-                                                  options.kms_key_id, options.deletion_protection):
-                self.log.info("created log group %s", queue.group)
-                self._classes_checked.add(queue.group)
-                if options.retention_days:
-                    await self.client.put_retention_policy(queue.group, options.retention_days)
-            await self.client.create_log_stream(queue.group, queue.stream)
-            await self._check_class(queue.group)
-        except Exception as error:
-            # INVALID here is a group that cannot be made as configured (a KMS key that does not exist or
-            # is disabled): this stream's records wait aside like a refused stream's, the others go on
-            if classify(error, CLOUDWATCH_LOGS) in (Failure.REFUSED, Failure.INVALID):
-                raise self._refused(queue, error) from error
-            raise _retry(classify(error, CLOUDWATCH_LOGS), error) from error
-
-    async def _check_class(self, group: str) -> None:
-        """Say once per group when a group this sink writes to (but did not create) has another class
-        than `log_group_class`: it is used as it is (a class is fixed at creation). Checked when the
-        sink first makes a stream in the group; a check that fails (no logs:DescribeLogGroups) is said
-        once and changes nothing."""
-        wanted = self.options.log_group_class
-        if wanted is None or group in self._classes_checked:
-            return
-        self._classes_checked.add(group)
-        try:
-            found = await self.client.log_group_class(group)
-        except Exception as error:
-            if not self._class_check_failed:
-                self._class_check_failed = True
-                self.log.info("cannot check the class of existing log groups (%s); allow logs:DescribeLogGroups "
-                              "(iam/policy-describe.json) to be told when one differs from log_group_class %s",
-                              error_code(error), wanted)
-            return
-        if found is not None and found != wanted:
-            self.log.warning("log group %s exists with class %s, not %s; its records go there as they are "
-                             "(a class is fixed when a group is created)", group, found, wanted)
 
     async def _already_there(self, queue: StreamQueue, events: list[Event], overlap: Overlap) -> bool:
         """Whether a batch that may have landed did (reconcile.py). With `reconcile: false`, or when
@@ -605,7 +489,7 @@ class CloudWatchLogsSink(Sink):
                                  "events that may have landed is sent again: it may arrive twice",
                                  queue.group, queue.stream, error_code(error), len(events))
                 return False
-            raise _retry(failure, error) from error
+            raise Retry.for_call(failure, error) from error
         return reconcile.all_there(want, found)
 
     def _count_rejected(self, rejected: dict[str, Any], total: int) -> None:
@@ -664,42 +548,12 @@ class CloudWatchLogsSink(Sink):
         if rows:
             self.log.info("%d batch(es) were in flight or unacknowledged at the last stop; checking them",
                           len(rows))
-        self._recover_parked()
-
-    def _recover_parked(self) -> None:
-        """Streams parked before the stop are tried again at once; parks the cursor never passed are
-        undone (their records are read again)."""
-        dropped = self.spool.parked_area.trim(self.id)
-        if dropped:
-            self.log.info("%d parked event(s) were parked after the last acknowledgement; reading them again",
-                          dropped)
-        sending = {key for key in self.spool.sink_state(self.id) if key.startswith(PARKED_SENDING)}
-        parked = self.spool.parked_area.ids(self.id)
-        gone = {key for key in sending if int(key.removeprefix(PARKED_SENDING)) not in parked}
-        self.spool.forget_sink_state(self.id, gone)  # rows dropped by parked_area.trim or discarded meanwhile
-        self._sending_parked = sending - gone
-        for name, summary in self.spool.parked_area.summary(self.id).items():
-            group, _, stream = name.partition("\t")
-            queue = self.queues.get((group, stream))
-            if queue is None:
-                queue = self.queues[(group, stream)] = StreamQueue(group, stream)
-            queue.parked = summary.reason
-            queue.retry_at = 0.0
-        self._parked_gauge.set(sum(q.parked is not None for q in self.queues.values()))
+        self.parking.recover(self._queue_named)
 
     async def close(self) -> None:
         await self.client.close()
 
 
-
-
-def _retry(failure: Failure, error: BaseException) -> Retry:
-    """A whole call failed as `failure` and is tried again; the sink is not ready meanwhile when only
-    an operator can fix it."""
-    code = error_code(error)
-    not_ready = f"{failure.value}: {code}: {error}" if failure.needs_operator else None
-    return Retry(failure.value, failure=failure, cause=error, not_ready=not_ready,
-                 not_ready_code=f"{failure.value}:{code}")
 
 
 def _halves(events: list[Event]) -> tuple[list[Event], list[Event]] | None:
