@@ -17,13 +17,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable
 from typing import Any
 
 from shipper.buffer.parked import ParkedRow
 from shipper.buffer.spool import Position, Spool, StoredBlock
 from shipper.observe import metrics
-from shipper.record import MESSAGE, TIMESTAMP
 from shipper.sinks.acks import AckTracker
 from shipper.sinks.aws.errors import CLOUDWATCH_LOGS, error_code
 from shipper.sinks.base import Sink, count_sent
@@ -32,19 +31,17 @@ from shipper.sinks.cloudwatch.batch import Batch, Event, event_time, request_bod
 from shipper.sinks.cloudwatch.client import CloudWatchLogs
 from shipper.sinks.cloudwatch.config import EVENT_OVERHEAD
 from shipper.sinks.cloudwatch.config import CloudWatchLogsOptions as Options
-from shipper.sinks.cloudwatch.entity import Entity, EntityMaker
-from shipper.sinks.cloudwatch.naming import Namer
+from shipper.sinks.cloudwatch.entity import Entity
 from shipper.sinks.cloudwatch.parking import PARKED_SENDING, Parking, StreamRefused
 from shipper.sinks.cloudwatch.reconcile import BatchRow, Overlap
+from shipper.sinks.cloudwatch.routing import Router
 from shipper.sinks.cloudwatch.streams import CannotMake, StreamMaker, StreamQueue
-from shipper.sinks.encoding import encoded
 from shipper.sinks.retry import Failure, Refused, Retry, classify, retrying, send_halving
 
 READ_RECORDS = 10_000  # records per spool read (one segment)
 MAX_PENDING_EVENTS = 30_000  # events held in memory across all stream queues...
 MAX_PENDING_BYTES = 12 * 1024 * 1024  # ... and their bytes: enough to keep every request slot busy
 DRAIN_BACKOFF_MAX = 1.0  # longest retry wait once the agent is stopping
-MAX_IDLE_STREAMS = 1_000  # streams kept with nothing to send; more are forgotten (a stream name comes from records)
 
 
 class CloudWatchLogsSink(Sink):
@@ -54,12 +51,9 @@ class CloudWatchLogsSink(Sink):
         super().__init__(sink_id, options, spool)
         self.client = CloudWatchLogs(sink_id, options)
         self.streams = StreamMaker(self.client, options, self.log)
-        self.entities = EntityMaker(options.entity) if options.entity else None
         self._entity_rejections_warned: set[str] = set()
-        self.namer = Namer(options.group_name, options.stream_name, options.fallback_group_name,
-                           options.fallback_stream_name, options.layout)
-        self.queues: dict[tuple[str, str], StreamQueue] = {}
-        self._sweep_at = MAX_IDLE_STREAMS  # the table's size at which idle streams are forgotten
+        self.router = Router(options, self.labels)
+        self.queues = self.router.queues  # the streams by (group, stream)
         self.tracker = AckTracker(spool, sink_id, self._on_all_acked)
         self._requests = asyncio.Semaphore(options.max_requests_in_flight)
         self._pending = 0
@@ -69,8 +63,6 @@ class CloudWatchLogsSink(Sink):
         self._at_tail = False
         self._awaiting_routing: set[StreamQueue] = set()
         self._billed = metrics.bytes_billed.labels(*self.labels)
-        self._unencodable = metrics.events_discarded.labels(*self.labels, "unencodable")
-        self._fallbacks = metrics.events_fallback_named.labels(*self.labels)
         self.parking = Parking(spool, sink_id, self.labels, self.log,
                                options.parked_max_size or spool.max_size // 4)
 
@@ -123,21 +115,7 @@ class CloudWatchLogsSink(Sink):
 
     def _route(self, blocks: list[StoredBlock], end: Position) -> None:
         segment = self.tracker.open(end)
-        touched: set[StreamQueue] = set()
-        events = records = size = 0
-        for block in blocks:
-            count = len(block.messages) - block.start
-            records += count
-            per_record = self.namer.per_record(block.fields[block.start:])
-            entity = self.entities.make(block.common) if self.entities else None
-            if self.options.encoding == "text" and not per_record:
-                queue = self._queue_for(block.common, block.record(block.start), count)
-                routed = self._route_text(block, queue, segment, entity)
-                touched.add(queue)
-            else:
-                routed = self._route_each(block, segment, touched, per_record, entity)
-            events += routed[0]
-            size += routed[1]
+        touched, records, events, size = self.router.route(blocks, segment, self._busy)
         self.received_events.inc(records)
         self.received_bytes.inc(size)
         self._pending += events
@@ -152,72 +130,12 @@ class CloudWatchLogsSink(Sink):
             queue.wake.set()
         self.tracker.seal(segment, events)
 
-    def _route_text(self, block: StoredBlock, queue: StreamQueue, segment: int,
-                    entity: Entity | None) -> tuple[int, int]:
-        """The hot path: a block whose records all go to one stream as their raw text; returns
-        (events, bytes) routed."""
-        start = block.start
-        stamps = block.timestamps[start:] if start else block.timestamps
-        texts = block.messages[start:] if start else block.messages
-        return queue.pending.add(stamps, texts, block.id, start, segment, self.options.max_event_size, entity)
-
-    def _route_each(self, block: StoredBlock, segment: int, touched: set[StreamQueue],
-                    per_record: bool, entity: Entity | None) -> tuple[int, int]:
-        """Records named one by one (a template names a per-record field) or encoded as JSON."""
-        events = size_total = 0
-        records = block.records[block.start:]
-        block_queue = None if per_record else self._queue_for(block.common, records[0], len(records))
-        objects = encoded(block, "json", self.options.layout) if self.options.encoding == "json" else None
-        for index, record in enumerate(records, start=block.start):
-            queue = self._queue_for(block.common, record, 1) if block_queue is None else block_queue
-            if objects is None:
-                message = record[MESSAGE]
-            else:
-                json_object = objects[index - block.start]
-                if json_object is None:
-                    self._unencodable.inc()
-                    continue
-                message = json_object.decode("utf-8")
-            produced, size = queue.pending.add([record[TIMESTAMP]], [message], block.id, index, segment,
-                                               self.options.max_event_size, entity)
-            events += produced
-            size_total += size
-            touched.add(queue)
-        return events, size_total
+    def _busy(self, queue: StreamQueue) -> bool:
+        """A batch of the stream in flight, or waiting for the rest of a recorded batch to be read."""
+        return (queue.task is not None and not queue.task.done()) or queue in self._awaiting_routing
 
     def _full(self) -> bool:
         return self._pending >= MAX_PENDING_EVENTS or self._pending_bytes >= MAX_PENDING_BYTES
-
-    def _queue_for(self, common: Mapping[str, Any], record: Any, records: int) -> StreamQueue:
-        before = self.namer.fallbacks
-        key = self.namer.name(common, record)
-        if self.namer.fallbacks != before:
-            self._fallbacks.inc(records)
-        queue = self.queues.get(key)
-        if queue is None:
-            if len(self.queues) >= self._sweep_at:
-                self._forget_idle_streams()
-            queue = self.queues[key] = StreamQueue(*key)
-        return queue
-
-    def _queue_named(self, group: str, stream: str) -> StreamQueue:
-        queue = self.queues.get((group, stream))
-        if queue is None:
-            queue = self.queues[(group, stream)] = StreamQueue(group, stream)
-        return queue
-
-    def _forget_idle_streams(self) -> None:
-        """Streams are named from records, so the table of streams is bounded: once it holds
-        MAX_IDLE_STREAMS more than at the last sweep, the streams with nothing to send, nothing in
-        flight and nothing parked are forgotten. A forgotten stream comes back as after a restart (its
-        previous batch unknown to the next one's ledger row: reconcile.py); the busy ones are bounded
-        by MAX_PENDING_EVENTS."""
-        idle = [key for key, queue in self.queues.items()
-                if not queue.pending and not queue.recovered and not queue.parked
-                and (queue.task is None or queue.task.done()) and queue not in self._awaiting_routing]
-        for key in idle:
-            del self.queues[key]
-        self._sweep_at = len(self.queues) + MAX_IDLE_STREAMS
 
     def _start(self, queue: StreamQueue) -> None:
         if queue.task is None or queue.task.done():
@@ -540,15 +458,13 @@ class CloudWatchLogsSink(Sink):
                        if not k.startswith(PARKED_SENDING)), key=lambda r: r.first)
         for row in rows:
             key = (row.group, row.stream)
-            queue = self.queues.get(key)
-            if queue is None:
-                queue = self.queues[key] = StreamQueue(*key)
+            queue = self.router.queue_named(*key)
             queue.recovered.append(row)
             self.tracker.forget_when_acked(row.last[0], row.last[1], row.key)
         if rows:
             self.log.info("%d batch(es) were in flight or unacknowledged at the last stop; checking them",
                           len(rows))
-        self.parking.recover(self._queue_named)
+        self.parking.recover(self.router.queue_named)
 
     async def close(self) -> None:
         await self.client.close()

@@ -6,24 +6,25 @@ from __future__ import annotations
 
 import asyncio
 
-from shipper.buffer.spool import Spool
 from shipper.sinks.cloudwatch.config import CloudWatchLogsOptions
-from shipper.sinks.cloudwatch.sink import MAX_IDLE_STREAMS, CloudWatchLogsSink
+from shipper.sinks.cloudwatch.routing import MAX_IDLE_STREAMS, Router
 
 
-async def test_streams_named_by_records_are_forgotten_when_idle_and_kept_while_they_have_work(tmp_path):
+async def test_streams_named_by_records_are_forgotten_when_idle_and_kept_while_they_have_work():
     options = CloudWatchLogsOptions.model_validate({
         "type": "cloudwatch_logs", "inputs": ["app"], "region": "us-east-1", "group_name": "/app",
         "stream_name": "{container_name}"})
-    spool = Spool.open(tmp_path, max_size=10 * 1024 * 1024)
-    sink = CloudWatchLogsSink("cw", options, spool)
-    busy = sink._queue_for({}, (1, "m", {"container_name": "busy"}), 1)
-    busy.task = asyncio.get_running_loop().create_future()  # a worker still sending
+    router = Router(options, ("sink", "cw", "cloudwatch_logs"))
+
+    def sending(queue) -> bool:  # as the sink says: a worker still has a batch in flight
+        return queue.task is not None and not queue.task.done()
+
+    busy = router._queue_for({}, (1, "m", {"container_name": "busy"}), 1, sending)
+    busy.task = asyncio.get_running_loop().create_future()
 
     for n in range(10 * MAX_IDLE_STREAMS):
-        sink._queue_for({}, (1, "m", {"container_name": f"client-chosen-{n}"}), 1)
+        router._queue_for({}, (1, "m", {"container_name": f"client-chosen-{n}"}), 1, sending)
 
-    assert len(sink.queues) <= MAX_IDLE_STREAMS + 1
-    assert sink.queues[("/app", "busy")] is busy
+    assert len(router.queues) <= MAX_IDLE_STREAMS + 1
+    assert router.queues[("/app", "busy")] is busy
     busy.task.cancel()
-    spool.close()
