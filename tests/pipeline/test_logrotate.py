@@ -97,8 +97,12 @@ def test_logrotate_create_mode_with_compress_loses_and_repeats_nothing(tmp_path)
     written: list[str] = []
 
     for round_no in range(ROUNDS):
+        earlier = len(written)
         written += write_round(log, round_no)
         if round_no % 4 == 3:  # killed with unread lines; restarted before the next rotation
+            # the file rotated (and deleted) in the last round must have been read first: once deleted,
+            # its lines live only behind the killed agent's descriptor, for no reader after it
+            wait_until_spooled(tmp_path, earlier)
             agent = restart(agent, cfg, write_end)
         # once the agent has the file open (lines may still be unread): a file renamed and deleted
         # before any reader opened it is gone for every reader, so the test waits for that much
