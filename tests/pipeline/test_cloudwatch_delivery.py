@@ -141,6 +141,10 @@ def test_sigkill_at_random_points_during_delivery_then_restart_duplicates_nothin
         agent = AgentProcess(cfg, stdout=subprocess.DEVNULL)
         if kills == 0:
             start_writers(agent, pods)
+        # killed at a random point of its delivery, not of its start-up: on a loaded machine a start
+        # takes seconds, and kills that all came before the agents read anything left the files
+        # unread for longer than a rotation, whose rotated file is then deleted (gone for any reader)
+        agent.wait_until_running(60)
         time.sleep(rng.uniform(0.6, 2.0))
         agent.kill()
         kills += 1
