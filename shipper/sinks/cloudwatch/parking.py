@@ -113,9 +113,9 @@ class Parking:
         """`group/stream` -> why, for every stream parked now."""
         return {f"{q.group}/{q.stream}": q.parked for q in queues if q.parked}
 
-    def recover(self, queue_named: Callable[[str, str], StreamQueue]) -> list[StreamQueue]:
+    def recover(self, queue_named: Callable[[str, str], StreamQueue]) -> None:
         """At start: streams parked before the stop are tried again at once; parks the cursor never
-        passed are undone (their records are read again); returns the parked streams' queues."""
+        passed are undone (their records are read again)."""
         dropped = self.area.trim(self.sink_id)
         if dropped:
             self.log.info("%d parked event(s) were parked after the last acknowledgement; reading them again",
@@ -125,15 +125,13 @@ class Parking:
         gone = {key for key in sending if int(key.removeprefix(PARKED_SENDING)) not in kept}
         self.spool.forget_sink_state(self.sink_id, gone)  # rows dropped by trim or discarded meanwhile
         self._sending = sending - gone
-        parked = []
-        for name, summary in self.area.summary(self.sink_id).items():
+        summaries = self.area.summary(self.sink_id)
+        for name, summary in summaries.items():
             group, _, stream = name.partition("\t")
             queue = queue_named(group, stream)
             queue.parked = summary.reason
             queue.retry_at = 0.0
-            parked.append(queue)
-        self._gauge.set(len(parked))
-        return parked
+        self._gauge.set(len(summaries))
 
     def _count(self, queues: Iterable[StreamQueue]) -> None:
         self._gauge.set(sum(q.parked is not None for q in queues))

@@ -16,7 +16,7 @@ from __future__ import annotations
 import itertools
 import os
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 
 from shipper.sources.files.descriptors import Descriptors, Waiting
 from shipper.sources.files.identity import FileIdentity
@@ -32,15 +32,6 @@ class FileTable:
         self._resting: set[FileIdentity] = set()
         self._dormant: dict[FileIdentity, TailedFile] = {}  # in the order they are looked at
         self.pending_total = 0
-
-    def __len__(self) -> int:
-        return len(self.files)
-
-    def __iter__(self) -> Iterator[TailedFile]:
-        return iter(list(self.files.values()))
-
-    def get(self, identity: FileIdentity) -> TailedFile | None:
-        return self.files.get(identity)
 
     # -- membership ----------------------------------------------------------------------------------
 
