@@ -73,8 +73,8 @@ def test_the_walk_sees_lazy_imports():
     assert "shipper.api" in GRAPH["shipper.agent"]  # imported inside a method, only when configured
 
 
-SHARED_BY_SINKS = ("shipper.sinks.base", "shipper.sinks.batching", "shipper.sinks.acks", "shipper.sinks.retry",
-                   "shipper.sinks.encoding", "shipper.sinks.aws")
+SHARED_BY_SINKS = ("shipper.sinks.base", "shipper.sinks.engine", "shipper.sinks.batching", "shipper.sinks.acks",
+                   "shipper.sinks.retry", "shipper.sinks.encoding", "shipper.sinks.aws")
 
 
 def sink_package(module: str) -> str | None:

@@ -7,7 +7,6 @@ import logging
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
-from typing import ClassVar
 
 from shipper.buffer.spool import Position, Spool, StoredBlock
 from shipper.config.base import SinkOptions
@@ -160,33 +159,6 @@ class Sink(ABC):
 
     async def close(self) -> None:  # noqa: B027 - most sinks hold nothing to release
         """Release connections; called once the sink has stopped running."""
-
-
-class SequentialSink(Sink):
-    """A sink that delivers one batch at a time, in spool order."""
-
-    batch_max_records: ClassVar[int] = 10_000
-
-    async def run(self) -> None:
-        position = self.spool.cursor(self.id)
-        while True:
-            blocks = self.spool.read(self.id, position, self.batch_max_records)
-            if not blocks:
-                position = max(position, self.spool.tail())
-                self.spool.ack(self.id, position)
-                self.idle.set()
-                await self.spool.wait_for_append(position)
-                self.idle.clear()
-                continue
-            self.count_received(blocks)
-            await self.deliver(blocks)
-            self.observe_latency(block.timestamps[-1] / 1e9 for block in (blocks[0], blocks[-1]))
-            position = blocks[-1].end()
-            self.spool.ack(self.id, position)
-
-    @abstractmethod
-    async def deliver(self, blocks: list[StoredBlock]) -> None:
-        """Send every record of `blocks` from each block's `start`; return only once accepted."""
 
 
 def count_sent(sink: Sink, events: int, size: int) -> None:

@@ -1,17 +1,19 @@
-"""Sinks that cut what they read into batches and send up to N of them at once (http, firehose,
-kinesis_streams): the read loop, the batch timeout, the request slots and the in-order acknowledgement.
+"""Sinks whose records all go one way (http, firehose, kinesis_streams, console, syslog): one partition
+of the delivery engine (engine.py), cut into batches by the sink's builder.
 
-Guarantee: a batch's records are acknowledged to the spool once `send` returned for it and for every
-batch before it (acks.py): a crash sends again the batches that were in flight, and nothing else.
+A builder cuts what the sink reads into batches; its last batch stays open until it is full or taken
+(at the batch timeout). Each batch is acknowledged at its end once it and every batch before it was
+accepted (acks.py): a crash sends again the batches that were in flight, and nothing else.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from abc import abstractmethod
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
 from shipper.buffer.spool import Position, Spool, StoredBlock
@@ -19,7 +21,7 @@ from shipper.config.base import SinkOptions
 from shipper.observe import metrics
 from shipper.observe.logs import WarningPace
 from shipper.sinks.acks import AckTracker
-from shipper.sinks.base import Sink
+from shipper.sinks.engine import Acks, DeliverySink
 
 
 class Batch(Protocol):
@@ -44,17 +46,85 @@ class Builder(Protocol[B_co]):
     def take(self) -> B_co | None: ...
 
 
-class BatchingSink(Sink, Generic[B]):
+@dataclass(slots=True)
+class Read:
+    """What one read of the spool returned, sent as one batch."""
+
+    blocks: list[StoredBlock]
+    start: Position
+    end: Position
+
+
+class EveryRead:
+    """The builder of sinks that send what each read returns as one batch (console, syslog)."""
+
+    opened_at = 0.0
+    holding = False
+
+    def add(self, blocks: list[StoredBlock], now: float) -> Iterator[Read]:
+        yield Read(blocks, Position(blocks[0].id, blocks[0].start), blocks[-1].end())
+
+    def take(self) -> Read | None:
+        return None
+
+
+class OnePartition(Generic[B]):
+    """The sink's records: batches cut and waiting, and the builder's open one. Each batch is its own
+    ack segment, ending where the batch ends: a crash sends again only the batches in flight."""
+
+    def __init__(self, builder: Builder[B], acks: AckTracker):
+        self.builder = builder
+        self.acks = acks
+        self.cut: deque[tuple[B, Acks]] = deque()
+        self.wake = asyncio.Event()
+        self.task: asyncio.Task[None] | None = None
+        self._passed: Position | None = None  # a tail passed while the open batch held records before it
+
+    @property
+    def since(self) -> float | None:
+        return self.builder.opened_at if self.builder.holding else None
+
+    def waiting(self) -> bool:
+        return bool(self.cut) or self.builder.holding
+
+    def full(self) -> bool:
+        return bool(self.cut)
+
+    def add(self, blocks: list[StoredBlock]) -> None:
+        self._passed = None  # the batch that takes these blocks ends past it
+        for batch in self.builder.add(blocks, time.monotonic()):
+            self._cut(batch)
+
+    def take(self) -> tuple[B, Acks] | None:
+        if not self.cut:
+            batch = self.builder.take()
+            if batch is not None:
+                self._cut(batch)
+            if self._passed is not None:
+                self.pass_to(self._passed)
+        return self.cut.popleft() if self.cut else None
+
+    def pass_to(self, position: Position) -> None:
+        """Nothing for the sink up to `position` but what was read; with a batch still open, the cursor
+        passes it once that batch is cut and acknowledged."""
+        self._passed = position if self.builder.holding else None
+        if self._passed is None:
+            self.acks.seal(self.acks.open(position), 0)
+
+    def _cut(self, batch: B) -> None:
+        segment = self.acks.open(batch.end)
+        self.acks.seal(segment, 1)
+        self.cut.append((batch, {segment: 1}))
+
+
+class BatchingSink(DeliverySink[OnePartition[B], B]):
     def __init__(self, sink_id: str, options: SinkOptions, spool: Spool, builder: Builder[B], *,
                  in_flight: int, batch_timeout: float, read_records: int):
-        super().__init__(sink_id, options, spool)
+        super().__init__(sink_id, options, spool, batch_timeout=batch_timeout, per_partition=in_flight,
+                         read_records=read_records)
         self.builder = builder
-        self.in_flight, self.batch_timeout, self.read_records = in_flight, batch_timeout, read_records
-        self._slots = asyncio.Semaphore(in_flight)
-        self._in_flight: set[asyncio.Task[None]] = set()
-        self._wake = asyncio.Event()  # a request finished with everything acknowledged, or failed
-        self._failure: BaseException | None = None
-        self._acks = AckTracker(spool, sink_id, self._wake.set)
+        self.in_flight = in_flight
+        self.queue = OnePartition(builder, self.acks)
         self._retry_warnings = WarningPace()
 
     @abstractmethod
@@ -71,84 +141,25 @@ class BatchingSink(Sink, Generic[B]):
         metrics.events_discarded.labels(*self.labels, reason).inc(events)
         self.log.error(message, events)
 
-    async def run(self) -> None:
-        position = self.spool.cursor(self.id)
-        self._acks = AckTracker(self.spool, self.id, self._wake.set)  # a restarted run starts from the spool
-        self.builder.take()
-        try:
-            while True:
-                blocks = self.spool.read(self.id, position, self.read_records)
-                if blocks:
-                    self.count_received(blocks)
-                    for full in self.builder.add(blocks, time.monotonic()):
-                        await self._dispatch(full)
-                    position = blocks[-1].end()
-                    continue
-                if self.builder.holding:
-                    deadline = self.builder.opened_at + self.batch_timeout
-                    left = 0.0 if self.draining else deadline - time.monotonic()
-                    if left <= 0 or not await self._wait(position, left):
-                        batch = self.builder.take()
-                        assert batch is not None
-                        await self._dispatch(batch)
-                    continue
-                if self._acks.empty:
-                    position = max(position, self.spool.tail())
-                    self.spool.ack(self.id, position)
-                    self.idle.set()
-                await self._wait(position)
-                self.idle.clear()
-        finally:
-            await self._cancel_in_flight()
+    def recover(self) -> None:
+        self.builder.take()  # a batch left open by a run that failed is read again
+        self.queue = OnePartition(self.builder, self.acks)
 
-    async def _wait(self, position: Position, timeout: float | None = None) -> bool:
-        """Until records come after `position` (True), a request finishes the acknowledgements or
-        fails, or `timeout` passes (False)."""
-        appended = asyncio.ensure_future(self.spool.wait_for_append(position))
-        woken = asyncio.ensure_future(self._wake.wait())
-        done, pending = await asyncio.wait({appended, woken}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-        for task in pending:
-            task.cancel()
-        self._wake.clear()
-        self._raise_failure()
-        return appended in done
+    def route(self, blocks: list[StoredBlock], end: Position) -> Iterable[OnePartition[B]]:
+        self.queue.add(blocks)
+        return (self.queue,)
 
-    async def _dispatch(self, batch: B) -> None:
-        """Send `batch` once a request slot is free; its place in the acknowledgement order is taken now."""
-        await self._slots.acquire()
-        self._raise_failure()
-        number = self._acks.open(batch.end)
-        self._acks.seal(number, 1)
-        task = asyncio.create_task(self._deliver(batch, number))
-        self._in_flight.add(task)
-        task.add_done_callback(self._finished)
+    def partitions(self) -> Iterable[OnePartition[B]]:
+        return (self.queue,)
 
-    async def _deliver(self, batch: B, number: int) -> None:
-        try:
-            await self.send(batch)
-            self._acks.done({number: 1})
-        finally:
-            self._slots.release()
+    def pass_to(self, position: Position) -> None:
+        self.queue.pass_to(position)
 
-    def _finished(self, task: asyncio.Task[None]) -> None:
-        self._in_flight.discard(task)
-        if not task.cancelled() and task.exception() is not None and self._failure is None:
-            self._failure = task.exception()  # a bug of ours: the run fails and is restarted from the spool
-            self._wake.set()
+    def next_batch(self, partition: OnePartition[B]) -> tuple[B, Acks] | None:
+        return partition.take()
 
-    def _raise_failure(self) -> None:
-        if self._failure is not None:
-            failure, self._failure = self._failure, None
-            raise failure
+    async def deliver(self, partition: OnePartition[B], batch: B) -> None:
+        await self.send(batch)
 
-    async def _cancel_in_flight(self) -> None:
-        for task in list(self._in_flight):
-            task.cancel()
-        for task in list(self._in_flight):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        self._in_flight.clear()
-        self._slots = asyncio.Semaphore(self.in_flight)
-
-    async def close(self) -> None:
-        await self._cancel_in_flight()
+    def holding_too_much(self) -> bool:
+        return len(self.queue.cut) >= self.in_flight

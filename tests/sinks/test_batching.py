@@ -187,3 +187,15 @@ async def test_a_run_that_fails_leaves_unanswered_batches_to_the_next_run_and_no
         await until(lambda: again.idle.is_set())
 
     assert again.sent == [["c", "d"], ["e", "f"]]  # "a, b" was acknowledged; "e, f" waited behind "c"
+
+
+async def test_a_sink_is_not_idle_while_a_batch_that_is_not_full_waits_for_its_timeout(spool):
+    await store(spool, "a")
+    sink = AnsweredSink(spool, batch_size=10, batch_timeout=0.3)
+    async with running(sink):
+        await asyncio.sleep(0.1)  # read to the tail; the batch is open
+        assert not sink.idle.is_set()
+
+        await sink.until_sending("a")
+        sink.answer("a")
+        await until(lambda: sink.idle.is_set())

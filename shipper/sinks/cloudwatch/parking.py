@@ -16,7 +16,7 @@ the sink's problem (a policy that denies every group): the sink is not ready and
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Mapping
 
 from shipper.backoff import delay
 from shipper.buffer.parked import ParkedRow
@@ -36,8 +36,10 @@ class StreamRefused(Exception):
 
 
 class Parking:
-    def __init__(self, spool: Spool, sink_id: str, labels: tuple[str, str, str], log: ComponentLog, max_size: int):
+    def __init__(self, spool: Spool, sink_id: str, labels: tuple[str, str, str], log: ComponentLog, max_size: int,
+                 queues: Mapping[tuple[str, str], StreamQueue]):
         self.spool = spool
+        self.queues = queues  # the sink's streams (routing.py's table)
         self.area = spool.parked_area
         self.sink_id = sink_id
         self.labels = labels
@@ -48,22 +50,23 @@ class Parking:
         self._gauge.set(0)
         self._sending: set[str] = set()  # state keys of parked rows sent before a restart
 
-    def is_the_streams(self, queue: StreamQueue, queues: Iterable[StreamQueue], holds_the_reader: bool) -> bool:
+    def is_the_streams(self, queue: StreamQueue, holds_the_reader: bool) -> bool:
         """Whether a refusal of `queue`'s stream is that stream's own problem (park it), not the sink's."""
         now = time.monotonic()
         others_deliver = any(other is not queue and other.delivered_at is not None
-                             and now - other.delivered_at < PARK_IF_OTHERS_DELIVERED_WITHIN for other in queues)
+                             and now - other.delivered_at < PARK_IF_OTHERS_DELIVERED_WITHIN
+                             for other in self.queues.values())
         room = self.area.bytes(self.sink_id) < self.max_size
         return queue.parked is not None or others_deliver or (holds_the_reader and room)
 
-    def park_stream(self, queue: StreamQueue, reason: str, queues: Iterable[StreamQueue]) -> None:
+    def park_stream(self, queue: StreamQueue, reason: str) -> None:
         """The stream is parked (again): its next try after a backoff."""
         first = queue.parked is None
         queue.parked = reason
         queue.tries += 1
         wait = delay(queue.tries, *PARKED_RETRY)
         queue.retry_at = time.monotonic() + wait
-        self._count(queues)
+        self._count()
         if first:
             self.log.warning("%s/%s parked: %s; its records wait in the parked area (next try in %.0fs), the "
                              "other streams go on", queue.group, queue.stream, reason, wait)
@@ -96,22 +99,21 @@ class Parking:
         self.area.unpark(self.sink_id, row.id, forget=[key])
         self._sending.discard(key)
 
-    def delivers_again(self, queue: StreamQueue, queues: Iterable[StreamQueue]) -> None:
+    def delivers_again(self, queue: StreamQueue) -> None:
         self.log.info("%s/%s delivers again; its parked records are all sent", queue.group, queue.stream)
         queue.parked, queue.tries = None, 0
-        self._count(queues)
+        self._count()
 
-    def retry_all(self, queues: Iterable[StreamQueue]) -> None:
+    def retry_all(self) -> None:
         """Every parked stream tried again now (a SIGHUP: the operator may have fixed the cause)."""
-        for queue in queues:
+        for queue in self.queues.values():
             if queue.parked:
                 queue.retry_at = 0.0
                 queue.wake.set()
 
-    @staticmethod
-    def parked_streams(queues: Iterable[StreamQueue]) -> dict[str, str]:
+    def parked_streams(self) -> dict[str, str]:
         """`group/stream` -> why, for every stream parked now."""
-        return {f"{q.group}/{q.stream}": q.parked for q in queues if q.parked}
+        return {f"{q.group}/{q.stream}": q.parked for q in self.queues.values() if q.parked}
 
     def recover(self, queue_named: Callable[[str, str], StreamQueue]) -> None:
         """At start: streams parked before the stop are tried again at once; parks the cursor never
@@ -133,5 +135,5 @@ class Parking:
             queue.retry_at = 0.0
         self._gauge.set(len(summaries))
 
-    def _count(self, queues: Iterable[StreamQueue]) -> None:
-        self._gauge.set(sum(q.parked is not None for q in queues))
+    def _count(self) -> None:
+        self._gauge.set(sum(q.parked is not None for q in self.queues.values()))

@@ -40,6 +40,12 @@ class StreamQueue:
         self.retry_at = 0.0  # when a parked stream is tried again
         self.tries = 0  # tries since it was parked
 
+    def waiting(self) -> bool:
+        return bool(self.pending)
+
+    def full(self) -> bool:
+        return self.pending.full()
+
     @property
     def name(self) -> str:
         """The stream's name in the parked area and in reports: `group/stream` is unambiguous (a

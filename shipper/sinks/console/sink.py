@@ -8,20 +8,30 @@ import stat
 import sys
 from typing import IO
 
-from shipper.buffer.spool import StoredBlock
+from shipper.buffer.spool import Spool
 from shipper.observe import metrics
-from shipper.sinks.base import SequentialSink, count_sent
+from shipper.sinks.base import count_sent
+from shipper.sinks.batching import BatchingSink, EveryRead, Read
 from shipper.sinks.console.config import ConsoleOptions
 from shipper.sinks.encoding import encoded
 
+READ_RECORDS = 10_000
 
-class ConsoleSink(SequentialSink):
+
+class ConsoleSink(BatchingSink[Read]):
+    """Each read is written at once, one write at a time, in spool order."""
+
     options: ConsoleOptions
 
     _writer: asyncio.StreamWriter | None = None
     _file: IO[bytes] | None = None
 
-    async def deliver(self, blocks: list[StoredBlock]) -> None:
+    def __init__(self, sink_id: str, options: ConsoleOptions, spool: Spool):
+        super().__init__(sink_id, options, spool, EveryRead(), in_flight=1, batch_timeout=0.0,
+                         read_records=READ_RECORDS)
+
+    async def send(self, read: Read) -> None:
+        blocks = read.blocks
         lines: list[bytes] = []
         for block in blocks:
             if self.options.encoding == "json":
@@ -34,6 +44,7 @@ class ConsoleSink(SequentialSink):
         payload = b"\n".join(lines) + b"\n"
         await self._write(payload)
         count_sent(self, len(lines), len(payload))
+        self.observe_latency(block.timestamps[-1] / 1e9 for block in (blocks[0], blocks[-1]))
 
     def _count_unencodable(self, records: int) -> None:
         if records:

@@ -1,74 +1,86 @@
 """The `syslog` sink: RFC 5424 messages over one TLS connection, acknowledged once they have settled.
 
-Syslog has no application acknowledgements. A batch counts as delivered when its bytes have left
-the transport's buffer for the kernel and the connection has then gone `settle_time` without a
-close or reset from the server; only then is it acknowledged to the spool. A failure inside that
-window rewinds to the last acknowledged position and sends everything after it again on a new
-connection: duplicates are possible; losses only of bytes the server took into its socket and then
-threw away while the connection still looked healthy for `settle_time`.
+Syslog has no application acknowledgements. What one read of the spool returned is written as one
+batch, in spool order; it counts as delivered when its bytes have left the transport's buffer for the
+kernel and the connection has then gone `settle_time` without a close or reset from the server. Many
+batches settle at once (the engine keeps up to UNSETTLED_READS in flight), each holding only its place
+in the spool once written. A failure rewinds: every batch not settled is written again, in order,
+on a new connection (read again from the spool). Duplicates are possible; losses only of bytes the
+server took into its socket and then threw away while the connection still looked healthy for
+`settle_time`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-from collections import deque
 
 from shipper.backoff import delay
-from shipper.buffer.spool import Position, Spool, StoredBlock
+from shipper.buffer.spool import Spool, StoredBlock
 from shipper.observe import metrics
-from shipper.sinks.base import Sink, count_sent
+from shipper.sinks.base import count_sent
+from shipper.sinks.batching import BatchingSink, EveryRead, Read
 from shipper.sinks.syslog.config import SyslogOptions
 from shipper.sinks.syslog.encoder import Encoder
 from shipper.sinks.syslog.transport import CertificateError, Connection, HandshakeError, TransportError
 
 BATCH_RECORDS = 5_000
+UNSETTLED_READS = 1_000  # batches written and waiting for settle_time, at most
 BACKOFF = (0.25, 30.0)  # seconds: the first and the longest wait between connection attempts
 
 
-class SyslogSink(Sink):
+class SyslogSink(BatchingSink[Read]):
     options: SyslogOptions
 
     def __init__(self, sink_id: str, options: SyslogOptions, spool: Spool):
-        super().__init__(sink_id, options, spool)
+        super().__init__(sink_id, options, spool, EveryRead(), in_flight=UNSETTLED_READS, batch_timeout=0.0,
+                         read_records=BATCH_RECORDS)
         self.encoder = Encoder(options)
         self.connection = Connection(self.options)
         self._oversize = metrics.input_anomalies.labels(*self.labels, f"oversize_{self.options.oversize}")
+        self._turn = asyncio.Condition()  # batches write in the order they were taken
+        self._taken = 0  # numbers given to batches, in the order the engine starts them
+        self._next_write = 1  # the number of the batch whose turn it is to write on this connection
+        self._unsettled: set[int] = set()
+        self._connection_number = 0  # a new connection after a failure rewinds the writes
+        self._failures = 0  # connection failures since a batch last settled
 
-    async def run(self) -> None:
-        acked = sent = self.spool.cursor(self.id)
-        unsettled: deque[tuple[Position, float]] = deque()  # written, waiting for settle_time
-        failures = 0
-        while True:
-            try:
-                blocks = self.spool.read(self.id, sent, BATCH_RECORDS)
-                self.count_received(blocks)
-                if blocks:
-                    await self._send(blocks)
-                    sent = blocks[-1].end()
-                    unsettled.append((sent, time.monotonic() + self.options.settle_time))
-                elif not unsettled:
-                    acked = sent = max(sent, self.spool.tail())
-                    self.spool.ack(self.id, acked)
-                    await self._wait_idle(sent)
-                    continue
-                acked = self._settle(unsettled, acked)
-                if not blocks and unsettled:
-                    await self._wait(unsettled[0][1], sent)
-                failures = 0
-            except TransportError as error:
-                failures += 1
-                await self._failed(error, failures)
-                if sent != acked:
-                    metrics.retries.labels(*self.labels, "connection").inc()
-                sent = acked  # everything not settled goes again
-                unsettled.clear()
+    def recover(self) -> None:
+        super().recover()
+        self._taken, self._next_write, self._unsettled = 0, 1, set()
 
-    async def _send(self, blocks: list[StoredBlock]) -> None:
-        if not self.connection.usable:
-            await self.connection.open()
-            self.mark_ready()
+    async def send(self, read: Read) -> None:
+        self._taken += 1
+        number = self._taken
+        self._unsettled.add(number)
+        try:
+            while True:
+                try:
+                    connection = await self._write_in_turn(number, read)
+                    await self._settled(connection, time.monotonic() + self.options.settle_time)
+                    self._failures = 0
+                    return
+                except TransportError as error:
+                    await self._failed(error, connection_number=self._connection_number)
+        finally:
+            self._unsettled.discard(number)
+
+    async def _write_in_turn(self, number: int, read: Read) -> int:
+        """Write the batch once every batch before it is written on the same connection; returns that
+        connection's number."""
+        async with self._turn:
+            await self._turn.wait_for(lambda: self._next_write == number)
+            if not self.connection.usable:
+                await self.connection.open()
+                self.mark_ready()
+            await self._write(read)
+            self._next_write = min((n for n in self._unsettled if n > number), default=self._taken + 1)
+            self._turn.notify_all()
+            return self._connection_number
+
+    async def _write(self, read: Read) -> None:
+        blocks = read.blocks or self._read_again(read)
+        read.blocks = []  # a written batch holds only its place in the spool
         payload, events = self._encode(blocks)
         await self.connection.write(payload)
         count_sent(self, events, len(payload))
@@ -76,37 +88,39 @@ class SyslogSink(Sink):
         self.observe_latency(block.timestamps[i] / 1e9 for block, i in
                              ((blocks[0], blocks[0].start), (middle, len(middle.timestamps) // 2), (blocks[-1], -1)))
 
-    def _settle(self, unsettled: deque[tuple[Position, float]], acked: Position) -> Position:
-        """Acknowledge the batches that went `settle_time` on a connection that is still healthy."""
-        now = time.monotonic()
-        if not self.connection.usable and unsettled:
-            raise TransportError("the server closed the connection after a write")
-        if not self.connection.flushed:
-            return acked  # bytes still on their way to the kernel: settle later
-        while unsettled and unsettled[0][1] <= now:
-            acked = unsettled.popleft()[0]
-            self.spool.ack(self.id, acked)
-        return acked
+    def _read_again(self, read: Read) -> list[StoredBlock]:
+        """The batch's records, from the spool (they are not acknowledged: still there)."""
+        return [block for block in self.spool.read(self.id, read.start, BATCH_RECORDS) if block.end() <= read.end]
 
-    async def _wait(self, until: float, position: Position) -> None:
-        """Sleep until a batch may settle, waking early when new records arrive."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.spool.wait_for_append(position), max(0.0, until - time.monotonic()))
+    async def _settled(self, connection: int, deadline: float) -> None:
+        """Until the batch written on `connection` has gone `settle_time` on it, healthy and flushed."""
+        while True:
+            if connection != self._connection_number or not self.connection.usable:
+                raise TransportError("the server closed the connection after a write")
+            now = time.monotonic()
+            if now >= deadline and self.connection.flushed:
+                return
+            await asyncio.sleep(max(0.0, deadline - now) or 0.01)
 
-    async def _wait_idle(self, position: Position) -> None:
-        self.idle.set()
-        await self.spool.wait_for_append(position)
-        self.idle.clear()
-
-    async def _failed(self, error: TransportError, failures: int) -> None:
-        await self.connection.close()
-        metrics.errors.labels(*self.labels, "send", type(error).__name__).inc()
-        self.note_failure("handshake" if isinstance(error, HandshakeError) else "transport", str(error))
-        if isinstance(error, HandshakeError):
-            self.mark_not_ready(str(error), "certificate" if isinstance(error, CertificateError) else "handshake")
-        else:
-            self.log.warning("%s; retrying", error)
-        await asyncio.sleep(delay(failures, *BACKOFF))
+    async def _failed(self, error: TransportError, connection_number: int) -> None:
+        """The first batch to see a connection fail closes it and waits; every batch not settled is then
+        written again in order, from the oldest."""
+        async with self._turn:
+            if connection_number == self._connection_number:
+                self._connection_number += 1
+                self._failures += 1
+                await self.connection.close()
+                metrics.errors.labels(*self.labels, "send", type(error).__name__).inc()
+                metrics.retries.labels(*self.labels, "connection").inc()
+                self.note_failure("handshake" if isinstance(error, HandshakeError) else "transport", str(error))
+                if isinstance(error, HandshakeError):
+                    code = "certificate" if isinstance(error, CertificateError) else "handshake"
+                    self.mark_not_ready(str(error), code)
+                else:
+                    self.log.warning("%s; retrying", error)
+                self._next_write = min(self._unsettled)
+                await asyncio.sleep(delay(self._failures, *BACKOFF))
+                self._turn.notify_all()
 
     def _encode(self, blocks: list[StoredBlock]) -> tuple[bytes, int]:
         """The blocks' frames; what had to be cut or shortened is counted."""
@@ -121,4 +135,5 @@ class SyslogSink(Sink):
         return payload, events
 
     async def close(self) -> None:
+        await super().close()
         await self.connection.close()

@@ -1,0 +1,182 @@
+"""The delivery engine every sink runs on (sinks/engine.py), with records partitioned by key, on a real
+spool, and a `deliver` the test answers: a key's batches start in order and within its bound, the
+cursor passes a record only once it and everything before it was answered (whatever order the answers
+come in), a batch that is not full waits unless the agent drains, and a stopped run leaves exactly what
+was not acknowledged to the next."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Iterable
+
+import pytest
+
+from shipper.buffer.spool import Position, Spool, StoredBlock
+from shipper.config.base import SinkOptions
+from shipper.sinks.engine import Acks, DeliverySink
+from tests.sinks.test_batching import SOURCE, running, store, until
+
+
+class Key:
+    """The records of one key: (message, read segment) in spool order."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.records: deque[tuple[str, int]] = deque()
+        self.since: float | None = None
+        self.wake = asyncio.Event()
+        self.task: asyncio.Task[None] | None = None
+
+    def waiting(self) -> bool:
+        return bool(self.records)
+
+    def full(self) -> bool:
+        return len(self.records) >= KeyedSink.batch_size
+
+
+class KeyedSink(DeliverySink[Key, list[str]]):
+    """Records keyed by their message's first letter; `deliver` waits until the test answers the batch
+    (by its first message)."""
+
+    batch_size = 2
+
+    def __init__(self, spool: Spool, *, per_partition: int = 1, batch_timeout: float = 0.0):
+        super().__init__("out", SinkOptions(type="test", inputs=[SOURCE]), spool, batch_timeout=batch_timeout,
+                         per_partition=per_partition, read_records=100)
+        self.keys: dict[str, Key] = {}
+        self.answers: dict[str, asyncio.Future[None]] = {}
+        self.started: list[str] = []
+        self.sent: list[list[str]] = []
+        self.in_flight: dict[str, int] = {}
+        self.most_in_flight: dict[str, int] = {}
+
+    def route(self, blocks: list[StoredBlock], end: Position) -> Iterable[Key]:
+        segment = self.acks.open(end)
+        touched, count = set(), 0
+        for block in blocks:
+            for message in block.messages[block.start:]:
+                key = self.keys.setdefault(message[0], Key(message[0]))
+                key.records.append((message, segment))
+                key.since = key.since or asyncio.get_running_loop().time()
+                touched.add(key)
+                count += 1
+        self.acks.seal(segment, count)
+        return touched
+
+    def partitions(self) -> Iterable[Key]:
+        return self.keys.values()
+
+    def next_batch(self, key: Key) -> tuple[list[str], Acks] | None:
+        taken = [key.records.popleft() for _ in range(min(self.batch_size, len(key.records)))]
+        key.since = None if not key.records else key.since
+        acks: dict[int, int] = {}
+        for _, segment in taken:
+            acks[segment] = acks.get(segment, 0) + 1
+        return [message for message, _ in taken], acks
+
+    async def deliver(self, key: Key, batch: list[str]) -> None:
+        self.in_flight[key.name] = self.in_flight.get(key.name, 0) + 1
+        self.most_in_flight[key.name] = max(self.most_in_flight.get(key.name, 0), self.in_flight[key.name])
+        answer = self.answers[batch[0]] = asyncio.get_running_loop().create_future()
+        self.started.append(batch[0])
+        try:
+            await answer
+        finally:
+            self.in_flight[key.name] -= 1
+        self.sent.append(batch)
+
+    def answer(self, first_message: str) -> None:
+        self.answers[first_message].set_result(None)
+
+    async def until_started(self, *first_messages: str) -> None:
+        await until(lambda: set(first_messages) <= set(self.started))
+
+
+@pytest.fixture
+async def spool(tmp_path):
+    spool = Spool.open(tmp_path, max_size=1 << 30)
+    spool.attach_sinks({"out": [SOURCE]})
+    yield spool
+    spool.close()
+
+
+async def test_a_keys_batches_start_in_order_one_at_a_time_while_other_keys_go_on(spool):
+    await store(spool, "a1", "a2", "b1", "a3", "a4", "b2")
+    sink = KeyedSink(spool, per_partition=1)
+    async with running(sink):
+        await sink.until_started("a1", "b1")
+        await asyncio.sleep(0.05)
+        assert sorted(sink.started) == ["a1", "b1"]  # a3 waits for a1's answer
+
+        sink.answer("a1")
+        await sink.until_started("a3")
+        sink.answer("a3")
+        sink.answer("b1")
+        await until(lambda: sink.idle.is_set())
+
+    assert sink.sent == [["a1", "a2"], ["a3", "a4"], ["b1", "b2"]]
+
+
+async def test_a_key_has_at_most_its_bound_of_batches_in_flight(spool):
+    await store(spool, *(f"a{i}" for i in range(10)))
+    sink = KeyedSink(spool, per_partition=3)
+    async with running(sink):
+        for first in ("a0", "a2", "a4", "a6", "a8"):
+            await sink.until_started(first)
+            assert sink.in_flight["a"] <= 3
+            sink.answer(first)
+        await until(lambda: sink.idle.is_set())
+
+    assert sink.most_in_flight["a"] == 3
+    assert [m for batch in sink.sent for m in batch] == [f"a{i}" for i in range(10)]
+
+
+async def test_the_cursor_passes_a_read_only_once_it_and_every_read_before_were_answered(spool):
+    sink = KeyedSink(spool, per_partition=2)
+    start = spool.cursor("out")
+    async with running(sink):
+        await store(spool, "a1", "a2")
+        await sink.until_started("a1")
+        await store(spool, "b1", "b2")
+        await sink.until_started("b1")
+
+        sink.answer("b1")
+        await until(lambda: ["b1", "b2"] in sink.sent)
+        assert spool.cursor("out") == start  # a1 is still in flight
+
+        sink.answer("a1")
+        await until(lambda: sink.idle.is_set())
+        assert spool.cursor("out") >= Position(start.block + 2, 0)
+
+
+async def test_a_batch_that_is_not_full_waits_for_its_timeout_and_goes_at_once_when_the_agent_drains(spool):
+    await store(spool, "a1")
+    sink = KeyedSink(spool, batch_timeout=3600)
+    async with running(sink):
+        await asyncio.sleep(0.1)
+        assert sink.started == []
+
+        sink.drain()
+        await sink.until_started("a1")
+        sink.answer("a1")
+        await until(lambda: sink.idle.is_set())
+
+
+async def test_a_stopped_run_leaves_exactly_what_was_not_acknowledged_to_the_next(spool):
+    sink = KeyedSink(spool, per_partition=2)
+    async with running(sink):
+        await store(spool, "a1", "a2")
+        await sink.until_started("a1")
+        await store(spool, "b1", "b2")
+        await sink.until_started("b1")
+        sink.answer("a1")
+        await until(lambda: ["a1", "a2"] in sink.sent)
+
+    again = KeyedSink(spool, per_partition=2)
+    async with running(again):
+        await again.until_started("b1")
+        again.answer("b1")
+        await until(lambda: again.idle.is_set())
+
+    assert again.sent == [["b1", "b2"]]
