@@ -119,11 +119,12 @@ class OnePartition(Generic[B]):
 
 class BatchingSink(DeliverySink[OnePartition[B], B]):
     def __init__(self, sink_id: str, options: SinkOptions, spool: Spool, builder: Builder[B], *,
-                 in_flight: int, batch_timeout: float, read_records: int):
+                 in_flight: int, batch_timeout: float, read_records: int, read_ahead: int | None = None):
         super().__init__(sink_id, options, spool, batch_timeout=batch_timeout, per_partition=in_flight,
                          read_records=read_records)
         self.builder = builder
         self.in_flight = in_flight
+        self.read_ahead = read_ahead or in_flight  # batches cut and waiting at most: then the reader waits
         self.queue = OnePartition(builder, self.acks)
         self._retry_warnings = WarningPace()
 
@@ -162,4 +163,4 @@ class BatchingSink(DeliverySink[OnePartition[B], B]):
         await self.send(batch)
 
     def holding_too_much(self) -> bool:
-        return len(self.queue.cut) >= self.in_flight
+        return len(self.queue.cut) >= self.read_ahead

@@ -26,7 +26,7 @@ import contextlib
 import time
 from abc import abstractmethod
 from collections.abc import Iterable, Mapping
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from shipper.buffer.spool import Position, Spool, StoredBlock
 from shipper.config.base import SinkOptions
@@ -158,6 +158,7 @@ class DeliverySink(Sink, Generic[P, B]):
                 for partition in self.route(blocks, position):
                     self._start(partition)
                     partition.wake.set()
+                await asyncio.sleep(0)  # the workers go on between reads
                 continue
             tail = self.spool.tail()
             if tail > position:  # only blocks of sources this sink does not take: pass them
@@ -189,8 +190,10 @@ class DeliverySink(Sink, Generic[P, B]):
             while partition.waiting() or sending or self.held(partition):
                 held = self.held(partition)
                 if held or not partition.waiting():
-                    if sending:  # a held partition waits for what is in flight before its own step
-                        await _reap(sending, all_of_them=held)
+                    if sending and held:  # a held partition waits for what is in flight before its own step
+                        await _reap(sending, all_of_them=True)
+                    elif sending:
+                        await _reap(sending, or_records_for=partition)
                     elif held:
                         await self.while_held(partition)
                     continue
@@ -237,10 +240,18 @@ class DeliverySink(Sink, Generic[P, B]):
             partition.task = None
 
 
-async def _reap(sending: set[asyncio.Task[None]], all_of_them: bool = False) -> None:
-    """Wait for one (or every) delivery in flight; a delivery's failure is its worker's."""
-    done, _ = await asyncio.wait(sending, return_when=asyncio.ALL_COMPLETED if all_of_them
-                                 else asyncio.FIRST_COMPLETED)
+async def _reap(sending: set[asyncio.Task[None]], all_of_them: bool = False,
+                or_records_for: Partition | None = None) -> None:
+    """Wait for one (or every) delivery in flight, or for records to arrive in `or_records_for`; a
+    delivery's failure is its worker's."""
+    waiting: set[asyncio.Future[Any]] = set(sending)
+    if or_records_for is not None:
+        or_records_for.wake.clear()
+        waiting.add(asyncio.ensure_future(or_records_for.wake.wait()))
+    done, pending = await asyncio.wait(waiting, return_when=asyncio.ALL_COMPLETED if all_of_them
+                                       else asyncio.FIRST_COMPLETED)
+    for future in pending - sending:
+        future.cancel()
     sending.difference_update(done)
-    for task in done:
-        task.result()
+    for future in done:
+        future.result()

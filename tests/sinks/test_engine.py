@@ -180,3 +180,16 @@ async def test_a_stopped_run_leaves_exactly_what_was_not_acknowledged_to_the_nex
         await until(lambda: again.idle.is_set())
 
     assert again.sent == [["b1", "b2"]]
+
+
+async def test_records_that_arrive_while_a_batch_is_in_flight_go_at_once_when_the_bound_allows(spool):
+    sink = KeyedSink(spool, per_partition=2)
+    async with running(sink):
+        await store(spool, "a1", "a2")
+        await sink.until_started("a1")
+        await store(spool, "a3", "a4")
+
+        await sink.until_started("a3")  # a1 is still in flight: a3 did not wait for it
+        sink.answer("a1")
+        sink.answer("a3")
+        await until(lambda: sink.idle.is_set())

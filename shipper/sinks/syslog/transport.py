@@ -1,10 +1,11 @@
 """One persistent TCP or TLS connection to the receiver.
 
-A write returns once the transport's buffer is below its high-water mark; `flushed` tells when every
-byte has left it for the kernel (a high-water mark of 0 would be simpler, but stalls asyncio's TLS
-transport for good). Before each write the connection is checked: a close or reset the server sent is
-seen here (remote_syslog2 #176), and a connection idle for long is replaced, because load balancers
-drop idle connections without a word and writes into them vanish.
+A write returns once the transport's buffer is below its high-water mark; `handed_over` tells whether
+the bytes up to a point of the connection's stream have left it for the kernel (a high-water mark of 0
+would be simpler, but stalls asyncio's TLS transport for good). Before each write the connection is
+checked: a close or reset the server sent is seen here (remote_syslog2 #176), and a connection idle
+for long is replaced, because load balancers drop idle connections without a word and writes into
+them vanish.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ class Connection:
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._last_write = 0.0
+        self.written = 0  # bytes written on this connection
         self._handshakes_cut = 0  # handshakes in a row the server cut after accepting the TCP connection
 
     @property
@@ -57,9 +59,11 @@ class Connection:
             return False
         return time.monotonic() - self._last_write < self.options.idle_reconnect
 
-    @property
-    def flushed(self) -> bool:
-        return self._writer is not None and self._writer.transport.get_write_buffer_size() == 0
+    def handed_over(self, offset: int) -> bool:
+        """Whether the first `offset` bytes written on this connection have left its buffer for the kernel."""
+        if self._writer is None:
+            return False
+        return self.written - self._writer.transport.get_write_buffer_size() >= offset
 
     async def open(self) -> None:
         await self.close()
@@ -76,6 +80,7 @@ class Connection:
         if sock is not None:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
         self._last_write = time.monotonic()
+        self.written = 0
 
     async def _handshake(self) -> None:
         """TLS on the connected socket. A refusal (a certificate, no common version or cipher) is a
@@ -114,6 +119,7 @@ class Connection:
             raise TransportError("not connected")
         try:
             self._writer.write(data)
+            self.written += len(data)
             await asyncio.wait_for(self._writer.drain(), self.options.write_timeout)
         except (OSError, TimeoutError, RuntimeError) as error:
             raise TransportError(f"write to {self.options.address} failed: {error or type(error).__name__}") from error
