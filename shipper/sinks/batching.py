@@ -148,6 +148,7 @@ class BatchingSink(DeliverySink[OnePartition[B], B]):
 
     def route(self, blocks: list[StoredBlock], end: Position) -> Iterable[OnePartition[B]]:
         self.queue.add(blocks)
+        self.queue.pass_to(end)  # a batch may end at the last record, not at the read's end: the block's
         return (self.queue,)
 
     def partitions(self) -> Iterable[OnePartition[B]]:

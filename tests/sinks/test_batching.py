@@ -199,3 +199,15 @@ async def test_a_sink_is_not_idle_while_a_batch_that_is_not_full_waits_for_its_t
         await sink.until_sending("a")
         sink.answer("a")
         await until(lambda: sink.idle.is_set())
+
+
+async def test_once_everything_is_delivered_the_cursor_is_at_the_tail_so_the_blocks_can_go(spool):
+    await store(spool, *"abc")
+    sink = AnsweredSink(spool, batch_size=2, batch_timeout=0.05)
+    async with running(sink):
+        await sink.until_sending("a", "c")
+        sink.answer("a")
+        sink.answer("c")
+        await until(lambda: sink.idle.is_set())
+
+    assert spool.cursor("out") == spool.tail()
