@@ -84,6 +84,9 @@ class RequestBuilder:
                 done += taken
                 batch.end = Position(block.id, first + done)
                 batch.last_time = timestamps[first + done - 1] / 1e9
+                if len(batch.items) >= self.max_events:  # full: it goes now, not at the batch timeout
+                    yield batch
+                    self._open = None
 
     def _fitting(self, batch: Batch, items: list[bytes | None], start: int) -> int:
         """How many of `items` from `start` the batch takes within both limits (at least one when it is

@@ -175,6 +175,9 @@ class RecordBuilder:
                 done = stop
             self._open.end = block.end()  # every record of the block is in this batch or an earlier one
             self._open.last_time = block.timestamps[-1] / 1e9
+            if len(self._open.records) >= self.limits.records:  # full: it goes now, not at the batch timeout
+                yield self._open
+                self._open = None
 
     def _sizes(self, units: _Units, start: int, stop: int) -> list[int]:
         keys = units.keys[start:stop]

@@ -69,6 +69,14 @@ def test_a_batch_starts_at_the_first_unsent_record_of_a_half_sent_block():
     assert batch.end == Position(7, 3)
 
 
+def test_a_batch_that_reaches_max_batch_events_goes_at_once_without_waiting_for_another_record():
+    builder = RequestBuilder("ndjson", "none", 1 << 20, 2)
+
+    batches = list(builder.add([stored(1, ["a", "b"])], now=0.0))
+
+    assert [b.events for b in batches] == [2] and not builder.holding
+
+
 def test_a_record_larger_than_max_batch_bytes_is_sent_alone():
     builder = RequestBuilder("ndjson", "none", 1024, 100)
 

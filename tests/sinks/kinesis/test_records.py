@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+from dataclasses import replace
 
 import orjson
 from hypothesis import given, settings
@@ -80,6 +81,14 @@ def test_batches_hold_every_record_once_in_order_within_every_limit(blocks_of, l
     assert log_records(batches, encoding) == [m for texts in blocks_of for m in texts]
     assert [b.end for b in batches] == sorted(b.end for b in batches)
     assert batches[-1].end == blocks[-1].end()
+
+
+def test_a_batch_that_reaches_the_calls_record_limit_goes_at_once_without_waiting_for_another_record():
+    builder = RecordBuilder(replace(FIREHOSE, records=2), "text", False, "none", None)
+
+    batches = list(builder.add([stored(1, ["a", "b"])], now=0.0))
+
+    assert [len(b.records) for b in batches] == [2] and not builder.holding
 
 
 def test_a_template_key_groups_packed_records_by_key_and_each_record_holds_one_key():
