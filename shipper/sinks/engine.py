@@ -158,7 +158,6 @@ class DeliverySink(Sink, Generic[P, B]):
                 for partition in self.route(blocks, position):
                     self._start(partition)
                     partition.wake.set()
-                await asyncio.sleep(0)  # the workers go on between reads
                 continue
             tail = self.spool.tail()
             if tail > position:  # only blocks of sources this sink does not take: pass them
