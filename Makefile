@@ -17,13 +17,14 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-# The demo runs with the base install and the Kubernetes extra (no compiler needed);
+# The demo runs with the base install and the Kubernetes extra (a compiler builds the kernels where
+# there is one; none is needed);
 # the tests also build the journald extra (systemd-python) and take the test tools.
-$(VENV)/.demo-installed: pyproject.toml | $(BIN)/python
+$(VENV)/.demo-installed: pyproject.toml setup.py $(wildcard shipper/kernels/*.c) | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[demo,kubernetes]'
 	touch $@
 
-$(VENV)/.test-installed: pyproject.toml | $(BIN)/python
+$(VENV)/.test-installed: pyproject.toml setup.py $(wildcard shipper/kernels/*.c) | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev,demo,journald,kubernetes]'
 	touch $@ $(VENV)/.demo-installed
 

@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from shipper import backoff
+from shipper import backoff, kernels
 from shipper.buffer.data_dir import DataDirLock, DataDirLocked, make_private
 from shipper.buffer.layout import SpoolTooNew
 from shipper.buffer.spool import Spool, SpoolUnavailable
@@ -173,7 +173,8 @@ class Agent:
                 watcher = ConfigWatcher(self.config_path, self._reload_requested.set)
                 watcher.start()
             try:
-                log.info("running %d source(s) and %d sink(s)", len(self.sources), len(self.sinks))
+                log.info("running %d source(s) and %d sink(s); %s", len(self.sources), len(self.sinks),
+                         kernels.describe())
                 while await self._next_request() == "reload":
                     try:
                         await self._reload()

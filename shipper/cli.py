@@ -7,7 +7,7 @@ import asyncio
 import sys
 import time
 
-from shipper import __version__
+from shipper import __version__, kernels
 from shipper.components import load_config
 from shipper.config.errors import ConfigError
 from shipper.config.model import AgentConfig
@@ -104,7 +104,7 @@ def _parser() -> argparse.ArgumentParser:
     formatter = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(prog="shipper", description="Node logging agent that never loses a line.",
                                      epilog=HELP[None], formatter_class=formatter)
-    parser.add_argument("--version", action="version", version=f"shipper {__version__}")
+    parser.add_argument("--version", action="version", version=f"shipper {__version__}\n{kernels.describe()}")
     commands = parser.add_subparsers(dest="command")
     for name, summary, handler in (
             ("run", "run the agent", _run),

@@ -1,4 +1,5 @@
-"""The wheel builds, installs into a clean venv with its dependencies, and its `shipper` command runs."""
+"""The wheel builds with its compiled kernels, installs into a clean venv with its dependencies, and its
+`shipper` command runs and says which kernels are compiled."""
 
 from __future__ import annotations
 
@@ -23,8 +24,8 @@ def test_the_wheel_installs_into_a_clean_venv_and_shipper_version_runs(tmp_path)
     result = subprocess.run([venv / "shipper", "--version"], capture_output=True, text=True, check=True,
                             cwd=tmp_path)  # not the source tree: the installed package must be enough
 
-    assert result.stdout.strip() == f"shipper {__version__}"
-    assert wheel.name.startswith(f"shipper_agent-{__version__}-py3-none-any")
+    assert result.stdout.splitlines() == [f"shipper {__version__}", "compiled kernels: cri"]
+    assert wheel.name.startswith(f"shipper_agent-{__version__}-cp3")  # the kernels make it a platform wheel
     with zipfile.ZipFile(wheel) as archive:
         info = f"shipper_agent-{__version__}.dist-info"
         metadata = archive.read(f"{info}/METADATA").decode()

@@ -8,14 +8,19 @@ as a plain test, so a crash the fuzzer finds, saved into the corpus, stays a tes
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import time
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
 
 import msgpack
 
+from shipper import kernels
 from shipper.record import Block
-from shipper.sources.files.container_formats import ContainerDecoder
+from shipper.sources.files.container_formats import ContainerDecoder, CriDecoder
 from shipper.sources.forward import protocol
 from shipper.sources.forward.records import records_of
 from shipper.transforms.parse.config import ParseOptions
@@ -97,5 +102,34 @@ def container(data: bytes) -> None:
     assert all(isinstance(record[1], str) for record in records)
 
 
+def cri_kernel(data: bytes) -> None:
+    """The compiled CRI kernel (built with AddressSanitizer by scripts/fuzz.sh when SHIPPER_ASAN_KERNELS
+    names its directory) on any lines: exactly the reference's records, and no memory error."""
+    kernel = asan_kernel("_cri") or kernels.cri
+    if kernel is None:
+        return
+    texts = data.decode("utf-8", "surrogateescape").split("\n")
+    compiled, reference = CriDecoder(64, compiled=True), CriDecoder(64, compiled=False)
+    compiled._whole_lines = kernel.whole_lines
+    for block in (texts[: len(texts) // 2], texts[len(texts) // 2:]):
+        assert compiled.decode(block, NOW) == reference.decode(block, NOW)
+        assert compiled.carry() == reference.carry()
+
+
+def asan_kernel(name: str) -> ModuleType | None:
+    """The kernel `name` as built with AddressSanitizer into $SHIPPER_ASAN_KERNELS, if set."""
+    directory = os.environ.get("SHIPPER_ASAN_KERNELS")
+    if not directory:
+        return None
+    if name not in _ASAN:
+        spec = importlib.util.spec_from_file_location(name, Path(directory) / f"{name}.so")
+        assert spec is not None and spec.loader is not None, f"no {name}.so in {directory}"
+        _ASAN[name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(_ASAN[name])
+    return _ASAN[name]
+
+
+_ASAN: dict[str, ModuleType] = {}
+
 TARGETS: dict[str, Callable[[bytes], None]] = {
-    "forward": forward, "parse": parse, "redact": redact, "container": container}
+    "forward": forward, "parse": parse, "redact": redact, "container": container, "cri_kernel": cri_kernel}

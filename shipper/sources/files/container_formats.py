@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from shipper.kernels import cri
 from shipper.record import Record
 from shipper.text import cut_utf8, utf8_size
 from shipper.times import parse_rfc3339_exact, utc_second_ns
@@ -23,6 +24,7 @@ from shipper.times import parse_rfc3339_exact, utc_second_ns
 STREAM_FIELDS = {"stdout": {"stream": "stdout"}, "stderr": {"stream": "stderr"}}
 _WHOLE_LINE = {f"Z {stream} F ": fields for stream, fields in STREAM_FIELDS.items()}  # CRI line[29:40]
 MALFORMED_CRI = {"stream": "unknown", "parse_error": "not a CRI log line"}
+WHOLE_LINES = cri.whole_lines if cri is not None else None  # the compiled path of CriDecoder.decode
 MALFORMED_DOCKER = {"stream": "unknown", "parse_error": "not a docker json-file line"}
 
 
@@ -80,9 +82,11 @@ class _Partials:
 class CriDecoder:
     untimed = 0  # the runtime's own time is on every line
 
-    def __init__(self, max_line: int):
+    def __init__(self, max_line: int, compiled: bool = True):
         self.partials = _Partials(max_line)
         self.malformed = 0
+        self._second, self._second_ns = "", 0  # the last distinct second parsed
+        self._whole_lines = WHOLE_LINES if compiled else None
 
     @property
     def split(self) -> int:
@@ -90,24 +94,33 @@ class CriDecoder:
 
     def decode(self, texts: list[str], now_ns: int) -> list[Record]:
         out: list[Record] = []
-        append = out.append
         self.malformed = 0
-        partials = self.partials
-        second, second_ns = "", 0  # the hot path parses each distinct second once
-        for text in texts:
-            # the hot path: a whole line (F) with a 30-character UTC stamp and nothing held before it
-            fields = _WHOLE_LINE.get(text[29:40])
-            if fields is not None and text[19] == "." and not partials.held and " " not in text[:29]:
-                try:
-                    if text[:19] != second:
-                        second_ns = utc_second_ns(text[:19])
-                        second = text[:19]
-                    append((second_ns + int(text[20:29]), text[40:], fields))
-                    continue
-                except ValueError:
-                    pass  # not a stamp after all: the general path below says so
-            self._decode_line(text, now_ns, out)
+        count = len(texts)
+        index = 0
+        while index < count:
+            if self._whole_lines is not None and not self.partials.held:
+                index = self._whole_lines(texts, index, out, STREAM_FIELDS["stdout"], STREAM_FIELDS["stderr"])
+                if index >= count:
+                    break
+            self._decode_one(texts[index], now_ns, out)
+            index += 1
         return out
+
+    def _decode_one(self, text: str, now_ns: int, out: list[Record]) -> None:
+        """The reference: a whole line (F) with a 30-character UTC stamp and nothing held before it
+        on the fast path (each distinct second parsed once), every other line on the general one."""
+        fields = _WHOLE_LINE.get(text[29:40])
+        if (fields is not None and text[19] == "." and not self.partials.held and text[:29].isascii()
+                and " " not in text[:29] and text[20:29].isdigit()):
+            try:
+                if text[:19] != self._second:
+                    self._second_ns = utc_second_ns(text[:19])
+                    self._second = text[:19]
+                out.append((self._second_ns + int(text[20:29]), text[40:], fields))
+                return
+            except ValueError:
+                pass  # not a stamp after all: the general path below says so
+        self._decode_line(text, now_ns, out)
 
     def _decode_line(self, text: str, now_ns: int, out: list[Record]) -> None:
         partials = self.partials

@@ -1,0 +1,50 @@
+"""The compiled kernels (shipper/kernels/): built where a compiler and the Python headers are; an
+install without them goes on, and the agent runs the Python reference of each kernel."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+STRICT = ["-O2", "-std=c11", "-Wall", "-Wextra", "-Werror=implicit-function-declaration", "-fno-strict-aliasing"]
+SANITIZE = os.environ.get("SHIPPER_SANITIZE")  # "address": the fuzz build (scripts/fuzz.sh)
+
+
+def flags() -> tuple[list[str], list[str]]:
+    if SANITIZE:
+        sanitized = [f"-fsanitize={SANITIZE}", "-fno-omit-frame-pointer", "-g", "-O1"]
+        return [*STRICT, *sanitized], sanitized
+    return STRICT, []
+
+
+class OptionalBuildExt(build_ext):
+    """A kernel that cannot be compiled is left out with a warning, never failing the install."""
+
+    def run(self) -> None:
+        try:
+            super().run()
+        except Exception as error:  # no compiler at all
+            self._skipped(error)
+
+    def build_extension(self, ext: Extension) -> None:
+        try:
+            super().build_extension(ext)
+        except Exception as error:  # no Python headers, or a compiler that refuses
+            if SANITIZE:
+                raise
+            self._skipped(error, ext.name)
+
+    @staticmethod
+    def _skipped(error: Exception, name: str = "the kernels") -> None:
+        print(f"warning: {name} not compiled ({error}); the Python reference runs instead", file=sys.stderr)
+
+
+compile_args, link_args = flags()
+setup(
+    ext_modules=[Extension("shipper.kernels._cri", ["shipper/kernels/_cri.c"], extra_compile_args=compile_args,
+                           extra_link_args=link_args)],
+    cmdclass={"build_ext": OptionalBuildExt},
+)

@@ -1,0 +1,43 @@
+"""Compiled kernels: per-block work in C, each with its reference in Python.
+
+A kernel takes a block (a list of lines, never one line a call) and gives exactly what its reference
+gives: the reference stays the definition and the fallback, and tests prove the two equal on arbitrary
+input (tests/kernels/). `pip install .` compiles them where a compiler and the Python headers are
+(setup.py); without them the install succeeds on the reference path. `SHIPPER_PURE_PYTHON=1` forces
+the reference path. `shipper --version` and the agent's start-up log say which are compiled.
+
+Kernels:
+- `_cri.whole_lines`: CRI lines with the runtime's usual UTC stamp and a whole record (`F`), into
+  records (sources/files/container_formats.py: CriDecoder).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from types import ModuleType
+
+PURE_PYTHON = os.environ.get("SHIPPER_PURE_PYTHON", "") not in ("", "0")
+
+
+def _load(name: str) -> ModuleType | None:
+    if PURE_PYTHON:
+        return None
+    try:
+        return importlib.import_module(f"shipper.kernels.{name}")
+    except ImportError:
+        return None
+
+
+cri = _load("_cri")
+
+COMPILED = {"cri": cri is not None}
+
+
+def describe() -> str:
+    """Which kernels run compiled, in one line (`shipper --version`, the start-up log)."""
+    compiled = sorted(name for name, present in COMPILED.items() if present)
+    if compiled:
+        return "compiled kernels: " + ", ".join(compiled)
+    reason = "SHIPPER_PURE_PYTHON is set" if PURE_PYTHON else "not built: no compiler at install"
+    return f"compiled kernels: none ({reason}; the Python reference runs)"
