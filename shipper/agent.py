@@ -173,8 +173,7 @@ class Agent:
                 watcher = ConfigWatcher(self.config_path, self._reload_requested.set)
                 watcher.start()
             try:
-                log.info("running %d source(s) and %d sink(s); %s", len(self.sources), len(self.sinks),
-                         kernels.describe())
+                log.info("running %d source(s), %d sink(s); %s", len(self.sources), len(self.sinks), kernels.describe())
                 while await self._next_request() == "reload":
                     try:
                         await self._reload()
