@@ -110,7 +110,7 @@ def cri_kernel(data: bytes) -> None:
         return
     texts = data.decode("utf-8", "surrogateescape").split("\n")
     compiled, reference = CriDecoder(64, compiled=True), CriDecoder(64, compiled=False)
-    compiled._whole_lines = kernel.whole_lines
+    compiled._compiled = kernel.whole_lines
     for block in (texts[: len(texts) // 2], texts[len(texts) // 2:]):
         assert compiled.decode(block, NOW) == reference.decode(block, NOW)
         assert compiled.carry() == reference.carry()

@@ -86,7 +86,7 @@ class CriDecoder:
         self.partials = _Partials(max_line)
         self.malformed = 0
         self._second, self._second_ns = "", 0  # the last distinct second parsed
-        self._whole_lines = WHOLE_LINES if compiled else None
+        self._compiled = WHOLE_LINES if compiled else None
 
     @property
     def split(self) -> int:
@@ -98,29 +98,50 @@ class CriDecoder:
         count = len(texts)
         index = 0
         while index < count:
-            if self._whole_lines is not None and not self.partials.held:
-                index = self._whole_lines(texts, index, out, STREAM_FIELDS["stdout"], STREAM_FIELDS["stderr"])
+            if not self.partials.held:
+                index = self._whole(texts, index, count, out)
                 if index >= count:
                     break
-            self._decode_one(texts[index], now_ns, out)
+            self._decode_line(texts[index], now_ns, out)
             index += 1
         return out
 
-    def _decode_one(self, text: str, now_ns: int, out: list[Record]) -> None:
-        """The reference: a whole line (F) with a 30-character UTC stamp and nothing held before it
-        on the fast path (each distinct second parsed once), every other line on the general one."""
-        fields = _WHOLE_LINE.get(text[29:40])
-        if (fields is not None and text[19] == "." and not self.partials.held and text[:29].isascii()
-                and " " not in text[:29] and text[20:29].isdigit()):
-            try:
-                if text[:19] != self._second:
-                    self._second_ns = utc_second_ns(text[:19])
-                    self._second = text[:19]
-                out.append((self._second_ns + int(text[20:29]), text[40:], fields))
-                return
-            except ValueError:
-                pass  # not a stamp after all: the general path below says so
-        self._decode_line(text, now_ns, out)
+    def _whole(self, texts: list[str], index: int, count: int, out: list[Record]) -> int:
+        """Whole lines from `index` on: in the kernel where it is compiled, with the reference taking
+        each line the kernel leaves; returns the index of the first line neither takes."""
+        if self._compiled is None:
+            return self._whole_lines(texts, index, count, out)
+        while index < count:
+            index = self._compiled(texts, index, out, STREAM_FIELDS["stdout"], STREAM_FIELDS["stderr"])
+            taken = self._whole_lines(texts, index, min(count, index + 1), out)
+            if taken == index:
+                break
+            index = taken
+        return index
+
+    def _whole_lines(self, texts: list[str], start: int, stop: int, out: list[Record]) -> int:
+        """The reference of the kernel (_cri.whole_lines): from `start`, each whole line (F) with a
+        30-character UTC stamp, stamped from its text (each distinct second parsed once); returns the
+        index of the first line it does not take."""
+        append = out.append
+        second, second_ns = self._second, self._second_ns
+        index = start
+        try:
+            for index in range(start, stop):
+                text = texts[index]
+                fields = _WHOLE_LINE.get(text[29:40])
+                head = text[:29]
+                if fields is None or text[19] != "." or not head.isascii() or " " in head or not head[20:].isdigit():
+                    return index
+                if head[:19] != second:
+                    second_ns = utc_second_ns(head[:19])
+                    second = head[:19]
+                append((second_ns + int(head[20:]), text[40:], fields))
+            return stop
+        except ValueError:  # not a stamp after all: the general path says so
+            return index
+        finally:
+            self._second, self._second_ns = second, second_ns
 
     def _decode_line(self, text: str, now_ns: int, out: list[Record]) -> None:
         partials = self.partials
