@@ -88,6 +88,10 @@ def plan(seed: int, profile: Profile) -> list[Step]:
     some("big_line", 1, (profile.big_line, profile.big_line))
     some("hostile_entries", 1)
     windows, spans = _windows(rng, profile)
+    # a SIGTERM waits for the agent to be ready, which it cannot be in a read-only window, whose end is a
+    # later step: a graceful stop goes after the window
+    read_only = [(s.at, s.at + float(WINDOWS["read_only"])) for s in windows if s.action == "read_only:start"]
+    steps = [Step(_outside(s.at, read_only), s.action, s.arg) if s.action == "term" else s for s in steps]
     steps += windows
     for action, count in (("clock_jump", profile.clock_jumps), ("garbage", profile.garbage)):
         for _ in range(count):
