@@ -35,6 +35,7 @@ import re
 import threading
 import time
 from collections import Counter, defaultdict, deque
+from typing import NoReturn
 
 import aiohttp
 from aiohttp import web
@@ -142,8 +143,7 @@ class FaultProxy(ThreadedServer):
             status = int(fault.split(":")[1])
             return _error(status, "ServiceUnavailableException" if status == 503 else "InternalFailure", "injected")
         if fault == "reset":
-            request.transport.abort()
-            raise ConnectionResetError
+            _cut(request)
         if fault == "hang":
             await asyncio.sleep(3600)
         if fault and fault.startswith("refuse:"):
@@ -156,8 +156,7 @@ class FaultProxy(ThreadedServer):
         if operation == "PutLogEvents" and b"tooNewLogEventStartIndex" in answer:
             answer = _first_too_new(body, answer)
         if fault == "reset_after_forward":
-            request.transport.abort()
-            raise ConnectionResetError
+            _cut(request)
         if self.delay and operation == self.operation:
             await asyncio.sleep(self.delay)
         return web.Response(status=status, headers=headers, body=answer)
@@ -223,3 +222,10 @@ def _query_action(body: bytes) -> str:
 def _error(status: int, code: str, message: str) -> web.Response:
     return web.json_response({"__type": code, "message": message}, status=status,
                              content_type="application/x-amz-json-1.1")
+
+
+def _cut(request: web.Request) -> NoReturn:
+    """Reset the client's connection (if the client has not gone already: a killed agent's has)."""
+    if request.transport is not None:
+        request.transport.abort()
+    raise ConnectionResetError
