@@ -123,7 +123,6 @@ class BatchingSink(DeliverySink[OnePartition[B], B]):
         super().__init__(sink_id, options, spool, batch_timeout=batch_timeout, per_partition=in_flight,
                          read_records=read_records)
         self.builder = builder
-        self.in_flight = in_flight
         self.read_ahead = read_ahead or in_flight  # batches cut and waiting at most: then the reader waits
         self.queue = OnePartition(builder, self.acks)
         self._retry_warnings = WarningPace()

@@ -140,8 +140,15 @@ class DeliverySink(Sink, Generic[P, B]):
             partition.wake.set()
 
     def made_room(self) -> None:
-        """Memory was released outside a delivery (a batch set aside): the reader may read on."""
+        """Memory was released outside a delivery (a batch written, not yet settled): the reader may read on."""
         self._room.set()
+
+    def acknowledge(self, batch: B, acks: Acks) -> None:
+        """`batch` is done with (delivered, or set aside by the sink): release what it held, let the reader
+        on, and count its records acknowledged."""
+        self.delivered(batch)
+        self._room.set()
+        self.acks.done(acks)
 
     async def _read(self) -> None:
         position = self.spool.cursor(self.id)
@@ -226,9 +233,7 @@ class DeliverySink(Sink, Generic[P, B]):
 
     async def _deliver(self, partition: P, batch: B, acks: Acks) -> None:
         await self.deliver(partition, batch)
-        self.delivered(batch)
-        self._room.set()
-        self.acks.done(acks)
+        self.acknowledge(batch, acks)
 
     async def _stop_workers(self) -> None:
         tasks = [p.task for p in self.partitions() if p.task is not None]

@@ -180,11 +180,9 @@ class CloudWatchLogsSink(DeliverySink[StreamQueue, Sending]):
         if queue.pending and self._due(queue):
             taken = self.next_batch(queue)
             if taken is not None:
-                (batch, _), acks = taken
-                self.parking.set_aside(queue, batch)
-                self.delivered(taken[0])
-                self.made_room()
-                self.acks.done(acks)
+                sending, acks = taken
+                self.parking.set_aside(queue, sending[0])
+                self.acknowledge(sending, acks)
                 return
         now = time.monotonic()
         if self.draining or now < queue.retry_at:
