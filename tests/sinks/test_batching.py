@@ -1,4 +1,4 @@
-"""The delivery engine the batching sinks share (sinks/batching.py, sinks/acks.py), on a real spool with
+"""The one-partition form of the delivery engine (sinks/batching.py, sinks/acks.py), on a real spool with
 a `send` the test answers: the cursor never passes a batch still in flight, requests in flight stay
 within their bound, a batch that is not full waits for its timeout unless the agent drains, and a
 restarted run sends again exactly what was not acknowledged."""
@@ -6,7 +6,6 @@ restarted run sends again exactly what was not acknowledged."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -14,10 +13,8 @@ import pytest
 
 from shipper.buffer.spool import Position, Spool, StoredBlock
 from shipper.config.base import SinkOptions
-from shipper.record import Block
 from shipper.sinks.batching import BatchingSink
-
-SOURCE = "app"
+from tests.sinks.harness import SOURCE, running, store, until
 
 
 @dataclass
@@ -86,35 +83,6 @@ class AnsweredSink(BatchingSink[Batch]):
         while not set(first_messages) <= set(self.sending):
             self.started.clear()
             await self.started.wait()
-
-
-@pytest.fixture
-async def spool(tmp_path):
-    spool = Spool.open(tmp_path, max_size=1 << 30)
-    spool.attach_sinks({"out": [SOURCE]})
-    yield spool
-    spool.close()
-
-
-async def store(spool: Spool, *messages: str) -> None:
-    await spool.append([Block(SOURCE, {}, [(0, m, None) for m in messages])], {}, SOURCE)
-
-
-async def until(condition, timeout: float = 5.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not condition():
-            await asyncio.sleep(0.005)
-
-
-@contextlib.asynccontextmanager
-async def running(sink: AnsweredSink):
-    task = asyncio.create_task(sink.run())
-    try:
-        yield task
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, RuntimeError):
-            await task
 
 
 async def test_the_cursor_moves_only_past_batches_whose_earlier_batches_are_answered_too(spool):

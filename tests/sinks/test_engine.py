@@ -13,14 +13,13 @@ from collections import deque
 from collections.abc import Iterable
 from pathlib import Path
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shipper.buffer.spool import Position, Spool, StoredBlock
 from shipper.config.base import SinkOptions
 from shipper.sinks.engine import Acks, DeliverySink
-from tests.sinks.test_batching import SOURCE, running, store, until
+from tests.sinks.harness import SOURCE, open_spool, running, store, until
 
 
 class Key:
@@ -98,12 +97,12 @@ class KeyedSink(DeliverySink[Key, list[str]]):
         await until(lambda: set(first_messages) <= set(self.started))
 
 
-@pytest.fixture
-async def spool(tmp_path):
-    spool = Spool.open(tmp_path, max_size=1 << 30)
-    spool.attach_sinks({"out": [SOURCE]})
-    yield spool
-    spool.close()
+async def two_reads_in_flight(spool: Spool, sink: KeyedSink) -> None:
+    """Two reads, one batch each (keys a and b), both sent and not answered."""
+    await store(spool, "a1", "a2")
+    await sink.until_started("a1")
+    await store(spool, "b1", "b2")
+    await sink.until_started("b1")
 
 
 async def test_a_keys_batches_start_in_order_one_at_a_time_while_other_keys_go_on(spool):
@@ -141,10 +140,7 @@ async def test_the_cursor_passes_a_read_only_once_it_and_every_read_before_were_
     sink = KeyedSink(spool, per_partition=2)
     start = spool.cursor("out")
     async with running(sink):
-        await store(spool, "a1", "a2")
-        await sink.until_started("a1")
-        await store(spool, "b1", "b2")
-        await sink.until_started("b1")
+        await two_reads_in_flight(spool, sink)
 
         sink.answer("b1")
         await until(lambda: ["b1", "b2"] in sink.sent)
@@ -171,10 +167,7 @@ async def test_a_batch_that_is_not_full_waits_for_its_timeout_and_goes_at_once_w
 async def test_a_stopped_run_leaves_exactly_what_was_not_acknowledged_to_the_next(spool):
     sink = KeyedSink(spool, per_partition=2)
     async with running(sink):
-        await store(spool, "a1", "a2")
-        await sink.until_started("a1")
-        await store(spool, "b1", "b2")
-        await sink.until_started("b1")
+        await two_reads_in_flight(spool, sink)
         sink.answer("a1")
         await until(lambda: ["a1", "a2"] in sink.sent)
 
@@ -209,8 +202,7 @@ def test_whatever_order_batches_are_answered_in_the_cursor_never_passes_an_unans
 
 async def answer_in_any_order(reads: list[list[str]], per_key: int, rng) -> None:
     with tempfile.TemporaryDirectory() as directory:
-        spool = Spool.open(Path(directory), max_size=1 << 30)
-        spool.attach_sinks({"out": [SOURCE]})
+        spool = open_spool(Path(directory))
         place: dict[str, Position] = {}
         messages = []
         for keys in reads:

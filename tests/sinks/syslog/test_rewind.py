@@ -8,12 +8,9 @@ import asyncio
 import contextlib
 import re
 
-import pytest
-
-from shipper.buffer.spool import Spool
 from shipper.sinks.syslog.config import SyslogOptions as Options
 from shipper.sinks.syslog.sink import SyslogSink
-from tests.sinks.test_batching import SOURCE, running, store, until
+from tests.sinks.harness import SOURCE, running, store, until
 
 LINES = 12_000
 NUMBER = re.compile(rb"m(\d{6})")
@@ -37,14 +34,6 @@ class DroppingServer:
                     writer.transport.abort()
                     return
         writer.close()
-
-
-@pytest.fixture
-async def spool(tmp_path):
-    spool = Spool.open(tmp_path, max_size=1 << 30)
-    spool.attach_sinks({"out": [SOURCE]})
-    yield spool
-    spool.close()
 
 
 async def test_a_connection_cut_mid_stream_sends_every_unsettled_batch_again_in_order(spool):
