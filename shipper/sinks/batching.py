@@ -9,7 +9,6 @@ accepted (acks.py): a crash sends again the batches that were in flight, and not
 from __future__ import annotations
 
 import asyncio
-import time
 from abc import abstractmethod
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -21,7 +20,7 @@ from shipper.config.base import SinkOptions
 from shipper.observe import metrics
 from shipper.observe.logs import WarningPace
 from shipper.sinks.acks import AckTracker
-from shipper.sinks.engine import Acks, DeliverySink
+from shipper.sinks.engine import Acks, DeliverySink, clock
 
 
 class Batch(Protocol):
@@ -36,7 +35,7 @@ B_co = TypeVar("B_co", bound=Batch, covariant=True)
 class Builder(Protocol[B_co]):
     """Cuts blocks into batches; the last one stays open until it is full or taken."""
 
-    opened_at: float  # monotonic time the open batch got its first record
+    opened_at: float  # when the open batch got its first record, on the engine's clock
 
     @property
     def holding(self) -> bool: ...
@@ -92,7 +91,7 @@ class OnePartition(Generic[B]):
 
     def add(self, blocks: list[StoredBlock]) -> None:
         self._passed = None  # the batch that takes these blocks ends past it
-        for batch in self.builder.add(blocks, time.monotonic()):
+        for batch in self.builder.add(blocks, clock()):
             self._cut(batch)
 
     def take(self) -> tuple[B, Acks] | None:

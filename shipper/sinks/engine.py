@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from abc import abstractmethod
 from collections.abc import Iterable, Mapping
 from typing import Any, Generic, Protocol, TypeVar
@@ -42,7 +41,7 @@ class Partition(Protocol):
 
     @property
     def since(self) -> float | None:
-        """Monotonic time its oldest waiting record arrived; None while nothing waits."""
+        """When its oldest waiting record arrived, on `clock()`; None while nothing waits."""
         ...
 
     def waiting(self) -> bool:
@@ -221,13 +220,13 @@ class DeliverySink(Sink, Generic[P, B]):
     def _due(self, partition: P) -> bool:
         since = partition.since
         return (self.draining or partition.full()
-                or (since is not None and time.monotonic() - since >= self.batch_timeout))
+                or (since is not None and clock() - since >= self.batch_timeout))
 
     async def _until_due(self, partition: P) -> None:
         """Until records arrive, the batch timeout passes, or the agent drains."""
         partition.wake.clear()
         since = partition.since
-        timeout = None if since is None else max(0.0, since + self.batch_timeout - time.monotonic())
+        timeout = None if since is None else max(0.0, since + self.batch_timeout - clock())
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(partition.wake.wait(), timeout)
 
@@ -242,6 +241,12 @@ class DeliverySink(Sink, Generic[P, B]):
         await asyncio.gather(*tasks, return_exceptions=True)
         for partition in self.partitions():
             partition.task = None
+
+
+def clock() -> float:
+    """The engine's clock: the running event loop's, which is monotonic. Every timeout of the engine and of
+    the sinks on it is on this clock, so a test's virtual-time loop moves them all at once."""
+    return asyncio.get_running_loop().time()
 
 
 async def _reap(sending: set[asyncio.Task[None]], all_of_them: bool = False,

@@ -1,7 +1,8 @@
 """The one-partition form of the delivery engine (sinks/batching.py, sinks/acks.py), on a real spool with
 a `send` the test answers: the cursor never passes a batch still in flight, requests in flight stay
-within their bound, a batch that is not full waits for its timeout unless the agent drains, and a
-restarted run sends again exactly what was not acknowledged."""
+within their bound, a batch that is not full waits for its timeout (counted from its first record)
+unless the agent drains, and a restarted run sends again exactly what was not acknowledged. The async
+tests run on a virtual clock (looptime)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from shipper.buffer.spool import Position, Spool, StoredBlock
 from shipper.config.base import SinkOptions
 from shipper.sinks.batching import BatchingSink
 from tests.sinks.harness import SOURCE, running, store, until
+
+pytestmark = pytest.mark.looptime
 
 
 @dataclass
@@ -64,9 +67,11 @@ class AnsweredSink(BatchingSink[Batch]):
         self.started = asyncio.Event()
         self.most_in_flight = 0
         self.sent: list[list[str]] = []
+        self.sent_at: dict[str, float] = {}  # on the loop's clock
 
     async def send(self, batch: Batch) -> None:
         answer = self.sending[batch.messages[0]] = asyncio.get_running_loop().create_future()
+        self.sent_at[batch.messages[0]] = asyncio.get_running_loop().time()
         self.most_in_flight = max(self.most_in_flight, sum(not f.done() for f in self.sending.values()))
         self.started.set()
         await answer
@@ -116,15 +121,20 @@ async def test_requests_in_flight_never_exceed_the_bound(spool):
     assert [m for batch in sink.sent for m in batch] == list("abcdefghij")
 
 
-async def test_a_batch_that_is_not_full_goes_once_its_timeout_passes(spool):
-    await store(spool, "a")
-    sink = AnsweredSink(spool, batch_size=10, batch_timeout=0.2)
+async def test_a_batch_that_is_not_full_goes_when_its_first_record_has_waited_the_timeout(spool):
+    sink = AnsweredSink(spool, batch_size=10, batch_timeout=30)
+    loop = asyncio.get_running_loop()
     async with running(sink):
-        await asyncio.wait_for(sink.until_sending("a"), 5)
+        first = loop.time()
+        await store(spool, "a")
+        await asyncio.sleep(20)
+        await store(spool, "b")  # joins the open batch; its wait does not start again
+        await sink.until_sending("a")
         sink.answer("a")
         await until(lambda: sink.idle.is_set())
 
-    assert sink.sent == [["a"]]
+    assert sink.sent == [["a", "b"]]
+    assert sink.sent_at["a"] - first == pytest.approx(30, abs=0.01)
 
 
 async def test_a_draining_agent_sends_a_batch_that_is_not_full_at_once(spool):
@@ -159,9 +169,9 @@ async def test_a_run_that_fails_leaves_unanswered_batches_to_the_next_run_and_no
 
 async def test_a_sink_is_not_idle_while_a_batch_that_is_not_full_waits_for_its_timeout(spool):
     await store(spool, "a")
-    sink = AnsweredSink(spool, batch_size=10, batch_timeout=0.3)
+    sink = AnsweredSink(spool, batch_size=10, batch_timeout=30)
     async with running(sink):
-        await asyncio.sleep(0.1)  # read to the tail; the batch is open
+        await asyncio.sleep(29.9)  # read to the tail; the batch is open
         assert not sink.idle.is_set()
 
         await sink.until_sending("a")

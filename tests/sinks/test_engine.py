@@ -2,8 +2,11 @@
 spool, and a `deliver` the test answers: a key's batches start in order and within its bound, the
 cursor passes a record only once it and everything before it was answered (whatever order the answers
 come in, checked after every answer over random reads, keys, bounds and answer orders), a batch that is
-not full waits unless the agent drains, and a stopped run leaves exactly what was not acknowledged to
-the next."""
+not full goes exactly when its oldest record has waited the batch timeout, or at once when the agent
+drains, and a stopped run leaves exactly what was not acknowledged to the next.
+
+The async tests run on a virtual clock (looptime): the loop's time jumps to its next timer, so a timeout
+of an hour is checked to the millisecond without waiting for it."""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from collections import deque
 from collections.abc import Iterable
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -21,16 +25,21 @@ from shipper.config.base import SinkOptions
 from shipper.sinks.engine import Acks, DeliverySink
 from tests.sinks.harness import SOURCE, open_spool, running, store, until
 
+pytestmark = pytest.mark.looptime
+
 
 class Key:
-    """The records of one key: (message, read segment) in spool order."""
+    """The records of one key: (message, read segment, arrival on the loop's clock) in spool order."""
 
     def __init__(self, name: str):
         self.name = name
-        self.records: deque[tuple[str, int]] = deque()
-        self.since: float | None = None
+        self.records: deque[tuple[str, int, float]] = deque()
         self.wake = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
+
+    @property
+    def since(self) -> float | None:
+        return self.records[0][2] if self.records else None
 
     def waiting(self) -> bool:
         return bool(self.records)
@@ -51,18 +60,19 @@ class KeyedSink(DeliverySink[Key, list[str]]):
         self.keys: dict[str, Key] = {}
         self.answers: dict[str, asyncio.Future[None]] = {}
         self.started: list[str] = []
+        self.started_at: dict[str, float] = {}  # on the loop's clock
+        self._starting = asyncio.Event()
         self.sent: list[list[str]] = []
         self.in_flight: dict[str, int] = {}
         self.most_in_flight: dict[str, int] = {}
 
     def route(self, blocks: list[StoredBlock], end: Position) -> Iterable[Key]:
         segment = self.acks.open(end)
-        touched, count = set(), 0
+        touched, count, now = set(), 0, asyncio.get_running_loop().time()
         for block in blocks:
             for message in block.messages[block.start:]:
                 key = self.keys.setdefault(message[0], Key(message[0]))
-                key.records.append((message, segment))
-                key.since = key.since or asyncio.get_running_loop().time()
+                key.records.append((message, segment, now))
                 touched.add(key)
                 count += 1
         self.acks.seal(segment, count)
@@ -73,17 +83,18 @@ class KeyedSink(DeliverySink[Key, list[str]]):
 
     def next_batch(self, key: Key) -> tuple[list[str], Acks] | None:
         taken = [key.records.popleft() for _ in range(min(self.batch_size, len(key.records)))]
-        key.since = None if not key.records else key.since
         acks: dict[int, int] = {}
-        for _, segment in taken:
+        for _, segment, _ in taken:
             acks[segment] = acks.get(segment, 0) + 1
-        return [message for message, _ in taken], acks
+        return [message for message, _, _ in taken], acks
 
     async def deliver(self, key: Key, batch: list[str]) -> None:
         self.in_flight[key.name] = self.in_flight.get(key.name, 0) + 1
         self.most_in_flight[key.name] = max(self.most_in_flight.get(key.name, 0), self.in_flight[key.name])
         answer = self.answers[batch[0]] = asyncio.get_running_loop().create_future()
         self.started.append(batch[0])
+        self.started_at[batch[0]] = asyncio.get_running_loop().time()
+        self._starting.set()
         try:
             await answer
         finally:
@@ -94,7 +105,9 @@ class KeyedSink(DeliverySink[Key, list[str]]):
         self.answers[first_message].set_result(None)
 
     async def until_started(self, *first_messages: str) -> None:
-        await until(lambda: set(first_messages) <= set(self.started))
+        while not set(first_messages) <= set(self.started):
+            self._starting.clear()
+            await self._starting.wait()
 
 
 async def two_reads_in_flight(spool: Spool, sink: KeyedSink) -> None:
@@ -151,17 +164,60 @@ async def test_the_cursor_passes_a_read_only_once_it_and_every_read_before_were_
         assert spool.cursor("out") >= Position(start.block + 2, 0)
 
 
-async def test_a_batch_that_is_not_full_waits_for_its_timeout_and_goes_at_once_when_the_agent_drains(spool):
-    await store(spool, "a1")
-    sink = KeyedSink(spool, batch_timeout=3600)
+async def test_a_batch_that_is_not_full_goes_when_its_oldest_record_has_waited_the_batch_timeout(spool):
+    sink = KeyedSink(spool, batch_timeout=30)
+    loop = asyncio.get_running_loop()
     async with running(sink):
-        await asyncio.sleep(0.1)
+        first = loop.time()
+        await store(spool, "a1")
+        await asyncio.sleep(10)
+        await store(spool, "b1")
+        await asyncio.sleep(19.9)
         assert sink.started == []
 
+        await sink.until_started("a1", "b1")
+        sink.answer("a1")
+        sink.answer("b1")
+        await until(lambda: sink.idle.is_set())
+
+    assert sink.started_at["a1"] - first == pytest.approx(30, abs=0.01)
+    assert sink.started_at["b1"] - first == pytest.approx(40, abs=0.01)  # b's own wait, not a's
+
+
+async def test_a_record_left_behind_a_full_batch_waits_from_its_own_arrival(spool):
+    sink = KeyedSink(spool, batch_timeout=30)
+    loop = asyncio.get_running_loop()
+    async with running(sink):
+        await store(spool, "a1")
+        await asyncio.sleep(20)
+        arrived = loop.time()
+        await store(spool, "a2", "a3")  # a1, a2 fill a batch at once; a3 is left behind
+        await sink.until_started("a1")
+        assert sink.started_at["a1"] == pytest.approx(arrived, abs=0.01)
+        sink.answer("a1")
+
+        await sink.until_started("a3")
+        sink.answer("a3")
+        await until(lambda: sink.idle.is_set())
+
+    assert sink.started_at["a3"] - arrived == pytest.approx(30, abs=0.01)
+
+
+async def test_a_draining_agent_sends_a_waiting_batch_at_once(spool):
+    await store(spool, "a1")
+    sink = KeyedSink(spool, batch_timeout=3600)
+    loop = asyncio.get_running_loop()
+    async with running(sink):
+        await asyncio.sleep(3000)
+        assert sink.started == []
+
+        drained = loop.time()
         sink.drain()
         await sink.until_started("a1")
         sink.answer("a1")
         await until(lambda: sink.idle.is_set())
+
+    assert sink.started_at["a1"] == pytest.approx(drained, abs=0.01)
 
 
 async def test_a_stopped_run_leaves_exactly_what_was_not_acknowledged_to_the_next(spool):
@@ -221,7 +277,7 @@ async def answer_in_any_order(reads: list[list[str]], per_key: int, rng) -> None
                 sink.answer(rng.choice(open_))
                 await asyncio.sleep(0)
                 unanswered = [place[first] for first, future in sink.answers.items() if not future.done()]
-                waiting = [place[m] for key in sink.keys.values() for m, _ in key.records]
+                waiting = [place[m] for key in sink.keys.values() for m, _, _ in key.records]
                 if unanswered or waiting:
                     assert spool.cursor("out") <= min(unanswered + waiting)
         delivered = [m for batch in sink.sent for m in batch]

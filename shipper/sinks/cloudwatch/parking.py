@@ -15,7 +15,6 @@ the sink's problem (a policy that denies every group): the sink is not ready and
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping
 
 from shipper.backoff import delay
@@ -25,6 +24,7 @@ from shipper.observe import metrics
 from shipper.observe.logs import ComponentLog
 from shipper.sinks.cloudwatch.batch import Batch
 from shipper.sinks.cloudwatch.streams import StreamQueue
+from shipper.sinks.engine import clock
 
 PARK_IF_OTHERS_DELIVERED_WITHIN = 600.0  # seconds: a refused stream is parked if another one delivered since
 PARKED_RETRY = (5.0, 300.0)  # backoff range of a parked stream's next try
@@ -52,7 +52,7 @@ class Parking:
 
     def is_the_streams(self, queue: StreamQueue, holds_the_reader: bool) -> bool:
         """Whether a refusal of `queue`'s stream is that stream's own problem (park it), not the sink's."""
-        now = time.monotonic()
+        now = clock()
         others_deliver = any(other is not queue and other.delivered_at is not None
                              and now - other.delivered_at < PARK_IF_OTHERS_DELIVERED_WITHIN
                              for other in self.queues.values())
@@ -65,7 +65,7 @@ class Parking:
         queue.parked = reason
         queue.tries += 1
         wait = delay(queue.tries, *PARKED_RETRY)
-        queue.retry_at = time.monotonic() + wait
+        queue.retry_at = clock() + wait
         self._count()
         if first:
             self.log.warning("%s/%s parked: %s; its records wait in the parked area (next try in %.0fs), the "

@@ -9,7 +9,6 @@ the sink (`refused`): StreamRefused when the stream is to be parked (parking.py)
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -23,6 +22,7 @@ from shipper.sinks.cloudwatch.config import CloudWatchLogsOptions
 from shipper.sinks.cloudwatch.entity import Entity
 from shipper.sinks.cloudwatch.reconcile import Overlap
 from shipper.sinks.cloudwatch.streams import CannotMake, StreamMaker, StreamQueue
+from shipper.sinks.engine import clock
 from shipper.sinks.retry import Failure, Refused, Retry, classify, retrying, send_halving
 
 DRAIN_BACKOFF_MAX = 1.0  # longest retry wait once the agent is stopping
@@ -84,7 +84,7 @@ class CloudWatchService:
                             state["timed_out"] = "Timeout" in retry.reason_code
                         raise
                 self.sink.mark_ready()
-                queue.delivered_at = time.monotonic()
+                queue.delivered_at = clock()
                 self._count_rejected(rejected, len(events))
                 self._count_rejected_entity(rejected_entity, queue)
                 self.sink.observe_latency([event_time(events[i]) / 1000 for i in (0, len(events) // 2, -1)])

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import Iterable
 
 from shipper.buffer.parked import ParkedRow
@@ -36,7 +35,7 @@ from shipper.sinks.cloudwatch.reconcile import BatchRow
 from shipper.sinks.cloudwatch.routing import Router
 from shipper.sinks.cloudwatch.service import CloudWatchService
 from shipper.sinks.cloudwatch.streams import StreamQueue
-from shipper.sinks.engine import Acks, DeliverySink
+from shipper.sinks.engine import Acks, DeliverySink, clock
 from shipper.sinks.retry import Failure, Retry
 
 READ_RECORDS = 10_000  # records per spool read (one segment)
@@ -80,7 +79,7 @@ class CloudWatchLogsSink(DeliverySink[StreamQueue, Sending]):
         self._pending += events
         self._pending_bytes += size
         self._routed = end
-        now = time.monotonic()
+        now = clock()
         for queue in touched:
             if queue.since is None:
                 queue.since = now
@@ -108,7 +107,7 @@ class CloudWatchLogsSink(DeliverySink[StreamQueue, Sending]):
         batch, row = self._take(queue)
         if not batch:
             return None
-        queue.since = time.monotonic() if queue.pending else None
+        queue.since = clock() if queue.pending else None
         return (batch, row), batch.segments()
 
     def _take(self, queue: StreamQueue) -> tuple[Batch | None, BatchRow | None]:
@@ -184,7 +183,7 @@ class CloudWatchLogsSink(DeliverySink[StreamQueue, Sending]):
                 self.parking.set_aside(queue, sending[0])
                 self.acknowledge(sending, acks)
                 return
-        now = time.monotonic()
+        now = clock()
         if self.draining or now < queue.retry_at:
             due = [queue.retry_at] if not self.draining else []
             if queue.since is not None:

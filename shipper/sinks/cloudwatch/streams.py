@@ -35,7 +35,7 @@ class StreamQueue:
         self.task: asyncio.Task[None] | None = None
         self.recovered: deque[BatchRow] = deque()  # rows of batches sent before a restart
         self.previous: list[Event] = []  # the last batch sent (its events may share a millisecond with the next)
-        self.delivered_at: float | None = None  # monotonic time of its last accepted batch
+        self.delivered_at: float | None = None  # when its last batch was accepted, on the engine's clock
         self.parked: str | None = None  # why the stream is parked, None while it delivers
         self.retry_at = 0.0  # when a parked stream is tried again
         self.tries = 0  # tries since it was parked
