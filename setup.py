@@ -33,6 +33,7 @@ class OptionalBuildExt(build_ext):
 
 
 setup(
-    ext_modules=[Extension("shipper.kernels._cri", ["shipper/kernels/_cri.c"], extra_compile_args=STRICT)],
+    ext_modules=[Extension(f"shipper.kernels._{name}", [f"shipper/kernels/_{name}.c"], extra_compile_args=STRICT)
+                 for name in ("cri", "syslog")],
     cmdclass={"build_ext": OptionalBuildExt},
 )

@@ -9,6 +9,8 @@ the reference path. `shipper --version` and the agent's start-up log say which a
 Kernels:
 - `_cri.whole_lines`: CRI lines with the runtime's usual UTC stamp and a whole record (`F`), into
   records (sources/files/container_formats.py: CriDecoder).
+- `_syslog.frames`: a block's RFC 5424 frames, octet-counted or newline-framed, as one bytes object
+  (sinks/syslog/encoder.py: Encoder's batch path).
 """
 
 from __future__ import annotations
@@ -30,8 +32,9 @@ def _load(name: str) -> ModuleType | None:
 
 
 cri = _load("_cri")
+syslog = _load("_syslog")
 
-COMPILED = {"cri": cri is not None}
+COMPILED = {"cri": cri is not None, "syslog": syslog is not None}
 
 
 def describe() -> str:

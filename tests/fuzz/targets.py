@@ -19,7 +19,10 @@ from types import ModuleType
 import msgpack
 
 from shipper import kernels
+from shipper.buffer.spool import StoredBlock
 from shipper.record import Block
+from shipper.sinks.syslog.config import SyslogOptions
+from shipper.sinks.syslog.encoder import Encoder
 from shipper.sources.files.container_formats import ContainerDecoder, CriDecoder
 from shipper.sources.forward import protocol
 from shipper.sources.forward.records import records_of
@@ -116,6 +119,34 @@ def cri_kernel(data: bytes) -> None:
         assert compiled.carry() == reference.carry()
 
 
+SYSLOG_MAPPINGS = [None, {"stream": "stderr"}, {"app": "zürich"}] + [{"app": f"app-{n}"} for n in range(8)]
+
+
+def syslog_kernel(data: bytes) -> None:
+    """The compiled syslog kernel (built with AddressSanitizer as `cri_kernel` is) on any block: the first
+    bytes choose the framing, the size limit, `start` and how many heads; each record (split at \x1e)
+    is an 8-byte signed time, a head number and a message of any code points. Exactly the reference's
+    bytes, and no memory error."""
+    kernel = asan_kernel("_syslog") or kernels.syslog
+    if kernel is None or len(data) < 3:
+        return
+    options = SyslogOptions.model_validate({
+        "type": "syslog", "inputs": ["app"], "address": "localhost:6514", "app_name": "{app}",
+        "framing": "newline" if data[0] & 1 else "octet_counting", "newlines": "split" if data[0] & 2 else "escape",
+        "max_message_size": 480 + data[1] * 4, "structured_data": {"meta@1": {"stream": "{stream}"}}})
+    compiled, reference = Encoder(options, compiled=True), Encoder(options, compiled=False)
+    compiled.kernel = kernel
+    times, messages, fields = [], [], []
+    for record in data[3:].split(b"\x1e"):
+        head, text = record[:9].ljust(9, b"\0"), record[9:]
+        times.append(NOW + int.from_bytes(head[:8], "little", signed=True) if head[0] & 1 else
+                     int.from_bytes(head[:8], "little", signed=True))
+        fields.append(SYSLOG_MAPPINGS[head[8] % len(SYSLOG_MAPPINGS)])
+        messages.append(text.decode("utf-8", "surrogateescape"))
+    block = StoredBlock(1, "app", {"host": "node-1"}, times, messages, fields, min(data[2], len(messages)))
+    assert compiled.encode([block]) == reference.encode([block])
+
+
 def asan_kernel(name: str) -> ModuleType | None:
     """The kernel `name` as built with AddressSanitizer into $SHIPPER_ASAN_KERNELS, if set."""
     directory = os.environ.get("SHIPPER_ASAN_KERNELS")
@@ -132,4 +163,5 @@ def asan_kernel(name: str) -> ModuleType | None:
 _ASAN: dict[str, ModuleType] = {}
 
 TARGETS: dict[str, Callable[[bytes], None]] = {
-    "forward": forward, "parse": parse, "redact": redact, "container": container, "cri_kernel": cri_kernel}
+    "forward": forward, "parse": parse, "redact": redact, "container": container, "cri_kernel": cri_kernel,
+    "syslog_kernel": syslog_kernel}

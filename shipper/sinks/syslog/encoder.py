@@ -7,7 +7,8 @@ batch path is taken only when every message of the block goes out whole, as one 
 needs cutting or splitting, none holds a newline that newline framing must escape or split, and no
 header template names the message itself. Any other block takes the per-record path, which handles
 every case; both give the same bytes for the blocks the batch path takes (a property test holds
-them to it).
+them to it). Where the `_syslog` kernel is compiled (shipper/kernels/), the batch path's frames of a
+block with up to 8 heads are written by it, in C; `_prefixes` and `_interleave` are its reference.
 """
 
 from __future__ import annotations
@@ -17,12 +18,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from shipper import kernels
 from shipper.buffer.spool import StoredBlock
 from shipper.record import NS
 from shipper.sinks.syslog.config import SyslogOptions
 from shipper.sinks.syslog.framing import fit, newline, newline_bodies, octet_counting
 from shipper.sinks.syslog.rfc5424 import TIMESTAMP_SIZE, Rfc5424, second_texts
 from shipper.text import utf8_size
+
+KERNEL_HEADS = 8  # the kernel finds a record's head by a scan of the block's heads: at most this many
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,8 +39,9 @@ class Head:
 
 
 class Encoder:
-    def __init__(self, options: SyslogOptions):
+    def __init__(self, options: SyslogOptions, compiled: bool = True):
         self.options = options
+        self.kernel = kernels.syslog if compiled else None
         self.format = Rfc5424(options)
         self.frame = octet_counting if options.framing == "octet_counting" else newline
         self.oversize = 0  # messages cut or split to fit max_message_size, since the caller last took it
@@ -62,11 +67,16 @@ class Encoder:
             return None
         start = block.start
         fields = block.fields[start:] if start else block.fields
-        heads = self._heads(block.common, block.timestamps[start] if messages else 0, fields)
+        mappings = {id(f): f for f in fields}
+        heads = self._heads(block.common, block.timestamps[start] if messages else 0, fields, mappings)
         size = len if text.isascii() else utf8_size
         if max(map(size, messages), default=0) + max((h.size for h in heads.values()), default=0) \
                 > self.options.max_message_size:
             return None
+        if self.kernel is not None and 0 < len(heads) <= KERNEL_HEADS:
+            framed = self._compiled(block, heads, mappings)
+            if framed is not None:
+                return framed
         times = block.timestamps[start:] if start else block.timestamps
         prefixes = self._prefixes(heads, times, messages, fields, size)
         frames = _interleave(prefixes, messages, "\n" if self.frame is newline else "")
@@ -95,13 +105,26 @@ class Encoder:
         return [f"{h.size + size(m)} {h.before}{s}{h.after}"
                 for s, m, f in zip(stamps, messages, fields, strict=True) if (h := heads[id(f)])]
 
-    def _heads(self, common: Mapping[str, Any], timestamp: int, fields: list[Any]) -> dict[int, Head]:
-        """The head of each distinct fields mapping of the block (the records share them)."""
+    def _compiled(self, block: StoredBlock, heads: dict[int, Head], mappings: dict[int, Any]) -> bytes | None:
+        """The block's frames by the `_syslog` kernel; None where it leaves them to the reference."""
+        try:
+            encoded = tuple((head.before.encode(), head.after.encode()) for head in heads.values())
+        except UnicodeEncodeError:  # a lone surrogate in a header: the reference's encode fails too
+            return None
+        assert self.kernel is not None
+        framed: bytes | None = self.kernel.frames(block.timestamps, block.messages, block.fields, block.start,
+                                                  tuple(mappings.values()), encoded, self.frame is octet_counting)
+        return framed
+
+    def _heads(self, common: Mapping[str, Any], timestamp: int, fields: list[Any],
+               mappings: dict[int, Any]) -> dict[int, Head]:
+        """The head of each distinct fields mapping of the block (the records share them), in the order
+        of `mappings`."""
         fmt = self.format
         heads = {}
         # records per mapping, for counting the unknown severities and facilities a head stands for
         shared = Counter(map(id, fields)) if fmt.severity_path or fmt.facility_path else None
-        for mapping in {id(f): f for f in fields}.values():
+        for mapping in mappings.values():
             record = (timestamp, "", mapping)
             after = f" {fmt.headers(common, record)} "
             before = f"<{fmt.priority(record, common, shared[id(mapping)] if shared else 1)}>1 "
