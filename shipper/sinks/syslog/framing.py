@@ -15,7 +15,8 @@ def newline(message: bytes) -> bytes:
 
 def fit(prefix: str, text: str, max_size: int, oversize: str) -> tuple[list[str], bool]:
     """Message bodies for `text` so that prefix + body is at most `max_size` bytes; True if cut."""
-    room = max(1, max_size - len(prefix.encode()))  # headers take at most half (rfc5424.py): never 0
+    # headers take at most half (rfc5424.py): never 0; sized as they are sent, a lone surrogate as `?`
+    room = max(1, max_size - len(prefix.encode("utf-8", "replace")))
     if len(text) <= room and (text.isascii() or len(text.encode("utf-8", "replace")) <= room):
         return [text], False
     head, rest = cut_utf8(text, room)

@@ -152,6 +152,18 @@ def block_of(records, start=0, common=COMMON) -> StoredBlock:
     return StoredBlock(1, "app", common, list(stamps), list(messages), [FIELD_MAPPINGS[r] for r in refs], start)
 
 
+def test_a_structured_data_value_with_a_lone_surrogate_is_sent_with_it_replaced_not_failing_the_block():
+    # before: fit() sized the prefix with a strict encode, and the UnicodeEncodeError failed the sink's run
+    encoder = Encoder(options(structured_data={"meta@1": {"host": "{host}"}}))
+    block = block_of([(T0, "hello", 0)], common={**COMMON, "host": "node-\ud800"})
+
+    payload, events = encoder.encode([block])
+
+    assert events == 1
+    assert parse(octet_frames(payload)[0]).msg == "hello"
+    assert b'host="node-?"' in payload
+
+
 def test_a_plain_block_is_encoded_in_one_batch_with_one_frame_per_record():
     encoder = Encoder(options(app_name="{app}"))
     block = block_of([(T0 + i, f"line {i}", i % len(FIELD_MAPPINGS)) for i in range(10)], start=3)
