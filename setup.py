@@ -32,8 +32,14 @@ class OptionalBuildExt(build_ext):
         print(f"warning: {name} not compiled ({error}); the Python reference runs instead", file=sys.stderr)
 
 
+def kernel(name: str, libraries: tuple[str, ...] = ()) -> Extension:
+    return Extension(f"shipper.kernels._{name}", [f"shipper/kernels/_{name}.c"], extra_compile_args=STRICT,
+                     libraries=list(libraries))
+
+
 setup(
-    ext_modules=[Extension(f"shipper.kernels._{name}", [f"shipper/kernels/_{name}.c"], extra_compile_args=STRICT)
-                 for name in ("cri", "syslog")],
+    # _journal links libsystemd (libsystemd-dev, which the journald extra's systemd-python needs too);
+    # without it that kernel alone is left out
+    ext_modules=[kernel("cri"), kernel("syslog"), kernel("cloudwatch"), kernel("journal", ("systemd",))],
     cmdclass={"build_ext": OptionalBuildExt},
 )

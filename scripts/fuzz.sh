@@ -13,12 +13,14 @@ mkdir -p build/fuzz build/asan
 include="$("$python" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')"
 for kernel in shipper/kernels/_*.c; do
   name="$(basename "$kernel" .c)"
+  libraries=()
+  [[ "$name" == _journal ]] && libraries=(-lsystemd)
   gcc -shared -fPIC -std=c11 -O1 -g -fno-omit-frame-pointer -fsanitize=address -Wall -Wextra -Werror \
-    -I"$include" "$kernel" -o "build/asan/${name}.so"
+    -I"$include" "$kernel" "${libraries[@]}" -o "build/asan/${name}.so"
 done
 asan=(env LD_PRELOAD="$(gcc -print-file-name=libasan.so)" ASAN_OPTIONS=detect_leaks=0:abort_on_error=1
       SHIPPER_ASAN_KERNELS=build/asan)
-for target in forward parse redact container cri_kernel syslog_kernel; do
+for target in forward parse redact container cri_kernel syslog_kernel cloudwatch_kernel journal_kernel; do
   log="build/fuzz/${target}.log"
   run=("$python")
   [[ "$target" == *_kernel ]] && run=("${asan[@]}" "$python")

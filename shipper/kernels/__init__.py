@@ -11,6 +11,10 @@ Kernels:
   records (sources/files/container_formats.py: CriDecoder).
 - `_syslog.frames`: a block's RFC 5424 frames, octet-counted or newline-framed, as one bytes object
   (sinks/syslog/encoder.py: Encoder's batch path).
+- `_cloudwatch.events`: the PutLogEvents events of a block whose records are one event each, with
+  their milliseconds and sizes (sinks/cloudwatch/batch.py: one_event_each).
+- `_journal.Reader`: the journal through libsystemd, a block of entries into records in one call
+  (sources/journald/reader.py: CompiledJournal; the reference is Journal with RecordMaker).
 """
 
 from __future__ import annotations
@@ -33,8 +37,11 @@ def _load(name: str) -> ModuleType | None:
 
 cri = _load("_cri")
 syslog = _load("_syslog")
+cloudwatch = _load("_cloudwatch")
+journal = _load("_journal")
 
-COMPILED = {"cri": cri is not None, "syslog": syslog is not None}
+COMPILED = {"cri": cri is not None, "syslog": syslog is not None, "cloudwatch": cloudwatch is not None,
+            "journal": journal is not None}
 
 
 def describe() -> str:

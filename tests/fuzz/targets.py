@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import subprocess
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -21,11 +23,15 @@ import msgpack
 from shipper import kernels
 from shipper.buffer.spool import StoredBlock
 from shipper.record import Block
+from shipper.sinks.cloudwatch.batch import one_event_each
 from shipper.sinks.syslog.config import SyslogOptions
 from shipper.sinks.syslog.encoder import Encoder
 from shipper.sources.files.container_formats import ContainerDecoder, CriDecoder
 from shipper.sources.forward import protocol
 from shipper.sources.forward.records import records_of
+from shipper.sources.journald.config import JournaldOptions
+from shipper.sources.journald.fields import RecordMaker
+from shipper.sources.journald.reader import CompiledJournal, Journal
 from shipper.transforms.parse.config import ParseOptions
 from shipper.transforms.parse.formats import PRESETS, regex_parser
 from shipper.transforms.parse.transform import Parse
@@ -147,6 +153,66 @@ def syslog_kernel(data: bytes) -> None:
     assert compiled.encode([block]) == reference.encode([block])
 
 
+def cloudwatch_kernel(data: bytes) -> None:
+    """The compiled CloudWatch kernel (built with AddressSanitizer as `cri_kernel` is) on any block: the
+    first byte sets the event size limit; each record (split at \x1e) is an 8-byte signed time and a
+    message of any code points. Exactly the reference's events, and no memory error."""
+    kernel = asan_kernel("_cloudwatch") or kernels.cloudwatch
+    if kernel is None or not data:
+        return
+    max_event_size = 26 + data[0]
+    records = [record.ljust(8, b"\0") for record in data[1:].split(b"\x1e")] if len(data) > 1 else []
+    timestamps = [int.from_bytes(record[:8], "little", signed=True) for record in records]
+    messages = [record[8:].decode("utf-8", "surrogateescape") for record in records]
+    made = kernel.events(timestamps, messages, max_event_size)
+    assert made is not NotImplemented
+    assert made == one_event_each(timestamps, messages, max_event_size)
+
+
+JOURNAL_NAMES = ["MESSAGE", "_SYSTEMD_UNIT", "SYSLOG_IDENTIFIER", "_PID", "_HOSTNAME", "PRIORITY", "CONTAINER_NAME",
+                 "X"]
+
+
+def journal_kernel(data: bytes) -> None:
+    """The compiled journal kernel (built with AddressSanitizer as `cri_kernel` is) on a journal of any
+    entries: entries split at \x1e, fields at \x1f, each field's first byte naming it, the rest its
+    value (any bytes), written by systemd-journal-remote. Exactly the reference's records, invalid
+    counts and cursors, and no memory error."""
+    kernel = asan_kernel("_journal") or kernels.journal
+    if kernel is None:
+        return
+    from tests.journal import export_entry, write_journal
+    entries = []
+    for seq, raw in enumerate(data.split(b"\x1e")[:20]):
+        fields: dict[str, str | bytes] = {}
+        for field in raw.split(b"\x1f"):
+            if field:
+                fields[JOURNAL_NAMES[field[0] % len(JOURNAL_NAMES)]] = field[1:]
+        entries.append(export_entry(seq, fields))
+    with tempfile.TemporaryDirectory() as directory:
+        try:
+            write_journal(Path(directory) / "system.journal", entries)
+        except subprocess.CalledProcessError:
+            return  # systemd-journal-remote refused it: no journal to read
+        options = JournaldOptions.model_validate({"type": "journald", "directory": directory,
+                                                  "read_from": "beginning"})
+        reference, compiled = Journal(options), CompiledJournal(options)
+        compiled.reader = kernel.Reader(path=directory)
+        try:
+            reference.seek(None)
+            compiled.seek(None)
+            reference_maker = RecordMaker(reference.convert, False)
+            compiled_maker = RecordMaker(compiled.convert, False)
+            for count in (3, 1000):
+                entries_read, cursor = reference.read(count)
+                made = [reference_maker.record(entry) for entry in entries_read]
+                expected = ([record for record, _ in made], sum(bad for _, bad in made), cursor)
+                assert compiled.read_records(count, compiled_maker) == expected
+        finally:
+            reference.close()
+            compiled.close()
+
+
 def asan_kernel(name: str) -> ModuleType | None:
     """The kernel `name` as built with AddressSanitizer into $SHIPPER_ASAN_KERNELS, if set."""
     directory = os.environ.get("SHIPPER_ASAN_KERNELS")
@@ -164,4 +230,5 @@ _ASAN: dict[str, ModuleType] = {}
 
 TARGETS: dict[str, Callable[[bytes], None]] = {
     "forward": forward, "parse": parse, "redact": redact, "container": container, "cri_kernel": cri_kernel,
-    "syslog_kernel": syslog_kernel}
+    "syslog_kernel": syslog_kernel, "cloudwatch_kernel": cloudwatch_kernel,
+    "journal_kernel": journal_kernel}

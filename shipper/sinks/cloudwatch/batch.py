@@ -24,10 +24,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import accumulate, count, repeat
 from operator import add, floordiv, itemgetter
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
+from shipper import kernels
 from shipper.sinks.cloudwatch.config import EVENT_OVERHEAD
 from shipper.sinks.cloudwatch.entity import Entity
 from shipper.text import split_utf8, utf8_size, valid_text
@@ -40,6 +41,30 @@ EMPTY_MESSAGE = " "  # CloudWatch refuses an empty message; an empty line is sen
 Event = dict[str, Any]  # {"timestamp": milliseconds, "message": text}
 Place = tuple[int, int, int]  # (block, index, part) of an event in the spool
 event_time = itemgetter("timestamp")
+
+
+def one_event_each(timestamps_ns: Sequence[int], messages: Sequence[str],
+                   max_event_size: int) -> tuple[list[Event], list[int], list[int]] | None:
+    """The usual block: when every message is ASCII (a character is a byte), not empty and fits one
+    event, its events, their milliseconds and their sizes, without a Python loop per record; None
+    otherwise. The reference of the `_cloudwatch.events` kernel (shipper/kernels/)."""
+    sizes = list(map(len, messages))
+    if not sizes or min(sizes) == 0 or max(sizes) + EVENT_OVERHEAD > max_event_size \
+            or not all(map(str.isascii, messages)):
+        return None
+    millis = list(map(floordiv, timestamps_ns, repeat(1_000_000)))
+    return [{"timestamp": ms, "message": text} for ms, text in zip(millis, messages, strict=True)], millis, sizes
+
+
+def events_of(timestamps_ns: Sequence[int], messages: Sequence[str],
+              max_event_size: int) -> tuple[list[Event], list[int], list[int]] | None:
+    """`one_event_each`, by the `_cloudwatch.events` kernel where it is compiled; the reference takes
+    what the kernel hands back (NotImplemented: not lists, or a value not of the usual type)."""
+    if kernels.cloudwatch is not None:
+        made = kernels.cloudwatch.events(timestamps_ns, messages, max_event_size)
+        if made is not NotImplemented:
+            return cast("tuple[list[Event], list[int], list[int]] | None", made)
+    return one_event_each(timestamps_ns, messages, max_event_size)
 
 
 def event_messages(message: str, max_event_size: int) -> list[str]:
@@ -147,12 +172,10 @@ class EventQueue:
         """The events of consecutive records of one block (the first at index `start`), about `entity`;
         returns (events, message bytes) added."""
         before = len(self.events)
-        sizes = list(map(len, messages))
-        one_each = sizes and min(sizes) > 0 and max(sizes) + EVENT_OVERHEAD <= max_event_size
-        if one_each and all(map(str.isascii, messages)):
-            # the usual block: one event per record (a character is a byte), without a Python loop per record
-            millis = list(map(floordiv, timestamps_ns, repeat(1_000_000)))
-            self.events += [{"timestamp": ms, "message": text} for ms, text in zip(millis, messages, strict=True)]
+        one_each = events_of(timestamps_ns, messages, max_event_size)
+        if one_each is not None:
+            events, millis, sizes = one_each
+            self.events += events
             self.times += millis
             self.sizes += sizes
             self._add_run(Run(len(millis), block, start, 0, segment, False))

@@ -62,6 +62,15 @@ class RecordMaker:
         self._known: dict[tuple[str, bytes], Any] = {}
         self._shared: dict[tuple[Any, ...], dict[str, Any]] = {}
 
+    @property
+    def shared(self) -> dict[tuple[Any, ...], dict[str, Any]]:
+        """The fields mapping of each tuple of kept raw values (KEPT_WITH_PRIORITY) seen lately."""
+        return self._shared
+
+    def raw_record(self, realtime_us: int, raw: dict[str, Any]) -> tuple[Record, bool]:
+        """`record` of an entry given as its time and raw fields (the `_journal` kernel's hand-back)."""
+        return self.record(RawEntry(realtime_us, raw))
+
     def record(self, entry: RawEntry) -> tuple[Record, bool]:
         """The record for one entry, and whether its message had bytes that are not UTF-8. Entries
         whose kept fields are the same share one fields mapping (the spool then stores it once)."""

@@ -7,6 +7,11 @@ time as an integer (`_get_realtime`), and only the fields a record keeps or a fi
 converted, with the reader's own converters (`convert`), so values are exactly what `get_next` gave.
 The cursor is asked once per block, for its last entry. Every call here blocks; the source runs
 them in a worker thread, one at a time.
+
+Where the `_journal` kernel is compiled (shipper/kernels/) and the source neither filters entries nor
+keeps every field, `CompiledJournal` reads instead: libsystemd directly, a block of entries made into
+records in one call, only MESSAGE and the kept fields turned into Python objects; every entry the
+kernel cannot make alone goes to RecordMaker (the reference), which `Journal` runs for every entry.
 """
 
 from __future__ import annotations
@@ -14,8 +19,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from shipper import kernels
+from shipper.record import Record
 from shipper.sources.journald.config import INSTALL_HINT, JournaldOptions
-from shipper.sources.journald.fields import RawEntry
+from shipper.sources.journald.fields import RawEntry, RecordMaker
 
 log = logging.getLogger(__name__)
 
@@ -85,3 +92,77 @@ class Journal:
 
     def close(self) -> None:
         self.reader.close()
+
+
+class CompiledJournal:
+    """The journal through the `_journal` kernel, for a source that keeps the usual fields and filters
+    nothing: the same entries, cursors and records as `Journal` with RecordMaker (tests/kernels/)."""
+
+    def __init__(self, options: JournaldOptions):
+        try:
+            from systemd import journal
+        except ImportError as error:
+            raise RuntimeError(INSTALL_HINT) from error
+        assert kernels.journal is not None
+        self.reader = kernels.journal.Reader(path=options.directory or None, files=options.files or None)
+        self.converters = journal.DEFAULT_CONVERTERS
+        self.options = options
+        self._pending: list[RawEntry] = []
+        self._pending_cursor: str | None = None
+        self.start_cursor: str | None = None
+
+    def seek(self, cursor: str | None) -> bool:
+        """As `Journal.seek`."""
+        reader = self.reader
+        if cursor is None:
+            if self.options.read_from == "beginning":
+                reader.seek_head()
+            else:
+                reader.seek_tail()
+                self.start_cursor = reader.cursor() if reader.previous() else None
+            return True
+        reader.seek_cursor(cursor)
+        if not reader.next():
+            return False
+        if reader.test_cursor(cursor):
+            return True
+        self._pending.append(RawEntry(reader.realtime(), reader.fields()))
+        self._pending_cursor = reader.cursor()
+        return False
+
+    def read_records(self, count: int, maker: RecordMaker) -> tuple[list[Record], int, str | None]:
+        """Up to `count` entries as records, how many had a MESSAGE that was not UTF-8, and the cursor of
+        the last entry (None when there is none)."""
+        records, invalid = [], 0
+        for entry in self._pending:
+            record, bad = maker.record(entry)
+            records.append(record)
+            invalid += bad
+        cursor, self._pending, self._pending_cursor = self._pending_cursor, [], None
+        more, bad_more = self.reader.records(count - len(records), maker.shared, maker.raw_record)
+        if more:
+            cursor = self.reader.cursor()
+        return records + more, invalid + bad_more, cursor
+
+    def convert(self, name: str, value: Any) -> Any:
+        """As `journal.Reader._convert_field` (systemd-python) converts a raw value."""
+        if isinstance(value, list):
+            return [self.convert(name, item) for item in value]
+        convert = self.converters.get(name, bytes.decode)
+        try:
+            return convert(value)
+        except ValueError:
+            return value
+
+    def wait(self, timeout: float) -> None:
+        self.reader.wait(int(timeout * 1_000_000))
+
+    def close(self) -> None:
+        self.reader.close()
+
+
+def compiled_for(options: JournaldOptions) -> bool:
+    """Whether `CompiledJournal` reads for a source of these options: the kernel is compiled, and the
+    source filters no entry and keeps the usual fields (the kernel makes only those records)."""
+    filtering = options.units or options.identifiers or options.max_priority is not None or options.matches
+    return kernels.journal is not None and not filtering and not options.keep_all_fields

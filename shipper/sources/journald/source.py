@@ -13,7 +13,7 @@ from shipper.record import Block, Record
 from shipper.sources.base import Source
 from shipper.sources.journald.config import JournaldOptions
 from shipper.sources.journald.fields import Convert, RawEntry, RecordMaker
-from shipper.sources.journald.reader import Journal
+from shipper.sources.journald.reader import CompiledJournal, Journal, compiled_for
 
 CURSOR_KEY = "cursor"
 WAIT = 0.5  # longest a wait lasts, so a stop is noticed within this time
@@ -23,7 +23,8 @@ class JournaldSource(Source):
     options: JournaldOptions
 
     async def run(self) -> None:
-        journal = await asyncio.to_thread(Journal, self.options)
+        journal: Journal | CompiledJournal = await asyncio.to_thread(
+            CompiledJournal if compiled_for(self.options) else Journal, self.options)
         try:
             cursor = self.spool.checkpoints(self.id).get(CURSOR_KEY)
             found = await asyncio.to_thread(journal.seek, cursor.decode() if cursor else None)
@@ -36,16 +37,21 @@ class JournaldSource(Source):
             common = {"host": self.hostname, "source_type": self.type}
             maker = RecordMaker(journal.convert, self.options.keep_all_fields)
             while not self.stopping.is_set():
-                entries, last = await asyncio.to_thread(journal.read, self.options.batch_size)
-                if entries and last is not None:
-                    await self._commit(entries, last, journal.convert, maker, common)
+                if isinstance(journal, CompiledJournal):
+                    records, invalid, last = await asyncio.to_thread(journal.read_records, self.options.batch_size,
+                                                                     maker)
+                else:
+                    entries, last = await asyncio.to_thread(journal.read, self.options.batch_size)
+                    records, invalid = self._records(entries, journal.convert, maker)
+                if last is not None:
+                    await self._commit(records, invalid, last, common)
                 else:
                     await asyncio.to_thread(journal.wait, WAIT)
         finally:
             await asyncio.to_thread(journal.close)
 
-    async def _commit(self, entries: list[RawEntry], cursor: str, convert: Convert, maker: RecordMaker,
-                      common: dict[str, Any]) -> None:
+    def _records(self, entries: list[RawEntry], convert: Convert, maker: RecordMaker) -> tuple[list[Record], int]:
+        """The records of the entries the filters keep, and how many had a MESSAGE that was not UTF-8."""
         records: list[Record] = []
         invalid = 0
         options = self.options
@@ -56,6 +62,9 @@ class JournaldSource(Source):
             record, bad = maker.record(entry)
             records.append(record)
             invalid += bad
+        return records, invalid
+
+    async def _commit(self, records: list[Record], invalid: int, cursor: str, common: dict[str, Any]) -> None:
         block = Block(self.id, common, records) if records else None
         await self.commit(block, {CURSOR_KEY: cursor.encode()}, where=f"the journal before cursor {cursor}")
         self.received_events.inc(len(records))
