@@ -18,6 +18,10 @@
  * `_get_all` holds them, which returns the reference's (record, invalid). Only the kept fields and
  * MESSAGE become Python objects; the entry's other fields are compared by name and left.
  *
+ * Threads: the source calls a reader from worker threads, and libsystemd's calls run without the GIL;
+ * a lock of the reader's own makes its calls one at a time (a close waits for a read in another thread
+ * to end instead of freeing the journal under it).
+ *
  * Bounds: libsystemd gives each field as (pointer, length) into its memory map, valid until the next
  * call on the journal: every value taken is copied into a bytes object before that call, and every
  * read stays within the length it gave (the name ends at the first '=' found by memchr within it).
@@ -38,7 +42,33 @@ static PyObject *WANTED_NAMES[WANTED_COUNT]; /* the names as interned str, for r
 typedef struct {
     PyObject_HEAD
     sd_journal *j;
+    PyThread_type_lock lock; /* held by every call that uses j */
 } Reader;
+
+/* Takes the reader's lock, waiting for it without the GIL when another thread holds it. */
+static void hold(Reader *self)
+{
+    if (!PyThread_acquire_lock(self->lock, NOWAIT_LOCK)) {
+        Py_BEGIN_ALLOW_THREADS
+        PyThread_acquire_lock(self->lock, WAIT_LOCK);
+        Py_END_ALLOW_THREADS
+    }
+}
+
+static void let_go(Reader *self) { PyThread_release_lock(self->lock); }
+
+static PyObject *Reader_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    Reader *self = (Reader *)PyType_GenericNew(type, args, kwargs);
+    if (self == NULL)
+        return NULL;
+    self->lock = PyThread_allocate_lock();
+    if (self->lock == NULL) {
+        Py_DECREF(self);
+        return PyErr_NoMemory();
+    }
+    return (PyObject *)self;
+}
 
 static PyObject *failed(int r, const char *what)
 {
@@ -139,7 +169,9 @@ static int Reader_init(Reader *self, PyObject *args, PyObject *kwargs)
 
 static void Reader_dealloc(Reader *self)
 {
-    sd_journal_close(self->j); /* NULL is accepted */
+    sd_journal_close(self->j); /* NULL is accepted; no call is running: each holds a reference */
+    if (self->lock != NULL)
+        PyThread_free_lock(self->lock);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -479,20 +511,57 @@ error:
     return NULL;
 }
 
+/* Each method as the type exposes it: the call with the reader's lock held. */
+#define LOCKED(name, Arg)                                                                                      \
+    static PyObject *Locked_##name(Reader *self, Arg arg)                                                      \
+    {                                                                                                          \
+        hold(self);                                                                                            \
+        PyObject *result = Reader_##name(self, arg);                                                           \
+        let_go(self);                                                                                          \
+        return result;                                                                                         \
+    }
+LOCKED(seek_head, PyObject *)
+LOCKED(seek_tail, PyObject *)
+LOCKED(next, PyObject *)
+LOCKED(previous, PyObject *)
+LOCKED(cursor, PyObject *)
+LOCKED(seek_cursor, PyObject *)
+LOCKED(test_cursor, PyObject *)
+LOCKED(wait, PyObject *)
+LOCKED(realtime, PyObject *)
+LOCKED(fields, PyObject *)
+LOCKED(close, PyObject *)
+
+static PyObject *Locked_records(Reader *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    hold(self);
+    PyObject *result = Reader_records(self, args, nargs);
+    let_go(self);
+    return result;
+}
+
+static int Locked_init(Reader *self, PyObject *args, PyObject *kwargs)
+{
+    hold(self);
+    const int result = Reader_init(self, args, kwargs);
+    let_go(self);
+    return result;
+}
+
 static PyMethodDef Reader_methods[] = {
-    {"seek_head", (PyCFunction)Reader_seek_head, METH_NOARGS, "Before the first entry."},
-    {"seek_tail", (PyCFunction)Reader_seek_tail, METH_NOARGS, "After the last entry."},
-    {"next", (PyCFunction)Reader_next, METH_NOARGS, "To the next entry; False at the end."},
-    {"previous", (PyCFunction)Reader_previous, METH_NOARGS, "To the previous entry; False at the start."},
-    {"cursor", (PyCFunction)Reader_cursor, METH_NOARGS, "The current entry's cursor."},
-    {"seek_cursor", (PyCFunction)Reader_seek_cursor, METH_O, "To the entry of a cursor (or the nearest)."},
-    {"test_cursor", (PyCFunction)Reader_test_cursor, METH_O, "Whether the current entry is the cursor's."},
-    {"wait", (PyCFunction)Reader_wait, METH_O, "Wait up to `usec` microseconds (-1: forever) for a change."},
-    {"realtime", (PyCFunction)Reader_realtime, METH_NOARGS, "The current entry's time, in microseconds."},
-    {"fields", (PyCFunction)Reader_fields, METH_NOARGS, "Every field of the current entry, as _get_all."},
-    {"records", (PyCFunction)(void (*)(void))Reader_records, METH_FASTCALL,
+    {"seek_head", (PyCFunction)Locked_seek_head, METH_NOARGS, "Before the first entry."},
+    {"seek_tail", (PyCFunction)Locked_seek_tail, METH_NOARGS, "After the last entry."},
+    {"next", (PyCFunction)Locked_next, METH_NOARGS, "To the next entry; False at the end."},
+    {"previous", (PyCFunction)Locked_previous, METH_NOARGS, "To the previous entry; False at the start."},
+    {"cursor", (PyCFunction)Locked_cursor, METH_NOARGS, "The current entry's cursor."},
+    {"seek_cursor", (PyCFunction)Locked_seek_cursor, METH_O, "To the entry of a cursor (or the nearest)."},
+    {"test_cursor", (PyCFunction)Locked_test_cursor, METH_O, "Whether the current entry is the cursor's."},
+    {"wait", (PyCFunction)Locked_wait, METH_O, "Wait up to `usec` microseconds (-1: forever) for a change."},
+    {"realtime", (PyCFunction)Locked_realtime, METH_NOARGS, "The current entry's time, in microseconds."},
+    {"fields", (PyCFunction)Locked_fields, METH_NOARGS, "Every field of the current entry, as _get_all."},
+    {"records", (PyCFunction)(void (*)(void))Locked_records, METH_FASTCALL,
      "Up to `count` entries from the next one as records, and how many had a MESSAGE that is not UTF-8."},
-    {"close", (PyCFunction)Reader_close, METH_NOARGS, "Close the journal."},
+    {"close", (PyCFunction)Locked_close, METH_NOARGS, "Close the journal."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -501,8 +570,8 @@ static PyTypeObject ReaderType = {
     .tp_basicsize = sizeof(Reader),
     .tp_flags = Py_TPFLAGS_DEFAULT,
     .tp_doc = "The journal, read through libsystemd.",
-    .tp_new = PyType_GenericNew,
-    .tp_init = (initproc)Reader_init,
+    .tp_new = Reader_new,
+    .tp_init = (initproc)Locked_init,
     .tp_dealloc = (destructor)Reader_dealloc,
     .tp_methods = Reader_methods,
 };

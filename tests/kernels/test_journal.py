@@ -9,6 +9,8 @@ and the same place after a seek, to a cursor, past one that is gone, or to the t
 from __future__ import annotations
 
 import tempfile
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -151,3 +153,31 @@ def test_a_closed_reader_refuses_to_read(tmp_path):
 
     with pytest.raises(ValueError, match="closed"):
         reader.records(10, {}, lambda usec, raw: None)
+
+
+def test_a_close_from_another_thread_waits_for_the_read_in_progress(tmp_path):
+    write_journal(tmp_path / "system.journal", [export_entry(0, {"MESSAGE": "x"})])
+    reader = kernels.journal.Reader(path=str(tmp_path))
+    reader.seek_tail()
+    reader.previous()
+    reader.wait(0)  # the first wait reports the files it opened (INVALIDATE) at once
+    waiting = threading.Event()
+    outcome: list[object] = []
+
+    def wait() -> None:
+        waiting.set()
+        outcome.append(reader.wait(1_000_000))  # a second: nothing comes
+
+    thread = threading.Thread(target=wait)
+    thread.start()
+    waiting.wait()
+    time.sleep(0.2)  # into libsystemd's wait: there is no condition to await from here
+    asked = time.monotonic()
+    reader.close()
+    closed = time.monotonic()
+
+    assert closed - asked > 0.5  # it waited for the wait's second to pass (freeing the journal under it did not)
+    assert not thread.is_alive() and len(outcome) == 1
+    thread.join()
+    with pytest.raises(ValueError, match="closed"):
+        reader.next()
