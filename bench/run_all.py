@@ -1,11 +1,14 @@
 """Every benchmark, one command: figures to bench/results.md and a plot to bench/results.png.
 
     .venv/bin/pip install -e '.[bench]'      # matplotlib
-    .venv/bin/python bench/run_all.py [--quick] [--runs 3]
+    .venv/bin/python bench/run_all.py [--quick] [--runs 3] [--kernels-only]
 
 Throughput scenarios report CPU-seconds per million lines (the agent's own CPU from the kernel,
 start-up apart), lines per second and peak RSS: median (min-max) over `--runs` fresh processes.
 `--quick` uses smaller workloads to check that everything runs (its figures are not the ones to quote).
+The paths a compiled kernel serves are measured again on the Python reference (SHIPPER_PURE_PYTHON=1),
+run for run with the compiled path, into the section KERNELS_HEADING of results.md; `--kernels-only`
+runs just those and replaces that section of the results.md there is.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import platform
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,14 +45,77 @@ TARGETS = {"tail -> spool": "<= 1.5 CPU-s", "tail -> CloudWatch (LocalStack)": "
            "tail -> Firehose (fast endpoint, a record each)": "<= tail -> CloudWatch (fast endpoint)"}
 
 
+KERNELS_HEADING = "## Compiled kernels against their Python reference"
+KernelRow = tuple[str, str, int, list[dict], list[dict]]  # path, kernels, lines, reference runs, compiled runs
+
+
+def kernel_rows(lines: int, runs: int) -> list[KernelRow]:
+    """Each path a kernel serves, on the Python reference and compiled, one run of each in turn."""
+    entries = lines // 5
+    paths = [("tail -> spool", "cri", lines, lambda: tail_to_spool.measure(lines, 1)[0]),
+             ("tail -> CloudWatch (fast endpoint)", "cri, cloudwatch", lines,
+              lambda: tail_to_cloudwatch.measure(lines, 1)),
+             ("tail -> syslog TLS (rsyslog)", "cri, syslog", lines, lambda: tail_to_syslog.measure(lines, 1)),
+             ("journald -> spool (kubelet-like entries, ~20 fields)", "journal", entries,
+              lambda: journald_to_spool.measure(entries, 1)[0])]
+    rows = []
+    for name, kernels, count, measure in paths:
+        print(f"{name}: Python reference and compiled, {runs} runs each ...", flush=True)
+        reference: list[dict] = []
+        compiled: list[dict] = []
+        for _ in range(runs):
+            reference += on_python_reference(measure)
+            compiled += measure()
+        rows.append((name, kernels, count, reference, compiled))
+    return rows
+
+
+def on_python_reference(measure: Callable[[], list[dict]]) -> list[dict]:
+    """`measure` with SHIPPER_PURE_PYTHON=1, which the agents it starts inherit."""
+    before = os.environ.get("SHIPPER_PURE_PYTHON")
+    os.environ["SHIPPER_PURE_PYTHON"] = "1"
+    try:
+        return measure()
+    finally:
+        if before is None:
+            del os.environ["SHIPPER_PURE_PYTHON"]
+        else:
+            os.environ["SHIPPER_PURE_PYTHON"] = before
+
+
+def render_kernels(rows: list[KernelRow]) -> str:
+    out = [KERNELS_HEADING, "",
+           "CPU-s per million lines, median (min-max), the two paths run in turn (callgrind's instructions a "
+           "line: BENCH_CALLGRIND, README).", "",
+           "| path | kernels | lines | Python reference | compiled | compiled / reference |",
+           "|---|---|---|---|---|---|"]
+    for name, kernels, count, reference, compiled in rows:
+        (_, before, _), (_, after, _) = figures(count, reference)[0], figures(count, compiled)[0]
+        out.append(f"| {name} | {kernels} | {count:,} | {_cell(before, '.2f')} | {_cell(after, '.2f')} | "
+                   f"{statistics.median(after) / statistics.median(before):.2f} |")
+    return "\n".join(out) + "\n"
+
+
+def _cell(values: list[float], fmt: str) -> str:
+    return f"{statistics.median(values):{fmt}} ({min(values):{fmt}}-{max(values):{fmt}})"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--kernels-only", action="store_true")
     parser.add_argument("--out", type=Path, default=ROOT / "bench")
     args = parser.parse_args()
     lines = 100_000 if args.quick else 1_000_000
     runs = 1 if args.quick else args.runs
+    if args.kernels_only:
+        results = args.out / "results.md"
+        kept = results.read_text().split(KERNELS_HEADING)[0].rstrip("\n") if results.exists() else ""
+        section = render_kernels(kernel_rows(lines, runs))
+        results.write_text(f"{kept}\n\n{section}" if kept else section)
+        print(section)
+        return
     rows: list[tuple[str, int, list[dict]]] = []
 
     def throughput(name: str, count: int, measure) -> None:
@@ -89,8 +156,10 @@ def main() -> None:
     print(f"idle: 300, then 10,000 quiet files for {seconds} s ...", flush=True)
     idle = [scenarios.idle(300, seconds), scenarios.idle(10_000, seconds)]
 
+    kernels = kernel_rows(lines, runs)
+
     args.out.mkdir(parents=True, exist_ok=True)
-    report = render(rows, latency, drain, idle, args.quick)
+    report = render(rows, latency, drain, idle, args.quick) + "\n" + render_kernels(kernels)
     (args.out / "results.md").write_text(report)
     plot(rows, latency, args.out / "results.png")
     print(report)
@@ -98,8 +167,7 @@ def main() -> None:
 
 def render(rows: list[tuple[str, int, list[dict]]], latency: dict, drain: list[dict], idle: list[dict],
            quick: bool) -> str:
-    def cell(values: list[float], fmt: str) -> str:
-        return f"{statistics.median(values):{fmt}} ({min(values):{fmt}}-{max(values):{fmt}})"
+    cell = _cell
 
     out = [f"# Benchmark results ({time.strftime('%Y-%m-%d')}{', quick run' if quick else ''})", "",
            f"Machine: {machine()}.", "",
