@@ -19,6 +19,18 @@ if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
   exit 1
 fi
 
+# Another LocalStack on the port (a second test session) would answer the readiness check below, and
+# this session's tests would then fail when that one stops: refuse instead, naming the way out.
+if ! "$venv/bin/python" - "$port" <<'PY'; then
+import socket, sys
+with socket.socket() as probe:
+    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a port in TIME_WAIT is free; a listener not
+    probe.bind(("127.0.0.1", int(sys.argv[1])))
+PY
+  echo "error: port $port is taken (another LocalStack?); stop it, or set SHIPPER_LOCALSTACK_PORT" >&2
+  exit 1
+fi
+
 OVERRIDE_IN_DOCKER=0 FILESYSTEM_ROOT="$state/fs" XDG_CACHE_HOME="$state/cache" \
 SERVICES=${SHIPPER_LOCALSTACK_SERVICES:-logs,iam,sts,firehose,s3,kinesis} GATEWAY_LISTEN="127.0.0.1:$port" DNS_ADDRESS=0 \
 SKIP_SSL_CERT_DOWNLOAD=1 DISABLE_EVENTS=1 LOCALSTACK_TELEMETRY_DISABLED=1 \
