@@ -6,11 +6,14 @@ import asyncio
 import os
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from shipper.sources.journald.config import JournaldOptions
+from shipper.sources.journald.reader import Journal
 from shipper.sources.journald.source import JournaldSource
 from tests.journal import T0_US, entry, write_journal
 from tests.sources.harness import SourceHarness, until
@@ -132,3 +135,22 @@ async def test_read_from_end_skips_what_was_there_at_the_first_start_and_commits
         await until(lambda: len(harness.messages()) == 5)
 
     assert harness.messages() == [f"new {i}" for i in range(5)]
+
+
+def test_closing_the_reference_journal_from_another_thread_waits_for_a_wait_in_progress(tmp_path):
+    # the source closes its journal after a cancellation while a worker thread may still be in wait()
+    journal_file = tmp_path / "journal" / "system.journal"
+    write_journal(journal_file, [entry(1, "one")])
+    journal = Journal(options(journal_file.parent, read_from="end"))
+    journal.seek(None)
+    journal.wait(0)  # the first wait reports the files it opened at once
+    waiting = threading.Event()
+    thread = threading.Thread(target=lambda: (waiting.set(), journal.wait(1.0)))
+    thread.start()
+    waiting.wait()
+    time.sleep(0.2)  # into systemd's wait: there is no condition to await from here
+    asked = time.monotonic()
+    journal.close()
+
+    assert time.monotonic() - asked > 0.5  # it waited for the wait's second to pass
+    thread.join()

@@ -6,7 +6,8 @@ read for a kubelet entry of ~20 fields); here an entry is read as its raw bytes 
 time as an integer (`_get_realtime`), and only the fields a record keeps or a filter asks for are
 converted, with the reader's own converters (`convert`), so values are exactly what `get_next` gave.
 The cursor is asked once per block, for its last entry. Every call here blocks; the source runs
-them in a worker thread, one at a time.
+them in worker threads, and a lock makes them one at a time: a close waits for a read or a wait still
+running in another thread (a cancelled source's) instead of freeing the journal under it.
 
 Where the `_journal` kernel is compiled (shipper/kernels/) and the source neither filters entries nor
 keeps every field, `CompiledJournal` reads instead: libsystemd directly, a block of entries made into
@@ -17,6 +18,7 @@ kernel cannot make alone goes to RecordMaker (the reference), which `Journal` ru
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 from shipper import kernels
@@ -43,9 +45,14 @@ class Journal:
         self._pending: list[RawEntry] = []  # read while seeking, not yet returned
         self._pending_cursor: str | None = None
         self.start_cursor: str | None = None  # with read_from end, the entry a first start skips to
+        self._lock = threading.Lock()
 
     def seek(self, cursor: str | None) -> bool:
         """Position after `cursor` (seek_cursor lands ON it); False if the cursor's entry is gone."""
+        with self._lock:
+            return self._seek(cursor)
+
+    def _seek(self, cursor: str | None) -> bool:
         reader = self.reader
         if cursor is None:
             if self.options.read_from == "beginning":
@@ -67,6 +74,10 @@ class Journal:
 
     def read(self, count: int) -> tuple[list[RawEntry], str | None]:
         """Up to `count` entries and the cursor of the last of them (None when there is none)."""
+        with self._lock:
+            return self._read(count)
+
+    def _read(self, count: int) -> tuple[list[RawEntry], str | None]:
         entries, self._pending = self._pending, []
         cursor, self._pending_cursor = self._pending_cursor, None
         reader = self.reader
@@ -88,10 +99,12 @@ class Journal:
         return RawEntry(self.reader._get_realtime(), self.reader._get_all())
 
     def wait(self, timeout: float) -> None:
-        self.reader.wait(timeout)
+        with self._lock:
+            self.reader.wait(timeout)
 
     def close(self) -> None:
-        self.reader.close()
+        with self._lock:
+            self.reader.close()
 
 
 class CompiledJournal:
