@@ -21,7 +21,7 @@ fi
 
 # Another LocalStack on the port (a second test session) would answer the readiness check below, and
 # this session's tests would then fail when that one stops: refuse instead, naming the way out.
-if ! "$venv/bin/python" - "$port" <<'PY'; then
+if ! "$venv/bin/python" - "$port" 2>/dev/null <<'PY'; then
 import socket, sys
 with socket.socket() as probe:
     probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a port in TIME_WAIT is free; a listener not

@@ -202,7 +202,7 @@ class DeliverySink(Sink, Generic[P, B]):
                     elif held:
                         await self.while_held(partition)
                     continue
-                if not self._due(partition):
+                if not self.due(partition):
                     await self._until_due(partition)
                     continue
                 taken = self.next_batch(partition)
@@ -217,7 +217,9 @@ class DeliverySink(Sink, Generic[P, B]):
             for task in sending:
                 task.cancel()
 
-    def _due(self, partition: P) -> bool:
+    def due(self, partition: P) -> bool:
+        """A batch of the partition may go now: it is full, its oldest record has waited `batch_timeout`,
+        or the agent drains."""
         since = partition.since
         return (self.draining or partition.full()
                 or (since is not None and clock() - since >= self.batch_timeout))

@@ -176,7 +176,7 @@ class CloudWatchLogsSink(DeliverySink[StreamQueue, Sending]):
         """One step of a parked stream: park what is due; once its time has come, try the oldest
         parked batch again; the stream delivers again when its parked area is empty. While the agent
         stops, parked records wait for the next start."""
-        if queue.pending and self._due(queue):
+        if queue.pending and self.due(queue):
             taken = self.next_batch(queue)
             if taken is not None:
                 sending, acks = taken
