@@ -182,7 +182,8 @@ static PyObject *Reader_close(Reader *self, PyObject *Py_UNUSED(ignored))
     Py_RETURN_NONE;
 }
 
-static PyObject *seek(Reader *self, int (*move)(sd_journal *), const char *what)
+/* `move` on the journal without the GIL; its result: None for a seek, else whether it moved. */
+static PyObject *move_by(Reader *self, int (*move)(sd_journal *), const char *what, int moves)
 {
     if (!opened(self))
         return NULL;
@@ -192,37 +193,29 @@ static PyObject *seek(Reader *self, int (*move)(sd_journal *), const char *what)
     Py_END_ALLOW_THREADS
     if (r < 0)
         return failed(r, what);
-    Py_RETURN_NONE;
+    if (!moves)
+        Py_RETURN_NONE;
+    return PyBool_FromLong(r > 0);
 }
 
 static PyObject *Reader_seek_head(Reader *self, PyObject *Py_UNUSED(ignored))
 {
-    return seek(self, sd_journal_seek_head, "seek_head");
+    return move_by(self, sd_journal_seek_head, "seek_head", 0);
 }
 
 static PyObject *Reader_seek_tail(Reader *self, PyObject *Py_UNUSED(ignored))
 {
-    return seek(self, sd_journal_seek_tail, "seek_tail");
+    return move_by(self, sd_journal_seek_tail, "seek_tail", 0);
 }
 
-static PyObject *step(Reader *self, int (*move)(sd_journal *))
+static PyObject *Reader_next(Reader *self, PyObject *Py_UNUSED(ignored))
 {
-    if (!opened(self))
-        return NULL;
-    int r;
-    Py_BEGIN_ALLOW_THREADS
-    r = move(self->j);
-    Py_END_ALLOW_THREADS
-    if (r < 0)
-        return failed(r, "moving in the journal failed");
-    return PyBool_FromLong(r > 0);
+    return move_by(self, sd_journal_next, "moving in the journal failed", 1);
 }
-
-static PyObject *Reader_next(Reader *self, PyObject *Py_UNUSED(ignored)) { return step(self, sd_journal_next); }
 
 static PyObject *Reader_previous(Reader *self, PyObject *Py_UNUSED(ignored))
 {
-    return step(self, sd_journal_previous);
+    return move_by(self, sd_journal_previous, "moving in the journal failed", 1);
 }
 
 static PyObject *Reader_cursor(Reader *self, PyObject *Py_UNUSED(ignored))

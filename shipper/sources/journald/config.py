@@ -43,6 +43,11 @@ class JournaldOptions(SourceOptions):
             return None
         return {**AGENT_FIELDS, "severity": {}, **{name: {} for name in KEPT}}
 
+    @property
+    def filtering(self) -> bool:
+        """Whether entries are chosen (by unit, identifier, priority or field matches)."""
+        return bool(self.units or self.identifiers or self.max_priority is not None or self.matches)
+
     def origin(self) -> str:
         return self.directory or ", ".join(self.files) or "the system journal"
 

@@ -30,22 +30,28 @@ log = logging.getLogger(__name__)
 
 
 class Journal:
+    """The journal through systemd-python's reader. The few primitives it uses (`_next`, `_previous`,
+    `_cursor`, `_entry`, `_wait`) are methods of their own, so that CompiledJournal shares everything
+    else: seeking, the entry a vanished cursor leaves pending, the lock."""
+
     def __init__(self, options: JournaldOptions):
         try:
             from systemd import journal
         except ImportError as error:  # the config check catches this first; a broken install still lands here
             raise RuntimeError(INSTALL_HINT) from error
-        if options.files:
-            self.reader = journal.Reader(files=options.files)
-        elif options.directory:
-            self.reader = journal.Reader(path=options.directory)
-        else:
-            self.reader = journal.Reader()
+        self.reader = self._open(journal, options)
         self.options = options
         self._pending: list[RawEntry] = []  # read while seeking, not yet returned
         self._pending_cursor: str | None = None
         self.start_cursor: str | None = None  # with read_from end, the entry a first start skips to
         self._lock = threading.Lock()
+
+    def _open(self, journal: Any, options: JournaldOptions) -> Any:
+        if options.files:
+            return journal.Reader(files=options.files)
+        if options.directory:
+            return journal.Reader(path=options.directory)
+        return journal.Reader()
 
     def seek(self, cursor: str | None) -> bool:
         """Position after `cursor` (seek_cursor lands ON it); False if the cursor's entry is gone."""
@@ -60,34 +66,34 @@ class Journal:
             else:
                 reader.seek_tail()
                 # now at the last entry: the next read returns what follows
-                self.start_cursor = reader._get_cursor() if reader._previous() else None
+                self.start_cursor = self._cursor() if self._previous() else None
             return True
         reader.seek_cursor(cursor)
-        if not reader._next():
+        if not self._next():
             return False
         if reader.test_cursor(cursor):
             return True
         # the cursor's entry is gone (vacuumed, rotated away): the nearest one is unread
         self._pending.append(self._entry())
-        self._pending_cursor = reader._get_cursor()
+        self._pending_cursor = self._cursor()
         return False
 
     def read(self, count: int) -> tuple[list[RawEntry], str | None]:
         """Up to `count` entries and the cursor of the last of them (None when there is none)."""
         with self._lock:
-            return self._read(count)
+            entries, cursor = self._take_pending()
+            moved = False
+            while len(entries) < count and self._next():
+                entries.append(self._entry())
+                moved = True
+            return entries, self._cursor() if moved else cursor
 
-    def _read(self, count: int) -> tuple[list[RawEntry], str | None]:
-        entries, self._pending = self._pending, []
-        cursor, self._pending_cursor = self._pending_cursor, None
-        reader = self.reader
-        moved = False
-        while len(entries) < count and reader._next():
-            entries.append(self._entry())
-            moved = True
-        if moved:
-            cursor = reader._get_cursor()
-        return entries, cursor
+    def _take_pending(self) -> tuple[list[RawEntry], str | None]:
+        """The entry a seek past a vanished cursor read, and its cursor (none of either after a seek that
+        found its cursor)."""
+        pending, cursor = self._pending, self._pending_cursor
+        self._pending, self._pending_cursor = [], None
+        return pending, cursor
 
     def convert(self, name: str, value: Any) -> Any:
         """A raw value as `journal.Reader` converts it (int for _PID and PRIORITY, UUID, text, ...)."""
@@ -95,67 +101,56 @@ class Journal:
             return [self.reader._convert_field(name, item) for item in value]
         return self.reader._convert_field(name, value)
 
-    def _entry(self) -> RawEntry:
-        return RawEntry(self.reader._get_realtime(), self.reader._get_all())
-
     def wait(self, timeout: float) -> None:
         with self._lock:
-            self.reader.wait(timeout)
+            self._wait(timeout)
 
     def close(self) -> None:
         with self._lock:
             self.reader.close()
 
+    def _next(self) -> bool:
+        return bool(self.reader._next())
 
-class CompiledJournal:
+    def _previous(self) -> bool:
+        return bool(self.reader._previous())
+
+    def _cursor(self) -> str:
+        return str(self.reader._get_cursor())
+
+    def _entry(self) -> RawEntry:
+        return RawEntry(self.reader._get_realtime(), self.reader._get_all())
+
+    def _wait(self, timeout: float) -> None:
+        self.reader.wait(timeout)
+
+
+class CompiledJournal(Journal):
     """The journal through the `_journal` kernel, for a source that keeps the usual fields and filters
     nothing: the same entries, cursors and records as `Journal` with RecordMaker (tests/kernels/)."""
 
     def __init__(self, options: JournaldOptions):
-        try:
-            from systemd import journal
-        except ImportError as error:
-            raise RuntimeError(INSTALL_HINT) from error
-        assert kernels.journal is not None
-        self.reader = kernels.journal.Reader(path=options.directory or None, files=options.files or None)
-        self.converters = journal.DEFAULT_CONVERTERS
-        self.options = options
-        self._pending: list[RawEntry] = []
-        self._pending_cursor: str | None = None
-        self.start_cursor: str | None = None
+        super().__init__(options)
+        from systemd import journal  # there: Journal's __init__ imported it
 
-    def seek(self, cursor: str | None) -> bool:
-        """As `Journal.seek`."""
-        reader = self.reader
-        if cursor is None:
-            if self.options.read_from == "beginning":
-                reader.seek_head()
-            else:
-                reader.seek_tail()
-                self.start_cursor = reader.cursor() if reader.previous() else None
-            return True
-        reader.seek_cursor(cursor)
-        if not reader.next():
-            return False
-        if reader.test_cursor(cursor):
-            return True
-        self._pending.append(RawEntry(reader.realtime(), reader.fields()))
-        self._pending_cursor = reader.cursor()
-        return False
+        self.converters = journal.DEFAULT_CONVERTERS
+
+    def _open(self, journal: Any, options: JournaldOptions) -> Any:
+        assert kernels.journal is not None
+        return kernels.journal.Reader(path=options.directory or None, files=options.files or None)
 
     def read_records(self, count: int, maker: RecordMaker) -> tuple[list[Record], int, str | None]:
         """Up to `count` entries as records, how many had a MESSAGE that was not UTF-8, and the cursor of
         the last entry (None when there is none)."""
-        records, invalid = [], 0
-        for entry in self._pending:
-            record, bad = maker.record(entry)
-            records.append(record)
-            invalid += bad
-        cursor, self._pending, self._pending_cursor = self._pending_cursor, [], None
-        more, bad_more = self.reader.records(count - len(records), maker.shared, maker.raw_record)
-        if more:
-            cursor = self.reader.cursor()
-        return records + more, invalid + bad_more, cursor
+        with self._lock:
+            pending, cursor = self._take_pending()
+            records, invalid = [], 0
+            for entry in pending:
+                record, bad = maker.record(entry)
+                records.append(record)
+                invalid += bad
+            more, bad_more = self.reader.records(count - len(records), maker.shared, maker.raw_record)
+            return records + more, invalid + bad_more, self._cursor() if more else cursor
 
     def convert(self, name: str, value: Any) -> Any:
         """As `journal.Reader._convert_field` (systemd-python) converts a raw value."""
@@ -167,15 +162,23 @@ class CompiledJournal:
         except ValueError:
             return value
 
-    def wait(self, timeout: float) -> None:
-        self.reader.wait(int(timeout * 1_000_000))
+    def _next(self) -> bool:
+        return bool(self.reader.next())
 
-    def close(self) -> None:
-        self.reader.close()
+    def _previous(self) -> bool:
+        return bool(self.reader.previous())
+
+    def _cursor(self) -> str:
+        return str(self.reader.cursor())
+
+    def _entry(self) -> RawEntry:
+        return RawEntry(self.reader.realtime(), self.reader.fields())
+
+    def _wait(self, timeout: float) -> None:
+        self.reader.wait(int(timeout * 1_000_000))
 
 
 def compiled_for(options: JournaldOptions) -> bool:
     """Whether `CompiledJournal` reads for a source of these options: the kernel is compiled, and the
     source filters no entry and keeps the usual fields (the kernel makes only those records)."""
-    filtering = options.units or options.identifiers or options.max_priority is not None or options.matches
-    return kernels.journal is not None and not filtering and not options.keep_all_fields
+    return kernels.journal is not None and not options.filtering and not options.keep_all_fields

@@ -54,8 +54,7 @@ class JournaldSource(Source):
         """The records of the entries the filters keep, and how many had a MESSAGE that was not UTF-8."""
         records: list[Record] = []
         invalid = 0
-        options = self.options
-        filtering = options.units or options.identifiers or options.max_priority is not None or options.matches
+        filtering = self.options.filtering
         for entry in entries:
             if filtering and not self._wanted(entry, convert):
                 continue
