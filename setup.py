@@ -40,6 +40,7 @@ def kernel(name: str, libraries: tuple[str, ...] = ()) -> Extension:
 setup(
     # _journal links libsystemd (libsystemd-dev, which the journald extra's systemd-python needs too);
     # without it that kernel alone is left out
-    ext_modules=[kernel("cri"), kernel("syslog"), kernel("cloudwatch"), kernel("journal", ("systemd",))],
+    ext_modules=[kernel("cri"), kernel("syslog"), kernel("cloudwatch"), kernel("journal", ("systemd",)),
+                 kernel("parse")],
     cmdclass={"build_ext": OptionalBuildExt},
 )

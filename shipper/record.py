@@ -2,8 +2,10 @@
 
 A *record* is a plain 3-sequence `(timestamp_ns, message, fields)`: a tuple where sources build it,
 a list once decoded from the spool. `fields` holds what differs per record (`stream`, parsed JSON,
-journald fields) or is None. What every record of a block shares (file path, host, Kubernetes
-metadata) lives once in the block's `common` mapping instead of in each record.
+journald fields) or is None; or, from a compiled transform whose output only the spool reads, the
+JSON text of that mapping (bytes), which the spool stores as it is (`fields_of` reads it). What
+every record of a block shares (file path, host, Kubernetes metadata) lives once in the block's
+`common` mapping instead of in each record.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-Record = Sequence[Any]  # (timestamp_ns: int, message: str, fields: dict | None)
+import orjson
+
+Record = Sequence[Any]  # (timestamp_ns: int, message: str, fields: dict | bytes | None)
 TIMESTAMP, MESSAGE, FIELDS = 0, 1, 2
 NS = 1_000_000_000  # nanoseconds a second: record times are in nanoseconds
 # Names the agent sets itself (in a block's common fields, or the record's time and text): a field
@@ -82,10 +86,16 @@ def as_event(common: Mapping[str, Any], record: Record) -> dict[str, Any]:
     (time, text, common metadata) win over a record's fields of the same name."""
     event: dict[str, Any] = {"timestamp": rfc3339(record[TIMESTAMP]), "message": record[MESSAGE]}
     event.update(common)
-    fields = record[FIELDS]
+    fields = fields_of(record)
     if fields:
         event.update((key, value) for key, value in fields.items() if key not in event)
     return event
+
+
+def fields_of(record: Record) -> Any:
+    """The record's fields as a mapping (or None), whether held as one or as their JSON text."""
+    fields = record[FIELDS]
+    return orjson.loads(fields) if type(fields) is bytes else fields
 
 
 def rfc3339(timestamp_ns: int) -> str:

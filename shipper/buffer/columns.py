@@ -3,7 +3,8 @@
 A block of N records is stored as
 - `timestamps`: N signed 64-bit little-endian integers (nanoseconds);
 - `messages`: a JSON array of N strings;
-- `field_values` and `field_refs`: the distinct `fields` mappings of the block as a JSON array, and
+- `field_values` and `field_refs`: the distinct `fields` mappings of the block as a JSON array (those
+  held as JSON text, bytes, copied into it as they are), and
   for each record the index of its own in that array (N unsigned 32-bit little-endian integers).
   Both are NULL when no record has fields; `field_refs` alone is NULL when every record has the
   same one (a container that writes to stdout only).
@@ -59,14 +60,27 @@ def encode(records: Sequence[Record]) -> Columns:
     messages = orjson.dumps(list(map(_MESSAGE, records)))
     fields = list(map(_FIELDS, records))
     if not fields or fields.count(fields[0]) == len(fields):  # by identity first: records share mappings
-        shared = None if not fields or fields[0] is None else orjson.dumps(fields[:1])
+        shared = None if not fields or fields[0] is None else json_array(fields[:1])
         return Columns(timestamps, messages, shared, None)
     ids = list(map(id, fields))  # the same mapping object shared by many records is stored once
     distinct = dict(zip(ids, fields, strict=True))  # in order of first use
+    if len(distinct) == len(fields):  # each record its own (parsed fields)
+        return Columns(timestamps, messages, json_array(fields), _to_bytes(array("I", range(len(fields)))))
     number = {key: n for n, key in enumerate(distinct)}
-    values = orjson.dumps(list(distinct.values()))
+    values = json_array(list(distinct.values()))
     refs = _to_bytes(array("I", list(map(number.__getitem__, ids))))
     return Columns(timestamps, messages, values, refs)
+
+
+def json_array(values: list[Any]) -> bytes:
+    """The JSON array of `values`; a value that is bytes is the JSON text of a mapping (a compiled
+    transform's fields, proven to be JSON orjson reads: shipper/record.py) and is written as it is."""
+    types = set(map(type, values))
+    if bytes not in types:
+        return orjson.dumps(values)
+    if len(types) == 1:
+        return b"[" + b",".join(values) + b"]"
+    return orjson.dumps([orjson.Fragment(value) if type(value) is bytes else value for value in values])
 
 
 def encode_total(records: Sequence[Record], now_ns: int) -> tuple[Columns, Repairs]:
@@ -90,7 +104,7 @@ def repair(records: Sequence[Record], now_ns: int) -> tuple[list[Record], Repair
         if not isinstance(message, str) or not is_valid_text(message):
             message = storable_text(message)
             repairs["unstorable_text"] += 1
-        if fields is not None:
+        if fields is not None and type(fields) is not bytes:  # JSON text is stored as it is
             if id(fields) not in mappings:
                 mappings[id(fields)] = fields if _storable(fields) else storable_mapping(fields)
             if mappings[id(fields)] is not fields:

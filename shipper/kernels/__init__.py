@@ -15,6 +15,8 @@ Kernels:
   their milliseconds and sizes (sinks/cloudwatch/batch.py: one_event_each).
 - `_journal.Reader`: the journal through libsystemd, a block of entries into records in one call
   (sources/journald/reader.py: CompiledJournal; the reference is Journal with RecordMaker).
+- `_parse.json_objects`: `parse` json of a block's messages, each parsed record's fields as the JSON
+  text the spool stores (transforms/parse/transform.py: Parse, when only the spool reads its output).
 """
 
 from __future__ import annotations
@@ -39,9 +41,10 @@ cri = _load("_cri")
 syslog = _load("_syslog")
 cloudwatch = _load("_cloudwatch")
 journal = _load("_journal")
+parse = _load("_parse")
 
 COMPILED = {"cri": cri is not None, "syslog": syslog is not None, "cloudwatch": cloudwatch is not None,
-            "journal": journal is not None}
+            "journal": journal is not None, "parse": parse is not None}
 
 
 def describe() -> str:

@@ -23,6 +23,9 @@ Outputs = Mapping[str, list[Block]]  # stream name -> the blocks that come out u
 
 class Transform(ABC):
     fails_closed = False  # a security transform: a block it failed on is discarded, never passed on
+    # Set by the pipeline (transforms/pipeline.py) when no transform reads this one's output, only the
+    # spool: its records' fields may then be the JSON text the spool stores (see shipper/record.py).
+    stored_only = False
 
     def __init__(self, transform_id: str, options: TransformOptions):
         self.id = transform_id

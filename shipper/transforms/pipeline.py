@@ -13,7 +13,11 @@ from shipper.transforms.base import Transform
 def fanout(plan: Plan, transforms: Mapping[str, Transform]) -> Fanout:
     """What a source of this plan stores for each block it reads: one block per stream a sink takes
     (a stream may get several when a transform joins inputs the block reached on several paths).
-    Every block a source or a transform makes is shown to the watchers of its stream (observe/tap.py)."""
+    Every block a source or a transform makes is shown to the watchers of its stream (observe/tap.py).
+    A transform whose output no transform reads is told so (`stored_only`)."""
+    read = {name for transform in transforms.values() for name in transform.options.inputs}
+    for transform in transforms.values():
+        transform.stored_only = transform.default_output not in read
     if not plan.steps:
         stored = plan.source in plan.streams
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import orjson
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -48,3 +49,19 @@ def test_records_that_all_have_the_same_fields_store_them_once_without_reference
 
 def test_an_empty_block_round_trips():
     assert columns.decode(columns.encode([])) == ([], [], [])
+
+
+@given(records, st.lists(st.booleans(), min_size=50, max_size=50))
+def test_fields_held_as_their_json_text_are_stored_as_they_are_and_read_back_as_mappings(block, as_text):
+    """A compiled transform's fields (bytes: JSON text), alone or beside mappings, in a block that
+    needs repairing or not."""
+    held = [(t, m, orjson.dumps(f) if f is not None and text else f)
+            for (t, m, f), text in zip(block, as_text, strict=False)]
+    broken = [*held, (2**64, "out of range", b'{"a":1}')]
+
+    timestamps, messages, decoded_fields = columns.decode(columns.encode(held))
+    repaired, repairs = columns.encode_total(broken, 7)
+
+    assert list(zip(timestamps, messages, decoded_fields, strict=True)) == block
+    assert columns.decode(repaired)[2] == [*(f for _, _, f in block), {"a": 1}]
+    assert repairs == {"timestamp_out_of_range": 1}

@@ -17,10 +17,13 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import msgpack
+import orjson
 
 from shipper import kernels
+from shipper.buffer import columns
 from shipper.buffer.spool import StoredBlock
 from shipper.record import Block
 from shipper.sinks.cloudwatch.batch import one_event_each
@@ -169,6 +172,38 @@ def cloudwatch_kernel(data: bytes) -> None:
     assert made == one_event_each(timestamps, messages, max_event_size)
 
 
+PARSE_FIELDS = [None, {}, {"stream": "stdout"}, {"stream": "stderr", "a": [1, {"b": None}]}, {"time": 5}]
+PARSE_OPTIONS = [{}, {"target": "t"}, {"time_key": "time"}, {"time_key": "a", "time_format": "epoch"}]
+
+
+def parse_kernel(data: bytes) -> None:
+    """The compiled json parse kernel (built with AddressSanitizer as `cri_kernel` is) on any block: the
+    first byte picks the options; records split at \x1e, each one's first byte picking its fields, the
+    rest its message (any bytes, so lone surrogates too). The spool reads back exactly the reference's
+    records, every fields text the kernel made is JSON, and no memory error."""
+    kernel = asan_kernel("_parse") or kernels.parse
+    if kernel is None or not data:
+        return
+    transform = Parse("fuzz", ParseOptions.model_validate(
+        {"type": "parse", "inputs": ["src"], "format": "json", **PARSE_OPTIONS[data[0] % len(PARSE_OPTIONS)]}))
+    records = [(n, raw[1:].decode("utf-8", "surrogateescape"), PARSE_FIELDS[raw[0] % len(PARSE_FIELDS)])
+               for n, raw in enumerate(data[1:].split(b"\x1e")) if raw]
+    expected, unparsed, untimed = transform._parsed(Block("src", {}, records))
+    assert transform.kernel_arguments is not None
+    made = kernel.json_objects(records, *transform.kernel_arguments)
+    again, more_unparsed, more_untimed = transform._parsed(Block("src", {}, [made[0][i] for i in made[3]]))
+    for i, record in zip(made[3], again, strict=True):
+        made[0][i] = record
+    assert (made[1] + more_unparsed, made[2] + more_untimed) == (unparsed, untimed)
+    assert all(type(fields) is not bytes or type(orjson.loads(fields)) is dict for _, _, fields in made[0])
+    assert stored_form(made[0]) == stored_form(expected)
+
+
+def stored_form(records: list[Any]) -> tuple[list[int], list[Any], list[bytes]]:
+    stamps, texts, fields = columns.decode(columns.encode_total(records, 0)[0])
+    return stamps, texts, [orjson.dumps(f) for f in fields]
+
+
 JOURNAL_NAMES = ["MESSAGE", "_SYSTEMD_UNIT", "SYSLOG_IDENTIFIER", "_PID", "_HOSTNAME", "PRIORITY", "CONTAINER_NAME",
                  "X"]
 
@@ -231,4 +266,4 @@ _ASAN: dict[str, ModuleType] = {}
 TARGETS: dict[str, Callable[[bytes], None]] = {
     "forward": forward, "parse": parse, "redact": redact, "container": container, "cri_kernel": cri_kernel,
     "syslog_kernel": syslog_kernel, "cloudwatch_kernel": cloudwatch_kernel,
-    "journal_kernel": journal_kernel}
+    "journal_kernel": journal_kernel, "parse_kernel": parse_kernel}

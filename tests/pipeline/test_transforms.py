@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import random
 import signal
+import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -13,6 +14,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from shipper import kernels
 from tests.agent_process import (
     AgentProcess,
     blocked_pipe,
@@ -149,3 +151,50 @@ def test_a_reload_that_changes_a_transform_applies_to_lines_read_after_it(tmp_pa
         assert agent.terminate(timeout=10) == 0
 
     assert output_messages(out) == ["keep 1", "drop 2"]
+
+
+def test_parsed_fields_reach_the_spool_alike_whether_a_transform_reads_them_or_only_the_spool(tmp_path):
+    """`parse json` feeding only the spool stores its fields as the JSON text it read (compiled, where
+    built); feeding another transform it makes mappings. Both store the same records."""
+    lines = ['{"n":1,"level":"info","stream":"parsed"}', "not json", '{"n":2,"message":"claims the message"}',
+             '{"n":3,"big":1e5,"deep":{"a":[1,{"b":null}]}}', '{"n":4,"text":"caf\\u00e9 "}',
+             '{"n":5,"text":"\\ud83d\\ude00"}', "{}"]
+    log = tmp_path / "logs" / "app.log"
+    log.parent.mkdir()
+    log.write_text("".join(f"{line}\n" for line in lines))
+    cfg = write_config(tmp_path / "shipper.yaml", {
+        "data_dir": str(tmp_path / "data"),
+        "sources": {"app": {"type": "file", "include": [str(log)], "poll_interval": "20ms"}},
+        "transforms": {
+            "stored": {"type": "parse", "inputs": ["app"], "format": "json"},
+            "read": {"type": "parse", "inputs": ["app"], "format": "json"},
+            "every": {"type": "filter", "inputs": ["read"], "exclude": {"field": "message", "regex": "^$"}},
+        },
+        "sinks": {"out": {"type": "console", "inputs": ["stored", "every"]}},
+    })
+    read_end, write_end = blocked_pipe()
+    agent = AgentProcess(cfg, stdout=write_end)
+    wait_for(lambda: len(spooled_streams(tmp_path / "data").get("every", [])) == len(lines), 30, "every line stored")
+    agent.kill()
+    os.close(write_end)
+    os.close(read_end)
+
+    streams = spooled_streams(tmp_path / "data")
+    assert [orjson.dumps(fields) for _, fields in streams["stored"]] == \
+           [orjson.dumps(fields) for _, fields in streams["every"]]
+    assert [fields for _, fields in streams["stored"]] == [
+        {"n": 1, "level": "info", "stream": "parsed"}, None, {"n": 2, "log": {"message": "claims the message"}},
+        {"n": 3, "big": 100000.0, "deep": {"a": [1, {"b": None}]}}, {"n": 4, "text": "caf\u00e9 "},
+        {"n": 5, "text": "\U0001f600"}, {}]
+    if kernels.parse is not None:  # the kernel's fields are the text as read, escapes and all
+        assert b'"caf\\u00e9 ' in stored_field_values(tmp_path / "data", "stored")
+        assert b'"caf\\u00e9 ' not in stored_field_values(tmp_path / "data", "every")
+
+
+def stored_field_values(data_dir: Path, stream: str) -> bytes:
+    connection = sqlite3.connect(f"file:{data_dir / 'spool.db'}?mode=ro", uri=True)
+    try:
+        rows = connection.execute("SELECT field_values FROM blocks WHERE source = ?", (stream,)).fetchall()
+    finally:
+        connection.close()
+    return b"".join(row[0] or b"" for row in rows)

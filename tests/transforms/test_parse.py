@@ -5,12 +5,18 @@ from __future__ import annotations
 import calendar
 import time
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from shipper import kernels
+from shipper.config.topology import Plan, Step
+from shipper.observe.tap import TAP
+from shipper.record import FIELDS, fields_of
 from shipper.times import parse_rfc3339, time_parser
 from shipper.transforms.parse.formats import PRESETS, regex_parser
+from shipper.transforms.pipeline import fanout
 from tests.transforms.helpers import block, make, metric, run
 
 NGINX = ('93.184.216.34 - alice [02/Dec/2026:10:15:00 +0000] "GET /api/items?id=3 HTTP/1.1" 404 5120 '
@@ -244,3 +250,24 @@ def test_a_malformed_structured_data_element_is_left_out_and_counted_while_the_l
     assert out.records[0][2]["structured_data"] == {"ok": {"a": "1"}}
     assert out.records[0][2]["msg"] == "text"
     assert metric("shipper_input_anomalies_total", **labels) == before + 1
+
+
+def test_a_parse_whose_output_only_the_spool_reads_is_told_so_and_the_tap_shows_its_fields():
+    stored, read = make("parse", "stored", format="json"), make("parse", "read", format="json")
+    reader = make("filter", "reader", inputs=["read"], exclude={"field": "level", "regex": "^debug$"})
+    transforms = {"stored": stored, "read": read, "reader": reader}
+    plan = Plan("src", (Step("stored", ("src",)), Step("read", ("src",)), Step("reader", ("read",))),
+                ("stored", "reader"))
+    watcher = TAP.watch("stored")
+    try:
+        out = fanout(plan, transforms)(block('{"level":"info","n":1}', ('{"level":"debug"}', {"stream": "stdout"})))
+    finally:
+        TAP.unwatch(watcher)
+
+    assert (stored.stored_only, read.stored_only, reader.stored_only) == (True, False, True)
+    assert [fields_of(r) for b in out if b.stream == "stored" for r in b.records] == \
+           [{"level": "info", "n": 1}, {"level": "debug", "stream": "stdout"}]
+    assert [r[FIELDS] for b in out if b.stream == "reader" for r in b.records] == [{"level": "info", "n": 1}]
+    if kernels.parse is not None:
+        assert all(type(r[FIELDS]) is bytes for b in out if b.stream == "stored" for r in b.records)
+    assert [orjson.loads(line)["level"] for line in watcher.take()] == ["info", "debug"]

@@ -1,11 +1,20 @@
 """`parse`: each record's field text through one parser, compiled once; the parsed fields are merged
 into a copy of the record's fields (records may share their fields mapping, so it is never changed in
-place); fields the record already has (a container's `stream`) keep their values."""
+place); fields the record already has (a container's `stream`) keep their values.
+
+`format: json` of the message, when no other transform reads this one's output (only the spool does),
+runs on a compiled kernel (kernels/_parse.c) where it is built: each parsed record's fields are made as
+the JSON text the spool stores (bytes), never as Python objects. The spool reads that text back as the
+very mapping the reference below makes (tests/kernels/test_parse.py)."""
 
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
+import orjson
+
+from shipper import kernels
 from shipper.observe import metrics
 from shipper.record import FIELDS, MESSAGE, RESERVED, TIMESTAMP, Block, Record, dig, lookup, set_aside_reserved
 from shipper.templates import field_path
@@ -13,6 +22,8 @@ from shipper.times import time_parser
 from shipper.transforms.base import SingleOutput
 from shipper.transforms.parse.config import ParseOptions
 from shipper.transforms.parse.formats import COUNTING, PRESETS, Parser, counted, regex_parser
+
+RESERVED_NAMES = tuple(name.encode() for name in sorted(RESERVED))
 
 
 class Parse(SingleOutput):
@@ -28,9 +39,51 @@ class Parse(SingleOutput):
         self.parse_time = time_parser(options.time_format)
         self.unparsed = metrics.events_unparsed.labels(*self.labels, "format")
         self.untimed = metrics.events_unparsed.labels(*self.labels, "time")
+        self.kernel_arguments = self._kernel_arguments(options)
+
+    def _kernel_arguments(self, options: ParseOptions) -> tuple[Any, ...] | None:
+        """What the json kernel is called with besides the records; None where it does not apply."""
+        if (kernels.parse is None or options.format != "json" or self.path != ("message",)
+                or (self.time_path is not None and len(self.time_path) != 1)):
+            return None
+        target = orjson.dumps(self.target) + b":" if self.target is not None else None
+        time_key = self.time_path[0].encode() if self.time_path is not None else None
+        return (stored_members, None if target else RESERVED_NAMES, target, time_key, self.parse_time)
 
     def apply(self, block: Block) -> Block:
-        """One loop, no call per record beyond the parser's own: this runs for every line read."""
+        if self.stored_only and self.kernel_arguments is not None:
+            records, unparsed, untimed = self._parsed_compiled(block)
+        else:
+            records, unparsed, untimed = self._parsed(block)
+        if unparsed:
+            self.unparsed.inc(unparsed)
+        if untimed:
+            self.untimed.inc(untimed)
+        if self.anomalies:
+            for kind, count in self.anomalies.items():
+                metrics.input_anomalies.labels(*self.labels, kind).inc(count)
+            self.anomalies.clear()
+        return Block(self.id, block.common, records)
+
+    def _parsed_compiled(self, block: Block) -> tuple[list[Record], int, int]:
+        """The kernel's records; those it hands back go through the reference."""
+        assert kernels.parse is not None and self.kernel_arguments is not None
+        made = kernels.parse.json_objects(block.records, *self.kernel_arguments)
+        if made is NotImplemented:
+            return self._parsed(block)
+        records, unparsed, untimed, handed_back = made
+        if handed_back:
+            again, more_unparsed, more_untimed = self._parsed(
+                Block(block.stream, block.common, [records[i] for i in handed_back]))
+            for i, record in zip(handed_back, again, strict=True):
+                records[i] = record
+            unparsed += more_unparsed
+            untimed += more_untimed
+        return records, unparsed, untimed
+
+    def _parsed(self, block: Block) -> tuple[list[Record], int, int]:
+        """The reference: one loop, no call per record beyond the parser's own (this runs for every line
+        read); the records, and how many were not parsed and not timed."""
         common = block.common
         parser, target, time_path, parse_time = self.parser, self.target, self.time_path, self.parse_time
         path = None if self.path == ("message",) else self.path
@@ -60,12 +113,17 @@ class Parse(SingleOutput):
                 if fields:
                     parsed.update(fields)  # parsed is ours (made by the parser): the record's fields win
             append((timestamp, record[MESSAGE], parsed))
-        if unparsed:
-            self.unparsed.inc(unparsed)
-        if untimed:
-            self.untimed.inc(untimed)
-        if self.anomalies:
-            for kind, count in self.anomalies.items():
-                metrics.input_anomalies.labels(*self.labels, kind).inc(count)
-            self.anomalies.clear()
-        return Block(self.id, common, records)
+        return records, unparsed, untimed
+
+
+def stored_members(fields: Any) -> bytes | None:
+    """A record's fields as the spool writes them, without the braces (b"" for none); None when they are
+    not a dict the spool can write as it is (the reference then parses the record)."""
+    if not fields:
+        return b""
+    if type(fields) is not dict:
+        return None
+    try:
+        return orjson.dumps(fields)[1:-1]
+    except (TypeError, ValueError):
+        return None
