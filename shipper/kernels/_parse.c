@@ -333,88 +333,73 @@ static PyObject *members_of(MemberCache *cache, PyObject *writer, PyObject *fiel
 
 enum { PARSED, UNPARSED, HANDED_BACK, FAILED };
 
+/* Bytes written for one record, reused from record to record; freed at the end of the call. */
 typedef struct {
-    PyObject *members_writer, *reserved, *target, *time_key, *parse_time;
-    MemberCache cache;
-    Py_ssize_t untimed;
-} Call;
+    char *data;
+    Py_ssize_t size, capacity;
+} Buffer;
 
-/* The fields bytes: {inner,members} or {members,"target":object}. */
-static PyObject *fields_text(const Call *call, const unsigned char *object_start, const unsigned char *object_end,
-                             Py_ssize_t parsed_members, PyObject *members)
+/* What a format made of one message. */
+typedef struct {
+    const char *inner;     /* the parsed members as JSON text, without the braces */
+    Py_ssize_t inner_size;
+    Py_ssize_t members;    /* how many (0: an empty object) */
+    PyObject *time_value;  /* a new reference to the value at time_key (Py_None: missing); NULL without time_key */
+} Parsed;
+
+typedef struct Call Call;
+typedef int (*Format)(Call *call, PyObject *message, Parsed *parsed);
+
+struct Call {
+    PyObject *members_writer, *reserved, *target, *time_key, *parse_time;
+    Format format;
+    MemberCache cache;
+    Buffer buffer;
+    Py_ssize_t untimed;
+};
+
+/* The fields bytes: {inner,members} or {members,"target":{inner}}. */
+static PyObject *fields_text(const Call *call, const Parsed *parsed, PyObject *members)
 {
     const Py_ssize_t members_size = PyBytes_GET_SIZE(members);
     const char *own = PyBytes_AS_STRING(members);
-    const int comma = members_size > 0 && (call->target != NULL || parsed_members > 0);
-    Py_ssize_t size;
-    if (call->target == NULL)
-        size = (object_end - object_start) + comma + members_size; /* the object's braces kept, its inner between */
-    else
-        size = 2 + members_size + comma + PyBytes_GET_SIZE(call->target) + (object_end - object_start);
+    const int comma = members_size > 0 && (call->target != NULL || parsed->members > 0);
+    Py_ssize_t size = 2 + parsed->inner_size + comma + members_size;
+    if (call->target != NULL)
+        size += PyBytes_GET_SIZE(call->target) + 2;
     PyObject *text = PyBytes_FromStringAndSize(NULL, size);
     if (text == NULL)
         return NULL;
     char *out = PyBytes_AS_STRING(text);
     /* each copy below writes a part of the sum `size` was made of, in order: out stays within size */
+    *out++ = '{';
     if (call->target == NULL) {
-        const Py_ssize_t inner = (object_end - 1) - (object_start + 1); /* object_end - 1 is its `}` */
-        *out++ = '{';
-        memcpy(out, object_start + 1, (size_t)inner);
-        out += inner;
+        memcpy(out, parsed->inner, (size_t)parsed->inner_size);
+        out += parsed->inner_size;
         if (comma)
             *out++ = ',';
         memcpy(out, own, (size_t)members_size);
         out += members_size;
-        *out = '}';
     } else {
-        *out++ = '{';
         memcpy(out, own, (size_t)members_size);
         out += members_size;
         if (comma)
             *out++ = ',';
         memcpy(out, PyBytes_AS_STRING(call->target), (size_t)PyBytes_GET_SIZE(call->target));
         out += PyBytes_GET_SIZE(call->target);
-        memcpy(out, object_start, (size_t)(object_end - object_start));
-        out += object_end - object_start;
-        *out = '}';
+        *out++ = '{';
+        memcpy(out, parsed->inner, (size_t)parsed->inner_size);
+        out += parsed->inner_size;
+        *out++ = '}';
     }
+    *out = '}';
     return text;
 }
 
-/* The record's time: a new reference to parse_time's result when it gives one, else to the record's
-   own (counted untimed). NULL with an exception, or NULL without one to hand back. */
-static PyObject *time_of(Call *call, const Top *top, PyObject *record_time)
-{
-    PyObject *value;
-    if (top->time_start == NULL) {
-        value = Py_NewRef(Py_None);
-    } else {
-        const unsigned char *start = top->time_start, *end = top->time_end;
-        /* a string spans at least its two quotes: start < end - 1 when it is one */
-        if (end - start < 2 || *start != '"' || memchr(start, '\\', (size_t)(end - start)) != NULL)
-            return NULL;
-        value = PyUnicode_DecodeUTF8((const char *)start + 1, (end - 1) - (start + 1), "strict");
-        if (value == NULL)
-            return NULL;
-    }
-    PyObject *parsed = PyObject_CallOneArg(call->parse_time, value);
-    Py_DECREF(value);
-    if (parsed == NULL)
-        return NULL;
-    if (parsed == Py_None) {
-        Py_DECREF(parsed);
-        call->untimed++;
-        return Py_NewRef(record_time);
-    }
-    return parsed;
-}
+/* ---- format json: the message is one JSON object ---- */
 
-/* The record made from `record` (a tuple of three): *made is set to a new reference for PARSED. */
-static int parse_one(Call *call, PyObject *record, PyObject **made)
+static int json_format(Call *call, PyObject *message, Parsed *parsed)
 {
-    PyObject *message = PyTuple_GET_ITEM(record, 1); /* the caller checked the tuple has 3 items */
-    if (!PyUnicode_CheckExact(message))
-        return UNPARSED;
     Py_ssize_t size;
     const char *utf8 = PyUnicode_AsUTF8AndSize(message, &size);
     if (utf8 == NULL) {
@@ -433,37 +418,350 @@ static int parse_one(Call *call, PyObject *record, PyObject **made)
     }
     if (!object(&t, 1, &top))
         return HANDED_BACK;
-    const unsigned char *object_end = t.at;
+    const unsigned char *object_end = t.at; /* past its `}`: object_start < object_end - 1 */
     skip_blanks(&t);
     if (t.at != t.end)
         return HANDED_BACK;
-    PyObject *members = members_of(&call->cache, call->members_writer, PyTuple_GET_ITEM(record, 2));
-    if (members == NULL)
-        return FAILED;
-    if (members == Py_None) {
-        Py_DECREF(members);
-        return HANDED_BACK;
+    parsed->inner = (const char *)object_start + 1;
+    parsed->inner_size = (object_end - 1) - (object_start + 1);
+    parsed->members = top.members;
+    if (call->time_key == NULL)
+        return PARSED;
+    if (top.time_start == NULL) {
+        parsed->time_value = Py_NewRef(Py_None);
+        return PARSED;
     }
-    PyObject *timestamp = PyTuple_GET_ITEM(record, 0);
-    Py_INCREF(timestamp);
-    if (call->time_key != NULL) {
-        Py_DECREF(timestamp);
-        timestamp = time_of(call, &top, PyTuple_GET_ITEM(record, 0));
-        if (timestamp == NULL) {
-            Py_DECREF(members);
-            return PyErr_Occurred() ? FAILED : HANDED_BACK;
+    const unsigned char *start = top.time_start, *end = top.time_end;
+    /* a string spans at least its two quotes */
+    if (end - start < 2 || *start != '"' || memchr(start, '\\', (size_t)(end - start)) != NULL)
+        return HANDED_BACK; /* not a plain string: the reference reads it */
+    parsed->time_value = PyUnicode_DecodeUTF8((const char *)start + 1, (end - 1) - (start + 1), "strict");
+    return parsed->time_value == NULL ? FAILED : PARSED;
+}
+
+/* ---- format nginx_combined / apache_combined ----
+ * The reference is the regular expression _COMBINED in transforms/parse/formats.py, matched (not
+ * searched) by Python's `re`; for ASCII text its backtracking has exactly one way to succeed, read
+ * here step by step: each `\S+ ` is the longest run of non-blanks and must end at a space; `[^\]]*`
+ * and the quoted texts (escapes `\x`, x not a newline) end at their first closing character; the
+ * request is tried as `METHOD PATH HTTP/x` first and as a quoted text when that or the status and
+ * size after it do not match; the referer and user agent are both there or both missing. Text with
+ * any non-ASCII character is handed back (`\s` and `\d` then take Unicode classes). */
+
+static const char *const COMBINED_NAMES[] = {"remote_addr", "remote_user", "time_local", "method", "path", "protocol",
+                                             "request", "status", "body_bytes_sent", "http_referer",
+                                             "http_user_agent"};
+enum { ADDR, USER, TIME, METHOD, PATH, PROTOCOL, REQUEST, STATUS, SIZE, REFERER, AGENT, COMBINED_FIELDS };
+
+typedef struct {
+    Py_ssize_t start, end; /* start <= end <= the text's length; start < 0: not there */
+} Span;
+
+/* Python's `\s` on ASCII text: the C blanks and the four separators \x1c-\x1f. */
+static int is_re_space(unsigned char c) { return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f); }
+
+/* `(\S+) ` at i: the token's span; the index after the space, or -1. */
+static Py_ssize_t token(const unsigned char *s, Py_ssize_t n, Py_ssize_t i, Span *span)
+{
+    Py_ssize_t j = i;
+    while (j < n && !is_re_space(s[j]))
+        j++;
+    if (j == i || j >= n || s[j] != ' ')
+        return -1;
+    span->start = i;
+    span->end = j;
+    return j + 1;
+}
+
+/* `([^"\\]*(?:\\.[^"\\]*)*)"` at i: the text's span; the index after the closing quote, or -1. */
+static Py_ssize_t quoted(const unsigned char *s, Py_ssize_t n, Py_ssize_t i, Span *span)
+{
+    for (Py_ssize_t j = i; j < n;) {
+        if (s[j] == '"') {
+            span->start = i;
+            span->end = j;
+            return j + 1;
+        }
+        if (s[j] == '\\') {
+            if (j + 1 >= n || s[j + 1] == '\n') /* `.` takes any character but a newline */
+                return -1;
+            j += 2; /* j + 1 < n */
+        } else {
+            j++;
         }
     }
-    PyObject *fields = fields_text(call, object_start, object_end, top.members, members);
-    Py_DECREF(members);
-    if (fields == NULL) {
-        Py_DECREF(timestamp);
-        return FAILED;
+    return -1;
+}
+
+/* `([A-Z]+) (\S+) (HTTP/[0-9.]+)"` at i: the index after the quote, or -1. */
+static Py_ssize_t request_parts(const unsigned char *s, Py_ssize_t n, Py_ssize_t i, Span *fields)
+{
+    Py_ssize_t j = i;
+    while (j < n && s[j] >= 'A' && s[j] <= 'Z')
+        j++;
+    if (j == i || j >= n || s[j] != ' ')
+        return -1;
+    fields[METHOD] = (Span){i, j};
+    j = token(s, n, j + 1, &fields[PATH]);
+    if (j < 0 || n - j < 6 || memcmp(s + j, "HTTP/", 5) != 0) /* 5 bytes and a digit or dot are there */
+        return -1;
+    Py_ssize_t k = j + 5;
+    while (k < n && (is_digit(s[k]) || s[k] == '.'))
+        k++;
+    if (k == j + 5 || k >= n || s[k] != '"')
+        return -1;
+    fields[PROTOCOL] = (Span){j, k};
+    return k + 1;
+}
+
+/* ` (\d{3}|-) (\d+|-)(?: "referer" "agent")?` at i: 1 when it matches. */
+static int status_and_after(const unsigned char *s, Py_ssize_t n, Py_ssize_t i, Span *fields)
+{
+    if (n - i < 3 || s[i] != ' ') /* a blank, a status and a blank at least */
+        return 0;
+    i++;
+    if (n - i >= 3 && is_digit(s[i]) && is_digit(s[i + 1]) && is_digit(s[i + 2])) {
+        fields[STATUS] = (Span){i, i + 3};
+        i += 3;
+    } else if (s[i] == '-') { /* i < n: n - i >= 2 before the increment */
+        fields[STATUS] = (Span){i, i + 1};
+        i++;
+    } else {
+        return 0;
     }
-    *made = PyTuple_New(3);
+    if (i >= n || s[i] != ' ')
+        return 0;
+    i++;
+    Py_ssize_t j = i;
+    while (j < n && is_digit(s[j]))
+        j++;
+    if (j == i) {
+        if (i >= n || s[i] != '-')
+            return 0;
+        j = i + 1;
+    }
+    fields[SIZE] = (Span){i, j};
+    fields[REFERER] = fields[AGENT] = (Span){-1, -1};
+    Span referer, agent;
+    if (n - j >= 2 && s[j] == ' ' && s[j + 1] == '"') {
+        const Py_ssize_t k = quoted(s, n, j + 2, &referer);
+        if (k >= 0 && n - k >= 2 && s[k] == ' ' && s[k + 1] == '"' && quoted(s, n, k + 2, &agent) >= 0) {
+            fields[REFERER] = referer;
+            fields[AGENT] = agent;
+        }
+    }
+    return 1;
+}
+
+static int match_combined(const unsigned char *s, Py_ssize_t n, Span *fields)
+{
+    Span ignored;
+    Py_ssize_t i = token(s, n, 0, &fields[ADDR]);
+    i = i < 0 ? -1 : token(s, n, i, &ignored);
+    i = i < 0 ? -1 : token(s, n, i, &fields[USER]);
+    if (i < 0 || i >= n || s[i] != '[')
+        return 0;
+    Py_ssize_t j = i + 1;
+    while (j < n && s[j] != ']')
+        j++;
+    if (n - j < 3 || s[j + 1] != ' ' || s[j + 2] != '"') /* `] "` */
+        return 0;
+    fields[TIME] = (Span){i + 1, j};
+    i = j + 3;
+    for (int k = METHOD; k <= REQUEST; k++)
+        fields[k] = (Span){-1, -1};
+    j = request_parts(s, n, i, fields);
+    if (j >= 0 && status_and_after(s, n, j, fields))
+        return 1;
+    fields[METHOD] = fields[PATH] = fields[PROTOCOL] = (Span){-1, -1};
+    j = quoted(s, n, i, &fields[REQUEST]);
+    return j >= 0 && status_and_after(s, n, j, fields);
+}
+
+static int is_dash(const unsigned char *s, Span span) { return span.end - span.start == 1 && s[span.start] == '-'; }
+
+/* A request of `METHOD PATH` (one blank) is split as the reference's `request.split(" ")` of two. */
+static void split_request(const unsigned char *s, Span *fields)
+{
+    const Span request = fields[REQUEST];
+    fields[REQUEST] = (Span){-1, -1};
+    if (request.end == request.start || is_dash(s, request))
+        return;
+    const unsigned char *blank = memchr(s + request.start, ' ', (size_t)(request.end - request.start));
+    const Py_ssize_t at = blank == NULL ? -1 : blank - s;
+    if (at >= 0 && memchr(s + at + 1, ' ', (size_t)(request.end - at - 1)) == NULL) { /* at < request.end */
+        fields[METHOD] = (Span){request.start, at};
+        fields[PATH] = (Span){at + 1, request.end};
+    } else {
+        fields[REQUEST] = request;
+    }
+}
+
+/* Room for `extra` more bytes in the buffer; 0 with MemoryError. */
+static int reserve(Buffer *buffer, Py_ssize_t extra)
+{
+    if (buffer->capacity - buffer->size >= extra)
+        return 1;
+    const Py_ssize_t capacity = buffer->size + extra + 256;
+    char *data = PyMem_Realloc(buffer->data, (size_t)capacity);
+    if (data == NULL) {
+        PyErr_NoMemory();
+        return 0;
+    }
+    buffer->data = data;
+    buffer->capacity = capacity;
+    return 1;
+}
+
+/* The ASCII text [start, end) as a JSON string; the caller reserved 6 bytes a character and 2. */
+static void put_string(Buffer *buffer, const unsigned char *s, Span span)
+{
+    char *out = buffer->data + buffer->size;
+    *out++ = '"';
+    for (Py_ssize_t i = span.start; i < span.end; i++) { /* at most 6 bytes each: reserved */
+        const unsigned char c = s[i];
+        if (c == '"' || c == '\\') {
+            *out++ = '\\';
+            *out++ = (char)c;
+        } else if (c < 0x20) {
+            out += sprintf(out, "\\u%04x", c);
+        } else {
+            *out++ = (char)c;
+        }
+    }
+    *out++ = '"';
+    buffer->size = out - buffer->data;
+}
+
+/* The digits [start, end) as a JSON integer (leading zeros dropped, as int() drops them); at most
+   MAX_DIGITS digits (the caller checked): the value fits 64 bits. */
+static long long digits_value(const unsigned char *s, Span span)
+{
+    long long value = 0;
+    for (Py_ssize_t i = span.start; i < span.end; i++) /* i < end <= n */
+        value = value * 10 + (s[i] - '0');
+    return value;
+}
+
+static int put_combined(Buffer *buffer, const unsigned char *s, const Span *fields, Py_ssize_t *members)
+{
+    buffer->size = 0;
+    for (int k = 0; k < COMBINED_FIELDS; k++) {
+        const Span span = fields[k];
+        if (span.start < 0 || ((k == ADDR || k == USER || k == TIME || k == STATUS || k == SIZE || k == REFERER
+                                || k == AGENT) && is_dash(s, span)))
+            continue;
+        const Py_ssize_t name = (Py_ssize_t)strlen(COMBINED_NAMES[k]);
+        if (!reserve(buffer, 1 + name + 3 + 6 * (span.end - span.start) + 2))
+            return 0;
+        char *out = buffer->data + buffer->size;
+        if (*members > 0)
+            *out++ = ',';
+        *out++ = '"';
+        memcpy(out, COMBINED_NAMES[k], (size_t)name);
+        out += name;
+        *out++ = '"';
+        *out++ = ':';
+        buffer->size = out - buffer->data;
+        if (k == STATUS || k == SIZE)
+            buffer->size += sprintf(buffer->data + buffer->size, "%lld", digits_value(s, span)); /* <= 19 bytes */
+        else
+            put_string(buffer, s, span);
+        (*members)++;
+    }
+    return 1;
+}
+
+/* The value the reference's dig(parsed, (time_key,)) gives, as a new reference. */
+static PyObject *combined_time_value(const Call *call, const unsigned char *s, const Span *fields)
+{
+    const char *key = PyBytes_AS_STRING(call->time_key);
+    for (int k = 0; k < COMBINED_FIELDS; k++) {
+        const Span span = fields[k];
+        if (strcmp(COMBINED_NAMES[k], key) != 0 || PyBytes_GET_SIZE(call->time_key) != (Py_ssize_t)strlen(key))
+            continue;
+        if (span.start < 0 || ((k != METHOD && k != PATH && k != PROTOCOL && k != REQUEST) && is_dash(s, span)))
+            break;
+        if (k == STATUS || k == SIZE)
+            return PyLong_FromLongLong(digits_value(s, span));
+        return PyUnicode_FromStringAndSize((const char *)s + span.start, span.end - span.start);
+    }
+    return Py_NewRef(Py_None);
+}
+
+static int combined_format(Call *call, PyObject *message, Parsed *parsed)
+{
+    if (!PyUnicode_IS_ASCII(message))
+        return HANDED_BACK;
+    const unsigned char *s = PyUnicode_DATA(message); /* ASCII: one byte a character */
+    const Py_ssize_t n = PyUnicode_GET_LENGTH(message);
+    Span fields[COMBINED_FIELDS];
+    if (!match_combined(s, n, fields))
+        return UNPARSED;
+    if (fields[SIZE].end - fields[SIZE].start > MAX_DIGITS) /* the reference's int is past 64 bits */
+        return HANDED_BACK;
+    if (fields[REQUEST].start >= 0)
+        split_request(s, fields);
+    parsed->members = 0;
+    if (!put_combined(&call->buffer, s, fields, &parsed->members))
+        return FAILED;
+    parsed->inner = call->buffer.data;
+    parsed->inner_size = call->buffer.size;
+    if (call->time_key != NULL) {
+        parsed->time_value = combined_time_value(call, s, fields);
+        if (parsed->time_value == NULL)
+            return FAILED;
+    }
+    return PARSED;
+}
+
+/* ---- the records ---- */
+
+/* The record's time: a new reference to parse_time's result when it gives one, else to the record's
+   own (counted untimed). NULL with an exception. */
+static PyObject *time_of(Call *call, PyObject *value, PyObject *record_time)
+{
+    PyObject *parsed = PyObject_CallOneArg(call->parse_time, value);
+    if (parsed == NULL)
+        return NULL;
+    if (parsed == Py_None) {
+        Py_DECREF(parsed);
+        call->untimed++;
+        return Py_NewRef(record_time);
+    }
+    return parsed;
+}
+
+/* The record made from `record` (a tuple of three): *made is set to a new reference for PARSED. */
+static int parse_one(Call *call, PyObject *record, PyObject **made)
+{
+    PyObject *message = PyTuple_GET_ITEM(record, 1); /* the caller checked the tuple has 3 items */
+    if (!PyUnicode_CheckExact(message))
+        return UNPARSED;
+    Parsed parsed = {NULL, 0, 0, NULL};
+    const int outcome = call->format(call, message, &parsed);
+    if (outcome != PARSED) {
+        Py_XDECREF(parsed.time_value);
+        return outcome;
+    }
+    PyObject *members = members_of(&call->cache, call->members_writer, PyTuple_GET_ITEM(record, 2));
+    if (members == NULL || members == Py_None) {
+        Py_XDECREF(parsed.time_value);
+        Py_XDECREF(members);
+        return members == NULL ? FAILED : HANDED_BACK;
+    }
+    /* the fields before the time: parse_time is Python code, and the buffer is reused by a later record only */
+    PyObject *fields = fields_text(call, &parsed, members);
+    Py_DECREF(members);
+    PyObject *timestamp = NULL;
+    if (fields != NULL)
+        timestamp = parsed.time_value == NULL ? Py_NewRef(PyTuple_GET_ITEM(record, 0))
+                                              : time_of(call, parsed.time_value, PyTuple_GET_ITEM(record, 0));
+    Py_XDECREF(parsed.time_value);
+    *made = timestamp == NULL ? NULL : PyTuple_New(3);
     if (*made == NULL) {
-        Py_DECREF(timestamp);
-        Py_DECREF(fields);
+        Py_XDECREF(fields);
+        Py_XDECREF(timestamp);
         return FAILED;
     }
     PyTuple_SET_ITEM(*made, 0, timestamp);
@@ -507,14 +805,14 @@ static int parse_all(Call *call, PyObject *records, PyObject *out, PyObject *han
     return 1;
 }
 
-static PyObject *json_objects(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+static PyObject *parse_block(Format format, PyObject *const *args, Py_ssize_t nargs)
 {
     if (nargs != 6) {
-        PyErr_SetString(PyExc_TypeError, "json_objects(records, members, reserved, target, time_key, parse_time)");
+        PyErr_SetString(PyExc_TypeError, "(records, members, reserved, target, time_key, parse_time)");
         return NULL;
     }
     PyObject *records = args[0];
-    Call call = {args[1], args[2], args[3], args[4], args[5], {{NULL}, {NULL}, 0, 0}, 0};
+    Call call = {args[1], args[2], args[3], args[4], args[5], format, {{NULL}, {NULL}, 0, 0}, {NULL, 0, 0}, 0};
     if (call.reserved == Py_None)
         call.reserved = NULL;
     if (call.target == Py_None)
@@ -536,6 +834,7 @@ static PyObject *json_objects(PyObject *Py_UNUSED(module), PyObject *const *args
     /* a list from PyList_New holds NULLs until set, which its deallocation skips */
     const int done = out != NULL && handed_back != NULL && parse_all(&call, records, out, handed_back, &unparsed);
     cache_clear(&call.cache);
+    PyMem_Free(call.buffer.data);
     Py_DECREF(records);
     if (!done) {
         Py_XDECREF(out);
@@ -545,9 +844,22 @@ static PyObject *json_objects(PyObject *Py_UNUSED(module), PyObject *const *args
     return Py_BuildValue("(NnnN)", out, unparsed, call.untimed, handed_back);
 }
 
+static PyObject *json_objects(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+{
+    return parse_block(json_format, args, nargs);
+}
+
+static PyObject *combined_logs(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+{
+    return parse_block(combined_format, args, nargs);
+}
+
 static PyMethodDef methods[] = {
     {"json_objects", (PyCFunction)(void (*)(void))json_objects, METH_FASTCALL,
      "`parse` json over a block's records, each parsed record's fields as the JSON text the spool stores."},
+    {"combined_logs", (PyCFunction)(void (*)(void))combined_logs, METH_FASTCALL,
+     "`parse` nginx_combined over a block's records, each parsed record's fields as the JSON text the spool "
+     "stores."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -555,4 +867,21 @@ static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "_parse", NULL, -1, methods, NULL, NULL, NULL, NULL,
 };
 
-PyMODINIT_FUNC PyInit__parse(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__parse(void)
+{
+    PyObject *made = PyModule_Create(&module);
+    PyObject *names = PyTuple_New(COMBINED_FIELDS);
+    if (made == NULL || names == NULL) {
+        Py_XDECREF(made);
+        Py_XDECREF(names);
+        return NULL;
+    }
+    for (int k = 0; k < COMBINED_FIELDS; k++) /* k < the tuple's size */
+        PyTuple_SET_ITEM(names, k, PyUnicode_FromString(COMBINED_NAMES[k]));
+    if (PyModule_AddObject(made, "COMBINED_NAMES", names) < 0) {
+        Py_DECREF(names);
+        Py_DECREF(made);
+        return NULL;
+    }
+    return made;
+}

@@ -173,24 +173,31 @@ def cloudwatch_kernel(data: bytes) -> None:
 
 
 PARSE_FIELDS = [None, {}, {"stream": "stdout"}, {"stream": "stderr", "a": [1, {"b": None}]}, {"time": 5}]
-PARSE_OPTIONS = [{}, {"target": "t"}, {"time_key": "time"}, {"time_key": "a", "time_format": "epoch"}]
+PARSE_OPTIONS: dict[str, list[dict[str, str]]] = {
+    "json": [{}, {"target": "t"}, {"time_key": "time"}, {"time_key": "a", "time_format": "epoch"}],
+    "nginx_combined": [{}, {"target": "t"}, {"time_key": "time_local", "time_format": "%d/%b/%Y:%H:%M:%S %z"},
+                       {"time_key": "status", "time_format": "epoch"}]}
 
 
 def parse_kernel(data: bytes) -> None:
-    """The compiled json parse kernel (built with AddressSanitizer as `cri_kernel` is) on any block: the
-    first byte picks the options; records split at \x1e, each one's first byte picking its fields, the
-    rest its message (any bytes, so lone surrogates too). The spool reads back exactly the reference's
-    records, every fields text the kernel made is JSON, and no memory error."""
+    """The compiled parse kernels (built with AddressSanitizer as `cri_kernel` is) on any block: the
+    first byte picks the format (json or nginx_combined) and the options; records split at \x1e, each
+    one's first byte picking its fields, the rest its message (any bytes, so lone surrogates too). The
+    spool reads back exactly the reference's records, every fields text a kernel made is JSON, and no
+    memory error."""
     kernel = asan_kernel("_parse") or kernels.parse
     if kernel is None or not data:
         return
+    format = "nginx_combined" if data[0] & 0x80 else "json"
+    options = PARSE_OPTIONS[format][data[0] % len(PARSE_OPTIONS[format])]
     transform = Parse("fuzz", ParseOptions.model_validate(
-        {"type": "parse", "inputs": ["src"], "format": "json", **PARSE_OPTIONS[data[0] % len(PARSE_OPTIONS)]}))
+        {"type": "parse", "inputs": ["src"], "format": format, **options}))
     records = [(n, raw[1:].decode("utf-8", "surrogateescape"), PARSE_FIELDS[raw[0] % len(PARSE_FIELDS)])
                for n, raw in enumerate(data[1:].split(b"\x1e")) if raw]
     expected, unparsed, untimed = transform._parsed(Block("src", {}, records))
     assert transform.kernel_arguments is not None
-    made = kernel.json_objects(records, *transform.kernel_arguments)
+    compiled, *arguments = transform.kernel_arguments
+    made = getattr(kernel, compiled.__name__)(records, *arguments)
     again, more_unparsed, more_untimed = transform._parsed(Block("src", {}, [made[0][i] for i in made[3]]))
     for i, record in zip(made[3], again, strict=True):
         made[0][i] = record

@@ -1,8 +1,9 @@
-"""The json parse kernel (shipper/kernels/_parse.c) stores exactly what the reference stores: on any
-block (JSON of any shape, spacing and escapes, JSON cut or changed anywhere, text that is not JSON,
-lone surrogates, fields of any kind), a `parse json` whose output only the spool reads gives records
-that the spool reads back equal, byte for byte once written again, to the reference's, with the same
-unparsed and untimed counts; and every fields text it makes is JSON orjson reads."""
+"""The parse kernels (shipper/kernels/_parse.c) store exactly what the reference stores: on any block
+(JSON of any shape, spacing and escapes; access log lines of every variant the combined format
+allows; either cut or changed anywhere; text that is neither, lone surrogates; fields of any kind), a
+`parse` whose output only the spool reads gives records that the spool reads back equal, byte for
+byte once written again, to the reference's, with the same unparsed and untimed counts; and every
+fields text a kernel makes is JSON orjson reads."""
 
 from __future__ import annotations
 
@@ -82,8 +83,8 @@ def stored(records: list[Any]) -> tuple[list[int], list[Any], list[bytes]]:
     return stamps, texts, [orjson.dumps(f) for f in fields]
 
 
-def both(records: list[Any], **options: Any) -> tuple[Any, Any]:
-    transform = make("parse", format="json", **options)
+def both(records: list[Any], format: str = "json", **options: Any) -> tuple[Any, Any]:
+    transform = make("parse", format=format, **options)
     block = Block("src", {}, records)
     reference = transform._parsed(block)
     transform.stored_only = True
@@ -150,3 +151,59 @@ def test_arguments_it_does_not_take_are_handed_back_whole():
     assert kernels.parse.json_objects((), bytes, None, None, None, None) is NotImplemented
     assert kernels.parse.json_objects([], bytes, ("message",), None, None, None) is NotImplemented
     assert kernels.parse.json_objects([], bytes, None, "t", None, None) is NotImplemented
+
+
+TOKENS = st.sampled_from(["-", "10.0.0.1", "::1", "a\tb", "a\x1cb", "x", "", "é", "a]b", '"q"'])
+REQUESTS = st.sampled_from([
+    "GET /api/items?id=3 HTTP/1.1", "POST / HTTP/2.0", "GET /a\"b HTTP/1.1", "get / HTTP/1.1", "GET / HTTP/",
+    "GET /x HTTP/1.1 extra", "-", "", "GET /x", "GET  /x", " GET", "\\x16\\x03\\x01", "GET /x HTTP/1.1\\",
+    'a\\"b', "GET\t/x HTTP/1.1", "GET /x\nHTTP/1.1", "GET /é HTTP/1.1"])
+QUOTED = st.sampled_from(["-", "", "https://example.com/", 'Mozilla/5.0 \\"quoted\\"', "a\\\\b", "tab\there",
+                          "new\nline", "x\\\ny", "caf\u00e9", "\x01\x7f"])
+
+
+@st.composite
+def access_lines(draw: st.DrawFn) -> str:
+    status = draw(st.sampled_from(["200", "404", "007", "-", "2000", "20", "abc", "٣٠٠"]))
+    size = draw(st.sampled_from(["0", "5120", "-", "0042", "9" * 18, "9" * 19, "1" * 25, "", "x"]))
+    time_local = draw(st.sampled_from(["02/Dec/2026:10:15:00 +0000", "-", "", "a]b", "x\ny"]))
+    line = f'{draw(TOKENS)} {draw(TOKENS)} {draw(TOKENS)} [{time_local}] "{draw(REQUESTS)}" {status} {size}'
+    referer, agent = draw(QUOTED), draw(QUOTED)
+    ending = draw(st.sampled_from(["", "", f' "{referer}" "{agent}"', f' "{referer}"',
+                                   f' "{referer}" "{agent}" "rt=0.1"', " trailing", f'"{referer}"']))
+    return line + ending
+
+
+access_messages = st.one_of(access_lines(), access_lines(), access_lines().flatmap(changed),
+                            st.text(st.characters(codec=None, exclude_categories=()), max_size=30), st.just(7))
+
+
+@st.composite
+def access_blocks(draw: st.DrawFn) -> list[tuple[int, Any, Any]]:
+    shared = draw(st.lists(record_fields, min_size=1, max_size=10))
+    return [(draw(st.integers(0, 2**62)), draw(access_messages), draw(st.sampled_from(shared)))
+            for _ in range(draw(st.integers(0, 12)))]
+
+
+@settings(max_examples=2500, deadline=None)
+@given(access_blocks(), st.sampled_from(["nginx_combined", "apache_combined"]), st.sampled_from([
+    {}, {"target": "t"}, {"target": "status"}, {"time_key": "time_local", "time_format": "%d/%b/%Y:%H:%M:%S %z"},
+    {"time_key": "status", "time_format": "epoch"}, {"time_key": "method", "time_format": "epoch"},
+    {"time_key": "body_bytes_sent", "time_format": "epoch_ms"}]))
+def test_access_logs_read_back_from_the_spool_exactly_as_the_reference_stores_them(records, format, options):
+    (expected, unparsed, untimed), (made, made_unparsed, made_untimed) = both(records, format, **options)
+
+    assert (made_unparsed, made_untimed) == (unparsed, untimed)
+    assert stored(made) == stored(expected)
+
+
+def test_an_access_line_of_the_usual_shape_is_parsed_by_the_kernel_itself():
+    line = ('93.184.216.34 - alice [02/Dec/2026:10:15:00 +0000] "GET /api/items?id=3 HTTP/1.1" 404 5120 '
+            '"https://example.com/" "Mozilla/5.0 \\"x\\""')
+    made, unparsed, _, handed_back = kernels.parse.combined_logs([(1, line, {"stream": "stdout"})],
+                                                                lambda f: b'"stream":"stdout"', None, None, None, None)
+    assert (unparsed, handed_back) == (0, [])
+    assert orjson.loads(made[0][FIELDS]) == {
+        "remote_addr": "93.184.216.34", "remote_user": "alice", "time_local": "02/Dec/2026:10:15:00 +0000",
+        "method": "GET", "path": "/api/items?id=3", "protocol": "HTTP/1.1", "status": 404, "body_bytes_sent": 5120,
+        "http_referer": "https://example.com/", "http_user_agent": 'Mozilla/5.0 \\"x\\"', "stream": "stdout"}

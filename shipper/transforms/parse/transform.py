@@ -2,10 +2,11 @@
 into a copy of the record's fields (records may share their fields mapping, so it is never changed in
 place); fields the record already has (a container's `stream`) keep their values.
 
-`format: json` of the message, when no other transform reads this one's output (only the spool does),
-runs on a compiled kernel (kernels/_parse.c) where it is built: each parsed record's fields are made as
-the JSON text the spool stores (bytes), never as Python objects. The spool reads that text back as the
-very mapping the reference below makes (tests/kernels/test_parse.py)."""
+`format: json`, `nginx_combined` and `apache_combined` of the message, when no other transform reads
+this one's output (only the spool does), run on a compiled kernel (kernels/_parse.c) where it is built:
+each parsed record's fields are made as the JSON text the spool stores (bytes), never as Python
+objects. The spool reads that text back as the very mapping the reference below makes
+(tests/kernels/test_parse.py)."""
 
 from __future__ import annotations
 
@@ -42,13 +43,21 @@ class Parse(SingleOutput):
         self.kernel_arguments = self._kernel_arguments(options)
 
     def _kernel_arguments(self, options: ParseOptions) -> tuple[Any, ...] | None:
-        """What the json kernel is called with besides the records; None where it does not apply."""
-        if (kernels.parse is None or options.format != "json" or self.path != ("message",)
+        """The kernel for this format and what it is called with besides the records; None where none
+        applies."""
+        if (kernels.parse is None or self.path != ("message",) or options.pattern is not None
                 or (self.time_path is not None and len(self.time_path) != 1)):
+            return None
+        if options.format == "json":
+            kernel = kernels.parse.json_objects
+        elif options.format in ("nginx_combined", "apache_combined") and RESERVED.isdisjoint(
+                kernels.parse.COMBINED_NAMES):
+            kernel = kernels.parse.combined_logs
+        else:
             return None
         target = orjson.dumps(self.target) + b":" if self.target is not None else None
         time_key = self.time_path[0].encode() if self.time_path is not None else None
-        return (stored_members, None if target else RESERVED_NAMES, target, time_key, self.parse_time)
+        return (kernel, stored_members, None if target else RESERVED_NAMES, target, time_key, self.parse_time)
 
     def apply(self, block: Block) -> Block:
         if self.stored_only and self.kernel_arguments is not None:
@@ -67,8 +76,9 @@ class Parse(SingleOutput):
 
     def _parsed_compiled(self, block: Block) -> tuple[list[Record], int, int]:
         """The kernel's records; those it hands back go through the reference."""
-        assert kernels.parse is not None and self.kernel_arguments is not None
-        made = kernels.parse.json_objects(block.records, *self.kernel_arguments)
+        assert self.kernel_arguments is not None
+        kernel, *arguments = self.kernel_arguments
+        made = kernel(block.records, *arguments)
         if made is NotImplemented:
             return self._parsed(block)
         records, unparsed, untimed, handed_back = made
