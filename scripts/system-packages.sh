@@ -36,7 +36,9 @@ test_needs=(
   "systemd systemd-analyze"          # verifies and scores the EC2 unit,
   "procps /bin/kill"                 # whose ExecReload it checks exists (minimal systems lack it)
   "nodejs node"                      # the Fluentd project's Node.js client drives the forward source's tests
-  "npm npm"
+  "npm npm"                          #   (and node prints real stack traces for multiline's exceptions mode,
+  "openjdk-17-jdk-headless javac"    #   as java, which runs a one-file program with the JDK's compiler,
+  "golang-go go"                     #   and go do: tests/sources/test_exceptions.py)
 )
 
 has() {

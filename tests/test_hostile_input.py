@@ -22,7 +22,7 @@ from shipper.sinks.syslog.config import SyslogOptions
 from shipper.sinks.syslog.sink import SyslogSink
 from shipper.sources.files.container_formats import ContainerDecoder
 from shipper.sources.files.formats import DECODERS
-from shipper.sources.files.multiline import MultilineDecoder
+from shipper.sources.files.multiline import PatternDecoder
 from shipper.sources.journald.config import JournaldOptions
 from shipper.sources.journald.fields import RawEntry, RecordMaker
 from shipper.sources.journald.reader import Journal
@@ -82,7 +82,7 @@ def decoders():
     return {
         "plain": DECODERS["plain"](MAX_LINE), "json": DECODERS["json"](MAX_LINE),
         "container": ContainerDecoder(MAX_LINE),
-        "multiline": MultilineDecoder(ContainerDecoder(MAX_LINE), r"^\S", 1.0, MAX_LINE),
+        "multiline": PatternDecoder(ContainerDecoder(MAX_LINE), r"^\S", 1.0, MAX_LINE),
     }
 
 

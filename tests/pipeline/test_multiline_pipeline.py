@@ -1,5 +1,5 @@
-"""Multi-line grouping in the running agent: the last trace is shipped by the timeout, and a kill -9
-while a group is open neither loses nor repeats its lines."""
+"""Multi-line grouping in the running agent: the last trace is shipped by the timeout, a kill -9 while a
+group is open neither loses nor repeats its lines, and exceptions mode groups a container's traces."""
 
 from __future__ import annotations
 
@@ -9,10 +9,12 @@ from tests.agent_process import (
     AgentProcess,
     blocked_pipe,
     committed_offsets,
+    output_messages,
     spooled_messages,
     wait_for,
     write_config,
 )
+from tests.node import make_pod, write_cri
 from tests.sources.test_multiline import DATED, GO, JAVA, PYTHON
 
 
@@ -67,3 +69,35 @@ def test_kill_9_with_a_group_open_then_restart_ships_it_once_and_whole(tmp_path)
     assert spooled(tmp_path) == ["\n".join(JAVA), "\n".join(PYTHON), "\n".join(GO)]
     agent.kill()
 
+
+
+def test_exceptions_mode_groups_a_containers_traces_and_a_trace_cut_by_rotation_loses_no_line(tmp_path):
+    """kubernetes_logs with `mode: exceptions`: a Java trace on stderr is one record while stdout lines
+    pass; a trace the kubelet's rotation cuts ships as the part in each file, every line once."""
+    pod_dir = make_pod(tmp_path, "shop", "web-1")
+    cfg = write_config(tmp_path / "shipper.yaml", {
+        "data_dir": str(tmp_path / "data"),
+        "sources": {"pods": {"type": "kubernetes_logs", "include": [str(tmp_path / "containers" / "*.log")],
+                             "poll_interval": "20ms", "discover_interval": "100ms",
+                             "multiline": {"mode": "exceptions", "timeout": "300ms"}}},
+        "sinks": {"out": {"type": "console", "inputs": ["pods"]}},
+    })
+    trace = JAVA[1:]  # from the exception line
+    out = tmp_path / "out.jsonl"
+    with open(out, "wb") as stdout:
+        agent = AgentProcess(cfg, stdout=stdout)
+        agent.wait_until_running()
+        write_cri(pod_dir, ["before"])
+        write_cri(pod_dir, trace, stream="stderr")
+        write_cri(pod_dir, ["between"])
+        wait_for(lambda: len(output_messages(out)) == 3, 20, "the stdout lines and the whole trace")
+        write_cri(pod_dir, trace[:3], stream="stderr")
+        (pod_dir / "0.log").rename(pod_dir / "0.log.20261207-101500")
+        write_cri(pod_dir, [*trace[3:], "after"], stream="stderr")
+        wait_for(lambda: len(output_messages(out)) == 6, 20, "the cut trace in two parts and the last line")
+        # the new file's part: `Caused by: ...IOException:` starts a trace of its own
+        assert agent.terminate(timeout=10) == 0
+
+    delivered = output_messages(out)
+    assert delivered[:3] == ["before", "between", "\n".join(trace)]  # stdout passes; the trace waits its timeout
+    assert sorted(delivered[3:]) == sorted(["\n".join(trace[:3]), "\n".join(trace[3:]), "after"])

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from shipper.sources.files.container_formats import ContainerDecoder
 from shipper.sources.files.formats import PlainDecoder
-from shipper.sources.files.multiline import MultilineDecoder
+from shipper.sources.files.multiline import PatternDecoder
 
 DATED = r"^\d{4}-\d{2}-\d{2} "
 NOW = 1795342500_000000000
@@ -36,8 +36,8 @@ main.main()
 exit status 2""")
 
 
-def plain(max_size: int = 1 << 20, timeout: float = 1.0) -> MultilineDecoder:
-    return MultilineDecoder(PlainDecoder(), DATED, timeout, max_size)
+def plain(max_size: int = 1 << 20, timeout: float = 1.0) -> PatternDecoder:
+    return PatternDecoder(PlainDecoder(), DATED, timeout, max_size)
 
 
 def messages(records) -> list[str]:
@@ -54,7 +54,7 @@ def test_java_python_and_go_traces_each_become_one_record():
 
 
 def test_a_group_keeps_the_time_of_its_first_line():
-    decoder = MultilineDecoder(ContainerDecoder(1 << 20), DATED, 1.0, 1 << 20)
+    decoder = PatternDecoder(ContainerDecoder(1 << 20), DATED, 1.0, 1 << 20)
     lines = [f"2026-11-22T10:15:0{i}.000000000Z stdout F {text}" for i, text in enumerate(PYTHON)]
 
     out = decoder.decode(lines, NOW) + decoder.flush()
@@ -65,7 +65,7 @@ def test_a_group_keeps_the_time_of_its_first_line():
 
 
 def test_stdout_and_stderr_are_grouped_apart():
-    decoder = MultilineDecoder(ContainerDecoder(1 << 20), DATED, 1.0, 1 << 20)
+    decoder = PatternDecoder(ContainerDecoder(1 << 20), DATED, 1.0, 1 << 20)
     ts = "2026-11-22T10:15:00.000000000Z"
     lines = [f"{ts} stderr F {JAVA[0]}", f"{ts} stdout F 2026-11-22 10:15:00 INFO hello",
              *(f"{ts} stderr F {text}" for text in JAVA[1:]), f"{ts} stdout F   continued"]
@@ -120,7 +120,7 @@ def test_an_open_group_survives_a_restart_through_the_carry():
 def test_a_checkpoint_written_without_multiline_restores_the_inner_decoder():
     inner = ContainerDecoder(1 << 20)
     inner.decode(["2026-11-22T10:15:00.000000000Z stdout P half "], NOW)
-    decoder = MultilineDecoder(ContainerDecoder(1 << 20), DATED, 1.0, 1 << 20)
+    decoder = PatternDecoder(ContainerDecoder(1 << 20), DATED, 1.0, 1 << 20)
 
     decoder.restore(inner.carry())
     out = decoder.decode(["2026-11-22T10:15:00.000000000Z stdout F line"], NOW) + decoder.flush()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -10,19 +10,57 @@ from shipper.config.base import AGENT_FIELDS, FieldTree, Options, SourceOptions
 from shipper.config.units import ByteSize, Duration, FieldPath, Regex
 from shipper.record import RESERVED
 
+LANGUAGES = ("java", "python", "go", "ruby", "node", "php", "dotnet")  # sources/files/exceptions.py: RULES
+MAX_LINES = 1000
+
 
 class MultilineOptions(Options):
     """Consecutive lines grouped into one record (stack traces); see `sources/files/multiline.py`."""
 
-    start_pattern: Regex = Field(
-        description="Regular expression; a line it matches (anywhere, use `^` to anchor) starts a new record, "
-        "any other line joins the record before it. Example: `^\\d{4}-\\d{2}-\\d{2}` for lines that begin "
-        "with a date."
+    mode: Literal["pattern", "exceptions"] = Field(
+        description="`pattern`: a line `start_pattern` finds starts a record, any other line joins the one "
+        "before it (the default when `start_pattern` is given). `exceptions`: the stack traces of `languages` are "
+        "recognised and grouped, each into one record, with no pattern per application; other lines pass through "
+        "at once."
+    )
+    start_pattern: Regex | None = Field(
+        None, description="With `mode: pattern`: a regular expression; a line it matches (anywhere, use `^` to "
+        "anchor) starts a new record, any other line joins the record before it. Example: `^\\d{4}-\\d{2}-\\d{2}` "
+        "for lines that begin with a date."
+    )
+    languages: list[Literal[LANGUAGES]] = Field(  # type: ignore[valid-type]
+        default_factory=lambda: list(LANGUAGES), min_length=1,
+        description="With `mode: exceptions`: whose traces to recognise: "
+        + ", ".join(f"`{name}`" for name in LANGUAGES) + " (all by default).",
+    )
+    max_lines: int = Field(
+        MAX_LINES, ge=2, description="A group of this many lines is shipped; the next line starts anew."
+    )
+    max_bytes: ByteSize | None = Field(
+        None, ge=1024, description="A group is shipped before it would grow past this many bytes (default: the "
+        "source's `max_line_size`)."
     )
     timeout: Duration = Field(
         1.0, gt=0,
-        description="A group whose stream has been quiet this long is shipped without waiting for the next start line.",
+        description="A group whose stream has been quiet this long is shipped without waiting for the next line.",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _pattern_by_default(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "mode" not in data:
+            if "start_pattern" not in data:
+                raise ValueError("give start_pattern (mode: pattern), or mode: exceptions")
+            return {**data, "mode": "pattern"}
+        return data
+
+    @model_validator(mode="after")
+    def _mode_with_its_options(self) -> MultilineOptions:
+        if self.mode == "pattern" and self.start_pattern is None:
+            raise ValueError("mode: pattern needs start_pattern")
+        if self.mode == "exceptions" and self.start_pattern is not None:
+            raise ValueError("start_pattern goes with mode: pattern; mode: exceptions takes languages")
+        return self
 
 
 class TailOptions(SourceOptions):

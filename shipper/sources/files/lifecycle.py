@@ -21,10 +21,11 @@ from shipper.sources.base import Reads, Source
 from shipper.sources.files.checkpoint import FileCheckpoint
 from shipper.sources.files.config import FileOptions, TailOptions
 from shipper.sources.files.descriptors import PROCESS, Descriptors, Waiting, max_open_files, out_of_descriptors
+from shipper.sources.files.exceptions import ExceptionsDecoder
 from shipper.sources.files.formats import Decoder, JsonDecoder, PlainDecoder
 from shipper.sources.files.identity import FileIdentity, Fingerprint
 from shipper.sources.files.kind import FileKind
-from shipper.sources.files.multiline import MultilineDecoder
+from shipper.sources.files.multiline import PatternDecoder
 from shipper.sources.files.reader import TailedFile
 from shipper.sources.files.recovery import find_by_identity, find_rotated
 from shipper.sources.files.table import FileTable
@@ -209,7 +210,11 @@ class FileLifecycle(Source):
         multiline = self.options.multiline
         if multiline is None:
             return lines
-        return MultilineDecoder(lines, multiline.start_pattern, multiline.timeout, self.options.max_line_size)
+        max_bytes = multiline.max_bytes or self.options.max_line_size
+        if multiline.mode == "exceptions":
+            return ExceptionsDecoder(lines, multiline.languages, multiline.timeout, max_bytes, multiline.max_lines)
+        assert multiline.start_pattern is not None  # the options' validator holds it
+        return PatternDecoder(lines, multiline.start_pattern, multiline.timeout, max_bytes, multiline.max_lines)
 
     def line_decoder(self) -> Decoder:
         """A fresh line decoder for one file (the container source detects CRI or docker per file)."""

@@ -1,46 +1,61 @@
 """Grouping consecutive lines into one record: Java stack traces, Python tracebacks, Go panics.
 
-A line that matches `start_pattern` opens a new group; any other line joins the open group of its
-stream (stdout and stderr are grouped apart). A group is closed by the next start line, by growing
-past `max_line_size`, or when its stream has been quiet for `timeout`: so only the last open group
-ever waits for the timer. Open groups are part of the decoder's carry, stored with the checkpoint,
-so a crash neither loses nor repeats the lines they hold.
+Two ways to tell where a group starts (`multiline.mode`):
+- `pattern` (PatternDecoder): a line that matches `start_pattern` opens a new group; any other line
+  joins the open group of its stream;
+- `exceptions` (exceptions.py: ExceptionsDecoder): a state machine per stream recognises the stack
+  traces of known languages; lines that are not part of one pass through at once.
+
+Either way, stdout and stderr are grouped apart; a group is closed when it reaches `max_lines`
+lines or `max_bytes` bytes, or when its stream has been quiet for `timeout`: so only the last open
+group of a stream ever waits for the timer. Open groups are part of the decoder's carry, stored with
+the checkpoint, so a crash neither loses nor repeats the lines they hold.
 """
 
 from __future__ import annotations
 
 import time
+from abc import ABC, abstractmethod
 from typing import Any
 
 from shipper.record import FIELDS, MESSAGE, TIMESTAMP, Record
 from shipper.regex import compile_regex
+from shipper.sources.files.config import MAX_LINES
 from shipper.sources.files.formats import Decoder
 from shipper.text import utf8_size
 
 
-class _Group:
-    __slots__ = ("fields", "opened", "parts", "size", "timestamp", "touched")
+class Group:
+    """The lines of one open group; `state` is where the exceptions state machine stands in it."""
 
-    def __init__(self, record: Record, touched: float):
+    __slots__ = ("fields", "opened", "parts", "size", "state", "timestamp", "touched")
+
+    def __init__(self, record: Record, touched: float, state: str = ""):
         self.timestamp = record[TIMESTAMP]
         self.parts = [record[MESSAGE]]
         self.size = utf8_size(record[MESSAGE])
         self.fields = record[FIELDS]
         self.touched = self.opened = touched
+        self.state = state
+
+    def add(self, message: str, size: int, now: float) -> None:
+        self.parts.append(message)
+        self.size += 1 + size
+        self.touched = now
 
     def record(self) -> Record:
         return (self.timestamp, "\n".join(self.parts), self.fields)
 
 
-class MultilineDecoder:
+class GroupingDecoder(ABC):
     """Wraps a line decoder; the records it yields are groups of the inner decoder's records."""
 
-    def __init__(self, inner: Decoder, start_pattern: str, timeout: float, max_size: int):
+    def __init__(self, inner: Decoder, timeout: float, max_bytes: int, max_lines: int):
         self.inner = inner
-        self.start = compile_regex(start_pattern)
         self.timeout = timeout
-        self.max_size = max_size
-        self.groups: dict[Any, _Group] = {}
+        self.max_lines = max_lines
+        self.max_bytes = max_bytes
+        self.groups: dict[Any, Group] = {}
         self.joined_split = 0
 
     @property
@@ -58,25 +73,16 @@ class MultilineDecoder:
     def decode(self, texts: list[str], now_ns: int) -> list[Record]:
         return self._group(self.inner.decode(texts, now_ns), time.monotonic())
 
+    @abstractmethod
     def _group(self, records: list[Record], now: float) -> list[Record]:
-        out: list[Record] = []
-        groups, start = self.groups, self.start.found_in
-        for record in records:
-            key = _stream(record)
-            group = groups.get(key)
-            message = record[MESSAGE]
-            size = utf8_size(message)
-            if group is not None and not start(message) and group.size + 1 + size <= self.max_size:
-                group.parts.append(message)
-                group.size += 1 + size
-                group.touched = now
-                continue
-            if group is not None:
-                out.append(group.record())
-                if not start(message):
-                    self.joined_split += 1  # a continuation that no longer fits starts a group of its own
-            groups[key] = _Group(record, now)
-        return out
+        """The records that leave, grouped; the others stay in `groups`."""
+
+    def _fits(self, group: Group, size: int) -> bool:
+        """Whether a line of `size` bytes may join `group` (else the group leaves first, counted)."""
+        if len(group.parts) < self.max_lines and group.size + 1 + size <= self.max_bytes:
+            return True
+        self.joined_split += 1
+        return False
 
     @property
     def pending_bytes(self) -> int:
@@ -95,7 +101,7 @@ class MultilineDecoder:
         return [self.groups.pop(key).record() for key in quiet]
 
     def carry(self) -> Any:
-        groups = [[g.timestamp, "\n".join(g.parts), g.fields] for g in self.groups.values()]
+        groups = [[g.timestamp, "\n".join(g.parts), g.fields, g.state] for g in self.groups.values()]
         inner = self.inner.carry()
         return {"multiline": groups, "inner": inner} if groups else inner
 
@@ -103,7 +109,11 @@ class MultilineDecoder:
         if isinstance(carry, dict) and "multiline" in carry:
             self.inner.restore(carry["inner"])
             now = time.monotonic()
-            self.groups = {_stream(record): _Group(record, now) for record in carry["multiline"]}
+            self.groups = {}
+            for stored in carry["multiline"]:  # [time, text, fields] before `state` was stored
+                group = Group(stored[:3], now, stored[3] if len(stored) > 3 else "")
+                group.parts = group.parts[0].split("\n")
+                self.groups[stream_of(group.record())] = group
         else:  # the checkpoint was written without multiline, or with no group open
             self.inner.restore(carry)
 
@@ -114,7 +124,33 @@ class MultilineDecoder:
         return out
 
 
-def _stream(record: Record) -> str | None:
+class PatternDecoder(GroupingDecoder):
+    """`mode: pattern`: a line `start_pattern` finds opens a group; any other line joins the open one."""
+
+    def __init__(self, inner: Decoder, start_pattern: str, timeout: float, max_bytes: int,
+                 max_lines: int = MAX_LINES):
+        super().__init__(inner, timeout, max_bytes, max_lines)
+        self.start = compile_regex(start_pattern)
+
+    def _group(self, records: list[Record], now: float) -> list[Record]:
+        out: list[Record] = []
+        groups, start = self.groups, self.start.found_in
+        for record in records:
+            key = stream_of(record)
+            group = groups.get(key)
+            message = record[MESSAGE]
+            if group is not None and not start(message):
+                size = utf8_size(message)
+                if self._fits(group, size):
+                    group.add(message, size, now)
+                    continue
+            if group is not None:
+                out.append(group.record())
+            groups[key] = Group(record, now)
+        return out
+
+
+def stream_of(record: Record) -> str | None:
     fields = record[FIELDS]
     stream = fields.get("stream") if fields else None
     return stream if isinstance(stream, str) else None  # a JSON line's own "stream" may be anything

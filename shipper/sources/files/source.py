@@ -23,7 +23,7 @@ from shipper.sources.files.config import TailOptions
 from shipper.sources.files.discover import Stopped, discover
 from shipper.sources.files.identity import FileIdentity
 from shipper.sources.files.lifecycle import SAY_AGAIN_AFTER, FileLifecycle
-from shipper.sources.files.multiline import MultilineDecoder
+from shipper.sources.files.multiline import GroupingDecoder
 from shipper.sources.files.reader import FileState, TailedFile
 from shipper.sources.files.table import in_write_order
 from shipper.sources.files.watcher import DirectoryWatcher, bases_exist, directories_of
@@ -283,7 +283,7 @@ class FileSource(FileLifecycle):
         now = time.monotonic()
         for tailed in list(self.files.values()):
             decoder = tailed.decoder
-            assert isinstance(decoder, MultilineDecoder)
+            assert isinstance(decoder, GroupingDecoder)
             records = decoder.expired(now)
             if records:
                 await self._commit(tailed, records, tailed.offset)
