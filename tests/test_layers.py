@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "shipper"
 BOTTOM = ("shipper.config", "shipper.buffer", "shipper.observe", "shipper.text", "shipper.regex", "shipper.backoff",
           "shipper.severity", "shipper.record", "shipper.templates", "shipper.times", "shipper.layouts",
-          "shipper.kernels")
+          "shipper.parsers", "shipper.kernels")
 COMPONENTS = ("shipper.sources", "shipper.transforms", "shipper.sinks")
 TOP = ("shipper.components", "shipper.agent", "shipper.cli", "shipper.api", "shipper.status", "shipper.tap",
        "shipper.import_offsets",

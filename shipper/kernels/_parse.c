@@ -440,7 +440,7 @@ static int json_format(Call *call, PyObject *message, Parsed *parsed)
 }
 
 /* ---- format nginx_combined / apache_combined ----
- * The reference is the regular expression _COMBINED in transforms/parse/formats.py, matched (not
+ * The reference is the regular expression _COMBINED in shipper/parsers.py, matched (not
  * searched) by Python's `re`; for ASCII text its backtracking has exactly one way to succeed, read
  * here step by step: each `\S+ ` is the longest run of non-blanks and must end at a space; `[^\]]*`
  * and the quoted texts (escapes `\x`, x not a newline) end at their first closing character; the

@@ -56,6 +56,11 @@ files_waiting = Gauge("shipper_files_waiting", "Files with unread lines waiting 
                       "max_open_files open).", _COMPONENT)
 files_excluded = Counter("shipper_files_excluded", "Log files a source's filters keep from being read, by rule.",
                          (*_COMPONENT, "rule"))
+annotations_applied = Counter(
+    "shipper_annotations_applied",
+    "Container log files whose pod's annotation (`parser`, `multiline`) a kubernetes_logs source applied, or ignored "
+    "as naming nothing (counted again when the pod changes).", (*_COMPONENT, "annotation", "outcome"),
+)
 events_without_api_metadata = Counter(
     "shipper_events_without_api_metadata",
     "Records shipped with path metadata only: the API server was unreachable or the pod not known yet.", _COMPONENT,

@@ -25,6 +25,7 @@ import orjson
 from shipper import kernels
 from shipper.buffer import columns
 from shipper.buffer.spool import StoredBlock
+from shipper.parsers import PRESETS, regex_parser
 from shipper.record import Block
 from shipper.sinks.cloudwatch.batch import one_event_each
 from shipper.sinks.syslog.config import SyslogOptions
@@ -36,7 +37,6 @@ from shipper.sources.journald.config import JournaldOptions
 from shipper.sources.journald.fields import RecordMaker
 from shipper.sources.journald.reader import CompiledJournal, Journal
 from shipper.transforms.parse.config import ParseOptions
-from shipper.transforms.parse.formats import PRESETS, regex_parser
 from shipper.transforms.parse.transform import Parse
 from shipper.transforms.redact.config import RedactOptions
 from shipper.transforms.redact.transform import Redact
@@ -208,7 +208,7 @@ def parse_kernel(data: bytes) -> None:
 
 def stored_form(records: list[Any]) -> tuple[list[int], list[Any], list[bytes]]:
     stamps, texts, fields = columns.decode(columns.encode_total(records, 0)[0])
-    return stamps, texts, [orjson.dumps(f) for f in fields]
+    return stamps, texts, [orjson.dumps(f, option=orjson.OPT_SORT_KEYS) for f in fields]  # see tests/kernels
 
 
 JOURNAL_NAMES = ["MESSAGE", "_SYSTEMD_UNIT", "SYSLOG_IDENTIFIER", "_PID", "_HOSTNAME", "PRIORITY", "CONTAINER_NAME",

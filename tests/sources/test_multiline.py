@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from shipper.sources.files.container_formats import ContainerDecoder
 from shipper.sources.files.formats import PlainDecoder
-from shipper.sources.files.multiline import PatternDecoder
+from shipper.sources.files.multiline import PatternDecoder, restored
 
 DATED = r"^\d{4}-\d{2}-\d{2} "
 NOW = 1795342500_000000000
@@ -148,3 +148,17 @@ def test_grouping_never_loses_reorders_or_invents_a_line(lines, chunks, max_size
 
     assert "\n".join(messages(out)) == "\n".join(lines)
     assert len(out) >= sum(1 for text in lines if text.startswith("2026-11-22 "))
+
+
+def test_a_group_open_at_the_checkpoint_of_a_decoder_that_groups_no_longer_is_kept_then_shipped_first():
+    """multiline taken out of the configuration (or off for the pod) while a group was open."""
+    grouping = PatternDecoder(ContainerDecoder(1 << 20), DATED, 1.0, 1 << 20)
+    grouping.decode([f"2026-11-22T10:15:00.000000000Z stdout F {text}" for text in PYTHON[:3]], NOW)
+
+    plain_now = restored(ContainerDecoder(1 << 20), grouping.carry())
+    carried = plain_now.carry()
+    out = plain_now.decode(["2026-11-22T10:15:01.000000000Z stdout F next"], NOW)
+
+    assert carried == grouping.carry()  # a crash before the next read still has the group
+    assert messages(out) == ["\n".join(PYTHON[:3]), "next"]
+    assert plain_now.carry() is None or "multiline" not in plain_now.carry()

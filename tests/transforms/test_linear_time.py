@@ -8,8 +8,8 @@ import time
 
 import pytest
 
+from shipper.parsers import PRESETS
 from shipper.regex import compile_regex
-from shipper.transforms.parse.formats import PRESETS
 from shipper.transforms.redact.patterns import BUILTINS
 from tests.transforms.helpers import block, make, run
 

@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 from shipper import kernels
 from shipper.config.topology import Plan, Step
 from shipper.observe.tap import TAP
+from shipper.parsers import PRESETS, regex_parser
 from shipper.record import FIELDS, fields_of
 from shipper.times import parse_rfc3339, time_parser
-from shipper.transforms.parse.formats import PRESETS, regex_parser
 from shipper.transforms.pipeline import fanout
 from tests.transforms.helpers import block, make, metric, run
 

@@ -12,7 +12,7 @@ from collections import Counter
 
 import pytest
 
-from shipper.transforms.parse.formats import MALFORMED_SD_ELEMENT, parse_rfc3164, parse_rfc5424
+from shipper.parsers import MALFORMED_SD_ELEMENT, parse_rfc3164, parse_rfc5424
 
 RSYSLOG_ORIGIN = {"origin": {"software": "rsyslogd", "swVersion": "8.32.0", "x-pid": "20506",
                              "x-info": "http://www.rsyslog.com"}}

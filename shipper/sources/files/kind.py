@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from shipper.record import Record
+from shipper.sources.files.config import MultilineOptions
 from shipper.sources.files.formats import Decoder
 from shipper.sources.files.reader import TailedFile
 
@@ -22,6 +24,16 @@ class FileKind:
     def line_decoder(self, max_line: int) -> Decoder | None:
         """A fresh line decoder for one file; None: the source's own (plain or JSON lines)."""
         return None
+
+    groups = False  # whether `multiline` may group the files of a source without `multiline` options
+
+    def multiline(self, path: str, default: MultilineOptions | None) -> MultilineOptions | None:
+        """How the file at `path` groups lines into records (`default`: the source's options)."""
+        return default
+
+    def records(self, tailed: TailedFile, records: list[Record]) -> list[Record]:
+        """The records of `tailed` as they are stored (before the source's transforms)."""
+        return records
 
     def wanted(self, path: str) -> bool:
         """Whether the file at `path` is to be read at all."""

@@ -16,16 +16,16 @@ from typing import Any
 
 from shipper.buffer.spool import Spool
 from shipper.observe import metrics
-from shipper.record import Block
+from shipper.record import Block, Record
 from shipper.sources.base import Reads, Source
 from shipper.sources.files.checkpoint import FileCheckpoint
-from shipper.sources.files.config import FileOptions, TailOptions
+from shipper.sources.files.config import FileOptions, MultilineOptions, TailOptions
 from shipper.sources.files.descriptors import PROCESS, Descriptors, Waiting, max_open_files, out_of_descriptors
 from shipper.sources.files.exceptions import ExceptionsDecoder
 from shipper.sources.files.formats import Decoder, JsonDecoder, PlainDecoder
 from shipper.sources.files.identity import FileIdentity, Fingerprint
 from shipper.sources.files.kind import FileKind
-from shipper.sources.files.multiline import PatternDecoder
+from shipper.sources.files.multiline import GroupingDecoder, PatternDecoder, restored
 from shipper.sources.files.reader import TailedFile
 from shipper.sources.files.recovery import find_by_identity, find_rotated
 from shipper.sources.files.table import FileTable
@@ -97,10 +97,10 @@ class FileLifecycle(Source):
                 self._reads.add(None, {key: None})
                 continue
             real_path, fd, identity = found
-            decoder = self.decoder()
-            decoder.restore(checkpoint.carry)
+            decoder, multiline = self.decoder(checkpoint.path)
+            decoder = restored(decoder, checkpoint.carry)
             tailed = TailedFile(checkpoint.path, fd, identity, checkpoint.offset, checkpoint.fingerprint, decoder,
-                                common=self.common_fields(checkpoint.path))
+                                common=self.common_fields(checkpoint.path), multiline=multiline)
             tailed.writer_long_gone(time.monotonic(), time.time() - os.fstat(fd).st_mtime)
             self.table.add(tailed)
             self._checkpoints[key] = replace(checkpoint, carry=None)  # the decoder holds it now
@@ -125,9 +125,10 @@ class FileLifecycle(Source):
         return True
 
     def _follow(self, path: str, fd: int, identity: FileIdentity, status: os.stat_result, first: bool) -> TailedFile:
-        decoder = self.decoder()
-        offset = self._resume(identity, fd, status, first, decoder)
-        tailed = TailedFile(path, fd, identity, offset, Fingerprint.read(fd), decoder, common=self.common_fields(path))
+        decoder, multiline = self.decoder(path)
+        offset, decoder = self._resume(identity, fd, status, first, decoder)
+        tailed = TailedFile(path, fd, identity, offset, Fingerprint.read(fd), decoder, common=self.common_fields(path),
+                            multiline=multiline)
         self.table.add(tailed)
         # checkpointed at once (with the reads of this round, before its own), so that a rotation while
         # the agent is down finds it
@@ -204,10 +205,14 @@ class FileLifecycle(Source):
                              "the others wait (lower max_open_files, or raise the limit on open files)",
                              error.strerror, path, descriptors.limit)
 
-    def decoder(self) -> Decoder:
-        """A fresh decoder for one file, grouping multi-line records when configured."""
-        lines = self.line_decoder()
-        multiline = self.options.multiline
+    def decoder(self, path: str) -> tuple[Decoder, MultilineOptions | None]:
+        """A fresh decoder for the file at `path`, grouping multi-line records as configured (or as its
+        pod's annotations say), and the multiline options it groups by."""
+        multiline = self.kind.multiline(path, self.options.multiline)
+        return self.grouping(self.line_decoder(), multiline), multiline
+
+    def grouping(self, lines: Decoder, multiline: MultilineOptions | None) -> Decoder:
+        """`lines` grouped by `multiline` (unchanged for None)."""
         if multiline is None:
             return lines
         max_bytes = multiline.max_bytes or self.options.max_line_size
@@ -232,18 +237,33 @@ class FileLifecycle(Source):
         """Fields every record of the file at `path` shares."""
         return {"file": path, "host": self.hostname, "source_type": self.type, **self.kind.fields(path)}
 
-    def _resume(self, identity: FileIdentity, fd: int, status: os.stat_result, first: bool, decoder: Decoder) -> int:
-        """The offset to start reading at, with the decoder given what it held at the checkpoint."""
+    def _resume(self, identity: FileIdentity, fd: int, status: os.stat_result, first: bool,
+                decoder: Decoder) -> tuple[int, Decoder]:
+        """The offset to start reading at, and the decoder given what it held at the checkpoint."""
         checkpoint = self._checkpoints.get(identity.key)
         if checkpoint is not None and checkpoint.fingerprint.matches(fd) and checkpoint.offset <= status.st_size:
-            decoder.restore(checkpoint.carry)
+            decoder = restored(decoder, checkpoint.carry)
             self._checkpoints[identity.key] = replace(checkpoint, carry=None)  # the decoder holds it now
-            return checkpoint.offset
+            return checkpoint.offset, decoder
         if checkpoint is not None:
             self.log.info("inode of %s was reused by a new file; reading it from the start", checkpoint.path)
         if first and self.options.read_from == "end":
-            return status.st_size
-        return 0
+            return status.st_size, decoder
+        return 0, decoder
+
+    def regroup(self, tailed: TailedFile) -> list[Record]:
+        """Group `tailed`'s lines as its kind now says (a pod's annotation set or changed); the groups
+        its decoder held leave as they stand."""
+        multiline = self.kind.multiline(tailed.label, self.options.multiline)
+        if multiline is tailed.multiline or multiline == tailed.multiline:
+            return []
+        decoder = tailed.decoder
+        held = decoder.release() if isinstance(decoder, GroupingDecoder) else []
+        lines = decoder.inner if isinstance(decoder, GroupingDecoder) else decoder
+        tailed.decoder, tailed.multiline = self.grouping(lines, multiline), multiline
+        self.log.info("%s: lines grouped by %s from now on", tailed.label,
+                      f"multiline {multiline.mode}" if multiline else "none", extra={"file": tailed.label})
+        return held
 
     def _skip(self, path: str, reason: str, detail: str | None = None) -> None:
         """Count and report a path that cannot be read; it is tried again at every discovery."""

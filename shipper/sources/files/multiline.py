@@ -119,7 +119,11 @@ class GroupingDecoder(ABC):
 
     def flush(self) -> list[Record]:
         out = self._group(self.inner.flush(), time.monotonic())
-        out.extend(group.record() for group in self.groups.values())
+        return out + self.release()
+
+    def release(self) -> list[Record]:
+        """The open groups as they stand (the line decoder inside keeps what it holds)."""
+        out = [group.record() for group in self.groups.values()]
         self.groups = {}
         return out
 
@@ -148,6 +152,27 @@ class PatternDecoder(GroupingDecoder):
                 out.append(group.record())
             groups[key] = Group(record, now)
         return out
+
+
+class Releasing(GroupingDecoder):
+    """A decoder that groups no longer, holding the groups a checkpoint brought (multiline taken out
+    of the configuration, or off for the pod, while they were open): they leave with the next records
+    read, or at the next look for quiet groups; until then they are in its carry."""
+
+    def __init__(self, inner: Decoder):
+        super().__init__(inner, timeout=0.0, max_bytes=0, max_lines=0)
+
+    def _group(self, records: list[Record], now: float) -> list[Record]:
+        return self.release() + records if self.groups else records
+
+
+def restored(decoder: Decoder, carry: Any) -> Decoder:
+    """`decoder` given `carry` (a checkpoint's): a carry with open groups into a decoder that does not
+    group comes back in a Releasing decoder, so that those lines are neither lost nor kept forever."""
+    if isinstance(carry, dict) and "multiline" in carry and not isinstance(decoder, GroupingDecoder):
+        decoder = Releasing(decoder)
+    decoder.restore(carry)
+    return decoder
 
 
 def stream_of(record: Record) -> str | None:

@@ -62,6 +62,8 @@ class TailedFile:
     closed: bool = False
     quiet_since: float | None = None  # monotonic time of the first of the looks in a row that found nothing new
     pending: int = 0  # bytes of incomplete records its decoder held at the last count (table.py)
+    multiline: Any = None  # the multiline options its decoder groups by (None: it does not group)
+    leftovers: list[Any] = field(default_factory=list)  # records to ship before the next read's (restored groups)
 
     def __post_init__(self) -> None:
         self.label = self.label or self.path

@@ -87,7 +87,7 @@ class FileSource(FileLifecycle):
                     await self._share_the_loop()
                 await self._close_finished(looked_at)
                 await self._give_descriptors()
-                if self.options.multiline is not None:
+                if self.options.multiline is not None or self.kind.groups:
                     await self._ship_quiet_groups()
                 await self.commit_reads(self._reads)
                 if not progressed:
@@ -118,7 +118,7 @@ class FileSource(FileLifecycle):
         """Wait for the poll interval (or, while every file rests, until `next_round` looks at them), a
         stop, or a change in a watched directory."""
         timeout = self.options.poll_interval
-        if self.options.multiline is None and not self.table.awake():
+        if self.options.multiline is None and not self.kind.groups and not self.table.awake():
             timeout = max(timeout, next_round - time.monotonic())
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout)
@@ -235,6 +235,7 @@ class FileSource(FileLifecycle):
             if tailed.offset != tailed.checkpointed:  # truncated: checkpoint the new start
                 await self._commit(tailed, held, tailed.offset)
             return bool(held)
+        held += self.regroup(tailed)  # as the pod's annotations say now, before these lines are grouped
         decoder = tailed.decoder
         splits_before = decoder.split
         records = decoder.decode(lines.texts, time.time_ns())
@@ -252,6 +253,7 @@ class FileSource(FileLifecycle):
         it (committed at the end of the round, or sooner once they hold `read_block_size` bytes)."""
         if self.kind.learned(tailed):
             tailed.shares(self.common_fields(tailed.label))
+        records = self.kind.records(tailed, records)
         tailed.refresh_fingerprint()
         checkpoint = FileCheckpoint(tailed.path, end_offset, tailed.fingerprint, tailed.decoder.carry())
         block = Block(self.id, tailed.common, records) if records else None
@@ -283,7 +285,8 @@ class FileSource(FileLifecycle):
         now = time.monotonic()
         for tailed in list(self.files.values()):
             decoder = tailed.decoder
-            assert isinstance(decoder, GroupingDecoder)
+            if not isinstance(decoder, GroupingDecoder):
+                continue
             records = decoder.expired(now)
             if records:
                 await self._commit(tailed, records, tailed.offset)

@@ -36,6 +36,15 @@ class KubernetesApiOptions(Options):
     def follows_namespaces(self) -> bool:
         return self.namespace_labels or bool(self.namespace_annotations)
 
+    honor_annotations: list[Literal["parser", "multiline"]] = Field(
+        default_factory=list, description="Pod annotations that choose how the pod's own records are read (needs "
+        "`api`): `parser` takes `shipper.io/parser: <format>` (any `parse` format but regex), `multiline` takes "
+        "`shipper.io/multiline: <languages | pattern>` (`java,python` groups those traces, anything else is a start "
+        "pattern); `shipper.io/parser-<container>` and `shipper.io/multiline-<container>` choose for one container. "
+        "A tenant changes its own records' shape this way, never another pod's nor the agent's metadata "
+        "(docs/records.md).",
+    )
+
     def environment_issues(self) -> list[tuple[str, str]]:
         """What `run` would trip over: a kubeconfig it cannot read, or none outside a pod that has a
         service account; no node name to list the pods of."""
@@ -107,6 +116,15 @@ class KubernetesLogsOptions(TailOptions):
         "The annotation is the pod's own say: set false so that no tenant can opt out of collection.",
     )
 
+    honor_annotations: list[Literal["parser", "multiline"]] = Field(
+        default_factory=list, description="Pod annotations that choose how the pod's own records are read (needs "
+        "`api`): `parser` takes `shipper.io/parser: <format>` (any `parse` format but regex), `multiline` takes "
+        "`shipper.io/multiline: <languages | pattern>` (`java,python` groups those traces, anything else is a start "
+        "pattern); `shipper.io/parser-<container>` and `shipper.io/multiline-<container>` choose for one container. "
+        "A tenant changes its own records' shape this way, never another pod's nor the agent's metadata "
+        "(docs/records.md).",
+    )
+
     def environment_issues(self) -> list[tuple[str, str]]:
         return [(f"api.{key}", reason) for key, reason in self.api.environment_issues()] if self.api else []
 
@@ -134,6 +152,8 @@ class KubernetesLogsOptions(TailOptions):
 
     @model_validator(mode="after")
     def _labels_need_the_api(self) -> KubernetesLogsOptions:
+        if self.honor_annotations and self.api is None:
+            raise ValueError("honor_annotations needs `api` (annotations come from the API server)")
         if (self.include_pod_labels or self.exclude_pod_labels) and self.api is None:
             raise ValueError("include_pod_labels and exclude_pod_labels need `api` (labels come from the API server)")
         if (self.include_namespace_labels or self.exclude_namespace_labels) and not (

@@ -18,17 +18,21 @@ from typing import Any
 
 from shipper.observe import metrics
 from shipper.observe.logs import ComponentLog
+from shipper.record import Record
+from shipper.sources.files.config import MultilineOptions
 from shipper.sources.files.container_formats import ContainerDecoder
 from shipper.sources.files.formats import Decoder
 from shipper.sources.files.identity import FileIdentity
 from shipper.sources.files.kind import FileKind
 from shipper.sources.files.reader import TailedFile
+from shipper.sources.kubernetes_logs import annotated
 from shipper.sources.kubernetes_logs.config import KubernetesLogsOptions
 from shipper.sources.kubernetes_logs.metadata import NamespaceCache, NamespaceInfo, PodCache, PodInfo
 from shipper.sources.kubernetes_logs.paths import metadata_from_path
 
 EXCLUDE_ANNOTATION = "shipper.io/exclude"
 FIRST_SYNC_WAIT = 2.0  # seconds
+REFUSED_SAID_MOST = 4096  # (pod, annotation value) pairs remembered as logged
 
 
 class ContainerFiles(FileKind):
@@ -42,6 +46,11 @@ class ContainerFiles(FileKind):
         self._without_api = metrics.events_without_api_metadata.labels(*labels)
         self._excluded_said: set[tuple[str, str]] = set()
         self._versions: dict[FileIdentity, str] = {}  # the pod version each open file's fields were made from
+        self.honored = frozenset(options.honor_annotations)
+        self.groups = "multiline" in self.honored
+        self._choices: dict[str, tuple[str, annotated.Chosen]] = {}  # path -> (pod version, its choice)
+        self._refused_said: set[tuple[str, str]] = set()  # (pod uid, reason) logged already
+        self._unparsed = metrics.events_unparsed.labels(*labels, "format")
         api = options.api
         if api is not None:
             node = api.node_name or os.environ.get("NODE_NAME", "")
@@ -69,6 +78,50 @@ class ContainerFiles(FileKind):
 
     def line_decoder(self, max_line: int) -> Decoder:
         return ContainerDecoder(max_line)
+
+    # -- what a pod's annotations choose (annotated.py) -------------------------------------------
+
+    def multiline(self, path: str, default: MultilineOptions | None) -> MultilineOptions | None:
+        if "multiline" not in self.honored:
+            return default
+        return self._chosen(path).multiline or default
+
+    def records(self, tailed: TailedFile, records: list[Record]) -> list[Record]:
+        if "parser" not in self.honored or not records:
+            return records
+        parser = self._chosen(tailed.label).parser
+        if parser is None:
+            return records
+        records, unparsed = annotated.parsed(parser, records)
+        if unparsed:
+            self._unparsed.inc(unparsed)
+        return records
+
+    def _chosen(self, path: str) -> annotated.Chosen:
+        """What the pod of the file at `path` chose, made again when the pod changed (a bounded table:
+        one entry per open file's path, dropped when the file is finished)."""
+        kubernetes = metadata_from_path(path)
+        pod = self._pod(kubernetes)
+        if pod is None:
+            return annotated.NOTHING
+        known = self._choices.get(path)
+        if known is not None and known[0] == pod.version:
+            return known[1]
+        refused: list[tuple[str, str]] = []
+        choice = annotated.chosen(pod.annotations, kubernetes.get("container_name", ""), self.honored,
+                                    self.options.multiline, refused)
+        self._choices[path] = (pod.version, choice)
+        for kind, value in (("parser", choice.format), ("multiline", choice.multiline)):
+            if value is not None:
+                metrics.annotations_applied.labels(*self.labels, kind, "applied").inc()
+        for kind, reason in refused:
+            metrics.annotations_applied.labels(*self.labels, kind, "ignored").inc()
+            if (pod.uid, reason) not in self._refused_said:
+                if len(self._refused_said) >= REFUSED_SAID_MOST:
+                    self._refused_said.clear()  # bounded: a pod may be told twice, never memory without end
+                self._refused_said.add((pod.uid, reason))
+                self.log.warning("pod %s/%s: %s; ignored", pod.namespace, pod.name, reason)
+        return choice
 
     # -- metadata --------------------------------------------------------------------------------
 
@@ -104,6 +157,8 @@ class ContainerFiles(FileKind):
 
     def finished(self, tailed: TailedFile, still_open: Iterable[TailedFile]) -> None:
         self._versions.pop(tailed.identity, None)
+        if not any(t.label == tailed.label for t in still_open):
+            self._choices.pop(tailed.label, None)
         uid = tailed.common["kubernetes"].get("pod_uid")
         if self.pods is not None and uid and not any(
                 t.common["kubernetes"].get("pod_uid") == uid for t in still_open):

@@ -17,12 +17,12 @@ import orjson
 
 from shipper import kernels
 from shipper.observe import metrics
-from shipper.record import FIELDS, MESSAGE, RESERVED, TIMESTAMP, Block, Record, dig, lookup, set_aside_reserved
+from shipper.parsers import COUNTING, PRESETS, Parser, counted, merged, regex_parser
+from shipper.record import FIELDS, MESSAGE, RESERVED, TIMESTAMP, Block, Record, dig, lookup
 from shipper.templates import field_path
 from shipper.times import time_parser
 from shipper.transforms.base import SingleOutput
 from shipper.transforms.parse.config import ParseOptions
-from shipper.transforms.parse.formats import COUNTING, PRESETS, Parser, counted, regex_parser
 
 RESERVED_NAMES = tuple(name.encode() for name in sorted(RESERVED))
 
@@ -118,10 +118,7 @@ class Parse(SingleOutput):
             if target is not None:
                 parsed = {**fields, target: parsed} if fields else {target: parsed}
             else:
-                if not RESERVED.isdisjoint(parsed):
-                    parsed = set_aside_reserved(parsed)
-                if fields:
-                    parsed.update(fields)  # parsed is ours (made by the parser): the record's fields win
+                parsed = merged(parsed, fields)
             append((timestamp, record[MESSAGE], parsed))
         return records, unparsed, untimed
 

@@ -17,11 +17,23 @@ from typing import Any
 
 import orjson
 
+from shipper.record import RESERVED, set_aside_reserved
 from shipper.regex import compile_regex
 from shipper.severity import FACILITIES, SEVERITIES
 from shipper.times import infer_year
 
 Parser = Callable[[str], "dict[str, Any] | None"]
+
+
+def merged(parsed: dict[str, Any], fields: Any) -> dict[str, Any]:
+    """Fields parsed from a record's text as the record's fields: names the agent reserves set aside
+    under `log` (a line cannot claim another host or pod), then the record's own fields, which win
+    (`parsed` is changed: the parser made it for this record alone)."""
+    if not RESERVED.isdisjoint(parsed):
+        parsed = set_aside_reserved(parsed)
+    if fields:
+        parsed.update(fields)
+    return parsed
 
 
 def parse_json(text: str) -> dict[str, Any] | None:
