@@ -1,4 +1,4 @@
-"""Command line: `shipper run`, `check`, `status`, `tap`, `top`, `import-offsets`, `--version`."""
+"""Command line: `shipper run`, `check`, `status`, `tap`, `top`, `import-offsets`, `translate`, `--version`."""
 
 from __future__ import annotations
 
@@ -97,6 +97,18 @@ do" a success: no database there, or the data dir already has checkpoints for th
 
 exit codes: 0 imported, 1 the data dir already has checkpoints for those files (--force replaces
 them), 2 configuration error or not a Fluent Bit tail database, 75 the data dir is in use or newer.""",
+    "translate": """Writes a shipper configuration doing what a Fluent Bit configuration (classic or YAML, with its
+@INCLUDEs) or a Vector configuration (YAML or TOML) does, with the layout of that agent (its field
+names in templates and in what sinks write) and a comment at each construct it could not carry over
+(NOT TRANSLATED: read them). The result is checked as `shipper check` checks a configuration. See
+docs/migrating.md.
+
+examples:
+  shipper translate --from fluent-bit /etc/fluent-bit/fluent-bit.conf -o shipper.yaml
+  shipper translate --from vector /etc/vector/vector.toml
+
+exit codes: 0 written and valid, 2 written but not valid (the reasons on stderr), or the file cannot
+be read as that agent's configuration.""",
 }
 
 
@@ -113,9 +125,17 @@ def _parser() -> argparse.ArgumentParser:
             ("tap", "print the records leaving a component of the running agent, live", _tap),
             ("top", "what each component of the running agent does, per second, redrawn", _top),
             ("import-offsets", "start where Fluent Bit's tail input stopped (its tail database's offsets)",
-             _import_offsets)):
+             _import_offsets),
+            ("translate", "a Fluent Bit or Vector configuration as a shipper configuration", _translate)):
         command = commands.add_parser(name, help=summary, description=summary, epilog=HELP[name],
                                       formatter_class=formatter)
+        if name == "translate":
+            command.add_argument("--from", dest="agent", required=True, choices=("fluent-bit", "vector"),
+                                 help="the agent whose configuration FILE is")
+            command.add_argument("file", help="its configuration file")
+            command.add_argument("-o", "--output", help="write here (default: standard output)")
+            command.set_defaults(handler=_translate)
+            continue
         command.add_argument("--config", "-c", required=True, help="YAML configuration file")
         if name == "run":
             command.add_argument("--watch-config", action="store_true",
@@ -233,6 +253,29 @@ def _run(args: argparse.Namespace) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _translate(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from shipper import translate
+
+    try:
+        text, problem = translate.translate(Path(args.file), args.agent)
+    except translate.UnreadableConfiguration as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_CONFIG
+    if args.output:
+        Path(args.output).write_text(text)
+    else:
+        sys.stdout.write(text)
+    if problem is not None:
+        print("the translation does not pass check yet; fix these:\n" + problem.render(), file=sys.stderr)
+        return EXIT_CONFIG
+    if args.output:
+        print(f"wrote {args.output}; read its NOT TRANSLATED comments, then: shipper check --config {args.output}",
+              file=sys.stderr)
+    return 0
 
 
 def _import_offsets(args: argparse.Namespace) -> int:

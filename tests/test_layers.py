@@ -17,7 +17,7 @@ BOTTOM = ("shipper.config", "shipper.buffer", "shipper.observe", "shipper.text",
           "shipper.parsers", "shipper.kernels")
 COMPONENTS = ("shipper.sources", "shipper.transforms", "shipper.sinks")
 TOP = ("shipper.components", "shipper.agent", "shipper.cli", "shipper.api", "shipper.status", "shipper.tap",
-       "shipper.import_offsets",
+       "shipper.import_offsets", "shipper.translate",
        "shipper.top", "shipper.reference", "shipper.__main__")
 
 
