@@ -212,3 +212,68 @@ def test_checking_a_translation_resolves_no_variable_of_this_machine():
     assert AnyVariable()["ANYTHING"] == "set-at-run-time" and "X" in AnyVariable()
     with pytest.raises(UnreadableConfiguration):
         translate(HERE / "no-such-file.conf", "fluent-bit")
+
+
+FLUENT_BIT_CASES = [
+    ("[INPUT]\n Name forward\n Listen 0.0.0.0\n Port 24225\n Shared_Key s3cr3t\n[OUTPUT]\n Name stdout\n Match *\n",
+     "sources", {"type": "forward", "address": "0.0.0.0:24225", "shared_key": "s3cr3t"}),
+    ("[INPUT]\n Name tail\n Path /a.log\n[OUTPUT]\n Name http\n Match *\n Host collector.example\n Port 8443\n"
+     " URI /ingest\n tls on\n Format json_lines\n Header X-Key abc\n HTTP_User node\n HTTP_Passwd pw\n Compress gzip\n",
+     "sinks", {"type": "http", "inputs": ["tail"], "layout": "fluent_bit", "uri": "https://collector.example:8443/ingest",
+               "encoding": "ndjson", "headers": {"X-Key": "abc"},
+               "auth": {"strategy": "basic", "user": "node", "password": "pw"}, "compression": "gzip"}),
+    ("[INPUT]\n Name tail\n Path /a.log\n[OUTPUT]\n Name kinesis_firehose\n Match *\n region eu-west-1\n"
+     " delivery_stream node-logs\n compression gzip\n",
+     "sinks", {"type": "firehose", "inputs": ["tail"], "layout": "fluent_bit", "region": "eu-west-1",
+               "delivery_stream": "node-logs", "compression": "gzip"}),
+    ("[INPUT]\n Name tail\n Path /a.log\n[OUTPUT]\n Name kinesis_streams\n Match *\n region eu-west-1\n stream s1\n",
+     "sinks", {"type": "kinesis_streams", "inputs": ["tail"], "layout": "fluent_bit", "region": "eu-west-1",
+               "stream_name": "s1"}),
+    ("[INPUT]\n Name tail\n Path /a.log\n[FILTER]\n Name record_modifier\n Match *\n Record hostname ${HOSTNAME}\n"
+     " Remove_key password\n[OUTPUT]\n Name stdout\n Match *\n",
+     "transforms", {"type": "fields", "inputs": ["tail"], "set": {"hostname": "${HOSTNAME}"}, "remove": ["password"]}),
+    ("[PARSER]\n Name kv\n Format regex\n Regex ^(?<key>\\w+)=(?<value>.*)$\n[INPUT]\n Name tail\n Path /a.log\n"
+     "[FILTER]\n Name parser\n Match *\n Key_Name log\n Parser kv\n Reserve_Data On\n"
+     "[OUTPUT]\n Name stdout\n Match *\n",
+     "transforms", {"type": "parse", "inputs": ["tail"], "field": "message", "format": "regex",
+                    "pattern": "^(?P<key>\\w+)=(?P<value>.*)$"}),
+    ("[INPUT]\n Name tail\n Path /var/log/nginx/access.log\n[FILTER]\n Name parser\n Match *\n Key_Name log\n"
+     " Parser nginx\n[OUTPUT]\n Name stdout\n Match *\n",
+     "transforms", {"type": "parse", "inputs": ["tail"], "field": "message", "format": "nginx_combined"}),
+]
+
+
+@pytest.mark.parametrize(("text", "section", "expected"), FLUENT_BIT_CASES,
+                         ids=["forward", "http", "firehose", "kinesis_streams", "record_modifier", "parser_regex",
+                              "parser_nginx"])
+def test_each_fluent_bit_plugin_becomes_its_counterpart(tmp_path, text, section, expected):
+    _, config = translated(tmp_path, "fluent-bit", text)
+
+    assert next(iter(config[section].values())) == expected
+
+
+VECTOR_CASES = [
+    ("sources: {app: {type: file, include: [/a.log], read_from: end, multiline: {mode: halt_before, "
+     "condition_pattern: '^\\d{4}-', start_pattern: '^\\d{4}-', timeout_ms: 500}}}\n"
+     "sinks: {o: {type: console, inputs: [app]}}\n",
+     "sources", {"type": "file", "include": ["/a.log"], "read_from": "end",
+                 "multiline": {"mode": "pattern", "start_pattern": "^\\d{4}-", "timeout": "500ms"}}),
+    ("sources: {app: {type: file, include: [/a.log]}}\n"
+     "sinks: {o: {type: aws_kinesis_firehose, inputs: [app], region: us-east-1, stream_name: node-logs, "
+     "encoding: {codec: json}}}\n",
+     "sinks", {"type": "firehose", "inputs": ["app"], "layout": "vector", "region": "us-east-1",
+               "delivery_stream": "node-logs", "encoding": "json"}),
+    ("sources: {app: {type: file, include: [/a.log]}}\n"
+     "transforms: {p: {type: remap, inputs: ['ap*'],\n"
+     "  source: '.parsed = parse_regex!(.message, r''^(?P<level>\\w+) '')'}}\n"
+     "sinks: {o: {type: console, inputs: [p]}}\n",
+     "transforms", {"type": "parse", "inputs": ["app"], "field": "message", "format": "regex",
+                    "pattern": "^(?P<level>\\w+) ", "target": "parsed"}),
+]
+
+
+@pytest.mark.parametrize(("text", "section", "expected"), VECTOR_CASES, ids=["file_multiline", "firehose", "regex"])
+def test_each_vector_component_becomes_its_counterpart(tmp_path, text, section, expected):
+    _, config = translated(tmp_path, "vector", text, "in.yaml")
+
+    assert next(iter(config[section].values())) == expected
