@@ -3,9 +3,10 @@
     .venv/bin/python bench/transforms.py [--lines 1000000] [--runs 3] [--only parse_json]
 
 For each transform, runs alternate: the same CRI workload (content fitting the transform: JSON
-objects for `parse json`, nginx lines for `nginx_combined`) without a transform, then with it, each
-in a fresh process. Prints CPU-seconds per million lines of both and the difference, run for run
-(this VM's absolute figures drift between hours; the difference of neighbouring runs does not).
+objects for `parse json`, logfmt pairs for `parse logfmt`, nginx lines for `nginx_combined`) without
+a transform, then with it, each in a fresh process. Prints CPU-seconds per million lines of both and
+the difference, run for run (this VM's absolute figures drift between hours; the difference of
+neighbouring runs does not).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from bench import tail_to_spool  # noqa: E402
 SCENARIOS: dict[str, tuple[str, dict[str, Any], str]] = {  # name -> (content, transform, target)
     "parse_json": ("json", {"type": "parse", "format": "json"}, "<= 0.6"),
     "parse_nginx_combined": ("nginx", {"type": "parse", "format": "nginx_combined"}, "<= 1.0"),
+    "parse_logfmt": ("logfmt", {"type": "parse", "format": "logfmt"}, ""),
     "filter_one_field": ("plain", {"type": "filter", "exclude": {"field": "message", "regex": "healthz"}}, "<= 0.2"),
     "redact_builtins": ("plain", {"type": "redact"}, "<= 0.8"),
 }

@@ -29,13 +29,16 @@ def messages(count: int, lengths: str = "fixed", multiline_fraction: float = 0.0
              content: str = "plain"):
     """Log lines: `fixed` (217-byte CRI lines), or `lognormal` lengths (median ~120, long tail to 8 KiB); after a
     fraction of them, a Java stack trace whose lines do not start with a date. `content`: `plain` text,
-    `json` objects or `nginx` access lines of about the same size (for the transform benchmarks)."""
+    `json` objects, `logfmt` pairs or `nginx` access lines of about the same size (for the transform benchmarks)."""
     rng = random.Random(seed)
     for i in range(count):
         size = 126 if lengths == "fixed" else min(8192, max(10, int(rng.lognormvariate(4.8, 0.9))))
         if content == "json":
             yield (f'{{"time":"2026-11-22T10:15:00.{i % 1000:03d}Z","level":"info","msg":"request {i:09d} handled",'
                    f'"path":"/api/items","status":200,"took_ms":{i % 97},"pad":"' + "x" * (size - 100) + '"}')
+        elif content == "logfmt":
+            yield (f'time=2026-11-22T10:15:00.{i % 1000:03d}Z level=info msg="request {i:09d} handled" '
+                   f'path=/api/items status=200 took_ms={i % 97} pad=' + "x" * (size - 106))
         elif content == "nginx":
             yield (f'10.0.{i % 256}.{i % 200} - - [22/Nov/2026:10:15:00 +0000] "GET /api/items/{i:09d} HTTP/1.1" '
                    f'200 {i % 9000} "-" "Mozilla/5.0 (X11; Linux x86_64) bench/' + "x" * (size - 110) + '"')

@@ -15,7 +15,8 @@ Kernels:
   their milliseconds and sizes (sinks/cloudwatch/batch.py: one_event_each).
 - `_journal.Reader`: the journal through libsystemd, a block of entries into records in one call
   (sources/journald/reader.py: CompiledJournal; the reference is Journal with RecordMaker).
-- `_parse.json_objects`, `_parse.combined_logs`: `parse` json / nginx_combined of a block's messages,
+- `_parse.json_objects`, `_parse.combined_logs`, `_parse.logfmt_pairs`: `parse` json / nginx_combined /
+  logfmt of a block's messages,
   each parsed record's fields as the JSON text the spool stores (transforms/parse/transform.py: Parse,
   when only the spool reads its output).
 """

@@ -715,6 +715,162 @@ static int combined_format(Call *call, PyObject *message, Parsed *parsed)
     return PARSED;
 }
 
+/* ---- format logfmt ----
+ * The reference is parse_logfmt in shipper/parsers.py: `re.finditer` of
+ * `([^\s=]+)(?:=("(?:[^"\\]|\\.)*"|[^\s"]*))?`. On ASCII text each match is found step by step: a key
+ * is the longest run of characters neither blank nor `=`, found at the first position one starts; an
+ * `=` after it opens a value, quoted (to the first unescaped quote, escapes `\x` with x not a newline)
+ * or, when that fails, the longest run of characters neither blank nor `"` (possibly empty). A key
+ * without a value is true unless the key has one already; a later value replaces an earlier one in
+ * its first place; quoted values lose their quotes and their escapes (\n, \t, \r; \x is x). None
+ * without any key=value. Text with another character, a key the agent reserves, more than
+ * MAX_PAIRS keys, is handed back. */
+
+#define MAX_PAIRS 64
+
+typedef struct {
+    Span key, value; /* value.start < 0: true (a key alone); else the value, quoted when quoted is set */
+    int quoted;
+} Pair;
+
+/* The pairs of `s`, duplicates merged as dict assignment and setdefault merge them; -1 to hand back. */
+static Py_ssize_t logfmt_pairs(const unsigned char *s, Py_ssize_t n, Pair *pairs, Py_ssize_t *valued)
+{
+    Py_ssize_t count = 0, i = 0;
+    *valued = 0;
+    while (i < n) {
+        if (is_re_space(s[i]) || s[i] == '=') {
+            i++;
+            continue;
+        }
+        Span key = {i, i}, value = {-1, -1};
+        while (i < n && !is_re_space(s[i]) && s[i] != '=')
+            i++;
+        key.end = i;
+        int in_quotes = 0;
+        if (i < n && s[i] == '=') {
+            i++;
+            Span inner;
+            const Py_ssize_t after = i < n && s[i] == '"' ? quoted(s, n, i + 1, &inner) : -1;
+            if (after >= 0) {
+                value = inner; /* the text between the quotes */
+                in_quotes = 1;
+                i = after;
+            } else {
+                value.start = i;
+                while (i < n && !is_re_space(s[i]) && s[i] != '"')
+                    i++;
+                value.end = i;
+            }
+            (*valued)++;
+        }
+        Py_ssize_t found = -1;
+        for (Py_ssize_t k = 0; k < count; k++) /* k < count <= MAX_PAIRS */
+            if (pairs[k].key.end - pairs[k].key.start == key.end - key.start
+                && memcmp(s + pairs[k].key.start, s + key.start, (size_t)(key.end - key.start)) == 0) {
+                found = k;
+                break;
+            }
+        if (found >= 0) {
+            if (value.start >= 0) { /* fields[key] = value: the first place, the last value */
+                pairs[found].value = value;
+                pairs[found].quoted = in_quotes;
+            }
+            continue; /* a key alone: setdefault keeps what is there */
+        }
+        if (count == MAX_PAIRS)
+            return -1;
+        pairs[count++] = (Pair){key, value, in_quotes}; /* count < MAX_PAIRS before the increment */
+    }
+    return count;
+}
+
+/* A quoted value's text as a JSON string, its escapes resolved as the reference resolves them. */
+static void put_unescaped(Buffer *buffer, const unsigned char *s, Span span)
+{
+    char *out = buffer->data + buffer->size;
+    *out++ = '"';
+    for (Py_ssize_t i = span.start; i < span.end; i++) { /* at most 6 bytes a character: reserved */
+        unsigned char c = s[i];
+        if (c == '\\' && i + 1 < span.end) { /* quoted() took `\x` pairs whole: x is inside the span */
+            c = s[++i];
+            c = c == 'n' ? '\n' : c == 't' ? '\t' : c == 'r' ? '\r' : c;
+        }
+        if (c == '"' || c == '\\') {
+            *out++ = '\\';
+            *out++ = (char)c;
+        } else if (c < 0x20) {
+            out += sprintf(out, "\\u%04x", c);
+        } else {
+            *out++ = (char)c;
+        }
+    }
+    *out++ = '"';
+    buffer->size = out - buffer->data;
+}
+
+static int logfmt_format(Call *call, PyObject *message, Parsed *parsed)
+{
+    if (!PyUnicode_IS_ASCII(message))
+        return HANDED_BACK;
+    const unsigned char *s = PyUnicode_DATA(message); /* ASCII: one byte a character */
+    const Py_ssize_t n = PyUnicode_GET_LENGTH(message);
+    Pair pairs[MAX_PAIRS];
+    Py_ssize_t valued;
+    const Py_ssize_t count = logfmt_pairs(s, n, pairs, &valued);
+    if (count < 0)
+        return HANDED_BACK;
+    if (valued == 0)
+        return UNPARSED;
+    Buffer *buffer = &call->buffer;
+    buffer->size = 0;
+    for (Py_ssize_t k = 0; k < count; k++) { /* k < count <= MAX_PAIRS */
+        const Span key = pairs[k].key, value = pairs[k].value;
+        if (call->reserved != NULL && is_reserved(call->reserved, s + key.start, key.end - key.start))
+            return HANDED_BACK;
+        const Py_ssize_t room = 1 + 6 * (key.end - key.start) + 3
+                                + (value.start < 0 ? 4 : 6 * (value.end - value.start) + 2);
+        if (!reserve(buffer, room))
+            return FAILED;
+        if (k > 0)
+            buffer->data[buffer->size++] = ',';
+        put_string(buffer, s, key);
+        buffer->data[buffer->size++] = ':';
+        if (value.start < 0) {
+            memcpy(buffer->data + buffer->size, "true", 4);
+            buffer->size += 4;
+        } else if (pairs[k].quoted) {
+            put_unescaped(buffer, s, value);
+        } else {
+            put_string(buffer, s, value);
+        }
+    }
+    parsed->inner = buffer->data;
+    parsed->inner_size = buffer->size;
+    parsed->members = count;
+    if (call->time_key != NULL) {
+        parsed->time_value = NULL;
+        const char *wanted = PyBytes_AS_STRING(call->time_key);
+        const Py_ssize_t size = PyBytes_GET_SIZE(call->time_key);
+        for (Py_ssize_t k = 0; k < count && parsed->time_value == NULL; k++) { /* k < count */
+            const Span key = pairs[k].key, value = pairs[k].value;
+            if (key.end - key.start != size || memcmp(s + key.start, wanted, (size_t)size) != 0)
+                continue;
+            if (value.start < 0)
+                parsed->time_value = Py_NewRef(Py_True);
+            else if (pairs[k].quoted && memchr(s + value.start, '\\', (size_t)(value.end - value.start)) != NULL)
+                return HANDED_BACK; /* an escaped time: the reference reads it */
+            else
+                parsed->time_value = PyUnicode_FromStringAndSize((const char *)s + value.start, value.end - value.start);
+            if (parsed->time_value == NULL)
+                return FAILED;
+        }
+        if (parsed->time_value == NULL)
+            parsed->time_value = Py_NewRef(Py_None);
+    }
+    return PARSED;
+}
+
 /* ---- the records ---- */
 
 /* The record's time: a new reference to parse_time's result when it gives one, else to the record's
@@ -854,12 +1010,19 @@ static PyObject *combined_logs(PyObject *Py_UNUSED(module), PyObject *const *arg
     return parse_block(combined_format, args, nargs);
 }
 
+static PyObject *logfmt_pairs_of(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+{
+    return parse_block(logfmt_format, args, nargs);
+}
+
 static PyMethodDef methods[] = {
     {"json_objects", (PyCFunction)(void (*)(void))json_objects, METH_FASTCALL,
      "`parse` json over a block's records, each parsed record's fields as the JSON text the spool stores."},
     {"combined_logs", (PyCFunction)(void (*)(void))combined_logs, METH_FASTCALL,
      "`parse` nginx_combined over a block's records, each parsed record's fields as the JSON text the spool "
      "stores."},
+    {"logfmt_pairs", (PyCFunction)(void (*)(void))logfmt_pairs_of, METH_FASTCALL,
+     "`parse` logfmt over a block's records, each parsed record's fields as the JSON text the spool stores."},
     {NULL, NULL, 0, NULL},
 };
 

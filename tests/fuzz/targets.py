@@ -176,19 +176,20 @@ PARSE_FIELDS = [None, {}, {"stream": "stdout"}, {"stream": "stderr", "a": [1, {"
 PARSE_OPTIONS: dict[str, list[dict[str, str]]] = {
     "json": [{}, {"target": "t"}, {"time_key": "time"}, {"time_key": "a", "time_format": "epoch"}],
     "nginx_combined": [{}, {"target": "t"}, {"time_key": "time_local", "time_format": "%d/%b/%Y:%H:%M:%S %z"},
-                       {"time_key": "status", "time_format": "epoch"}]}
+                       {"time_key": "status", "time_format": "epoch"}],
+    "logfmt": [{}, {"target": "t"}, {"time_key": "time"}, {"time_key": "a", "time_format": "epoch"}]}
 
 
 def parse_kernel(data: bytes) -> None:
     """The compiled parse kernels (built with AddressSanitizer as `cri_kernel` is) on any block: the
-    first byte picks the format (json or nginx_combined) and the options; records split at \x1e, each
+    first byte picks the format (json, nginx_combined or logfmt) and the options; records split at \x1e, each
     one's first byte picking its fields, the rest its message (any bytes, so lone surrogates too). The
     spool reads back exactly the reference's records, every fields text a kernel made is JSON, and no
     memory error."""
     kernel = asan_kernel("_parse") or kernels.parse
     if kernel is None or not data:
         return
-    format = "nginx_combined" if data[0] & 0x80 else "json"
+    format = ("json", "nginx_combined", "logfmt")[(data[0] >> 6) % 3]
     options = PARSE_OPTIONS[format][data[0] % len(PARSE_OPTIONS[format])]
     transform = Parse("fuzz", ParseOptions.model_validate(
         {"type": "parse", "inputs": ["src"], "format": format, **options}))

@@ -209,3 +209,48 @@ def test_an_access_line_of_the_usual_shape_is_parsed_by_the_kernel_itself():
         "remote_addr": "93.184.216.34", "remote_user": "alice", "time_local": "02/Dec/2026:10:15:00 +0000",
         "method": "GET", "path": "/api/items?id=3", "protocol": "HTTP/1.1", "status": 404, "body_bytes_sent": 5120,
         "http_referer": "https://example.com/", "http_user_agent": 'Mozilla/5.0 \\"x\\"', "stream": "stdout"}
+
+
+LOGFMT_TOKENS = st.sampled_from([
+    "level", "msg", "time", "a", "message", "host", "log", "k-ey", "=", "==", "x=", "\t", " ", "  ", "\x1c",
+    '"', '"quoted text"', '"esc \\" \\\\ \\n \\t \\r \\x"', '"unclosed', '"line\\\nbreak"', '"é"', "é",
+    "2026-11-22T10:15:00Z", '"2026-11-22T10:15:00Z"', "true", "1.5"])
+SEPARATORS = ("=", "==", "\t", " ", "  ", "\x1c")
+
+
+@st.composite
+def logfmt_lines(draw: st.DrawFn) -> str:
+    parts = draw(st.lists(LOGFMT_TOKENS, max_size=14))
+    return "".join(part if part in SEPARATORS else part + draw(st.sampled_from(["", " ", "="])) for part in parts)
+
+
+logfmt_messages = st.one_of(logfmt_lines(), logfmt_lines(), logfmt_lines().flatmap(changed),
+                            st.text(st.characters(codec=None, exclude_categories=()), max_size=30), st.just(7),
+                            st.just(" ".join(f"k{i}=v" for i in range(70))))
+
+
+@st.composite
+def logfmt_blocks(draw: st.DrawFn) -> list[tuple[int, Any, Any]]:
+    shared = draw(st.lists(record_fields, min_size=1, max_size=10))
+    return [(draw(st.integers(0, 2**62)), draw(logfmt_messages), draw(st.sampled_from(shared)))
+            for _ in range(draw(st.integers(0, 12)))]
+
+
+@settings(max_examples=2500, deadline=None)
+@given(logfmt_blocks(), st.sampled_from([{}, {"target": "t"}, {"target": "msg"}, {"time_key": "time"},
+                                         {"time_key": "a", "time_format": "epoch"}]))
+def test_logfmt_reads_back_from_the_spool_exactly_as_the_reference_stores_it(records, options):
+    (expected, unparsed, untimed), (made, made_unparsed, made_untimed) = both(records, "logfmt", **options)
+
+    assert (made_unparsed, made_untimed) == (unparsed, untimed)
+    assert stored(made) == stored(expected)
+
+
+def test_a_logfmt_line_of_the_usual_shape_is_parsed_by_the_kernel_itself():
+    line = 'time=2026-11-22T10:15:00Z level=warn msg="slow \\"query\\"" took_ms=1200 retried'
+    made, unparsed, _, handed_back = kernels.parse.logfmt_pairs([(1, line, {"stream": "stdout"})],
+                                                               lambda f: b'"stream":"stdout"', (b"message",), None,
+                                                               None, None)
+    assert (unparsed, handed_back) == (0, [])
+    assert orjson.loads(made[0][FIELDS]) == {"time": "2026-11-22T10:15:00Z", "level": "warn", "msg": 'slow "query"',
+                                             "took_ms": "1200", "retried": True, "stream": "stdout"}

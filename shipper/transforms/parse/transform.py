@@ -2,7 +2,7 @@
 into a copy of the record's fields (records may share their fields mapping, so it is never changed in
 place); fields the record already has (a container's `stream`) keep their values.
 
-`format: json`, `nginx_combined` and `apache_combined` of the message, when no other transform reads
+`format: json`, `logfmt`, `nginx_combined` and `apache_combined` of the message, when no other transform reads
 this one's output (only the spool does), run on a compiled kernel (kernels/_parse.c) where it is built:
 each parsed record's fields are made as the JSON text the spool stores (bytes), never as Python
 objects. The spool reads that text back as the very mapping the reference below makes
@@ -50,6 +50,8 @@ class Parse(SingleOutput):
             return None
         if options.format == "json":
             kernel = kernels.parse.json_objects
+        elif options.format == "logfmt":
+            kernel = kernels.parse.logfmt_pairs
         elif options.format in ("nginx_combined", "apache_combined") and RESERVED.isdisjoint(
                 kernels.parse.COMBINED_NAMES):
             kernel = kernels.parse.combined_logs
