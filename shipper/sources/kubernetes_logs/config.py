@@ -36,15 +36,6 @@ class KubernetesApiOptions(Options):
     def follows_namespaces(self) -> bool:
         return self.namespace_labels or bool(self.namespace_annotations)
 
-    honor_annotations: list[Literal["parser", "multiline"]] = Field(
-        default_factory=list, description="Pod annotations that choose how the pod's own records are read (needs "
-        "`api`): `parser` takes `shipper.io/parser: <format>` (any `parse` format but regex), `multiline` takes "
-        "`shipper.io/multiline: <languages | pattern>` (`java,python` groups those traces, anything else is a start "
-        "pattern); `shipper.io/parser-<container>` and `shipper.io/multiline-<container>` choose for one container. "
-        "A tenant changes its own records' shape this way, never another pod's nor the agent's metadata "
-        "(docs/records.md).",
-    )
-
     def environment_issues(self) -> list[tuple[str, str]]:
         """What `run` would trip over: a kubeconfig it cannot read, or none outside a pod that has a
         service account; no node name to list the pods of."""
