@@ -1,0 +1,216 @@
+"""Fluent Bit's outputs as sinks, written with `layout: fluent_bit`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shipper.translate.fluent_bit_config import (
+    IGNORED_KEYS,
+    Input,
+    Plugin,
+    field_of,
+    identifier,
+    matches,
+    size_of,
+    template_of,
+)
+from shipper.translate.output import Pipeline, not_translated
+
+
+def apply_output(plugin: Plugin, out: Pipeline, inputs: list[Input]) -> None:
+    name = plugin.name
+    matched = [each for each in inputs if matches(plugin, each.tag)]
+    notes: list[str] = []
+    options: dict[str, Any] | None
+    if name == "cloudwatch_logs":
+        options = _cloudwatch(plugin, notes)
+    elif name == "syslog":
+        options = _syslog(plugin, notes)
+    elif name == "http":
+        options = _http(plugin, notes)
+    elif name in ("kinesis_firehose", "kinesis_streams"):
+        options = _kinesis(plugin, notes)
+    elif name == "stdout":
+        options = {"type": "console", "encoding": "json"}
+        plugin.get("format")
+    else:
+        why = "not built yet: Firehose delivers to S3 meanwhile" if name == "s3" else "no such sink here"
+        out.notes.append(not_translated(f"[OUTPUT] {name} (Match {plugin.get('match')!r})", why))
+        return
+    if not matched:
+        out.notes.append(f"[OUTPUT] {name} (Match {plugin.get('match')!r}) matches no input: left out")
+        return
+    for key in IGNORED_KEYS:
+        if plugin.get(key):
+            notes.append(f"{key}: another agent's tuning, not needed here (records wait on disk)")
+    notes += plugin.undecided + [not_translated(f"{key} {value}") for key, value in plugin.left()]
+    by_stream: dict[str | None, tuple[list[Input], list[str]]] = {None: (matched, [])}
+    if "stream_name" in options and options["stream_name"] is None:  # named by tag: one sink per naming
+        by_stream = dict(_streams_by_tag(plugin.get("log_stream_prefix"), matched, out).items())
+    for stream, (inputs_of, stream_notes) in by_stream.items():
+        made = {**options, "stream_name": stream} if stream is not None else options
+        stages = sorted({each.stage for each in inputs_of})
+        out.add("sinks", identifier(plugin.get("alias") or name), {"inputs": stages, **made}, notes + stream_notes)
+
+
+def _streams_by_tag(prefix: str, matched: list[Input],
+                    out: Pipeline) -> dict[str | None, tuple[list[Input], list[str]]]:
+    """Fluent Bit names a stream `log_stream_prefix` + the record's tag: a literal tag is kept; a tag's `*`
+    is the journal entry's unit for the systemd input; for container logs (the file path in dots) the pod
+    and container name it here, for other files the path. One sink per naming."""
+    streams: dict[str | None, tuple[list[Input], list[str]]] = {}
+    for each in matched:
+        kind = out.find(each.source_id).options["type"]
+        notes: list[str] = []
+        if "*" not in each.tag:
+            stream = prefix + each.tag
+        elif kind == "journald":
+            stream = prefix + each.tag.replace("*", "{_SYSTEMD_UNIT}")
+        elif kind == "kubernetes_logs":
+            stream = prefix + "{kubernetes.pod_name}.{kubernetes.container_name}"
+            notes.append(f"log_stream_prefix {prefix}: Fluent Bit appends the tag ({each.tag} with the file's path); "
+                         "here the pod and container name the stream")
+        else:
+            stream = prefix + each.tag.replace("*", "{file}")
+            notes.append(f"log_stream_prefix {prefix}: the tag's `*` is the file's path as it is (Fluent Bit writes "
+                         "its slashes as dots)")
+        entry = streams.setdefault(stream, ([], []))
+        entry[0].append(each)
+        entry[1].extend(note for note in notes if note not in entry[1])
+    return streams
+
+
+def _cloudwatch(plugin: Plugin, notes: list[str]) -> dict[str, Any]:
+    options: dict[str, Any] = {"type": "cloudwatch_logs", "layout": "fluent_bit"}
+    _aws(plugin, options)
+    group, group_template = plugin.get("log_group_name"), template_of(plugin.get("log_group_template"), notes)
+    stream, stream_template = plugin.get("log_stream_name"), template_of(plugin.get("log_stream_template"), notes)
+    options["group_name"] = group_template or group
+    if group_template and group:
+        options["fallback_group_name"] = group
+    if stream_template:
+        options["stream_name"] = stream_template
+        if stream:
+            options["fallback_stream_name"] = stream
+    elif stream:
+        options["stream_name"] = stream
+    else:
+        options["stream_name"] = None  # by the tag of each input: _streams_by_tag
+    if plugin.get("log_key"):
+        options["encoding"] = "text"
+        if plugin.get("log_key") not in ("log", "message"):
+            notes.append(not_translated(f"log_key {plugin.get('log_key')}", "the message is sent"))
+    else:
+        options["encoding"] = "json"
+    if plugin.on("auto_create_group"):
+        options["create_missing_group"] = True
+    if plugin.get("log_retention_days"):
+        options["retention_days"] = int(plugin.get("log_retention_days"))
+    if plugin.get("log_group_class"):
+        options["log_group_class"] = plugin.get("log_group_class").upper()
+    for key in ("metric_namespace", "metric_dimensions", "log_format"):
+        if plugin.get(key):
+            notes.append(not_translated(f"{key} {plugin.get(key)}", "embedded metric format"))
+    plugin.get("auto_retry_requests"), plugin.get("sts_endpoint")  # retries are forever here
+    return options
+
+
+def _aws(plugin: Plugin, options: dict[str, Any]) -> None:
+    if plugin.get("region"):
+        options["region"] = plugin.get("region")
+    if plugin.get("endpoint"):
+        endpoint = plugin.get("endpoint")
+        options["endpoint"] = endpoint if "://" in endpoint else f"https://{endpoint}"
+    if plugin.get("role_arn"):
+        options["assume_role"] = {"role_arn": plugin.get("role_arn")}
+        if plugin.get("external_id"):
+            options["assume_role"]["external_id"] = plugin.get("external_id")
+
+
+def _syslog(plugin: Plugin, notes: list[str]) -> dict[str, Any]:
+    mode = plugin.get("mode", "udp").lower()
+    tls = plugin.on("tls") or mode == "tls"
+    options: dict[str, Any] = {"type": "syslog", "layout": "fluent_bit",
+                               "address": f"{plugin.get('host', '127.0.0.1')}:{plugin.get('port', '514')}",
+                               "mode": "tls" if tls else "tcp"}
+    if mode == "udp":
+        notes.append("mode udp: sent over TCP here (syslog over UDP loses records)")
+    if plugin.get("syslog_format", "rfc5424").lower() == "rfc3164":
+        notes.append(not_translated("syslog_format rfc3164", "RFC 5424 messages are sent"))
+    if plugin.get("syslog_maxsize"):
+        options["max_message_size"] = size_of(plugin.get("syslog_maxsize"))
+    for ours_key, theirs in (("severity_field", "syslog_severity_key"), ("facility_field", "syslog_facility_key")):
+        if plugin.get(theirs):
+            options[ours_key] = field_of(plugin.get(theirs))
+    for ours_key, theirs in (("hostname", "syslog_hostname_key"), ("app_name", "syslog_appname_key"),
+                             ("procid", "syslog_procid_key"), ("msgid", "syslog_msgid_key")):
+        if plugin.get(theirs):
+            options[ours_key] = "{" + ".".join(field_of(plugin.get(theirs)).split(".")) + "}"
+    message_key = plugin.get("syslog_message_key")
+    if message_key and message_key not in ("log", "message"):
+        notes.append(not_translated(f"syslog_message_key {message_key}", "the record's message is sent"))
+    tls_options = _tls(plugin)
+    if tls and tls_options:
+        options["tls"] = tls_options
+    return options
+
+
+def _http(plugin: Plugin, notes: list[str]) -> dict[str, Any]:
+    scheme = "https" if plugin.on("tls") else "http"
+    uri = plugin.get("uri", "/")
+    options: dict[str, Any] = {
+        "type": "http", "layout": "fluent_bit",
+        "uri": f"{scheme}://{plugin.get('host', '127.0.0.1')}:{plugin.get('port', '80')}{uri}"}
+    fmt = plugin.get("format", "msgpack").lower()
+    if fmt in ("json_lines", "json_stream"):
+        options["encoding"] = "ndjson"
+    elif fmt == "json":
+        options["encoding"] = "json_array"
+    else:
+        notes.append(not_translated(f"format {fmt}", "ndjson is sent"))
+    headers = {k: v.strip() for k, _, v in (h.partition(" ") for h in plugin.all("header"))}
+    if headers:
+        options["headers"] = headers
+    if plugin.get("http_user"):
+        options["auth"] = {"strategy": "basic", "user": plugin.get("http_user"), "password": plugin.get("http_passwd")}
+    if plugin.get("compress").lower() == "gzip":
+        options["compression"] = "gzip"
+    if scheme == "http" and options.get("auth"):
+        options["allow_insecure"] = True
+        notes.append("credentials over plain http, as configured (allow_insecure)")
+    tls_options = _tls(plugin)
+    if scheme == "https" and tls_options:
+        options["tls"] = {k: v for k, v in tls_options.items() if k != "server_name"}
+    plugin.get("json_date_key"), plugin.get("json_date_format")  # each record carries `time` with the layout
+    return options
+
+
+def _kinesis(plugin: Plugin, notes: list[str]) -> dict[str, Any]:
+    firehose = plugin.name == "kinesis_firehose"
+    options: dict[str, Any] = {"type": "firehose" if firehose else "kinesis_streams", "layout": "fluent_bit"}
+    _aws(plugin, options)
+    if firehose:
+        options["delivery_stream"] = plugin.get("delivery_stream")
+    else:
+        options["stream_name"] = plugin.get("stream")
+    if plugin.get("compression").lower() == "gzip":
+        options["compression"] = "gzip"
+    elif plugin.get("compression"):
+        notes.append(not_translated(f"compression {plugin.get('compression')}", "gzip or none here"))
+    if plugin.get("log_key"):
+        options["encoding"] = "text"
+    if plugin.get("time_key"):
+        notes.append(f"time_key {plugin.get('time_key')}: each record carries `time` with layout fluent_bit")
+    plugin.get("time_key_format")
+    return options
+
+
+def _tls(plugin: Plugin) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    for ours_key, theirs in (("ca_file", "tls.ca_file"), ("cert_file", "tls.crt_file"), ("key_file", "tls.key_file"),
+                             ("server_name", "tls.vhost")):
+        if plugin.get(theirs):
+            options[ours_key] = plugin.get(theirs)
+    if plugin.get("tls.verify") and not plugin.on("tls.verify"):
+        options["verify_certificate"] = False
+    return options
