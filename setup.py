@@ -41,6 +41,6 @@ setup(
     # _journal links libsystemd (libsystemd-dev, which the journald extra's systemd-python needs too);
     # without it that kernel alone is left out
     ext_modules=[kernel("cri"), kernel("syslog"), kernel("cloudwatch"), kernel("journal", ("systemd",)),
-                 kernel("parse")],
+                 kernel("parse"), kernel("forward")],
     cmdclass={"build_ext": OptionalBuildExt},
 )

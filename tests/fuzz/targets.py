@@ -32,7 +32,7 @@ from shipper.sinks.syslog.config import SyslogOptions
 from shipper.sinks.syslog.encoder import Encoder
 from shipper.sources.files.container_formats import ContainerDecoder, CriDecoder
 from shipper.sources.forward import protocol
-from shipper.sources.forward.records import records_of
+from shipper.sources.forward.records import packed_records, records_of
 from shipper.sources.journald.config import JournaldOptions
 from shipper.sources.journald.fields import RecordMaker
 from shipper.sources.journald.reader import CompiledJournal, Journal
@@ -172,6 +172,34 @@ def cloudwatch_kernel(data: bytes) -> None:
     assert made == one_event_each(timestamps, messages, max_event_size)
 
 
+FORWARD_KEYS = [("log", "message"), ("message",), ("log",), ()]
+
+
+def forward_kernel(data: bytes) -> None:
+    """The compiled forward kernel (built with AddressSanitizer as `cri_kernel` is) on any packed stream:
+    the first byte picks the message keys and max_entries, the rest is the stream. Where it takes the
+    stream, exactly the records the reference makes of it (types of every field included), and no
+    memory error."""
+    kernel = asan_kernel("_forward") or kernels.forward
+    if kernel is None or not data:
+        return
+    keys, max_entries, packed = FORWARD_KEYS[data[0] % 4], (1, 3, 10_000)[(data[0] >> 2) % 3], data[1:]
+    saved, kernels.forward = kernels.forward, kernel
+    try:
+        made = packed_records("app", packed, max_entries, keys)
+    finally:
+        kernels.forward = saved
+    if made is None:
+        return
+    message = protocol.Message("app", [], None)
+    protocol.add_packed_entries(message, packed, NOW, MAX_SIZE, max_entries)
+    anomalies: Counter[str] = Counter()
+    expected = records_of(message, list(keys), anomalies, {})
+    assert not anomalies and not message.anomalies
+    assert [(t, text, [(k, type(v), repr(v)) for k, v in fields.items()]) for t, text, fields in made] == \
+        [(t, text, [(k, type(v), repr(v)) for k, v in fields.items()]) for t, text, fields in expected]
+
+
 PARSE_FIELDS = [None, {}, {"stream": "stdout"}, {"stream": "stderr", "a": [1, {"b": None}]}, {"time": 5}]
 PARSE_OPTIONS: dict[str, list[dict[str, str]]] = {
     "json": [{}, {"target": "t"}, {"time_key": "time"}, {"time_key": "a", "time_format": "epoch"}],
@@ -274,4 +302,4 @@ _ASAN: dict[str, ModuleType] = {}
 TARGETS: dict[str, Callable[[bytes], None]] = {
     "forward": forward, "parse": parse, "redact": redact, "container": container, "cri_kernel": cri_kernel,
     "syslog_kernel": syslog_kernel, "cloudwatch_kernel": cloudwatch_kernel,
-    "journal_kernel": journal_kernel, "parse_kernel": parse_kernel}
+    "journal_kernel": journal_kernel, "parse_kernel": parse_kernel, "forward_kernel": forward_kernel}

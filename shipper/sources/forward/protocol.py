@@ -30,7 +30,7 @@ import math
 import struct
 import zlib
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from itertools import islice, starmap
 from operator import attrgetter
@@ -69,6 +69,16 @@ class Message:
     chunk: str | None  # the client wants {"ack": chunk} once the entries are stored
     anomalies: Counter[str] = field(default_factory=Counter)  # repairs and drops, by kind
     inflated: int = 0  # bytes of entries decompressed (CompressedPackedForward)
+    records: list[Any] | None = None  # the entries already as records (the forward kernel's), else None
+
+    @property
+    def count(self) -> int:
+        """How many entries the message holds (as entries or as records)."""
+        return len(self.entries) if self.records is None else len(self.records)
+
+
+# A packed stream's entries straight into records, or None to decode them here: (tag, packed, max_entries)
+PackedRecords = Callable[[str, bytes, int], list[Any] | None]
 
 
 def unpacker(max_size: int, max_entries: int) -> msgpack.Unpacker:
@@ -100,8 +110,11 @@ def _without_metadata(moment: Any) -> Any:
     return moment
 
 
-def decode(message: Any, now_ns: int, max_size: int, max_entries: int) -> Message:
-    """What one decoded msgpack object says, as the protocol defines it."""
+def decode(message: Any, now_ns: int, max_size: int, max_entries: int,
+           packed_records: PackedRecords | None = None) -> Message:
+    """What one decoded msgpack object says, as the protocol defines it. A packed stream goes to
+    `packed_records` first (the forward kernel, which gives exactly the records the entries decoded
+    here become, or None)."""
     if not isinstance(message, list) or len(message) < 2:
         raise ProtocolError("a message must be an array of at least [tag, entries]")
     tag = _text(message[0], "tag")
@@ -120,7 +133,10 @@ def decode(message: Any, now_ns: int, max_size: int, max_entries: int) -> Messag
         if compressed:
             packed = gunzip(packed, max_size)
         decoded = Message(tag, [], _chunk(option), inflated=len(packed) if compressed else 0)
-        add_packed_entries(decoded, packed, now_ns, max_size, max_entries, option.get("size"))
+        if packed_records is not None:
+            decoded.records = packed_records(tag, packed, max_entries)
+        if decoded.records is None:
+            add_packed_entries(decoded, packed, now_ns, max_size, max_entries, option.get("size"))
         return decoded
     option = _option(message, 4)  # Message
     if len(message) < 3:

@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from shipper import kernels
 from shipper.record import Record, set_aside_reserved
 from shipper.sources.forward.protocol import Message
 
@@ -33,7 +34,9 @@ def records_of(message: Message, message_keys: list[str], anomalies: Counter[str
 
     Total per entry: a record nested deeper than `max_depth` is discarded (`too_deep`), and one this
     function fails on for any other reason is discarded (`malformed_entry`), both counted; the others
-    of the message go on."""
+    of the message go on. A message the forward kernel decoded holds its records already."""
+    if message.records is not None:
+        return message.records
     tag = message.tag
     out: list[Record] = []
     for time_ns, record in message.entries:
@@ -76,6 +79,17 @@ def records_of(message: Message, message_keys: list[str], anomalies: Counter[str
         except Exception:  # a bug of ours must not cost the connection nor the other records
             anomalies["malformed_entry"] += 1
     return out
+
+
+def packed_records(tag: str, packed: bytes, max_entries: int, message_keys: tuple[str, ...]) -> list[Record] | None:
+    """A packed stream's records by the forward kernel (shipper/kernels/_forward.c): exactly those
+    `records_of` makes of the entries `protocol.add_packed_entries` decodes, each distinct fields
+    mapping made by `_fields`; None when the kernel is not compiled or leaves the stream to them."""
+    if kernels.forward is None:
+        return None
+    made: list[Record] | None = kernels.forward.records(packed, message_keys, max_entries,
+                                                         lambda record: _fields(record, tag))
+    return made
 
 
 def too_deep(value: Any, max_depth: int) -> bool:

@@ -24,14 +24,17 @@ import ssl
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from functools import partial
 
 import msgpack
 
+from shipper import kernels
 from shipper.observe.logs import ComponentLog, WarningPace
 from shipper.sources.forward import protocol
 from shipper.sources.forward.config import ForwardOptions
 from shipper.sources.forward.handshake import Handshake
-from shipper.sources.forward.protocol import Message, ProtocolError
+from shipper.sources.forward.protocol import Message, PackedRecords, ProtocolError
+from shipper.sources.forward.records import packed_records
 
 READ_SIZE = 64 * 1024
 ENTRY_COST = 256  # bytes charged per decoded entry beyond its bytes (the objects that hold it)
@@ -58,7 +61,7 @@ Take = Callable[[Client, Message, int], None]  # (client, message, what it costs
 
 def charge(message: Message, wire_bytes: int) -> int:
     """What a decoded message costs the source's intake budget: its larger size, plus its entries."""
-    return max(wire_bytes, message.inflated) + ENTRY_COST * len(message.entries)
+    return max(wire_bytes, message.inflated) + ENTRY_COST * message.count
 
 
 class ForwardServer:
@@ -78,6 +81,9 @@ class ForwardServer:
         self._tls = options.tls.context() if options.tls is not None else None
         users = {user.username: user.password.get_secret_value() for user in options.users}
         key = options.shared_key.get_secret_value() if options.shared_key is not None else None
+        self._packed_records: PackedRecords | None = None
+        if kernels.forward is not None:
+            self._packed_records = partial(packed_records, message_keys=tuple(options.message_keys))
         self._handshake = (lambda: Handshake(key, options.self_hostname, users)) if key is not None else None
 
     async def start(self) -> None:
@@ -168,7 +174,7 @@ class ForwardServer:
             start = stream.tell()
             for message in _messages(stream):  # no await from here to the end of the read: see the docstring
                 decoded = protocol.decode(message, time.time_ns(), self.options.max_message_size,
-                                          self.options.max_entries_per_message)
+                                          self.options.max_entries_per_message, self._packed_records)
                 end = stream.tell()
                 self._take(client, decoded, charge(decoded, end - start))
                 start = end

@@ -92,10 +92,10 @@ class ForwardSource(Source):
         while self._taken:
             batch: list[Taken] = []
             count = 0
-            while self._taken and (not batch or count + len(self._taken[0].message.entries) <= COMMIT_RECORDS):
+            while self._taken and (not batch or count + self._taken[0].message.count <= COMMIT_RECORDS):
                 taken = self._taken.popleft()
                 batch.append(taken)
-                count += len(taken.message.entries)
+                count += taken.message.count
             if not self._taken:
                 self._arrived.clear()
             await self._commit(batch)
