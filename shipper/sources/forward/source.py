@@ -63,18 +63,18 @@ class ForwardSource(Source):
             raise OSError(f"cannot listen on {self.options.address}: {error.strerror or error}") from None
         self.log.info("listening for forward clients on %s%s", self.options.address,
                       " (TLS)" if self.options.tls else "")
-        stop = asyncio.ensure_future(self.stopping.wait())
         try:
             while not self.stopping.is_set():
-                arrived = asyncio.ensure_future(self._arrived.wait())
-                await asyncio.wait({arrived, stop}, return_when=asyncio.FIRST_COMPLETED)
-                arrived.cancel()
+                await self._arrived.wait()  # set by a message taken, and by stop()
                 await self._store_taken()
         finally:
-            stop.cancel()
             await server.close()
             with contextlib.suppress(Exception):  # what was read before the stop is stored too
                 await self._store_taken()
+
+    def stop(self) -> None:
+        super().stop()
+        self._arrived.set()
 
     async def _wait_for_room(self) -> None:
         """Returns once less than the intake budget waits to be stored (connections read only then)."""
