@@ -20,7 +20,7 @@ import itertools
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from shipper.buffer.spool import Position, StoredBlock
 from shipper.record import lookup
@@ -225,6 +225,14 @@ class RecordBuilder:
 
     def _packed(self, block: StoredBlock, lines: list[bytes | None], keys: list[str] | str, units: _Units) -> int:
         """Consecutive lines of one key joined into stream records up to the record size."""
+        if isinstance(keys, str) and None not in lines and self._all_fit(lines, keys):
+            self._packed_runs(block.start, cast(list[bytes], lines), keys, units)
+            return 0
+        return self._packed_one_by_one(block, lines, keys, units)
+
+    def _packed_one_by_one(self, block: StoredBlock, lines: list[bytes | None], keys: list[str] | str,
+                           units: _Units) -> int:
+        """`_packed` line by line: keys that change, lines that could not be encoded or need splitting."""
         unencodable = 0
         start = block.start
         run: list[bytes] = []
@@ -258,6 +266,22 @@ class RecordBuilder:
             run_end = start + offset + 1
         close()
         return unencodable
+
+    def _packed_runs(self, start: int, lines: list[bytes], key: str, units: _Units) -> None:
+        """`_packed` for the usual block (one key, every line encoded and within a record): the same
+        greedy runs, each cut where the running size would pass the budget, found by bisection over the
+        lines' running sizes instead of a step per line."""
+        budget = self._budget(key)
+        ends = list(itertools.accumulate(map(len, lines), lambda total, size: total + size + 1, initial=0))
+        first = 0
+        while first < len(lines):
+            last = bisect.bisect_right(ends, ends[first] + budget, first + 1) - 1  # ends[first+1] fits: _all_fit
+            units.add(self._data(b"\n".join(lines[first:last]) + b"\n"), key or self._fresh_key(), last - first,
+                      start + last)
+            first = last
+
+    def _fresh_key(self) -> str:
+        return self.keys.fresh() if self.keys is not None else ""
 
     def _alone(self, block: StoredBlock, index: int, line: bytes, key: str, units: _Units) -> None:
         """One log record as one stream record, or in pieces when it is longer than a record."""

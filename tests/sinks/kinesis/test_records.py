@@ -10,12 +10,21 @@ import gzip
 from dataclasses import replace
 
 import orjson
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from shipper.buffer.spool import Position, StoredBlock
+from shipper.sinks.encoding import encoded as encoding_of
 from shipper.sinks.kinesis.config import FirehoseOptions, KinesisStreamsOptions
-from shipper.sinks.kinesis.request import FIREHOSE, KINESIS_STREAMS, Batch, Limits, PartitionKeys, RecordBuilder
+from shipper.sinks.kinesis.request import (
+    FIREHOSE,
+    KINESIS_STREAMS,
+    Batch,
+    Limits,
+    PartitionKeys,
+    RecordBuilder,
+    _Units,
+)
 from shipper.sinks.kinesis.service import FirehoseApi, KinesisStreamsApi
 
 
@@ -81,6 +90,31 @@ def test_batches_hold_every_record_once_in_order_within_every_limit(blocks_of, l
     assert log_records(batches, encoding) == [m for texts in blocks_of for m in texts]
     assert [b.end for b in batches] == sorted(b.end for b in batches)
     assert batches[-1].end == blocks[-1].end()
+
+
+@settings(max_examples=300, deadline=None)
+@example(texts=["x" * 59] * 25, record=600, encoding="text", keyed=None)  # runs that fill a record exactly
+@given(texts=st.lists(messages, min_size=1, max_size=30), record=st.integers(600, 3000),
+       encoding=st.sampled_from(["json", "text"]), keyed=st.sampled_from([None, "random", "{host}"]))
+def test_packing_a_usual_block_by_runs_makes_the_stream_records_packing_line_by_line_makes(texts, record, encoding,
+                                                                                          keyed):
+    block = stored(1, texts, start=len(texts) // 3)
+    made, expected = [], []
+    for units in (made, expected):
+        keys = None if keyed is None else PartitionKeys(None if keyed == "random" else keyed)
+        builder = RecordBuilder(Limits(500, 5 * record, record), encoding, True, "none", keys)
+        lines = encoding_of(block, encoding)
+        key = "" if keys is None or keys.random else keys.of_block(block)
+        out = _Units()
+        if units is made:
+            if not builder._all_fit(lines, key):
+                return  # a line needs splitting: only the line-by-line way takes such a block
+            builder._packed(block, lines, key, out)
+        else:
+            builder._packed_one_by_one(block, lines, key, out)
+        units.append((out.records, [k != "" for k in out.keys], out.events, out.ends))
+
+    assert made == expected
 
 
 def test_a_batch_that_reaches_the_calls_record_limit_goes_at_once_without_waiting_for_another_record():
