@@ -34,13 +34,14 @@ class OptionalBuildExt(build_ext):
 
 def kernel(name: str, libraries: tuple[str, ...] = ()) -> Extension:
     return Extension(f"shipper.kernels._{name}", [f"shipper/kernels/_{name}.c"], extra_compile_args=STRICT,
-                     libraries=list(libraries))
+                     libraries=list(libraries), depends=["shipper/kernels/text.h"])
 
 
 setup(
     # _journal links libsystemd (libsystemd-dev, which the journald extra's systemd-python needs too);
     # without it that kernel alone is left out
     ext_modules=[kernel("cri"), kernel("syslog"), kernel("cloudwatch"), kernel("journal", ("systemd",)),
-                 kernel("parse"), kernel("forward")],
+                 kernel("parse"), kernel("forward"),
+                 kernel("ndjson")],
     cmdclass={"build_ext": OptionalBuildExt},
 )

@@ -57,7 +57,8 @@ def kernel_rows(lines: int, runs: int) -> list[KernelRow]:
               lambda: tail_to_cloudwatch.measure(lines, 1)),
              ("tail -> syslog TLS (rsyslog)", "cri, syslog", lines, lambda: tail_to_syslog.measure(lines, 1)),
              ("journald -> spool (kubelet-like entries, ~20 fields)", "journal", entries,
-              lambda: journald_to_spool.measure(entries, 1)[0])]
+              lambda: journald_to_spool.measure(entries, 1)[0]),
+             ("forward -> spool (PackedForward, acks)", "forward", lines, lambda: forward_to_spool.measure(lines, 1))]
     rows = []
     for name, kernels, count, measure in paths:
         print(f"{name}: Python reference and compiled, {runs} runs each ...", flush=True)

@@ -26,7 +26,7 @@ mirror="${MIRROR:-http://deb.debian.org/debian}"
 security_mirror="${SECURITY_MIRROR:-http://deb.debian.org/debian-security}"
 architectures=(${ARCHITECTURES:-amd64 arm64})
 version="$(sed -n 's/^__version__ = "\(.*\)"$/\1/p' shipper/__init__.py)"
-inputs=(pyproject.toml README.md LICENSE requirements.lock shipper image)
+inputs=(pyproject.toml setup.py README.md LICENSE requirements.lock shipper image)
 if [[ -z "${SOURCE_DATE_EPOCH:-}" ]]; then
   # The last commit's time; without git (an unpacked tarball), the newest input file's mtime.
   SOURCE_DATE_EPOCH="$(git log -1 --format=%ct 2>/dev/null)" ||
@@ -41,7 +41,7 @@ fi
 
 work="$output/work"
 rm -rf "$output" && mkdir -p "$work/context/src" "$work/wheels"
-cp -r pyproject.toml README.md LICENSE shipper "$work/context/src/"
+cp -r pyproject.toml setup.py README.md LICENSE shipper "$work/context/src/"
 find "$work/context/src" -name __pycache__ -prune -exec rm -rf {} +
 cp requirements.lock image/build-requirements.lock image/stage-build.sh "$work/context/"
 # The build stage downloads from the package index with this host's certificate authorities (an

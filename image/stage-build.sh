@@ -7,6 +7,7 @@ $pip install --require-hashes -r /build/build-requirements.lock
 # -g0: no debug information, whose build paths are random, so the same sources give the same binary.
 CFLAGS=-g0 $pip wheel --no-build-isolation --use-pep517 --require-hashes -r /build/requirements.lock \
   -w /build/wheels
-$pip wheel --no-build-isolation --no-deps -w /build/wheels /build/src
+# The agent with its compiled kernels (setup.py; gcc and the headers are in this stage), -g0 as above.
+CFLAGS=-g0 $pip wheel --no-build-isolation --no-deps -w /build/wheels /build/src
 # The final stage installs with Debian's own pip wheel, run from the wheel and left out of the image.
 cp /usr/share/python-wheels/pip-*.whl /build/wheels/

@@ -19,6 +19,8 @@ Kernels:
   logfmt of a block's messages,
   each parsed record's fields as the JSON text the spool stores (transforms/parse/transform.py: Parse,
   when only the spool reads its output).
+- `_ndjson.objects`: a block's records as JSON objects, the http, firehose and kinesis_streams sinks'
+  lines (sinks/encoding.py: json_objects).
 - `_forward.records`: a PackedForward stream's entries of the usual shape into records
   (sources/forward/records.py: packed_records; the reference is protocol.add_packed_entries, then
   records_of).
@@ -48,10 +50,11 @@ cloudwatch = _load("_cloudwatch")
 journal = _load("_journal")
 parse = _load("_parse")
 forward = _load("_forward")
+ndjson = _load("_ndjson")
 
 COMPILED = {"cri": cri is not None, "syslog": syslog is not None, "cloudwatch": cloudwatch is not None,
             "journal": journal is not None, "parse": parse is not None,
-            "forward": forward is not None}
+            "forward": forward is not None, "ndjson": ndjson is not None}
 
 
 def describe() -> str:

@@ -14,7 +14,7 @@ from typing import Any, cast
 
 import orjson
 
-from shipper import layouts
+from shipper import kernels, layouts
 from shipper.buffer.columns import storable_mapping
 from shipper.buffer.spool import StoredBlock
 from shipper.record import Record, rfc3339_texts
@@ -38,18 +38,25 @@ def json_objects(block: StoredBlock) -> list[bytes | None]:
     split where `","` stands: inside a JSON string every quote is escaped, so nowhere else); what
     follows the message (the block's common fields and the record's own) once per distinct fields
     mapping (records share them: a CRI stream's `{"stream": "stdout"}`); each object is then joined
-    from its parts by C-level maps, without a Python step per record."""
+    from its parts by C-level maps, without a Python step per record. The ndjson kernel
+    (shipper/kernels/_ndjson.c) makes the same objects from the same tails in one call."""
     start, fields = block.start, block.fields[block.start:]
     messages = block.messages[start:]
+    by_id = dict(zip(map(id, fields), fields, strict=True))
+    tail_of = {key: _tail(block.common, own) for key, own in by_id.items()}
+    if None in tail_of.values():  # fields orjson refuses, or the agent's names
+        return _json_objects_one_by_one(block)
+    tails = list(map(cast(dict[int, bytes], tail_of).__getitem__, map(id, fields)))
+    if kernels.ndjson is not None:
+        made: list[bytes | None] | None = kernels.ndjson.objects(block.timestamps, block.messages, tails, start)
+        if made is not None:
+            return made
     try:
         texts = orjson.dumps(messages)[2:-2].split(b'","') if messages else []
     except orjson.JSONEncodeError:  # a lone surrogate in some message: record by record
         return _json_objects_one_by_one(block)
-    by_id = dict(zip(map(id, fields), fields, strict=True))
-    tail_of = {key: _tail(block.common, own) for key, own in by_id.items()}
-    if len(texts) != len(messages) or None in tail_of.values():  # fields orjson refuses, or the agent's names
+    if len(texts) != len(messages):
         return _json_objects_one_by_one(block)
-    tails = map(cast(dict[int, bytes], tail_of).__getitem__, map(id, fields))
     times = "\n".join(rfc3339_texts(block.timestamps[start:])).encode().split(b"\n")
     objects: list[bytes | None] = list(map(b"".join, zip(
         itertools.repeat(b'{"timestamp":"'), times, itertools.repeat(b'","message":"'), texts, tails)))

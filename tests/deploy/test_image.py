@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 NOBODY = "65534:65534"
 ARCHITECTURES = {"amd64": ("linux", "amd64", None, 62), "arm64": ("linux", "arm64", "v8", 183)}  # ELF e_machine
 CHROOT = shutil.which("chroot") or "/usr/sbin/chroot"
+KERNELS = "compiled kernels: cloudwatch, cri, forward, journal, ndjson, parse, syslog"
 
 pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="mmdebstrap's root mode and chroot need root"),
               pytest.mark.timeout(2700)]  # two builds of two architectures, arm64 under emulation: ~20 min
@@ -124,6 +125,7 @@ def test_the_image_has_the_agent_with_the_journald_extra_and_no_installer(rootfs
     journald = in_image(rootfs, "/opt/shipper/bin/python", "-c", "import systemd.journal, kubernetes")
 
     assert version.returncode == 0 and shipper.__version__ in version.stdout, version.stderr
+    assert version.stdout.splitlines()[1] == KERNELS  # built in the image's build stage, for its architecture
     assert journald.returncode == 0, journald.stderr
     assert not (rootfs / "usr" / "bin" / "apt").exists()
     assert not list((rootfs / "opt" / "shipper").glob("lib/python3*/site-packages/pip"))

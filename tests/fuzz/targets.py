@@ -28,6 +28,7 @@ from shipper.buffer.spool import StoredBlock
 from shipper.parsers import PRESETS, regex_parser
 from shipper.record import Block
 from shipper.sinks.cloudwatch.batch import one_event_each
+from shipper.sinks.encoding import json_objects
 from shipper.sinks.syslog.config import SyslogOptions
 from shipper.sinks.syslog.encoder import Encoder
 from shipper.sources.files.container_formats import ContainerDecoder, CriDecoder
@@ -172,6 +173,36 @@ def cloudwatch_kernel(data: bytes) -> None:
     assert made == one_event_each(timestamps, messages, max_event_size)
 
 
+NDJSON_MAPPINGS = [None, {}, {"stream": "stderr"}, {"app": "z\u00fcrich\n", "n": 1, "x": [None, 1.5]}]
+
+
+def ndjson_kernel(data: bytes) -> None:
+    """The compiled ndjson kernel (built with AddressSanitizer as `cri_kernel` is) on any block: the
+    first byte picks `start`; each record (split at \x1e) is an 8-byte signed time, a byte picking its
+    fields and a message of any code points. Exactly the reference's JSON objects, and no memory error."""
+    kernel = asan_kernel("_ndjson") or kernels.ndjson
+    if kernel is None or not data:
+        return
+    times, messages, fields = [], [], []
+    for record in data[1:].split(b"\x1e"):
+        head, text = record[:9].ljust(9, b"\0"), record[9:]
+        times.append(int.from_bytes(head[:8], "little", signed=True) if head[8] & 128 else
+                     NOW + int.from_bytes(head[:4], "little"))
+        fields.append(NDJSON_MAPPINGS[head[8] % len(NDJSON_MAPPINGS)])
+        messages.append(text.decode("utf-8", "surrogateescape"))
+    block = StoredBlock(1, "app", {"host": "node-1"}, times, messages, fields, min(data[0], len(messages)))
+    saved, kernels.ndjson = kernels.ndjson, None
+    try:
+        expected = json_objects(block)
+    finally:
+        kernels.ndjson = kernel
+    try:
+        made = json_objects(block)
+    finally:
+        kernels.ndjson = saved
+    assert made == expected
+
+
 FORWARD_KEYS = [("log", "message"), ("message",), ("log",), ()]
 
 
@@ -302,4 +333,5 @@ _ASAN: dict[str, ModuleType] = {}
 TARGETS: dict[str, Callable[[bytes], None]] = {
     "forward": forward, "parse": parse, "redact": redact, "container": container, "cri_kernel": cri_kernel,
     "syslog_kernel": syslog_kernel, "cloudwatch_kernel": cloudwatch_kernel,
-    "journal_kernel": journal_kernel, "parse_kernel": parse_kernel, "forward_kernel": forward_kernel}
+    "journal_kernel": journal_kernel, "parse_kernel": parse_kernel, "forward_kernel": forward_kernel,
+    "ndjson_kernel": ndjson_kernel}
