@@ -51,6 +51,7 @@ typedef struct { /* one pair of a record, as spans of the stream */
 } Pair;
 
 typedef struct {
+    PyObject *tag;    /* the tag the fields carry (compared by identity: see Work.tag) */
     PyObject *span;   /* bytes: the record's other pairs, as sent */
     PyObject *fields; /* what finish made of them */
 } Remembered;
@@ -237,7 +238,8 @@ static PyObject *value_object(const Pair *pair)
 
 /* The fields mapping of a record's pairs but `chosen`, by `finish`; NULL with an error set, or NULL
  * without one when some text is not valid UTF-8. */
-static PyObject *make_fields(const Pair *pairs, Py_ssize_t count, Py_ssize_t chosen, PyObject *finish)
+static PyObject *make_fields(const Pair *pairs, Py_ssize_t count, Py_ssize_t chosen, PyObject *finish,
+                             PyObject *tag)
 {
     PyObject *fields = PyDict_New();
     if (fields == NULL)
@@ -261,7 +263,7 @@ static PyObject *make_fields(const Pair *pairs, Py_ssize_t count, Py_ssize_t cho
             return NULL;
         }
     }
-    PyObject *made = PyObject_CallOneArg(finish, fields);
+    PyObject *made = PyObject_CallFunctionObjArgs(finish, fields, tag, NULL);
     Py_DECREF(fields);
     return made;
 }
@@ -304,6 +306,8 @@ typedef struct {
     Span keys[MAX_KEYS]; /* message_keys as UTF-8, borrowed from the tuple's strings */
     Py_ssize_t key_count;
     PyObject *finish;
+    PyObject *tag;       /* the current tag (a new reference): made once per run of equal tags */
+    Span tag_text;       /* its UTF-8, in the stream (message mode) */
     Remembered cache[CACHED];
     int used;  /* slots of the cache in use */
     int next;  /* the slot a new mapping takes once all are used */
@@ -315,11 +319,11 @@ typedef struct {
 static PyObject *fields_of(Work *w, Py_ssize_t count, Py_ssize_t chosen, Others o)
 {
     for (int i = 0; i < w->used; i++) /* i < used <= CACHED */
-        if (same_other_pairs(w->cache[i].span, o)) {
+        if (w->cache[i].tag == w->tag && same_other_pairs(w->cache[i].span, o)) {
             Py_INCREF(w->cache[i].fields);
             return w->cache[i].fields;
         }
-    PyObject *fields = make_fields(w->pairs, count, chosen, w->finish);
+    PyObject *fields = make_fields(w->pairs, count, chosen, w->finish, w->tag);
     if (fields == NULL)
         return NULL;
     PyObject *span = other_pairs(o);
@@ -328,23 +332,20 @@ static PyObject *fields_of(Work *w, Py_ssize_t count, Py_ssize_t chosen, Others 
         return NULL;
     }
     int slot = w->used < CACHED ? w->used++ : w->next++ % CACHED;
+    Py_XDECREF(w->cache[slot].tag);
     Py_XDECREF(w->cache[slot].span);
     Py_XDECREF(w->cache[slot].fields);
+    w->cache[slot].tag = Py_NewRef(w->tag);
     w->cache[slot].span = span;
     Py_INCREF(fields);
     w->cache[slot].fields = fields;
     return fields;
 }
 
-/* One entry at the cursor into a record appended to `out`: 1, or 0 to hand back, -1 on an error. */
-static int take_entry(Cursor *c, Work *w, PyObject *out)
+/* The record map at the cursor, of time `ns`, into a record appended to `out`: 1, or 0 to hand back,
+ * -1 on an error. */
+static int take_record(Cursor *c, Work *w, int64_t ns, PyObject *out)
 {
-    if (!need(c, 1) || c->at[0] != 0x92)
-        return 0;
-    c->at += 1;
-    int64_t ns = read_time(c);
-    if (ns < 0)
-        return 0;
     Py_ssize_t count = read_map(c);
     if (count < 1 || count > MAX_PAIRS)
         return 0;
@@ -395,6 +396,27 @@ failed:
     return PyErr_Occurred() ? -1 : 0;
 }
 
+/* One `[time, record]` entry at the cursor into a record appended to `out`: as take_record. */
+static int take_entry(Cursor *c, Work *w, PyObject *out)
+{
+    if (!need(c, 1) || c->at[0] != 0x92)
+        return 0;
+    c->at += 1;
+    int64_t ns = read_time(c);
+    return ns < 0 ? 0 : take_record(c, w, ns, out);
+}
+
+static void release(Work *w)
+{
+    for (int i = 0; i < w->used; i++) { /* i < used <= CACHED */
+        Py_DECREF(w->cache[i].tag);
+        Py_DECREF(w->cache[i].span);
+        Py_DECREF(w->cache[i].fields);
+    }
+    Py_XDECREF(w->tag);
+    PyMem_Free(w);
+}
+
 static int read_keys(PyObject *tuple, Work *w)
 {
     if (!PyTuple_CheckExact(tuple) || PyTuple_GET_SIZE(tuple) > MAX_KEYS)
@@ -417,20 +439,21 @@ static int read_keys(PyObject *tuple, Work *w)
 
 static PyObject *records(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 4 || !PyBytes_CheckExact(args[0])) {
-        PyErr_SetString(PyExc_TypeError, "records(packed: bytes, message_keys, max_entries, finish)");
+    if (nargs != 5 || !PyBytes_CheckExact(args[0]) || !PyUnicode_CheckExact(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "records(packed: bytes, tag: str, message_keys, max_entries, finish)");
         return NULL;
     }
-    Py_ssize_t max_entries = PyLong_AsSsize_t(args[2]);
+    Py_ssize_t max_entries = PyLong_AsSsize_t(args[3]);
     if (max_entries == -1 && PyErr_Occurred())
         return NULL;
     Work *w = PyMem_Calloc(1, sizeof(Work));
     if (w == NULL)
         return PyErr_NoMemory();
     PyObject *out = NULL;
-    if (!read_keys(args[1], w))
+    w->tag = Py_NewRef(args[1]);
+    if (!read_keys(args[2], w))
         goto hand_back;
-    w->finish = args[3];
+    w->finish = args[4];
     out = PyList_New(0);
     if (out == NULL)
         goto done;
@@ -452,17 +475,221 @@ hand_back:
     Py_XDECREF(out);
     out = Py_NewRef(Py_None);
 done:
-    for (int i = 0; i < w->used; i++) {
-        Py_DECREF(w->cache[i].span);
-        Py_DECREF(w->cache[i].fields);
-    }
-    PyMem_Free(w);
+    release(w);
     return out;
+}
+
+/* Skips one whole msgpack object at the cursor: 1, or 0 when the bytes end inside it (more must
+ * come), or -1 when it is not msgpack the kernel can walk (a byte no type has, nesting past
+ * MAX_DEPTH). Each element takes at least one byte, so a loop ends within the bytes left. */
+#define MAX_DEPTH 32
+static int skip_object(Cursor *c, int depth)
+{
+    if (depth > MAX_DEPTH)
+        return -1;
+    if (!need(c, 1))
+        return 0;
+    unsigned char head = *c->at;
+    Py_ssize_t header = 1, body = 0, items = 0; /* items: objects that follow (a map's twice its pairs) */
+    if (head <= 0x7f || head >= 0xe0 || head == 0xc0 || head == 0xc2 || head == 0xc3) {
+    } else if (head >= 0x80 && head <= 0x8f) {
+        items = 2 * (head & 0x0f);
+    } else if (head >= 0x90 && head <= 0x9f) {
+        items = head & 0x0f;
+    } else if (head >= 0xa0 && head <= 0xbf) {
+        body = head & 0x1f;
+    } else {
+        switch (head) {
+        case 0xc4: case 0xd9: header = 2; if (!need(c, 2)) return 0; body = c->at[1]; break;
+        case 0xc5: case 0xda: header = 3; if (!need(c, 3)) return 0; body = be16(c->at + 1); break;
+        case 0xc6: case 0xdb: header = 5; if (!need(c, 5)) return 0; body = be32(c->at + 1); break;
+        case 0xc7: header = 3; if (!need(c, 2)) return 0; body = c->at[1]; break;
+        case 0xc8: header = 4; if (!need(c, 3)) return 0; body = be16(c->at + 1); break;
+        case 0xc9: header = 6; if (!need(c, 5)) return 0; body = be32(c->at + 1); break;
+        case 0xca: case 0xce: case 0xd2: body = 4; break;
+        case 0xcb: case 0xcf: case 0xd3: body = 8; break;
+        case 0xcc: case 0xd0: body = 1; break;
+        case 0xcd: case 0xd1: body = 2; break;
+        case 0xd4: body = 2; break;
+        case 0xd5: body = 3; break;
+        case 0xd6: body = 5; break;
+        case 0xd7: body = 9; break;
+        case 0xd8: body = 17; break;
+        case 0xdc: header = 3; if (!need(c, 3)) return 0; items = be16(c->at + 1); break;
+        case 0xdd: header = 5; if (!need(c, 5)) return 0; items = be32(c->at + 1); break;
+        case 0xde: header = 3; if (!need(c, 3)) return 0; items = 2 * (Py_ssize_t)be16(c->at + 1); break;
+        case 0xdf: header = 5; if (!need(c, 5)) return 0; items = 2 * (Py_ssize_t)be32(c->at + 1); break;
+        default: return -1; /* 0xc1: no type */
+        }
+    }
+    if (!need(c, header + body)) /* header + body <= 6 + 2^32: no overflow in Py_ssize_t */
+        return 0;
+    c->at += header + body;
+    for (Py_ssize_t i = 0; i < items; i++) { /* each item takes a byte at least: ends within the bytes */
+        int skipped = skip_object(c, depth + 1);
+        if (skipped != 1)
+            return skipped;
+    }
+    return 1;
+}
+
+/* A message-mode message's option at the cursor: nil, or a map of text keys to scalars whose `chunk`,
+ * if there, is text of at most MAX_CHUNK code points. 1 (`chunk` set to a new reference or left NULL),
+ * 0 to hand back, -1 on an error. */
+#define MAX_CHUNK 128
+static int take_option(Cursor *c, PyObject **chunk)
+{
+    *chunk = NULL;
+    if (need(c, 1) && c->at[0] == 0xc0) {
+        c->at += 1;
+        return 1;
+    }
+    Py_ssize_t count = read_map(c);
+    if (count < 0 || count > 16)
+        return 0;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        Span key;
+        Pair value;
+        if (!read_text(c, &key) || !read_value(c, &value))
+            goto hand_back;
+        if (!same(key, "chunk", 5))
+            continue;
+        if (*chunk != NULL || value.text.length < 0)
+            goto hand_back; /* twice, or not text: the reference decides */
+        *chunk = PyUnicode_DecodeUTF8((const char *)value.text.start, value.text.length, "strict");
+        if (*chunk == NULL)
+            goto hand_back;
+        if (PyUnicode_GET_LENGTH(*chunk) > MAX_CHUNK)
+            goto hand_back; /* the reference refuses the message */
+    }
+    return 1;
+hand_back:
+    Py_CLEAR(*chunk);
+    if (PyErr_Occurred() && !PyErr_ExceptionMatches(PyExc_UnicodeDecodeError))
+        return -1;
+    PyErr_Clear();
+    return 0;
+}
+
+/* Whether `text` is the current tag's UTF-8. */
+static int same_tag(const Work *w, Span text)
+{
+    return w->tag != NULL && w->tag_text.length == text.length
+           && memcmp(w->tag_text.start, text.start, (size_t)text.length) == 0;
+}
+
+/* `text` as the current tag: 1, 0 to hand back (not UTF-8), -1 on an error. */
+static int set_tag(Work *w, Span text)
+{
+    PyObject *tag = PyUnicode_DecodeUTF8((const char *)text.start, text.length, "strict");
+    if (tag == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_UnicodeDecodeError))
+            return -1;
+        PyErr_Clear();
+        return 0;
+    }
+    Py_XSETREF(w->tag, tag);
+    w->tag_text = text;
+    return 1;
+}
+
+/* Appends (tag, chunk, records, end) to `groups`; a new list replaces *records. 0 on an error. */
+static int close_group(PyObject *groups, Work *w, PyObject *chunk, PyObject **records, Py_ssize_t end)
+{
+    if (PyList_GET_SIZE(*records) == 0 && chunk == NULL)
+        return 1;
+    PyObject *group = Py_BuildValue("(OOOn)", w->tag, chunk ? chunk : Py_None, *records, end);
+    if (group == NULL || PyList_Append(groups, group) < 0) {
+        Py_XDECREF(group);
+        return 0;
+    }
+    Py_DECREF(group);
+    Py_SETREF(*records, PyList_New(0));
+    return *records != NULL;
+}
+
+static PyObject *messages(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3 || !PyBytes_CheckExact(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "messages(data: bytes, message_keys, finish)");
+        return NULL;
+    }
+    Work *w = PyMem_Calloc(1, sizeof(Work));
+    if (w == NULL)
+        return PyErr_NoMemory();
+    PyObject *groups = PyList_New(0), *records = PyList_New(0), *result = NULL;
+    const unsigned char *data = (const unsigned char *)PyBytes_AS_STRING(args[0]);
+    Cursor c = {data, data + PyBytes_GET_SIZE(args[0])};
+    Py_ssize_t consumed = 0;
+    int whole = 1; /* whether the bytes end at a message's end (else the last is cut short) */
+    if (groups == NULL || records == NULL)
+        goto done;
+    w->finish = args[2];
+    if (!read_keys(args[1], w))
+        goto finished;
+    while (c.at < c.end) {
+        Cursor probe = c;
+        int skipped = skip_object(&probe, 0);
+        if (skipped == 0)
+            whole = 0;
+        if (skipped != 1)
+            break;
+        int taken = 0;
+        PyObject *chunk = NULL;
+        Py_ssize_t before = PyList_GET_SIZE(records);
+        if (c.at[0] == 0x93 || c.at[0] == 0x94) { /* [tag, time, record] or [tag, time, record, option] */
+            int with_option = c.at[0] == 0x94;
+            Span text;
+            c.at += 1;
+            taken = read_text(&c, &text);
+            if (taken && !same_tag(w, text)) { /* a group holds one tag: the last closes */
+                if (!close_group(groups, w, NULL, &records, consumed))
+                    goto done;
+                before = 0;
+                taken = set_tag(w, text);
+            }
+            if (taken == 1) { /* a time alone: [tag, [time, {}], ...] is Forward mode, entries in a list */
+                int64_t ns = read_moment(&c);
+                taken = ns < 0 ? 0 : take_record(&c, w, ns, records);
+            }
+            if (taken == 1 && with_option)
+                taken = take_option(&c, &chunk);
+            if (taken == 1 && c.at != probe.at)
+                taken = 0; /* parts that end elsewhere than the object: never, checked anyway */
+        }
+        if (taken < 0)
+            goto done;
+        if (taken == 0) {
+            Py_XDECREF(chunk);
+            if (PyList_GET_SIZE(records) > before && PyList_SetSlice(records, before, PyList_GET_SIZE(records), NULL) < 0)
+                goto done;
+            break;
+        }
+        c = probe;
+        consumed = c.at - data;
+        if (chunk != NULL) {
+            int closed = close_group(groups, w, chunk, &records, consumed);
+            Py_DECREF(chunk);
+            if (!closed)
+                goto done;
+        }
+    }
+finished:
+    if (!close_group(groups, w, NULL, &records, consumed))
+        goto done;
+    result = Py_BuildValue("(Oni)", groups, consumed, whole);
+done:
+    Py_XDECREF(groups);
+    Py_XDECREF(records);
+    release(w);
+    return result;
 }
 
 static PyMethodDef methods[] = {
     {"records", (PyCFunction)(void (*)(void))records, METH_FASTCALL,
      "A PackedForward stream's entries as records, or None when the reference must decode it."},
+    {"messages", (PyCFunction)(void (*)(void))messages, METH_FASTCALL,
+     "Message-mode messages from the start of `data` as (groups, consumed, whole)."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -33,6 +33,7 @@ from shipper.sinks.syslog.config import SyslogOptions
 from shipper.sinks.syslog.encoder import Encoder
 from shipper.sources.files.container_formats import ContainerDecoder, CriDecoder
 from shipper.sources.forward import protocol
+from shipper.sources.forward.framing import Framing
 from shipper.sources.forward.records import packed_records, records_of
 from shipper.sources.journald.config import JournaldOptions
 from shipper.sources.journald.fields import RecordMaker
@@ -203,16 +204,48 @@ def ndjson_kernel(data: bytes) -> None:
     assert made == expected
 
 
+def _connection(reads: list[bytes], compiled: bool) -> tuple[list[Any], int, str | None]:
+    """Each record (with each field's type) and ack a connection's reads come to, the bytes the messages
+    took, and the refusal that ended it (tests/sources/test_forward_framing.py)."""
+    connection = Framing(MAX_SIZE, 100, ["log", "message"], compiled=compiled, clock=lambda: NOW)
+    events: list[Any] = []
+    taken = 0
+    try:
+        for read in reads:
+            for message, size in connection.messages(read):
+                anomalies: Counter[str] = Counter()
+                events += [(t, text, [(k, type(v), repr(v)) for k, v in fields.items()])
+                           for t, text, fields in records_of(message, ["log", "message"], anomalies, {})]
+                events += sorted((anomalies + message.anomalies).items())
+                events += [("ack", message.chunk)] if message.chunk is not None else []
+                taken += size
+    except msgpack.BufferFull:
+        return events, taken, "message_too_large"
+    except protocol.ProtocolError as error:
+        return events, taken, error.kind
+    return events, taken, None
+
+
 FORWARD_KEYS = [("log", "message"), ("message",), ("log",), ()]
 
 
 def forward_kernel(data: bytes) -> None:
-    """The compiled forward kernel (built with AddressSanitizer as `cri_kernel` is) on any packed stream:
-    the first byte picks the message keys and max_entries, the rest is the stream. Where it takes the
-    stream, exactly the records the reference makes of it (types of every field included), and no
-    memory error."""
+    """The compiled forward kernel (built with AddressSanitizer as `cri_kernel` is) on any bytes: with the
+    first byte's top bit, as a connection's stream of messages, read in two parts cut where the first
+    byte says, exactly what message-by-message decoding makes of it; else as a packed stream, the first
+    byte picking the message keys and max_entries, where the kernel takes it exactly the records the
+    reference makes (types of every field included). And no memory error."""
     kernel = asan_kernel("_forward") or kernels.forward
     if kernel is None or not data:
+        return
+    if data[0] & 0x80:
+        saved, kernels.forward = kernels.forward, kernel
+        try:
+            cut = (data[0] & 0x7F) * len(data) // 128
+            reads = [data[1:cut + 1], data[cut + 1:]]
+            assert _connection(reads, compiled=True) == _connection(reads, compiled=False)
+        finally:
+            kernels.forward = saved
         return
     keys, max_entries, packed = FORWARD_KEYS[data[0] % 4], (1, 3, 10_000)[(data[0] >> 2) % 3], data[1:]
     saved, kernels.forward = kernels.forward, kernel

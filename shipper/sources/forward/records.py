@@ -72,7 +72,7 @@ def records_of(message: Message, message_keys: list[str], anomalies: Counter[str
                     continue
                 signature, fields = None, None
             if fields is None:
-                fields = _fields(record, tag)
+                fields = make_fields(record, tag)
                 if signature is not None:
                     shared[signature] = fields
             out.append((time_ns, _json_text(record) if text is None else text, fields))
@@ -84,11 +84,10 @@ def records_of(message: Message, message_keys: list[str], anomalies: Counter[str
 def packed_records(tag: str, packed: bytes, max_entries: int, message_keys: tuple[str, ...]) -> list[Record] | None:
     """A packed stream's records by the forward kernel (shipper/kernels/_forward.c): exactly those
     `records_of` makes of the entries `protocol.add_packed_entries` decodes, each distinct fields
-    mapping made by `_fields`; None when the kernel is not compiled or leaves the stream to them."""
+    mapping made by `make_fields`; None when the kernel is not compiled or leaves the stream to them."""
     if kernels.forward is None:
         return None
-    made: list[Record] | None = kernels.forward.records(packed, message_keys, max_entries,
-                                                         lambda record: _fields(record, tag))
+    made: list[Record] | None = kernels.forward.records(packed, tag, message_keys, max_entries, make_fields)
     return made
 
 
@@ -119,7 +118,7 @@ def _typed(signature: tuple[Any, ...], record: dict[Any, Any]) -> tuple[Any, ...
     return (*signature, *map(type, record), *map(type, record.values()))
 
 
-def _fields(record: dict[Any, Any], tag: str) -> dict[str, Any]:
+def make_fields(record: dict[Any, Any], tag: str) -> dict[str, Any]:
     """A record's keys but the message as fields: keys as text, raw bytes as text, the tag in `tag`,
     the agent's reserved names set aside under `log`."""
     if not _plain(record):

@@ -21,20 +21,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
-import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from functools import partial
 
 import msgpack
 
-from shipper import kernels
 from shipper.observe.logs import ComponentLog, WarningPace
 from shipper.sources.forward import protocol
 from shipper.sources.forward.config import ForwardOptions
+from shipper.sources.forward.framing import Framing, objects_of
 from shipper.sources.forward.handshake import Handshake
-from shipper.sources.forward.protocol import Message, PackedRecords, ProtocolError
-from shipper.sources.forward.records import packed_records
+from shipper.sources.forward.protocol import Message, ProtocolError
 
 READ_SIZE = 64 * 1024
 ENTRY_COST = 256  # bytes charged per decoded entry beyond its bytes (the objects that hold it)
@@ -81,9 +78,6 @@ class ForwardServer:
         self._tls = options.tls.context() if options.tls is not None else None
         users = {user.username: user.password.get_secret_value() for user in options.users}
         key = options.shared_key.get_secret_value() if options.shared_key is not None else None
-        self._packed_records: PackedRecords | None = None
-        if kernels.forward is not None:
-            self._packed_records = partial(packed_records, message_keys=tuple(options.message_keys))
         self._handshake = (lambda: Handshake(key, options.self_hostname, users)) if key is not None else None
 
     async def start(self) -> None:
@@ -156,7 +150,8 @@ class ForwardServer:
         return False
 
     async def _serve(self, reader: asyncio.StreamReader, client: Client) -> None:
-        stream = protocol.unpacker(self.options.max_message_size, self.options.max_entries_per_message)
+        framing = Framing(self.options.max_message_size, self.options.max_entries_per_message,
+                          self.options.message_keys)
         while True:
             # the acks written so far have left (or wait below the write buffer's mark)
             await asyncio.wait_for(client.writer.drain(), self.options.idle_timeout)
@@ -164,20 +159,14 @@ class ForwardServer:
             if not data:
                 return
             self._received_bytes(len(data))
+            await self._wait_for_room()
             try:
-                stream.feed(data)
+                for message, size in framing.messages(data):  # no await until the read is decoded: see the docstring
+                    self._take(client, message, charge(message, size))
             except msgpack.BufferFull:
                 self._refuse(client, "message_too_large", f"{client.peer} sent a message larger than "
                              f"max_message_size ({self.options.max_message_size} bytes); closing that connection")
                 return
-            await self._wait_for_room()
-            start = stream.tell()
-            for message in _messages(stream):  # no await from here to the end of the read: see the docstring
-                decoded = protocol.decode(message, time.time_ns(), self.options.max_message_size,
-                                          self.options.max_entries_per_message, self._packed_records)
-                end = stream.tell()
-                self._take(client, decoded, charge(decoded, end - start))
-                start = end
 
     async def _shake_hands(self, reader: asyncio.StreamReader, client: Client) -> bool:
         assert self._handshake is not None
@@ -192,7 +181,7 @@ class ForwardServer:
                 stream.feed(data)
             except msgpack.BufferFull:
                 raise ProtocolError("a PING larger than 64 KiB") from None
-            for ping in _messages(stream):
+            for ping in objects_of(stream):
                 pong, refusal = handshake.answer(ping)
                 client.writer.write(pong)
                 await client.writer.drain()
@@ -205,12 +194,3 @@ class ForwardServer:
         self._count_error("connection", error)
         if self._refusal_warnings.due(error) is not None:
             self.log.warning("%s", message)
-
-
-def _messages(stream: msgpack.Unpacker):  # type: ignore[no-untyped-def]
-    """The complete objects fed so far; what is not msgpack is a ProtocolError."""
-    try:
-        yield from stream
-    except (msgpack.UnpackException, ValueError, TypeError) as error:  # ExtraData, FormatError, StackError; an
-        # array or map as a map key (unhashable); an array or map longer than the unpacker allows
-        raise ProtocolError(f"not msgpack: {type(error).__name__}") from None
