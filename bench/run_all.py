@@ -58,7 +58,12 @@ def kernel_rows(lines: int, runs: int) -> list[KernelRow]:
              ("tail -> syslog TLS (rsyslog)", "cri, syslog", lines, lambda: tail_to_syslog.measure(lines, 1)),
              ("journald -> spool (kubelet-like entries, ~20 fields)", "journal", entries,
               lambda: journald_to_spool.measure(entries, 1)[0]),
-             ("forward -> spool (PackedForward, acks)", "forward", lines, lambda: forward_to_spool.measure(lines, 1))]
+             ("forward -> spool (PackedForward, acks)", "forward", lines, lambda: forward_to_spool.measure(lines, 1)),
+             ("forward -> spool (a record a message, as Docker's driver)", "forward", lines,
+              lambda: forward_to_spool.measure(lines, 1, "message")),
+             ("tail -> HTTP collector (ndjson)", "cri, ndjson", lines, lambda: tail_to_http.measure(lines, 1)),
+             ("tail -> Firehose (fast endpoint, packed, json, no compression)", "cri, ndjson", lines,
+              lambda: tail_to_firehose.measure(lines, 1, pack=True, compression="none"))]
     rows = []
     for name, kernels, count, measure in paths:
         print(f"{name}: Python reference and compiled, {runs} runs each ...", flush=True)

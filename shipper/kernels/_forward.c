@@ -1,7 +1,7 @@
 /*
- * shipper.kernels._forward: a PackedForward stream's entries straight into records, in one call.
+ * shipper.kernels._forward: forward messages straight from their msgpack bytes into records.
  *
- * records(packed, message_keys, max_entries, finish) -> list | None
+ * records(packed, tag, message_keys, max_entries, finish) -> list | None
  *
  * `packed` is the msgpack stream of `[time, record]` entries a PackedForward message carries (after
  * gunzip, for CompressedPackedForward). The kernel takes the stream only when every entry has the
@@ -19,6 +19,18 @@
  * call: `finish` is called once each). Anything else returns None and the reference decodes the
  * stream (protocol.add_packed_entries, records.records_of), so the results are equal by construction:
  * tests/kernels/test_forward.py holds the two equal on any stream.
+ *
+ * messages(data, message_keys, finish) -> (groups, consumed, whole)
+ *
+ * Message mode, `[tag, time, record]` or `[tag, time, record, option]` (one record a message, as
+ * Docker's driver sends), from the start of `data` (the bytes a connection sent, as read): each
+ * message whose time and record are as above (the time alone: `[tag, [time, {}], ...]` is Forward
+ * mode) and whose option is nil or a map of text keys to scalars with `chunk`, if there, text of at most
+ * MAX_CHUNK code points. Groups are (tag, chunk or None, records, end): records of one tag, a group
+ * ending at each message with a chunk id (its ack goes once the group is stored); `end` is the offset
+ * after the group's last message. It stops at the first message it does not take, or one the bytes cut
+ * short (`whole` is then 0); `consumed` is where it stopped. sources/forward/framing.py gives the rest
+ * to msgpack's stream decoder, and tests/sources/test_forward_framing.py holds the two ways equal.
  *
  * Bounds: every read goes through `need(cursor, n)`, which checks that n more bytes remain before
  * `end` (the length of `packed`, read once; a bytes object cannot change); lengths read from the
