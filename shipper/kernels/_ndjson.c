@@ -49,19 +49,6 @@ static void fill_escaped_sizes(void)
     escaped_size['\b'] = escaped_size['\t'] = escaped_size['\n'] = escaped_size['\f'] = escaped_size['\r'] = 2;
 }
 
-typedef struct {
-    char *at, *end;
-} Out;
-
-static int put(Out *out, const char *data, Py_ssize_t size)
-{
-    if (size > out->end - out->at)
-        return 0;
-    memcpy(out->at, data, (size_t)size);
-    out->at += size;
-    return 1;
-}
-
 static Py_ssize_t escaped_length(Text message)
 {
     Py_ssize_t size = 0;

@@ -71,20 +71,6 @@ static int read_heads(PyObject *mappings, PyObject *heads, Head *out, Py_ssize_t
 }
 
 typedef struct {
-    char *at, *end;
-} Out;
-
-/* Copies `size` bytes; refuses (0) a write past the end, which the first pass's sizes rule out. */
-static int put(Out *out, const char *data, Py_ssize_t size)
-{
-    if (size > out->end - out->at)
-        return 0;
-    memcpy(out->at, data, (size_t)size);
-    out->at += size;
-    return 1;
-}
-
-typedef struct {
     Text message;
     int64_t ns;
     unsigned char head;

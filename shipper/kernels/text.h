@@ -1,5 +1,6 @@
 /*
- * What the kernels that write text share: a str's UTF-8 without a copy, and UTC date-time texts.
+ * What the kernels that write text share: a str's UTF-8 without a copy, UTC date-time texts, and a
+ * bounded writer into an output sized by a first pass.
  * Included by each kernel's .c (static functions: each extension has its own copy, no shared symbol).
  */
 #ifndef SHIPPER_KERNELS_TEXT_H
@@ -68,6 +69,20 @@ static inline int utf8_of(PyObject *text, Text *out)
         PyErr_Clear();
         return 0;
     }
+    return 1;
+}
+
+typedef struct {
+    char *at, *end;
+} Out;
+
+/* Copies `size` bytes; refuses (0) a write past the end, which the first pass's sizes rule out. */
+static inline int put(Out *out, const char *data, Py_ssize_t size)
+{
+    if (size > out->end - out->at)
+        return 0;
+    memcpy(out->at, data, (size_t)size);
+    out->at += size;
     return 1;
 }
 
