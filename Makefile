@@ -20,11 +20,11 @@ $(BIN)/python:
 # The demo runs with the base install and the Kubernetes extra (a compiler builds the kernels where
 # there is one; none is needed);
 # the tests also build the journald extra (systemd-python) and take the test tools.
-$(VENV)/.demo-installed: pyproject.toml setup.py $(wildcard shipper/kernels/*.c) | $(BIN)/python
+$(VENV)/.demo-installed: pyproject.toml setup.py $(wildcard shipper/kernels/*.[ch]) | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[demo,kubernetes]'
 	touch $@
 
-$(VENV)/.test-installed: pyproject.toml setup.py $(wildcard shipper/kernels/*.c) | $(BIN)/python
+$(VENV)/.test-installed: pyproject.toml setup.py $(wildcard shipper/kernels/*.[ch]) | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev,demo,journald,kubernetes]'
 	touch $@ $(VENV)/.demo-installed
 
