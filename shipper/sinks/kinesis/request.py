@@ -243,7 +243,7 @@ class RecordBuilder:
         def close() -> None:
             nonlocal run, run_size
             if run:
-                key = run_key or (self.keys.fresh() if self.keys is not None else "")
+                key = run_key or self._fresh_key()
                 units.add(self._data(b"".join(run)), key, len(run), run_end)
                 run, run_size = [], 0
 
@@ -281,12 +281,13 @@ class RecordBuilder:
             first = last
 
     def _fresh_key(self) -> str:
+        """A random key for a stream record closed without one ("" where the API takes none: Firehose)."""
         return self.keys.fresh() if self.keys is not None else ""
 
     def _alone(self, block: StoredBlock, index: int, line: bytes, key: str, units: _Units) -> None:
         """One log record as one stream record, or in pieces when it is longer than a record."""
         end = index + 1
-        key = key or (self.keys.fresh() if self.keys is not None else "")
+        key = key or self._fresh_key()
         budget = self._budget(key)
         if len(line) + 1 <= budget:
             units.add(self._data(line + b"\n"), key, 1, end)
