@@ -34,11 +34,12 @@ def encoded(block: StoredBlock, encoding: str, layout: str = "shipper") -> list[
 
 def json_objects(block: StoredBlock) -> list[bytes | None]:
     """Each record of `block` from its start as a JSON object: the same bytes as `as_event` gives, at a
-    fraction of the cost. The block's messages are written by one orjson call (its list's elements are
-    split where `","` stands: inside a JSON string every quote is escaped, so nowhere else); what
-    follows the message (the block's common fields and the record's own) once per distinct fields
-    mapping (records share them: a CRI stream's `{"stream": "stdout"}`); each object is then joined
-    from its parts by C-level maps, without a Python step per record. The ndjson kernel
+    fraction of the cost. The block's messages are written by one orjson call, its list's elements split
+    where `","` stands when no `\","` does: a quote with no backslash before it is unescaped, so ends a
+    string (a message ending in `",` or a backslash makes a `\","`, and the block goes record by
+    record). What follows the message (the block's common fields and the record's own) is written once
+    per distinct fields mapping (records share them: a CRI stream's `{"stream": "stdout"}`); each object
+    is then joined from its parts by C-level maps, without a Python step per record. The ndjson kernel
     (shipper/kernels/_ndjson.c) makes the same objects from the same tails in one call."""
     start, fields = block.start, block.fields[block.start:]
     messages = block.messages[start:]
@@ -52,11 +53,12 @@ def json_objects(block: StoredBlock) -> list[bytes | None]:
         if made is not None:
             return made
     try:
-        texts = orjson.dumps(messages)[2:-2].split(b'","') if messages else []
+        array = orjson.dumps(messages)[2:-2]
     except orjson.JSONEncodeError:  # a lone surrogate in some message: record by record
         return _json_objects_one_by_one(block)
-    if len(texts) != len(messages):
+    if b'\\","' in array:
         return _json_objects_one_by_one(block)
+    texts = array.split(b'","') if messages else []
     times = "\n".join(rfc3339_texts(block.timestamps[start:])).encode().split(b"\n")
     objects: list[bytes | None] = list(map(b"".join, zip(
         itertools.repeat(b'{"timestamp":"'), times, itertools.repeat(b'","message":"'), texts, tails)))

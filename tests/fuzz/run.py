@@ -26,6 +26,8 @@ def main() -> None:
     arguments = [sys.argv[0], f"-max_total_time={seconds}", "-rss_limit_mb=4096", "-max_len=65536", "-timeout=10",
                  f"-artifact_prefix={ARTIFACTS}/{target_name}-", "-print_final_stats=1", scratch,
                  str(CORPUS / target_name)]
+    if target_name.endswith("_kernel"):  # the kernels' C gives comparison hints only (gcc has no edge coverage
+        arguments.insert(1, "-use_value_profile=1")  # libFuzzer takes): value profiles make use of them
     atheris.Setup(arguments, target)
     atheris.Fuzz()
 

@@ -3,9 +3,11 @@ bytes and texts of the one-record-at-a-time forms, whatever the block holds."""
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from shipper import kernels
 from shipper.buffer.spool import StoredBlock
 from shipper.record import rfc3339, rfc3339_texts
 from shipper.sinks.encoding import json_object, json_objects
@@ -42,8 +44,12 @@ def test_each_json_object_of_a_block_is_the_records_own_bytes(messages, data):
     assert objects == [json_object(common, block.record(index)) for index in range(start, count)]
 
 
-def test_quotes_commas_and_backslashes_in_messages_stay_inside_their_own_records():
-    messages = ['","', '\\', '"', 'a","b', '\\","\\', '', ',', '"",""']
+@pytest.mark.parametrize("compiled", [True, False], ids=["kernel", "reference"])
+def test_quotes_commas_and_backslashes_in_messages_stay_inside_their_own_records(compiled, monkeypatch):
+    if not compiled:
+        monkeypatch.setattr(kernels, "ndjson", None)
+    messages = ['","', '\\', '"', 'a","b', '\\","\\', '', ',', '"",""', 'ends in a quote and a comma",', 'next',
+                'ends in a backslash\\', 'next']
     block = StoredBlock(1, "app", {"host": "h"}, [10**18 + i for i in range(len(messages))], messages,
                         [{"stream": "stdout"}] * len(messages), 0)
 

@@ -148,3 +148,18 @@ def test_each_option_a_message_may_carry_is_read_as_message_by_message_decoding_
     reads = [msgpack.packb(["t", event_time(1, 1), {"log": "before"}]) + message]
 
     assert what_comes_of(reads, compiled=True) == what_comes_of(reads, compiled=False)
+
+
+def test_a_message_the_stream_decoder_holds_part_of_is_finished_by_it_when_the_next_read_comes():
+    handed_back = msgpack.packb(["docker.web", event_time(1, 0), {"log": "x", 7: "an integer key"}])
+    inner = msgpack.packb(["t", 1, {"log": "a message's shape, inside a field"}])
+    held = msgpack.packb(["docker.web", event_time(1, 1), {"log": "y", "nested": "?"}, {"chunk": "c1"}])
+    held = held.replace(msgpack.packb("?"), inner)
+    cut = held.index(inner)  # msgpack has read every byte before it: its own count says all were taken
+    reads = [handed_back + held[:cut], held[cut:] + msgpack.packb(["t", 2, {"log": "z"}])]
+
+    events, taken, refusal = what_comes_of(reads, compiled=True)
+
+    assert (events, taken, refusal) == what_comes_of(reads, compiled=False)
+    assert [event[1] for event in events if event[0] != "ack"] == ["x", "y", "z"]
+    assert ("ack", "c1") in events and taken == sum(map(len, reads)) and refusal is None

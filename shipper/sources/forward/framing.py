@@ -32,7 +32,8 @@ class Framing:
                  clock: Callable[[], int] = time.time_ns):
         self._stream = protocol.unpacker(max_size, max_entries)
         self._fed = 0  # bytes fed to the stream decoder
-        self._decoded_to = 0  # of which its messages so far took this many (a message's size starts here)
+        self._decoded_to = 0  # of which its messages so far took this many (a message's size starts here);
+        # the stream decoder's own tell() is no measure of what it holds: it moves into a message cut short
         self._pending = b""  # the start of a message the kernel waits to see whole
         self._max_size, self._max_entries = max_size, max_entries
         self._clock = clock  # the time in ns given to entries whose own time is not one
@@ -43,7 +44,7 @@ class Framing:
     def messages(self, data: bytes) -> Iterator[tuple[Message, int]]:
         """The messages `data` completes, each with the bytes it took on the wire. Raises
         msgpack.BufferFull for a message past max_size, ProtocolError for what is not the protocol."""
-        if self._kernel is not None and self._stream.tell() == self._fed:  # the stream decoder holds nothing
+        if self._kernel is not None and self._decoded_to == self._fed:  # the stream decoder holds nothing
             data = self._pending + data if self._pending else data
             self._pending = b""
             groups, consumed, whole = self._kernel.messages(data, self._keys, make_fields)
