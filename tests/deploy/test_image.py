@@ -1,6 +1,7 @@
 """The agent's OCI image (`make image`): one index of an amd64 and an arm64 image, built on this machine
 without a container engine (arm64 under qemu-user), the same digest from the same sources, non-root by
-default, and the agent runs from each root filesystem (arm64's under qemu-user, as on a Graviton node)."""
+default, and the agent runs from each root filesystem (arm64's under qemu-user, as on a Graviton node),
+its compiled kernels giving there exactly what the Python reference gives."""
 
 from __future__ import annotations
 
@@ -62,9 +63,9 @@ def rootfs(builds, tmp_path_factory, request) -> Path:
     return root
 
 
-def in_image(rootfs: Path, *command: str) -> subprocess.CompletedProcess[str]:
+def in_image(rootfs: Path, *command: str, timeout: int = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run([CHROOT, f"--userspec={NOBODY}", str(rootfs), *command],
-                          capture_output=True, text=True, timeout=120, env={"PATH": "/usr/bin:/bin"})
+                          capture_output=True, text=True, timeout=timeout, env={"PATH": "/usr/bin:/bin"})
 
 
 def test_the_same_sources_build_the_same_image_digest(builds):
@@ -129,6 +130,21 @@ def test_the_image_has_the_agent_with_the_journald_extra_and_no_installer(rootfs
     assert journald.returncode == 0, journald.stderr
     assert not (rootfs / "usr" / "bin" / "apt").exists()
     assert not list((rootfs / "opt" / "shipper").glob("lib/python3*/site-packages/pip"))
+
+
+def test_the_kernels_built_for_each_architecture_give_exactly_the_references_output(rootfs):
+    check = rootfs / "tmp" / "kernels-check"
+    shutil.copytree(ROOT / "tests" / "fuzz" / "corpus", check / "corpus", dirs_exist_ok=True)
+    for script in ("targets.py", "replay.py"):
+        shutil.copy(ROOT / "tests" / "fuzz" / script, check / script)
+
+    replay = in_image(rootfs, "/opt/shipper/bin/python", "/tmp/kernels-check/replay.py", "/tmp/kernels-check/corpus",
+                      "2000", "1", timeout=600)
+
+    assert replay.returncode == 0, replay.stdout + replay.stderr
+    ran = dict(line.split(": ", 1) for line in replay.stdout.splitlines())
+    assert set(ran) == {f"{name}_kernel" for name in KERNELS.split(": ")[1].split(", ")}
+    assert [name for name, said in ran.items() if not said.endswith(" inputs")] == ["journal_kernel"], ran
 
 
 def test_the_agent_in_the_image_ships_a_file_to_the_console(rootfs, tmp_path):

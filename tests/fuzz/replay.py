@@ -1,0 +1,76 @@
+"""The kernels' fuzz targets without atheris: each committed corpus input and seeded mutants of it.
+
+`python tests/fuzz/replay.py CORPUS_DIR MUTANTS SEED` runs every `*_kernel` target of targets.py
+(beside this file, loaded by path, so that it runs wherever the agent is installed, with none of the
+test dependencies) on its corpus and on MUTANTS byte-level mutants of each input, the same for the
+same SEED. Each target asserts that its kernel gives exactly the reference's output. libFuzzer does
+not run where this is for: the image's arm64 root filesystem under qemu-user (tests/deploy/
+test_image.py), where `char` is unsigned and the kernels were compiled by another gcc backend.
+
+Prints one line per target (`target: N inputs`) and exits 1 at the first input a target fails on,
+printing it in base64.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib.util
+import random
+import sys
+import traceback
+from pathlib import Path
+
+NOT_REPLAYED = {"journal_kernel": "its journals are written by systemd-journal-remote and the tests' journal writer"}
+
+
+def mutant(rng: random.Random, data: bytes, other: bytes) -> bytes:
+    """`data` changed in 1 to 4 places, as libFuzzer's simplest mutators change an input."""
+    out = bytearray(data)
+    for _ in range(rng.randint(1, 4)):
+        at = rng.randint(0, len(out))
+        kind = rng.randrange(6)
+        if kind == 0 and at < len(out):
+            out[at] = rng.randrange(256)
+        elif kind == 1:
+            out[at:at] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 8)))
+        elif kind == 2:
+            del out[at:at + rng.randint(1, 16)]
+        elif kind == 3:
+            out[at:at] = out[at:at + rng.randint(1, 32)]
+        elif kind == 4:
+            del out[at:]
+        else:
+            out[at:at] = other[rng.randint(0, len(other)):][:rng.randint(1, 64)]
+    return bytes(out)
+
+
+def main() -> int:
+    corpus, mutants, seed = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+    spec = importlib.util.spec_from_file_location("targets", Path(__file__).with_name("targets.py"))
+    assert spec is not None and spec.loader is not None
+    targets = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(targets)
+    rng = random.Random(seed)
+    for name, target in sorted(targets.TARGETS.items()):
+        if not name.endswith("_kernel"):
+            continue
+        if name in NOT_REPLAYED:
+            print(f"{name}: not run ({NOT_REPLAYED[name]})")
+            continue
+        inputs = [path.read_bytes() for path in sorted((corpus / name).iterdir())]
+        count = 0
+        for data in inputs:
+            for candidate in [data] + [mutant(rng, data, rng.choice(inputs)) for _ in range(mutants)]:
+                try:
+                    target(candidate)
+                except Exception:  # any failure is the finding: the input is printed
+                    traceback.print_exc()
+                    print(f"{name}: FAILED on {base64.b64encode(candidate).decode()}")
+                    return 1
+                count += 1
+        print(f"{name}: {count} inputs")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
