@@ -16,6 +16,7 @@ import pytest
 import shipper
 from peers.registry import Registry
 from tests.agent_process import AgentProcess, output_messages, wait_for, write_config
+from tests.fuzz.replay import write_journals
 
 ROOT = Path(__file__).resolve().parents[2]
 NOBODY = "65534:65534"
@@ -134,17 +135,20 @@ def test_the_image_has_the_agent_with_the_journald_extra_and_no_installer(rootfs
 
 def test_the_kernels_built_for_each_architecture_give_exactly_the_references_output(rootfs):
     check = rootfs / "tmp" / "kernels-check"
-    shutil.copytree(ROOT / "tests" / "fuzz" / "corpus", check / "corpus", dirs_exist_ok=True)
+    shutil.rmtree(check, ignore_errors=True)
+    shutil.copytree(ROOT / "tests" / "fuzz" / "corpus", check / "corpus")
     for script in ("targets.py", "replay.py"):
         shutil.copy(ROOT / "tests" / "fuzz" / script, check / script)
+    journals = write_journals(check / "corpus", 300, 1, check / "journals")  # the image has no journal writer
 
     replay = in_image(rootfs, "/opt/shipper/bin/python", "/tmp/kernels-check/replay.py", "/tmp/kernels-check/corpus",
-                      "2000", "1", timeout=600)
+                      "2000", "1", "/tmp/kernels-check/journals", timeout=600)
 
     assert replay.returncode == 0, replay.stdout + replay.stderr
     ran = dict(line.split(": ", 1) for line in replay.stdout.splitlines())
     assert set(ran) == {f"{name}_kernel" for name in KERNELS.split(": ")[1].split(", ")}
-    assert [name for name, said in ran.items() if not said.endswith(" inputs")] == ["journal_kernel"], ran
+    assert all(said.endswith(" inputs") for said in ran.values()), ran
+    assert ran["journal_kernel"] == f"{journals} inputs" and journals > 300
 
 
 def test_the_agent_in_the_image_ships_a_file_to_the_console(rootfs, tmp_path):

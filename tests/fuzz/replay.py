@@ -1,14 +1,18 @@
 """The kernels' fuzz targets without atheris: each committed corpus input and seeded mutants of it.
 
-`python tests/fuzz/replay.py CORPUS_DIR MUTANTS SEED` runs every `*_kernel` target of targets.py
+`python tests/fuzz/replay.py CORPUS_DIR MUTANTS SEED [JOURNALS]` runs every `*_kernel` target of targets.py
 (beside this file, loaded by path, so that it runs wherever the agent is installed, with none of the
 test dependencies) on its corpus and on MUTANTS byte-level mutants of each input, the same for the
 same SEED. Each target asserts that its kernel gives exactly the reference's output. libFuzzer does
 not run where this is for: the image's arm64 root filesystem under qemu-user (tests/deploy/
 test_image.py), where `char` is unsigned and the kernels were compiled by another gcc backend.
 
+The journal kernel's inputs are journal files, which only systemd-journal-remote writes: where it
+is missing, `write_journals` (run where it is) writes them into JOURNALS beforehand, one directory
+per input, and the replay reads each with the kernel and with the reference.
+
 Prints one line per target (`target: N inputs`) and exits 1 at the first input a target fails on,
-printing it in base64.
+printing it in base64 (a journal by its directory).
 """
 
 from __future__ import annotations
@@ -19,8 +23,7 @@ import random
 import sys
 import traceback
 from pathlib import Path
-
-NOT_REPLAYED = {"journal_kernel": "its journals are written by systemd-journal-remote and the tests' journal writer"}
+from types import ModuleType
 
 
 def mutant(rng: random.Random, data: bytes, other: bytes) -> bytes:
@@ -44,18 +47,60 @@ def mutant(rng: random.Random, data: bytes, other: bytes) -> bytes:
     return bytes(out)
 
 
-def main() -> int:
-    corpus, mutants, seed = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+def load_targets() -> ModuleType:
     spec = importlib.util.spec_from_file_location("targets", Path(__file__).with_name("targets.py"))
     assert spec is not None and spec.loader is not None
     targets = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(targets)
-    rng = random.Random(seed)
+    return targets
+
+
+def write_journals(corpus: Path, mutants: int, seed: int, out: Path) -> int:
+    """The journals of the journal kernel's corpus inputs and `mutants` mutants of each, a directory
+    each under `out`, readable by anyone; how many systemd-journal-remote wrote."""
+    targets, rng = load_targets(), random.Random(seed)
+    inputs = [path.read_bytes() for path in sorted((corpus / "journal_kernel").iterdir())]
+    written = 0
+    for data in inputs:
+        for candidate in [data] + [mutant(rng, data, rng.choice(inputs)) for _ in range(mutants)]:
+            directory = out / f"{written:05d}"
+            directory.mkdir(parents=True)
+            if targets.write_journal_of(candidate, directory):
+                written += 1
+            else:
+                directory.rmdir()
+    for path in [out, *out.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    return written
+
+
+def replay_journals(targets: ModuleType, journals: Path) -> int:
+    """Each journal under `journals` read alike by the kernel and the reference; 1 at the first that is not."""
+    count = 0
+    for directory in sorted(journals.iterdir()):
+        try:
+            targets.journal_reads_alike(str(directory), targets.kernels.journal)
+        except Exception:  # any failure is the finding: the journal is named
+            traceback.print_exc()
+            print(f"journal_kernel: FAILED on the journal in {directory}")
+            return 1
+        count += 1
+    print(f"journal_kernel: {count} inputs")
+    return 0
+
+
+def main() -> int:
+    corpus, mutants, seed = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+    journals = Path(sys.argv[4]) if len(sys.argv) > 4 else None
+    targets, rng = load_targets(), random.Random(seed)
     for name, target in sorted(targets.TARGETS.items()):
         if not name.endswith("_kernel"):
             continue
-        if name in NOT_REPLAYED:
-            print(f"{name}: not run ({NOT_REPLAYED[name]})")
+        if name == "journal_kernel":
+            if journals is None:
+                print(f"{name}: not run (no JOURNALS written beforehand)")
+            elif replay_journals(targets, journals):
+                return 1
             continue
         inputs = [path.read_bytes() for path in sorted((corpus / name).iterdir())]
         count = 0

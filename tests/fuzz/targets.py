@@ -310,12 +310,20 @@ JOURNAL_NAMES = ["MESSAGE", "_SYSTEMD_UNIT", "SYSLOG_IDENTIFIER", "_PID", "_HOST
 
 def journal_kernel(data: bytes) -> None:
     """The compiled journal kernel (built with AddressSanitizer as `cri_kernel` is) on a journal of any
-    entries: entries split at \x1e, fields at \x1f, each field's first byte naming it, the rest its
-    value (any bytes), written by systemd-journal-remote. Exactly the reference's records, invalid
-    counts and cursors, and no memory error."""
+    entries (`write_journal_of`). Exactly the reference's records, invalid counts and cursors, and no
+    memory error."""
     kernel = asan_kernel("_journal") or kernels.journal
     if kernel is None:
         return
+    with tempfile.TemporaryDirectory() as directory:
+        if write_journal_of(data, Path(directory)):
+            journal_reads_alike(directory, kernel)
+
+
+def write_journal_of(data: bytes, directory: Path) -> bool:
+    """A journal in `directory` of the entries `data` makes: entries split at \x1e, fields at \x1f, each
+    field's first byte naming it, the rest its value (any bytes), written by systemd-journal-remote;
+    False when it refuses them."""
     from tests.journal import export_entry, write_journal
     entries = []
     for seq, raw in enumerate(data.split(b"\x1e")[:20]):
@@ -324,28 +332,32 @@ def journal_kernel(data: bytes) -> None:
             if field:
                 fields[JOURNAL_NAMES[field[0] % len(JOURNAL_NAMES)]] = field[1:]
         entries.append(export_entry(seq, fields))
-    with tempfile.TemporaryDirectory() as directory:
-        try:
-            write_journal(Path(directory) / "system.journal", entries)
-        except subprocess.CalledProcessError:
-            return  # systemd-journal-remote refused it: no journal to read
-        options = JournaldOptions.model_validate({"type": "journald", "directory": directory,
-                                                  "read_from": "beginning"})
-        reference, compiled = Journal(options), CompiledJournal(options)
-        compiled.reader = kernel.Reader(path=directory)
-        try:
-            reference.seek(None)
-            compiled.seek(None)
-            reference_maker = RecordMaker(reference.convert, False)
-            compiled_maker = RecordMaker(compiled.convert, False)
-            for count in (3, 1000):
-                entries_read, cursor = reference.read(count)
-                made = [reference_maker.record(entry) for entry in entries_read]
-                expected = ([record for record, _ in made], sum(bad for _, bad in made), cursor)
-                assert compiled.read_records(count, compiled_maker) == expected
-        finally:
-            reference.close()
-            compiled.close()
+    try:
+        write_journal(directory / "system.journal", entries)
+    except subprocess.CalledProcessError:
+        return False
+    return True
+
+
+def journal_reads_alike(directory: str, kernel: ModuleType) -> None:
+    """The journal in `directory` read by `kernel` and by the reference: the same records, invalid
+    counts and cursors, a few entries and then the rest."""
+    options = JournaldOptions.model_validate({"type": "journald", "directory": directory, "read_from": "beginning"})
+    reference, compiled = Journal(options), CompiledJournal(options)
+    compiled.reader = kernel.Reader(path=directory)
+    try:
+        reference.seek(None)
+        compiled.seek(None)
+        reference_maker = RecordMaker(reference.convert, False)
+        compiled_maker = RecordMaker(compiled.convert, False)
+        for count in (3, 1000):
+            entries_read, cursor = reference.read(count)
+            made = [reference_maker.record(entry) for entry in entries_read]
+            expected = ([record for record, _ in made], sum(bad for _, bad in made), cursor)
+            assert compiled.read_records(count, compiled_maker) == expected
+    finally:
+        reference.close()
+        compiled.close()
 
 
 def asan_kernel(name: str) -> ModuleType | None:
