@@ -1,0 +1,48 @@
+"""OTLP/JSON as the OpenTelemetry project's own definitions read it (protobuf's JSON parser over
+opentelemetry-proto): the same messages as the protobuf writer makes of the same values."""
+
+from __future__ import annotations
+
+from google.protobuf import json_format
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+
+from shipper.sinks.opentelemetry import otlp_json, protobuf
+from tests.sinks.opentelemetry.test_protobuf import json_values
+
+records = st.lists(st.tuples(st.integers(-(2**63), 2**63 - 1), st.integers(0, 2**63 - 1), st.integers(0, 24),
+                             st.text(max_size=8), st.text(), st.dictionaries(st.text(max_size=5), json_values,
+                                                                              max_size=3)), max_size=5)
+resources = st.dictionaries(st.text(max_size=10), json_values, max_size=4)
+
+
+def from_json(data: bytes) -> ExportLogsServiceRequest:
+    return json_format.Parse(data, ExportLogsServiceRequest())
+
+
+def from_protobuf(data: bytes) -> ExportLogsServiceRequest:
+    request = ExportLogsServiceRequest()
+    request.ParseFromString(data)
+    return request
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(resources, records), max_size=3))
+def test_the_json_request_is_the_protobuf_request(groups):
+    def made(codec, resource_of):
+        return codec.export_request([codec.resource_logs(resource_of(resource), "shipper", "0.2.0", [
+            codec.log_record(t, observed, codec.severity_fields(number, label), body, codec.attributes(fields.items()))
+            for t, observed, number, label, body, fields in group]) for resource, group in groups])
+
+    as_json = from_json(made(otlp_json, lambda resource: resource))
+    as_protobuf = from_protobuf(made(protobuf, lambda resource: protobuf.key_values(resource.items())))
+
+    assert as_json == as_protobuf
+
+
+def test_a_float_json_cannot_write_is_written_as_the_mapping_says():
+    for value, expected in ((float("nan"), "NaN"), (float("inf"), "Infinity"), (float("-inf"), "-Infinity")):
+        assert otlp_json.any_value(value) == {"doubleValue": expected}
+    parsed = from_json(otlp_json.export_request([otlp_json.resource_logs({"x": float("inf")}, "s", "1", [])]))
+    assert parsed.resource_logs[0].resource.attributes[0].value.double_value == float("inf")
