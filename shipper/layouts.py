@@ -114,6 +114,18 @@ def _renamed_kubernetes(mapped: dict[str, Any], names: dict[str, str]) -> dict[s
 
 
 def _otel(common: Mapping[str, Any], record: Record) -> dict[str, Any]:
+    resource, attributes = otel_resource(common), otel_attributes(common, record[FIELDS])
+    out: dict[str, Any] = {"body": record[MESSAGE], "time_unix_nano": record[TIMESTAMP]}
+    if attributes:
+        out["attributes"] = attributes
+    if resource:
+        out["resource"] = resource
+    return out
+
+
+def otel_resource(common: Mapping[str, Any]) -> dict[str, Any]:
+    """The resource a block's common fields name, by OpenTelemetry's semantic conventions (the `otel`
+    layout's `resource`, and the opentelemetry sink's resource attributes)."""
     resource: dict[str, Any] = {}
     kubernetes = common.get("kubernetes")
     if isinstance(kubernetes, Mapping):
@@ -127,15 +139,15 @@ def _otel(common: Mapping[str, Any], record: Record) -> dict[str, Any]:
             resource[f"k8s.{workload}.name"] = kubernetes["workload_name"]
     if "host" in common:
         resource["host.name"] = common["host"]
+    return resource
+
+
+def otel_attributes(common: Mapping[str, Any], own: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A record's attributes: the common fields that are not its resource, then its own fields (the
+    agent's win a clash), `stream` as `log.iostream` and `file` as `log.file.path`."""
     attributes = {_OTEL_ATTRIBUTES.get(key, key): value for key, value in common.items()
                   if key not in ("kubernetes", "host")}
-    own = record[FIELDS]
     if own:
         attributes.update((_OTEL_ATTRIBUTES.get(key, key), value) for key, value in own.items()
                           if _OTEL_ATTRIBUTES.get(key, key) not in attributes)
-    out: dict[str, Any] = {"body": record[MESSAGE], "time_unix_nano": record[TIMESTAMP]}
-    if attributes:
-        out["attributes"] = attributes
-    if resource:
-        out["resource"] = resource
-    return out
+    return attributes
