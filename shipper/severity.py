@@ -46,3 +46,19 @@ def facility_number(value: object) -> int | None:
             return int(text) if int(text) < len(FACILITIES) else None
         return FACILITIES.index(text) if text in FACILITIES else None
     return None
+
+
+# OpenTelemetry's SeverityNumber of each syslog severity, emerg to debug (its logs data model, appendix
+# B), and of level names programs write (trace and fatal keep their own: TRACE and FATAL).
+OTEL_OF_SYSLOG = (21, 19, 18, 17, 13, 10, 9, 5)
+OTEL_LEVEL_NAMES: dict[str, int] = {
+    **{name: OTEL_OF_SYSLOG[number] for name, number in LEVEL_NAMES.items()}, "trace": 1, "fatal": 21}
+
+
+def otel_severity(value: object, names: dict[str, int] = OTEL_LEVEL_NAMES) -> int | None:
+    """OpenTelemetry's SeverityNumber (1-24) a field's value stands for: a syslog number 0-7 (or its
+    digits), as severity_number reads it, or a level name in `names`; None for anything else."""
+    if isinstance(value, str) and not value.strip().isdigit():
+        return names.get(value.strip().lower())
+    syslog = severity_number(value)
+    return OTEL_OF_SYSLOG[syslog] if syslog is not None else None

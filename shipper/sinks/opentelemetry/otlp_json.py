@@ -60,9 +60,12 @@ def log_record(time_ns: int, observed_ns: int, severity: bytes, body: str, attri
         max(0, time_ns), max(0, observed_ns), severity, orjson.dumps(body), attributes_part)
 
 
-def resource_logs(resource_attributes: Mapping[str, Any], scope_name: str, scope_version: str,
-                  records: list[bytes]) -> bytes:
-    resource = orjson.dumps({"attributes": key_values(resource_attributes.items())})
+def resource_part(attributes_of: Mapping[str, Any]) -> bytes:
+    """A Resource object of these attributes."""
+    return orjson.dumps({"attributes": key_values(attributes_of.items())})
+
+
+def resource_logs(resource: bytes, scope_name: str, scope_version: str, records: list[bytes]) -> bytes:
     scope = orjson.dumps({"name": scope_name, "version": scope_version})
     return b'{"resource":%s,"scopeLogs":[{"scope":%s,"logRecords":[%s]}]}' % (resource, scope, b",".join(records))
 

@@ -119,11 +119,16 @@ def severity_fields(number: int, label: str) -> bytes:
     return (key(2, 0) + varint(number) if number else b"") + (text(3, label) if label else b"")
 
 
-def resource_logs(resource_attributes: bytes, scope_name: str, scope_version: str, records: list[bytes]) -> bytes:
+def resource_part(attributes_of: Mapping[str, Any]) -> bytes:
+    """A Resource message (attributes 1) of these attributes."""
+    return key_values(attributes_of.items())
+
+
+def resource_logs(resource: bytes, scope_name: str, scope_version: str, records: list[bytes]) -> bytes:
     """A ResourceLogs message (resource 1, scope_logs 2) holding one ScopeLogs (scope 1, log_records 2)."""
     scope = text(1, scope_name) + text(2, scope_version)
     scope_logs = length_delimited(1, scope) + b"".join(length_delimited(2, record) for record in records)
-    return length_delimited(1, resource_attributes) + length_delimited(2, scope_logs)
+    return length_delimited(1, resource) + length_delimited(2, scope_logs)
 
 
 def export_request(resources: Iterable[bytes]) -> bytes:

@@ -79,7 +79,7 @@ def test_a_request_of_records_parses_into_the_same_records(records, resource):
                for t, observed, number, label, body, fields in records]
     request = ExportLogsServiceRequest()
     request.ParseFromString(protobuf.export_request([protobuf.resource_logs(
-        protobuf.key_values(resource.items()), "shipper", "0.2.0", encoded)]))
+        protobuf.resource_part(resource), "shipper", "0.2.0", encoded)]))
 
     (resource_logs,) = request.resource_logs
     assert {a.key: python_of(a.value) for a in resource_logs.resource.attributes} == resource

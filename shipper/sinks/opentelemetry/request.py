@@ -1,0 +1,135 @@
+"""Request bodies: the spool's records as OTLP log records, cut into batches within `max_batch_events`
+and `max_batch_bytes`, each batch knowing the spool position after its last record.
+
+A record is its LogRecord's bytes (protobuf or JSON, as `encoding` says), with the bytes of its
+resource beside it; a body groups a batch's records under one ResourceLogs per distinct resource, in
+the order they first appear. What a record shares with the others of its block (its resource; its
+attributes and severity, per fields mapping) is encoded once per block and mapping, not per record.
+"""
+
+from __future__ import annotations
+
+import gzip
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from shipper import __version__
+from shipper.buffer.spool import Position, StoredBlock
+from shipper.layouts import otel_attributes
+from shipper.record import lookup
+from shipper.severity import SEVERITIES, otel_severity
+from shipper.sinks.opentelemetry import otlp_json, protobuf
+from shipper.sinks.opentelemetry.resource import resource_of
+
+GZIP_LEVEL = 6
+SCOPE = "shipper"  # the instrumentation scope every record is sent under: the agent that read it
+
+
+@dataclass(slots=True)
+class Batch:
+    items: list[tuple[bytes, bytes]] = field(default_factory=list)  # (resource, log record), encoded
+    end: Position = field(default_factory=lambda: Position(0, 0))
+    first_time: float = 0.0
+    last_time: float = 0.0
+    resources: set[bytes] = field(default_factory=set)
+    size: int = 0  # bytes of the records and of each distinct resource once, before compression
+
+    @property
+    def events(self) -> int:
+        return len(self.items)
+
+    def add(self, resource: bytes, record: bytes) -> None:
+        self.items.append((resource, record))
+        self.size += len(record)
+        if resource not in self.resources:
+            self.resources.add(resource)
+            self.size += len(resource)
+
+    def halves(self) -> tuple[Batch, Batch] | None:
+        """Two batches of half the records each (a receiver refused the whole as too large)."""
+        if self.events < 2:
+            return None
+        middle = len(self.items) // 2
+        halves = Batch(end=self.end, first_time=self.first_time, last_time=self.last_time), \
+            Batch(end=self.end, first_time=self.first_time, last_time=self.last_time)
+        for n, (resource, record) in enumerate(self.items):
+            halves[n >= middle].add(resource, record)
+        return halves
+
+
+class RequestBuilder:
+    """Cuts what the sink reads into batches; the last batch stays open until full or taken."""
+
+    def __init__(self, encoding: str, compression: str, max_bytes: int, max_events: int,
+                 resource_attributes: Mapping[str, str], severity_field: tuple[str, ...] | None):
+        self.codec = protobuf if encoding == "protobuf" else otlp_json
+        self.encoding, self.compression = encoding, compression
+        self.content_type = "application/x-protobuf" if encoding == "protobuf" else "application/json"
+        self.max_bytes, self.max_events = max_bytes, max_events
+        self.overrides, self.severity_path = dict(resource_attributes), severity_field or ("severity",)
+        self._open: Batch | None = None
+        self.opened_at = 0.0
+
+    @property
+    def holding(self) -> bool:
+        return self._open is not None
+
+    def add(self, blocks: list[StoredBlock], now: float) -> Iterator[Batch]:
+        """The batches `blocks` fill, in spool order; the rest stays in the open batch."""
+        for block in blocks:
+            resource, records = self.encoded(block, time.time_ns())
+            for index, record in enumerate(records, block.start):
+                batch = self._open
+                if batch is not None and batch.size + len(record) > self.max_bytes:
+                    yield batch
+                    batch = None
+                if batch is None:
+                    batch = self._open = Batch(first_time=block.timestamps[index] / 1e9)
+                    self.opened_at = now
+                batch.add(resource, record)
+                batch.end = Position(block.id, index + 1)
+                batch.last_time = block.timestamps[index] / 1e9
+                if batch.events >= self.max_events:
+                    yield batch
+                    self._open = None
+
+    def encoded(self, block: StoredBlock, observed_ns: int) -> tuple[bytes, list[bytes]]:
+        """The block's resource and each record from its start, encoded."""
+        common = block.common
+        resource = resource_of(common, self.overrides)
+        codec = self.codec
+        resource_part = codec.resource_part(resource)
+        shared: dict[int, tuple[bytes, bytes]] = {}
+        records = []
+        for index in range(block.start, len(block.messages)):
+            own = block.fields[index]
+            parts = shared.get(id(own))
+            if parts is None:
+                parts = shared[id(own)] = self._shared_parts(common, own)
+            severity, attributes = parts
+            records.append(codec.log_record(block.timestamps[index], observed_ns, severity, block.messages[index],
+                                            attributes))
+        return resource_part, records
+
+    def _shared_parts(self, common: Mapping[str, Any], own: Any) -> tuple[bytes, bytes]:
+        """(severity, attributes) of the records with fields `own`."""
+        value = lookup(common, (0, "", own), self.severity_path)
+        number = otel_severity(value) if value is not None else None
+        label = value if isinstance(value, str) else SEVERITIES[value] if type(value) is int and 0 <= value <= 7 else ""
+        return (self.codec.severity_fields(number or 0, label if number else ""),
+                self.codec.attributes(otel_attributes(common, own if isinstance(own, Mapping) else None).items()))
+
+    def take(self) -> Batch | None:
+        batch, self._open = self._open, None
+        return batch
+
+    def body(self, batch: Batch) -> bytes:
+        grouped: dict[bytes, list[bytes]] = {}
+        for resource, record in batch.items:
+            grouped.setdefault(resource, []).append(record)
+        codec = self.codec
+        body = codec.export_request([codec.resource_logs(resource, SCOPE, __version__, records)
+                                     for resource, records in grouped.items()])
+        return gzip.compress(body, GZIP_LEVEL, mtime=0) if self.compression == "gzip" else body
