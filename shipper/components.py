@@ -23,6 +23,7 @@ from shipper.sinks.cloudwatch.config import CloudWatchLogsOptions
 from shipper.sinks.console.config import ConsoleOptions
 from shipper.sinks.http.config import HttpOptions
 from shipper.sinks.kinesis.config import FirehoseOptions, KinesisStreamsOptions
+from shipper.sinks.opentelemetry.config import OpenTelemetryOptions
 from shipper.sinks.syslog.config import SyslogOptions
 from shipper.sources.base import Source
 from shipper.sources.files.config import FileOptions
@@ -81,6 +82,7 @@ SINKS: dict[str, Component[Sink]] = _by_type(
     Component(CloudWatchLogsOptions, "shipper.sinks.cloudwatch.sink:CloudWatchLogsSink"),
     Component(SyslogOptions, "shipper.sinks.syslog.sink:SyslogSink"),
     Component(HttpOptions, "shipper.sinks.http.sink:HttpSink"),
+    Component(OpenTelemetryOptions, "shipper.sinks.opentelemetry.sink:OpenTelemetrySink"),
     Component(FirehoseOptions, "shipper.sinks.kinesis.sink:FirehoseSink"),
     Component(KinesisStreamsOptions, "shipper.sinks.kinesis.sink:KinesisStreamsSink"),
 )

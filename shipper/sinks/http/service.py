@@ -6,18 +6,20 @@ is logged without its query.
 
 from __future__ import annotations
 
+import dataclasses
 import email.utils
 import enum
 import ssl
 import time
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import aiohttp
 import pybase64
 
 from shipper import __version__
-from shipper.sinks.http.config import HttpOptions
+from shipper.config.http_client import HttpClientOptions
 
 RETRY_AFTER_MOST = 300.0  # seconds: a longer Retry-After is taken as this (a server's mistake must not stall us)
 
@@ -38,11 +40,21 @@ class Answer:
     reason: str  # the status (`429`), or what went wrong without one (`connection`, `timeout`)
     retry_after: float | None = None  # seconds the server asked us to wait
     location: str | None = None  # where a 3xx points, without its query
+    body: bytes = b""  # of a 2xx, when the sink reads it (at most MAX_ANSWER_BODY bytes)
+
+
+MAX_ANSWER_BODY = 64 * 1024
+Meaning = Callable[[int, "float | None"], Answer]  # what a status (and its Retry-After) means
 
 
 class Service:
-    def __init__(self, options: HttpOptions, content_type: str):
-        self.options = options
+    """Sends request bodies to `options.request_uri`; `meaning` says what each status means (the
+    http sink's by default), and `read_body` keeps what a 2xx answer says."""
+
+    def __init__(self, options: HttpClientOptions, content_type: str, method: str = "post",
+                 meaning: Meaning | None = None, read_body: bool = False):
+        self.options, self.method, self.read_body = options, method.upper(), read_body
+        self.meaning = meaning or meaning_of
         self.headers = {"User-Agent": f"shipper/{__version__}", "Content-Type": content_type,
                         **options.headers}
         if options.compression == "gzip":
@@ -69,11 +81,12 @@ class Service:
             await self.open()
         assert self._session is not None
         try:
-            async with self._session.request(self.options.method.upper(), self.options.uri, data=body,
+            async with self._session.request(self.method, self.options.request_uri, data=body,
                                              headers=self.headers, allow_redirects=False) as response:
                 status = response.status
                 retry_after = _retry_after(response.headers.get("Retry-After"))
                 location = response.headers.get("Location")
+                said = await response.content.read(MAX_ANSWER_BODY) if self.read_body and status < 300 else b""
         except (aiohttp.ClientConnectorCertificateError, ssl.SSLCertVerificationError):
             return Answer(Outcome.UNTRUSTED, "certificate")
         except TimeoutError:
@@ -82,7 +95,8 @@ class Service:
             return Answer(Outcome.RETRY, "connection")
         if 300 <= status < 400:
             return Answer(Outcome.REDIRECTED, str(status), location=_without_query(location or "(no Location)"))
-        return _meaning(status, retry_after)
+        answer = self.meaning(status, retry_after)
+        return dataclasses.replace(answer, body=said) if said else answer
 
     async def close(self) -> None:
         if self._session is not None:
@@ -90,7 +104,8 @@ class Service:
             self._session = None
 
 
-def _meaning(status: int, retry_after: float | None) -> Answer:
+def meaning_of(status: int, retry_after: float | None) -> Answer:
+    """The http sink's reading of a status (sink.py says why)."""
     reason = str(status)
     if 200 <= status < 300:
         return Answer(Outcome.DELIVERED, reason)

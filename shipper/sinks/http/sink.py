@@ -15,6 +15,8 @@ Guarantees:
 
 from __future__ import annotations
 
+from typing import Any
+
 from shipper.buffer.spool import Spool
 from shipper.observe import metrics
 from shipper.sinks.base import count_sent
@@ -31,12 +33,20 @@ class HttpSink(BatchingSink[Batch]):
     options: HttpOptions
 
     def __init__(self, sink_id: str, options: HttpOptions, spool: Spool):
-        builder = RequestBuilder(options.encoding, options.compression, options.max_batch_bytes,
-                                 options.max_batch_events, options.layout)
+        builder = self.builder_for(options)
         super().__init__(sink_id, options, spool, builder, in_flight=options.max_requests_in_flight,
                          batch_timeout=options.batch_timeout, read_records=options.max_batch_events)
         self.requests = builder
-        self.service = Service(options, builder.content_type)
+        self.service = self.service_for(options, builder.content_type)
+
+    @staticmethod
+    def builder_for(options: HttpOptions) -> Any:
+        return RequestBuilder(options.encoding, options.compression, options.max_batch_bytes,
+                              options.max_batch_events, options.layout)
+
+    @staticmethod
+    def service_for(options: HttpOptions, content_type: str) -> Service:
+        return Service(options, content_type, options.method)
 
     async def open(self) -> None:
         await self.service.open()
@@ -45,7 +55,7 @@ class HttpSink(BatchingSink[Batch]):
         if batch.unencodable:
             self.discard(batch.unencodable, "unencodable", "%d record(s) cannot be encoded as JSON; discarded")
         if batch.items:
-            await send_halving(batch, self._send, Batch.halves, self._halved, self._refused_alone)
+            await send_halving(batch, self._send, type(batch).halves, self._halved, self._refused_alone)
 
     async def _send(self, batch: Batch) -> None:
         """Until the server answers other than "again"; Refused: it answered 413."""
@@ -58,12 +68,16 @@ class HttpSink(BatchingSink[Batch]):
                     raise self._retry(answer)
         if answer.outcome is Outcome.DELIVERED:
             self.mark_ready()
-            count_sent(self, batch.events, len(body))
+            self.count_delivered(batch, answer, len(body))
             self.observe_latency((batch.first_time, batch.last_time))
         elif answer.outcome is Outcome.TOO_LARGE:
             raise Refused(answer.reason, "too large")
         else:
             self._refused_alone(batch, Refused(answer.reason, "refused"))
+
+    def count_delivered(self, batch: Batch, answer: Answer, size: int) -> None:
+        """A 2xx for `batch`: every record of it was taken."""
+        count_sent(self, batch.events, size)
 
     def _retry(self, answer: Answer) -> Retry:
         """The retry for `answer`, with what to tell the operator when only they can fix it."""

@@ -15,7 +15,7 @@ Negative int64s are 10-byte varints (two's complement), as protobuf writes them.
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from shipper.buffer.columns import storable_text
@@ -134,3 +134,59 @@ def resource_logs(resource: bytes, scope_name: str, scope_version: str, records:
 def export_request(resources: Iterable[bytes]) -> bytes:
     """ExportLogsServiceRequest (resource_logs 1) of ResourceLogs messages."""
     return b"".join(length_delimited(1, resource) for resource in resources)
+
+
+class Malformed(ValueError):
+    """Bytes that are not the message the receiver should have answered."""
+
+
+def _read_varint(data: bytes, at: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        if at >= len(data) or shift > 63:
+            raise Malformed("a varint runs past the end or past 64 bits")
+        byte = data[at]
+        value |= (byte & 0x7F) << shift
+        at += 1
+        if byte < 0x80:
+            return value, at
+        shift += 7
+
+
+def _fields(data: bytes) -> Iterator[tuple[int, int, int | bytes]]:
+    """(number, wire type, value) of each field of a message; Malformed if it is not one."""
+    at = 0
+    while at < len(data):
+        tag, at = _read_varint(data, at)
+        number, wire_type = tag >> 3, tag & 7
+        if wire_type == 0:
+            value, at = _read_varint(data, at)
+            yield number, wire_type, value
+        elif wire_type in (1, 5):
+            size = 8 if wire_type == 1 else 4
+            if at + size > len(data):
+                raise Malformed("a fixed field runs past the end")
+            yield number, wire_type, int.from_bytes(data[at:at + size], "little")
+            at += size
+        elif wire_type == 2:
+            length, at = _read_varint(data, at)
+            if at + length > len(data):
+                raise Malformed("a field runs past the end")
+            yield number, wire_type, data[at:at + length]
+            at += length
+        else:
+            raise Malformed(f"wire type {wire_type}")
+
+
+def partial_success(answer: bytes) -> tuple[int, str]:
+    """(rejected_log_records, error_message) of an ExportLogsServiceResponse (partial_success 1:
+    rejected_log_records 1, error_message 2); (0, "") when it has none. Malformed otherwise."""
+    rejected, message = 0, ""
+    for number, wire_type, value in _fields(answer):
+        if number == 1 and wire_type == 2 and isinstance(value, bytes):
+            for inner, inner_type, part in _fields(value):
+                if inner == 1 and inner_type == 0 and isinstance(part, int):
+                    rejected = part - (1 << 64) if part >= 1 << 63 else part
+                elif inner == 2 and inner_type == 2 and isinstance(part, bytes):
+                    message = part.decode("utf-8", "replace")
+    return rejected, message

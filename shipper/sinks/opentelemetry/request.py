@@ -35,6 +35,7 @@ class Batch:
     last_time: float = 0.0
     resources: set[bytes] = field(default_factory=set)
     size: int = 0  # bytes of the records and of each distinct resource once, before compression
+    unencodable: int = 0  # never: every record the spool holds has an OTLP form
 
     @property
     def events(self) -> int:

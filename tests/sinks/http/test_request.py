@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from shipper.buffer.spool import Position, StoredBlock
 from shipper.record import as_event
 from shipper.sinks.http.request import Batch, RequestBuilder
-from shipper.sinks.http.service import Outcome, _meaning, _retry_after
+from shipper.sinks.http.service import Outcome, _retry_after, meaning_of
 
 
 def stored(block_id: int, messages: list[str], start: int = 0, fields: list | None = None) -> StoredBlock:
@@ -121,7 +121,7 @@ def test_halves_split_the_records_and_keep_the_end():
     (301, Outcome.REJECTED),
 ])
 def test_what_each_answer_means(status, outcome):
-    assert _meaning(status, None).outcome is outcome
+    assert meaning_of(status, None).outcome is outcome
 
 
 def test_retry_after_in_seconds_or_as_a_date_and_capped():

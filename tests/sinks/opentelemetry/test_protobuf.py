@@ -9,7 +9,7 @@ from typing import Any
 from google.protobuf.message import DecodeError
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest, ExportLogsServiceResponse
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
 from shipper.sinks.opentelemetry import protobuf
@@ -99,3 +99,22 @@ def test_what_it_writes_is_not_taken_for_something_else_when_cut_short():
     except DecodeError:
         return
     raise AssertionError("a request cut short parsed")
+
+
+@given(st.integers(-(2**63), 2**63 - 1), st.text(), st.binary(max_size=8))
+def test_a_partial_success_reads_as_the_receivers_library_wrote_it(rejected, message, unknown):
+    answer = ExportLogsServiceResponse()
+    answer.partial_success.rejected_log_records = rejected
+    answer.partial_success.error_message = message
+
+    assert protobuf.partial_success(answer.SerializeToString()) == (rejected, message)
+    assert protobuf.partial_success(b"") == (0, "")
+
+
+@given(st.binary(max_size=64))
+def test_any_bytes_as_an_answer_are_a_partial_success_or_malformed(data):
+    try:
+        rejected, message = protobuf.partial_success(data)
+    except protobuf.Malformed:
+        return
+    assert isinstance(rejected, int) and isinstance(message, str)

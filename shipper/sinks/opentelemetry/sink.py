@@ -1,0 +1,80 @@
+"""The `opentelemetry` sink: batches of records sent to an OTLP/HTTP receiver as logs.
+
+Guarantees (those of the http sink, engine.py and batching.py, with OTLP's reading of an answer):
+- A batch is acknowledged to the spool once the receiver answered 2xx, in order: a crash sends again
+  the batches that were in flight and nothing else.
+- 429, 502, 503 and 504 and no answer at all are retried forever, with jittered backoff and the
+  receiver's Retry-After (the OTLP specification's retryable answers); 401, 403 and 407 make the
+  sink not ready and are retried too (a wrong token must not throw logs away); a 413 sends the batch
+  again in halves, down to one record.
+- Any other answer (400, 404, 500...) is one the specification says must not be retried: the batch
+  is discarded, counted in `shipper_events_discarded_total{reason="http_<status>"}` and logged.
+- A 2xx with a partial success: the records it says were rejected are counted as discarded
+  (`reason="rejected_by_receiver"`) and its message is logged; the batch is not sent again (the
+  receiver would reject them again).
+"""
+
+from __future__ import annotations
+
+import orjson
+
+from shipper.sinks.base import count_sent
+from shipper.sinks.http.service import Answer, Outcome, Service
+from shipper.sinks.http.sink import HttpSink
+from shipper.sinks.opentelemetry import protobuf
+from shipper.sinks.opentelemetry.config import OpenTelemetryOptions
+from shipper.sinks.opentelemetry.request import Batch, RequestBuilder
+from shipper.templates import field_path
+
+RETRYABLE = frozenset({429, 502, 503, 504})
+
+
+def meaning_of(status: int, retry_after: float | None) -> Answer:
+    """OTLP/HTTP's reading of a status (the specification's "Failures" and "Throttling")."""
+    reason = str(status)
+    if 200 <= status < 300:
+        return Answer(Outcome.DELIVERED, reason)
+    if status in RETRYABLE:
+        return Answer(Outcome.RETRY, reason, retry_after)
+    if status == 413:
+        return Answer(Outcome.TOO_LARGE, reason)
+    if status in (401, 403, 407):
+        return Answer(Outcome.UNAUTHORIZED, reason)
+    return Answer(Outcome.REJECTED, reason)
+
+
+class OpenTelemetrySink(HttpSink):
+    options: OpenTelemetryOptions  # type: ignore[assignment]
+
+    @staticmethod
+    def builder_for(options: OpenTelemetryOptions) -> RequestBuilder:  # type: ignore[override]
+        severity = field_path(options.severity_field) if options.severity_field else None
+        return RequestBuilder(options.encoding, options.compression, options.max_batch_bytes,
+                              options.max_batch_events, options.resource_attributes, severity)
+
+    @staticmethod
+    def service_for(options: OpenTelemetryOptions, content_type: str) -> Service:  # type: ignore[override]
+        return Service(options, content_type, "post", meaning_of, read_body=True)
+
+    def count_delivered(self, batch: Batch, answer: Answer, size: int) -> None:  # type: ignore[override]
+        rejected, message = self._partial_success(answer.body)
+        rejected = min(max(rejected, 0), batch.events)
+        count_sent(self, batch.events - rejected, size)
+        if rejected:
+            self.discard(rejected, "rejected_by_receiver", f"{self.options.shown_uri} rejected %d record(s) of a batch "
+                         f"of {batch.events} (a partial success): {message[:500]!r}")
+
+    def _partial_success(self, answer: bytes) -> tuple[int, str]:
+        if not answer:
+            return 0, ""
+        if self.options.encoding == "protobuf":
+            try:
+                return protobuf.partial_success(answer)
+            except protobuf.Malformed:
+                return 0, ""
+        try:
+            said = orjson.loads(answer)
+            partial = said.get("partialSuccess") or {}
+            return int(partial.get("rejectedLogRecords") or 0), str(partial.get("errorMessage") or "")
+        except (orjson.JSONDecodeError, AttributeError, TypeError, ValueError):
+            return 0, ""
