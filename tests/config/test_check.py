@@ -99,8 +99,8 @@ MISTAKES = [
     ),
     pytest.param(
         ("type: console", "type: kafka"),
-        "sinks.out.type: type 'kafka' is not one of 'console', 'cloudwatch_logs', 'syslog', 'http', 'firehose', "
-        "'kinesis_streams' (line 11)",
+        "sinks.out.type: type 'kafka' is not one of 'console', 'cloudwatch_logs', 'syslog', 'http', 'opentelemetry', "
+        "'firehose', 'kinesis_streams' (line 11)",
         id="unknown-component-type",
     ),
     pytest.param(

@@ -19,8 +19,8 @@ from __future__ import annotations
 import orjson
 
 from shipper.sinks.base import count_sent
-from shipper.sinks.http.service import Answer, Outcome, Service
-from shipper.sinks.http.sink import HttpSink
+from shipper.sinks.http_client.delivery import HttpDelivery
+from shipper.sinks.http_client.service import Answer, Outcome, Service
 from shipper.sinks.opentelemetry import protobuf
 from shipper.sinks.opentelemetry.config import OpenTelemetryOptions
 from shipper.sinks.opentelemetry.request import Batch, RequestBuilder
@@ -43,20 +43,20 @@ def meaning_of(status: int, retry_after: float | None) -> Answer:
     return Answer(Outcome.REJECTED, reason)
 
 
-class OpenTelemetrySink(HttpSink):
-    options: OpenTelemetryOptions  # type: ignore[assignment]
+class OpenTelemetrySink(HttpDelivery):
+    options: OpenTelemetryOptions
 
     @staticmethod
-    def builder_for(options: OpenTelemetryOptions) -> RequestBuilder:  # type: ignore[override]
+    def builder_for(options: OpenTelemetryOptions) -> RequestBuilder:
         severity = field_path(options.severity_field) if options.severity_field else None
         return RequestBuilder(options.encoding, options.compression, options.max_batch_bytes,
                               options.max_batch_events, options.resource_attributes, severity)
 
     @staticmethod
-    def service_for(options: OpenTelemetryOptions, content_type: str) -> Service:  # type: ignore[override]
+    def service_for(options: OpenTelemetryOptions, content_type: str) -> Service:
         return Service(options, content_type, "post", meaning_of, read_body=True)
 
-    def count_delivered(self, batch: Batch, answer: Answer, size: int) -> None:  # type: ignore[override]
+    def count_delivered(self, batch: Batch, answer: Answer, size: int) -> None:
         rejected, message = self._partial_success(answer.body)
         rejected = min(max(rejected, 0), batch.events)
         count_sent(self, batch.events - rejected, size)

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from shipper.buffer.spool import Position, StoredBlock
 from shipper.record import as_event
 from shipper.sinks.http.request import Batch, RequestBuilder
-from shipper.sinks.http.service import Outcome, _retry_after, meaning_of
+from shipper.sinks.http_client.service import Outcome, _retry_after, meaning_of
 
 
 def stored(block_id: int, messages: list[str], start: int = 0, fields: list | None = None) -> StoredBlock:
