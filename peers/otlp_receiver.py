@@ -50,8 +50,11 @@ def python_of(value: AnyValue) -> Any:
 
 
 class OtlpReceiver(ThreadedServer):
-    def __init__(self) -> None:
+    def __init__(self, keep_requests: bool = True) -> None:
+        """`keep_requests=False` (benchmarks): accepted requests are only counted, by records, in `count`."""
         super().__init__()
+        self.keep_requests = keep_requests
+        self.count = 0
         self.requests: list[ExportLogsServiceRequest] = []  # accepted, in arrival order
         self.content_types: list[str] = []
         self.malformed = 0
@@ -99,8 +102,10 @@ class OtlpReceiver(ThreadedServer):
                 status, retry_after = self._queued.popleft()
                 return web.Response(status=status, headers={"Retry-After": f"{retry_after:g}"} if retry_after else {})
             rejected = self._reject(parsed)
-            self.requests.append(parsed)
-            self.content_types.append(content_type)
+            self.count += sum(len(scope.log_records) for logs in parsed.resource_logs for scope in logs.scope_logs)
+            if self.keep_requests:
+                self.requests.append(parsed)
+                self.content_types.append(content_type)
             self.rejected += rejected
         answer = ExportLogsServiceResponse()
         if rejected:

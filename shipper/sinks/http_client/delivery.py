@@ -52,7 +52,7 @@ class HttpDelivery(BatchingSink[Any]):
     async def send(self, batch: Any) -> None:
         if batch.unencodable:
             self.discard(batch.unencodable, "unencodable", "%d record(s) cannot be encoded as JSON; discarded")
-        if batch.items:
+        if batch.events:
             await send_halving(batch, self._send, type(batch).halves, self._halved, self._refused_alone)
 
     async def _send(self, batch: Any) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
+from itertools import repeat
 from typing import Any
 
 import orjson
@@ -58,6 +59,16 @@ def log_record(time_ns: int, observed_ns: int, severity: bytes, body: str, attri
     """One LogRecord object; `severity` and `attributes_part` as severity_fields and attributes give them."""
     return b'{"timeUnixNano":"%d","observedTimeUnixNano":"%d"%s,"body":{"stringValue":%s}%s}' % (
         max(0, time_ns), max(0, observed_ns), severity, orjson.dumps(body), attributes_part)
+
+
+def log_records(times: list[int], observed_ns: int, messages: list[str], severities: list[bytes],
+                attributes_parts: list[bytes]) -> list[bytes]:
+    """`log_record` of each record of a block, made by C-level maps over its columns."""
+    stamps = "\n".join(map(str, map(max, times, repeat(0)))).encode().split(b"\n") if times else []
+    observed = b'","observedTimeUnixNano":"%d"' % max(0, observed_ns)
+    return list(map(b"".join, zip(
+        repeat(b'{"timeUnixNano":"'), stamps, repeat(observed), severities, repeat(b',"body":{"stringValue":'),
+        map(orjson.dumps, messages), repeat(b"}"), attributes_parts, repeat(b"}"))))
 
 
 def resource_part(attributes_of: Mapping[str, Any]) -> bytes:

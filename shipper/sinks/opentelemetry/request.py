@@ -9,7 +9,9 @@ attributes and severity, per fields mapping) is encoded once per block and mappi
 
 from __future__ import annotations
 
+import bisect
 import gzip
+import itertools
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -29,34 +31,40 @@ SCOPE = "shipper"  # the instrumentation scope every record is sent under: the a
 
 @dataclass(slots=True)
 class Batch:
-    items: list[tuple[bytes, bytes]] = field(default_factory=list)  # (resource, log record), encoded
+    runs: list[tuple[bytes, list[bytes]]] = field(default_factory=list)  # (resource, its records), in order
     end: Position = field(default_factory=lambda: Position(0, 0))
     first_time: float = 0.0
     last_time: float = 0.0
+    events: int = 0
     resources: set[bytes] = field(default_factory=set)
     size: int = 0  # bytes of the records and of each distinct resource once, before compression
     unencodable: int = 0  # never: every record the spool holds has an OTLP form
 
     @property
-    def events(self) -> int:
-        return len(self.items)
+    def items(self) -> list[tuple[bytes, bytes]]:
+        return [(resource, record) for resource, records in self.runs for record in records]
 
-    def add(self, resource: bytes, record: bytes) -> None:
-        self.items.append((resource, record))
-        self.size += len(record)
+    def add(self, resource: bytes, records: list[bytes], size: int) -> None:
         if resource not in self.resources:
             self.resources.add(resource)
             self.size += len(resource)
+        if self.runs and self.runs[-1][0] == resource:
+            self.runs[-1][1].extend(records)
+        else:
+            self.runs.append((resource, list(records)))
+        self.events += len(records)
+        self.size += size
 
     def halves(self) -> tuple[Batch, Batch] | None:
         """Two batches of half the records each (a receiver refused the whole as too large)."""
         if self.events < 2:
             return None
-        middle = len(self.items) // 2
+        items, middle = self.items, self.events // 2
         halves = Batch(end=self.end, first_time=self.first_time, last_time=self.last_time), \
             Batch(end=self.end, first_time=self.first_time, last_time=self.last_time)
-        for n, (resource, record) in enumerate(self.items):
-            halves[n >= middle].add(resource, record)
+        for half, part in zip(halves, (items[:middle], items[middle:]), strict=True):
+            for resource, record in part:
+                half.add(resource, [record], len(record))
         return halves
 
 
@@ -78,41 +86,50 @@ class RequestBuilder:
         return self._open is not None
 
     def add(self, blocks: list[StoredBlock], now: float) -> Iterator[Batch]:
-        """The batches `blocks` fill, in spool order; the rest stays in the open batch."""
+        """The batches `blocks` fill, in spool order; the rest stays in the open batch. A block's
+        records are encoded together and cut where the limits fall (sizes summed and searched in C)."""
         for block in blocks:
             resource, records = self.encoded(block, time.time_ns())
-            for index, record in enumerate(records, block.start):
+            ends = list(itertools.accumulate(map(len, records)))
+            stamps, first, done = block.timestamps, block.start, 0
+            while done < len(records):
                 batch = self._open
-                if batch is not None and batch.size + len(record) > self.max_bytes:
-                    yield batch
-                    batch = None
                 if batch is None:
-                    batch = self._open = Batch(first_time=block.timestamps[index] / 1e9)
+                    batch = self._open = Batch(first_time=stamps[first + done] / 1e9)
                     self.opened_at = now
-                batch.add(resource, record)
-                batch.end = Position(block.id, index + 1)
-                batch.last_time = block.timestamps[index] / 1e9
+                taken = self._fitting(batch, resource, ends, done)
+                if taken == 0:
+                    yield batch
+                    self._open = None
+                    continue
+                before = ends[done - 1] if done else 0
+                batch.add(resource, records[done:done + taken], ends[done + taken - 1] - before)
+                done += taken
+                batch.end = Position(block.id, first + done)
+                batch.last_time = stamps[first + done - 1] / 1e9
                 if batch.events >= self.max_events:
                     yield batch
                     self._open = None
 
+    def _fitting(self, batch: Batch, resource: bytes, ends: list[int], start: int) -> int:
+        """How many records from `start` the batch takes within both limits (at least one when it is
+        empty: a record alone larger than `max_batch_bytes` goes alone)."""
+        joining = 0 if resource in batch.resources else len(resource)
+        before = ends[start - 1] if start else 0
+        stop = min(len(ends), start + self.max_events - batch.events)
+        fitting = bisect.bisect_right(ends, before + self.max_bytes - batch.size - joining, start, stop) - start
+        return fitting if fitting or batch.events else min(1, len(ends) - start)
+
     def encoded(self, block: StoredBlock, observed_ns: int) -> tuple[bytes, list[bytes]]:
         """The block's resource and each record from its start, encoded."""
-        common = block.common
-        resource = resource_of(common, self.overrides)
-        codec = self.codec
-        resource_part = codec.resource_part(resource)
-        shared: dict[int, tuple[bytes, bytes]] = {}
-        records = []
-        for index in range(block.start, len(block.messages)):
-            own = block.fields[index]
-            parts = shared.get(id(own))
-            if parts is None:
-                parts = shared[id(own)] = self._shared_parts(common, own)
-            severity, attributes = parts
-            records.append(codec.log_record(block.timestamps[index], observed_ns, severity, block.messages[index],
-                                            attributes))
-        return resource_part, records
+        common, start = block.common, block.start
+        fields = block.fields[start:]
+        distinct = dict(zip(map(id, fields), fields, strict=True))  # records share mappings: one each
+        shared = {key: self._shared_parts(common, own) for key, own in distinct.items()}
+        parts = list(map(shared.__getitem__, map(id, fields)))
+        return self.codec.resource_part(resource_of(common, self.overrides)), self.codec.log_records(
+            block.timestamps[start:], observed_ns, block.messages[start:], [severity for severity, _ in parts],
+            [attributes for _, attributes in parts])
 
     def _shared_parts(self, common: Mapping[str, Any], own: Any) -> tuple[bytes, bytes]:
         """(severity, attributes) of the records with fields `own`."""
@@ -128,8 +145,8 @@ class RequestBuilder:
 
     def body(self, batch: Batch) -> bytes:
         grouped: dict[bytes, list[bytes]] = {}
-        for resource, record in batch.items:
-            grouped.setdefault(resource, []).append(record)
+        for resource, records in batch.runs:
+            grouped.setdefault(resource, []).extend(records)
         codec = self.codec
         body = codec.export_request([codec.resource_logs(resource, SCOPE, __version__, records)
                                      for resource, records in grouped.items()])

@@ -47,3 +47,21 @@ def test_a_float_json_cannot_write_is_written_as_the_mapping_says():
     resource = otlp_json.resource_part({"x": float("inf")})
     parsed = from_json(otlp_json.export_request([otlp_json.resource_logs(resource, "s", "1", [])]))
     assert parsed.resource_logs[0].resource.attributes[0].value.double_value == float("inf")
+
+
+messages_of_any_length = st.text() | st.builds(lambda n, tail: "x" * n + tail, st.integers(16_300, 16_400),
+                                               st.text(max_size=3)) | st.just("é" * 9000)  # lengths past 14 bits
+block_records = st.lists(st.tuples(st.integers(-(2**63), 2**63 - 1), messages_of_any_length,
+                                   st.sampled_from([b"", b"\x10\x09", b'"x"'])), max_size=6)
+
+
+@settings(max_examples=300, deadline=None)
+@given(block_records, st.integers(0, 2**63 - 1), st.sampled_from([b"", b"\x32\x03\x0a\x01\x61" * 500]))
+def test_a_blocks_records_made_at_once_are_each_record_made_alone(records, observed, attributes):
+    for codec in (protobuf, otlp_json):
+        times = [t for t, _, _ in records]
+        messages = [m for _, m, _ in records]
+        severities = [s for _, _, s in records]
+        at_once = codec.log_records(times, observed, messages, severities, [attributes] * len(records))
+
+        assert at_once == [codec.log_record(t, observed, s, m, attributes) for t, m, s in records]
