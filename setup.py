@@ -42,6 +42,6 @@ setup(
     # without it that kernel alone is left out
     ext_modules=[kernel("cri"), kernel("syslog"), kernel("cloudwatch"), kernel("journal", ("systemd",)),
                  kernel("parse"), kernel("forward"),
-                 kernel("ndjson")],
+                 kernel("ndjson"), kernel("otlp")],
     cmdclass={"build_ext": OptionalBuildExt},
 )

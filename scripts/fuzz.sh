@@ -25,7 +25,7 @@ for kernel in shipper/kernels/_*.c; do
 done
 units() { grep -m1 -o "stat::$1: *[0-9]*" "$log" | grep -o '[0-9]*$'; }
 asan=(env LD_PRELOAD="$runtime" ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 SHIPPER_ASAN_KERNELS=build/asan)
-for target in forward parse redact container cri_kernel syslog_kernel cloudwatch_kernel journal_kernel parse_kernel forward_kernel ndjson_kernel; do
+for target in forward parse redact container cri_kernel syslog_kernel cloudwatch_kernel journal_kernel parse_kernel forward_kernel ndjson_kernel otlp_kernel; do
   log="build/fuzz/${target}.log"
   run=("$python")
   [[ "$target" == *_kernel ]] && run=("${asan[@]}" "$python")

@@ -21,6 +21,8 @@ Kernels:
   when only the spool reads its output).
 - `_ndjson.objects`: a block's records as JSON objects, the http, firehose and kinesis_streams sinks'
   lines (sinks/encoding.py: json_objects).
+- `_otlp.log_records`: a block's records as OTLP LogRecords in protobuf, the opentelemetry sink's
+  (sinks/opentelemetry/protobuf.py: log_records).
 - `_forward.records`: a PackedForward stream's entries of the usual shape into records
   (sources/forward/records.py: packed_records; the reference is protocol.add_packed_entries, then
   records_of).
@@ -51,10 +53,11 @@ journal = _load("_journal")
 parse = _load("_parse")
 forward = _load("_forward")
 ndjson = _load("_ndjson")
+otlp = _load("_otlp")
 
 COMPILED = {"cri": cri is not None, "syslog": syslog is not None, "cloudwatch": cloudwatch is not None,
             "journal": journal is not None, "parse": parse is not None,
-            "forward": forward is not None, "ndjson": ndjson is not None}
+            "forward": forward is not None, "ndjson": ndjson is not None, "otlp": otlp is not None}
 
 
 def describe() -> str:

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 NOBODY = "65534:65534"
 ARCHITECTURES = {"amd64": ("linux", "amd64", None, 62), "arm64": ("linux", "arm64", "v8", 183)}  # ELF e_machine
 CHROOT = shutil.which("chroot") or "/usr/sbin/chroot"
-KERNELS = "compiled kernels: cloudwatch, cri, forward, journal, ndjson, parse, syslog"
+KERNELS = "compiled kernels: cloudwatch, cri, forward, journal, ndjson, otlp, parse, syslog"
 
 pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="mmdebstrap's root mode and chroot need root"),
               pytest.mark.timeout(2700)]  # two builds of two architectures, arm64 under emulation: ~20 min

@@ -29,6 +29,7 @@ from shipper.parsers import PRESETS, regex_parser
 from shipper.record import Block
 from shipper.sinks.cloudwatch.batch import one_event_each
 from shipper.sinks.encoding import json_objects
+from shipper.sinks.opentelemetry import protobuf as otlp_protobuf
 from shipper.sinks.syslog.config import SyslogOptions
 from shipper.sinks.syslog.encoder import Encoder
 from shipper.sources.files.container_formats import ContainerDecoder, CriDecoder
@@ -360,6 +361,38 @@ def journal_reads_alike(directory: str, kernel: ModuleType) -> None:
         compiled.close()
 
 
+OTLP_PARTS = [b"", b"\x10\x11\x1a\x03err", b"\x32\x0c\x0a\x01k\x12\x07\x0a\x05value" * 3]
+
+
+def otlp_kernel(data: bytes) -> None:
+    """The compiled otlp kernel (built with AddressSanitizer as `cri_kernel` is) on any block: records
+    split at \x1e, each an 8-byte signed time, a byte choosing its severity and attributes parts, and
+    a message (its bytes as surrogate escapes where they are not UTF-8). Exactly the reference's
+    records, or handed back where the reference refuses (a lone surrogate), and no memory error."""
+    kernel = asan_kernel("_otlp") or kernels.otlp
+    if kernel is None or not data:
+        return
+    times, messages, severities, attributes = [], [], [], []
+    for record in data.split(b"\x1e"):
+        head, text = record[:9].ljust(9, b"\0"), record[9:]
+        times.append(int.from_bytes(head[:8], "little", signed=True))
+        severities.append(OTLP_PARTS[head[8] % 3])
+        attributes.append(OTLP_PARTS[head[8] // 3 % 3])
+        messages.append(text.decode("utf-8", "surrogateescape"))
+    made = kernel.log_records(times, NOW, messages, severities, attributes)
+    saved, kernels.otlp = kernels.otlp, None
+    try:
+        if made is None:
+            try:
+                otlp_protobuf.log_records(times, NOW, messages, severities, attributes)
+            except UnicodeEncodeError:
+                return
+            raise AssertionError("the kernel handed back a block the reference takes")
+        assert made == otlp_protobuf.log_records(times, NOW, messages, severities, attributes)
+    finally:
+        kernels.otlp = saved
+
+
 def asan_kernel(name: str) -> ModuleType | None:
     """The kernel `name` as built with AddressSanitizer into $SHIPPER_ASAN_KERNELS, if set."""
     directory = os.environ.get("SHIPPER_ASAN_KERNELS")
@@ -379,4 +412,4 @@ TARGETS: dict[str, Callable[[bytes], None]] = {
     "forward": forward, "parse": parse, "redact": redact, "container": container, "cri_kernel": cri_kernel,
     "syslog_kernel": syslog_kernel, "cloudwatch_kernel": cloudwatch_kernel,
     "journal_kernel": journal_kernel, "parse_kernel": parse_kernel, "forward_kernel": forward_kernel,
-    "ndjson_kernel": ndjson_kernel}
+    "ndjson_kernel": ndjson_kernel, "otlp_kernel": otlp_kernel}
