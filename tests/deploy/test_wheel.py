@@ -24,8 +24,8 @@ def test_the_wheel_installs_into_a_clean_venv_and_shipper_version_runs(tmp_path)
     result = subprocess.run([venv / "shipper", "--version"], capture_output=True, text=True, check=True,
                             cwd=tmp_path)  # not the source tree: the installed package must be enough
 
-    assert result.stdout.splitlines() == [f"shipper {__version__}",
-                                          "compiled kernels: cloudwatch, cri, forward, journal, ndjson, otlp, parse, syslog"]
+    kernels = "compiled kernels: cloudwatch, cri, forward, journal, ndjson, otlp, parse, syslog"
+    assert result.stdout.splitlines() == [f"shipper {__version__}", kernels]
     assert wheel.name.startswith(f"shipper_agent-{__version__}-cp3")  # the kernels make it a platform wheel
     with zipfile.ZipFile(wheel) as archive:
         info = f"shipper_agent-{__version__}.dist-info"
