@@ -32,6 +32,7 @@ from bench import (  # noqa: E402
     tail_to_cloudwatch,
     tail_to_firehose,
     tail_to_http,
+    tail_to_otlp,
     tail_to_spool,
     tail_to_syslog,
 )
@@ -42,6 +43,7 @@ TARGETS = {"tail -> spool": "<= 1.5 CPU-s", "tail -> CloudWatch (LocalStack)": "
            "journald -> spool (kubelet-like entries, ~20 fields)": "<= 5 CPU-s",
            "forward -> spool (PackedForward, acks)": "<= 1.5x tail -> spool",
            "tail -> HTTP collector (ndjson)": "<= tail -> CloudWatch (fast endpoint)",
+           "tail -> OTLP/HTTP receiver (protobuf)": "<= tail -> CloudWatch (fast endpoint)",
            "tail -> Firehose (fast endpoint, a record each)": "<= tail -> CloudWatch (fast endpoint)"}
 
 
@@ -62,6 +64,7 @@ def kernel_rows(lines: int, runs: int) -> list[KernelRow]:
              ("forward -> spool (a record a message, as Docker's driver)", "forward", lines,
               lambda: forward_to_spool.measure(lines, 1, "message")),
              ("tail -> HTTP collector (ndjson)", "cri, ndjson", lines, lambda: tail_to_http.measure(lines, 1)),
+             ("tail -> OTLP/HTTP receiver (protobuf)", "cri, otlp", lines, lambda: tail_to_otlp.measure(lines, 1)),
              ("tail -> Firehose (fast endpoint, packed, json, no compression)", "cri, ndjson", lines,
               lambda: tail_to_firehose.measure(lines, 1, pack=True, compression="none"))]
     rows = []
@@ -141,6 +144,9 @@ def main() -> None:
     throughput("tail -> HTTP collector (ndjson)", lines, lambda: tail_to_http.measure(lines, runs))
     throughput("tail -> HTTP collector (text, as CloudWatch sends)", lines,
                lambda: tail_to_http.measure(lines, runs, encoding="text"))
+    throughput("tail -> OTLP/HTTP receiver (protobuf)", lines, lambda: tail_to_otlp.measure(lines, runs))
+    throughput("tail -> OTLP/HTTP receiver (json, gzip)", lines,
+               lambda: tail_to_otlp.measure(lines, runs, encoding="json", compression="gzip"))
     throughput("tail -> Firehose (fast endpoint, a record each)", lines, lambda: tail_to_firehose.measure(lines, runs))
     throughput("tail -> Firehose (fast endpoint, packed, gzip)", lines,
                lambda: tail_to_firehose.measure(lines, runs, pack=True))
