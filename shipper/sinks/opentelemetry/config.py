@@ -37,6 +37,14 @@ class OpenTelemetryOptions(HttpClientOptions):
     batch_timeout: Duration = Field(
         1.0, gt=0, description="Longest a record waits for its batch to fill before the batch is sent anyway.")
 
+    @field_validator("layout")
+    @classmethod
+    def _layout(cls, value: str) -> str:
+        if value not in ("shipper", "otel"):
+            raise ValueError("the opentelemetry sink always writes OpenTelemetry's names (the otel layout): "
+                             "leave `layout` out")
+        return value
+
     @field_validator("endpoint")
     @classmethod
     def _endpoint(cls, value: str) -> str:
