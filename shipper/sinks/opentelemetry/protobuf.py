@@ -127,7 +127,7 @@ def log_records(times: list[int], observed_ns: int, messages: list[str], severit
     else its parts made by C-level maps over the block's columns (tests/sinks/opentelemetry/ and
     tests/kernels/test_otlp.py hold the three equal)."""
     if kernels.otlp is not None:
-        made = kernels.otlp.log_records(times, observed_ns, messages, severities, attributes_parts)
+        made: list[bytes] | None = kernels.otlp.log_records(times, observed_ns, messages, severities, attributes_parts)
         if made is not None:
             return made
     texts = list(map(str.encode, messages))
