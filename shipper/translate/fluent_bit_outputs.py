@@ -1,4 +1,4 @@
-"""Fluent Bit's outputs as sinks, written with `layout: fluent_bit`."""
+"""Fluent Bit's outputs as sinks, written with `layout: fluent_bit` (but OTLP, which has its own names)."""
 
 from __future__ import annotations
 
@@ -28,6 +28,8 @@ def apply_output(plugin: Plugin, out: Pipeline, inputs: list[Input]) -> None:
         options = _syslog(plugin, notes)
     elif name == "http":
         options = _http(plugin, notes)
+    elif name == "opentelemetry":
+        options = _opentelemetry(plugin, notes)
     elif name in ("kinesis_firehose", "kinesis_streams"):
         options = _kinesis(plugin, notes)
     elif name == "stdout":
@@ -168,6 +170,30 @@ def _http(plugin: Plugin, notes: list[str]) -> dict[str, Any]:
         options["encoding"] = "json_array"
     else:
         notes.append(not_translated(f"format {fmt}", "ndjson is sent"))
+    _client(plugin, options, notes)
+    plugin.get("json_date_key"), plugin.get("json_date_format")  # each record carries `time` with the layout
+    return options
+
+
+def _opentelemetry(plugin: Plugin, notes: list[str]) -> dict[str, Any]:
+    """Fluent Bit's opentelemetry output (OTLP/HTTP): its logs go to our sink of that protocol, which
+    writes OpenTelemetry's names (no layout); its metrics and traces have no source here."""
+    scheme = "https" if plugin.on("tls") else "http"
+    logs_uri = plugin.get("logs_uri", "/v1/logs")
+    base = logs_uri.removesuffix("/v1/logs")
+    if base == logs_uri:
+        notes.append(not_translated(f"logs_uri {logs_uri}", "requests go to the endpoint's /v1/logs"))
+        base = ""
+    options: dict[str, Any] = {
+        "type": "opentelemetry",
+        "endpoint": f"{scheme}://{plugin.get('host', '127.0.0.1')}:{plugin.get('port', '80')}{base}"}
+    _client(plugin, options, notes)
+    plugin.get("metrics_uri"), plugin.get("traces_uri")  # no metrics or traces leave this agent
+    return options
+
+
+def _client(plugin: Plugin, options: dict[str, Any], notes: list[str]) -> None:
+    """Headers, basic auth, gzip and TLS of Fluent Bit's HTTP outputs, as the http client options take them."""
     headers = {k: v.strip() for k, _, v in (h.partition(" ") for h in plugin.all("header"))}
     if headers:
         options["headers"] = headers
@@ -175,14 +201,13 @@ def _http(plugin: Plugin, notes: list[str]) -> dict[str, Any]:
         options["auth"] = {"strategy": "basic", "user": plugin.get("http_user"), "password": plugin.get("http_passwd")}
     if plugin.get("compress").lower() == "gzip":
         options["compression"] = "gzip"
-    if scheme == "http" and options.get("auth"):
+    secure = plugin.on("tls")
+    if not secure and options.get("auth"):
         options["allow_insecure"] = True
         notes.append("credentials over plain http, as configured (allow_insecure)")
     tls_options = _tls(plugin)
-    if scheme == "https" and tls_options:
+    if secure and tls_options:
         options["tls"] = {k: v for k, v in tls_options.items() if k != "server_name"}
-    plugin.get("json_date_key"), plugin.get("json_date_format")  # each record carries `time` with the layout
-    return options
 
 
 def _kinesis(plugin: Plugin, notes: list[str]) -> dict[str, Any]:

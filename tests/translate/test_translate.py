@@ -222,6 +222,10 @@ FLUENT_BIT_CASES = [
      "sinks", {"type": "http", "inputs": ["tail"], "layout": "fluent_bit", "uri": "https://collector.example:8443/ingest",
                "encoding": "ndjson", "headers": {"X-Key": "abc"},
                "auth": {"strategy": "basic", "user": "node", "password": "pw"}, "compression": "gzip"}),
+    ("[INPUT]\n Name tail\n Path /a.log\n[OUTPUT]\n Name opentelemetry\n Match *\n Host otel.example\n Port 4318\n"
+     " Logs_uri /otlp/v1/logs\n tls on\n Header Authorization Bearer t0k3n\n Compress gzip\n",
+     "sinks", {"type": "opentelemetry", "inputs": ["tail"], "endpoint": "https://otel.example:4318/otlp",
+               "headers": {"Authorization": "Bearer t0k3n"}, "compression": "gzip"}),
     ("[INPUT]\n Name tail\n Path /a.log\n[OUTPUT]\n Name kinesis_firehose\n Match *\n region eu-west-1\n"
      " delivery_stream node-logs\n compression gzip\n",
      "sinks", {"type": "firehose", "inputs": ["tail"], "layout": "fluent_bit", "region": "eu-west-1",
@@ -244,8 +248,8 @@ FLUENT_BIT_CASES = [
 
 
 @pytest.mark.parametrize(("text", "section", "expected"), FLUENT_BIT_CASES,
-                         ids=["forward", "http", "firehose", "kinesis_streams", "record_modifier", "parser_regex",
-                              "parser_nginx"])
+                         ids=["forward", "http", "opentelemetry", "firehose", "kinesis_streams", "record_modifier",
+                              "parser_regex", "parser_nginx"])
 def test_each_fluent_bit_plugin_becomes_its_counterpart(tmp_path, text, section, expected):
     _, config = translated(tmp_path, "fluent-bit", text)
 
