@@ -44,17 +44,21 @@ class Answer:
 
 
 MAX_ANSWER_BODY = 64 * 1024
-Meaning = Callable[[int, "float | None"], Answer]  # what a status (and its Retry-After) means
+
+
+def retried_by_http(status: int) -> bool:
+    """The http sink's statuses worth sending again: 408, 429 and every 5xx."""
+    return status in (408, 429) or status >= 500
 
 
 class Service:
-    """Sends request bodies to `options.request_uri`; `meaning` says what each status means (the
-    http sink's by default), and `read_body` keeps what a 2xx answer says."""
+    """Sends request bodies to `options.request_uri`; `retried` says which refusals are worth sending
+    again (the http sink's by default; `meaning_of` reads every other status alike), and `read_body`
+    keeps what a 2xx answer says."""
 
     def __init__(self, options: HttpClientOptions, content_type: str, method: str = "post",
-                 meaning: Meaning | None = None, read_body: bool = False):
-        self.options, self.method, self.read_body = options, method.upper(), read_body
-        self.meaning = meaning or meaning_of
+                 retried: Callable[[int], bool] = retried_by_http, read_body: bool = False):
+        self.options, self.method, self.read_body, self.retried = options, method.upper(), read_body, retried
         self.headers = {"User-Agent": f"shipper/{__version__}", "Content-Type": content_type,
                         **options.headers}
         if options.compression == "gzip":
@@ -95,7 +99,7 @@ class Service:
             return Answer(Outcome.RETRY, "connection")
         if 300 <= status < 400:
             return Answer(Outcome.REDIRECTED, str(status), location=_without_query(location or "(no Location)"))
-        answer = self.meaning(status, retry_after)
+        answer = meaning_of(status, retry_after, self.retried)
         return dataclasses.replace(answer, body=said) if said else answer
 
     async def close(self) -> None:
@@ -104,12 +108,13 @@ class Service:
             self._session = None
 
 
-def meaning_of(status: int, retry_after: float | None) -> Answer:
-    """The http sink's reading of a status (sink.py says why)."""
+def meaning_of(status: int, retry_after: float | None, retried: Callable[[int], bool] = retried_by_http) -> Answer:
+    """What a status means, `retried` saying which refusals are worth sending again (the sinks' docs
+    say why)."""
     reason = str(status)
     if 200 <= status < 300:
         return Answer(Outcome.DELIVERED, reason)
-    if status in (408, 429) or status >= 500:
+    if retried(status):
         return Answer(Outcome.RETRY, reason, retry_after)
     if status == 413:
         return Answer(Outcome.TOO_LARGE, reason)

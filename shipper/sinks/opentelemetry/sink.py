@@ -20,27 +20,13 @@ import orjson
 
 from shipper.sinks.base import count_sent
 from shipper.sinks.http_client.delivery import HttpDelivery
-from shipper.sinks.http_client.service import Answer, Outcome, Service
+from shipper.sinks.http_client.service import Answer, Service
 from shipper.sinks.opentelemetry import protobuf
 from shipper.sinks.opentelemetry.config import OpenTelemetryOptions
 from shipper.sinks.opentelemetry.request import Batch, RequestBuilder
 from shipper.templates import field_path
 
-RETRYABLE = frozenset({429, 502, 503, 504})
-
-
-def meaning_of(status: int, retry_after: float | None) -> Answer:
-    """OTLP/HTTP's reading of a status (the specification's "Failures" and "Throttling")."""
-    reason = str(status)
-    if 200 <= status < 300:
-        return Answer(Outcome.DELIVERED, reason)
-    if status in RETRYABLE:
-        return Answer(Outcome.RETRY, reason, retry_after)
-    if status == 413:
-        return Answer(Outcome.TOO_LARGE, reason)
-    if status in (401, 403, 407):
-        return Answer(Outcome.UNAUTHORIZED, reason)
-    return Answer(Outcome.REJECTED, reason)
+RETRYABLE = frozenset({429, 502, 503, 504})  # the OTLP specification's "Failures" and "Throttling"
 
 
 class OpenTelemetrySink(HttpDelivery):
@@ -54,7 +40,7 @@ class OpenTelemetrySink(HttpDelivery):
 
     @staticmethod
     def service_for(options: OpenTelemetryOptions, content_type: str) -> Service:
-        return Service(options, content_type, "post", meaning_of, read_body=True)
+        return Service(options, content_type, "post", RETRYABLE.__contains__, read_body=True)
 
     def count_delivered(self, batch: Batch, answer: Answer, size: int) -> None:
         rejected, message = self._partial_success(answer.body)
