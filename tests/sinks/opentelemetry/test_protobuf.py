@@ -12,23 +12,13 @@ from hypothesis import strategies as st
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest, ExportLogsServiceResponse
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
+from peers.otlp_receiver import python_of
 from shipper.sinks.opentelemetry import protobuf
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.floats(allow_nan=False) | st.text(),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
     max_leaves=20)
-
-
-def python_of(value: AnyValue) -> Any:
-    kind = value.WhichOneof("value")
-    if kind is None:
-        return None
-    if kind == "array_value":
-        return [python_of(item) for item in value.array_value.values]
-    if kind == "kvlist_value":
-        return {pair.key: python_of(pair.value) for pair in value.kvlist_value.values}
-    return getattr(value, kind)
 
 
 def parsed(data: bytes) -> AnyValue:

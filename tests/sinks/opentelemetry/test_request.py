@@ -11,9 +11,9 @@ import pytest
 from google.protobuf import json_format
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
+from peers.otlp_receiver import python_of
 from shipper.buffer.spool import Position, StoredBlock
 from shipper.sinks.opentelemetry.request import RequestBuilder
-from tests.sinks.opentelemetry.test_protobuf import python_of
 
 WEB = {"host": "node-1", "file": "/var/log/pods/shop_web_u1/web/0.log",
        "kubernetes": {"namespace": "shop", "pod_name": "web-1", "container_name": "web", "workload_kind": "Deployment",
