@@ -22,6 +22,8 @@ import importlib.util
 import random
 import sys
 import traceback
+from collections.abc import Callable, Iterable, Iterator
+from functools import partial
 from pathlib import Path
 from types import ModuleType
 
@@ -47,6 +49,33 @@ def mutant(rng: random.Random, data: bytes, other: bytes) -> bytes:
     return bytes(out)
 
 
+def candidates(rng: random.Random, inputs: list[bytes], mutants: int) -> Iterator[bytes]:
+    """Each input, then `mutants` mutants of it (spliced with another input of the same target)."""
+    for data in inputs:
+        yield data
+        yield from (mutant(rng, data, rng.choice(inputs)) for _ in range(mutants))
+
+
+def corpus_of(corpus: Path, name: str) -> list[bytes]:
+    return [path.read_bytes() for path in sorted((corpus / name).iterdir())]
+
+
+def replayed(name: str, cases: Iterable[tuple[bytes | str, Callable[[], object]]]) -> bool:
+    """Runs each case (its input or what it is, the call); prints the count, or the first failure and
+    what failed (an input in base64)."""
+    count = 0
+    for what, call in cases:
+        try:
+            call()
+        except Exception:  # any failure is the finding: what failed is printed
+            traceback.print_exc()
+            print(f"{name}: FAILED on {base64.b64encode(what).decode() if isinstance(what, bytes) else what}")
+            return False
+        count += 1
+    print(f"{name}: {count} inputs")
+    return True
+
+
 def load_targets() -> ModuleType:
     spec = importlib.util.spec_from_file_location("targets", Path(__file__).with_name("targets.py"))
     assert spec is not None and spec.loader is not None
@@ -59,34 +88,17 @@ def write_journals(corpus: Path, mutants: int, seed: int, out: Path) -> int:
     """The journals of the journal kernel's corpus inputs and `mutants` mutants of each, a directory
     each under `out`, readable by anyone; how many systemd-journal-remote wrote."""
     targets, rng = load_targets(), random.Random(seed)
-    inputs = [path.read_bytes() for path in sorted((corpus / "journal_kernel").iterdir())]
     written = 0
-    for data in inputs:
-        for candidate in [data] + [mutant(rng, data, rng.choice(inputs)) for _ in range(mutants)]:
-            directory = out / f"{written:05d}"
-            directory.mkdir(parents=True)
-            if targets.write_journal_of(candidate, directory):
-                written += 1
-            else:
-                directory.rmdir()
+    for candidate in candidates(rng, corpus_of(corpus, "journal_kernel"), mutants):
+        directory = out / f"{written:05d}"
+        directory.mkdir(parents=True)
+        if targets.write_journal_of(candidate, directory):
+            written += 1
+        else:
+            directory.rmdir()
     for path in [out, *out.rglob("*")]:
         path.chmod(0o755 if path.is_dir() else 0o644)
     return written
-
-
-def replay_journals(targets: ModuleType, journals: Path) -> int:
-    """Each journal under `journals` read alike by the kernel and the reference; 1 at the first that is not."""
-    count = 0
-    for directory in sorted(journals.iterdir()):
-        try:
-            targets.journal_reads_alike(str(directory), targets.kernels.journal)
-        except Exception:  # any failure is the finding: the journal is named
-            traceback.print_exc()
-            print(f"journal_kernel: FAILED on the journal in {directory}")
-            return 1
-        count += 1
-    print(f"journal_kernel: {count} inputs")
-    return 0
 
 
 def main() -> int:
@@ -96,24 +108,19 @@ def main() -> int:
     for name, target in sorted(targets.TARGETS.items()):
         if not name.endswith("_kernel"):
             continue
+        cases: Iterable[tuple[bytes | str, Callable[[], object]]]
         if name == "journal_kernel":
             if journals is None:
                 print(f"{name}: not run (no JOURNALS written beforehand)")
-            elif replay_journals(targets, journals):
-                return 1
-            continue
-        inputs = [path.read_bytes() for path in sorted((corpus / name).iterdir())]
-        count = 0
-        for data in inputs:
-            for candidate in [data] + [mutant(rng, data, rng.choice(inputs)) for _ in range(mutants)]:
-                try:
-                    target(candidate)
-                except Exception:  # any failure is the finding: the input is printed
-                    traceback.print_exc()
-                    print(f"{name}: FAILED on {base64.b64encode(candidate).decode()}")
-                    return 1
-                count += 1
-        print(f"{name}: {count} inputs")
+                continue
+            cases = ((f"the journal in {directory}",
+                      partial(targets.journal_reads_alike, str(directory), targets.kernels.journal))
+                     for directory in sorted(journals.iterdir()))
+        else:
+            cases = ((candidate, partial(target, candidate))
+                     for candidate in candidates(rng, corpus_of(corpus, name), mutants))
+        if not replayed(name, cases):
+            return 1
     return 0
 
 
