@@ -69,7 +69,7 @@ _OTEL_RESOURCE = {"namespace": "k8s.namespace.name", "pod_name": "k8s.pod.name",
                   "container_name": "k8s.container.name", "container_id": "container.id",
                   "container_image": "container.image.name", "node_name": "k8s.node.name",
                   "cluster_name": "k8s.cluster.name"}
-_OTEL_WORKLOADS = {"Deployment": "deployment", "StatefulSet": "statefulset", "DaemonSet": "daemonset",
+OTEL_WORKLOADS = {"Deployment": "deployment", "StatefulSet": "statefulset", "DaemonSet": "daemonset",
                    "Job": "job", "CronJob": "cronjob", "ReplicaSet": "replicaset"}
 _OTEL_ATTRIBUTES = {"stream": "log.iostream", "file": "log.file.path"}
 
@@ -134,7 +134,7 @@ def otel_resource(common: Mapping[str, Any]) -> dict[str, Any]:
                 resource[_OTEL_RESOURCE[key]] = value
             elif key in ("labels", "annotations") and isinstance(value, Mapping):
                 resource.update((f"k8s.pod.{key[:-1]}.{name}", text) for name, text in value.items())
-        workload = _OTEL_WORKLOADS.get(str(kubernetes.get("workload_kind")))
+        workload = OTEL_WORKLOADS.get(str(kubernetes.get("workload_kind")))
         if workload and kubernetes.get("workload_name"):
             resource[f"k8s.{workload}.name"] = kubernetes["workload_name"]
     if "host" in common:

@@ -11,10 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from shipper.layouts import otel_resource
+from shipper.layouts import OTEL_WORKLOADS, otel_resource
 
-_WORKLOAD_NAMES = tuple(f"k8s.{kind}.name" for kind in ("deployment", "statefulset", "daemonset", "cronjob", "job",
-                                                        "replicaset"))
+_WORKLOAD_NAMES = tuple(f"k8s.{kind}.name" for kind in OTEL_WORKLOADS.values())
 
 
 def resource_of(common: Mapping[str, Any], overrides: Mapping[str, str]) -> dict[str, Any]:
