@@ -236,3 +236,18 @@ def terminal(command: str, width: int = 160, height: int = 30) -> Iterator[Calla
         yield screen
     finally:
         subprocess.run([tmux, "kill-session", "-t", session], check=False, capture_output=True)
+
+
+def wait_while_progressing(progress: Callable[[], int], goal: int, stall: float, what: str,
+                           interval: float = 0.2) -> None:
+    """Poll `progress` (a count an outside process raises) until it reaches `goal`; fail when it stops
+    rising for `stall` seconds. For work paced by design rather than by the machine (files waiting for
+    descriptors that idle files give up every close_inactive): a stall is a bug, a slow machine is not."""
+    best, since = progress(), time.monotonic()
+    while best < goal:
+        if time.monotonic() - since > stall:
+            raise AssertionError(f"{what}: stuck at {best} of {goal} for {stall}s")
+        time.sleep(interval)
+        now = progress()
+        if now > best:
+            best, since = now, time.monotonic()

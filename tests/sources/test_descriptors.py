@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from shipper.sources.files import reader
+from shipper.sources.files import descriptors, reader
 from shipper.sources.files.config import FileOptions
 from shipper.sources.files.reader import FileState
 from shipper.sources.files.source import FileSource
@@ -157,3 +157,22 @@ async def test_files_opened_when_a_descriptor_came_free_are_not_read_again_after
         await until(lambda: restarted.source.scans >= 3, timeout=10)
 
     assert sorted(restarted.messages()) == sorted(f"line of {n}" for n in range(30))  # each once
+
+
+def test_running_out_holds_a_source_to_what_it_had_open_and_a_minute_later_it_tries_its_own_limit_again(
+        monkeypatch):
+    now = [1000.0]
+    monkeypatch.setattr(descriptors.time, "monotonic", lambda: now[0])
+    held = descriptors.Descriptors(100)
+    for _ in range(30):
+        held.taken()
+    try:
+        held.lowered()
+        assert (held.limit, held.free) == (30, False)
+        now[0] += descriptors.TRY_AGAIN_AFTER - 1
+        assert not held.free
+        now[0] += 1
+        assert (held.free, held.limit) == (True, 100)
+    finally:
+        for _ in range(30):
+            held.given_back()

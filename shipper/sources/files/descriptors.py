@@ -9,13 +9,17 @@ dormant: a rotated or deleted file keeps its descriptor until it is read to its 
 deleted file the descriptor is the last way to its lines.
 
 Running out of descriptors anyway (EMFILE, ENFILE: other sources, a lower limit than configured)
-only makes a file wait: it is never taken for a rotation or a truncation.
+only makes a file wait: it is never taken for a rotation or a truncation. The source then holds no
+more than it had (`lowered`); TRY_AGAIN_AFTER seconds later it tries its own limit again, and reads
+the process's limit again, so a passing shortage (or a limit raised back) does not leave it short for
+good.
 """
 
 from __future__ import annotations
 
 import errno
 import resource
+import time
 from dataclasses import dataclass
 
 from shipper.sources.files.identity import FileIdentity
@@ -23,6 +27,7 @@ from shipper.sources.files.identity import FileIdentity
 DEFAULT_MOST = 8192
 RESERVE = 64  # descriptors no source may take: the spool, the API's connections, the sinks' sockets
 OUT_OF_DESCRIPTORS = (errno.EMFILE, errno.ENFILE)
+TRY_AGAIN_AFTER = 60.0  # seconds a source holds fewer files after running out, before trying its limit again
 
 
 def max_open_files(configured: int | None) -> tuple[int, str | None]:
@@ -86,13 +91,24 @@ class Descriptors:
 
     def __init__(self, limit: int):
         self.limit = limit
+        self.own_limit = limit  # max_open_files as resolved at start: `limit` returns to it
+        self.lowered_at: float | None = None  # when running out last lowered `limit`
         self.open = 0
         self.most_open = 0  # the highest `open` has been (tests and `bench/` read it)
         self.waiting: dict[FileIdentity, Waiting] = {}
 
     @property
     def free(self) -> bool:
+        if self.lowered_at is not None and time.monotonic() - self.lowered_at >= TRY_AGAIN_AFTER:
+            self.lowered_at, self.limit = None, self.own_limit
+            PROCESS.refresh()
         return self.open < self.limit and PROCESS.open < PROCESS.limit
+
+    def lowered(self) -> None:
+        """Out of descriptors: hold no more than are open now (idle files make room), for a while."""
+        self.limit = max(8, min(self.limit, self.open))
+        self.lowered_at = time.monotonic()
+        PROCESS.refresh()
 
     def taken(self) -> None:
         self.open += 1

@@ -20,7 +20,7 @@ from shipper.record import Block, Record
 from shipper.sources.base import Reads, Source
 from shipper.sources.files.checkpoint import FileCheckpoint
 from shipper.sources.files.config import FileOptions, MultilineOptions, TailOptions
-from shipper.sources.files.descriptors import PROCESS, Descriptors, Waiting, max_open_files, out_of_descriptors
+from shipper.sources.files.descriptors import Descriptors, Waiting, max_open_files, out_of_descriptors
 from shipper.sources.files.exceptions import ExceptionsDecoder
 from shipper.sources.files.formats import Decoder, JsonDecoder, PlainDecoder
 from shipper.sources.files.identity import FileIdentity, Fingerprint
@@ -196,12 +196,11 @@ class FileLifecycle(Source):
             raise error
         self.count_error("open", "out_of_descriptors")
         descriptors = self.descriptors
-        PROCESS.refresh()
-        descriptors.limit = max(8, min(descriptors.limit, descriptors.open))  # idle files make room from now on
+        descriptors.lowered()
         now = time.monotonic()
         if now - self._out_of_descriptors_said >= SAY_AGAIN_AFTER:
             self._out_of_descriptors_said = now
-            self.log.warning("out of file descriptors (%s) opening %s; holding at most %d files open from now on, "
+            self.log.warning("out of file descriptors (%s) opening %s; holding at most %d files open for now, "
                              "the others wait (lower max_open_files, or raise the limit on open files)",
                              error.strerror, path, descriptors.limit)
 
