@@ -32,8 +32,8 @@ PY
 fi
 
 OVERRIDE_IN_DOCKER=0 FILESYSTEM_ROOT="$state/fs" XDG_CACHE_HOME="$state/cache" \
-SERVICES=${SHIPPER_LOCALSTACK_SERVICES:-logs,iam,sts,firehose,s3,kinesis} GATEWAY_LISTEN="127.0.0.1:$port" DNS_ADDRESS=0 \
-SKIP_SSL_CERT_DOWNLOAD=1 DISABLE_EVENTS=1 LOCALSTACK_TELEMETRY_DISABLED=1 \
+SERVICES=${SHIPPER_LOCALSTACK_SERVICES:-logs,iam,sts,firehose,s3,kinesis,kms} GATEWAY_LISTEN="127.0.0.1:$port" DNS_ADDRESS=0 \
+S3_SKIP_KMS_KEY_VALIDATION=0 SKIP_SSL_CERT_DOWNLOAD=1 DISABLE_EVENTS=1 LOCALSTACK_TELEMETRY_DISABLED=1 \
   setsid "$venv/bin/python" -m localstack.runtime.main >"$state/localstack.log" 2>&1 </dev/null &
 echo $! >"$pidfile"
 

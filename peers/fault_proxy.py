@@ -1,7 +1,7 @@
 """An HTTP proxy in front of LocalStack that injects AWS faults on command.
 
 Faults apply to requests of one API operation (PutLogEvents by default; PutRecordBatch and PutRecords
-for the Firehose and Kinesis sinks) and are used up in order:
+for the Firehose and Kinesis sinks; PutObject and the multipart calls for S3) and are used up in order:
 - `throttle(n)`: answer 400 ThrottlingException without forwarding;
 - `unavailable(n, status)`: answer 500/503 without forwarding;
 - `reset(n)`: close the connection without forwarding (the request never landed);
@@ -20,10 +20,11 @@ for the Firehose and Kinesis sinks) and are used up in order:
 LocalStack's PutLogEvents (moto) reports `tooNewLogEventStartIndex` as the index of the *last* event
 that is too new, where CloudWatch reports the first; the proxy rewrites it to CloudWatch's meaning,
 so an agent counting rejections as AWS documents them is measured against AWS's behaviour.
-Requests are counted by operation (`X-Amz-Target`, or the `Action` of a query-protocol call such as
-STS AssumeRoleWithWebIdentity), and the access key ids that signed them are kept by operation
-(`access_keys`); `refused` counts the records refused by `refuse_records`; `landed` keeps the request
-and answer of every call of the faulted operation that upstream took, answered or not.
+Requests are counted by operation (`X-Amz-Target`, the `Action` of a query-protocol call such as
+STS AssumeRoleWithWebIdentity, or an S3 object operation by its method and query), and the access key
+ids that signed them are kept by operation (`access_keys`); `refused` counts the records refused by
+`refuse_records`; `landed` keeps the request and answer of every call of the faulted operation that
+upstream took, answered or not.
 It runs its own event loop in a thread, so synchronous tests can drive it.
 """
 
@@ -117,15 +118,21 @@ class FaultProxy(ThreadedServer):
 
     # -- serving -----------------------------------------------------------------------------
 
+    auto_decompress = False  # bodies go upstream as the client sent them (an S3 object with its checksum)
+
     async def on_start(self) -> None:
         self._session = aiohttp.ClientSession(auto_decompress=False)
+
+    async def on_stop(self) -> None:
+        await self._session.close()
 
     def routes(self, app: web.Application) -> None:
         app.router.add_route("*", "/{tail:.*}", self._handle)
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
-        operation = request.headers.get("X-Amz-Target", "").rpartition(".")[2] or _query_action(body)
+        operation = (request.headers.get("X-Amz-Target", "").rpartition(".")[2] or _query_action(body)
+                     or _s3_operation(request))
         self.seen[operation] += 1
         signed_by = _CREDENTIAL.search(request.headers.get("Authorization", ""))
         if signed_by:
@@ -217,6 +224,18 @@ def _query_action(body: bytes) -> str:
         if pair.startswith(b"Action="):
             return pair[7:].decode("ascii", "replace")
     return ""
+
+
+def _s3_operation(request: web.Request) -> str:
+    """The S3 operation of a path-style REST request on an object or a bucket's uploads ('' for others)."""
+    query, method = request.query, request.method
+    if "uploads" in query:
+        return {"POST": "CreateMultipartUpload", "GET": "ListMultipartUploads"}.get(method, "")
+    if "uploadId" in query:
+        if method == "PUT":
+            return "UploadPart"
+        return {"POST": "CompleteMultipartUpload", "DELETE": "AbortMultipartUpload"}.get(method, "")
+    return "PutObject" if method == "PUT" and request.path.count("/") >= 2 else ""
 
 
 def _error(status: int, code: str, message: str) -> web.Response:

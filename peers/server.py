@@ -22,8 +22,13 @@ class ThreadedServer:
     def routes(self, app: web.Application) -> None:
         raise NotImplementedError
 
+    auto_decompress = True  # request bodies with a Content-Encoding reach the handlers decoded
+
     async def on_start(self) -> None:
         """Set up what the handlers need, on the server's loop."""
+
+    async def on_stop(self) -> None:
+        """Release what `on_start` set up, on the server's loop."""
 
     def start(self, port: int = 0, tls: ssl.SSLContext | None = None) -> Self:
         """Serve on `port` (0: any free one), over TLS with the `tls` server context if given."""
@@ -35,6 +40,8 @@ class ThreadedServer:
         return self
 
     def stop(self) -> None:
+        if self._started.is_set():
+            asyncio.run_coroutine_threadsafe(self.on_stop(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
 
@@ -48,7 +55,7 @@ class ThreadedServer:
         await self.on_start()
         app = web.Application(client_max_size=64 * 1024 * 1024)
         self.routes(app)
-        runner = web.AppRunner(app, access_log=None)
+        runner = web.AppRunner(app, access_log=None, auto_decompress=self.auto_decompress)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", self._port, ssl_context=self._tls)
         await site.start()

@@ -24,6 +24,7 @@ from shipper.sinks.console.config import ConsoleOptions
 from shipper.sinks.http.config import HttpOptions
 from shipper.sinks.kinesis.config import FirehoseOptions, KinesisStreamsOptions
 from shipper.sinks.opentelemetry.config import OpenTelemetryOptions
+from shipper.sinks.s3.config import S3Options
 from shipper.sinks.syslog.config import SyslogOptions
 from shipper.sources.base import Source
 from shipper.sources.files.config import FileOptions
@@ -85,6 +86,7 @@ SINKS: dict[str, Component[Sink]] = _by_type(
     Component(OpenTelemetryOptions, "shipper.sinks.opentelemetry.sink:OpenTelemetrySink"),
     Component(FirehoseOptions, "shipper.sinks.kinesis.sink:FirehoseSink"),
     Component(KinesisStreamsOptions, "shipper.sinks.kinesis.sink:KinesisStreamsSink"),
+    Component(S3Options, "shipper.sinks.s3.sink:S3Sink"),
 )
 
 # The model a configuration file is validated against: `sources`, `transforms` and `sinks` entries are

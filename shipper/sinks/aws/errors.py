@@ -49,6 +49,15 @@ RECORD_STREAMS = ServiceErrors(  # Kinesis Data Streams and Firehose
     invalid=frozenset({"InvalidArgumentException", "ValidationException", "SerializationException",
                        "InvalidParameterException"}),
 )
+S3 = ServiceErrors(
+    missing=frozenset({"NoSuchBucket"}),
+    refused=frozenset({"AccessDenied", "AllAccessDisabled", "KMS.DisabledException", "KMS.NotFoundException",
+                       "KMS.KMSInvalidStateException", "KMS.AccessDeniedException", "KMS.InvalidKeyUsageException",
+                       "KMS.KMSOptInRequired"}),
+    invalid=frozenset({"InvalidArgument", "InvalidRequest", "InvalidStorageClass", "InvalidTag", "KeyTooLongError",
+                       "EntityTooSmall", "EntityTooLarge", "MalformedXML", "InvalidPart", "InvalidPartOrder",
+                       "InvalidBucketName", "InvalidEncryptionAlgorithmError"}),
+)
 RECORD_RETRIED = frozenset({  # a record's ErrorCode within a PutRecords/PutRecordBatch that succeeded: send it again
     "ProvisionedThroughputExceededException", "ServiceUnavailableException", "ServiceUnavailable", "InternalFailure",
     "InternalFailureException", "ThrottlingException", "KMSThrottlingException",

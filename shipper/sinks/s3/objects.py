@@ -1,0 +1,101 @@
+"""An object being gathered, and its row in the sink's ledger.
+
+An object holds records of one partition in spool order, as lines (sinks/encoding.py), compressed
+as they come when `compression: gzip` (one gzip stream: what is held is what will be stored). It
+remembers the spool positions of its first and last record and how many of its records each read
+segment gave it (what its upload acknowledges).
+
+The ledger row (in the spool's sink state) names an object before its upload starts: its partition,
+key, first and last spool position, whether it landed, and the multipart upload it started. It is
+deleted in the transaction that acknowledges its last record. After a crash, the rows left say how
+the unacknowledged records were cut into objects: those records are cut the same way again, a landed
+object is skipped, the others are sent again under their key (replacing what may have landed).
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+
+import orjson
+
+from shipper.buffer.spool import Position
+from shipper.sinks.s3.key import Partition
+
+GZIP_LEVEL = 6  # zlib's default: most of the ratio of 9 at a third of its CPU
+ROW_PREFIX = "object:"
+IDENTITY_KEY = "identity"  # the sink state row holding this spool's random identity (key.py)
+
+
+@dataclass(slots=True)
+class ObjectRow:
+    partition: Partition
+    key: str
+    first: Position
+    last: Position
+    landed: bool = False
+    upload_id: str | None = None  # a multipart upload started for it
+
+    @property
+    def state_key(self) -> str:
+        return f"{ROW_PREFIX}{self.first.block}:{self.first.index}"
+
+    def encode(self) -> bytes:
+        return orjson.dumps({"partition": self.partition, "key": self.key, "first": tuple(self.first),
+                             "last": tuple(self.last), "landed": self.landed, "upload_id": self.upload_id})
+
+    @classmethod
+    def decode(cls, value: bytes) -> ObjectRow:
+        data = orjson.loads(value)
+        return cls(tuple(data["partition"]), data["key"], Position(*data["first"]), Position(*data["last"]),
+                   data["landed"], data["upload_id"])
+
+
+class S3Object:
+    """Records of one partition gathered for one object."""
+
+    def __init__(self, partition: Partition, gzip: bool, opened_at: float, row: ObjectRow | None = None):
+        self.partition = partition
+        self.opened_at = opened_at  # on the engine's clock: for max_object_age
+        self.row = row  # its ledger row when it was recorded before a restart: cut as it says
+        self._compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31) if gzip else None
+        self._chunks: list[bytes] = []
+        self.raw = 0  # bytes of its lines, before compression
+        self.held = 0  # bytes held for it in memory
+        self.records = 0
+        self.first: Position | None = None
+        self.last = Position(0, 0)
+        self.first_time = 0  # of its first record, ns: the time in its key
+        self.last_time = 0
+        self.acks: dict[int, int] = {}  # its records by read segment
+        self.body = b""  # once closed
+
+    def add(self, lines: list[bytes], first: Position, last: Position, times: tuple[int, int], segment: int,
+            records: int) -> None:
+        """`records` records (those of `lines`, and records that could not be encoded) from `first` to `last`."""
+        if self.first is None:
+            self.first, self.first_time = first, times[0]
+        self.last, self.last_time = last, times[1]
+        self.records += records
+        self.acks[segment] = self.acks.get(segment, 0) + records
+        if not lines:
+            return
+        data = b"\n".join(lines) + b"\n"
+        self.raw += len(data)
+        if self._compressor is not None:
+            data = self._compressor.compress(data)
+        if data:
+            self._chunks.append(data)
+            self.held += len(data)
+
+    def close(self) -> None:
+        if self._compressor is not None:
+            self._chunks.append(self._compressor.flush())
+            self._compressor = None
+        self.body = b"".join(self._chunks)
+        self._chunks = []
+        self.held = len(self.body)
+
+    def row_for(self, key: str) -> ObjectRow:
+        assert self.first is not None
+        return ObjectRow(self.partition, key, self.first, self.last)
