@@ -18,7 +18,8 @@ IAM = ROOT / "iam"
 PLACEHOLDERS = {"ACCOUNT_ID": "000000000000", "REGION": "us-east-1", "LOG_GROUP_PREFIX": "/eks/test/",
                 "FIREHOSE_STREAM": "node-logs", "KINESIS_STREAM": "node-stream", "NODE_ACCOUNT_ID": "444455556666",
                 "EXTERNAL_ID": "shipper-test", "CENTRAL_ROLE": "central-logs",
-                "OIDC_PROVIDER": "oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE"}
+                "OIDC_PROVIDER": "oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE",
+                "BUCKET": "node-logs", "KEY_PREFIX": "eks/", "KMS_KEY_ID": "1234abcd-12ab-34cd-56ef-1234567890ab"}
 # CreateLogGroup with tags also needs TagResource (AWS documents it so); it has no call of its own
 IMPLIED = {"logs:TagResource"}
 
@@ -52,7 +53,8 @@ def stream_operations(api: str) -> set[str]:
     return set(re.findall(r'operation = "(\w+)"', body))
 
 
-@pytest.mark.parametrize("name", [*POLICIES, *STREAM_POLICIES, "irsa-trust.json", "pod-identity-trust.json",
+@pytest.mark.parametrize("name", [*POLICIES, *STREAM_POLICIES, "policy-s3.json", "policy-s3-kms.json",
+                                  "irsa-trust.json", "pod-identity-trust.json",
                                   "ec2-trust.json", "policy-assume-role.json", "central-account-trust.json"])
 def test_every_document_is_valid_json_once_filled_in(name):
     document = json.loads(filled(name))
@@ -82,6 +84,24 @@ def test_the_stream_policies_allow_exactly_what_their_sink_calls_on_the_named_st
 
     assert set(statement["Action"]) == {f"{service}:{operation}" for operation in stream_operations(api)}
     assert stream_operations(api) and statement["Resource"] == [arn]
+
+
+# S3 authorizes the multipart calls as s3:PutObject, and a PutObject carrying tags needs s3:PutObjectTagging
+S3_ACTIONS = {"PutObject": "s3:PutObject", "CreateMultipartUpload": "s3:PutObject", "UploadPart": "s3:PutObject",
+              "CompleteMultipartUpload": "s3:PutObject", "AbortMultipartUpload": "s3:AbortMultipartUpload",
+              "ListMultipartUploads": "s3:ListBucketMultipartUploads"}
+
+
+def test_the_s3_policy_allows_what_the_sink_calls_objects_under_the_prefix_only():
+    source = (ROOT / "shipper" / "sinks" / "s3" / "service.py").read_text()
+    called = set(re.findall(r'self\.call\(\s*"(\w+)"', source))
+    by_resource = {tuple(s["Resource"]): set(s["Action"]) for s in json.loads(filled("policy-s3.json"))["Statement"]}
+
+    assert called == set(S3_ACTIONS)
+    assert by_resource == {("arn:aws:s3:::node-logs/eks/*",): {"s3:PutObject", "s3:PutObjectTagging",
+                                                               "s3:AbortMultipartUpload"},
+                           ("arn:aws:s3:::node-logs",): {"s3:ListBucketMultipartUploads"}}
+    assert set().union(*by_resource.values()) == set(S3_ACTIONS.values()) | {"s3:PutObjectTagging"}
 
 
 def test_irsa_trust_names_the_service_account_and_the_sts_audience():

@@ -31,8 +31,8 @@ class S3Options(AwsOptions):
         description="Template of each object's key: `{field}` from the records (an object holds records that agree "
         "on every field named; a record without one gets `_unknown`, counted in "
         "`shipper_events_fallback_named_total`), strftime's `%Y` `%m` `%d` `%H` `%M` `%S` from the object's first "
-        "record (UTC), and `{uuid}`, which must be there: the object's identifier, derived from the first spool "
-        "record it holds and this node's spool, so that an object sent again after a crash replaces itself.",
+        "record (UTC), and `{uuid}`, which must be there: the object's own identifier (unique over nodes and "
+        "restarts; an object sent again after a crash keeps its key, so it replaces itself).",
     )
     encoding: Literal["ndjson", "text"] = Field(
         "ndjson", description="`ndjson`: each record as a JSON object with every field (in `layout`'s names), one "

@@ -1,12 +1,13 @@
 """Where a record goes and what its object is called: the partition (the values of the fields `key`
 names) and, once an object is closed, its key.
 
-An object's key is a function of what it holds: its partition, the time of its first record, and a
-UUID derived from its first record's spool position and this spool's own random identity (kept in
-the spool, so a node keeps it across restarts and no two nodes share one). An object sent again
-after a crash holds the same records (the sink's ledger says which) and so gets the same key: it
-replaces itself. Field values come from records, so from anyone who writes a log line or labels a
-pod: each is cut to MAX_VALUE_CHARS, and a key past S3's 1,024 bytes has its field values cut again.
+An object's key holds its partition, the time of its first record and a UUID derived from its first
+record's spool position and an identity the sink draws at each start: no two nodes, and no two runs
+of one, name two objects alike. An object sent again after a crash takes the key its ledger row
+recorded (objects.py), so it replaces itself.
+
+Field values come from records, so from anyone who writes a log line or labels a pod: each is cut to
+MAX_VALUE_CHARS, and a key past S3's 1,024 bytes has its field values cut again.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ object is skipped, the others are sent again under their key (replacing what may
 from __future__ import annotations
 
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import orjson
@@ -24,7 +25,6 @@ from shipper.sinks.s3.key import Partition
 
 GZIP_LEVEL = 6  # zlib's default: most of the ratio of 9 at a third of its CPU
 ROW_PREFIX = "object:"
-IDENTITY_KEY = "identity"  # the sink state row holding this spool's random identity (key.py)
 
 
 @dataclass(slots=True)
@@ -68,7 +68,6 @@ class S3Object:
         self.first_time = 0  # of its first record, ns: the time in its key
         self.last_time = 0
         self.acks: dict[int, int] = {}  # its records by read segment
-        self.body = b""  # once closed
 
     def add(self, lines: list[bytes], first: Position, last: Position, times: tuple[int, int], segment: int,
             records: int) -> None:
@@ -89,12 +88,36 @@ class S3Object:
             self.held += len(data)
 
     def close(self) -> None:
+        """No more records: what it holds is what will be stored."""
         if self._compressor is not None:
             self._chunks.append(self._compressor.flush())
             self._compressor = None
-        self.body = b"".join(self._chunks)
+            self.held += len(self._chunks[-1])
+
+    @property
+    def size(self) -> int:
+        """Bytes to store, once closed."""
+        return self.held
+
+    def pieces(self, size: int) -> Iterator[bytes]:
+        """What it holds, in pieces of `size` bytes (the last may be shorter), each made only when it is
+        asked for: a multipart upload of a large object never holds a second copy of all of it."""
+        piece: list[bytes] = []
+        filled = 0
+        for chunk in self._chunks:
+            while chunk:
+                taken = chunk[:size - filled]
+                piece.append(taken)
+                filled += len(taken)
+                chunk = chunk[len(taken):]
+                if filled == size:
+                    yield b"".join(piece)
+                    piece, filled = [], 0
+        if piece or not self._chunks:
+            yield b"".join(piece)
+
+    def release(self) -> None:
         self._chunks = []
-        self.held = len(self.body)
 
     def row_for(self, key: str) -> ObjectRow:
         assert self.first is not None

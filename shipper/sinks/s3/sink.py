@@ -12,7 +12,7 @@ Guarantees:
   records was too: a crash loses nothing.
 - A crash duplicates nothing: the ledger row of every object whose upload began is kept until its last
   record is acknowledged; after a restart the same records are cut into the same objects under the
-  same keys, landed ones are skipped and the others replace whatever part of them landed. The
+  keys their rows recorded, landed ones are skipped and the others replace whatever part of them landed. The
   multipart uploads an earlier run left for those keys are aborted first.
 - Every failure is retried forever with the agent's backoff, the records waiting in the spool. A
   missing bucket, access denied, a KMS key S3 cannot use, a request S3 refuses as invalid (a storage
@@ -41,7 +41,7 @@ from shipper.sinks.retry import Failure, Retry, classify, retrying
 from shipper.sinks.s3.config import S3Options
 from shipper.sinks.s3.gather import Gatherer, ObjectQueue
 from shipper.sinks.s3.key import ObjectKeys, Partition
-from shipper.sinks.s3.objects import IDENTITY_KEY, ROW_PREFIX, ObjectRow, S3Object
+from shipper.sinks.s3.objects import ROW_PREFIX, ObjectRow, S3Object
 from shipper.sinks.s3.service import S3Api
 
 READ_RECORDS = 10_000  # records per spool read (one segment)
@@ -59,7 +59,7 @@ class S3Sink(DeliverySink[ObjectQueue, S3Object]):
         super().__init__(sink_id, options, spool, batch_timeout=options.max_object_age,
                          per_partition=options.max_requests_in_flight, read_records=READ_RECORDS)
         self.api = S3Api(sink_id, options, options.max_requests_in_flight + 2)
-        self.keys = ObjectKeys(options.key, options.layout, self._identity())
+        self.keys = ObjectKeys(options.key, options.layout, uuid.uuid4())
         self.queues: dict[Partition, ObjectQueue] = {}
         self.gatherer = Gatherer(options.max_object_bytes, options.compression == "gzip", clock)
         self.max_held = 2 * options.max_object_bytes
@@ -67,15 +67,6 @@ class S3Sink(DeliverySink[ObjectQueue, S3Object]):
         self._encoding = "json" if options.encoding == "ndjson" else "text"
         self._fallbacks = metrics.events_fallback_named.labels(*self.labels)
         self._retry_warnings = WarningPace()
-
-    def _identity(self) -> uuid.UUID:
-        """This spool's random identity for this sink (key.py), made at its first start."""
-        kept = self.spool.sink_state(self.id).get(IDENTITY_KEY)
-        if kept is not None:
-            return uuid.UUID(kept.decode())
-        made = uuid.uuid4()
-        self.spool.save_sink_state(self.id, IDENTITY_KEY, str(made).encode())
-        return made
 
     async def open(self) -> None:
         await self.api.open()
@@ -139,7 +130,7 @@ class S3Sink(DeliverySink[ObjectQueue, S3Object]):
 
     def delivered(self, gathered: S3Object) -> None:
         self.gatherer.held -= gathered.held
-        gathered.body = b""
+        gathered.release()
 
     # -- delivery -----------------------------------------------------------------------------------
 
@@ -155,7 +146,7 @@ class S3Sink(DeliverySink[ObjectQueue, S3Object]):
         else:
             await self._abort_earlier_uploads(row)
         async with self._uploads:
-            await self._upload(row, gathered.body)
+            await self._upload(row, gathered)
         count_sent(self, gathered.records, gathered.raw)
         self.observe_latency((gathered.first_time / 1e9, gathered.last_time / 1e9))
         row.landed = True
@@ -170,25 +161,24 @@ class S3Sink(DeliverySink[ObjectQueue, S3Object]):
     def _record(self, row: ObjectRow) -> None:
         self.spool.save_sink_state(self.id, row.state_key, row.encode())
 
-    async def _upload(self, row: ObjectRow, body: bytes) -> None:
-        if len(body) <= self.options.multipart_threshold:
+    async def _upload(self, row: ObjectRow, gathered: S3Object) -> None:
+        if gathered.size <= self.options.multipart_threshold:
+            body = b"".join(gathered.pieces(max(1, gathered.size)))
             await self._call("PutObject", partial(self.api.put_object, row.key, body))
             return
         while True:
             try:
-                await self._multipart(row, body)
+                await self._multipart(row, gathered)
                 return
             except UploadGone:
                 self.log.warning("the multipart upload of %s was aborted by someone else; starting it again", row.key)
 
-    async def _multipart(self, row: ObjectRow, body: bytes) -> None:
+    async def _multipart(self, row: ObjectRow, gathered: S3Object) -> None:
         upload_id = await self._call("CreateMultipartUpload", partial(self.api.create_upload, row.key))
         row.upload_id = upload_id
         self._record(row)
-        size = self.options.multipart_part_size
         etags = []
-        for number, offset in enumerate(range(0, len(body), size), 1):
-            part = body[offset:offset + size]
+        for number, part in enumerate(gathered.pieces(self.options.multipart_part_size), 1):
             etags.append(await self._call("UploadPart", partial(self.api.upload_part, row.key, upload_id, number, part),
                                           upload_gone=True))
         await self._call("CompleteMultipartUpload", partial(self.api.complete_upload, row.key, upload_id, etags),
