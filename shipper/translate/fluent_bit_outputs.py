@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from shipper.translate.fluent_bit_config import (
@@ -32,12 +33,13 @@ def apply_output(plugin: Plugin, out: Pipeline, inputs: list[Input]) -> None:
         options = _opentelemetry(plugin, notes)
     elif name in ("kinesis_firehose", "kinesis_streams"):
         options = _kinesis(plugin, notes)
+    elif name == "s3":
+        options = _s3(plugin, notes, matched)
     elif name == "stdout":
         options = {"type": "console", "encoding": "json"}
         plugin.get("format")
     else:
-        why = "not built yet: Firehose delivers to S3 meanwhile" if name == "s3" else "no such sink here"
-        out.notes.append(not_translated(f"[OUTPUT] {name} (Match {plugin.get('match')!r})", why))
+        out.notes.append(not_translated(f"[OUTPUT] {name} (Match {plugin.get('match')!r})", "no such sink here"))
         return
     if not matched:
         out.notes.append(f"[OUTPUT] {name} (Match {plugin.get('match')!r}) matches no input: left out")
@@ -228,6 +230,66 @@ def _kinesis(plugin: Plugin, notes: list[str]) -> dict[str, Any]:
         notes.append(f"time_key {plugin.get('time_key')}: each record carries `time` with layout fluent_bit")
     plugin.get("time_key_format")
     return options
+
+
+S3_KEY_FORMAT = "/fluent-bit-logs/$TAG/%Y/%m/%d/%H/%M/%S"  # Fluent Bit's default s3_key_format
+
+
+def _s3(plugin: Plugin, notes: list[str], matched: list[Input]) -> dict[str, Any]:
+    """Fluent Bit's s3 output: `s3_key_format` with `$TAG` (a literal tag kept), `$UUID`; objects of
+    `total_file_size` closed after `upload_timeout`; records as JSON lines (or `log_key` alone)."""
+    options: dict[str, Any] = {"type": "s3", "layout": "fluent_bit", "bucket": plugin.get("bucket")}
+    _aws(plugin, options)
+    options["key"] = _s3_key(plugin.get("s3_key_format") or S3_KEY_FORMAT, notes, matched)
+    options["compression"] = "gzip" if plugin.get("compression").lower() == "gzip" else "none"
+    if plugin.get("compression") and plugin.get("compression").lower() not in ("gzip", "none"):
+        notes.append(not_translated(f"compression {plugin.get('compression')}", "gzip or none here"))
+    if plugin.get("log_key"):
+        options["encoding"] = "text"
+    for ours_key, theirs in (("max_object_bytes", "total_file_size"), ("multipart_part_size", "upload_chunk_size")):
+        if plugin.get(theirs):
+            options[ours_key] = size_of(plugin.get(theirs))
+    if plugin.get("upload_timeout"):
+        options["max_object_age"] = plugin.get("upload_timeout")
+    if plugin.on("use_put_object"):
+        options["multipart_threshold"] = "5GiB"
+    if plugin.get("storage_class"):
+        options["storage_class"] = plugin.get("storage_class")
+    for key in ("store_dir", "store_dir_limit_size", "s3_key_format_tag_delimiters", "json_date_key",
+                "json_date_format", "content_type", "send_content_md5", "auto_retry_requests", "retry_limit",
+                "preserve_data_ordering"):
+        if plugin.get(key):
+            notes.append(f"{key}: Fluent Bit's own handling, not needed here (records wait in the spool; "
+                         "objects are ndjson, gzip-encoded as stored)")
+    if plugin.get("canned_acl"):
+        notes.append(not_translated(f"canned_acl {plugin.get('canned_acl')}", "objects take the bucket's ACL"))
+    return options
+
+
+def _s3_key(template: str, notes: list[str], matched: list[Input]) -> str:
+    tags = {each.tag for each in matched}
+    if "$TAG" in template:
+        if len(tags) == 1 and "*" not in next(iter(tags)):
+            template = re.sub(r"\$TAG(\[\d+\])?", lambda m: _tag_part(next(iter(tags)), m[1]), template)
+        else:
+            notes.append(not_translated("$TAG in s3_key_format", "no tags here: name objects by record fields"))
+            template = re.sub(r"/?\$TAG(\[\d+\])?", "", template)
+    if "$INDEX" in template:
+        notes.append("$INDEX: objects are told apart by {uuid} here")
+        template = template.replace("$INDEX", "")
+    template = template.replace("$UUID", "{uuid}").lstrip("/")
+    if "{uuid}" not in template:
+        template += "-{uuid}"
+        notes.append("{uuid} appended to the key: every object needs its own")
+    return template
+
+
+def _tag_part(tag: str, index: str | None) -> str:
+    parts = tag.split(".")
+    if not index:
+        return tag
+    number = int(index[1:-1])
+    return parts[number] if number < len(parts) else ""
 
 
 def _tls(plugin: Plugin) -> dict[str, Any]:

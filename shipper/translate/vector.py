@@ -336,8 +336,10 @@ def _sink(sink_id: str, options: dict[str, Any], out: Pipeline, ids: list[str]) 
     elif kind == "console":
         made = {"type": "console", "layout": "vector", "encoding": "text" if codec == "text" else "json"}
         options.pop("target", None)
+    elif kind == "aws_s3":
+        made = _s3(options, codec, notes)
     else:
-        why = "not built yet: Firehose delivers to S3 meanwhile" if kind == "aws_s3" else "no such sink here"
+        why = "no such sink here"
         out.notes.append(not_translated(f"sink {sink_id} (type {kind})", why))
         return
     for key in ("batch", "buffer", "healthcheck", "request", "acknowledgements"):
@@ -345,6 +347,37 @@ def _sink(sink_id: str, options: dict[str, Any], out: Pipeline, ids: list[str]) 
             notes.append(f"{key}: another agent's tuning, not needed here (records wait on disk): {options.pop(key)!r}")
     notes += [not_translated(f"{key}: {value!r}") for key, value in options.items()]
     out.add("sinks", sink_id, {"inputs": inputs, **made}, notes)
+
+
+def _s3(options: dict[str, Any], codec: str, notes: list[str]) -> dict[str, Any]:
+    """Vector's aws_s3 sink: the key is `key_prefix` (a template, strftime'd) + the time + `-` + a UUID + the
+    extension, as Vector names objects; a batch's `max_bytes` and `timeout_secs` close objects."""
+    made: dict[str, Any] = {"type": "s3", "layout": "vector", **_aws(options), "bucket": options.pop("bucket", ""),
+                            "encoding": "text" if codec == "text" else "ndjson"}
+    compression = options.pop("compression", "gzip")
+    made["compression"] = "gzip" if compression == "gzip" else "none"
+    if compression not in ("gzip", "none"):
+        notes.append(not_translated(f"compression {compression}", "gzip or none here"))
+    extension = options.pop("filename_extension", None) or ("log.gz" if made["compression"] == "gzip" else "log")
+    time_format = options.pop("filename_time_format", "%s")
+    if time_format == "%s":
+        time_format = "%Y%m%dT%H%M%SZ"
+        notes.append("filename_time_format %s (seconds since the epoch): written as %Y%m%dT%H%M%SZ here")
+    if not options.pop("filename_append_uuid", True):
+        notes.append("filename_append_uuid false: every object gets its {uuid} here (without it objects of "
+                     "one second would replace each other)")
+    made["key"] = f"{_template(options.pop('key_prefix', 'date=%F/'))}{time_format}-{{uuid}}.{extension}"
+    batch = options.pop("batch", None) or {}
+    if batch.get("max_bytes"):
+        made["max_object_bytes"] = batch["max_bytes"]
+    if batch.get("timeout_secs"):
+        made["max_object_age"] = f"{batch['timeout_secs']}s"
+    for ours_key, theirs in (("server_side_encryption", "server_side_encryption"), ("kms_key_id", "ssekms_key_id"),
+                             ("storage_class", "storage_class"), ("tags", "tags")):
+        if options.get(theirs):
+            made[ours_key] = options.pop(theirs)
+    options.pop("framing", None)
+    return made
 
 
 def _aws(options: dict[str, Any]) -> dict[str, Any]:

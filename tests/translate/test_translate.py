@@ -135,7 +135,9 @@ def test_fluent_bits_yaml_form_keeps_the_filters_order_and_says_what_it_cannot_d
     assert sinks["cloudwatch_logs"]["assume_role"] == {"role_arn": "arn:aws:iam::111122223333:role/logs"}
     assert sinks["syslog"]["app_name"] == "{kubernetes.container_name}" and sinks["syslog"]["mode"] == "tls"
     assert "NOT TRANSLATED: [FILTER] rewrite_tag rule $level ^(error)$ errors false" in text
-    assert "NOT TRANSLATED: [OUTPUT] s3" in text
+    assert without(sinks["s3"], "inputs") == {"type": "s3", "layout": "fluent_bit", "bucket": "archive",
+                                              "key": "fluent-bit-logs/%Y/%m/%d/%H/%M/%S-{uuid}", "compression": "none"}
+    assert "NOT TRANSLATED: $TAG in s3_key_format" in text
 
 
 def test_vectors_graph_ids_and_the_common_vrl_carry_over(tmp_path):
@@ -154,8 +156,10 @@ def test_vectors_graph_ids_and_the_common_vrl_carry_over(tmp_path):
     assert sinks["cloudwatch"]["group_name"] == "/eks/prod/{kubernetes.pod_namespace}"
     assert sinks["collector"]["encoding"] == "ndjson" and sinks["papertrail"]["mode"] == "tls"
     assert config["sources"]["k8s"]["exclude_pod_labels"] == {"app": "vector"}
-    for said in ("NOT TRANSLATED: VRL .level = downcase(string!(.level))", "NOT TRANSLATED: route noisy",
-                 "NOT TRANSLATED: sink archive (type aws_s3)"):
+    assert without(sinks["archive"], "inputs") == {
+        "type": "s3", "layout": "vector", "bucket": "logs-archive", "encoding": "ndjson", "compression": "gzip",
+        "key": "date=%F/%Y%m%dT%H%M%SZ-{uuid}.log.gz"}
+    for said in ("NOT TRANSLATED: VRL .level = downcase(string!(.level))", "NOT TRANSLATED: route noisy"):
         assert said in text
 
 
@@ -188,22 +192,22 @@ def test_a_parser_regex_re2_cannot_run_is_said_and_left_out(tmp_path):
 
 
 def test_the_command_writes_the_file_and_says_when_the_result_needs_work(tmp_path):
-    good, only_s3, garbage = tmp_path / "good.conf", tmp_path / "s3.conf", tmp_path / "garbage.toml"
+    good, only_kafka, garbage = tmp_path / "good.conf", tmp_path / "kafka.conf", tmp_path / "garbage.toml"
     good.write_text("[INPUT]\n Name tail\n Path /var/log/app.log\n[OUTPUT]\n Name stdout\n Match *\n")
-    only_s3.write_text("[INPUT]\n Name tail\n Path /var/log/app.log\n[OUTPUT]\n Name s3\n Match *\n bucket b\n")
+    only_kafka.write_text("[INPUT]\n Name tail\n Path /var/log/app.log\n[OUTPUT]\n Name kafka\n Match *\n")
     garbage.write_text("this is = = not toml")
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", "shipper", "translate", *args], capture_output=True, text=True)
 
     written = run("--from", "fluent-bit", str(good), "-o", str(tmp_path / "out.yaml"))
-    incomplete = run("--from", "fluent-bit", str(only_s3))
+    incomplete = run("--from", "fluent-bit", str(only_kafka))
     unreadable = run("--from", "vector", str(garbage))
 
     assert written.returncode == 0 and "shipper check --config" in written.stderr
     assert yaml.safe_load((tmp_path / "out.yaml").read_text())["sinks"]["stdout"]["type"] == "console"
     assert incomplete.returncode == 2 and "does not pass check" in incomplete.stderr
-    assert "NOT TRANSLATED: [OUTPUT] s3" in incomplete.stdout
+    assert "NOT TRANSLATED: [OUTPUT] kafka" in incomplete.stdout
     assert unreadable.returncode == 2 and "not a vector configuration" in unreadable.stderr
     assert "Traceback" not in incomplete.stderr + unreadable.stderr
 
@@ -230,6 +234,11 @@ FLUENT_BIT_CASES = [
      " delivery_stream node-logs\n compression gzip\n",
      "sinks", {"type": "firehose", "inputs": ["tail"], "layout": "fluent_bit", "region": "eu-west-1",
                "delivery_stream": "node-logs", "compression": "gzip"}),
+    ("[INPUT]\n Name tail\n Path /a.log\n Tag app\n[OUTPUT]\n Name s3\n Match app\n bucket archive\n region eu-west-1\n"
+     " s3_key_format /logs/$TAG/%Y/%m/%d/$UUID.gz\n total_file_size 50M\n upload_timeout 5m\n compression gzip\n",
+     "sinks", {"type": "s3", "inputs": ["tail"], "layout": "fluent_bit", "bucket": "archive", "region": "eu-west-1",
+               "key": "logs/app/%Y/%m/%d/{uuid}.gz", "compression": "gzip", "max_object_bytes": "50MiB",
+               "max_object_age": "5m"}),
     ("[INPUT]\n Name tail\n Path /a.log\n[OUTPUT]\n Name kinesis_streams\n Match *\n region eu-west-1\n stream s1\n",
      "sinks", {"type": "kinesis_streams", "inputs": ["tail"], "layout": "fluent_bit", "region": "eu-west-1",
                "stream_name": "s1"}),
@@ -248,8 +257,8 @@ FLUENT_BIT_CASES = [
 
 
 @pytest.mark.parametrize(("text", "section", "expected"), FLUENT_BIT_CASES,
-                         ids=["forward", "http", "opentelemetry", "firehose", "kinesis_streams", "record_modifier",
-                              "parser_regex", "parser_nginx"])
+                         ids=["forward", "http", "opentelemetry", "firehose", "s3", "kinesis_streams",
+                              "record_modifier", "parser_regex", "parser_nginx"])
 def test_each_fluent_bit_plugin_becomes_its_counterpart(tmp_path, text, section, expected):
     _, config = translated(tmp_path, "fluent-bit", text)
 
