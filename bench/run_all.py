@@ -33,6 +33,7 @@ from bench import (  # noqa: E402
     tail_to_firehose,
     tail_to_http,
     tail_to_otlp,
+    tail_to_s3,
     tail_to_spool,
     tail_to_syslog,
 )
@@ -44,6 +45,7 @@ TARGETS = {"tail -> spool": "<= 1.5 CPU-s", "tail -> CloudWatch (LocalStack)": "
            "forward -> spool (PackedForward, acks)": "<= 1.5x tail -> spool",
            "tail -> HTTP collector (ndjson)": "<= tail -> CloudWatch (fast endpoint)",
            "tail -> OTLP/HTTP receiver (protobuf)": "<= tail -> CloudWatch (fast endpoint)",
+           "tail -> S3 (fast endpoint, text, gzip)": "<= tail -> CloudWatch (fast endpoint)",
            "tail -> Firehose (fast endpoint, a record each)": "<= tail -> CloudWatch (fast endpoint)"}
 
 
@@ -147,6 +149,9 @@ def main() -> None:
     throughput("tail -> OTLP/HTTP receiver (protobuf)", lines, lambda: tail_to_otlp.measure(lines, runs))
     throughput("tail -> OTLP/HTTP receiver (json, gzip)", lines,
                lambda: tail_to_otlp.measure(lines, runs, encoding="json", compression="gzip"))
+    throughput("tail -> S3 (fast endpoint, ndjson, gzip)", lines, lambda: tail_to_s3.measure(lines, runs))
+    throughput("tail -> S3 (fast endpoint, text, gzip)", lines,
+               lambda: tail_to_s3.measure(lines, runs, encoding="text"))
     throughput("tail -> Firehose (fast endpoint, a record each)", lines, lambda: tail_to_firehose.measure(lines, runs))
     throughput("tail -> Firehose (fast endpoint, packed, gzip)", lines,
                lambda: tail_to_firehose.measure(lines, runs, pack=True))

@@ -19,7 +19,9 @@ Guarantees:
   class or tag it refuses) or refused credentials make the sink not ready until an operator acts;
   nothing is discarded for them.
 - Memory: objects not yet stored hold at most 2 x max_object_bytes (as held: compressed for gzip);
-  past that the largest object being gathered goes early, and the reader waits.
+  past that the largest object being gathered goes early, and the reader waits. At most
+  MAX_GATHERING objects are gathered at once (the oldest goes early), and a partition with nothing
+  left is forgotten.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from shipper.sinks.s3.objects import ROW_PREFIX, ObjectRow, S3Object
 from shipper.sinks.s3.service import S3Api
 
 READ_RECORDS = 10_000  # records per spool read (one segment)
+MAX_GATHERING = 256  # objects gathered at once (a gzip stream holds ~256 KiB): past it the oldest goes early
 T = TypeVar("T")
 
 
@@ -63,6 +66,7 @@ class S3Sink(DeliverySink[ObjectQueue, S3Object]):
         self.queues: dict[Partition, ObjectQueue] = {}
         self.gatherer = Gatherer(options.max_object_bytes, options.compression == "gzip", clock)
         self.max_held = 2 * options.max_object_bytes
+        self._sending = 0  # objects taken to be sent and not yet delivered
         self._uploads = asyncio.Semaphore(options.max_requests_in_flight)
         self._encoding = "json" if options.encoding == "ndjson" else "text"
         self._fallbacks = metrics.events_fallback_named.labels(*self.labels)
@@ -96,6 +100,7 @@ class S3Sink(DeliverySink[ObjectQueue, S3Object]):
                 self.gatherer.passed(queue, end)
                 touched.add(queue)
         self.acks.seal(segment, routed)
+        self._bound_the_partitions()
         if self.keys.fallbacks:
             self._fallbacks.inc(self.keys.fallbacks)
             self.keys.fallbacks = 0
@@ -111,14 +116,36 @@ class S3Sink(DeliverySink[ObjectQueue, S3Object]):
         return self.queues.values()
 
     def holding_too_much(self) -> bool:
+        """Past twice max_object_bytes held, the reader waits for uploads to finish, the largest object
+        going early if none is waiting to leave. Objects recorded before a restart are never cut early:
+        when only they hold the memory, the reader goes on to read the rest of their records."""
         if self.gatherer.held < self.max_held:
             return False
-        if not any(queue.closed for queue in self.queues.values()):
-            largest = self.gatherer.close_largest(list(self.queues.values()))
-            if largest is not None:
-                self._start(largest)
-                largest.wake.set()
+        if self._sending or any(queue.closed for queue in self.queues.values()):
+            return True
+        largest = self.gatherer.close_largest(list(self.queues.values()))
+        if largest is None:
+            return False
+        self._send_now(largest)
         return True
+
+    def _send_now(self, queue: ObjectQueue) -> None:
+        self._start(queue)
+        queue.wake.set()
+
+    def _bound_the_partitions(self) -> None:
+        """At most MAX_GATHERING objects gathered at once (the oldest goes early), and partitions with
+        nothing left are forgotten, so a key naming pods keeps no state for pods long gone."""
+        gathering = [q for q in self.queues.values() if q.open is not None and q.open.row is None]
+        if len(gathering) > MAX_GATHERING:
+            for queue in sorted(gathering, key=lambda q: q.since or 0.0)[:len(gathering) - MAX_GATHERING]:
+                self.gatherer.close_due(queue)
+                self._send_now(queue)
+        if len(self.queues) > 2 * MAX_GATHERING:
+            for partition, queue in list(self.queues.items()):
+                if (queue.open is None and not queue.closed and not queue.recovered
+                        and (queue.task is None or queue.task.done())):
+                    del self.queues[partition]
 
     def next_batch(self, queue: ObjectQueue) -> tuple[S3Object, Acks] | None:
         if not queue.closed:
@@ -126,9 +153,11 @@ class S3Sink(DeliverySink[ObjectQueue, S3Object]):
         if not queue.closed:
             return None
         gathered = queue.closed.popleft()
+        self._sending += 1
         return gathered, gathered.acks
 
     def delivered(self, gathered: S3Object) -> None:
+        self._sending -= 1
         self.gatherer.held -= gathered.held
         gathered.release()
 
@@ -247,7 +276,7 @@ class S3Sink(DeliverySink[ObjectQueue, S3Object]):
 
     def stopped(self) -> None:
         self.queues.clear()
-        self.gatherer.held = 0
+        self.gatherer.held = self._sending = 0
 
 
 def _runs(partitions: list[Partition] | Partition, count: int) -> Iterable[tuple[Partition, int, int]]:
