@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from shipper.buffer.spool import Position, Spool, StoredBlock
 from shipper.config.base import SinkOptions
 from shipper.observe import metrics
-from shipper.observe.logs import ComponentLog
+from shipper.observe.logs import ComponentLog, WarningPace
 from shipper.text import utf8_size
 
 log = logging.getLogger(__name__)
@@ -67,6 +67,7 @@ class Sink(ABC):
         self.failures_in_row = 0  # since the last delivery
         self.delivered_at = time.monotonic()  # the last delivery (or the start)
         self._busy_since: float | None = None  # since when it has had records to send, as last looked at
+        self._retry_warnings = WarningPace()
 
     @abstractmethod
     async def run(self) -> None:
@@ -78,6 +79,21 @@ class Sink(ABC):
         now = time.time()
         for moment in written:
             self._latency.observe(max(0.0, now - moment))
+
+    def retried(self, reason: str, not_ready: tuple[str, str] | None, wait: float, what: str, where: str,
+                unit: str = "call") -> None:
+        """One attempt to be made again in `wait` seconds for `reason`: counted in shipper_retries_total,
+        noted as the last failure, the sink not ready meanwhile when only an operator can fix it
+        (`not_ready`: what to tell them, and the code in /readyz), and said at most once per
+        REPEAT_WINDOW and reason, with how many were retried for it since."""
+        metrics.retries.labels(*self.labels, reason).inc()
+        self.note_failure(reason, not_ready[0] if not_ready else f"{what} from {where}")
+        if not_ready is not None:
+            self.mark_not_ready(*not_ready)
+        count = self._retry_warnings.due(reason)
+        if count is not None:
+            self.log.warning("%s from %s; retrying in %.1fs (%d %s(s) retried for it since last said)",
+                             what, where, wait, count, unit)
 
     def mark_not_ready(self, reason: str, code: str) -> None:
         """An error that needs an operator: reported once, in /readyz (as `code`) and `shipper_sink_ready`."""

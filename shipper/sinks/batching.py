@@ -18,7 +18,6 @@ from typing import Generic, Protocol, TypeVar
 from shipper.buffer.spool import Position, Spool, StoredBlock
 from shipper.config.base import SinkOptions
 from shipper.observe import metrics
-from shipper.observe.logs import WarningPace
 from shipper.sinks.acks import AckTracker
 from shipper.sinks.engine import Acks, DeliverySink, clock
 
@@ -124,16 +123,10 @@ class BatchingSink(DeliverySink[OnePartition[B], B]):
         self.builder = builder
         self.read_ahead = read_ahead or in_flight  # batches cut and waiting at most: then the reader waits
         self.queue = OnePartition(builder, self.acks)
-        self._retry_warnings = WarningPace()
 
     @abstractmethod
     async def send(self, batch: B) -> None:
         """Deliver `batch`, retrying as long as it takes; return once it is accepted (or discarded, counted)."""
-
-    def retried_since_said(self, reason: str) -> int | None:
-        """Count one retried request for `reason`; at most once per REPEAT_WINDOW (10 s) and reason, how
-        many were retried for it since it was last said (None: not time to say it again)."""
-        return self._retry_warnings.due(reason)
 
     def discard(self, events: int, reason: str, message: str) -> None:
         """Records the backend will never take: counted by reason and logged (`message` has one %d)."""

@@ -105,6 +105,24 @@ class Retry(Exception):
         return cls(failure.value, failure=failure, cause=cause, not_ready=not_ready,
                    not_ready_code=f"{failure.value}:{code}")
 
+    @classmethod
+    def for_aws_call(cls, failure: Failure, error: BaseException, where: str) -> Retry:
+        """A whole AWS call to `where` failed as `failure`: retried under its error code (`ambiguous` when
+        it may have landed); not ready meanwhile when an operator must act (a certificate refused; the
+        destination missing, denied or refusing the request as invalid)."""
+        code = error_code(error)
+        if failure is Failure.UNTRUSTED:
+            return cls("certificate", failure=failure, cause=error,
+                       not_ready="the endpoint's certificate fails verification (a proxy? a CA bundle?)")
+        if failure in (Failure.MISSING, Failure.FORBIDDEN, Failure.REFUSED, Failure.INVALID):
+            return cls(f"not_ready:{code}", failure=failure, cause=error, not_ready=f"{where}: {code}: {error}")
+        return cls(failure.value if failure is Failure.AMBIGUOUS else code, failure=failure, cause=error)
+
+    @property
+    def not_ready_pair(self) -> tuple[str, str] | None:
+        """What to tell the operator and the code /readyz shows, when only they can fix it."""
+        return (self.not_ready, self.not_ready_code) if self.not_ready is not None else None
+
     @property
     def reason_code(self) -> str:
         """The error code behind it (an AWS code, an exception's name), else the reason."""

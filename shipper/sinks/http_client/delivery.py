@@ -101,16 +101,9 @@ class HttpDelivery(BatchingSink[Any]):
 
     def _retrying(self, retry: Retry, wait: float) -> None:
         reason = retry.reason
-        metrics.retries.labels(*self.labels, reason).inc()
         metrics.errors.labels(*self.labels, "send", reason).inc()
-        self.note_failure(reason, f"{'HTTP ' if reason.isdigit() else ''}{reason} from {self.options.shown_uri}")
-        if retry.not_ready is not None:
-            self.mark_not_ready(retry.not_ready, retry.not_ready_code)
-        count = self.retried_since_said(reason)
-        if count is not None:
-            what = f"HTTP {reason}" if reason.isdigit() else reason
-            self.log.warning("%s from %s; retrying in %.1fs (%d request(s) retried for it since last said)",
-                             what, self.options.shown_uri, wait, count)
+        self.retried(reason, retry.not_ready_pair, wait, f"HTTP {reason}" if reason.isdigit() else reason,
+                     self.options.shown_uri, "request")
 
     async def close(self) -> None:
         await super().close()

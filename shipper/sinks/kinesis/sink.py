@@ -101,14 +101,8 @@ class RecordsSink(BatchingSink[Batch]):
         return Retry(codes[0] if len(set(codes)) == 1 else "records_refused", not_ready=not_ready)
 
     def _whole_call_failed(self, failure: Failure, error: BaseException) -> Retry:
-        code = error_code(error)
-        metrics.errors.labels(*self.labels, "send", code).inc()
-        if failure is Failure.UNTRUSTED:
-            return Retry("certificate",
-                         not_ready="the endpoint's certificate fails verification (a proxy? a CA bundle?)")
-        if failure in (Failure.MISSING, Failure.FORBIDDEN, Failure.REFUSED):  # an operator must act
-            return Retry(f"not_ready:{code}", not_ready=f"{self.api.operation} on {self.api.stream}: {code}: {error}")
-        return Retry(failure.value if failure is Failure.AMBIGUOUS else code)
+        metrics.errors.labels(*self.labels, "send", error_code(error)).inc()
+        return Retry.for_aws_call(failure, error, f"{self.api.operation} on {self.api.stream}")
 
     def _halved(self, refusal: Refused) -> None:
         metrics.retries.labels(*self.labels, refusal.reason).inc()
@@ -119,15 +113,8 @@ class RecordsSink(BatchingSink[Batch]):
                      "discarded (sent again, it would be refused again)")
 
     def _retried(self, retry: Retry, wait: float) -> None:
-        reason = retry.reason
-        metrics.retries.labels(*self.labels, reason).inc()
-        self.note_failure(reason, retry.not_ready or f"{reason} from {self.api.operation} on {self.api.stream}")
-        if retry.not_ready is not None:
-            self.mark_not_ready(retry.not_ready, retry.not_ready_code)
-        count = self.retried_since_said(reason)
-        if count is not None:
-            self.log.warning("%s from %s on %s; retrying in %.1fs (%d call(s) retried for it since last said)",
-                             reason, self.api.operation, self.api.stream, wait, count)
+        where = f"{self.api.operation} on {self.api.stream}"
+        self.retried(retry.reason, retry.not_ready_pair, wait, retry.reason, where)
 
 
 def _halves(batch: Batch) -> tuple[Batch, Batch] | None:

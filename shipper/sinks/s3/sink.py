@@ -34,7 +34,6 @@ from typing import TypeVar
 
 from shipper.buffer.spool import Position, Spool, StoredBlock
 from shipper.observe import metrics
-from shipper.observe.logs import WarningPace
 from shipper.sinks.aws.errors import S3, error_code
 from shipper.sinks.base import count_sent
 from shipper.sinks.encoding import encoded
@@ -70,7 +69,6 @@ class S3Sink(DeliverySink[ObjectQueue, S3Object]):
         self._uploads = asyncio.Semaphore(options.max_requests_in_flight)
         self._encoding = "json" if options.encoding == "ndjson" else "text"
         self._fallbacks = metrics.events_fallback_named.labels(*self.labels)
-        self._retry_warnings = WarningPace()
 
     async def open(self) -> None:
         await self.api.open()
@@ -240,26 +238,11 @@ class S3Sink(DeliverySink[ObjectQueue, S3Object]):
         raise AssertionError("retrying never stops")
 
     def _failed(self, operation: str, failure: Failure, error: BaseException) -> Retry:
-        code = error_code(error)
-        metrics.errors.labels(*self.labels, "send", code).inc()
-        if failure is Failure.UNTRUSTED:
-            return Retry("certificate",
-                         not_ready="the endpoint's certificate fails verification (a proxy? a CA bundle?)")
-        if failure in (Failure.MISSING, Failure.FORBIDDEN, Failure.REFUSED, Failure.INVALID):  # an operator must act
-            return Retry(f"not_ready:{code}", cause=error,
-                         not_ready=f"{operation} to bucket {self.options.bucket}: {code}: {error}")
-        return Retry(failure.value if failure is Failure.AMBIGUOUS else code, cause=error)
+        metrics.errors.labels(*self.labels, "send", error_code(error)).inc()
+        return Retry.for_aws_call(failure, error, f"{operation} to bucket {self.options.bucket}")
 
     def _retried(self, retry: Retry, wait: float) -> None:
-        reason = retry.reason
-        metrics.retries.labels(*self.labels, reason).inc()
-        self.note_failure(reason, retry.not_ready or f"{reason} from S3 bucket {self.options.bucket}")
-        if retry.not_ready is not None:
-            self.mark_not_ready(retry.not_ready, retry.not_ready_code)
-        count = self._retry_warnings.due(reason)
-        if count is not None:
-            self.log.warning("%s from S3 bucket %s; retrying in %.1fs (%d call(s) retried for it since last said)",
-                             reason, self.options.bucket, wait, count)
+        self.retried(retry.reason, retry.not_ready_pair, wait, retry.reason, f"S3 bucket {self.options.bucket}")
 
     # -- restart ------------------------------------------------------------------------------------
 
