@@ -62,7 +62,8 @@ class S3Object:
         self._chunks: list[bytes] = []
         self.raw = 0  # bytes of its lines, before compression
         self.held = 0  # bytes held for it in memory
-        self.records = 0
+        self.records = 0  # spool records it stands for (acknowledged with it)
+        self.lines = 0  # of those, the ones it holds (the others could not be encoded: discarded, counted)
         self.first: Position | None = None
         self.last = Position(0, 0)
         self.first_time = 0  # of its first record, ns: the time in its key
@@ -76,6 +77,7 @@ class S3Object:
             self.first, self.first_time = first, times[0]
         self.last, self.last_time = last, times[1]
         self.records += records
+        self.lines += len(lines)
         self.acks[segment] = self.acks.get(segment, 0) + records
         if not lines:
             return

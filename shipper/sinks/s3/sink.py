@@ -174,7 +174,7 @@ class S3Sink(DeliverySink[ObjectQueue, S3Object]):
             await self._abort_earlier_uploads(row)
         async with self._uploads:
             await self._upload(row, gathered)
-        count_sent(self, gathered.records, gathered.raw)
+        count_sent(self, gathered.lines, gathered.raw)
         self.observe_latency((gathered.first_time / 1e9, gathered.last_time / 1e9))
         row.landed = True
         if not self.acks.forgotten(row.state_key):
