@@ -338,6 +338,8 @@ def _sink(sink_id: str, options: dict[str, Any], out: Pipeline, ids: list[str]) 
         options.pop("target", None)
     elif kind == "aws_s3":
         made = _s3(options, codec, notes)
+    elif kind == "opentelemetry" and (options.get("protocol") or {}).get("type", "http") == "http":
+        made = _opentelemetry(options.pop("protocol"), notes)
     else:
         why = "no such sink here"
         out.notes.append(not_translated(f"sink {sink_id} (type {kind})", why))
@@ -347,6 +349,32 @@ def _sink(sink_id: str, options: dict[str, Any], out: Pipeline, ids: list[str]) 
             notes.append(f"{key}: another agent's tuning, not needed here (records wait on disk): {options.pop(key)!r}")
     notes += [not_translated(f"{key}: {value!r}") for key, value in options.items()]
     out.add("sinks", sink_id, {"inputs": inputs, **made}, notes)
+
+
+def _opentelemetry(protocol: dict[str, Any], notes: list[str]) -> dict[str, Any]:
+    """Vector's opentelemetry sink over HTTP: the endpoint is its `uri` without `/v1/logs` (ours adds it);
+    the OTLP request is built here from each record (Vector sends events already shaped as OTLP)."""
+    uri = str(protocol.pop("uri", ""))
+    endpoint = uri.removesuffix("/").removesuffix("/v1/logs")
+    if endpoint == uri.removesuffix("/"):
+        notes.append(f"uri {uri}: requests go to its /v1/logs here")
+    codec = (protocol.pop("encoding", {}) or {}).get("codec", "protobuf")
+    made: dict[str, Any] = {"type": "opentelemetry", "endpoint": endpoint,
+                            "encoding": "json" if codec == "json" else "protobuf"}
+    if protocol.pop("compression", None) == "gzip":
+        made["compression"] = "gzip"
+    headers = (protocol.pop("request", {}) or {}).get("headers") or {}
+    headers = {k: v for k, v in headers.items() if k.lower() != "content-type"}  # ours says what it sends
+    if headers:
+        made["headers"] = headers
+    if protocol.get("auth"):
+        made["auth"] = protocol.pop("auth")
+    for key in ("method", "framing", "payload_prefix", "payload_suffix"):
+        protocol.pop(key, None)
+    notes += [not_translated(f"protocol.{key}") for key in protocol if key != "type"]
+    notes.append("records become OTLP log records here (resource from the Kubernetes metadata, the rest as "
+                 "attributes): no remap to OTLP's shape is needed")
+    return made
 
 
 def _s3(options: dict[str, Any], codec: str, notes: list[str]) -> dict[str, Any]:

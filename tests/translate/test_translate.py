@@ -277,6 +277,12 @@ VECTOR_CASES = [
      "sinks", {"type": "firehose", "inputs": ["app"], "layout": "vector", "region": "us-east-1",
                "delivery_stream": "node-logs", "encoding": "json"}),
     ("sources: {app: {type: file, include: [/a.log]}}\n"
+     "sinks: {o: {type: opentelemetry, inputs: [app], protocol: {type: http, uri: 'https://otel.example:4318/v1/logs',"
+     " method: post, encoding: {codec: protobuf}, compression: gzip,"
+     " request: {headers: {content-type: application/x-protobuf, X-Tenant: logs}}}}}\n",
+     "sinks", {"type": "opentelemetry", "inputs": ["app"], "endpoint": "https://otel.example:4318",
+               "encoding": "protobuf", "compression": "gzip", "headers": {"X-Tenant": "logs"}}),
+    ("sources: {app: {type: file, include: [/a.log]}}\n"
      "transforms: {p: {type: remap, inputs: ['ap*'],\n"
      "  source: '.parsed = parse_regex!(.message, r''^(?P<level>\\w+) '')'}}\n"
      "sinks: {o: {type: console, inputs: [p]}}\n",
@@ -285,7 +291,8 @@ VECTOR_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("text", "section", "expected"), VECTOR_CASES, ids=["file_multiline", "firehose", "regex"])
+@pytest.mark.parametrize(("text", "section", "expected"), VECTOR_CASES,
+                         ids=["file_multiline", "firehose", "opentelemetry", "regex"])
 def test_each_vector_component_becomes_its_counterpart(tmp_path, text, section, expected):
     _, config = translated(tmp_path, "vector", text, "in.yaml")
 
