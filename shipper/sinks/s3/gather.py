@@ -84,10 +84,15 @@ class Gatherer:
 
     def passed(self, queue: ObjectQueue, end: Position) -> None:
         """Every record before `end` has been read: a recorded object whose last record is among them
-        is whole (its last record may have been left out of the read: a record no longer routed here)."""
+        is whole (its last record may have been left out of the read: a record no longer routed here),
+        and a recorded object none of whose records came back is no longer this partition's (the key
+        changed since the row was written): its row is dropped and counted in `mismatched`."""
         gathering = queue.open
         if gathering is not None and gathering.row is not None and gathering.row.last < end:
             self._close(queue)
+        while queue.recovered and queue.recovered[0].last < end:
+            queue.recovered.popleft()
+            self.mismatched += 1
 
     def close_largest(self, queues: list[ObjectQueue]) -> ObjectQueue | None:
         """Memory is short: the largest object being gathered (not one recorded before a restart) goes now."""
@@ -105,13 +110,11 @@ class Gatherer:
 
     def _open(self, queue: ObjectQueue, position: Position) -> S3Object:
         row = None
-        while queue.recovered and queue.recovered[0].last < position:
-            queue.recovered.popleft()  # acknowledged, or its records are no longer this partition's
         if queue.recovered:
             if queue.recovered[0].first <= position:
                 row = queue.recovered.popleft()
             else:
-                self.mismatched += 1  # records before the recorded object: the routing changed since
+                self.mismatched += len(queue.recovered)  # records before the recorded object: the routing changed
                 queue.recovered.clear()
         queue.open = S3Object(queue.partition, self.gzip, self.clock(), row)
         return queue.open

@@ -93,10 +93,15 @@ class S3Sink(DeliverySink[ObjectQueue, S3Object]):
                 self.gatherer.gather(queue, block, lines, start, stop, segment)
                 touched.add(queue)
             routed += len(lines)
+        mismatched = self.gatherer.mismatched
         for queue in self.queues.values():
-            if queue.open is not None and queue.open.row is not None:
+            if queue.recovered or (queue.open is not None and queue.open.row is not None):
                 self.gatherer.passed(queue, end)
                 touched.add(queue)
+        if self.gatherer.mismatched > mismatched:
+            self.log.warning("%d object(s) recorded before the last stop no longer match their records (the key "
+                             "changed since?): their records go into new objects, and may arrive a second time",
+                             self.gatherer.mismatched - mismatched)
         self.acks.seal(segment, routed)
         self._bound_the_partitions()
         if self.keys.fallbacks:

@@ -3,6 +3,8 @@ records of the same partition in the same object, whatever the reads and the tim
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -34,8 +36,8 @@ def gather(blocks: list[StoredBlock], gatherer: Gatherer, queues: dict[tuple[str
             if run in closes:
                 for each in queues.values():
                     gatherer.close_due(each)
-        for queue in queues.values():
-            if queue.open is not None and queue.open.row is not None:
+        for queue in queues.values():  # as the sink does after each read
+            if queue.recovered or (queue.open is not None and queue.open.row is not None):
                 gatherer.passed(queue, stored.end())
     for queue in queues.values():
         gatherer.close_due(queue)
@@ -85,3 +87,16 @@ def test_after_a_restart_the_ledgers_objects_are_cut_again_from_the_same_records
         assert (cut.last, cut.partition) == (row.last, row.partition)
         if row.first >= cursor:  # wholly unacknowledged: sent again, the very same lines
             assert lines_of(cut) == lines_of(before[row.first])
+
+
+def test_recorded_objects_whose_records_went_elsewhere_after_a_restart_are_dropped_and_counted():
+    gatherer = Gatherer(1000, gzip=False, clock=lambda: 0.0)
+    before = gather([block(1, [0, 1, 0, 1])], Gatherer(1000, gzip=False, clock=lambda: 0.0), {})
+    queues = {("gone",): ObjectQueue(("gone",))}  # the key changed: no record is of that partition now
+    for each in before:
+        queues[("gone",)].recovered.append(replace(each.row_for("old-key"), partition=("gone",)))
+
+    after = gather([block(1, [0, 1, 0, 1])], gatherer, queues)
+
+    assert gatherer.mismatched == 2 and not queues[("gone",)].recovered
+    assert sorted(o.records for o in after) == [2, 2] and all(o.row is None for o in after)
