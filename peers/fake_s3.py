@@ -1,6 +1,7 @@
 """An S3 endpoint fast enough for throughput benchmarks (LocalStack stores every object): path-style
 PutObject and the multipart calls, with S3's rules on parts (every part but the last at least 5 MiB,
-at most 10,000, completed in order with the ETags given). It counts objects and their lines (a gzip
+at most 10,000, completed in order with the ETags given); `to_abort` uploads are aborted under the
+client at their next part, as a bucket's lifecycle rule may. It counts objects and their lines (a gzip
 object, by its Content-Encoding, decompressed first); it keeps no object."""
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ class FakeS3(ThreadedServer):
         self.objects = 0
         self.lines = 0
         self.refused = 0  # calls that broke a rule of S3's
+        self.to_abort = 0  # multipart uploads to abort under the client at their next part (a lifecycle rule)
         self._uploads: dict[str, tuple[str, dict[int, bytes], str | None]] = {}  # id -> key, parts, encoding
         self._ids = itertools.count()
 
@@ -44,6 +46,10 @@ class FakeS3(ThreadedServer):
             return _xml("InitiateMultipartUploadResult", f"<Key>{key}</Key><UploadId>{upload_id}</UploadId>")
         upload = self._uploads.get(query.get("uploadId", ""))
         if upload is None:
+            return _error(404, "NoSuchUpload")
+        if request.method == "PUT" and self.to_abort:
+            self.to_abort -= 1
+            del self._uploads[query["uploadId"]]
             return _error(404, "NoSuchUpload")
         if request.method == "PUT":
             number = int(query["partNumber"])

@@ -27,18 +27,20 @@ Guarantees:
 from __future__ import annotations
 
 import asyncio
+import itertools
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from functools import partial
 from typing import TypeVar
 
+from shipper.backoff import delay
 from shipper.buffer.spool import Position, Spool, StoredBlock
 from shipper.observe import metrics
 from shipper.sinks.aws.errors import S3, error_code
 from shipper.sinks.base import count_sent
 from shipper.sinks.encoding import encoded
 from shipper.sinks.engine import Acks, DeliverySink, clock
-from shipper.sinks.retry import Failure, Retry, classify, retrying
+from shipper.sinks.retry import BACKOFF_BASE, BACKOFF_MAX, Failure, Retry, classify, retrying
 from shipper.sinks.s3.config import S3Options
 from shipper.sinks.s3.gather import Gatherer, ObjectQueue
 from shipper.sinks.s3.key import ObjectKeys, Partition
@@ -198,12 +200,15 @@ class S3Sink(DeliverySink[ObjectQueue, S3Object]):
             body = b"".join(gathered.pieces(max(1, gathered.size)))
             await self._call("PutObject", partial(self.api.put_object, row.key, body))
             return
-        while True:
+        for attempt in itertools.count(1):
             try:
                 await self._multipart(row, gathered)
                 return
             except UploadGone:
-                self.log.warning("the multipart upload of %s was aborted by someone else; starting it again", row.key)
+                wait = delay(attempt, BACKOFF_BASE, BACKOFF_MAX)
+                self.log.warning("the multipart upload of %s was aborted by someone else; starting it again in "
+                                 "%.1fs", row.key, wait)
+                await asyncio.sleep(wait)
 
     async def _multipart(self, row: ObjectRow, gathered: S3Object) -> None:
         upload_id = await self._call("CreateMultipartUpload", partial(self.api.create_upload, row.key))

@@ -50,3 +50,21 @@ async def test_a_key_naming_thousands_of_pods_keeps_a_bounded_number_of_objects_
     assert most_gathering <= s3_sink.MAX_GATHERING
     assert endpoint.lines >= pods - s3_sink.MAX_GATHERING and endpoint.refused == 0
     assert len(sink.queues) <= 2 * s3_sink.MAX_GATHERING + 1
+
+
+async def test_a_multipart_upload_aborted_under_the_sink_is_started_again_and_the_object_stored_once(
+        spool: Spool, endpoint, aws_env):
+    endpoint.to_abort = 2
+    options = S3Options.model_validate({"type": "s3", "inputs": [SOURCE], "bucket": "logs", "endpoint": endpoint.url,
+                                        "key": "{uuid}.gz", "multipart_threshold": "0", "max_object_age": "10ms"})
+    sink = s3_sink.S3Sink("out", options, spool)
+    await sink.open()
+    try:
+        async with running(sink):
+            await spool.append([Block(SOURCE, {}, [(0, f"line {n}", None) for n in range(100)])], {}, SOURCE)
+            await until(lambda: endpoint.objects >= 1, timeout=30)
+            await until(lambda: spool.backlog("out") == 0)
+    finally:
+        await sink.close()
+
+    assert (endpoint.objects, endpoint.lines, endpoint.to_abort) == (1, 100, 0)
