@@ -18,6 +18,7 @@ from peers.pki import CertificateAuthority
 from peers.rsyslog import Rsyslog
 from tests.agent_process import AgentProcess, http_get, wait_for
 from tests.cloudwatch import arrived, logs_client
+from tests.s3 import Bucket
 from tests.streams import FirehoseToS3
 from tests.syslog import parse
 
@@ -179,6 +180,21 @@ class FirehoseBackend:
         self.proxy.stop()
 
 
+class S3Backend:
+    """A bucket in LocalStack that the s3 sink writes objects to, behind a fault proxy of its own (5xx,
+    answers lost after the object was stored, outages)."""
+
+    def __init__(self, localstack: str):
+        self.proxy = FaultProxy(localstack, operation="PutObject").start()
+        self.bucket = Bucket.create(localstack)
+
+    def messages(self) -> list[str]:
+        return [json.loads(line)["message"] for line in self.bucket.lines()]
+
+    def close(self) -> None:
+        self.proxy.stop()
+
+
 class SyslogBackend:
     """A real rsyslog with TLS; restarted on the same port."""
 
@@ -201,7 +217,7 @@ class SyslogBackend:
 
 
 def agent_config(root: Path, data_dir: Path, api: str, cloudwatch: CloudWatchBackend, syslog: SyslogBackend,
-                 forward_port: int, http_url: str, firehose: FirehoseBackend) -> dict[str, Any]:
+                 forward_port: int, http_url: str, firehose: FirehoseBackend, s3: S3Backend) -> dict[str, Any]:
     inputs = ["pods", "journal", "hostile", "forward"]
     return {
         "data_dir": str(data_dir),
@@ -233,6 +249,9 @@ def agent_config(root: Path, data_dir: Path, api: str, cloudwatch: CloudWatchBac
             "firehose": {"type": "firehose", "inputs": inputs, "region": "us-east-1", "endpoint": firehose.proxy.url,
                          "delivery_stream": firehose.stream.name, "pack": True, "compression": "gzip",
                          "batch_timeout": "200ms", "request_timeout": "3s"},
+            "s3": {"type": "s3", "inputs": inputs, "region": "us-east-1", "endpoint": s3.proxy.url,
+                   "bucket": s3.bucket.name, "key": "{kubernetes.namespace}/%Y/%m/%d/%H/{uuid}.ndjson.gz",
+                   "max_object_bytes": "1MiB", "max_object_age": "500ms", "request_timeout": "3s"},
         },
     }
 

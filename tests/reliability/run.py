@@ -37,6 +37,7 @@ from tests.reliability.parts import (
     CloudWatchBackend,
     DataDisk,
     FirehoseBackend,
+    S3Backend,
     Supervisor,
     SyslogBackend,
     agent_config,
@@ -141,10 +142,12 @@ class ReliabilityRun:
         self.syslog = SyslogBackend(self.workdir / "syslog")
         self.http = HttpCollector().start()
         self.firehose = FirehoseBackend(self.localstack)
+        self.s3 = S3Backend(self.localstack)
         api = f"http://127.0.0.1:{free_port()}"
         forward_port = free_port()
         config = write_config(self.workdir / "shipper.yaml", agent_config(
-            root, self.disk.data_dir, api, self.cloudwatch, self.syslog, forward_port, self.http.url, self.firehose))
+            root, self.disk.data_dir, api, self.cloudwatch, self.syslog, forward_port, self.http.url, self.firehose,
+            self.s3))
         self.hostile = Hostile(root, self.ledger, random.Random(self.seed + 1))
         self.journal = JournalWriter(root / "journal", 40, self.ledger, self.commits, self.seed)
         self.journal.inject([time.time_ns()], NORMAL)  # the journal file exists before the agent starts
@@ -212,7 +215,7 @@ class ReliabilityRun:
             samples, "shipper_events_received_total", component_type="file")
         received += total(samples, "shipper_events_received_total", component_type="forward")
         self.report.check("received in the quiet phase", received, QUIET_LINES * len(writers))
-        for sink in ("cloudwatch", "syslog", "http", "firehose"):
+        for sink in ("cloudwatch", "syslog", "http", "firehose", "s3"):
             sent = total(samples, "shipper_events_sent_total", component_id=sink)
             self.report.check(f"{sink} sent in the quiet phase", sent, QUIET_LINES * len(writers))
         code = self.supervisor.term(SHUTDOWN_GRACE)
@@ -229,7 +232,7 @@ class ReliabilityRun:
                 getattr(self, part).stop()
         if hasattr(self, "http"):
             self.http.stop()
-        for part in ("cloudwatch", "syslog", "firehose", "disk"):
+        for part in ("cloudwatch", "syslog", "firehose", "s3", "disk"):
             if hasattr(self, part):
                 getattr(self, part).close()
         if hasattr(self, "supervisor"):
@@ -269,11 +272,13 @@ class ReliabilityRun:
             self._no_fault_queued()
 
     def _faults_queued(self) -> int:
-        return self.cloudwatch.proxy.pending() + self.firehose.proxy.pending() + self.http.pending()
+        return (self.cloudwatch.proxy.pending() + self.firehose.proxy.pending() + self.s3.proxy.pending()
+                + self.http.pending())
 
     def _no_fault_queued(self) -> None:
         self.cloudwatch.proxy.clear()
         self.firehose.proxy.clear()
+        self.s3.proxy.clear()
         self.http.clear()
 
     def _counter(self, name: str, **labels: str) -> float:
@@ -314,6 +319,7 @@ class ReliabilityRun:
         self.cloudwatch.proxy.unavailable(step.arg, status)
         self.http.answer(status, step.arg)
         self.firehose.proxy.unavailable(step.arg, status)
+        self.s3.proxy.unavailable(step.arg, status)
 
     def _do_reset(self, step: Step) -> None:
         self.cloudwatch.proxy.reset(step.arg)
@@ -321,6 +327,7 @@ class ReliabilityRun:
     def _do_reset_after_forward(self, step: Step) -> None:
         self.cloudwatch.proxy.reset_after_forward(step.arg)
         self.firehose.proxy.reset_after_forward(step.arg)  # taken, the answer lost: sent again whole
+        self.s3.proxy.reset_after_forward(step.arg)  # stored, the answer lost: stored again under its key
 
     def _do_hang(self, step: Step) -> None:
         self.cloudwatch.proxy.hang(step.arg)
@@ -335,10 +342,10 @@ class ReliabilityRun:
     # -- windows: a backend down, the data dir full or read-only ---------------------------------------
 
     def _window(self, name: str, edge: str) -> None:
-        proxy, firehose, disk = self.cloudwatch.proxy, self.firehose.proxy, self.disk
-        start, end = {  # the AWS endpoint is down for CloudWatch and Firehose alike
-            "cloudwatch_outage": (lambda: (proxy.outage(True), firehose.outage(True)),
-                                  lambda: (proxy.outage(False), firehose.outage(False))),
+        proxy, firehose, s3, disk = self.cloudwatch.proxy, self.firehose.proxy, self.s3.proxy, self.disk
+        start, end = {  # the AWS endpoint is down for CloudWatch, Firehose and S3 alike
+            "cloudwatch_outage": (lambda: (proxy.outage(True), firehose.outage(True), s3.outage(True)),
+                                  lambda: (proxy.outage(False), firehose.outage(False), s3.outage(False))),
             "syslog_outage": (self.syslog.stop, self.syslog.start),
             "disk_full": (disk.fill, disk.free),
             "read_only": (lambda: disk.read_only(True), lambda: disk.read_only(False)),
@@ -420,12 +427,14 @@ class ReliabilityRun:
         http = self._delivery("http", self.http.messages(), may_miss=set())
         # 4 calls in flight, and records refused within a call land after later ones: no order promised
         firehose = self._delivery("firehose", self.firehose.messages(), may_miss=set())
-        self.report.deliveries += [cloudwatch, syslog, http, firehose]
+        # objects come back in key order, not in the order they were written: no order to check
+        s3 = self._delivery("s3", self.s3.messages(), may_miss=set())
+        self.report.deliveries += [cloudwatch, syslog, http, firehose, s3]
         problems = self.report.problems
-        for delivery in (cloudwatch, syslog, http, firehose):
+        for delivery in (cloudwatch, syslog, http, firehose, s3):
             for what in ("lost", "altered", "out_of_order"):
                 found = getattr(delivery, what)
-                if what == "out_of_order" and delivery.backend in ("http", "firehose"):
+                if what == "out_of_order" and delivery.backend in ("http", "firehose", "s3"):
                     continue  # counted and reported, not promised
                 if found:
                     problems.append(f"{delivery.backend}: {len(found)} {what.replace('_', ' ')}, first {found[:5]}")
@@ -436,12 +445,14 @@ class ReliabilityRun:
         # those, may arrive twice anywhere (the agent stored them, then died before acking)
         resent = self.forward.resent
         self.report.forward_resent = sum(resent.values())
-        duplicated = Counter({i: n for i, n in cloudwatch.duplicated.items() if i not in resent})
-        if duplicated:
-            problems.append(f"cloudwatch: {sum(duplicated.values())} duplicates, first {list(duplicated)[:5]}")
-        beyond = [i for i, n in cloudwatch.duplicated.items() if i in resent and n > resent[i]]
-        if beyond:  # CloudWatch itself adds no copy: at most one more per time the client sent it again
-            problems.append(f"cloudwatch: forward lines arrived more often than they were sent, first {beyond[:5]}")
+        for exactly_once in (cloudwatch, s3):  # CloudWatch reads back, S3 objects replace themselves
+            name = exactly_once.backend
+            duplicated = Counter({i: n for i, n in exactly_once.duplicated.items() if i not in resent})
+            if duplicated:
+                problems.append(f"{name}: {sum(duplicated.values())} duplicates, first {list(duplicated)[:5]}")
+            beyond = [i for i, n in exactly_once.duplicated.items() if i in resent and n > resent[i]]
+            if beyond:  # the sink itself adds no copy: at most one more per time the client sent it again
+                problems.append(f"{name}: forward lines arrived more often than they were sent, first {beyond[:5]}")
         if cloudwatch.big_line_bytes != self.hostile.big_line_bytes:
             problems.append(f"cloudwatch: the long line arrived as {cloudwatch.big_line_bytes} B")
         if cloudwatch.rejected_arrived:

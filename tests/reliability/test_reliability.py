@@ -21,7 +21,7 @@ CI_SEED = 5
 pytestmark = [pytest.mark.localstack, pytest.mark.reliability, pytest.mark.timeout(1200)]
 
 
-def test_kills_outages_full_disks_and_hostile_input_lose_nothing_and_cloudwatch_duplicates_nothing(
+def test_kills_outages_full_disks_and_hostile_input_lose_nothing_and_cloudwatch_and_s3_duplicate_nothing(
         tmp_path, localstack, aws_env):
     chosen = os.environ.get("SHIPPER_RELIABILITY_SEED", str(CI_SEED))
     seed = random.randrange(1_000_000) if chosen == "random" else int(chosen)
