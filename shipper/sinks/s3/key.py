@@ -6,8 +6,10 @@ record's spool position and an identity the sink draws at each start: no two nod
 of one, name two objects alike. An object sent again after a crash takes the key its ledger row
 recorded (objects.py), so it replaces itself.
 
-Field values come from records, so from anyone who writes a log line or labels a pod: each is cut to
-MAX_VALUE_CHARS, and a key past S3's 1,024 bytes has its field values cut again.
+Field values come from records, so from anyone who writes a log line or labels a pod: control
+characters (which S3 lists only URL-encoded, and which break the tools that read keys as paths) become
+`_`, each value is cut to MAX_VALUE_CHARS, and a key past S3's 1,024 bytes has its field values cut
+again.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from shipper.text import utf8_size, valid_text
 MISSING = "_unknown"  # a field a record lacks, in its key
 MAX_VALUE_CHARS = 128
 MAX_KEY_BYTES = 1024  # S3's limit on a key, in UTF-8 bytes
+_CONTROL = str.maketrans({code: "_" for code in [*range(0x20), 0x7F]})
 
 Partition = tuple[str, ...]  # the values of the key's fields, in the template's order
 
@@ -54,7 +57,8 @@ class ObjectKeys:
                 self.fallbacks += 1
                 values.append(MISSING)
             else:
-                values.append(valid_text(value if isinstance(value, str) else str(value))[:MAX_VALUE_CHARS])
+                text = valid_text(value if isinstance(value, str) else str(value))[:MAX_VALUE_CHARS]
+                values.append(text.translate(_CONTROL))
         return tuple(values)
 
     def key(self, partition: Partition, first: Position, first_time_ns: int) -> str:

@@ -52,7 +52,8 @@ def test_templates_name_fields_in_the_sinks_layout():
 
 
 @given(values=st.lists(st.text(), min_size=2, max_size=2), block=st.integers(0, 2**40), index=st.integers(0, 10**6))
-def test_any_field_values_give_a_valid_utf8_key_within_s3s_limit_holding_the_uuid(values, block, index):
+def test_any_field_values_give_a_valid_utf8_key_within_s3s_limit_holding_the_uuid_and_no_control_character(
+        values, block, index):
     keys = ObjectKeys(TEMPLATE, "shipper", NODE)
     partition = keys.of_block(stored({"kubernetes": {"namespace": values[0], "pod_name": values[1]}}, [None]))
 
@@ -60,6 +61,7 @@ def test_any_field_values_give_a_valid_utf8_key_within_s3s_limit_holding_the_uui
 
     assert len(key.encode("utf-8")) <= MAX_KEY_BYTES
     assert str(uuid.uuid5(NODE, f"{block}:{index}")) in key
+    assert not any(ord(char) < 0x20 or ord(char) == 0x7F for char in key)
 
 
 def options(**changes) -> S3Options:
