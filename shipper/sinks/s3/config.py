@@ -40,6 +40,11 @@ class S3Options(AwsOptions):
     )
     compression: Literal["gzip", "none"] = Field(
         "gzip", description="`gzip`: each object is one gzip stream, stored with `Content-Encoding: gzip`.")
+    compression_level: int = Field(
+        6, ge=1, le=9, description="gzip's level, as Vector's `compression.level`: 6 (zlib's default, as Fluent "
+        "Bit and Vector) stores the least; 1 compresses at under half its CPU for objects about 30% larger "
+        "(with `encoding: ndjson`, the agent's whole CPU per line from about 1.8x the CloudWatch path's to 1.25x).",
+    )
     max_object_bytes: ByteSize = Field(
         64 * MIB, ge=1024, le=5 * 1024 * MIB,
         description="An object is closed once its records (before compression) reach this size.")

@@ -56,7 +56,8 @@ class ObjectQueue:
 class Gatherer:
     """Puts a block's records into their partitions' objects."""
 
-    def __init__(self, max_object_bytes: int, gzip: bool, clock: Callable[[], float]):
+    def __init__(self, max_object_bytes: int, gzip: int | None, clock: Callable[[], float]):
+        """`gzip`: the compression level (1-9) of the objects, None for none."""
         self.max_object_bytes = max_object_bytes
         self.gzip = gzip
         self.clock = clock

@@ -23,7 +23,6 @@ import orjson
 from shipper.buffer.spool import Position
 from shipper.sinks.s3.key import Partition
 
-GZIP_LEVEL = 6  # zlib's default: most of the ratio of 9 at a third of its CPU
 ROW_PREFIX = "object:"
 
 
@@ -54,11 +53,12 @@ class ObjectRow:
 class S3Object:
     """Records of one partition gathered for one object."""
 
-    def __init__(self, partition: Partition, gzip: bool, opened_at: float, row: ObjectRow | None = None):
+    def __init__(self, partition: Partition, gzip: int | None, opened_at: float, row: ObjectRow | None = None):
+        """`gzip`: the compression level (1-9), None for none."""
         self.partition = partition
         self.opened_at = opened_at  # on the engine's clock: for max_object_age
         self.row = row  # its ledger row when it was recorded before a restart: cut as it says
-        self._compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31) if gzip else None
+        self._compressor = zlib.compressobj(gzip, zlib.DEFLATED, 31) if gzip is not None else None
         self._chunks: list[bytes] = []
         self.raw = 0  # bytes of its lines, before compression
         self.held = 0  # bytes held for it in memory

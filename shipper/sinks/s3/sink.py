@@ -65,7 +65,8 @@ class S3Sink(DeliverySink[ObjectQueue, S3Object]):
         self.api = S3Api(sink_id, options, options.max_requests_in_flight + 2)
         self.keys = ObjectKeys(options.key, options.layout, uuid.uuid4())
         self.queues: dict[Partition, ObjectQueue] = {}
-        self.gatherer = Gatherer(options.max_object_bytes, options.compression == "gzip", clock)
+        level = options.compression_level if options.compression == "gzip" else None
+        self.gatherer = Gatherer(options.max_object_bytes, level, clock)
         self.max_held = 2 * options.max_object_bytes
         self._sending = 0  # objects taken to be sent and not yet delivered
         self._uploads = asyncio.Semaphore(options.max_requests_in_flight)

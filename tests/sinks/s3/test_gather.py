@@ -53,7 +53,7 @@ def body_of(gathered: S3Object) -> bytes:
 
 
 def test_an_object_is_closed_once_its_lines_reach_max_object_bytes():
-    gatherer = Gatherer(100, gzip=False, clock=lambda: 0.0)
+    gatherer = Gatherer(100, gzip=None, clock=lambda: 0.0)
     objects = gather([block(1, [0] * 50)], gatherer, {})
 
     assert [o.raw >= 100 for o in objects[:-1]] == [True] * (len(objects) - 1)
@@ -63,7 +63,7 @@ def test_an_object_is_closed_once_its_lines_reach_max_object_bytes():
 
 @given(layout=st.lists(st.lists(st.integers(0, 2), min_size=1, max_size=12), min_size=1, max_size=8),
        closes=st.sets(st.integers(1, 96), max_size=10), cursor_at=st.integers(0, 200),
-       max_bytes=st.integers(16, 200), gzip=st.booleans())
+       max_bytes=st.integers(16, 200), gzip=st.sampled_from([None, 1, 6]))
 def test_after_a_restart_the_ledgers_objects_are_cut_again_from_the_same_records(layout, closes, cursor_at, max_bytes,
                                                                                  gzip):
     blocks = [block(n + 1, partitions) for n, partitions in enumerate(layout)]
@@ -90,8 +90,8 @@ def test_after_a_restart_the_ledgers_objects_are_cut_again_from_the_same_records
 
 
 def test_recorded_objects_whose_records_went_elsewhere_after_a_restart_are_dropped_and_counted():
-    gatherer = Gatherer(1000, gzip=False, clock=lambda: 0.0)
-    before = gather([block(1, [0, 1, 0, 1])], Gatherer(1000, gzip=False, clock=lambda: 0.0), {})
+    gatherer = Gatherer(1000, gzip=None, clock=lambda: 0.0)
+    before = gather([block(1, [0, 1, 0, 1])], Gatherer(1000, gzip=None, clock=lambda: 0.0), {})
     queues = {("gone",): ObjectQueue(("gone",))}  # the key changed: no record is of that partition now
     for each in before:
         queues[("gone",)].recovered.append(replace(each.row_for("old-key"), partition=("gone",)))
