@@ -84,7 +84,7 @@ class S3Sink(DeliverySink[ObjectQueue, S3Object]):
     def route(self, blocks: list[StoredBlock], end: Position) -> Iterable[ObjectQueue]:
         segment = self.acks.open(end)
         touched: set[ObjectQueue] = set()
-        routed = 0
+        routed, mismatched = 0, self.gatherer.mismatched
         for block in blocks:
             lines = encoded(block, self._encoding, self.options.layout)
             unencodable = lines.count(None)
@@ -96,7 +96,6 @@ class S3Sink(DeliverySink[ObjectQueue, S3Object]):
                 self.gatherer.gather(queue, block, lines, start, stop, segment)
                 touched.add(queue)
             routed += len(lines)
-        mismatched = self.gatherer.mismatched
         for queue in self.queues.values():
             if queue.recovered or (queue.open is not None and queue.open.row is not None):
                 self.gatherer.passed(queue, end)
