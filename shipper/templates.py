@@ -12,7 +12,7 @@ field: kept, it would render literally and send every record to one wrongly name
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from shipper.layouts import ours
@@ -64,6 +64,21 @@ class Template:
 
     def __repr__(self) -> str:
         return f"Template({self.source!r})"
+
+
+def varies_per_record(roots: frozenset[str], fields: list[Mapping[str, Any] | None]) -> bool:
+    """Whether templates naming fields under `roots` (their first keys) render differently for records
+    of one block, the records given by their own `fields`: when one carries its own value for such a
+    field, or the templates name the message. Otherwise the block's common fields decide, and a sink
+    renders once per block."""
+    if not roots or "message" in roots:
+        return bool(roots)
+    distinct: Iterable[Mapping[str, Any] | None]
+    if fields and fields.count(fields[0]) == len(fields):  # the usual block: one mapping (by identity, fast)
+        distinct = fields[:1]
+    else:
+        distinct = dict(zip(map(id, fields), fields, strict=True)).values()  # shared mappings: test each once
+    return any(mapping and not roots.isdisjoint(mapping) for mapping in distinct)
 
 
 def _peer_spelling(source: str) -> str | None:

@@ -7,11 +7,11 @@ A record lacking a field a template names goes to the configured fallback name (
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from shipper.record import Record, lookup
-from shipper.templates import MissingField, Template
+from shipper.templates import MissingField, Template, varies_per_record
 
 MAX_NAME = 512
 _GROUP_FORBIDDEN = re.compile(r"[^A-Za-z0-9_\-./#]")
@@ -51,15 +51,7 @@ class Namer:
 
     def per_record(self, fields: list[Mapping[str, Any] | None]) -> bool:
         """Whether some record (given by its `fields`) carries its own value for a field the templates name."""
-        roots = self._roots
-        if not roots or "message" in roots:
-            return bool(roots)
-        distinct: Iterable[Mapping[str, Any] | None]
-        if fields and fields.count(fields[0]) == len(fields):  # the usual block: one mapping (by identity, fast)
-            distinct = fields[:1]
-        else:
-            distinct = dict(zip(map(id, fields), fields, strict=True)).values()  # shared mappings: test each once
-        return any(mapping and not roots.isdisjoint(mapping) for mapping in distinct)
+        return varies_per_record(self._roots, fields)
 
     def name(self, common: Mapping[str, Any], record: Record) -> tuple[str, str]:
         def field(path: tuple[str, ...]) -> Any:

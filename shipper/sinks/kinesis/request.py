@@ -25,7 +25,7 @@ from typing import Any, cast
 from shipper.buffer.spool import Position, StoredBlock
 from shipper.record import lookup
 from shipper.sinks.encoding import encoded, json_object
-from shipper.templates import MissingField, Template
+from shipper.templates import MissingField, Template, varies_per_record
 from shipper.text import split_utf8, utf8_size
 
 GZIP_LEVEL = 6  # zlib's default: most of the ratio of 9 at a third of its CPU
@@ -112,9 +112,7 @@ class PartitionKeys:
         """One key for the whole block when no record overrides a field the template names, else one per record."""
         template = self.template
         assert template is not None
-        fields = block.fields[block.start:]
-        own = {id(f): f for f in fields}.values()
-        if "message" in self._roots or any(f and not self._roots.isdisjoint(f) for f in own):
+        if varies_per_record(self._roots, block.fields[block.start:]):
             return [self._render(block, index) for index in range(block.start, len(block.messages))]
         return self._render(block, block.start)
 

@@ -22,7 +22,7 @@ from typing import Any
 from shipper.buffer.spool import Position, StoredBlock
 from shipper.record import lookup
 from shipper.sinks.s3.config import UUID_FIELD
-from shipper.templates import Template
+from shipper.templates import Template, varies_per_record
 from shipper.text import utf8_size, valid_text
 
 MISSING = "_unknown"  # a field a record lacks, in its key
@@ -44,8 +44,7 @@ class ObjectKeys:
     def of_block(self, block: StoredBlock) -> list[Partition] | Partition:
         """One partition for the whole block when no record has a field of its own the key names, else
         one per record (from the block's start)."""
-        own = {id(f): f for f in block.fields[block.start:]}.values()
-        if "message" in self._roots or any(f and not self._roots.isdisjoint(f) for f in own):
+        if varies_per_record(self._roots, block.fields[block.start:]):
             return [self._partition(block.common, block.record(i)) for i in range(block.start, len(block.messages))]
         return self._partition(block.common, block.record(block.start))
 
