@@ -6,10 +6,11 @@ remembers the spool positions of its first and last record and how many of its r
 segment gave it (what its upload acknowledges).
 
 The ledger row (in the spool's sink state) names an object before its upload starts: its partition,
-key, first and last spool position, whether it landed, and the multipart upload it started. It is
-deleted in the transaction that acknowledges its last record. After a crash, the rows left say how
-the unacknowledged records were cut into objects: those records are cut the same way again, a landed
-object is skipped, the others are sent again under their key (replacing what may have landed).
+key, first and last spool position, and whether it landed. It is deleted in the transaction that
+acknowledges its last record. After a crash, the rows left say how the unacknowledged records were
+cut into objects: those records are cut the same way again, a landed object is skipped, the others
+are sent again under their key (replacing what may have landed), the multipart uploads left on that
+key found by the key alone.
 """
 
 from __future__ import annotations
@@ -33,7 +34,6 @@ class ObjectRow:
     first: Position
     last: Position
     landed: bool = False
-    upload_id: str | None = None  # a multipart upload started for it
 
     @property
     def state_key(self) -> str:
@@ -41,13 +41,13 @@ class ObjectRow:
 
     def encode(self) -> bytes:
         return orjson.dumps({"partition": self.partition, "key": self.key, "first": tuple(self.first),
-                             "last": tuple(self.last), "landed": self.landed, "upload_id": self.upload_id})
+                             "last": tuple(self.last), "landed": self.landed})
 
     @classmethod
     def decode(cls, value: bytes) -> ObjectRow:
         data = orjson.loads(value)
         return cls(tuple(data["partition"]), data["key"], Position(*data["first"]), Position(*data["last"]),
-                   data["landed"], data["upload_id"])
+                   data["landed"])
 
 
 class S3Object:

@@ -212,8 +212,6 @@ class S3Sink(DeliverySink[ObjectQueue, S3Object]):
 
     async def _multipart(self, row: ObjectRow, gathered: S3Object) -> None:
         upload_id = await self._call("CreateMultipartUpload", partial(self.api.create_upload, row.key))
-        row.upload_id = upload_id
-        self._record(row)
         etags = []
         for number, part in enumerate(gathered.pieces(self.options.multipart_part_size), 1):
             etags.append(await self._call("UploadPart", partial(self.api.upload_part, row.key, upload_id, number, part),
@@ -222,8 +220,8 @@ class S3Sink(DeliverySink[ObjectQueue, S3Object]):
                          upload_gone=True)
 
     async def _abort_earlier_uploads(self, row: ObjectRow) -> None:
-        """Multipart uploads of the key left by a run that stopped during one (the row may not have had
-        time to name it)."""
+        """Multipart uploads of the key left by a run that stopped during one: found by the key alone,
+        which the row names before any upload starts."""
         uploads = await self._call("ListMultipartUploads", partial(self.api.uploads_of, row.key))
         for upload_id in uploads:
             await self._call("AbortMultipartUpload", partial(self.api.abort_upload, row.key, upload_id),
