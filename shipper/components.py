@@ -21,6 +21,7 @@ from shipper.config.model import AgentConfig
 from shipper.sinks.base import Sink
 from shipper.sinks.cloudwatch.config import CloudWatchLogsOptions
 from shipper.sinks.console.config import ConsoleOptions
+from shipper.sinks.google_cloud_logging.config import GoogleCloudLoggingOptions
 from shipper.sinks.http.config import HttpOptions
 from shipper.sinks.kinesis.config import FirehoseOptions, KinesisStreamsOptions
 from shipper.sinks.opentelemetry.config import OpenTelemetryOptions
@@ -87,6 +88,7 @@ SINKS: dict[str, Component[Sink]] = _by_type(
     Component(FirehoseOptions, "shipper.sinks.kinesis.sink:FirehoseSink"),
     Component(KinesisStreamsOptions, "shipper.sinks.kinesis.sink:KinesisStreamsSink"),
     Component(S3Options, "shipper.sinks.s3.sink:S3Sink"),
+    Component(GoogleCloudLoggingOptions, "shipper.sinks.google_cloud_logging.sink:GoogleCloudLoggingSink"),
 )
 
 # The model a configuration file is validated against: `sources`, `transforms` and `sinks` entries are

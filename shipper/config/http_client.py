@@ -40,7 +40,7 @@ def _names_a_credential(header: str) -> bool:
     return any(word in header.lower() for word in _CREDENTIAL_WORDS)
 
 
-def _on_this_host(uri: str) -> bool:
+def on_this_host(uri: str) -> bool:
     return is_loopback(urllib.parse.urlsplit(uri).hostname or "")
 
 
@@ -101,7 +101,7 @@ class HttpClientOptions(SinkOptions):
     def _no_credentials_in_plain_text(self) -> HttpClientOptions:
         credentials = ["auth"] if self.auth is not None else []
         credentials += [f"headers.{name}" for name in self.headers if _names_a_credential(name)]
-        if credentials and not self.secure and not self.allow_insecure and not _on_this_host(self.request_uri):
+        if credentials and not self.secure and not self.allow_insecure and not on_this_host(self.request_uri):
             raise ValueError(f"{credentials[0]} would travel in plain text to {self.shown_uri}: use https://, or "
                              "set allow_insecure: true")
         return self

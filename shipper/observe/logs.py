@@ -170,9 +170,10 @@ def _logfmt_value(value: str) -> str:
 FORMATTERS = {"text": TextFormatter, "json": JsonFormatter, "logfmt": LogfmtFormatter}
 
 
-SDK_LOGGERS = ("botocore", "aiobotocore", "boto3", "urllib3", "aiohttp", "kubernetes", "asyncio")
+SDK_LOGGERS = ("botocore", "aiobotocore", "boto3", "urllib3", "aiohttp", "kubernetes", "asyncio", "google")
 BODY_LOGGERS = ("botocore.parsers", "botocore.endpoint", "aiobotocore.endpoint", "aiobotocore.parsers",
-                "botocore.hooks", "kubernetes.client.rest")  # log whole requests and responses
+                "botocore.hooks", "kubernetes.client.rest",
+                "google.auth", "google.oauth2")  # log whole requests and responses (token answers too)
 
 
 def setup_logging(level: str, format: str, sdk_debug: bool = False) -> None:

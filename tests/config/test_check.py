@@ -100,7 +100,7 @@ MISTAKES = [
     pytest.param(
         ("type: console", "type: kafka"),
         "sinks.out.type: type 'kafka' is not one of 'console', 'cloudwatch_logs', 'syslog', 'http', 'opentelemetry', "
-        "'firehose', 'kinesis_streams', 's3' (line 11)",
+        "'firehose', 'kinesis_streams', 's3', 'google_cloud_logging' (line 11)",
         id="unknown-component-type",
     ),
     pytest.param(

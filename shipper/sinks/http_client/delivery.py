@@ -81,7 +81,7 @@ class HttpDelivery(BatchingSink[Any]):
         """The retry for `answer`, with what to tell the operator when only they can fix it."""
         uri, reason = self.options.shown_uri, answer.reason
         if answer.outcome is Outcome.UNAUTHORIZED:
-            not_ready = f"{uri} answered HTTP {reason}: check `auth` and `headers`"
+            not_ready = self.unauthorized_hint(answer)
         elif answer.outcome is Outcome.REDIRECTED:
             not_ready = (f"{uri} answered HTTP {reason}, redirecting to {answer.location}: set `uri` to where the "
                          "collector is (redirects are not followed)")
@@ -91,6 +91,10 @@ class HttpDelivery(BatchingSink[Any]):
             return Retry(reason, retry_after=answer.retry_after)
         code = _NOT_READY_CODE[answer.outcome] + reason if answer.outcome in _NOT_READY_CODE else "certificate"
         return Retry(reason, not_ready=not_ready, not_ready_code=code, retry_after=answer.retry_after)
+
+    def unauthorized_hint(self, answer: Answer) -> str:
+        """What to tell the operator when the collector refused the sink's credentials."""
+        return f"{self.options.shown_uri} answered HTTP {answer.reason}: check `auth` and `headers`"
 
     def _halved(self, refusal: Refused) -> None:
         metrics.retries.labels(*self.labels, refusal.reason).inc()

@@ -12,7 +12,7 @@ import enum
 import ssl
 import time
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import aiohttp
@@ -40,10 +40,16 @@ class Answer:
     reason: str  # the status (`429`), or what went wrong without one (`connection`, `timeout`)
     retry_after: float | None = None  # seconds the server asked us to wait
     location: str | None = None  # where a 3xx points, without its query
-    body: bytes = b""  # of a 2xx, when the sink reads it (at most MAX_ANSWER_BODY bytes)
+    body: bytes = b""  # of a 2xx (and of a 4xx if asked), when the sink reads it (at most `max_answer` bytes)
+    detail: str = ""  # what went wrong before a request could be sent (no secret in it)
 
 
 MAX_ANSWER_BODY = 64 * 1024
+
+
+class NoCredentials(Exception):
+    """The `authorize` hook could not make an Authorization header; the message says why, without any
+    secret."""
 
 
 def retried_by_http(status: int) -> bool:
@@ -53,12 +59,16 @@ def retried_by_http(status: int) -> bool:
 
 class Service:
     """Sends request bodies to `options.request_uri`; `retried` says which refusals are worth sending
-    again (the http sink's by default; `meaning_of` reads every other status alike), and `read_body`
-    keeps what a 2xx answer says."""
+    again (the http sink's by default; `meaning_of` reads every other status alike), `read_body`
+    keeps what a 2xx answer says (and `read_refusals` what a 4xx says, up to `max_answer` bytes), and
+    `authorize` makes each request's Authorization header (a token that expires)."""
 
     def __init__(self, options: HttpClientOptions, content_type: str, method: str = "post",
-                 retried: Callable[[int], bool] = retried_by_http, read_body: bool = False):
+                 retried: Callable[[int], bool] = retried_by_http, read_body: bool = False, *,
+                 read_refusals: bool = False, max_answer: int = MAX_ANSWER_BODY,
+                 authorize: Callable[[], Awaitable[str]] | None = None):
         self.options, self.method, self.read_body, self.retried = options, method.upper(), read_body, retried
+        self.read_refusals, self.max_answer, self.authorize = read_refusals, max_answer, authorize
         self.headers = {"User-Agent": f"shipper/{__version__}", "Content-Type": content_type,
                         **options.headers}
         if options.compression == "gzip":
@@ -84,13 +94,20 @@ class Service:
         if self._session is None:
             await self.open()
         assert self._session is not None
+        headers = self.headers
+        if self.authorize is not None:
+            try:
+                headers = {**headers, "Authorization": await self.authorize()}
+            except NoCredentials as error:
+                return Answer(Outcome.UNAUTHORIZED, "credentials", detail=str(error))
         try:
             async with self._session.request(self.method, self.options.request_uri, data=body,
-                                             headers=self.headers, allow_redirects=False) as response:
+                                             headers=headers, allow_redirects=False) as response:
                 status = response.status
                 retry_after = _retry_after(response.headers.get("Retry-After"))
                 location = response.headers.get("Location")
-                said = await response.content.read(MAX_ANSWER_BODY) if self.read_body and status < 300 else b""
+                reading = (self.read_body and status < 300) or (self.read_refusals and 400 <= status < 500)
+                said = await response.content.read(self.max_answer) if reading else b""
         except (aiohttp.ClientConnectorCertificateError, ssl.SSLCertVerificationError):
             return Answer(Outcome.UNTRUSTED, "certificate")
         except TimeoutError:

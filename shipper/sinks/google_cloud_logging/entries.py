@@ -1,0 +1,273 @@
+"""Request bodies: the spool's records as Cloud Logging LogEntry objects (JSON), cut into batches within
+`max_batch_events` and `max_batch_bytes`, each batch knowing the spool position after its last record.
+
+An entry carries its logName, resource, severity and labels (rendered once per distinct fields mapping
+of a block: records share them), its timestamp, an insertId made from the record's spool position (a
+batch sent again after a crash carries the same ids, and Cloud Logging shows entries of the same
+timestamp and insertId once), and `jsonPayload` or `textPayload`.
+
+Totality: an entry over the API's 256 KiB is split by its message into entries of at most
+MAX_ENTRY_BYTES, linked by LogEntry's own `split` field (uid, index, totalSplits), counted as
+`oversize_split`; when the record's other fields alone leave no room, its JSON text is split as
+`textPayload` instead; a record that still cannot be written (labels alone past the limit) is left
+out and counted as unencodable. Every piece of a record stays in one batch.
+"""
+
+from __future__ import annotations
+
+import bisect
+import gzip
+import hashlib
+import itertools
+import socket
+import urllib.parse
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from shipper.buffer.spool import Position, StoredBlock
+from shipper.record import lookup, rfc3339_texts
+from shipper.severity import severity_number
+from shipper.sinks.encoding import encoded, json_object
+from shipper.sinks.google_cloud_logging.config import GoogleCloudLoggingOptions
+from shipper.sinks.google_cloud_logging.resource import Resources
+from shipper.templates import MissingField, Template, field_path
+from shipper.text import cut_utf8, split_utf8, valid_text
+
+MAX_ENTRY_BYTES = 256 * 1024 - 8 * 1024  # the API's 256 KiB counts its own form of an entry: room kept
+MAX_LABEL_VALUE = 64 * 1024
+MAX_LOG_ID = 511
+LEAST_PIECE = 1024  # message bytes an entry piece must have room for, or the record is split as text
+GZIP_LEVEL = 6
+# LogSeverity of each syslog severity, emerg (0) to debug (7)
+LOG_SEVERITIES = ("EMERGENCY", "ALERT", "CRITICAL", "ERROR", "WARNING", "NOTICE", "INFO", "DEBUG")
+_LOG_ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/_-.")
+
+
+@dataclass(slots=True)
+class Batch:
+    items: list[bytes] = field(default_factory=list)  # each record's entries, comma-joined
+    end: Position = field(default_factory=lambda: Position(0, 0))
+    size: int = 0  # bytes of the body's entries before compression
+    first_time: float = 0.0
+    last_time: float = 0.0
+    unencodable: int = 0  # records left out: they could not be written within the API's limits
+    split: dict[int, int] = field(default_factory=dict)  # item -> its entries, for items of more than one
+
+    @property
+    def events(self) -> int:
+        return len(self.items)
+
+    def records_of_entries(self, indexes: set[int]) -> int:
+        """How many records the entries at `indexes` (of the request's entries) belong to."""
+        if not self.split:
+            return len(indexes & set(range(len(self.items))))
+        starts = list(itertools.accumulate((self.split.get(i, 1) for i in range(len(self.items))), initial=0))
+        return len({bisect.bisect_right(starts, index) - 1 for index in indexes if 0 <= index < starts[-1]})
+
+    def halves(self) -> tuple[Batch, Batch] | None:
+        if self.events < 2:
+            return None
+        middle = self.events // 2
+        first, second = self.items[:middle], self.items[middle:]
+        return (Batch(first, self.end, sum(map(len, first)) + len(first), self.first_time, self.last_time,
+                      split={i: n for i, n in self.split.items() if i < middle}),
+                Batch(second, self.end, sum(map(len, second)) + len(second), self.first_time, self.last_time,
+                      split={i - middle: n for i, n in self.split.items() if i >= middle}))
+
+
+@dataclass(slots=True)
+class Encoded:
+    """A block's records from its start as entries, and what writing them took."""
+
+    items: list[bytes | None]
+    split: dict[int, int]  # record (from the block's start) -> its entries, when more than one
+    fallback_named: int = 0
+
+
+class EntryWriter:
+    """Writes a block's records as entries (see the module's docstring)."""
+
+    def __init__(self, options: GoogleCloudLoggingOptions, resources: Resources):
+        self.options, self.resources = options, resources
+        self.log_name = Template(options.log_name, options.layout)
+        self.fallback_log_id = _log_id(options.fallback_log_name)
+        self.labels = {key: Template(source, options.layout) for key, source in options.labels.items()}
+        self.severity_path = (field_path(options.severity_field) if options.severity_field else None) or ("severity",)
+        self.per_record = any(path == ("message",) for template in (self.log_name, *self.labels.values())
+                              for path in template.fields)
+        self.node_tag = hashlib.blake2b(socket.gethostname().encode(), digest_size=4).hexdigest()
+        self.payload_key = b'"jsonPayload":' if options.payload == "json" else b'"textPayload":'
+
+    def encoded(self, block: StoredBlock) -> Encoded:
+        start, common = block.start, block.common
+        fields, messages = block.fields[start:], block.messages[start:]
+        times = [text.encode() for text in rfc3339_texts(block.timestamps[start:])]
+        payloads = self._payloads(block)
+        if self.per_record:
+            heads = [self._head(common, (0, message, own)) for message, own in zip(messages, fields, strict=True)]
+        else:
+            made = {key: self._head(common, (0, "", own))
+                    for key, own in dict(zip(map(id, fields), fields, strict=True)).items()}
+            heads = list(map(made.__getitem__, map(id, fields)))
+        result = Encoded([], {}, sum(1 for _, fallback in heads if fallback))
+        prefix = f"{self.node_tag}-{block.id:x}-".encode()
+        ids = [prefix + b"%x" % index for index in range(start, start + len(fields))]
+        result.items = [None if payload is None else b"".join(
+            (head, time, b'","insertId":"', insert_id, b'",', self.payload_key, payload, b"}"))
+            for (head, _), time, insert_id, payload in zip(heads, times, ids, payloads, strict=True)]
+        if max(map(len, filter(None, result.items)), default=0) > MAX_ENTRY_BYTES:
+            self._split_oversize(block, result, heads, times, ids)
+        return result
+
+    def _payloads(self, block: StoredBlock) -> list[bytes | None]:
+        if self.options.payload == "text":
+            return [orjson.dumps(valid_text(message)) for message in block.messages[block.start:]]
+        return encoded(block, "json", self.options.layout)
+
+    def _head(self, common: Mapping[str, Any], record: Any) -> tuple[bytes, bool]:
+        """(the entry's text up to its timestamp's value, whether its log name is the fallback)."""
+        def field_of(path: tuple[str, ...]) -> Any:
+            return lookup(common, record, path)
+
+        fallback = False
+        try:
+            log_id = _log_id(self.log_name.render(field_of)) or self.fallback_log_id
+        except MissingField:
+            log_id, fallback = self.fallback_log_id, True
+        labels = {}
+        for key, template in self.labels.items():
+            try:
+                labels[key] = cut_utf8(valid_text(template.render(field_of)), MAX_LABEL_VALUE)[0]
+            except MissingField:
+                continue
+        number = severity_number(field_of(self.severity_path))
+        head = b"".join((b'{"logName":', orjson.dumps(f"projects/{self.options.project_id}/logs/{log_id}"),
+                         b',"resource":', self.resources.of(common),
+                         b',"severity":"', (LOG_SEVERITIES[number] if number is not None else "DEFAULT").encode(),
+                         b'"', b',"labels":' + orjson.dumps(labels) if labels else b"", b',"timestamp":"'))
+        return head, fallback
+
+    def _split_oversize(self, block: StoredBlock, result: Encoded, heads: list[tuple[bytes, bool]],
+                        times: list[bytes], ids: list[bytes]) -> None:
+        for index, item in enumerate(result.items):
+            if item is None or len(item) <= MAX_ENTRY_BYTES:
+                continue
+            record = block.record(block.start + index)
+            pieces = self._pieces(block.common, record, heads[index][0], times[index], ids[index])
+            if pieces is None:
+                result.items[index] = None
+            else:
+                result.items[index] = b",".join(pieces)
+                result.split[index] = len(pieces)
+
+    def _pieces(self, common: Mapping[str, Any], record: Any, head: bytes, time: bytes,
+                insert_id: bytes) -> list[bytes] | None:
+        """The record as entries of at most MAX_ENTRY_BYTES each; None when it cannot be."""
+        payload_of: Callable[[str], bytes | None]
+        key, message = self.payload_key, record[1]
+        if self.options.payload == "json":
+            def payload_of(piece: str) -> bytes | None:
+                return json_object(common, (record[0], piece, record[2]), self.options.layout)
+            if MAX_ENTRY_BYTES - len(head) - len(payload_of("") or b"") < LEAST_PIECE:
+                whole = json_object(common, record, self.options.layout)  # the other fields fill the entry:
+                message, key = (whole or b"").decode("utf-8", "replace"), b'"textPayload":'  # all as text
+        if key == b'"textPayload":':
+            def payload_of(piece: str) -> bytes | None:
+                return orjson.dumps(valid_text(piece))
+        empty = len(payload_of("") or b"")
+        room = MAX_ENTRY_BYTES - len(head) - empty - 160  # 160: the timestamp, insertId and split fields
+        if room < LEAST_PIECE:
+            return None
+        texts = _fitting_pieces(message, room, lambda piece: len(payload_of(piece) or b"") - empty)
+        return [b"".join((head, time, b'","insertId":"', insert_id, b"-%d" % number, b'","split":{"uid":"',
+                          insert_id, b'","index":%d,"totalSplits":%d},' % (number, len(texts)), key,
+                          payload_of(piece) or b'""', b"}")) for number, piece in enumerate(texts)]
+
+
+def _fitting_pieces(text: str, room: int, size_of: Callable[[str], int], cut: int | None = None) -> list[str]:
+    """`text` cut into pieces (between characters) whose encoded size is at most `room` each: cut every
+    `cut` UTF-8 bytes (`room` at first), and a piece whose escapes make it larger cut again at half."""
+    pieces: list[str] = []
+    for piece in split_utf8(text, cut or room) if text else [""]:
+        if size_of(piece) <= room or len(piece) < 2:
+            pieces.append(piece)
+        else:
+            pieces += _fitting_pieces(piece, room, size_of, max((cut or room) // 2, 4))
+    return pieces
+
+
+def _log_id(text: str) -> str:
+    """A log ID Cloud Logging takes, URL-encoded as logName wants it: other characters become `_`."""
+    kept = "".join(char if char in _LOG_ID_CHARS else "_" for char in text[:MAX_LOG_ID])
+    return urllib.parse.quote(kept, safe="")
+
+
+class RequestBuilder:
+    """Cuts what the sink reads into batches; the last batch stays open until full or taken."""
+
+    content_type = "application/json"
+
+    def __init__(self, writer: EntryWriter, compression: str, max_bytes: int, max_events: int,
+                 on_encoded: Callable[[Encoded], None]):
+        self.writer, self.compression = writer, compression
+        self.max_bytes, self.max_events, self.on_encoded = max_bytes, max_events, on_encoded
+        self._open: Batch | None = None
+        self.opened_at = 0.0
+
+    @property
+    def holding(self) -> bool:
+        return self._open is not None
+
+    def add(self, blocks: list[StoredBlock], now: float) -> Iterator[Batch]:
+        for block in blocks:
+            written = self.writer.encoded(block)
+            self.on_encoded(written)
+            items, stamps, first, done = written.items, block.timestamps, block.start, 0
+            ends = list(itertools.accumulate(len(item) + 1 if item is not None else 0 for item in items))
+            while done < len(items):
+                batch = self._open
+                if batch is None:
+                    batch = self._open = Batch(first_time=stamps[first + done] / 1e9)
+                    self.opened_at = now
+                taken = self._fitting(batch, ends, done)
+                if taken == 0:
+                    yield batch
+                    self._open = None
+                    continue
+                self._take(batch, written, done, taken)
+                done += taken
+                batch.end = Position(block.id, first + done)
+                batch.last_time = stamps[first + done - 1] / 1e9
+                if batch.events >= self.max_events:
+                    yield batch
+                    self._open = None
+
+    def _fitting(self, batch: Batch, ends: list[int], start: int) -> int:
+        before = ends[start - 1] if start else 0
+        stop = min(len(ends), start + self.max_events - batch.events)
+        fitting = bisect.bisect_right(ends, before + self.max_bytes - batch.size, start, stop) - start
+        return fitting if fitting or batch.items else min(1, len(ends) - start)
+
+    @staticmethod
+    def _take(batch: Batch, written: Encoded, done: int, taken: int) -> None:
+        chunk = written.items[done:done + taken]
+        if written.split:
+            kept = [i for i in range(done, done + taken) if written.items[i] is not None]
+            batch.split.update({len(batch.items) + at: written.split[i]
+                                for at, i in enumerate(kept) if i in written.split})
+        if None in chunk:
+            batch.unencodable += chunk.count(None)
+            chunk = [item for item in chunk if item is not None]
+        batch.items += chunk  # type: ignore[arg-type]  # the Nones are gone
+        batch.size += sum(map(len, chunk)) + len(chunk)  # type: ignore[arg-type]
+
+    def take(self) -> Batch | None:
+        batch, self._open = self._open, None
+        return batch
+
+    def body(self, batch: Batch) -> bytes:
+        body = b'{"entries":[' + b",".join(batch.items) + b'],"partialSuccess":true}'
+        return gzip.compress(body, GZIP_LEVEL, mtime=0) if self.compression == "gzip" else body
