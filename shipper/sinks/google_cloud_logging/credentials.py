@@ -21,15 +21,19 @@ from typing import Any
 
 import google.auth
 import google.auth.exceptions
+import google.oauth2.credentials
 import urllib3
+from google.auth import aws, identity_pool
 from google.auth.credentials import Credentials
 from google.auth.transport.urllib3 import Request
+from google.oauth2 import service_account
 
 from shipper.observe.logs import register_secret
 from shipper.sinks.http_client.service import NoCredentials
 
 SCOPES = ("https://www.googleapis.com/auth/logging.write",)
-FILE_TYPES = ("service_account", "external_account", "authorized_user", "impersonated_service_account")
+FILE_TYPES = ("service_account", "external_account", "authorized_user")
+AWS_SUBJECT_TOKEN = "urn:ietf:params:aws:token-type:aws4_request"
 
 
 class CredentialsFailure(NoCredentials):
@@ -74,8 +78,7 @@ class Tokens:
     def _load(self) -> Credentials:
         try:
             if self.credentials_file is not None:
-                credentials, _ = google.auth.load_credentials_from_file(  # type: ignore[no-untyped-call]
-                    self.credentials_file, scopes=SCOPES)
+                credentials = credentials_from_file(self.credentials_file)
             else:
                 request = Request(self._http)  # type: ignore[no-untyped-call]
                 credentials, _ = google.auth.default(scopes=SCOPES, request=request)
@@ -85,9 +88,9 @@ class Tokens:
             raise CredentialsFailure(
                 "no Google credentials found: set credentials_file or GOOGLE_APPLICATION_CREDENTIALS, or run where "
                 "a metadata server answers (GKE with Workload Identity, Compute Engine)") from None
-        except (OSError, ValueError) as error:
+        except (OSError, ValueError, KeyError, TypeError) as error:
             raise CredentialsFailure(f"the credentials could not be read ({type(error).__name__})") from None
-        return credentials  # type: ignore[no-any-return]
+        return credentials
 
     def _refresh(self, credentials: Credentials) -> None:
         try:
@@ -113,6 +116,24 @@ def _error_code(error: Exception) -> str:
     return code[:64] if code.replace("_", "").isalnum() else "refused"
 
 
+def credentials_from_file(path: str) -> Credentials:
+    """The credentials a file holds, by its `type`, with the loader google-auth has for that type (its
+    generic loader is deprecated). An external account that runs an executable is not taken: the
+    agent runs as root and runs no program a file names."""
+    with open(path, "rb") as file:
+        info = json.loads(file.read(1024 * 1024))
+    kind = info.get("type") if isinstance(info, dict) else None
+    if kind == "service_account":
+        return service_account.Credentials.from_service_account_info(info, scopes=SCOPES)  # type: ignore[no-untyped-call,no-any-return]
+    if kind == "authorized_user":
+        return google.oauth2.credentials.Credentials.from_authorized_user_info(info, scopes=SCOPES)  # type: ignore[no-untyped-call,no-any-return]
+    if kind == "external_account" and info.get("subject_token_type") == AWS_SUBJECT_TOKEN:
+        return aws.Credentials.from_info(info, scopes=SCOPES)  # type: ignore[no-untyped-call,no-any-return]
+    if kind == "external_account" and "executable" not in (info.get("credential_source") or {}):
+        return identity_pool.Credentials.from_info(info, scopes=SCOPES)  # type: ignore[no-untyped-call,no-any-return]
+    raise ValueError(f"credentials of type {kind!r} are not taken")
+
+
 def credentials_file_issue(path: str) -> str | None:
     """Why `path` cannot serve as credentials, if it cannot (read without any network call); the reason
     names no value from the file."""
@@ -131,7 +152,8 @@ def credentials_file_issue(path: str) -> str | None:
     if kind not in FILE_TYPES:
         return f"{path} is not a Google credentials file (its `type` should be one of {', '.join(FILE_TYPES)})"
     try:
-        google.auth.load_credentials_from_file(path, scopes=SCOPES)  # type: ignore[no-untyped-call]
-    except (google.auth.exceptions.DefaultCredentialsError, ValueError, KeyError, TypeError):
-        return f"{path} is a {kind} file that google-auth cannot load (a field is missing or malformed)"
+        credentials_from_file(path)
+    except (google.auth.exceptions.GoogleAuthError, ValueError, KeyError, TypeError):
+        return (f"{path} is a {kind} file that google-auth cannot load (a field is missing or malformed, or an "
+                "external account runs an executable)")
     return None

@@ -34,7 +34,7 @@ from shipper.sinks.encoding import encoded, json_object
 from shipper.sinks.google_cloud_logging.config import GoogleCloudLoggingOptions
 from shipper.sinks.google_cloud_logging.resource import Resources
 from shipper.templates import MissingField, Template, field_path
-from shipper.text import cut_utf8, split_utf8, valid_text
+from shipper.text import cut_utf8, valid_text
 
 MAX_ENTRY_BYTES = 256 * 1024 - 8 * 1024  # the API's 256 KiB counts its own form of an entry: room kept
 MAX_LABEL_VALUE = 64 * 1024
@@ -171,6 +171,7 @@ class EntryWriter:
         if self.options.payload == "json":
             def payload_of(piece: str) -> bytes | None:
                 return json_object(common, (record[0], piece, record[2]), self.options.layout)
+            message = valid_text(message)
             if MAX_ENTRY_BYTES - len(head) - len(payload_of("") or b"") < LEAST_PIECE:
                 whole = json_object(common, record, self.options.layout)  # the other fields fill the entry:
                 message, key = (whole or b"").decode("utf-8", "replace"), b'"textPayload":'  # all as text
@@ -187,15 +188,24 @@ class EntryWriter:
                           payload_of(piece) or b'""', b"}")) for number, piece in enumerate(texts)]
 
 
-def _fitting_pieces(text: str, room: int, size_of: Callable[[str], int], cut: int | None = None) -> list[str]:
-    """`text` cut into pieces (between characters) whose encoded size is at most `room` each: cut every
-    `cut` UTF-8 bytes (`room` at first), and a piece whose escapes make it larger cut again at half."""
+def _fitting_pieces(text: str, room: int, size_of: Callable[[str], int]) -> list[str]:
+    """`text` cut (between characters) into the fewest pieces whose encoded size is at most `room`
+    each, greedily: each piece is the longest head of the rest that fits, its cut lowered in proportion
+    when escapes make a head larger than its bytes (strictly, so it ends: a lone character fits)."""
     pieces: list[str] = []
-    for piece in split_utf8(text, cut or room) if text else [""]:
-        if size_of(piece) <= room or len(piece) < 2:
-            pieces.append(piece)
-        else:
-            pieces += _fitting_pieces(piece, room, size_of, max((cut or room) // 2, 4))
+    rest = text
+    while rest or not pieces:
+        limit = room
+        while True:
+            head, tail = cut_utf8(rest, limit)
+            if not head and rest:  # a character longer than `limit` (only below 4 bytes)
+                head, tail = rest[0], rest[1:]
+            size = size_of(head)
+            if size <= room or len(head) < 2:
+                break
+            limit = max(1, min(limit - 1, limit * room // size))
+        pieces.append(head)
+        rest = tail
     return pieces
 
 
