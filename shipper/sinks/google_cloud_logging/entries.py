@@ -19,6 +19,7 @@ import bisect
 import gzip
 import hashlib
 import itertools
+import operator
 import socket
 import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
@@ -102,24 +103,33 @@ class EntryWriter:
         self.payload_key = b'"jsonPayload":' if options.payload == "json" else b'"textPayload":'
 
     def encoded(self, block: StoredBlock) -> Encoded:
+        """Each record of `block` from its start as its entries. What records share is made once per
+        distinct fields mapping; each entry is joined from its parts by C-level maps."""
         start, common = block.start, block.common
         fields, messages = block.fields[start:], block.messages[start:]
-        times = [text.encode() for text in rfc3339_texts(block.timestamps[start:])]
+        times = "\n".join(rfc3339_texts(block.timestamps[start:])).encode().split(b"\n")
         payloads = self._payloads(block)
         if self.per_record:
-            heads = [self._head(common, (0, message, own)) for message, own in zip(messages, fields, strict=True)]
+            made = [self._head(common, (0, message, own)) for message, own in zip(messages, fields, strict=True)]
+            heads, fallbacks = [head for head, _ in made], sum(fallback for _, fallback in made)
         else:
-            made = {key: self._head(common, (0, "", own))
-                    for key, own in dict(zip(map(id, fields), fields, strict=True)).items()}
-            heads = list(map(made.__getitem__, map(id, fields)))
-        result = Encoded([], {}, sum(1 for _, fallback in heads if fallback))
-        prefix = f"{self.node_tag}-{block.id:x}-".encode()
-        ids = [prefix + b"%x" % index for index in range(start, start + len(fields))]
-        result.items = [None if payload is None else b"".join(
-            (head, time, b'","insertId":"', insert_id, b'",', self.payload_key, payload, b"}"))
-            for (head, _), time, insert_id, payload in zip(heads, times, ids, payloads, strict=True)]
+            shared = {key: self._head(common, (0, "", own))
+                      for key, own in dict(zip(map(id, fields), fields, strict=True)).items()}
+            heads = list(map({key: head for key, (head, _) in shared.items()}.__getitem__, map(id, fields)))
+            fallen = {key for key, (_, fallback) in shared.items() if fallback}
+            fallbacks = sum(map(fallen.__contains__, map(id, fields))) if fallen else 0
+        result = Encoded([], {}, fallbacks)
+        ids = "\n".join(map(f"{self.node_tag}-{block.id:x}-{{:x}}".format, range(start, start + len(fields))))
+        insert_ids = ids.encode().split(b"\n")
+        between = itertools.repeat(b'","insertId":"'), itertools.repeat(b'",' + self.payload_key)
+        parts = (heads, times, between[0], insert_ids, between[1])
+        if None in payloads:  # records that cannot be written: left out (counted by the builder)
+            result.items = [None if payload is None else b"".join((*head, payload, b"}"))
+                            for *head, payload in zip(*parts, payloads, strict=False)]  # repeat() parts never end
+        else:
+            result.items = list(map(b"".join, zip(*parts, payloads, itertools.repeat(b"}"))))
         if max(map(len, filter(None, result.items)), default=0) > MAX_ENTRY_BYTES:
-            self._split_oversize(block, result, heads, times, ids)
+            self._split_oversize(block, result, heads, times, insert_ids)
         return result
 
     def _payloads(self, block: StoredBlock) -> list[bytes | None]:
@@ -150,13 +160,13 @@ class EntryWriter:
                          b'"', b',"labels":' + orjson.dumps(labels) if labels else b"", b',"timestamp":"'))
         return head, fallback
 
-    def _split_oversize(self, block: StoredBlock, result: Encoded, heads: list[tuple[bytes, bool]],
+    def _split_oversize(self, block: StoredBlock, result: Encoded, heads: list[bytes],
                         times: list[bytes], ids: list[bytes]) -> None:
         for index, item in enumerate(result.items):
             if item is None or len(item) <= MAX_ENTRY_BYTES:
                 continue
             record = block.record(block.start + index)
-            pieces = self._pieces(block.common, record, heads[index][0], times[index], ids[index])
+            pieces = self._pieces(block.common, record, heads[index], times[index], ids[index])
             if pieces is None:
                 result.items[index] = None
             else:
@@ -236,7 +246,8 @@ class RequestBuilder:
             written = self.writer.encoded(block)
             self.on_encoded(written)
             items, stamps, first, done = written.items, block.timestamps, block.start, 0
-            ends = list(itertools.accumulate(len(item) + 1 if item is not None else 0 for item in items))
+            sizes = map(len, items) if None not in items else (len(item or b"") for item in items)  # type: ignore[arg-type]
+            ends = list(itertools.accumulate(map(operator.add, sizes, itertools.repeat(1))))
             while done < len(items):
                 batch = self._open
                 if batch is None:
