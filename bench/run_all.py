@@ -31,6 +31,7 @@ from bench import (  # noqa: E402
     scenarios,
     tail_to_cloudwatch,
     tail_to_firehose,
+    tail_to_google_cloud_logging,
     tail_to_http,
     tail_to_otlp,
     tail_to_s3,
@@ -152,6 +153,10 @@ def main() -> None:
     throughput("tail -> S3 (fast endpoint, ndjson, gzip)", lines, lambda: tail_to_s3.measure(lines, runs))
     throughput("tail -> S3 (fast endpoint, text, gzip)", lines,
                lambda: tail_to_s3.measure(lines, runs, encoding="text"))
+    throughput("tail -> Google Cloud Logging (stand-in, jsonPayload)", lines,
+               lambda: tail_to_google_cloud_logging.measure(lines, runs))
+    throughput("tail -> Google Cloud Logging (stand-in, textPayload)", lines,
+               lambda: tail_to_google_cloud_logging.measure(lines, runs, payload="text"))
     throughput("tail -> Firehose (fast endpoint, a record each)", lines, lambda: tail_to_firehose.measure(lines, runs))
     throughput("tail -> Firehose (fast endpoint, packed, gzip)", lines,
                lambda: tail_to_firehose.measure(lines, runs, pack=True))

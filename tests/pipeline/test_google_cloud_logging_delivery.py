@@ -64,7 +64,7 @@ def test_every_line_arrives_once_in_order_as_an_entry_signed_in_with_a_service_a
 def test_without_a_key_the_metadata_servers_credentials_are_used(tmp_path, google):
     lines = numbered(2_000)
     write_lines(tmp_path, lines)
-    cfg = gcl_config(tmp_path, google, key=False, payload="text", log_name="plain")
+    cfg = gcl_config(tmp_path, google, key=False, payload="text", log_name="plain", compression="gzip")
     agent = AgentProcess(cfg, stdout=subprocess.DEVNULL)
 
     wait_for(lambda: len(google.entries()) >= len(lines), 60, "every line stored")
