@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -35,6 +36,8 @@ def apply_output(plugin: Plugin, out: Pipeline, inputs: list[Input]) -> None:
         options = _kinesis(plugin, notes)
     elif name == "s3":
         options = _s3(plugin, notes, matched)
+    elif name == "stackdriver":
+        options = _stackdriver(plugin, notes, matched)
     elif name == "stdout":
         options = {"type": "console", "encoding": "json"}
         plugin.get("format")
@@ -290,6 +293,62 @@ def _tag_part(tag: str, index: str | None) -> str:
         return tag
     number = int(index[1:-1])
     return parts[number] if number < len(parts) else ""
+
+
+def _stackdriver(plugin: Plugin, notes: list[str], matched: list[Input]) -> dict[str, Any]:
+    """Fluent Bit's stackdriver output: the project is `export_to_project_id`, else the credentials
+    file's; container records are named stdout or stderr (as Fluent Bit names them for k8s_container),
+    others by their tag when it is one literal tag."""
+    options: dict[str, Any] = {"type": "google_cloud_logging", "layout": "fluent_bit"}
+    credentials = plugin.get("google_service_credentials")
+    if credentials:
+        options["credentials_file"] = credentials
+    options["project_id"] = plugin.get("export_to_project_id") or _project_of(credentials) or "${GOOGLE_CLOUD_PROJECT}"
+    if options["project_id"] == "${GOOGLE_CLOUD_PROJECT}":
+        notes.append("project_id: not in the configuration (Fluent Bit reads it from the credentials): set "
+                     "GOOGLE_CLOUD_PROJECT or write it here")
+    resource = plugin.get("resource", "global")
+    options["resource_type"] = resource if resource in ("k8s_container", "gce_instance", "global") else "auto"
+    if options["resource_type"] != resource:
+        notes.append(not_translated(f"resource {resource}", "k8s_container, gce_instance or global here (auto)"))
+    for ours_key, theirs in (("cluster_name", "k8s_cluster_name"), ("location", "k8s_cluster_location"),
+                             ("endpoint", "cloud_logging_base_url")):
+        if plugin.get(theirs):
+            options[ours_key] = plugin.get(theirs)
+    tags = {each.tag for each in matched}
+    if plugin.get("log_name_key"):
+        options["log_name"] = "{" + field_of(plugin.get("log_name_key")) + "}"
+    if len(tags) == 1 and "*" not in next(iter(tags)):
+        options["fallback_log_name"] = next(iter(tags))
+    if plugin.get("severity_key"):
+        options["severity_field"] = field_of(plugin.get("severity_key"))
+    labels = dict(pair.split("=", 1) for pair in plugin.get("labels").split(",") if "=" in pair)
+    if labels:
+        options["labels"] = {key.strip(): value.strip() for key, value in labels.items()}
+    if plugin.get("text_payload_key"):
+        options["payload"] = "text"
+        notes.append(f"text_payload_key {plugin.get('text_payload_key')}: the message is the textPayload here")
+    if plugin.get("compress").lower() == "gzip":
+        options["compression"] = "gzip"
+    for key in ("service_account_email", "service_account_secret"):
+        if plugin.get(key):
+            notes.append(not_translated(key, "give the service account's key file as credentials_file"))
+    for key in ("labels_key", "tag_prefix", "custom_k8s_regex", "resource_labels", "metadata_server",
+                "autoformat_stackdriver_trace", "trace_key", "span_id_key", "trace_sampled_key"):
+        if plugin.get(key):
+            notes.append(not_translated(f"{key} {plugin.get(key)}", "the resource comes from each record's "
+                                        "metadata; the metadata server from GCE_METADATA_HOST"))
+    return options
+
+
+def _project_of(credentials: str) -> str | None:
+    """The project a service account key file names (read for it alone), when the file is here."""
+    try:
+        with open(credentials, "rb") as file:
+            project = json.loads(file.read(1024 * 1024)).get("project_id")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return project if isinstance(project, str) else None
 
 
 def _tls(plugin: Plugin) -> dict[str, Any]:

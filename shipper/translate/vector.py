@@ -20,8 +20,8 @@ from typing import Any
 
 import yaml
 
-from shipper.layouts import ours
 from shipper.translate.output import Pipeline, not_translated
+from shipper.translate.vector_sinks import made_sink, vector_field, vector_template
 
 
 def read(path: Path) -> dict[str, Any]:
@@ -146,7 +146,7 @@ def _transform(transform_id: str, options: dict[str, Any], out: Pipeline, ids: l
     elif kind == "throttle":
         made = {"type": "throttle", "limit": options.pop("threshold", 1), "window": f"{options.pop('window_secs', 1)}s"}
         if options.get("key_field"):
-            made["key"] = _template(options.pop("key_field"))
+            made["key"] = vector_template(options.pop("key_field"))
     else:
         out.notes.append(not_translated(f"transform {transform_id} (type {kind})", "no such transform here"))
         return
@@ -216,7 +216,7 @@ def _parse_statement(statement: str) -> dict[str, Any] | None:
     target, _, function, field, arguments = match.groups()
     formats = {"parse_json": "json", "parse_regex": "regex", "parse_logfmt": "logfmt", "parse_klog": "klog",
                "parse_syslog": "syslog_rfc5424"}
-    made: dict[str, Any] = {"type": "parse", "field": _field(field)}
+    made: dict[str, Any] = {"type": "parse", "field": vector_field(field)}
     if function == "parse_regex":
         pattern = re.fullmatch(r"r?['\"](.*)['\"]", (arguments or "").strip(), re.DOTALL)
         if pattern is None:
@@ -229,20 +229,20 @@ def _parse_statement(statement: str) -> dict[str, Any] | None:
     else:
         made["format"] = formats[function]
     if target != ".":
-        made["target"] = _field(target)
+        made["target"] = vector_field(target)
     return made
 
 
 def _fields_statement(statement: str, fields: dict[str, Any]) -> bool:
     """`del(.a)`, `.a = del(.b)`, `.a = .b`, `.a = "text"` into a fields transform's options."""
     if (match := _DEL.fullmatch(statement)) is not None:
-        fields.setdefault("remove", []).append(_field(match[1]))
+        fields.setdefault("remove", []).append(vector_field(match[1]))
     elif (match := _MOVE.fullmatch(statement)) is not None:
-        fields.setdefault("rename", {})[_field(match[2])] = _field(match[1])
+        fields.setdefault("rename", {})[vector_field(match[2])] = vector_field(match[1])
     elif (match := _COPY.fullmatch(statement)) is not None:
-        fields.setdefault("copy", {})[_field(match[2])] = _field(match[1])
+        fields.setdefault("copy", {})[vector_field(match[2])] = vector_field(match[1])
     elif (match := _SET.fullmatch(statement)) is not None:
-        fields.setdefault("set", {})[_field(match[1])] = json.loads(match[2])
+        fields.setdefault("set", {})[vector_field(match[1])] = json.loads(match[2])
     else:
         return False
     return True
@@ -265,29 +265,17 @@ def _condition(vrl: str) -> dict[str, Any] | None:
         parts = [_condition(part) for part in vrl.split("&&")]
         return None if None in parts else {"all": parts}
     if (m := _COMPARE.fullmatch(vrl)) is not None:
-        test = {"field": _field(m[1]), "equals": json.loads(m[3])}
+        test = {"field": vector_field(m[1]), "equals": json.loads(m[3])}
         return test if m[2] == "==" else {"not": test}
     if (m := _MATCH.fullmatch(vrl)) is not None:
-        test = {"field": _field(m[2]), "regex": m[3]}
+        test = {"field": vector_field(m[2]), "regex": m[3]}
         return {"not": test} if m[1] else test
     if (m := _CONTAINS.fullmatch(vrl)) is not None:
-        test = {"field": _field(m[2]), "regex": re.escape(json.loads(m[3]))}
+        test = {"field": vector_field(m[2]), "regex": re.escape(json.loads(m[3]))}
         return {"not": test} if m[1] else test
     if (m := _EXISTS.fullmatch(vrl)) is not None:
-        return {"field": _field(m[2]), "exists": not m[1]}
+        return {"field": vector_field(m[2]), "exists": not m[1]}
     return None
-
-
-def _field(path: str) -> str:
-    """A VRL path (`.kubernetes.pod_namespace`) as our field path."""
-    parts = tuple(p.strip('"') for p in re.findall(r"[A-Za-z_][A-Za-z0-9_]*|\"[^\"]+\"", path))
-    mapped = ours(parts, "vector")
-    return ".".join(mapped[1] if mapped else parts)
-
-
-def _template(template: str) -> str:
-    """`{{ kubernetes.pod_name }}` as `{kubernetes.pod_name}` (the layout takes Vector's names)."""
-    return re.sub(r"\{\{\s*\.?([^{}\s]+)\s*\}\}", r"{\1}", template)
 
 
 # -- sinks ----------------------------------------------------------------------------------------
@@ -298,125 +286,12 @@ def _sink(sink_id: str, options: dict[str, Any], out: Pipeline, ids: list[str]) 
     inputs = _inputs(options, ids)
     notes: list[str] = []
     codec = (options.pop("encoding", {}) or {}).get("codec", "json")
-    made: dict[str, Any]
-    if kind == "aws_cloudwatch_logs":
-        made = {"type": "cloudwatch_logs", "layout": "vector", **_aws(options),
-                "group_name": _template(options.pop("group_name", "")),
-                "stream_name": _template(options.pop("stream_name", "")),
-                "encoding": "text" if codec == "text" else "json"}
-        for key in ("create_missing_group", "create_missing_stream"):
-            if key in options:
-                made[key] = bool(options.pop(key))
-    elif kind in ("aws_kinesis_firehose", "aws_kinesis_streams"):
-        firehose = kind == "aws_kinesis_firehose"
-        made = {"type": "firehose" if firehose else "kinesis_streams", "layout": "vector", **_aws(options),
-                ("delivery_stream" if firehose else "stream_name"): options.pop("stream_name", ""),
-                "encoding": "text" if codec == "text" else "json"}
-        if options.get("partition_key_field") and not firehose:
-            made["partition_key"] = "{" + _field(options.pop("partition_key_field")) + "}"
-    elif kind == "http":
-        made = {"type": "http", "layout": "vector", "uri": options.pop("uri", "")}
-        framing = (options.pop("framing", {}) or {}).get("method", "")
-        made["encoding"] = "text" if codec == "text" else "ndjson" if framing == "newline_delimited" else "json_array"
-        if options.get("compression") == "gzip":
-            made["compression"] = options.pop("compression")
-        headers = (options.pop("request", {}) or {}).get("headers")
-        if headers:
-            made["headers"] = headers
-        auth = options.pop("auth", None)
-        if auth:
-            made["auth"] = auth
-    elif kind == "socket":
-        made = {"type": "syslog", "layout": "vector", "address": options.pop("address", ""),
-                "mode": "tls" if (options.pop("tls", {}) or {}).get("enabled") else "tcp"}
-        notes.append(f"Vector's socket sink writes each event as its codec ({codec}); here an RFC 5424 syslog "
-                     "message, octet-counted (check the receiver)")
-        if options.pop("mode", "tcp") == "udp":
-            notes.append("mode udp: sent over TCP here (syslog over UDP loses records)")
-    elif kind == "console":
-        made = {"type": "console", "layout": "vector", "encoding": "text" if codec == "text" else "json"}
-        options.pop("target", None)
-    elif kind == "aws_s3":
-        made = _s3(options, codec, notes)
-    elif kind == "opentelemetry" and (options.get("protocol") or {}).get("type", "http") == "http":
-        made = _opentelemetry(options.pop("protocol"), notes)
-    else:
-        why = "no such sink here"
-        out.notes.append(not_translated(f"sink {sink_id} (type {kind})", why))
+    made = made_sink(kind, options, codec, notes)
+    if made is None:
+        out.notes.append(not_translated(f"sink {sink_id} (type {kind})", "no such sink here"))
         return
     for key in ("batch", "buffer", "healthcheck", "request", "acknowledgements"):
         if key in options:
             notes.append(f"{key}: another agent's tuning, not needed here (records wait on disk): {options.pop(key)!r}")
     notes += [not_translated(f"{key}: {value!r}") for key, value in options.items()]
     out.add("sinks", sink_id, {"inputs": inputs, **made}, notes)
-
-
-def _opentelemetry(protocol: dict[str, Any], notes: list[str]) -> dict[str, Any]:
-    """Vector's opentelemetry sink over HTTP: the endpoint is its `uri` without `/v1/logs` (ours adds it);
-    the OTLP request is built here from each record (Vector sends events already shaped as OTLP)."""
-    uri = str(protocol.pop("uri", ""))
-    endpoint = uri.removesuffix("/").removesuffix("/v1/logs")
-    if endpoint == uri.removesuffix("/"):
-        notes.append(f"uri {uri}: requests go to its /v1/logs here")
-    codec = (protocol.pop("encoding", {}) or {}).get("codec", "protobuf")
-    made: dict[str, Any] = {"type": "opentelemetry", "endpoint": endpoint,
-                            "encoding": "json" if codec == "json" else "protobuf"}
-    if protocol.pop("compression", None) == "gzip":
-        made["compression"] = "gzip"
-    headers = (protocol.pop("request", {}) or {}).get("headers") or {}
-    headers = {k: v for k, v in headers.items() if k.lower() != "content-type"}  # ours says what it sends
-    if headers:
-        made["headers"] = headers
-    if protocol.get("auth"):
-        made["auth"] = protocol.pop("auth")
-    for key in ("method", "framing", "payload_prefix", "payload_suffix"):
-        protocol.pop(key, None)
-    notes += [not_translated(f"protocol.{key}") for key in protocol if key != "type"]
-    notes.append("records become OTLP log records here (resource from the Kubernetes metadata, the rest as "
-                 "attributes): no remap to OTLP's shape is needed")
-    return made
-
-
-def _s3(options: dict[str, Any], codec: str, notes: list[str]) -> dict[str, Any]:
-    """Vector's aws_s3 sink: the key is `key_prefix` (a template, strftime'd) + the time + `-` + a UUID + the
-    extension, as Vector names objects; a batch's `max_bytes` and `timeout_secs` close objects."""
-    made: dict[str, Any] = {"type": "s3", "layout": "vector", **_aws(options), "bucket": options.pop("bucket", ""),
-                            "encoding": "text" if codec == "text" else "ndjson"}
-    compression = options.pop("compression", "gzip")
-    made["compression"] = "gzip" if compression == "gzip" else "none"
-    if compression not in ("gzip", "none"):
-        notes.append(not_translated(f"compression {compression}", "gzip or none here"))
-    extension = options.pop("filename_extension", None) or ("log.gz" if made["compression"] == "gzip" else "log")
-    time_format = options.pop("filename_time_format", "%s")
-    if time_format == "%s":
-        time_format = "%Y%m%dT%H%M%SZ"
-        notes.append("filename_time_format %s (seconds since the epoch): written as %Y%m%dT%H%M%SZ here")
-    if not options.pop("filename_append_uuid", True):
-        notes.append("filename_append_uuid false: every object gets its {uuid} here (without it objects of "
-                     "one second would replace each other)")
-    made["key"] = f"{_template(options.pop('key_prefix', 'date=%F/'))}{time_format}-{{uuid}}.{extension}"
-    batch = options.pop("batch", None) or {}
-    if batch.get("max_bytes"):
-        made["max_object_bytes"] = batch["max_bytes"]
-    if batch.get("timeout_secs"):
-        made["max_object_age"] = f"{batch['timeout_secs']}s"
-    for ours_key, theirs in (("server_side_encryption", "server_side_encryption"), ("kms_key_id", "ssekms_key_id"),
-                             ("storage_class", "storage_class"), ("tags", "tags")):
-        if options.get(theirs):
-            made[ours_key] = options.pop(theirs)
-    options.pop("framing", None)
-    return made
-
-
-def _aws(options: dict[str, Any]) -> dict[str, Any]:
-    made: dict[str, Any] = {}
-    if options.get("region"):
-        made["region"] = options.pop("region")
-    if options.get("endpoint"):
-        made["endpoint"] = options.pop("endpoint")
-    auth = options.pop("auth", None) or {}
-    if auth.get("assume_role"):
-        made["assume_role"] = {"role_arn": auth["assume_role"]}
-        if auth.get("external_id"):
-            made["assume_role"]["external_id"] = auth["external_id"]
-    return made

@@ -239,6 +239,14 @@ FLUENT_BIT_CASES = [
      "sinks", {"type": "s3", "inputs": ["tail"], "layout": "fluent_bit", "bucket": "archive", "region": "eu-west-1",
                "key": "logs/app/%Y/%m/%d/{uuid}.gz", "compression": "gzip", "max_object_bytes": "50MiB",
                "max_object_age": "5m"}),
+    ("[INPUT]\n Name tail\n Path /a.log\n Tag app\n[OUTPUT]\n Name stackdriver\n Match app\n"
+     " google_service_credentials /etc/gcp/key.json\n export_to_project_id my-project\n resource k8s_container\n"
+     " k8s_cluster_name prod\n k8s_cluster_location europe-west1\n severity_key level\n"
+     " labels team=platform,env=prod\n",
+     "sinks", {"type": "google_cloud_logging", "inputs": ["tail"], "layout": "fluent_bit",
+               "credentials_file": "/etc/gcp/key.json", "project_id": "my-project", "resource_type": "k8s_container",
+               "cluster_name": "prod", "location": "europe-west1", "fallback_log_name": "app",
+               "severity_field": "level", "labels": {"team": "platform", "env": "prod"}}),
     ("[INPUT]\n Name tail\n Path /a.log\n[OUTPUT]\n Name kinesis_streams\n Match *\n region eu-west-1\n stream s1\n",
      "sinks", {"type": "kinesis_streams", "inputs": ["tail"], "layout": "fluent_bit", "region": "eu-west-1",
                "stream_name": "s1"}),
@@ -257,7 +265,7 @@ FLUENT_BIT_CASES = [
 
 
 @pytest.mark.parametrize(("text", "section", "expected"), FLUENT_BIT_CASES,
-                         ids=["forward", "http", "opentelemetry", "firehose", "s3", "kinesis_streams",
+                         ids=["forward", "http", "opentelemetry", "firehose", "s3", "stackdriver", "kinesis_streams",
                               "record_modifier", "parser_regex", "parser_nginx"])
 def test_each_fluent_bit_plugin_becomes_its_counterpart(tmp_path, text, section, expected):
     _, config = translated(tmp_path, "fluent-bit", text)
@@ -283,6 +291,16 @@ VECTOR_CASES = [
      "sinks", {"type": "opentelemetry", "inputs": ["app"], "endpoint": "https://otel.example:4318",
                "encoding": "protobuf", "compression": "gzip", "headers": {"X-Tenant": "logs"}}),
     ("sources: {app: {type: file, include: [/a.log]}}\n"
+     "sinks: {o: {type: gcp_stackdriver_logs, inputs: [app], project_id: my-project,"
+     " credentials_path: /etc/gcp/key.json, log_id: '{{ kubernetes.pod_namespace }}',"
+     " resource: {type: k8s_container, cluster_name: prod,"
+     " location: europe-west1, pod_name: x}, severity_key: level, labels: {app: '{{ kubernetes.pod_labels.app }}'},"
+     " batch: {max_events: 500}}}\n",
+     "sinks", {"type": "google_cloud_logging", "inputs": ["app"], "layout": "vector", "project_id": "my-project",
+               "log_name": "{kubernetes.pod_namespace}", "credentials_file": "/etc/gcp/key.json",
+               "resource_type": "k8s_container", "cluster_name": "prod", "location": "europe-west1",
+               "severity_field": "level", "labels": {"app": "{kubernetes.pod_labels.app}"}, "max_batch_events": 500}),
+    ("sources: {app: {type: file, include: [/a.log]}}\n"
      "transforms: {p: {type: remap, inputs: ['ap*'],\n"
      "  source: '.parsed = parse_regex!(.message, r''^(?P<level>\\w+) '')'}}\n"
      "sinks: {o: {type: console, inputs: [p]}}\n",
@@ -292,7 +310,7 @@ VECTOR_CASES = [
 
 
 @pytest.mark.parametrize(("text", "section", "expected"), VECTOR_CASES,
-                         ids=["file_multiline", "firehose", "opentelemetry", "regex"])
+                         ids=["file_multiline", "firehose", "opentelemetry", "gcp_stackdriver_logs", "regex"])
 def test_each_vector_component_becomes_its_counterpart(tmp_path, text, section, expected):
     _, config = translated(tmp_path, "vector", text, "in.yaml")
 
