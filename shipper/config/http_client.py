@@ -58,6 +58,14 @@ def checked_uri(value: str) -> str:
     return value
 
 
+def checked_base_uri(value: str) -> str:
+    """`value` if it is a base URL requests add their path to: `checked_uri`'s, with no query or fragment."""
+    checked_uri(value)
+    if "?" in value or "#" in value:
+        raise ValueError("the base URL takes no query or fragment")
+    return value
+
+
 class HttpClientOptions(SinkOptions):
     """Options of a sink that POSTs to a collector at `request_uri`."""
 

@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from shipper.config.http_client import HttpClientOptions, checked_uri, on_this_host
+from shipper.config.http_client import HttpClientOptions, checked_base_uri, on_this_host
 from shipper.config.units import ByteSize, Duration, FieldPath
 from shipper.sinks.google_cloud_logging.credentials import credentials_file_issue
 from shipper.templates import Template
@@ -83,10 +83,7 @@ class GoogleCloudLoggingOptions(HttpClientOptions):
     @field_validator("endpoint")
     @classmethod
     def _endpoint(cls, value: str) -> str:
-        checked_uri(value)
-        if "?" in value or "#" in value:
-            raise ValueError("the base URL takes no query or fragment")
-        return value
+        return checked_base_uri(value)
 
     @field_validator("log_name", "fallback_log_name")
     @classmethod

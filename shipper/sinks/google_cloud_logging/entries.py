@@ -19,10 +19,9 @@ import bisect
 import gzip
 import hashlib
 import itertools
-import operator
 import socket
 import urllib.parse
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +30,7 @@ import orjson
 from shipper.buffer.spool import Position, StoredBlock
 from shipper.record import lookup, rfc3339_texts
 from shipper.severity import severity_number
+from shipper.sinks.cutting import BatchCutter, running_sizes
 from shipper.sinks.encoding import encoded, json_object
 from shipper.sinks.google_cloud_logging.config import GoogleCloudLoggingOptions
 from shipper.sinks.google_cloud_logging.resource import Resources
@@ -225,69 +225,34 @@ def _log_id(text: str) -> str:
     return urllib.parse.quote(kept, safe="")
 
 
-class RequestBuilder:
-    """Cuts what the sink reads into batches; the last batch stays open until full or taken."""
+class RequestBuilder(BatchCutter[Encoded, Batch]):
+    """Cuts what the sink reads into batches (cutting.py): every entry of a record in one."""
 
     content_type = "application/json"
 
     def __init__(self, writer: EntryWriter, compression: str, max_bytes: int, max_events: int,
                  on_encoded: Callable[[Encoded], None]):
-        self.writer, self.compression = writer, compression
-        self.max_bytes, self.max_events, self.on_encoded = max_bytes, max_events, on_encoded
-        self._open: Batch | None = None
-        self.opened_at = 0.0
+        super().__init__(max_bytes, max_events)
+        self.writer, self.compression, self.on_encoded = writer, compression, on_encoded
 
-    @property
-    def holding(self) -> bool:
-        return self._open is not None
+    def encode(self, block: StoredBlock) -> tuple[Encoded, list[int]]:
+        written = self.writer.encoded(block)
+        self.on_encoded(written)
+        return written, running_sizes(written.items, 1)
 
-    def add(self, blocks: list[StoredBlock], now: float) -> Iterator[Batch]:
-        for block in blocks:
-            written = self.writer.encoded(block)
-            self.on_encoded(written)
-            items, stamps, first, done = written.items, block.timestamps, block.start, 0
-            sizes = map(len, items) if None not in items else (len(item or b"") for item in items)  # type: ignore[arg-type]
-            ends = list(itertools.accumulate(map(operator.add, sizes, itertools.repeat(1))))
-            while done < len(items):
-                batch = self._open
-                if batch is None:
-                    batch = self._open = Batch(first_time=stamps[first + done] / 1e9)
-                    self.opened_at = now
-                taken = self._fitting(batch, ends, done)
-                if taken == 0:
-                    yield batch
-                    self._open = None
-                    continue
-                self._take(batch, written, done, taken)
-                done += taken
-                batch.end = Position(block.id, first + done)
-                batch.last_time = stamps[first + done - 1] / 1e9
-                if batch.events >= self.max_events:
-                    yield batch
-                    self._open = None
+    def new_batch(self, first_time: float) -> Batch:
+        return Batch(first_time=first_time)
 
-    def _fitting(self, batch: Batch, ends: list[int], start: int) -> int:
-        before = ends[start - 1] if start else 0
-        stop = min(len(ends), start + self.max_events - batch.events)
-        fitting = bisect.bisect_right(ends, before + self.max_bytes - batch.size, start, stop) - start
-        return fitting if fitting or batch.items else min(1, len(ends) - start)
-
-    @staticmethod
-    def _take(batch: Batch, written: Encoded, done: int, taken: int) -> None:
-        chunk = written.items[done:done + taken]
-        if written.split:
-            kept = [i for i in range(done, done + taken) if written.items[i] is not None]
-            batch.split.update({len(batch.items) + at: written.split[i]
-                                for at, i in enumerate(kept) if i in written.split})
+    def put(self, batch: Batch, made: Encoded, start: int, stop: int, size: int) -> None:
+        chunk = made.items[start:stop]
+        if made.split:
+            kept = [i for i in range(start, stop) if made.items[i] is not None]
+            batch.split.update({len(batch.items) + at: made.split[i] for at, i in enumerate(kept) if i in made.split})
         if None in chunk:
             batch.unencodable += chunk.count(None)
             chunk = [item for item in chunk if item is not None]
         batch.items += chunk  # type: ignore[arg-type]  # the Nones are gone
-        batch.size += sum(map(len, chunk)) + len(chunk)  # type: ignore[arg-type]
-
-    def take(self) -> Batch | None:
-        batch, self._open = self._open, None
-        return batch
+        batch.size += size
 
     def body(self, batch: Batch) -> bytes:
         body = b'{"entries":[' + b",".join(batch.items) + b'],"partialSuccess":true}'

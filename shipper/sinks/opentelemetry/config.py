@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from shipper.config.http_client import HttpClientOptions, checked_uri
+from shipper.config.http_client import HttpClientOptions, checked_base_uri
 from shipper.config.units import ByteSize, Duration, FieldPath
 
 LOGS_PATH = "/v1/logs"
@@ -48,10 +48,7 @@ class OpenTelemetryOptions(HttpClientOptions):
     @field_validator("endpoint")
     @classmethod
     def _endpoint(cls, value: str) -> str:
-        checked_uri(value)
-        if "?" in value or "#" in value:
-            raise ValueError("the base URL takes no query or fragment")
-        return value
+        return checked_base_uri(value)
 
     @property
     def request_uri(self) -> str:

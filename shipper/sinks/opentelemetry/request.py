@@ -9,11 +9,10 @@ attributes and severity, per fields mapping) is encoded once per block and mappi
 
 from __future__ import annotations
 
-import bisect
 import gzip
 import itertools
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +21,7 @@ from shipper.buffer.spool import Position, StoredBlock
 from shipper.layouts import otel_attributes
 from shipper.record import lookup
 from shipper.severity import SEVERITIES, otel_severity
+from shipper.sinks.cutting import BatchCutter
 from shipper.sinks.opentelemetry import otlp_json, protobuf
 from shipper.sinks.opentelemetry.resource import resource_of
 
@@ -68,57 +68,29 @@ class Batch:
         return halves
 
 
-class RequestBuilder:
-    """Cuts what the sink reads into batches; the last batch stays open until full or taken."""
+class RequestBuilder(BatchCutter[tuple[bytes, list[bytes]], Batch]):
+    """Cuts what the sink reads into batches (cutting.py); a batch pays for each distinct resource once."""
 
     def __init__(self, encoding: str, compression: str, max_bytes: int, max_events: int,
                  resource_attributes: Mapping[str, str], severity_field: tuple[str, ...] | None):
+        super().__init__(max_bytes, max_events)
         self.codec = protobuf if encoding == "protobuf" else otlp_json
         self.encoding, self.compression = encoding, compression
         self.content_type = "application/x-protobuf" if encoding == "protobuf" else "application/json"
-        self.max_bytes, self.max_events = max_bytes, max_events
         self.overrides, self.severity_path = dict(resource_attributes), severity_field or ("severity",)
-        self._open: Batch | None = None
-        self.opened_at = 0.0
 
-    @property
-    def holding(self) -> bool:
-        return self._open is not None
+    def encode(self, block: StoredBlock) -> tuple[tuple[bytes, list[bytes]], list[int]]:
+        resource, records = self.encoded(block, time.time_ns())
+        return (resource, records), list(itertools.accumulate(map(len, records)))
 
-    def add(self, blocks: list[StoredBlock], now: float) -> Iterator[Batch]:
-        """The batches `blocks` fill, in spool order; the rest stays in the open batch. A block's
-        records are encoded together and cut where the limits fall (sizes summed and searched in C)."""
-        for block in blocks:
-            resource, records = self.encoded(block, time.time_ns())
-            ends = list(itertools.accumulate(map(len, records)))
-            stamps, first, done = block.timestamps, block.start, 0
-            while done < len(records):
-                batch = self._open
-                if batch is None:
-                    batch = self._open = Batch(first_time=stamps[first + done] / 1e9)
-                    self.opened_at = now
-                taken = self._fitting(batch, resource, ends, done)
-                if taken == 0:
-                    yield batch
-                    self._open = None
-                    continue
-                before = ends[done - 1] if done else 0
-                batch.add(resource, records[done:done + taken], ends[done + taken - 1] - before)
-                done += taken
-                batch.end = Position(block.id, first + done)
-                batch.last_time = stamps[first + done - 1] / 1e9
-                if batch.events >= self.max_events:
-                    yield batch
-                    self._open = None
+    def new_batch(self, first_time: float) -> Batch:
+        return Batch(first_time=first_time)
 
-    def _fitting(self, batch: Batch, resource: bytes, ends: list[int], start: int) -> int:
-        """How many records from `start` the batch takes within both limits (at least one when it is
-        empty: a record alone larger than `max_batch_bytes` goes alone)."""
-        joining = 0 if resource in batch.resources else len(resource)
-        before = ends[start - 1] if start else 0
-        stop = min(len(ends), start + self.max_events - batch.events)
-        fitting = bisect.bisect_right(ends, before + self.max_bytes - batch.size - joining, start, stop) - start
-        return fitting if fitting or batch.events else min(1, len(ends) - start)
+    def joining(self, batch: Batch, made: tuple[bytes, list[bytes]]) -> int:
+        return 0 if made[0] in batch.resources else len(made[0])
+
+    def put(self, batch: Batch, made: tuple[bytes, list[bytes]], start: int, stop: int, size: int) -> None:
+        batch.add(made[0], made[1][start:stop], size)
 
     def encoded(self, block: StoredBlock, observed_ns: int) -> tuple[bytes, list[bytes]]:
         """The block's resource and each record from its start, encoded."""
@@ -138,10 +110,6 @@ class RequestBuilder:
         label = value if isinstance(value, str) else SEVERITIES[value] if type(value) is int and 0 <= value <= 7 else ""
         return (self.codec.severity_fields(number or 0, label if number else ""),
                 self.codec.attributes(otel_attributes(common, own if isinstance(own, Mapping) else None).items()))
-
-    def take(self) -> Batch | None:
-        batch, self._open = self._open, None
-        return batch
 
     def body(self, batch: Batch) -> bytes:
         grouped: dict[bytes, list[bytes]] = {}
