@@ -9,7 +9,8 @@ service account's key is exchanged at, and the GKE/GCE metadata server, in one s
   zone, the cluster's name and location (`metadata` holds them).
 - POST /v2/entries:write: the Authorization header must hold a token issued here and not expired (else
   401); the body must be JSON (gzip taken) of at most 10 MB, with only the fields the API documents.
-  Each entry is checked as the API documents it: logName of `projects/<project>/logs/<id>` with a
+  Each entry, with the request's logName and resource where it has none, is checked as the API
+  documents it: logName of `projects/<project>/logs/<id>` with a
   URL-encoded id of at most 511 characters of `[A-Za-z0-9/_.-]`, a resource of a known type with exactly
   its labels, one payload, an RFC 3339 timestamp at most a day ahead, a LogSeverity, at most 64
   string labels, at most 256 KiB. Invalid entries (and those holding a text given to
@@ -221,12 +222,14 @@ class FakeGoogleCloud(ThreadedServer):
         except (Invalid, ValueError) as error:
             self.refused.append(str(error))
             return _error(400, "INVALID_ARGUMENT", str(error))
-        errors: dict[str, dict[str, Any]] = {}
-        valid = []
         if not self.keep:
             with self._lock:
                 self.count += len(entries)
             return web.json_response({})
+        defaults = {key: payload[key] for key in ("logName", "resource") if key in payload}
+        entries = [{**defaults, **entry} if isinstance(entry, dict) else entry for entry in entries]
+        errors: dict[str, dict[str, Any]] = {}
+        valid = []
         for index, entry in enumerate(entries):
             try:
                 self._check_entry(entry)

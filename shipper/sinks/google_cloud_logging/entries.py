@@ -16,9 +16,11 @@ out and counted as unencodable. Every piece of a record stays in one batch.
 from __future__ import annotations
 
 import bisect
+import collections
 import gzip
 import hashlib
 import itertools
+import operator
 import socket
 import urllib.parse
 from collections.abc import Callable, Mapping
@@ -30,7 +32,7 @@ import orjson
 from shipper.buffer.spool import Position, StoredBlock
 from shipper.record import lookup, rfc3339_texts
 from shipper.severity import severity_number
-from shipper.sinks.cutting import BatchCutter, running_sizes
+from shipper.sinks.cutting import BatchCutter
 from shipper.sinks.encoding import encoded, json_object
 from shipper.sinks.google_cloud_logging.config import GoogleCloudLoggingOptions
 from shipper.sinks.google_cloud_logging.resource import Resources
@@ -49,7 +51,8 @@ _LOG_ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0
 
 @dataclass(slots=True)
 class Batch:
-    items: list[bytes] = field(default_factory=list)  # each record's entries, comma-joined
+    items: list[bytes] = field(default_factory=list)  # each record's entry after its place; split: its entries
+    places: list[bytes] = field(default_factory=list)  # each record's logName and resource (shared objects)
     end: Position = field(default_factory=lambda: Position(0, 0))
     size: int = 0  # bytes of the body's entries before compression
     first_time: float = 0.0
@@ -73,19 +76,29 @@ class Batch:
             return None
         middle = self.events // 2
         first, second = self.items[:middle], self.items[middle:]
-        return (Batch(first, self.end, sum(map(len, first)) + len(first), self.first_time, self.last_time,
+        return (Batch(first, self.places[:middle], self.end, self.size // 2, self.first_time, self.last_time,
                       split={i: n for i, n in self.split.items() if i < middle}),
-                Batch(second, self.end, sum(map(len, second)) + len(second), self.first_time, self.last_time,
-                      split={i - middle: n for i, n in self.split.items() if i >= middle}))
+                Batch(second, self.places[middle:], self.end, self.size - self.size // 2, self.first_time,
+                      self.last_time, split={i - middle: n for i, n in self.split.items() if i >= middle}))
 
 
 @dataclass(slots=True)
 class Encoded:
     """A block's records from its start as entries, and what writing them took."""
 
-    items: list[bytes | None]
+    items: list[bytes | None]  # each record's entry after `{` and its place; a split record's entries whole
+    places: list[bytes]  # each record's `"logName":...,"resource":{...}`
     split: dict[int, int]  # record (from the block's start) -> its entries, when more than one
     fallback_named: int = 0
+
+    def sizes(self) -> list[int]:
+        """Each record's bytes in a request, with its place and separators (nothing when left out)."""
+        items, places = self.items, self.places
+        if None in items:
+            return [len(item) + len(place) + 3 if item is not None else 0 for item, place in zip(items, places,
+                                                                                              strict=True)]
+        with_places = map(operator.add, map(len, items), map(len, places))  # type: ignore[arg-type]
+        return list(map(operator.add, with_places, itertools.repeat(3)))
 
 
 class EntryWriter:
@@ -101,6 +114,7 @@ class EntryWriter:
                               for path in template.fields)
         self.node_tag = hashlib.blake2b(socket.gethostname().encode(), digest_size=4).hexdigest()
         self.payload_key = b'"jsonPayload":' if options.payload == "json" else b'"textPayload":'
+        self._places: dict[bytes, bytes] = {}  # one object for each place: a request compares them
 
     def encoded(self, block: StoredBlock) -> Encoded:
         """Each record of `block` from its start as its entries. What records share is made once per
@@ -108,37 +122,55 @@ class EntryWriter:
         start, common = block.start, block.common
         fields, messages = block.fields[start:], block.messages[start:]
         times = "\n".join(rfc3339_texts(block.timestamps[start:])).encode().split(b"\n")
-        payloads = self._payloads(block)
+        payloads, opening, closing = self._payloads(block)
         if self.per_record:
             made = [self._head(common, (0, message, own)) for message, own in zip(messages, fields, strict=True)]
-            heads, fallbacks = [head for head, _ in made], sum(fallback for _, fallback in made)
+            places, heads = [place for place, _, _ in made], [head for _, head, _ in made]
+            fallbacks = sum(fallback for _, _, fallback in made)
         else:
             shared = {key: self._head(common, (0, "", own))
                       for key, own in dict(zip(map(id, fields), fields, strict=True)).items()}
-            heads = list(map({key: head for key, (head, _) in shared.items()}.__getitem__, map(id, fields)))
-            fallen = {key for key, (_, fallback) in shared.items() if fallback}
-            fallbacks = sum(map(fallen.__contains__, map(id, fields))) if fallen else 0
-        result = Encoded([], {}, fallbacks)
+            keys = list(map(id, fields))
+            places = list(map({key: place for key, (place, _, _) in shared.items()}.__getitem__, keys))
+            heads = list(map({key: head for key, (_, head, _) in shared.items()}.__getitem__, keys))
+            fallen = {key for key, (_, _, fallback) in shared.items() if fallback}
+            fallbacks = sum(map(fallen.__contains__, keys)) if fallen else 0
+        result = Encoded([], places, {}, fallbacks)
         ids = "\n".join(map(f"{self.node_tag}-{block.id:x}-{{:x}}".format, range(start, start + len(fields))))
         insert_ids = ids.encode().split(b"\n")
-        between = itertools.repeat(b'","insertId":"'), itertools.repeat(b'",' + self.payload_key)
+        between = itertools.repeat(b'","insertId":"'), itertools.repeat(opening)
         parts = (heads, times, between[0], insert_ids, between[1])
         if None in payloads:  # records that cannot be written: left out (counted by the builder)
-            result.items = [None if payload is None else b"".join((*head, payload, b"}"))
+            result.items = [None if payload is None else b"".join((*head, payload, closing))
                             for *head, payload in zip(*parts, payloads, strict=False)]  # repeat() parts never end
         else:
-            result.items = list(map(b"".join, zip(*parts, payloads, itertools.repeat(b"}"))))
-        if max(map(len, filter(None, result.items)), default=0) > MAX_ENTRY_BYTES:
+            result.items = list(map(b"".join, zip(*parts, payloads, itertools.repeat(closing))))
+        if max(result.sizes(), default=0) > MAX_ENTRY_BYTES - 2:  # with `{` and `,` between place and head
             self._split_oversize(block, result, heads, times, insert_ids)
         return result
 
-    def _payloads(self, block: StoredBlock) -> list[bytes | None]:
-        if self.options.payload == "text":
-            return [orjson.dumps(valid_text(message)) for message in block.messages[block.start:]]
-        return encoded(block, "json", self.options.layout)
+    def _payloads(self, block: StoredBlock) -> tuple[list[bytes | None], bytes, bytes]:
+        """Each record's payload, with what goes before and after it in its entry. Text payloads are
+        the block's messages written by one orjson call and split where `","` stands (as
+        encoding.json_objects does, and with its proof: unless a `\\","` shows, every `","` is
+        between two messages); otherwise message by message."""
+        key = b'",' + self.payload_key
+        if self.options.payload == "json":
+            return encoded(block, "json", self.options.layout), key, b"}"
+        messages = block.messages[block.start:]
+        try:
+            array = orjson.dumps(messages)
+        except orjson.JSONEncodeError:  # a lone surrogate in some message
+            array = b'\\","'
+        if not messages or b'\\","' in array:
+            return [orjson.dumps(valid_text(message)) for message in messages], key, b"}"
+        texts: list[bytes | None] = [*array[2:-2].split(b'","')]
+        return texts, key + b'"', b'"}'
 
-    def _head(self, common: Mapping[str, Any], record: Any) -> tuple[bytes, bool]:
-        """(the entry's text up to its timestamp's value, whether its log name is the fallback)."""
+    def _head(self, common: Mapping[str, Any], record: Any) -> tuple[bytes, bytes, bool]:
+        """(the entry's place: its logName and resource, which a request may hold for all its entries;
+        the entry's text after its place up to its timestamp's value; whether its log name is the
+        fallback)."""
         def field_of(path: tuple[str, ...]) -> Any:
             return lookup(common, record, path)
 
@@ -154,19 +186,22 @@ class EntryWriter:
             except MissingField:
                 continue
         number = severity_number(field_of(self.severity_path))
-        head = b"".join((b'{"logName":', orjson.dumps(f"projects/{self.options.project_id}/logs/{log_id}"),
-                         b',"resource":', self.resources.of(common),
-                         b',"severity":"', (LOG_SEVERITIES[number] if number is not None else "DEFAULT").encode(),
+        place = b"".join((b'"logName":', orjson.dumps(f"projects/{self.options.project_id}/logs/{log_id}"),
+                          b',"resource":', self.resources.of(common)))
+        head = b"".join((b'"severity":"', (LOG_SEVERITIES[number] if number is not None else "DEFAULT").encode(),
                          b'"', b',"labels":' + orjson.dumps(labels) if labels else b"", b',"timestamp":"'))
-        return head, fallback
+        if len(self._places) >= 4096:  # pods come and go: the table stays bounded
+            self._places.clear()
+        return self._places.setdefault(place, place), head, fallback
 
     def _split_oversize(self, block: StoredBlock, result: Encoded, heads: list[bytes],
                         times: list[bytes], ids: list[bytes]) -> None:
         for index, item in enumerate(result.items):
-            if item is None or len(item) <= MAX_ENTRY_BYTES:
+            if item is None or len(item) + len(result.places[index]) <= MAX_ENTRY_BYTES - 2:
                 continue
             record = block.record(block.start + index)
-            pieces = self._pieces(block.common, record, heads[index], times[index], ids[index])
+            head = b"{" + result.places[index] + b"," + heads[index]
+            pieces = self._pieces(block.common, record, head, times[index], ids[index])
             if pieces is None:
                 result.items[index] = None
             else:
@@ -238,22 +273,37 @@ class RequestBuilder(BatchCutter[Encoded, Batch]):
     def encode(self, block: StoredBlock) -> tuple[Encoded, list[int]]:
         written = self.writer.encoded(block)
         self.on_encoded(written)
-        return written, running_sizes(written.items, 1)
+        return written, list(itertools.accumulate(written.sizes()))
 
     def new_batch(self, first_time: float) -> Batch:
         return Batch(first_time=first_time)
 
     def put(self, batch: Batch, made: Encoded, start: int, stop: int, size: int) -> None:
-        chunk = made.items[start:stop]
+        chunk, places = made.items[start:stop], made.places[start:stop]
         if made.split:
             kept = [i for i in range(start, stop) if made.items[i] is not None]
             batch.split.update({len(batch.items) + at: made.split[i] for at, i in enumerate(kept) if i in made.split})
         if None in chunk:
             batch.unencodable += chunk.count(None)
+            places = [place for place, item in zip(places, chunk, strict=True) if item is not None]
             chunk = [item for item in chunk if item is not None]
         batch.items += chunk  # type: ignore[arg-type]  # the Nones are gone
+        batch.places += places
         batch.size += size
 
     def body(self, batch: Batch) -> bytes:
-        body = b'{"entries":[' + b",".join(batch.items) + b'],"partialSuccess":true}'
+        """The request: the place most entries share given once for all (the API's defaults for
+        logName and resource), each other entry with its own."""
+        places, items, split = batch.places, batch.items, batch.split
+        if not places:
+            return b'{"entries":[]}'
+        default = places[0] if places.count(places[0]) == len(places) else \
+            collections.Counter(places).most_common(1)[0][0]
+        if not split and places.count(default) == len(places):
+            entries = b"{" + b",{".join(items) if items else b""
+        else:
+            entries = b",".join([item if index in split else b"{" + item if place is default else
+                                 b"".join((b"{", place, b",", item))
+                                 for index, (place, item) in enumerate(zip(places, items, strict=True))])
+        body = b"".join((b"{", default, b',"entries":[', entries, b'],"partialSuccess":true}'))
         return gzip.compress(body, GZIP_LEVEL, mtime=0) if self.compression == "gzip" else body

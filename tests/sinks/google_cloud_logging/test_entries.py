@@ -15,7 +15,7 @@ from peers.fake_google_logging import FakeGoogleCloud, Invalid
 from shipper.buffer.spool import StoredBlock
 from shipper.sinks.encoding import json_object
 from shipper.sinks.google_cloud_logging.config import GoogleCloudLoggingOptions
-from shipper.sinks.google_cloud_logging.entries import MAX_ENTRY_BYTES, Batch, EntryWriter, RequestBuilder
+from shipper.sinks.google_cloud_logging.entries import MAX_ENTRY_BYTES, Batch, Encoded, EntryWriter, RequestBuilder
 from shipper.sinks.google_cloud_logging.resource import NodeFacts, Resources
 from shipper.sinks.google_cloud_logging.sink import partial_errors
 from shipper.text import valid_text
@@ -38,16 +38,27 @@ def writer(facts: NodeFacts | None = None, **given: Any) -> EntryWriter:
     return EntryWriter(chosen, resources)
 
 
-def entries_of(item: bytes) -> list[dict[str, Any]]:
-    return json.loads(b"[" + item + b"]")
+def entries_of(written: Encoded, index: int) -> list[dict[str, Any]]:
+    """The entries record `index` became, whole (its place put back where a request would hold it once)."""
+    item = written.items[index]
+    assert item is not None
+    whole = item if index in written.split else b"{" + written.places[index] + b"," + item
+    return json.loads(b"[" + whole + b"]")
 
 
-def checked(item: bytes) -> list[dict[str, Any]]:
-    entries = entries_of(item)
+def checked(written: Encoded, index: int = 0) -> list[dict[str, Any]]:
+    entries = entries_of(written, index)
     for entry in entries:
         assert len(json.dumps(entry, ensure_ascii=False, separators=(",", ":")).encode()) <= MAX_ENTRY_BYTES
         CHECKER._check_entry(entry)
     return entries
+
+
+def as_the_api_reads(body: bytes) -> list[dict[str, Any]]:
+    """A request's entries with its logName and resource where they have none, as the API applies them."""
+    request = json.loads(gzip.decompress(body) if body[:2] == b"\x1f\x8b" else body)
+    defaults = {key: request[key] for key in ("logName", "resource") if key in request}
+    return [{**defaults, **entry} for entry in request["entries"]]
 
 
 def message_of(entries: list[dict[str, Any]]) -> str:
@@ -61,7 +72,8 @@ def test_a_container_record_goes_under_its_k8s_container_with_severity_labels_an
     block = StoredBlock(7, "pods", POD, [1_700_000_000_123_456_789, 1_700_000_001_000_000_000], ["hello", "oops"],
                         [STDOUT, STDERR], 0)
 
-    first, second = (checked(item)[0] for item in made.encoded(block).items)
+    written = made.encoded(block)
+    first, second = checked(written, 0)[0], checked(written, 1)[0]
 
     assert first["resource"] == {"type": "k8s_container", "labels": {
         "project_id": PROJECT, "location": "europe-west1", "cluster_name": "prod", "namespace_name": "shop",
@@ -78,7 +90,7 @@ def test_without_cluster_facts_a_container_record_goes_under_global_and_that_is_
     made = writer()
     block = StoredBlock(1, "pods", POD, [1_700_000_000_000_000_000], ["x"], [STDOUT], 0)
 
-    entry = checked(made.encoded(block).items[0])[0]
+    entry = checked(made.encoded(block))[0]
 
     assert entry["resource"] == {"type": "global", "labels": {"project_id": PROJECT}}
     assert made.resources.unplaced
@@ -89,7 +101,7 @@ def test_a_host_record_goes_under_its_gce_instance_and_a_missing_log_name_field_
     block = StoredBlock(1, "journal", {"host": "vm-1"}, [1_700_000_000_000_000_000], ["started"], [None], 0)
 
     written = made.encoded(block)
-    entry = checked(written.items[0])[0]
+    entry = checked(written)[0]
 
     assert entry["resource"] == {"type": "gce_instance", "labels": {
         "project_id": PROJECT, "instance_id": "123", "zone": "us-east1-b"}}
@@ -101,7 +113,7 @@ def test_log_names_keep_only_the_characters_the_api_takes_url_encoded():
     made = writer(log_name="{kubernetes.namespace}/a b:c")
     block = StoredBlock(1, "pods", POD, [1_700_000_000_000_000_000], ["x"], [STDOUT], 0)
 
-    assert checked(made.encoded(block).items[0])[0]["logName"] == f"projects/{PROJECT}/logs/shop%2Fa_b_c"
+    assert checked(made.encoded(block))[0]["logName"] == f"projects/{PROJECT}/logs/shop%2Fa_b_c"
 
 
 record_fields = st.one_of(st.none(), st.just(STDOUT), st.just(STDERR),
@@ -123,15 +135,15 @@ def test_every_record_becomes_entries_the_api_takes_that_hold_its_whole_message(
 
     assert len(written.items) == len(records)
     ids = set()
-    for (message, own), item in zip(records, written.items, strict=True):
+    for index, ((message, own), item) in enumerate(zip(records, written.items, strict=True)):
         assert item is not None
-        entries = checked(item)
+        entries = checked(written, index)
         whole = json.loads(json_object(POD, (0, message, own)) or b"{}")["message"]  # the encoding's repair
         assert message_of(entries) == (valid_text(message) if payload == "text" or len(entries) > 1 else whole)
         ids |= {entry["insertId"] for entry in entries}
         if len(entries) > 1:
             assert [entry["split"]["index"] for entry in entries] == list(range(len(entries)))
-    assert len(ids) == sum(len(entries_of(item)) for item in written.items if item)
+    assert len(ids) == sum(len(entries_of(written, index)) for index in range(len(records)))
 
 
 def test_a_record_whose_fields_alone_fill_an_entry_is_split_as_its_json_text():
@@ -139,7 +151,7 @@ def test_a_record_whose_fields_alone_fill_an_entry_is_split_as_its_json_text():
     big = {"stream": "stdout", "blob": "z" * 300_000}
     block = StoredBlock(1, "app", {"host": "h"}, [1_700_000_000_000_000_000], ["short"], [big], 0)
 
-    entries = checked(made.encoded(block).items[0])
+    entries = checked(made.encoded(block))
 
     assert len(entries) == 2 and all("textPayload" in entry for entry in entries)
     assert json.loads(message_of(entries))["blob"] == big["blob"]
@@ -161,6 +173,30 @@ def test_batches_stay_within_the_limits_and_a_split_record_stays_in_one():
     assert batches[1].split == {0: 3} and seen[0].split == {2: 3}
 
 
+def test_a_request_gives_the_place_most_entries_share_once_and_the_others_their_own():
+    made = writer(NodeFacts(cluster_name="c", location="l"))
+    other = {**POD, "kubernetes": {**POD["kubernetes"], "pod_name": "db-0"}}
+    blocks = [StoredBlock(1, "pods", POD, [1_700_000_000_000_000_000 + i for i in range(3)], ["a", "b", "c"],
+                          [STDOUT, STDERR, STDOUT], 0),
+              StoredBlock(2, "pods", other, [1_700_000_000_100_000_000], ["d" * 600_000], [STDOUT], 0),
+              StoredBlock(3, "pods", other, [1_700_000_000_200_000_000], ["e"], [STDOUT], 0)]
+    builder = RequestBuilder(made, "none", 5 << 20, 100, lambda written: None)
+    batch = [*builder.add(blocks, 0.0), builder.take()][-1]
+    assert batch is not None
+
+    body = builder.body(batch)
+    request = json.loads(body)
+    entries = as_the_api_reads(body)
+
+    assert request["logName"] == f"projects/{PROJECT}/logs/stdout"
+    assert request["resource"]["labels"]["pod_name"] == "web-1"
+    assert sum("resource" in entry for entry in request["entries"]) == 1 + 3 + 1  # stderr's, the split's 3, db-0's
+    for entry in entries:
+        CHECKER._check_entry(entry)
+    assert [entry["resource"]["labels"]["pod_name"] for entry in entries] == ["web-1"] * 3 + ["db-0"] * 4
+    assert [entry["logName"].rsplit("/", 1)[1] for entry in entries] == ["stdout", "stderr"] + ["stdout"] * 5
+
+
 def test_entry_errors_are_counted_by_the_records_they_belong_to():
     batch = Batch(items=[b"{}", b"{},{},{}", b"{}"], split={1: 3})
     answer = json.dumps({"error": {"code": 400, "status": "INVALID_ARGUMENT", "details": [
@@ -176,7 +212,7 @@ def test_entry_errors_are_counted_by_the_records_they_belong_to():
 
 
 def test_the_checker_refuses_what_the_api_refuses():
-    good = checked(writer().encoded(StoredBlock(1, "a", {}, [1_700_000_000_000_000_000], ["m"], [None], 0)).items[0])[0]
+    good = checked(writer().encoded(StoredBlock(1, "a", {}, [1_700_000_000_000_000_000], ["m"], [None], 0)))[0]
     for broken in ({**good, "severity": "WARN"}, {**good, "logName": "projects/other/logs/x"},
                    {**good, "resource": {"type": "global", "labels": {}}}, {**good, "textPayload": "both"},
                    {**good, "unknown": 1}, {**good, "timestamp": "yesterday"}):
