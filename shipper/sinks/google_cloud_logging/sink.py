@@ -28,7 +28,7 @@ from shipper.sinks.google_cloud_logging.credentials import Tokens
 from shipper.sinks.google_cloud_logging.entries import Batch, Encoded, EntryWriter, RequestBuilder
 from shipper.sinks.google_cloud_logging.resource import Resources, node_facts
 from shipper.sinks.http_client.delivery import HttpDelivery
-from shipper.sinks.http_client.service import Answer, Outcome, Service
+from shipper.sinks.http_client.service import Answer, NoCredentials, Outcome, Service
 
 PARTIAL_ERRORS = "type.googleapis.com/google.logging.v2.WriteLogEntriesPartialErrors"
 MAX_ERROR_ANSWER = 4 * 1024 * 1024  # a refusal lists up to one error per entry
@@ -76,8 +76,16 @@ class GoogleCloudLoggingSink(HttpDelivery):
         return WriteService(options, self.tokens)
 
     async def open(self) -> None:
+        """Learns what the metadata server tells of this node, and signs in before the first request
+        (a failure here is said by that request, which retries it)."""
         if self.resources.wants_facts:
             self.resources.learn(await node_facts())
+        try:
+            await self.tokens.authorization()
+        except NoCredentials:
+            pass
+        else:
+            self.log.info("signed in to Cloud Logging with %s", self.tokens.kind)
         await super().open()
 
     def _encoded(self, written: Encoded) -> None:
