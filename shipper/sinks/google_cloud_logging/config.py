@@ -120,7 +120,9 @@ class GoogleCloudLoggingOptions(HttpClientOptions):
         return self.endpoint.rstrip("/") + WRITE_PATH
 
     def templates(self) -> dict[str, Template]:
-        named = {"log_name": Template(self.log_name, self.layout)}
+        """The templates to check against what the inputs produce; the default log name is not one (a
+        journal or a plain file has no `stream`: its records go to `fallback_log_name`, as documented)."""
+        named = {"log_name": Template(self.log_name, self.layout)} if "log_name" in self.model_fields_set else {}
         return named | {f"labels.{key}": Template(source, self.layout) for key, source in self.labels.items()}
 
     def environment_issues(self) -> list[tuple[str, str]]:
