@@ -11,7 +11,6 @@ from pydantic import Field, field_validator, model_validator
 
 from shipper.config.http_client import HttpClientOptions, checked_base_uri, on_this_host
 from shipper.config.units import ByteSize, Duration, FieldPath
-from shipper.sinks.google_cloud_logging.credentials import credentials_file_issue
 from shipper.templates import Template
 
 WRITE_PATH = "/v2/entries:write"
@@ -128,6 +127,10 @@ class GoogleCloudLoggingOptions(HttpClientOptions):
     def environment_issues(self) -> list[tuple[str, str]]:
         issues = super().environment_issues()
         if self.credentials_file is not None:
+            # google-auth takes ~0.3 s to import: loaded only when such a sink is configured, never at
+            # every agent's start (a restart that slow loses lines to kubelet's rotations)
+            from shipper.sinks.google_cloud_logging.credentials import credentials_file_issue
+
             issue = credentials_file_issue(self.credentials_file)
             if issue is not None:
                 issues.append(("credentials_file", issue))
