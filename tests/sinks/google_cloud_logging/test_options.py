@@ -4,12 +4,17 @@ that cannot serve found before the agent starts, without a value from the file i
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
 from peers.fake_google_logging import FakeGoogleCloud
 from shipper.sinks.google_cloud_logging.config import GoogleCloudLoggingOptions
+
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def options(**given):
@@ -54,3 +59,24 @@ def test_a_credentials_file_that_cannot_serve_is_found_before_the_start(tmp_path
     assert issue(tmp_path / "text.json").endswith("is not JSON")
     assert "is not a Google credentials file" in issue(other) and "s3cr3t" not in issue(other)
     assert "cannot load" in issue(broken) and "xx" not in issue(broken).replace(str(tmp_path), "")
+
+
+def test_google_auth_is_loaded_only_when_such_a_sink_is_configured(tmp_path):
+    """google-auth takes a third of a second to import: an agent without this sink never pays it
+    (a slower restart loses lines to kubelet's rotations)."""
+    google = FakeGoogleCloud()
+    google.url = "http://127.0.0.1:1"
+    key = google.service_account_file(tmp_path)
+    script = (
+        "import sys\n"
+        "from shipper.components import AgentConfig\n"
+        "from shipper.sinks.google_cloud_logging.config import GoogleCloudLoggingOptions\n"
+        "loaded = 'google.auth' in sys.modules\n"
+        "GoogleCloudLoggingOptions(type='google_cloud_logging', inputs=['a'], project_id='my-project',\n"
+        f"                          credentials_file={str(key)!r}).environment_issues()\n"
+        "print(loaded, 'google.auth' in sys.modules)\n"
+    )
+
+    said = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=ROOT)
+
+    assert said.stdout.split() == ["False", "True"]
