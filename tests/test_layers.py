@@ -75,7 +75,8 @@ def test_the_walk_sees_lazy_imports():
 
 
 SHARED_BY_SINKS = ("shipper.sinks.base", "shipper.sinks.engine", "shipper.sinks.batching", "shipper.sinks.acks",
-                   "shipper.sinks.retry", "shipper.sinks.encoding", "shipper.sinks.aws", "shipper.sinks.http_client")
+                   "shipper.sinks.retry", "shipper.sinks.encoding", "shipper.sinks.cutting", "shipper.sinks.aws",
+                   "shipper.sinks.http_client")
 
 
 def sink_package(module: str) -> str | None:
