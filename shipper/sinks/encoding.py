@@ -52,17 +52,27 @@ def json_objects(block: StoredBlock) -> list[bytes | None]:
         made: list[bytes | None] | None = kernels.ndjson.objects(block.timestamps, block.messages, tails, start)
         if made is not None:
             return made
-    try:
-        array = orjson.dumps(messages)[2:-2]
-    except orjson.JSONEncodeError:  # a lone surrogate in some message: record by record
+    texts = json_string_bodies(messages)
+    if texts is None:
         return _json_objects_one_by_one(block)
-    if b'\\","' in array:
-        return _json_objects_one_by_one(block)
-    texts = array.split(b'","') if messages else []
     times = "\n".join(rfc3339_texts(block.timestamps[start:])).encode().split(b"\n")
     objects: list[bytes | None] = list(map(b"".join, zip(
         itertools.repeat(b'{"timestamp":"'), times, itertools.repeat(b'","message":"'), texts, tails)))
     return objects
+
+
+def json_string_bodies(messages: list[str]) -> list[bytes] | None:
+    """Each message as the inside of its JSON string (no quotes), all written by one orjson call and
+    split where `","` stands: unless a `\\","` shows, every `","` is between two messages (a quote
+    with no backslash before it ends a string). None when some message needs its own call (a lone
+    surrogate, or a `\\","`)."""
+    if not messages:
+        return []
+    try:
+        array = orjson.dumps(messages)[2:-2]
+    except orjson.JSONEncodeError:
+        return None
+    return None if b'\\","' in array else array.split(b'","')
 
 
 def _json_objects_one_by_one(block: StoredBlock) -> list[bytes | None]:

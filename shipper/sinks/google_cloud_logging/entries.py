@@ -33,7 +33,7 @@ from shipper.buffer.spool import Position, StoredBlock
 from shipper.record import lookup, rfc3339_texts
 from shipper.severity import severity_number
 from shipper.sinks.cutting import BatchCutter
-from shipper.sinks.encoding import encoded, json_object
+from shipper.sinks.encoding import encoded, json_object, json_string_bodies
 from shipper.sinks.google_cloud_logging.config import GoogleCloudLoggingOptions
 from shipper.sinks.google_cloud_logging.resource import Resources
 from shipper.templates import MissingField, Template, field_path
@@ -90,6 +90,7 @@ class Encoded:
     places: list[bytes]  # each record's `"logName":...,"resource":{...}`
     split: dict[int, int]  # record (from the block's start) -> its entries, when more than one
     fallback_named: int = 0
+    lengths: list[int] = field(default_factory=list)  # `sizes()`, as the writer left the records
 
     def sizes(self) -> list[int]:
         """Each record's bytes in a request, with its place and separators (nothing when left out)."""
@@ -145,27 +146,23 @@ class EntryWriter:
                             for *head, payload in zip(*parts, payloads, strict=False)]  # repeat() parts never end
         else:
             result.items = list(map(b"".join, zip(*parts, payloads, itertools.repeat(closing))))
-        if max(result.sizes(), default=0) > MAX_ENTRY_BYTES - 2:  # with `{` and `,` between place and head
+        result.lengths = result.sizes()
+        if max(result.lengths, default=0) > MAX_ENTRY_BYTES - 2:  # with `{` and `,` between place and head
             self._split_oversize(block, result, heads, times, insert_ids)
+            result.lengths = result.sizes()
         return result
 
     def _payloads(self, block: StoredBlock) -> tuple[list[bytes | None], bytes, bytes]:
-        """Each record's payload, with what goes before and after it in its entry. Text payloads are
-        the block's messages written by one orjson call and split where `","` stands (as
-        encoding.json_objects does, and with its proof: unless a `\\","` shows, every `","` is
-        between two messages); otherwise message by message."""
+        """Each record's payload, with what goes before and after it in its entry: text payloads the
+        insides of the messages' JSON strings (encoding.json_string_bodies), or each one's JSON."""
         key = b'",' + self.payload_key
         if self.options.payload == "json":
             return encoded(block, "json", self.options.layout), key, b"}"
         messages = block.messages[block.start:]
-        try:
-            array = orjson.dumps(messages)
-        except orjson.JSONEncodeError:  # a lone surrogate in some message
-            array = b'\\","'
-        if not messages or b'\\","' in array:
+        texts = json_string_bodies(messages)
+        if texts is None:
             return [orjson.dumps(valid_text(message)) for message in messages], key, b"}"
-        texts: list[bytes | None] = [*array[2:-2].split(b'","')]
-        return texts, key + b'"', b'"}'
+        return list[bytes | None](texts), key + b'"', b'"}'
 
     def _head(self, common: Mapping[str, Any], record: Any) -> tuple[bytes, bytes, bool]:
         """(the entry's place: its logName and resource, which a request may hold for all its entries;
@@ -273,7 +270,7 @@ class RequestBuilder(BatchCutter[Encoded, Batch]):
     def encode(self, block: StoredBlock) -> tuple[Encoded, list[int]]:
         written = self.writer.encoded(block)
         self.on_encoded(written)
-        return written, list(itertools.accumulate(written.sizes()))
+        return written, list(itertools.accumulate(written.lengths))
 
     def new_batch(self, first_time: float) -> Batch:
         return Batch(first_time=first_time)
